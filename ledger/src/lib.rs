@@ -8,10 +8,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod checkpoint;
+mod cosignature;
 mod entry;
 mod frontier;
 mod hash;
 mod nodes;
+mod note;
 mod proof;
 mod verify;
 
@@ -22,9 +25,15 @@ mod reference;
 #[cfg(test)]
 mod rfc6962_vectors;
 
+pub use checkpoint::{Checkpoint, CheckpointError};
+pub use cosignature::{COSIGNATURE_TYPE, CosignatureVerifier, Cosigner, cosignature_time};
 pub use entry::{ENTRY_FORMAT, ENTRY_LEN, EntryError, EntryKind, LedgerEntry};
 pub use frontier::{Frontier, FrontierError, NewNode};
 pub use hash::{EMPTY_ROOT, Hash, leaf_hash, node_hash, sha256};
 pub use nodes::{MemoryNodes, NodeError, NodeReader};
+pub use note::{
+    ED25519_TYPE, MAX_SIGNATURES, NoteError, NoteSignature, NoteSigner, NoteVerifier, SignedNote,
+    check_key_name, key_id,
+};
 pub use proof::{TreeError, consistency_proof, inclusion_proof, root_at};
 pub use verify::{VerifyError, verify_consistency, verify_inclusion};
