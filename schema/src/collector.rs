@@ -1,0 +1,101 @@
+//! `Collector`: the state shared by every format's importer — counts, rejections, duplicate
+//! detection, pseudonymisation, and the strict-mode rule for the sink.
+
+use std::collections::HashSet;
+
+use crate::catalog::Catalog;
+use crate::fhir_convert;
+use crate::fhir_model::Resource;
+use crate::field_error::FieldError;
+use crate::ids::{Pseudonym, RecordId};
+use crate::import::{ImportOptions, Mode};
+use crate::observation::Observation;
+use crate::pseudonym::PseudonymKey;
+use crate::report::{ImportReport, Rejection};
+
+/// Accumulates one file's report and passes accepted observations to the sink.
+pub(crate) struct Collector<'a> {
+    file: &'a str,
+    strict: bool,
+    pub(crate) catalog: &'a Catalog,
+    key: PseudonymKey,
+    report: ImportReport,
+    /// Ids of observations accepted so far: a second identical observation is a duplicate.
+    seen_records: HashSet<RecordId>,
+    /// 128-bit hashes of resource identities (`Observation/{id}` or fullUrl) seen so far.
+    seen_entries: HashSet<[u8; 16]>,
+    sink: &'a mut dyn FnMut(Observation),
+}
+
+impl<'a> Collector<'a> {
+    pub(crate) fn new(file: &'a str, opts: &ImportOptions<'a>, sink: &'a mut dyn FnMut(Observation)) -> Self {
+        Collector {
+            file,
+            strict: opts.mode == Mode::Strict,
+            catalog: opts.catalog,
+            key: PseudonymKey::derive(&opts.pseudonym_key),
+            report: ImportReport::default(),
+            seen_records: HashSet::new(),
+            seen_entries: HashSet::new(),
+            sink,
+        }
+    }
+
+    /// Records a rejected entry.
+    pub(crate) fn reject(&mut self, entry: &str, error: FieldError) {
+        self.report.rejected.push(Rejection {
+            file: self.file.to_string(),
+            entry: entry.to_string(),
+            field: error.field,
+            reason: error.reason,
+        });
+    }
+
+    /// True the first time a resource identity is seen in this file; false for a duplicate.
+    pub(crate) fn first_sighting(&mut self, identity: &str) -> bool {
+        let hash = blake3::hash(identity.as_bytes());
+        let mut short = [0u8; 16];
+        short.copy_from_slice(&hash.as_bytes()[..16]);
+        self.seen_entries.insert(short)
+    }
+
+    /// The pseudonym of a normalised patient identity.
+    pub(crate) fn pseudonym(&self, patient_key: &str) -> Pseudonym {
+        self.key.pseudonym(patient_key)
+    }
+
+    /// Converts a resolved Observation resource and accepts or rejects each result.
+    pub(crate) fn observation(&mut self, entry: &str, res: &Resource, patient: Pseudonym) {
+        match fhir_convert::convert(res, patient, self.catalog) {
+            Err(e) => self.reject(entry, e),
+            Ok(parts) => {
+                for part in parts {
+                    match part {
+                        Ok(obs) => self.accept(entry, obs),
+                        Err(e) => self.reject(entry, e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Accepts a valid observation unless it duplicates one accepted before.
+    pub(crate) fn accept(&mut self, entry: &str, obs: Observation) {
+        if !self.seen_records.insert(obs.id()) {
+            self.reject(entry, FieldError::new("id", "duplicate observation: identical to one earlier in this file"));
+            return;
+        }
+        match &obs.value {
+            crate::value::Value::Quantity(_) => *self.report.accepted_by_indicator.entry(obs.indicator.clone()).or_insert(0) += 1,
+            _ => self.report.non_numeric += 1,
+        }
+        // Strict mode refuses the batch after any rejection, so stop feeding the sink.
+        if !(self.strict && !self.report.rejected.is_empty()) {
+            (self.sink)(obs);
+        }
+    }
+
+    pub(crate) fn finish(self) -> ImportReport {
+        self.report
+    }
+}

@@ -1,0 +1,314 @@
+//! Streaming import of one FHIR R4 JSON resource: a `Bundle` or a single `Observation`.
+//!
+//! The file is never held whole in memory: a serde visitor walks the top-level object, and the
+//! `entry` array is consumed by a `SeqAccess` visitor one entry at a time (each entry's resource
+//! is kept as raw JSON text only while it is converted). Patient entries are remembered
+//! (`fullUrl` -> `Patient/{id}`); an Observation whose `urn:uuid:` subject has not been seen yet is
+//! held until the end of the Bundle, then resolved or rejected. Resources other than Observation
+//! and Patient inside a Bundle (Encounter, Condition, ...) carry no observation and are skipped.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+
+use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::collector::Collector;
+use crate::fhir_model::{RawEntry, Resource};
+use crate::fhir_subject::{Subject, parse_subject};
+use crate::field_error::FieldError;
+use crate::import::ImportError;
+use crate::utf8_reader::Utf8Reader;
+
+const BUNDLE_TYPES: [&str; 4] = ["transaction", "batch", "collection", "searchset"];
+
+/// An Observation waiting for its Bundle-local subject to be resolved.
+struct Pending {
+    label: String,
+    resource: Resource,
+    local: String,
+}
+
+#[derive(Default)]
+struct BundleState {
+    /// Patient entry `fullUrl` -> patient identity (`Patient/{id}`, or the fullUrl when no id).
+    patients: HashMap<String, String>,
+    pending: Vec<Pending>,
+    fatal: Option<ImportError>,
+}
+
+struct TopSummary {
+    resource_type: Option<String>,
+    bundle_type: Option<String>,
+    rest: Vec<(String, Box<RawValue>)>,
+}
+
+/// Imports a FHIR JSON document (Bundle or Observation) from a byte stream.
+pub(crate) fn import_json<R: Read>(reader: R, c: &mut Collector) -> Result<(), ImportError> {
+    let mut input = Utf8Reader::new(reader);
+    let mut state = BundleState::default();
+    let result = {
+        let mut de = serde_json::Deserializer::from_reader(&mut input);
+        let top = TopLevel { c: &mut *c, state: &mut state }.deserialize(&mut de);
+        top.and_then(|top| de.end().map(|()| top))
+    };
+    let top = match result {
+        Ok(top) => top,
+        Err(e) => return Err(state.fatal.take().unwrap_or_else(|| stream_error(&e, &input))),
+    };
+    match top.resource_type.as_deref() {
+        Some("Bundle") => {
+            check_bundle_type(top.bundle_type.as_deref())?;
+            for p in std::mem::take(&mut state.pending) {
+                match state.patients.get(&p.local) {
+                    Some(key) => {
+                        let patient = c.pseudonym(key);
+                        c.observation(&p.label, &p.resource, patient);
+                    }
+                    None => c.reject(
+                        &p.label,
+                        FieldError::new("subject.reference", "reference does not resolve to a Patient entry in this Bundle"),
+                    ),
+                }
+            }
+            Ok(())
+        }
+        Some("Observation") => {
+            let text = rebuild_object(&top.rest);
+            match serde_json::from_str::<Resource>(&text) {
+                Ok(res) => {
+                    observation_resource(c, "resource", res, None, None);
+                }
+                Err(e) => c.reject("resource", structure_error(&e)),
+            }
+            Ok(())
+        }
+        Some(other) => Err(ImportError::UnsupportedResource { resource_type: other.to_string() }),
+        None => Err(ImportError::NotFhir { reason: "no resourceType at the top level".into() }),
+    }
+}
+
+fn check_bundle_type(bundle_type: Option<&str>) -> Result<(), ImportError> {
+    match bundle_type {
+        Some(t) if BUNDLE_TYPES.contains(&t) => Ok(()),
+        other => Err(ImportError::UnsupportedBundleType { bundle_type: other.unwrap_or("(missing)").to_string() }),
+    }
+}
+
+fn rebuild_object(fields: &[(String, Box<RawValue>)]) -> String {
+    let mut text = String::from("{");
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&serde_json::to_string(key).expect("string serialises"));
+        text.push(':');
+        text.push_str(value.get());
+    }
+    text.push('}');
+    text
+}
+
+/// Maps a serde error of the streamed document to a whole-file error.
+fn stream_error<R: Read>(e: &serde_json::Error, input: &Utf8Reader<R>) -> ImportError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Io => match input.invalid_at() {
+            Some(offset) => ImportError::NotUtf8 { offset },
+            None => ImportError::Io(std::io::Error::other(e.to_string())),
+        },
+        Category::Syntax | Category::Eof => ImportError::MalformedJson {
+            // serde_json has read the byte it stopped at.
+            offset: input.offset().saturating_sub(1),
+            line: e.line(),
+            column: e.column(),
+            reason: syntax_reason(e),
+        },
+        Category::Data => ImportError::NotFhir {
+            reason: format!("unexpected JSON structure at line {}, column {}", e.line(), e.column()),
+        },
+    }
+}
+
+/// The parser's message without its position suffix (syntax messages never quote input data).
+pub(crate) fn syntax_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    text.rfind(" at line ").map_or(text.clone(), |at| text[..at].to_string())
+}
+
+/// A resource whose JSON types do not match FHIR (messages would quote values, so only the
+/// position is given).
+pub(crate) fn structure_error(e: &serde_json::Error) -> FieldError {
+    FieldError::new("resource", format!("does not match the FHIR R4 JSON structure (column {} of the resource)", e.column()))
+}
+
+/// Deduplicates, resolves the subject and converts one Observation. Returns it as pending when
+/// its Bundle-local subject is not known yet (`patients` is `None` outside a Bundle).
+fn observation_resource(
+    c: &mut Collector,
+    label: &str,
+    res: Resource,
+    full_url: Option<&str>,
+    patients: Option<&HashMap<String, String>>,
+) -> Option<Pending> {
+    let identity = res.id.as_ref().map(|id| format!("Observation/{id}")).or_else(|| full_url.map(str::to_string));
+    if let Some(identity) = identity
+        && !c.first_sighting(&identity)
+    {
+        c.reject(label, FieldError::new("id", "duplicate entry: the same resource appears earlier in this file"));
+        return None;
+    }
+    let key = match parse_subject(res.subject.as_ref()) {
+        Err(e) => {
+            c.reject(label, e);
+            return None;
+        }
+        Ok(Subject::Pseudonym(p)) => {
+            c.observation(label, &res, p);
+            return None;
+        }
+        Ok(Subject::Patient { key, full }) => patients.and_then(|m| m.get(&full)).cloned().unwrap_or(key),
+        Ok(Subject::Local(local)) => match patients {
+            None => {
+                c.reject(label, FieldError::new("subject.reference", "a urn: reference only resolves inside a Bundle"));
+                return None;
+            }
+            Some(m) => match m.get(&local) {
+                Some(key) => key.clone(),
+                None => return Some(Pending { label: label.to_string(), resource: res, local }),
+            },
+        },
+    };
+    let patient = c.pseudonym(&key);
+    c.observation(label, &res, patient);
+    None
+}
+
+/// Imports an Observation that is not inside a Bundle (NDJSON line).
+pub(crate) fn standalone_observation(c: &mut Collector, label: &str, res: Resource) {
+    observation_resource(c, label, res, None, None);
+}
+
+fn process_entry(c: &mut Collector, state: &mut BundleState, index: usize, entry: RawEntry) {
+    let mut label = format!("entry[{index}]");
+    let full_url = match entry.full_url.map(|raw| serde_json::from_str::<String>(raw.get())) {
+        None => None,
+        Some(Ok(url)) => Some(url),
+        Some(Err(_)) => {
+            c.reject(&label, FieldError::new("fullUrl", "fullUrl is not a string"));
+            return;
+        }
+    };
+    if let Some(url) = &full_url {
+        label = format!("entry[{index}] {url}");
+    }
+    // Entries without a resource (e.g. DELETE requests in a transaction) carry no observation.
+    let Some(raw) = entry.resource else { return };
+    let res: Resource = match serde_json::from_str(raw.get()) {
+        Ok(res) => res,
+        Err(e) => return c.reject(&label, structure_error(&e)),
+    };
+    match res.resource_type.as_deref() {
+        Some("Patient") => {
+            let key = res.id.as_ref().map(|id| format!("Patient/{id}")).or_else(|| full_url.clone());
+            if let (Some(url), Some(key)) = (full_url, key) {
+                state.patients.insert(url, key);
+            }
+        }
+        Some("Observation") => {
+            if let Some(p) = observation_resource(c, &label, res, full_url.as_deref(), Some(&state.patients)) {
+                state.pending.push(p);
+            }
+        }
+        Some(_) => {}
+        None => c.reject(&label, FieldError::new("resourceType", "missing resourceType")),
+    }
+}
+
+struct TopLevel<'s, 'a> {
+    c: &'s mut Collector<'a>,
+    state: &'s mut BundleState,
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevel<'_, '_> {
+    type Value = TopSummary;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<TopSummary, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevel<'_, '_> {
+    type Value = TopSummary;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a FHIR resource object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopSummary, A::Error> {
+        let mut top = TopSummary { resource_type: None, bundle_type: None, rest: Vec::new() };
+        let fatal = |state: &mut BundleState, err: ImportError| {
+            state.fatal = Some(err);
+            A::Error::custom("import aborted")
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "resourceType" => {
+                    let rt: String = map.next_value()?;
+                    if rt != "Bundle" && rt != "Observation" {
+                        return Err(fatal(self.state, ImportError::UnsupportedResource { resource_type: rt }));
+                    }
+                    top.resource_type = Some(rt);
+                }
+                "entry" => {
+                    if top.resource_type.as_deref().is_some_and(|t| t != "Bundle") {
+                        return Err(fatal(self.state, ImportError::NotFhir { reason: "an Observation has no entry field".into() }));
+                    }
+                    if top.bundle_type.is_some()
+                        && let Err(e) = check_bundle_type(top.bundle_type.as_deref())
+                    {
+                        return Err(fatal(self.state, e));
+                    }
+                    map.next_value_seed(Entries { c: &mut *self.c, state: &mut *self.state })?;
+                }
+                _ => {
+                    let value: Box<RawValue> = map.next_value()?;
+                    if key == "type" {
+                        top.bundle_type = serde_json::from_str::<String>(value.get()).ok();
+                    }
+                    top.rest.push((key, value));
+                }
+            }
+        }
+        Ok(top)
+    }
+}
+
+struct Entries<'s, 'a> {
+    c: &'s mut Collector<'a>,
+    state: &'s mut BundleState,
+}
+
+impl<'de> DeserializeSeed<'de> for Entries<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entries<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of Bundle entries")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(entry) = seq.next_element::<RawEntry>()? {
+            process_entry(self.c, self.state, index, entry);
+            index += 1;
+        }
+        Ok(())
+    }
+}
