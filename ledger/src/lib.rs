@@ -16,6 +16,7 @@ mod hash;
 mod nodes;
 mod note;
 mod proof;
+mod proof_json;
 mod verify;
 
 #[cfg(test)]
@@ -36,4 +37,5 @@ pub use note::{
     check_key_name, key_id,
 };
 pub use proof::{TreeError, consistency_proof, inclusion_proof, root_at};
+pub use proof_json::{InclusionProofJson, ProofError};
 pub use verify::{VerifyError, verify_consistency, verify_inclusion};
