@@ -7,7 +7,7 @@ use crate::catalog::Catalog;
 use crate::fhir_convert;
 use crate::fhir_model::Resource;
 use crate::field_error::FieldError;
-use crate::ids::{Pseudonym, RecordId};
+use crate::ids::Pseudonym;
 use crate::import::{ImportOptions, Mode};
 use crate::observation::Observation;
 use crate::pseudonym::PseudonymKey;
@@ -20,8 +20,6 @@ pub(crate) struct Collector<'a> {
     pub(crate) catalog: &'a Catalog,
     key: PseudonymKey,
     report: ImportReport,
-    /// Ids of observations accepted so far: a second identical observation is a duplicate.
-    seen_records: HashSet<RecordId>,
     /// 128-bit hashes of resource identities (`Observation/{id}` or fullUrl) seen so far.
     seen_entries: HashSet<[u8; 16]>,
     sink: &'a mut dyn FnMut(Observation),
@@ -35,7 +33,6 @@ impl<'a> Collector<'a> {
             catalog: opts.catalog,
             key: PseudonymKey::derive(&opts.pseudonym_key),
             report: ImportReport::default(),
-            seen_records: HashSet::new(),
             seen_entries: HashSet::new(),
             sink,
         }
@@ -71,7 +68,7 @@ impl<'a> Collector<'a> {
             Ok(parts) => {
                 for part in parts {
                     match part {
-                        Ok(obs) => self.accept(entry, obs),
+                        Ok(obs) => self.accept(obs),
                         Err(e) => self.reject(entry, e),
                     }
                 }
@@ -79,12 +76,14 @@ impl<'a> Collector<'a> {
         }
     }
 
-    /// Accepts a valid observation unless it duplicates one accepted before.
-    pub(crate) fn accept(&mut self, entry: &str, obs: Observation) {
-        if !self.seen_records.insert(obs.id()) {
-            self.reject(entry, FieldError::new("id", "duplicate observation: identical to one earlier in this file"));
-            return;
-        }
+    /// Counts a valid observation and passes it to the sink (unless strict mode has already
+    /// refused the batch).
+    ///
+    /// Duplicates are detected by resource identity (`first_sighting`), not by content: sources
+    /// such as Synthea emit the same measurement as two distinct resources (e.g. a panel component
+    /// and a separate Observation). Both are accepted and counted; they have the same `RecordId`,
+    /// so storage keeps one record (writes are idempotent by id).
+    pub(crate) fn accept(&mut self, obs: Observation) {
         match &obs.value {
             crate::value::Value::Quantity(_) => *self.report.accepted_by_indicator.entry(obs.indicator.clone()).or_insert(0) += 1,
             _ => self.report.non_numeric += 1,

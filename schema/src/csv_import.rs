@@ -61,7 +61,7 @@ pub(crate) fn import_csv<R: Read>(reader: R, c: &mut Collector) -> Result<(), Im
         }
         let label = format!("line {}", record.position().map_or(0, |p| p.line()));
         match row(&record, c) {
-            Ok(obs) => c.accept(&label, obs),
+            Ok(obs) => c.accept(obs),
             Err(e) => c.reject(&label, e),
         }
     }

@@ -119,8 +119,8 @@ fn stream_error<R: Read>(e: &serde_json::Error, input: &Utf8Reader<R>) -> Import
             None => ImportError::Io(std::io::Error::other(e.to_string())),
         },
         Category::Syntax | Category::Eof => ImportError::MalformedJson {
-            // serde_json has read the byte it stopped at.
-            offset: input.offset().saturating_sub(1),
+            // From serde's (line, byte column); serde may have read a byte or two further.
+            offset: input.offset_of(e.line(), e.column()).unwrap_or_else(|| input.offset().saturating_sub(1)),
             line: e.line(),
             column: e.column(),
             reason: syntax_reason(e),

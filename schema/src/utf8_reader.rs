@@ -22,6 +22,9 @@ pub(crate) struct Utf8Reader<R> {
     /// Absolute offset of the first invalid byte, once found.
     invalid_at: Option<u64>,
     at_start: bool,
+    /// Newlines handed out so far, and the offset just after the last one.
+    newlines: usize,
+    line_start: u64,
 }
 
 impl<R: Read> Utf8Reader<R> {
@@ -35,12 +38,20 @@ impl<R: Read> Utf8Reader<R> {
             base: 0,
             invalid_at: None,
             at_start: true,
+            newlines: 0,
+            line_start: 0,
         }
     }
 
     /// Bytes handed out so far (the offset of the next byte).
     pub(crate) fn offset(&self) -> u64 {
         self.base + self.start as u64
+    }
+
+    /// Byte offset of a 1-based (line, byte column) position, if that line is the last one
+    /// handed out (where a streaming parser stops).
+    pub(crate) fn offset_of(&self, line: usize, column: usize) -> Option<u64> {
+        (line == self.newlines + 1).then(|| self.line_start + column.saturating_sub(1) as u64)
     }
 
     /// Offset of the first byte that is not valid UTF-8, if the stream reached one.
@@ -111,7 +122,12 @@ impl<R: Read> Read for Utf8Reader<R> {
             }
         }
         let n = out.len().min(self.valid_end - self.start);
-        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
+        let chunk = &self.buf[self.start..self.start + n];
+        out[..n].copy_from_slice(chunk);
+        if let Some(last) = chunk.iter().rposition(|&b| b == b'\n') {
+            self.newlines += chunk.iter().filter(|&&b| b == b'\n').count();
+            self.line_start = self.offset() + last as u64 + 1;
+        }
         self.start += n;
         Ok(n)
     }
