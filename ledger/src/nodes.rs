@@ -93,4 +93,10 @@ mod tests {
         assert_eq!(m.node(0, 0), Err(NodeError::Missing { level: 0, index: 0 }));
         assert_eq!(m.node(5, 0), Err(NodeError::Missing { level: 5, index: 0 }));
     }
+
+    #[test]
+    #[should_panic(expected = "out of order")]
+    fn gaps_are_refused() {
+        MemoryNodes::new().put(0, 1, [1; 32]);
+    }
 }
