@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod arb;
+
 use hdg_schema::{Catalog, Format, ImportError, ImportOptions, ImportReport, Mode, Observation, import};
 
 pub const KEY: [u8; 32] = [42; 32];
