@@ -1,0 +1,194 @@
+//! A party of the three-party computation: its index, its PRF streams and its channel.
+//! Every protocol runs on a `&mut Party`; all three parties must call the same protocols with
+//! the same public arguments in the same order (that keeps their operation counters, and so
+//! their correlated randomness, in step).
+
+use thiserror::Error;
+
+use crate::PartyId;
+use crate::channel::{Channel, ChannelError, ChannelStats};
+use crate::kernels::{self, Kernels};
+use crate::prf::{Prf, PrfKind};
+use crate::session::{KeyAgreementError, PartyKeys, SessionId, SessionSecret, derive_pairwise};
+use x25519_dalek::PublicKey;
+
+/// Why a party could not be set up.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SetupError {
+    /// The X25519 key agreement failed.
+    #[error("key agreement: {0}")]
+    KeyAgreement(#[from] KeyAgreementError),
+    /// The common-key round failed.
+    #[error("common key round: {0}")]
+    Channel(#[from] ChannelError),
+    /// A peer's contribution to the common key had the wrong size.
+    #[error("common key contribution from {peer} has the wrong size")]
+    BadContribution {
+        /// The peer that sent it.
+        peer: PartyId,
+    },
+}
+
+/// Why a protocol step failed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// The link to a peer failed.
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    /// A peer's message did not have the length the protocol expects.
+    #[error("message from {peer} in {step} has {got} elements, expected {expected}")]
+    MessageLength {
+        /// The sender.
+        peer: PartyId,
+        /// The protocol step.
+        step: &'static str,
+        /// Elements expected.
+        expected: usize,
+        /// Elements received.
+        got: usize,
+    },
+    /// The caller passed inconsistent arguments.
+    #[error("invalid argument to {step}: {reason}")]
+    InvalidArgument {
+        /// The protocol step.
+        step: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+/// One of the three parties, ready to run protocols.
+pub struct Party {
+    id: PartyId,
+    session: SessionId,
+    prf_prev: Prf,
+    prf_next: Prf,
+    prf_all: Prf,
+    channel: Box<dyn Channel>,
+    op: u64,
+    kernels: &'static dyn Kernels,
+}
+
+impl Party {
+    /// Sets up party `me` for a session: derives the pairwise keys by X25519 with the other
+    /// parties' public keys, then agrees on the common key with one message to each neighbour.
+    pub fn establish(
+        me: PartyId,
+        session: &SessionId,
+        secret: &SessionSecret,
+        publics: &[PublicKey; 3],
+        kind: PrfKind,
+        mut channel: Box<dyn Channel>,
+    ) -> Result<Party, SetupError> {
+        let pairwise = derive_pairwise(me, session, secret, publics)?;
+        let contribution = pairwise.contribution_for_next();
+        channel.send(me.next(), &bytes_to_words(&contribution))?;
+        let got = channel.recv(me.prev())?;
+        let from_prev = words_to_bytes(&got).ok_or(SetupError::BadContribution { peer: me.prev() })?;
+        Ok(Party::from_keys(pairwise.complete(from_prev), kind, channel))
+    }
+
+    /// A party from already agreed keys (tests, or keys agreed elsewhere).
+    pub fn from_keys(keys: PartyKeys, kind: PrfKind, channel: Box<dyn Channel>) -> Party {
+        Party {
+            id: keys.me,
+            session: keys.session,
+            prf_prev: Prf::new(kind, &keys.prev),
+            prf_next: Prf::new(kind, &keys.next),
+            prf_all: Prf::new(kind, &keys.all),
+            channel,
+            op: 0,
+            kernels: kernels::best(),
+        }
+    }
+
+    /// This party's index.
+    pub fn id(&self) -> PartyId {
+        self.id
+    }
+
+    /// The session this party computes in.
+    pub fn session(&self) -> &SessionId {
+        &self.session
+    }
+
+    /// Communication counters of this party's channel.
+    pub fn stats(&self) -> ChannelStats {
+        self.channel.stats()
+    }
+
+    /// The share-arithmetic kernels in use.
+    pub(crate) fn kernels(&self) -> &'static dyn Kernels {
+        self.kernels
+    }
+
+    /// A fresh operation counter; every protocol step draws one, in the same order everywhere.
+    pub(crate) fn next_op(&mut self) -> u64 {
+        self.op += 1;
+        self.op
+    }
+
+    /// Fills `out` with F(k_i, op)[start..]: the stream shared with the previous party.
+    pub(crate) fn fill_prev_at(&self, op: u64, start: usize, out: &mut [u64]) {
+        self.prf_prev.fill_at(op, start as u64, out);
+    }
+
+    /// Fills `out` with F(k_{i+1}, op)[start..]: the stream shared with the next party.
+    pub(crate) fn fill_next_at(&self, op: u64, start: usize, out: &mut [u64]) {
+        self.prf_next.fill_at(op, start as u64, out);
+    }
+
+    /// F(k_i, op)[0..n]: the stream shared with the previous party.
+    pub(crate) fn stream_prev(&self, op: u64, n: usize) -> Vec<u64> {
+        self.prf_prev.stream(op, n)
+    }
+
+    /// F(k_{i+1}, op)[0..n]: the stream shared with the next party.
+    pub(crate) fn stream_next(&self, op: u64, n: usize) -> Vec<u64> {
+        self.prf_next.stream(op, n)
+    }
+
+    /// F(k_all, op)[0..n]: the stream all three parties share.
+    pub(crate) fn stream_all(&self, op: u64, n: usize) -> Vec<u64> {
+        self.prf_all.stream(op, n)
+    }
+
+    /// Sends one message to `to`.
+    pub(crate) fn send(&mut self, to: PartyId, msg: &[u64]) -> Result<(), ProtocolError> {
+        Ok(self.channel.send(to, msg)?)
+    }
+
+    /// Receives one message of exactly `expected` elements from `from`.
+    pub(crate) fn recv(
+        &mut self,
+        from: PartyId,
+        expected: usize,
+        step: &'static str,
+    ) -> Result<Vec<u64>, ProtocolError> {
+        let msg = self.channel.recv(from)?;
+        if msg.len() != expected {
+            return Err(ProtocolError::MessageLength {
+                peer: from,
+                step,
+                expected,
+                got: msg.len(),
+            });
+        }
+        Ok(msg)
+    }
+}
+
+fn bytes_to_words(b: &[u8; 32]) -> [u64; 4] {
+    std::array::from_fn(|i| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes")))
+}
+
+fn words_to_bytes(w: &[u64]) -> Option<[u8; 32]> {
+    if w.len() != 4 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, word) in w.iter().enumerate() {
+        out[8 * i..8 * i + 8].copy_from_slice(&word.to_le_bytes());
+    }
+    Some(out)
+}
