@@ -75,7 +75,11 @@ pub fn encode(obs: &ObservationData) -> Vec<u8> {
             out.push(TAG_QUANTITY);
             out.extend_from_slice(&q.to_be_bytes());
         }
-        Value::Coded { system, code, display } => {
+        Value::Coded {
+            system,
+            code,
+            display,
+        } => {
             out.push(TAG_CODED);
             put_str(&mut out, system);
             put_str(&mut out, code);
@@ -134,7 +138,10 @@ pub fn decode(bytes: &[u8]) -> Result<ObservationData, DecodeError> {
     let effective = Timestamp(r.i64("effective")?);
     let source = r.string("source")?;
     let recorded = Timestamp(r.i64("recorded")?);
-    let status = r.string("status")?.parse::<Status>().map_err(|_| DecodeError::BadStatus)?;
+    let status = r
+        .string("status")?
+        .parse::<Status>()
+        .map_err(|_| DecodeError::BadStatus)?;
     let supersedes = match r.u8("supersedes")? {
         0 => None,
         1 => Some(RecordId(r.array("supersedes")?)),
@@ -143,7 +150,16 @@ pub fn decode(bytes: &[u8]) -> Result<ObservationData, DecodeError> {
     if !r.rest.is_empty() {
         return Err(DecodeError::TrailingBytes);
     }
-    Ok(ObservationData { patient, indicator, value, effective, source, recorded, status, supersedes })
+    Ok(ObservationData {
+        patient,
+        indicator,
+        value,
+        effective,
+        source,
+        recorded,
+        status,
+        supersedes,
+    })
 }
 
 struct Reader<'a> {

@@ -19,8 +19,9 @@ const MAX_PRECISION: u32 = 9;
 /// an f64 in FHIR export and leaves MPC room for sums.
 const MAX_ABS_FIXED: u64 = 1_000_000_000_000_000;
 
-static BUILTIN: LazyLock<Catalog> =
-    LazyLock::new(|| Catalog::from_toml(BUILTIN_CATALOG_TOML).expect("built-in catalog.toml is valid"));
+static BUILTIN: LazyLock<Catalog> = LazyLock::new(|| {
+    Catalog::from_toml(BUILTIN_CATALOG_TOML).expect("built-in catalog.toml is valid")
+});
 
 /// A set of indicators keyed by code.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -117,7 +118,8 @@ impl Catalog {
     }
 
     fn add_toml(&mut self, text: &str) -> Result<(), CatalogError> {
-        let file: CatalogFile = toml::from_str(text).map_err(|e| CatalogError::Syntax(e.message().to_string()))?;
+        let file: CatalogFile =
+            toml::from_str(text).map_err(|e| CatalogError::Syntax(e.message().to_string()))?;
         for entry in file.indicator {
             let indicator = build_indicator(entry)?;
             if self.indicators.contains_key(&indicator.code) {
@@ -130,7 +132,10 @@ impl Catalog {
 }
 
 fn build_indicator(entry: EntryFile) -> Result<Indicator, CatalogError> {
-    let invalid = |reason: &str| CatalogError::Invalid { code: entry.code.clone(), reason: reason.to_string() };
+    let invalid = |reason: &str| CatalogError::Invalid {
+        code: entry.code.clone(),
+        reason: reason.to_string(),
+    };
     if entry.code.is_empty() || entry.code.trim() != entry.code {
         return Err(invalid("code is empty or has surrounding spaces"));
     }
@@ -146,7 +151,9 @@ fn build_indicator(entry: EntryFile) -> Result<Indicator, CatalogError> {
         let fixed = value.checked_mul(scale).map(Ratio::round_half_away);
         match fixed.and_then(|f| i64::try_from(f).ok()) {
             Some(f) if f.unsigned_abs() <= MAX_ABS_FIXED => Ok(f),
-            _ => Err(invalid(&format!("{what} is too large in fixed point (limit 10^15)"))),
+            _ => Err(invalid(&format!(
+                "{what} is too large in fixed point (limit 10^15)"
+            ))),
         }
     };
     let min_fixed = bound(&entry.min, "min")?;
@@ -156,18 +163,27 @@ fn build_indicator(entry: EntryFile) -> Result<Indicator, CatalogError> {
     }
     let mut conversions: Vec<UnitConversion> = Vec::with_capacity(entry.units.len());
     for u in &entry.units {
-        if u.unit.is_empty() || u.unit == entry.unit || conversions.iter().any(|c| c.unit == u.unit) {
-            return Err(invalid("accepted units must be non-empty, distinct and not the canonical unit"));
+        if u.unit.is_empty() || u.unit == entry.unit || conversions.iter().any(|c| c.unit == u.unit)
+        {
+            return Err(invalid(
+                "accepted units must be non-empty, distinct and not the canonical unit",
+            ));
         }
-        let factor = Ratio::parse(&u.factor).map_err(|_| invalid("unit factor is not a decimal or quotient"))?;
+        let factor = Ratio::parse(&u.factor)
+            .map_err(|_| invalid("unit factor is not a decimal or quotient"))?;
         if factor == Ratio::ZERO {
             return Err(invalid("unit factor is zero"));
         }
         let offset = match &u.offset {
             None => Ratio::ZERO,
-            Some(text) => Ratio::parse(text).map_err(|_| invalid("unit offset is not a decimal or quotient"))?,
+            Some(text) => Ratio::parse(text)
+                .map_err(|_| invalid("unit offset is not a decimal or quotient"))?,
         };
-        conversions.push(UnitConversion { unit: u.unit.clone(), factor, offset });
+        conversions.push(UnitConversion {
+            unit: u.unit.clone(),
+            factor,
+            offset,
+        });
     }
     Ok(Indicator {
         code: entry.code,

@@ -26,7 +26,11 @@ pub(crate) struct Collector<'a> {
 }
 
 impl<'a> Collector<'a> {
-    pub(crate) fn new(file: &'a str, opts: &ImportOptions<'a>, sink: &'a mut dyn FnMut(Observation)) -> Self {
+    pub(crate) fn new(
+        file: &'a str,
+        opts: &ImportOptions<'a>,
+        sink: &'a mut dyn FnMut(Observation),
+    ) -> Self {
         Collector {
             file,
             strict: opts.mode == Mode::Strict,
@@ -85,11 +89,17 @@ impl<'a> Collector<'a> {
     /// so storage keeps one record (writes are idempotent by id).
     pub(crate) fn accept(&mut self, obs: Observation) {
         match &obs.value {
-            crate::value::Value::Quantity(_) => *self.report.accepted_by_indicator.entry(obs.indicator.clone()).or_insert(0) += 1,
+            crate::value::Value::Quantity(_) => {
+                *self
+                    .report
+                    .accepted_by_indicator
+                    .entry(obs.indicator.clone())
+                    .or_insert(0) += 1
+            }
             _ => self.report.non_numeric += 1,
         }
         // Strict mode refuses the batch after any rejection, so stop feeding the sink.
-        if !(self.strict && !self.report.rejected.is_empty()) {
+        if !self.strict || self.report.rejected.is_empty() {
             (self.sink)(obs);
         }
     }

@@ -65,7 +65,11 @@ pub(crate) fn import_csv<R: Read>(reader: R, c: &mut Collector) -> Result<(), Im
             Err(e) => c.reject(&label, e),
         }
     }
-    if header_seen { Ok(()) } else { Err(ImportError::CsvHeader) }
+    if header_seen {
+        Ok(())
+    } else {
+        Err(ImportError::CsvHeader)
+    }
 }
 
 fn csv_error<R: Read>(e: csv::Error, input: &Utf8Reader<R>) -> ImportError {
@@ -74,14 +78,19 @@ fn csv_error<R: Read>(e: csv::Error, input: &Utf8Reader<R>) -> ImportError {
     }
     match e.into_kind() {
         csv::ErrorKind::Io(io) => ImportError::Io(io),
-        csv::ErrorKind::Utf8 { pos, .. } => ImportError::NotUtf8 { offset: pos.map_or(0, |p| p.byte()) },
+        csv::ErrorKind::Utf8 { pos, .. } => ImportError::NotUtf8 {
+            offset: pos.map_or(0, |p| p.byte()),
+        },
         other => ImportError::Io(std::io::Error::other(format!("{other:?}"))),
     }
 }
 
 fn row(record: &csv::StringRecord, c: &Collector) -> Result<Observation, FieldError> {
     if record.len() != 6 {
-        return Err(FieldError::new("row", "expected 6 columns: patient,indicator,value,unit,effective,source"));
+        return Err(FieldError::new(
+            "row",
+            "expected 6 columns: patient,indicator,value,unit,effective,source",
+        ));
     }
     let [patient, indicator, value, unit, effective, source] = std::array::from_fn(|i| &record[i]);
     let patient = patient_key(patient)?;
@@ -91,14 +100,19 @@ fn row(record: &csv::StringRecord, c: &Collector) -> Result<Observation, FieldEr
     if effective.is_empty() {
         return Err(FieldError::new("effective", "missing effective time"));
     }
-    let effective = Timestamp::parse_fhir(effective).map_err(|e| FieldError::new("effective", e.to_string()))?;
+    let effective = Timestamp::parse_fhir(effective)
+        .map_err(|e| FieldError::new("effective", e.to_string()))?;
     let value = csv_value(indicator, value, unit, c)?;
     Ok(Observation::new(ObservationData {
         patient: c.pseudonym(&patient),
         indicator: indicator.to_string(),
         value,
         effective,
-        source: if source.is_empty() { UNKNOWN_SOURCE.to_string() } else { source.to_string() },
+        source: if source.is_empty() {
+            UNKNOWN_SOURCE.to_string()
+        } else {
+            source.to_string()
+        },
         recorded: effective,
         status: Status::Final,
         supersedes: None,
@@ -109,10 +123,17 @@ fn patient_key(text: &str) -> Result<String, FieldError> {
     if text.is_empty() {
         return Err(FieldError::new("patient", "missing patient"));
     }
-    let reference = if text.contains(['/', ':', '#']) { text.to_string() } else { format!("Patient/{text}") };
+    let reference = if text.contains(['/', ':', '#']) {
+        text.to_string()
+    } else {
+        format!("Patient/{text}")
+    };
     match parse_reference(&reference) {
         Ok(Subject::Patient { key, .. }) => Ok(key),
-        Ok(_) => Err(FieldError::new("patient", "a urn: reference only resolves inside a FHIR Bundle")),
+        Ok(_) => Err(FieldError::new(
+            "patient",
+            "a urn: reference only resolves inside a FHIR Bundle",
+        )),
         Err(reason) => Err(FieldError::new("patient", reason)),
     }
 }
@@ -121,9 +142,15 @@ fn csv_value(indicator: &str, value: &str, unit: &str, c: &Collector) -> Result<
     let known = c.catalog.get(indicator);
     if !unit.is_empty() {
         let ind = known.ok_or_else(|| {
-            FieldError::new("indicator", format!("unknown indicator {indicator} (not in the catalog) for a numeric value"))
+            FieldError::new(
+                "indicator",
+                format!("unknown indicator {indicator} (not in the catalog) for a numeric value"),
+            )
         })?;
-        return ind.encode(value, unit).map(Value::Quantity).map_err(|e| FieldError::new("value", e.to_string()));
+        return ind
+            .encode(value, unit)
+            .map(Value::Quantity)
+            .map_err(|e| FieldError::new("value", e.to_string()));
     }
     if value.is_empty() {
         Ok(Value::Absent)

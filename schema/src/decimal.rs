@@ -57,7 +57,9 @@ impl Ratio {
     pub fn parse(text: &str) -> Result<Ratio, DecimalError> {
         match text.split_once('/') {
             None => parse_decimal(text),
-            Some((a, b)) => parse_decimal(a.trim())?.checked_div(parse_decimal(b.trim())?).ok_or(DecimalError::Overflow),
+            Some((a, b)) => parse_decimal(a.trim())?
+                .checked_div(parse_decimal(b.trim())?)
+                .ok_or(DecimalError::Overflow),
         }
     }
 
@@ -75,13 +77,19 @@ impl Ratio {
     pub fn checked_add(self, other: Ratio) -> Option<Ratio> {
         let g = gcd(self.den.unsigned_abs(), other.den.unsigned_abs()) as i128;
         let (a, b) = (self.den / g, other.den / g);
-        let num = self.num.checked_mul(b)?.checked_add(other.num.checked_mul(a)?)?;
+        let num = self
+            .num
+            .checked_mul(b)?
+            .checked_add(other.num.checked_mul(a)?)?;
         Ratio::new(num, self.den.checked_mul(b)?)
     }
 
     /// `self - other`, checked.
     pub fn checked_sub(self, other: Ratio) -> Option<Ratio> {
-        self.checked_add(Ratio { num: other.num.checked_neg()?, den: other.den })
+        self.checked_add(Ratio {
+            num: other.num.checked_neg()?,
+            den: other.den,
+        })
     }
 
     /// `self * other`, checked (cross-reduced first to keep numbers small).
@@ -106,7 +114,11 @@ impl Ratio {
         let q = self.num / self.den;
         let r = (self.num % self.den).unsigned_abs();
         // r < den, so 2r cannot overflow u128 (den <= i128::MAX).
-        if 2 * r >= self.den.unsigned_abs() { q + self.num.signum() } else { q }
+        if 2 * r >= self.den.unsigned_abs() {
+            q + self.num.signum()
+        } else {
+            q
+        }
     }
 }
 
@@ -204,7 +216,11 @@ pub fn parse_decimal(text: &str) -> Result<Ratio, DecimalError> {
     }
     let ten = Ratio::pow10(power.unsigned_abs()).ok_or(DecimalError::Overflow)?;
     let value = Ratio::integer(mantissa);
-    let result = if power >= 0 { value.checked_mul(ten) } else { value.checked_div(ten) };
+    let result = if power >= 0 {
+        value.checked_mul(ten)
+    } else {
+        value.checked_div(ten)
+    };
     result.ok_or(DecimalError::Overflow)
 }
 
@@ -217,7 +233,11 @@ pub fn format_scaled(fixed: i128, decimals: u32) -> String {
         return format!("{sign}{digits}");
     }
     let d = decimals as usize;
-    let padded = if digits.len() <= d { format!("{}{digits}", "0".repeat(d + 1 - digits.len())) } else { digits };
+    let padded = if digits.len() <= d {
+        format!("{}{digits}", "0".repeat(d + 1 - digits.len()))
+    } else {
+        digits
+    };
     let (int, frac) = padded.split_at(padded.len() - d);
     format!("{sign}{int}.{frac}")
 }
@@ -234,27 +254,41 @@ mod tests {
     #[test]
     fn parses_decimals_exactly() {
         assert_eq!(parse_decimal("117.4"), Ok(r(1174, 10)));
-        assert_eq!(parse_decimal("-0.45359237"), Ok(r(-45_359_237, 100_000_000)));
+        assert_eq!(
+            parse_decimal("-0.45359237"),
+            Ok(r(-45_359_237, 100_000_000))
+        );
         assert_eq!(parse_decimal("+3"), Ok(r(3, 1)));
         assert_eq!(parse_decimal("1e3"), Ok(r(1000, 1)));
         assert_eq!(parse_decimal("2.5E-2"), Ok(r(1, 40)));
         assert_eq!(parse_decimal(".5"), Ok(r(1, 2)));
         assert_eq!(parse_decimal("5."), Ok(r(5, 1)));
-        assert_eq!(parse_decimal("0.011613238304696516"), Ok(r(11_613_238_304_696_516, 1_000_000_000_000_000_000)));
-        for bad in ["", "-", ".", "1,5", "NaN", "1e", "1.2.3", "0x10", " 1", "1 ", "--1", "inf"] {
+        assert_eq!(
+            parse_decimal("0.011613238304696516"),
+            Ok(r(11_613_238_304_696_516, 1_000_000_000_000_000_000))
+        );
+        for bad in [
+            "", "-", ".", "1,5", "NaN", "1e", "1.2.3", "0x10", " 1", "1 ", "--1", "inf",
+        ] {
             assert_eq!(parse_decimal(bad), Err(DecimalError::Syntax), "{bad:?}");
         }
         assert_eq!(parse_decimal("1e99999"), Err(DecimalError::Overflow));
         assert_eq!(parse_decimal(&"9".repeat(40)), Err(DecimalError::Overflow));
         // Leading zeros do not count against the digit budget.
-        assert_eq!(parse_decimal(&format!("0.{}1", "0".repeat(30))), Ok(r(1, 10i128.pow(31))));
+        assert_eq!(
+            parse_decimal(&format!("0.{}1", "0".repeat(30))),
+            Ok(r(1, 10i128.pow(31)))
+        );
     }
 
     #[test]
     fn parses_quotients() {
         assert_eq!(Ratio::parse("5/9"), Ok(r(5, 9)));
         assert_eq!(Ratio::parse("-160/9"), Ok(r(-160, 9)));
-        assert_eq!(Ratio::parse("1000/133.322387415"), Ok(r(1_000_000_000_000, 133_322_387_415)));
+        assert_eq!(
+            Ratio::parse("1000/133.322387415"),
+            Ok(r(1_000_000_000_000, 133_322_387_415))
+        );
         assert_eq!(Ratio::parse("1/0"), Err(DecimalError::Overflow));
     }
 

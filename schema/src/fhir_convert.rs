@@ -37,14 +37,22 @@ pub const UNKNOWN_SOURCE: &str = "unknown";
 pub(crate) type Converted = Result<Observation, FieldError>;
 
 /// Converts an Observation resource; the outer error rejects the whole resource.
-pub(crate) fn convert(res: &Resource, patient: Pseudonym, catalog: &Catalog) -> Result<Vec<Converted>, FieldError> {
+pub(crate) fn convert(
+    res: &Resource,
+    patient: Pseudonym,
+    catalog: &Catalog,
+) -> Result<Vec<Converted>, FieldError> {
     let status = match res.status.as_deref() {
         None => return Err(FieldError::new("status", "missing status")),
-        Some(code) => code.parse::<Status>().map_err(|e| FieldError::new("status", e.to_string()))?,
+        Some(code) => code
+            .parse::<Status>()
+            .map_err(|e| FieldError::new("status", e.to_string()))?,
     };
     let effective = effective(res)?;
     let recorded = match res.issued.as_deref() {
-        Some(text) => Timestamp::parse_fhir(text).map_err(|e| FieldError::new("issued", e.to_string()))?,
+        Some(text) => {
+            Timestamp::parse_fhir(text).map_err(|e| FieldError::new("issued", e.to_string()))?
+        }
         None => effective,
     };
     let base = ObservationData {
@@ -69,11 +77,18 @@ pub(crate) fn convert(res: &Resource, patient: Pseudonym, catalog: &Catalog) -> 
 }
 
 fn one(part: &Resource, prefix: &str, base: &ObservationData, catalog: &Catalog) -> Converted {
-    let code = part.code.as_ref().ok_or_else(|| FieldError::new(format!("{prefix}code"), "missing code"))?;
-    let indicator =
-        choose_indicator(code, catalog).ok_or_else(|| FieldError::new(format!("{prefix}code"), "no coding with a code"))?;
+    let code = part
+        .code
+        .as_ref()
+        .ok_or_else(|| FieldError::new(format!("{prefix}code"), "missing code"))?;
+    let indicator = choose_indicator(code, catalog)
+        .ok_or_else(|| FieldError::new(format!("{prefix}code"), "no coding with a code"))?;
     let value = value_of(part, &indicator, catalog, prefix)?;
-    Ok(Observation::new(ObservationData { indicator, value, ..base.clone() }))
+    Ok(Observation::new(ObservationData {
+        indicator,
+        value,
+        ..base.clone()
+    }))
 }
 
 /// The indicator string of a code (see the module doc).
@@ -93,7 +108,10 @@ pub(crate) fn choose_indicator(code: &CodeableConcept, catalog: &Catalog) -> Opt
         .collect();
     let in_catalog = candidates.iter().find(|(c, _)| catalog.get(c).is_some());
     let loinc = candidates.iter().find(|(_, is_loinc)| *is_loinc);
-    in_catalog.or(loinc).or(candidates.first()).map(|(c, _)| c.clone())
+    in_catalog
+        .or(loinc)
+        .or(candidates.first())
+        .map(|(c, _)| c.clone())
 }
 
 fn effective(res: &Resource) -> Result<Timestamp, FieldError> {
@@ -121,13 +139,21 @@ fn source(res: &Resource) -> String {
 }
 
 fn supersedes(res: &Resource) -> Result<Option<RecordId>, FieldError> {
-    let Some(ext) = res.extension.iter().flatten().find(|e| e.url.as_deref() == Some(SUPERSEDES_EXTENSION)) else {
+    let Some(ext) = res
+        .extension
+        .iter()
+        .flatten()
+        .find(|e| e.url.as_deref() == Some(SUPERSEDES_EXTENSION))
+    else {
         return Ok(None);
     };
     let text = ext.value_string.as_deref().unwrap_or_default();
-    text.parse()
-        .map(Some)
-        .map_err(|_| FieldError::new("extension", "supersedes is not a record id (64 lowercase hex digits)"))
+    text.parse().map(Some).map_err(|_| {
+        FieldError::new(
+            "extension",
+            "supersedes is not a record id (64 lowercase hex digits)",
+        )
+    })
 }
 
 fn has_value(x: &Resource) -> bool {
@@ -152,11 +178,21 @@ fn value_kinds(x: &Resource) -> impl Iterator<Item = &'static str> {
     .filter_map(|(name, present)| present.then_some(name))
 }
 
-fn value_of(x: &Resource, indicator: &str, catalog: &Catalog, prefix: &str) -> Result<Value, FieldError> {
+fn value_of(
+    x: &Resource,
+    indicator: &str,
+    catalog: &Catalog,
+    prefix: &str,
+) -> Result<Value, FieldError> {
     let mut kinds = value_kinds(x);
-    let Some(kind) = kinds.next() else { return Ok(Value::Absent) };
+    let Some(kind) = kinds.next() else {
+        return Ok(Value::Absent);
+    };
     if kinds.next().is_some() {
-        return Err(FieldError::new(format!("{prefix}value[x]"), "more than one value[x]"));
+        return Err(FieldError::new(
+            format!("{prefix}value[x]"),
+            "more than one value[x]",
+        ));
     }
     let field = format!("{prefix}{kind}");
     if let Some(q) = &x.value_quantity {
@@ -174,7 +210,10 @@ fn value_of(x: &Resource, indicator: &str, catalog: &Catalog, prefix: &str) -> R
     }
     if let Some(i) = x.value_integer {
         return Ok(match catalog.get(indicator) {
-            Some(ind) => Value::Quantity(ind.encode(&i.to_string(), &ind.unit).map_err(|e| FieldError::new(field, e.to_string()))?),
+            Some(ind) => Value::Quantity(
+                ind.encode(&i.to_string(), &ind.unit)
+                    .map_err(|e| FieldError::new(field, e.to_string()))?,
+            ),
             None => Value::Text(i.to_string()),
         });
     }
@@ -184,24 +223,47 @@ fn value_of(x: &Resource, indicator: &str, catalog: &Catalog, prefix: &str) -> R
         .or_else(|| x.value_boolean.map(|b| b.to_string()))
         .or_else(|| x.value_date_time.clone())
         .or_else(|| x.value_time.clone());
-    text.map(Value::Text).ok_or_else(|| FieldError::new(field, "value type not supported"))
+    text.map(Value::Text)
+        .ok_or_else(|| FieldError::new(field, "value type not supported"))
 }
 
-fn quantity(q: &Quantity, indicator: &str, catalog: &Catalog, field: &str) -> Result<i64, FieldError> {
+fn quantity(
+    q: &Quantity,
+    indicator: &str,
+    catalog: &Catalog,
+    field: &str,
+) -> Result<i64, FieldError> {
     if q.comparator.is_some() {
-        return Err(FieldError::new(format!("{field}.comparator"), "censored values (comparator) are not supported"));
+        return Err(FieldError::new(
+            format!("{field}.comparator"),
+            "censored values (comparator) are not supported",
+        ));
     }
-    let raw = q.value.as_ref().ok_or_else(|| FieldError::new(format!("{field}.value"), "missing value"))?;
+    let raw = q
+        .value
+        .as_ref()
+        .ok_or_else(|| FieldError::new(format!("{field}.value"), "missing value"))?;
     let text = raw.get();
     if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-        return Err(FieldError::new(format!("{field}.value"), "value is not a JSON number"));
+        return Err(FieldError::new(
+            format!("{field}.value"),
+            "value is not a JSON number",
+        ));
     }
-    let ucum_code = q.code.as_deref().filter(|_| q.system.as_deref().is_none_or(|s| s == UCUM_SYSTEM));
+    let ucum_code = q
+        .code
+        .as_deref()
+        .filter(|_| q.system.as_deref().is_none_or(|s| s == UCUM_SYSTEM));
     let unit = ucum_code
         .or(q.unit.as_deref())
         .ok_or_else(|| FieldError::new(format!("{field}.code"), "missing unit"))?;
-    let indicator = catalog
-        .get(indicator)
-        .ok_or_else(|| FieldError::new(field, format!("unknown indicator {indicator} (not in the catalog) for a numeric value")))?;
-    indicator.encode(text, unit).map_err(|e| FieldError::new(field, e.to_string()))
+    let indicator = catalog.get(indicator).ok_or_else(|| {
+        FieldError::new(
+            field,
+            format!("unknown indicator {indicator} (not in the catalog) for a numeric value"),
+        )
+    })?;
+    indicator
+        .encode(text, unit)
+        .map_err(|e| FieldError::new(field, e.to_string()))
 }

@@ -19,7 +19,10 @@ use crate::value::Value;
 /// The observation as a FHIR R4 `Observation` resource.
 pub fn to_fhir(obs: &Observation, catalog: &Catalog) -> Json {
     let indicator = catalog.get(&obs.indicator);
-    let (system, code) = obs.indicator.split_once('|').unwrap_or((LOINC_SYSTEM, &obs.indicator));
+    let (system, code) = obs
+        .indicator
+        .split_once('|')
+        .unwrap_or((LOINC_SYSTEM, &obs.indicator));
     let mut coding = Map::new();
     coding.insert("system".into(), json!(system));
     coding.insert("code".into(), json!(code));
@@ -40,7 +43,10 @@ pub fn to_fhir(obs: &Observation, catalog: &Catalog) -> Json {
         fields.insert("performer".into(), json!([{"display": obs.source}]));
     }
     if let Some(old) = obs.supersedes {
-        fields.insert("extension".into(), json!([{"url": SUPERSEDES_EXTENSION, "valueString": old.to_string()}]));
+        fields.insert(
+            "extension".into(),
+            json!([{"url": SUPERSEDES_EXTENSION, "valueString": old.to_string()}]),
+        );
     }
     match &obs.value {
         Value::Quantity(fixed) => {
@@ -55,7 +61,11 @@ pub fn to_fhir(obs: &Observation, catalog: &Catalog) -> Json {
             };
             fields.insert("valueQuantity".into(), quantity);
         }
-        Value::Coded { system, code, display } => {
+        Value::Coded {
+            system,
+            code,
+            display,
+        } => {
             fields.insert(
                 "valueCodeableConcept".into(),
                 json!({"coding": [{"system": system, "code": code, "display": display}]}),

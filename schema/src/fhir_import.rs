@@ -49,13 +49,23 @@ pub(crate) fn import_json<R: Read>(reader: R, c: &mut Collector) -> Result<(), I
     let mut input = Utf8Reader::new(reader);
     let mut state = BundleState::default();
     let result = {
-        let mut de = serde_json::Deserializer::from_reader(&mut input);
-        let top = TopLevel { c: &mut *c, state: &mut state }.deserialize(&mut de);
+        // BufReader: serde_json reads byte by byte, which std serves from BufReader's buffer.
+        let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(&mut input));
+        let top = TopLevel {
+            c: &mut *c,
+            state: &mut state,
+        }
+        .deserialize(&mut de);
         top.and_then(|top| de.end().map(|()| top))
     };
     let top = match result {
         Ok(top) => top,
-        Err(e) => return Err(state.fatal.take().unwrap_or_else(|| stream_error(&e, &input))),
+        Err(e) => {
+            return Err(state
+                .fatal
+                .take()
+                .unwrap_or_else(|| stream_error(&e, &input)));
+        }
     };
     match top.resource_type.as_deref() {
         Some("Bundle") => {
@@ -68,7 +78,10 @@ pub(crate) fn import_json<R: Read>(reader: R, c: &mut Collector) -> Result<(), I
                     }
                     None => c.reject(
                         &p.label,
-                        FieldError::new("subject.reference", "reference does not resolve to a Patient entry in this Bundle"),
+                        FieldError::new(
+                            "subject.reference",
+                            "reference does not resolve to a Patient entry in this Bundle",
+                        ),
                     ),
                 }
             }
@@ -84,15 +97,21 @@ pub(crate) fn import_json<R: Read>(reader: R, c: &mut Collector) -> Result<(), I
             }
             Ok(())
         }
-        Some(other) => Err(ImportError::UnsupportedResource { resource_type: other.to_string() }),
-        None => Err(ImportError::NotFhir { reason: "no resourceType at the top level".into() }),
+        Some(other) => Err(ImportError::UnsupportedResource {
+            resource_type: other.to_string(),
+        }),
+        None => Err(ImportError::NotFhir {
+            reason: "no resourceType at the top level".into(),
+        }),
     }
 }
 
 fn check_bundle_type(bundle_type: Option<&str>) -> Result<(), ImportError> {
     match bundle_type {
         Some(t) if BUNDLE_TYPES.contains(&t) => Ok(()),
-        other => Err(ImportError::UnsupportedBundleType { bundle_type: other.unwrap_or("(missing)").to_string() }),
+        other => Err(ImportError::UnsupportedBundleType {
+            bundle_type: other.unwrap_or("(missing)").to_string(),
+        }),
     }
 }
 
@@ -119,14 +138,20 @@ fn stream_error<R: Read>(e: &serde_json::Error, input: &Utf8Reader<R>) -> Import
             None => ImportError::Io(std::io::Error::other(e.to_string())),
         },
         Category::Syntax | Category::Eof => ImportError::MalformedJson {
-            // From serde's (line, byte column); serde may have read a byte or two further.
-            offset: input.offset_of(e.line(), e.column()).unwrap_or_else(|| input.offset().saturating_sub(1)),
+            // From serde's (line, byte column): the reader is ahead by BufReader's buffer.
+            offset: input
+                .offset_of(e.line(), e.column())
+                .unwrap_or_else(|| input.offset().saturating_sub(1)),
             line: e.line(),
             column: e.column(),
             reason: syntax_reason(e),
         },
         Category::Data => ImportError::NotFhir {
-            reason: format!("unexpected JSON structure at line {}, column {}", e.line(), e.column()),
+            reason: format!(
+                "unexpected JSON structure at line {}, column {}",
+                e.line(),
+                e.column()
+            ),
         },
     }
 }
@@ -134,13 +159,20 @@ fn stream_error<R: Read>(e: &serde_json::Error, input: &Utf8Reader<R>) -> Import
 /// The parser's message without its position suffix (syntax messages never quote input data).
 pub(crate) fn syntax_reason(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    text.rfind(" at line ").map_or(text.clone(), |at| text[..at].to_string())
+    text.rfind(" at line ")
+        .map_or(text.clone(), |at| text[..at].to_string())
 }
 
 /// A resource whose JSON types do not match FHIR (messages would quote values, so only the
 /// position is given).
 pub(crate) fn structure_error(e: &serde_json::Error) -> FieldError {
-    FieldError::new("resource", format!("does not match the FHIR R4 JSON structure (column {} of the resource)", e.column()))
+    FieldError::new(
+        "resource",
+        format!(
+            "does not match the FHIR R4 JSON structure (column {} of the resource)",
+            e.column()
+        ),
+    )
 }
 
 /// Deduplicates, resolves the subject and converts one Observation. Returns it as pending when
@@ -152,11 +184,21 @@ fn observation_resource(
     full_url: Option<&str>,
     patients: Option<&HashMap<String, String>>,
 ) -> Option<Pending> {
-    let identity = res.id.as_ref().map(|id| format!("Observation/{id}")).or_else(|| full_url.map(str::to_string));
+    let identity = res
+        .id
+        .as_ref()
+        .map(|id| format!("Observation/{id}"))
+        .or_else(|| full_url.map(str::to_string));
     if let Some(identity) = identity
         && !c.first_sighting(&identity)
     {
-        c.reject(label, FieldError::new("id", "duplicate entry: the same resource appears earlier in this file"));
+        c.reject(
+            label,
+            FieldError::new(
+                "id",
+                "duplicate entry: the same resource appears earlier in this file",
+            ),
+        );
         return None;
     }
     let key = match parse_subject(res.subject.as_ref()) {
@@ -168,15 +210,29 @@ fn observation_resource(
             c.observation(label, &res, p);
             return None;
         }
-        Ok(Subject::Patient { key, full }) => patients.and_then(|m| m.get(&full)).cloned().unwrap_or(key),
+        Ok(Subject::Patient { key, full }) => {
+            patients.and_then(|m| m.get(&full)).cloned().unwrap_or(key)
+        }
         Ok(Subject::Local(local)) => match patients {
             None => {
-                c.reject(label, FieldError::new("subject.reference", "a urn: reference only resolves inside a Bundle"));
+                c.reject(
+                    label,
+                    FieldError::new(
+                        "subject.reference",
+                        "a urn: reference only resolves inside a Bundle",
+                    ),
+                );
                 return None;
             }
             Some(m) => match m.get(&local) {
                 Some(key) => key.clone(),
-                None => return Some(Pending { label: label.to_string(), resource: res, local }),
+                None => {
+                    return Some(Pending {
+                        label: label.to_string(),
+                        resource: res,
+                        local,
+                    });
+                }
             },
         },
     };
@@ -192,11 +248,17 @@ pub(crate) fn standalone_observation(c: &mut Collector, label: &str, res: Resour
 
 fn process_entry(c: &mut Collector, state: &mut BundleState, index: usize, entry: RawEntry) {
     let mut label = format!("entry[{index}]");
-    let full_url = match entry.full_url.map(|raw| serde_json::from_str::<String>(raw.get())) {
+    let full_url = match entry
+        .full_url
+        .map(|raw| serde_json::from_str::<String>(raw.get()))
+    {
         None => None,
         Some(Ok(url)) => Some(url),
         Some(Err(_)) => {
-            c.reject(&label, FieldError::new("fullUrl", "fullUrl is not a string"));
+            c.reject(
+                &label,
+                FieldError::new("fullUrl", "fullUrl is not a string"),
+            );
             return;
         }
     };
@@ -211,18 +273,27 @@ fn process_entry(c: &mut Collector, state: &mut BundleState, index: usize, entry
     };
     match res.resource_type.as_deref() {
         Some("Patient") => {
-            let key = res.id.as_ref().map(|id| format!("Patient/{id}")).or_else(|| full_url.clone());
+            let key = res
+                .id
+                .as_ref()
+                .map(|id| format!("Patient/{id}"))
+                .or_else(|| full_url.clone());
             if let (Some(url), Some(key)) = (full_url, key) {
                 state.patients.insert(url, key);
             }
         }
         Some("Observation") => {
-            if let Some(p) = observation_resource(c, &label, res, full_url.as_deref(), Some(&state.patients)) {
+            if let Some(p) =
+                observation_resource(c, &label, res, full_url.as_deref(), Some(&state.patients))
+            {
                 state.pending.push(p);
             }
         }
         Some(_) => {}
-        None => c.reject(&label, FieldError::new("resourceType", "missing resourceType")),
+        None => c.reject(
+            &label,
+            FieldError::new("resourceType", "missing resourceType"),
+        ),
     }
 }
 
@@ -246,7 +317,11 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopSummary, A::Error> {
-        let mut top = TopSummary { resource_type: None, bundle_type: None, rest: Vec::new() };
+        let mut top = TopSummary {
+            resource_type: None,
+            bundle_type: None,
+            rest: Vec::new(),
+        };
         let fatal = |state: &mut BundleState, err: ImportError| {
             state.fatal = Some(err);
             A::Error::custom("import aborted")
@@ -256,20 +331,31 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
                 "resourceType" => {
                     let rt: String = map.next_value()?;
                     if rt != "Bundle" && rt != "Observation" {
-                        return Err(fatal(self.state, ImportError::UnsupportedResource { resource_type: rt }));
+                        return Err(fatal(
+                            self.state,
+                            ImportError::UnsupportedResource { resource_type: rt },
+                        ));
                     }
                     top.resource_type = Some(rt);
                 }
                 "entry" => {
                     if top.resource_type.as_deref().is_some_and(|t| t != "Bundle") {
-                        return Err(fatal(self.state, ImportError::NotFhir { reason: "an Observation has no entry field".into() }));
+                        return Err(fatal(
+                            self.state,
+                            ImportError::NotFhir {
+                                reason: "an Observation has no entry field".into(),
+                            },
+                        ));
                     }
                     if top.bundle_type.is_some()
                         && let Err(e) = check_bundle_type(top.bundle_type.as_deref())
                     {
                         return Err(fatal(self.state, e));
                     }
-                    map.next_value_seed(Entries { c: &mut *self.c, state: &mut *self.state })?;
+                    map.next_value_seed(Entries {
+                        c: &mut *self.c,
+                        state: &mut *self.state,
+                    })?;
                 }
                 _ => {
                     let value: Box<RawValue> = map.next_value()?;

@@ -43,8 +43,13 @@ impl Format {
         if lower.ends_with(".csv") {
             return Some(Format::Csv);
         }
-        let bytes = first_bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(first_bytes);
-        let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).map_or(&[][..], |i| &bytes[i..]);
+        let bytes = first_bytes
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .unwrap_or(first_bytes);
+        let start = bytes
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map_or(&[][..], |i| &bytes[i..]);
         if start.starts_with(b"{") {
             Some(Format::FhirJson)
         } else if start.starts_with(csv_import::HEADER.as_bytes()) {
@@ -115,7 +120,9 @@ pub enum ImportError {
         resource_type: String,
     },
     /// A Bundle of a type that is not transaction, batch, collection or searchset.
-    #[error("Bundle type {bundle_type} is not supported (transaction, batch, collection, searchset)")]
+    #[error(
+        "Bundle type {bundle_type} is not supported (transaction, batch, collection, searchset)"
+    )]
     UnsupportedBundleType {
         /// The `type` found (`(missing)` when absent).
         bundle_type: String,
@@ -156,8 +163,14 @@ mod tests {
         assert_eq!(Format::detect("x.NDJSON", b"{"), Some(Format::Ndjson));
         assert_eq!(Format::detect("x.jsonl", b""), Some(Format::Ndjson));
         assert_eq!(Format::detect("x.csv", b""), Some(Format::Csv));
-        assert_eq!(Format::detect("-", b"\xEF\xBB\xBF  {\"resourceType\""), Some(Format::FhirJson));
-        assert_eq!(Format::detect("stdin", b"patient,indicator,value,unit,effective,source\n"), Some(Format::Csv));
+        assert_eq!(
+            Format::detect("-", b"\xEF\xBB\xBF  {\"resourceType\""),
+            Some(Format::FhirJson)
+        );
+        assert_eq!(
+            Format::detect("stdin", b"patient,indicator,value,unit,effective,source\n"),
+            Some(Format::Csv)
+        );
         assert_eq!(Format::detect("stdin", b"hello"), None);
     }
 }

@@ -72,7 +72,9 @@ impl Indicator {
     /// rational conversion, rounded half away from zero to the precision, then range-checked.
     pub fn encode(&self, decimal: &str, unit: &str) -> Result<i64, ValueError> {
         let value = parse_decimal(decimal).map_err(|e| match e {
-            DecimalError::Syntax => ValueError::NotADecimal { indicator: self.code.clone() },
+            DecimalError::Syntax => ValueError::NotADecimal {
+                indicator: self.code.clone(),
+            },
             DecimalError::Overflow => self.too_precise(),
         })?;
         self.encode_ratio(value, unit)
@@ -80,10 +82,12 @@ impl Indicator {
 
     /// [`Indicator::encode`] for a value that is already an exact rational.
     pub fn encode_ratio(&self, value: Ratio, unit: &str) -> Result<i64, ValueError> {
-        let (factor, offset) = self.conversion(unit).ok_or_else(|| ValueError::UnknownUnit {
-            indicator: self.code.clone(),
-            unit: unit.to_string(),
-        })?;
+        let (factor, offset) = self
+            .conversion(unit)
+            .ok_or_else(|| ValueError::UnknownUnit {
+                indicator: self.code.clone(),
+                unit: unit.to_string(),
+            })?;
         let scaled = value
             .checked_mul(factor)
             .and_then(|v| v.checked_add(offset))
@@ -92,7 +96,9 @@ impl Indicator {
         let fixed = scaled.round_half_away();
         match i64::try_from(fixed) {
             Ok(f) if (self.min_fixed..=self.max_fixed).contains(&f) => Ok(f),
-            _ => Err(ValueError::OutOfRange { indicator: self.code.clone() }),
+            _ => Err(ValueError::OutOfRange {
+                indicator: self.code.clone(),
+            }),
         }
     }
 
@@ -101,7 +107,10 @@ impl Indicator {
         if unit == self.unit {
             return Some((Ratio::ONE, Ratio::ZERO));
         }
-        self.conversions.iter().find(|c| c.unit == unit).map(|c| (c.factor, c.offset))
+        self.conversions
+            .iter()
+            .find(|c| c.unit == unit)
+            .map(|c| (c.factor, c.offset))
     }
 
     /// True when `unit` is the canonical unit or an accepted one.
@@ -117,10 +126,12 @@ impl Indicator {
     /// The fixed-point value written in another accepted unit, exact to `precision + 6`
     /// decimals (trailing zeros trimmed), so that `encode(format_in_unit(f, u), u) == f`.
     pub fn format_in_unit(&self, fixed: i64, unit: &str) -> Result<String, ValueError> {
-        let (factor, offset) = self.conversion(unit).ok_or_else(|| ValueError::UnknownUnit {
-            indicator: self.code.clone(),
-            unit: unit.to_string(),
-        })?;
+        let (factor, offset) = self
+            .conversion(unit)
+            .ok_or_else(|| ValueError::UnknownUnit {
+                indicator: self.code.clone(),
+                unit: unit.to_string(),
+            })?;
         let decimals = self.precision + EXTRA_DIGITS;
         let scaled = Ratio::new(i128::from(fixed), 1)
             .and_then(|f| f.checked_div(self.scale()))
@@ -130,7 +141,11 @@ impl Indicator {
             .ok_or_else(|| self.too_precise())?;
         let text = format_scaled(scaled.round_half_away(), decimals);
         let trimmed = text.trim_end_matches('0').trim_end_matches('.');
-        Ok(if trimmed == "-0" { "0".to_string() } else { trimmed.to_string() })
+        Ok(if trimmed == "-0" {
+            "0".to_string()
+        } else {
+            trimmed.to_string()
+        })
     }
 
     /// The fixed-point value as a float in the canonical unit (for display and statistics only).
@@ -140,7 +155,9 @@ impl Indicator {
 
     /// The largest absolute fixed-point value a valid observation can hold (MPC overflow bounds).
     pub fn max_abs_fixed(&self) -> u64 {
-        self.min_fixed.unsigned_abs().max(self.max_fixed.unsigned_abs())
+        self.min_fixed
+            .unsigned_abs()
+            .max(self.max_fixed.unsigned_abs())
     }
 
     fn scale(&self) -> Ratio {
@@ -148,6 +165,8 @@ impl Indicator {
     }
 
     fn too_precise(&self) -> ValueError {
-        ValueError::TooPrecise { indicator: self.code.clone() }
+        ValueError::TooPrecise {
+            indicator: self.code.clone(),
+        }
     }
 }

@@ -13,7 +13,10 @@ use crate::field_error::FieldError;
 use crate::import::ImportError;
 
 /// Imports NDJSON from a buffered reader.
-pub(crate) fn import_ndjson<R: BufRead>(mut reader: R, c: &mut Collector) -> Result<(), ImportError> {
+pub(crate) fn import_ndjson<R: BufRead>(
+    mut reader: R,
+    c: &mut Collector,
+) -> Result<(), ImportError> {
     let mut line = Vec::new();
     let mut offset: u64 = 0;
     let mut number = 0u64;
@@ -32,7 +35,9 @@ pub(crate) fn import_ndjson<R: BufRead>(mut reader: R, c: &mut Collector) -> Res
             start += 3;
         }
         if let Err(e) = std::str::from_utf8(body) {
-            return Err(ImportError::NotUtf8 { offset: start + e.valid_up_to() as u64 });
+            return Err(ImportError::NotUtf8 {
+                offset: start + e.valid_up_to() as u64,
+            });
         }
         if body.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -42,13 +47,28 @@ pub(crate) fn import_ndjson<R: BufRead>(mut reader: R, c: &mut Collector) -> Res
             Err(e) if e.is_data() => c.reject(&label, structure_error(&e)),
             Err(e) => {
                 let at = start + (e.column() as u64).saturating_sub(1);
-                c.reject(&label, FieldError::new("json", format!("malformed JSON at byte offset {at}: {}", syntax_reason(&e))));
+                c.reject(
+                    &label,
+                    FieldError::new(
+                        "json",
+                        format!("malformed JSON at byte offset {at}: {}", syntax_reason(&e)),
+                    ),
+                );
             }
             Ok(res) => match res.resource_type.as_deref() {
                 Some("Observation") => standalone_observation(c, &label, res),
                 Some("Patient") => {}
-                Some(_) => c.reject(&label, FieldError::new("resourceType", "only Observation (and Patient) lines are imported")),
-                None => c.reject(&label, FieldError::new("resourceType", "missing resourceType")),
+                Some(_) => c.reject(
+                    &label,
+                    FieldError::new(
+                        "resourceType",
+                        "only Observation (and Patient) lines are imported",
+                    ),
+                ),
+                None => c.reject(
+                    &label,
+                    FieldError::new("resourceType", "missing resourceType"),
+                ),
             },
         }
     }

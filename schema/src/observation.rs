@@ -72,7 +72,10 @@ impl Observation {
     /// Decodes canonical bytes (the storage record body) and recomputes the id.
     pub fn from_canonical_bytes(bytes: &[u8]) -> Result<Observation, canonical::DecodeError> {
         let data = canonical::decode(bytes)?;
-        Ok(Observation { id: canonical::record_id(bytes), data })
+        Ok(Observation {
+            id: canonical::record_id(bytes),
+            data,
+        })
     }
 }
 
@@ -100,7 +103,11 @@ struct ObservationOwned {
 impl Serialize for Observation {
     /// JSON form: `{"id": hex, "patient": hex, "indicator": ..., ...}`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        ObservationRef { id: self.id, data: &self.data }.serialize(serializer)
+        ObservationRef {
+            id: self.id,
+            data: &self.data,
+        }
+        .serialize(serializer)
     }
 }
 
@@ -110,7 +117,9 @@ impl<'de> Deserialize<'de> for Observation {
         let owned = ObservationOwned::deserialize(deserializer)?;
         let obs = Observation::new(owned.data);
         match owned.id {
-            Some(id) if id != obs.id => Err(serde::de::Error::custom("id does not match the observation's content")),
+            Some(id) if id != obs.id => Err(serde::de::Error::custom(
+                "id does not match the observation's content",
+            )),
             _ => Ok(obs),
         }
     }

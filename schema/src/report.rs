@@ -60,7 +60,12 @@ mod tests {
     use super::*;
 
     fn rejection(entry: &str) -> Rejection {
-        Rejection { file: "f".into(), entry: entry.into(), field: "subject".into(), reason: "missing subject".into() }
+        Rejection {
+            file: "f".into(),
+            entry: entry.into(),
+            field: "subject".into(),
+            reason: "missing subject".into(),
+        }
     }
 
     #[test]
@@ -95,7 +100,13 @@ mod tests {
         assert_eq!(a.accepted_by_indicator.get("y"), Some(&5));
         assert_eq!(a.numeric_total(), 8);
         assert_eq!(a.non_numeric, 4);
-        assert_eq!(a.rejected.iter().map(|r| r.entry.as_str()).collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(
+            a.rejected
+                .iter()
+                .map(|r| r.entry.as_str())
+                .collect::<Vec<_>>(),
+            ["1", "2"]
+        );
         assert!(!a.is_clean());
     }
 }

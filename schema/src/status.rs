@@ -71,7 +71,10 @@ impl fmt::Display for Status {
 impl FromStr for Status {
     type Err = StatusError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL.into_iter().find(|st| st.as_fhir_code() == s).ok_or(StatusError)
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_fhir_code() == s)
+            .ok_or(StatusError)
     }
 }
 
@@ -83,7 +86,10 @@ mod tests {
     fn codes_round_trip_and_match_serde() {
         for st in Status::ALL {
             assert_eq!(st.as_fhir_code().parse::<Status>(), Ok(st));
-            assert_eq!(serde_json::to_string(&st).unwrap(), format!("\"{}\"", st.as_fhir_code()));
+            assert_eq!(
+                serde_json::to_string(&st).unwrap(),
+                format!("\"{}\"", st.as_fhir_code())
+            );
         }
         assert_eq!("Final".parse::<Status>(), Err(StatusError));
         assert_eq!(Status::EnteredInError.to_string(), "entered-in-error");

@@ -40,7 +40,10 @@ impl Timestamp {
 
     /// Parses FHIR date / dateTime / instant text (see the module doc).
     pub fn parse_fhir(text: &str) -> Result<Timestamp, TimeError> {
-        let mut p = Cursor { s: text.as_bytes(), i: 0 };
+        let mut p = Cursor {
+            s: text.as_bytes(),
+            i: 0,
+        };
         let year = p.digits(4)?;
         let (mut month, mut day) = (1, 1);
         let mut ms_of_day = 0i64;
@@ -60,8 +63,8 @@ impl Timestamp {
         if year < 1 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
             return Err(TimeError::OutOfRange);
         }
-        let ms = days_from_civil(year, month, day) * MS_PER_DAY + ms_of_day
-            - offset_minutes * 60_000;
+        let ms =
+            days_from_civil(year, month, day) * MS_PER_DAY + ms_of_day - offset_minutes * 60_000;
         let ts = Timestamp(ms);
         if ts < Timestamp::MIN || ts > Timestamp::MAX {
             return Err(TimeError::OutOfRange);
@@ -95,11 +98,17 @@ impl Cursor<'_> {
             return Err(TimeError::Syntax);
         }
         self.i += n;
-        Ok(chunk.iter().fold(0, |acc, d| acc * 10 + i64::from(d - b'0')))
+        Ok(chunk
+            .iter()
+            .fold(0, |acc, d| acc * 10 + i64::from(d - b'0')))
     }
 
     fn expect(&mut self, b: u8) -> Result<(), TimeError> {
-        if self.eat(b) { Ok(()) } else { Err(TimeError::Syntax) }
+        if self.eat(b) {
+            Ok(())
+        } else {
+            Err(TimeError::Syntax)
+        }
     }
 
     /// `hh:mm:ss[.f...]` then `Z` or `±hh:mm`; returns (ms of day, offset in minutes).
@@ -120,7 +129,9 @@ impl Cursor<'_> {
                 return Err(TimeError::Syntax);
             }
             // Truncate to milliseconds: pad or cut to three digits.
-            millis = (0..3).fold(0, |acc, k| acc * 10 + frac.get(k).map_or(0, |d| i64::from(d - b'0')));
+            millis = (0..3).fold(0, |acc, k| {
+                acc * 10 + frac.get(k).map_or(0, |d| i64::from(d - b'0'))
+            });
         }
         // FHIR allows a leap second (60); it counts as the first second of the next minute.
         if hour > 23 || minute > 59 || second > 60 {
@@ -237,7 +248,10 @@ mod tests {
         assert_eq!(ts("2000-03-01"), Ok(951_868_800_000));
         assert_eq!(ts("2020"), Ok(1_577_836_800_000));
         assert_eq!(ts("2020-05"), Ok(1_588_291_200_000));
-        assert_eq!(ts("2015-09-26T22:10:42.330194+00:00"), Ok(1_443_305_442_330));
+        assert_eq!(
+            ts("2015-09-26T22:10:42.330194+00:00"),
+            Ok(1_443_305_442_330)
+        );
         assert_eq!(ts("2015-09-26T23:10:42.330+01:00"), Ok(1_443_305_442_330));
         assert_eq!(ts("2015-09-26T17:40:42.3-04:30"), Ok(1_443_305_442_300));
         assert_eq!(ts("1969-12-31T23:59:59.999Z"), Ok(-1));
@@ -254,7 +268,16 @@ mod tests {
         assert_eq!(ts("2020-01-01T10:00:00"), Err(TimeError::MissingTimezone));
         assert_eq!(ts("2020-01-01T10:00:00+15:00"), Err(TimeError::OutOfRange));
         assert_eq!(ts("2020-01-01T24:00:00Z"), Err(TimeError::OutOfRange));
-        for bad in ["", "20", "2020-1", "2020-01-01T10:00Z", "2020-01-01T10:00:00.Z", "2020-01-01 ", "yesterday", "2020-01-01T10:00:00z"] {
+        for bad in [
+            "",
+            "20",
+            "2020-1",
+            "2020-01-01T10:00Z",
+            "2020-01-01T10:00:00.Z",
+            "2020-01-01 ",
+            "yesterday",
+            "2020-01-01T10:00:00z",
+        ] {
             assert!(ts(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -262,7 +285,10 @@ mod tests {
     #[test]
     fn formats_rfc3339() {
         assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00Z");
-        assert_eq!(Timestamp(1_443_305_442_330).to_string(), "2015-09-26T22:10:42.330Z");
+        assert_eq!(
+            Timestamp(1_443_305_442_330).to_string(),
+            "2015-09-26T22:10:42.330Z"
+        );
         assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59.999Z");
         assert_eq!(Timestamp::MIN.to_string(), "0001-01-01T00:00:00Z");
         assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999Z");

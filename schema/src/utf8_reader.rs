@@ -25,6 +25,11 @@ pub(crate) struct Utf8Reader<R> {
     /// Newlines handed out so far, and the offset just after the last one.
     newlines: usize,
     line_start: u64,
+    /// The same two values before the last chunk handed out, and that chunk's newline offsets:
+    /// a parser reading through a buffer stops inside the last chunk it was given.
+    chunk_newlines_before: usize,
+    chunk_line_start: u64,
+    chunk_newlines: Vec<u64>,
 }
 
 impl<R: Read> Utf8Reader<R> {
@@ -40,6 +45,9 @@ impl<R: Read> Utf8Reader<R> {
             at_start: true,
             newlines: 0,
             line_start: 0,
+            chunk_newlines_before: 0,
+            chunk_line_start: 0,
+            chunk_newlines: Vec::new(),
         }
     }
 
@@ -48,10 +56,15 @@ impl<R: Read> Utf8Reader<R> {
         self.base + self.start as u64
     }
 
-    /// Byte offset of a 1-based (line, byte column) position, if that line is the last one
-    /// handed out (where a streaming parser stops).
+    /// Byte offset of a 1-based (line, byte column) position, if that line starts before or
+    /// inside the last chunk handed out (where a parser reading through a buffer stops).
     pub(crate) fn offset_of(&self, line: usize, column: usize) -> Option<u64> {
-        (line == self.newlines + 1).then(|| self.line_start + column.saturating_sub(1) as u64)
+        let newlines_before_line = line.checked_sub(1)?;
+        let line_start = match newlines_before_line.checked_sub(self.chunk_newlines_before)? {
+            0 => self.chunk_line_start,
+            k => self.chunk_newlines.get(k - 1)? + 1,
+        };
+        Some(line_start + column.saturating_sub(1) as u64)
     }
 
     /// Offset of the first byte that is not valid UTF-8, if the stream reached one.
@@ -107,7 +120,10 @@ impl<R: Read> Utf8Reader<R> {
 
     fn fail(&mut self, at: usize) -> io::Error {
         let offset = *self.invalid_at.get_or_insert(self.base + at as u64);
-        io::Error::new(io::ErrorKind::InvalidData, format!("invalid UTF-8 at byte offset {offset}"))
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("invalid UTF-8 at byte offset {offset}"),
+        )
     }
 }
 
@@ -115,7 +131,10 @@ impl<R: Read> Read for Utf8Reader<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.start == self.valid_end {
             if let Some(at) = self.invalid_at {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("invalid UTF-8 at byte offset {at}")));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("invalid UTF-8 at byte offset {at}"),
+                ));
             }
             if !self.refill()? {
                 return Ok(0);
@@ -124,9 +143,16 @@ impl<R: Read> Read for Utf8Reader<R> {
         let n = out.len().min(self.valid_end - self.start);
         let chunk = &self.buf[self.start..self.start + n];
         out[..n].copy_from_slice(chunk);
-        if let Some(last) = chunk.iter().rposition(|&b| b == b'\n') {
-            self.newlines += chunk.iter().filter(|&&b| b == b'\n').count();
-            self.line_start = self.offset() + last as u64 + 1;
+        let chunk_offset = self.offset();
+        self.chunk_newlines_before = self.newlines;
+        self.chunk_line_start = self.line_start;
+        self.chunk_newlines.clear();
+        for (i, _) in chunk.iter().enumerate().filter(|&(_, &b)| b == b'\n') {
+            self.chunk_newlines.push(chunk_offset + i as u64);
+        }
+        if let Some(&last) = self.chunk_newlines.last() {
+            self.newlines += self.chunk_newlines.len();
+            self.line_start = last + 1;
         }
         self.start += n;
         Ok(n)

@@ -7,7 +7,10 @@ use hdg_schema::{Format, ImportError, Mode, Rejection, Value};
 
 fn only_rejection(text: &str) -> Rejection {
     let (report, accepted) = lenient(text.as_bytes(), Format::FhirJson);
-    assert!(accepted.is_empty(), "nothing should be accepted: {accepted:?}");
+    assert!(
+        accepted.is_empty(),
+        "nothing should be accepted: {accepted:?}"
+    );
     assert_eq!(report.rejected.len(), 1, "{:?}", report.rejected);
     report.rejected.into_iter().next().unwrap()
 }
@@ -17,7 +20,12 @@ fn malformed_json_reports_the_byte_offset() {
     let text = r#"{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"a"},{,}]}"#;
     let bad = text.find("{,").unwrap() + 1;
     match run(text.as_bytes(), Format::FhirJson, Mode::Strict) {
-        Err(ImportError::MalformedJson { offset, line, column, .. }) => {
+        Err(ImportError::MalformedJson {
+            offset,
+            line,
+            column,
+            ..
+        }) => {
             assert_eq!((offset, line, column), (bad as u64, 1, bad + 1));
         }
         other => panic!("expected MalformedJson, got {other:?}"),
@@ -26,7 +34,9 @@ fn malformed_json_reports_the_byte_offset() {
     let text = "{\"resourceType\": \"Bundle\",\n \"type\": \"collection\",\n \"entry\": [{\"fullUrl\": \"é\"} }]}";
     let bad = text.find("} }").unwrap() + 2;
     match run(text.as_bytes(), Format::FhirJson, Mode::Strict) {
-        Err(ImportError::MalformedJson { offset, line, .. }) => assert_eq!((offset, line), (bad as u64, 3)),
+        Err(ImportError::MalformedJson { offset, line, .. }) => {
+            assert_eq!((offset, line), (bad as u64, 3))
+        }
         other => panic!("expected MalformedJson, got {other:?}"),
     }
     // Truncated document: the offset is the end of the input.
@@ -37,23 +47,51 @@ fn malformed_json_reports_the_byte_offset() {
     }
     // Trailing garbage after the resource.
     assert!(matches!(
-        run(b"{\"resourceType\":\"Bundle\",\"type\":\"batch\"} x", Format::FhirJson, Mode::Strict),
+        run(
+            b"{\"resourceType\":\"Bundle\",\"type\":\"batch\"} x",
+            Format::FhirJson,
+            Mode::Strict
+        ),
         Err(ImportError::MalformedJson { offset: 41, .. })
     ));
 }
 
 #[test]
 fn a_resource_that_is_not_an_observation_or_bundle_fails_the_file() {
-    let err = run(br#"{"resourceType":"Patient","id":"x"}"#, Format::FhirJson, Mode::Strict).unwrap_err();
-    assert!(matches!(err, ImportError::UnsupportedResource { ref resource_type } if resource_type == "Patient"), "{err:?}");
+    let err = run(
+        br#"{"resourceType":"Patient","id":"x"}"#,
+        Format::FhirJson,
+        Mode::Strict,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ImportError::UnsupportedResource { ref resource_type } if resource_type == "Patient"),
+        "{err:?}"
+    );
     let err = run(br#"{"id":"x"}"#, Format::FhirJson, Mode::Strict).unwrap_err();
     assert!(matches!(err, ImportError::NotFhir { .. }), "{err:?}");
     let err = run(b"[1,2]", Format::FhirJson, Mode::Strict).unwrap_err();
     assert!(matches!(err, ImportError::NotFhir { .. }), "{err:?}");
-    let err = run(br#"{"resourceType":"Bundle","type":"document","entry":[]}"#, Format::FhirJson, Mode::Strict).unwrap_err();
-    assert!(matches!(err, ImportError::UnsupportedBundleType { ref bundle_type } if bundle_type == "document"), "{err:?}");
-    let err = run(br#"{"resourceType":"Bundle","entry":[]}"#, Format::FhirJson, Mode::Strict).unwrap_err();
-    assert!(matches!(err, ImportError::UnsupportedBundleType { .. }), "{err:?}");
+    let err = run(
+        br#"{"resourceType":"Bundle","type":"document","entry":[]}"#,
+        Format::FhirJson,
+        Mode::Strict,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ImportError::UnsupportedBundleType { ref bundle_type } if bundle_type == "document"),
+        "{err:?}"
+    );
+    let err = run(
+        br#"{"resourceType":"Bundle","entry":[]}"#,
+        Format::FhirJson,
+        Mode::Strict,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ImportError::UnsupportedBundleType { .. }),
+        "{err:?}"
+    );
     // NDJSON: a line of another type is a rejection of that line.
     let nd = "{\"resourceType\":\"Condition\",\"id\":\"c\"}\n";
     let (report, _) = lenient(nd.as_bytes(), Format::Ndjson);
@@ -64,8 +102,15 @@ fn a_resource_that_is_not_an_observation_or_bundle_fails_the_file() {
 #[test]
 fn unknown_indicator_with_a_numeric_value_is_rejected() {
     let r = only_rejection(&bundle(&[obs("99999-9", &quantity("5", "mg/dL"))]));
-    assert_eq!((r.file.as_str(), r.entry.as_str(), r.field.as_str()), ("test-input", "entry[1] urn:uuid:o0", "valueQuantity"));
-    assert!(r.reason.contains("unknown indicator 99999-9"), "{}", r.reason);
+    assert_eq!(
+        (r.file.as_str(), r.entry.as_str(), r.field.as_str()),
+        ("test-input", "entry[1] urn:uuid:o0", "valueQuantity")
+    );
+    assert!(
+        r.reason.contains("unknown indicator 99999-9"),
+        "{}",
+        r.reason
+    );
 }
 
 #[test]
@@ -85,23 +130,35 @@ fn out_of_range_is_rejected_without_echoing_the_value() {
 
 #[test]
 fn missing_or_unresolvable_subject_is_rejected() {
-    let no_subject = obs("8867-4", &quantity("60", "/min")).replace(r#""subject":{"reference":"urn:uuid:p1"},"#, "");
+    let no_subject = obs("8867-4", &quantity("60", "/min"))
+        .replace(r#""subject":{"reference":"urn:uuid:p1"},"#, "");
     let r = only_rejection(&bundle(&[no_subject]));
-    assert_eq!((r.field.as_str(), r.reason.as_str()), ("subject", "missing subject"));
+    assert_eq!(
+        (r.field.as_str(), r.reason.as_str()),
+        ("subject", "missing subject")
+    );
 
-    let elsewhere = obs("8867-4", &quantity("60", "/min")).replace("urn:uuid:p1", "urn:uuid:nobody");
+    let elsewhere =
+        obs("8867-4", &quantity("60", "/min")).replace("urn:uuid:p1", "urn:uuid:nobody");
     let r = only_rejection(&bundle(&[elsewhere]));
     assert_eq!(r.field, "subject.reference");
 
     let group = obs("8867-4", &quantity("60", "/min")).replace("urn:uuid:p1", "Group/7");
-    assert_eq!(only_rejection(&bundle(&[group])).reason, "subject is a Group, not a Patient");
+    assert_eq!(
+        only_rejection(&bundle(&[group])).reason,
+        "subject is a Group, not a Patient"
+    );
 }
 
 #[test]
 fn missing_or_unparseable_effective_time_is_rejected() {
-    let missing = obs("8867-4", &quantity("60", "/min")).replace(r#","effectiveDateTime":"2020-01-02T03:04:05Z""#, "");
+    let missing = obs("8867-4", &quantity("60", "/min"))
+        .replace(r#","effectiveDateTime":"2020-01-02T03:04:05Z""#, "");
     let r = only_rejection(&bundle(&[missing]));
-    assert_eq!((r.field.as_str(), r.reason.as_str()), ("effective[x]", "missing effective time"));
+    assert_eq!(
+        (r.field.as_str(), r.reason.as_str()),
+        ("effective[x]", "missing effective time")
+    );
 
     for bad in ["2020-13-01", "yesterday", "2020-01-02T03:04:05"] {
         let text = obs("8867-4", &quantity("60", "/min")).replace("2020-01-02T03:04:05Z", bad);
@@ -112,7 +169,8 @@ fn missing_or_unparseable_effective_time_is_rejected() {
 
 #[test]
 fn duplicate_entries_are_rejected() {
-    let one = obs("8867-4", &quantity("60", "/min")).replace(r#""status""#, r#""id":"hr1","status""#);
+    let one =
+        obs("8867-4", &quantity("60", "/min")).replace(r#""status""#, r#""id":"hr1","status""#);
     let other_value = one.replace("\"value\":60", "\"value\":61");
     let (report, accepted) = lenient(bundle(&[one, other_value]).as_bytes(), Format::FhirJson);
     assert_eq!(accepted.len(), 1);
@@ -135,21 +193,35 @@ fn non_utf8_bytes_fail_the_file_with_their_offset() {
     let mut nd = b"{\"resourceType\":\"Patient\"}\n{\"a\":\"".to_vec();
     let nd_at = nd.len();
     nd.extend_from_slice(b"\xC3\x28\"}\n");
-    assert!(matches!(run(&nd, Format::Ndjson, Mode::Lenient), Err(ImportError::NotUtf8 { offset }) if offset == nd_at as u64));
-    let mut csv = b"patient,indicator,value,unit,effective,source\n1,8867-4,60,/min,2020-01-01,".to_vec();
+    assert!(
+        matches!(run(&nd, Format::Ndjson, Mode::Lenient), Err(ImportError::NotUtf8 { offset }) if offset == nd_at as u64)
+    );
+    let mut csv =
+        b"patient,indicator,value,unit,effective,source\n1,8867-4,60,/min,2020-01-01,".to_vec();
     let csv_at = csv.len();
     csv.extend_from_slice(b"\xFE\n");
-    assert!(matches!(run(&csv, Format::Csv, Mode::Lenient), Err(ImportError::NotUtf8 { offset }) if offset == csv_at as u64));
+    assert!(
+        matches!(run(&csv, Format::Csv, Mode::Lenient), Err(ImportError::NotUtf8 { offset }) if offset == csv_at as u64)
+    );
 }
 
 #[test]
 fn censored_and_unsupported_values_are_rejected() {
     let censored = r#""valueQuantity":{"value":5,"comparator":"<","code":"mg/dL","system":"http://unitsofmeasure.org"}"#;
-    assert_eq!(only_rejection(&bundle(&[obs("2339-0", censored)])).field, "valueQuantity.comparator");
+    assert_eq!(
+        only_rejection(&bundle(&[obs("2339-0", censored)])).field,
+        "valueQuantity.comparator"
+    );
     let string_number = r#""valueQuantity":{"value":"5","code":"mg/dL"}"#;
-    assert_eq!(only_rejection(&bundle(&[obs("2339-0", string_number)])).field, "valueQuantity.value");
+    assert_eq!(
+        only_rejection(&bundle(&[obs("2339-0", string_number)])).field,
+        "valueQuantity.value"
+    );
     let range = r#""valueRange":{"low":{"value":1}}"#;
-    assert_eq!(only_rejection(&bundle(&[obs("2339-0", range)])).reason, "value type not supported");
+    assert_eq!(
+        only_rejection(&bundle(&[obs("2339-0", range)])).reason,
+        "value type not supported"
+    );
     let bad_status = obs("2339-0", &quantity("90", "mg/dL")).replace("\"final\"", "\"done\"");
     assert_eq!(only_rejection(&bundle(&[bad_status])).field, "status");
     let wrong_type = obs("2339-0", &quantity("90", "mg/dL")).replace("\"final\"", "5");
@@ -175,7 +247,11 @@ fn strict_mode_stops_feeding_the_sink_after_a_rejection_but_reports_everything()
     let good = |v: &str| obs("8867-4", &quantity(v, "/min"));
     let text = bundle(&[good("60"), good("4000"), good("70"), good("5000")]);
     let (report, accepted) = run(text.as_bytes(), Format::FhirJson, Mode::Strict).unwrap();
-    assert_eq!(accepted.len(), 1, "only the entry before the first rejection reached the sink");
+    assert_eq!(
+        accepted.len(),
+        1,
+        "only the entry before the first rejection reached the sink"
+    );
     assert_eq!(report.rejected.len(), 2);
     assert_eq!(report.accepted_by_indicator.get("8867-4"), Some(&2));
     assert!(!report.is_clean());

@@ -4,14 +4,17 @@ use hdg_schema::{Catalog, CatalogError, Indicator, Ratio, ValueError};
 use proptest::prelude::*;
 
 fn get(code: &str) -> &'static Indicator {
-    Catalog::builtin().get(code).unwrap_or_else(|| panic!("{code} missing"))
+    Catalog::builtin()
+        .get(code)
+        .unwrap_or_else(|| panic!("{code} missing"))
 }
 
 #[test]
 fn required_indicators_are_present_with_sane_bounds() {
     let required = [
-        "4548-4", "2339-0", "39156-5", "8480-6", "8462-4", "8867-4", "29463-7", "8302-2", "8310-5", "2708-6", "9279-1",
-        "6690-2", "789-8", "718-7", "4544-3", "787-2", "785-6", "786-4", "777-3",
+        "4548-4", "2339-0", "39156-5", "8480-6", "8462-4", "8867-4", "29463-7", "8302-2", "8310-5",
+        "2708-6", "9279-1", "6690-2", "789-8", "718-7", "4544-3", "787-2", "785-6", "786-4",
+        "777-3",
     ];
     for code in required {
         get(code);
@@ -23,10 +26,22 @@ fn required_indicators_are_present_with_sane_bounds() {
     }
     let glucose = get("2339-0");
     assert_eq!((glucose.unit.as_str(), glucose.precision), ("mg/dL", 1));
-    assert_eq!(glucose.conversion("mmol/L"), Some((Ratio::new(2252, 125).unwrap(), Ratio::ZERO)));
-    assert_eq!(get("29463-7").conversion("[lb_av]").unwrap().0, Ratio::new(45_359_237, 100_000_000).unwrap());
-    assert_eq!(get("8310-5").conversion("[degF]"), Some((Ratio::new(5, 9).unwrap(), Ratio::new(-160, 9).unwrap())));
-    assert_eq!(get("8302-2").conversion("[in_i]").unwrap().0, Ratio::new(254, 100).unwrap());
+    assert_eq!(
+        glucose.conversion("mmol/L"),
+        Some((Ratio::new(2252, 125).unwrap(), Ratio::ZERO))
+    );
+    assert_eq!(
+        get("29463-7").conversion("[lb_av]").unwrap().0,
+        Ratio::new(45_359_237, 100_000_000).unwrap()
+    );
+    assert_eq!(
+        get("8310-5").conversion("[degF]"),
+        Some((Ratio::new(5, 9).unwrap(), Ratio::new(-160, 9).unwrap()))
+    );
+    assert_eq!(
+        get("8302-2").conversion("[in_i]").unwrap().0,
+        Ratio::new(254, 100).unwrap()
+    );
 }
 
 #[test]
@@ -35,17 +50,39 @@ fn encode_and_format_examples() {
     assert_eq!(hr.encode("72", "/min"), Ok(720));
     assert_eq!(hr.format(720), "72.0");
     assert_eq!(hr.to_f64(725), 72.5);
-    assert_eq!(hr.encode("4000", "/min"), Err(ValueError::OutOfRange { indicator: "8867-4".into() }));
-    assert_eq!(hr.encode("7 2", "/min"), Err(ValueError::NotADecimal { indicator: "8867-4".into() }));
-    assert_eq!(hr.encode("72", "kg"), Err(ValueError::UnknownUnit { indicator: "8867-4".into(), unit: "kg".into() }));
+    assert_eq!(
+        hr.encode("4000", "/min"),
+        Err(ValueError::OutOfRange {
+            indicator: "8867-4".into()
+        })
+    );
+    assert_eq!(
+        hr.encode("7 2", "/min"),
+        Err(ValueError::NotADecimal {
+            indicator: "8867-4".into()
+        })
+    );
+    assert_eq!(
+        hr.encode("72", "kg"),
+        Err(ValueError::UnknownUnit {
+            indicator: "8867-4".into(),
+            unit: "kg".into()
+        })
+    );
     assert_eq!(hr.max_abs_fixed(), 3500);
     // Glucose in mmol/L: 10 mmol/L = 180.16 mg/dL -> 180.2.
     assert_eq!(get("2339-0").encode("10", "mmol/L"), Ok(1802));
-    assert_eq!(get("2339-0").format_in_unit(1802, "mmol/L").unwrap(), "10.0022202"); // 180.2 / 18.016 = 10.00222024...
+    assert_eq!(
+        get("2339-0").format_in_unit(1802, "mmol/L").unwrap(),
+        "10.0022202"
+    ); // 180.2 / 18.016 = 10.00222024...
     // Temperature 100.4 [degF] = 38 Cel; rounding below 1/100 is half away from zero.
     assert_eq!(get("8310-5").encode("100.4", "[degF]"), Ok(3800));
     assert_eq!(get("8310-5").encode("37.005", "Cel"), Ok(3701));
-    assert_eq!(get("8310-5").format_in_unit(3700, "[degF]").unwrap(), "98.6");
+    assert_eq!(
+        get("8310-5").format_in_unit(3700, "[degF]").unwrap(),
+        "98.6"
+    );
     // Anion gap may be negative.
     assert_eq!(get("33037-3").encode("-0.05", "mmol/L"), Ok(-1));
     assert_eq!(get("33037-3").format(-1), "-0.1");
@@ -65,16 +102,44 @@ fn extensions_add_indicators_and_refuse_redefinitions() {
     "#;
     let catalog = Catalog::builtin().with_extension(ext).unwrap();
     assert_eq!(catalog.len(), Catalog::builtin().len() + 1);
-    assert_eq!(catalog.get("1558-6").unwrap().encode("5.5", "mmol/L"), Ok(991));
+    assert_eq!(
+        catalog.get("1558-6").unwrap().encode("5.5", "mmol/L"),
+        Ok(991)
+    );
     assert!(Catalog::builtin().get("1558-6").is_none());
-    assert!(matches!(catalog.with_extension(ext), Err(CatalogError::Duplicate(c)) if c == "1558-6"));
-    let bad = |edit: &str| Catalog::builtin().with_extension(&ext.replace("1558-6", "x-1").replace(edit.split('|').next().unwrap(), edit.split('|').nth(1).unwrap()));
-    assert!(matches!(bad("precision = 1|precision = 12"), Err(CatalogError::Invalid { .. })));
-    assert!(matches!(bad(r#"min = "5"|min = "5000""#), Err(CatalogError::Invalid { .. })));
-    assert!(matches!(bad(r#"factor = "18.016"|factor = "0""#), Err(CatalogError::Invalid { .. })));
-    assert!(matches!(bad(r#"max = "2000"|max = "1e20""#), Err(CatalogError::Invalid { .. })));
-    assert!(matches!(bad("display|colour"), Err(CatalogError::Syntax(_))));
-    assert!(matches!(Catalog::from_toml("not toml ["), Err(CatalogError::Syntax(_))));
+    assert!(
+        matches!(catalog.with_extension(ext), Err(CatalogError::Duplicate(c)) if c == "1558-6")
+    );
+    let bad = |edit: &str| {
+        Catalog::builtin().with_extension(&ext.replace("1558-6", "x-1").replace(
+            edit.split('|').next().unwrap(),
+            edit.split('|').nth(1).unwrap(),
+        ))
+    };
+    assert!(matches!(
+        bad("precision = 1|precision = 12"),
+        Err(CatalogError::Invalid { .. })
+    ));
+    assert!(matches!(
+        bad(r#"min = "5"|min = "5000""#),
+        Err(CatalogError::Invalid { .. })
+    ));
+    assert!(matches!(
+        bad(r#"factor = "18.016"|factor = "0""#),
+        Err(CatalogError::Invalid { .. })
+    ));
+    assert!(matches!(
+        bad(r#"max = "2000"|max = "1e20""#),
+        Err(CatalogError::Invalid { .. })
+    ));
+    assert!(matches!(
+        bad("display|colour"),
+        Err(CatalogError::Syntax(_))
+    ));
+    assert!(matches!(
+        Catalog::from_toml("not toml ["),
+        Err(CatalogError::Syntax(_))
+    ));
 }
 
 fn any_indicator() -> impl Strategy<Value = &'static Indicator> {
@@ -88,7 +153,9 @@ fn indicator_and_fixed() -> impl Strategy<Value = (&'static Indicator, i64)> {
 
 fn indicator_unit_fixed() -> impl Strategy<Value = (&'static Indicator, String, i64)> {
     indicator_and_fixed().prop_flat_map(|(ind, fixed)| {
-        let units: Vec<String> = std::iter::once(ind.unit.clone()).chain(ind.conversions.iter().map(|c| c.unit.clone())).collect();
+        let units: Vec<String> = std::iter::once(ind.unit.clone())
+            .chain(ind.conversions.iter().map(|c| c.unit.clone()))
+            .collect();
         (Just(ind), proptest::sample::select(units), Just(fixed))
     })
 }

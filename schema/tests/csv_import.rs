@@ -18,7 +18,10 @@ fn rows_become_observations() {
     assert_eq!(report.non_numeric, 2);
     assert_eq!(got[0].patient, Pseudonym::from_reference(&KEY, "Patient/1"));
     assert_eq!(got[0].value, Value::Quantity(991));
-    assert_eq!(got[0].effective, Timestamp::parse_fhir("2024-05-01T06:30:00Z").unwrap());
+    assert_eq!(
+        got[0].effective,
+        Timestamp::parse_fhir("2024-05-01T06:30:00Z").unwrap()
+    );
     assert_eq!(got[0].recorded, got[0].effective);
     assert_eq!(got[0].source, "Lab, central");
     assert_eq!(got[0].status, Status::Final);
@@ -35,7 +38,11 @@ fn bad_rows_are_rejected_with_their_line() {
     );
     let (report, got) = lenient(text.as_bytes(), Format::Csv);
     assert!(got.is_empty());
-    let seen: Vec<(&str, &str)> = report.rejected.iter().map(|r| (r.entry.as_str(), r.field.as_str())).collect();
+    let seen: Vec<(&str, &str)> = report
+        .rejected
+        .iter()
+        .map(|r| (r.entry.as_str(), r.field.as_str()))
+        .collect();
     assert_eq!(
         seen,
         [
@@ -49,12 +56,25 @@ fn bad_rows_are_rejected_with_their_line() {
             ("line 9", "value"),
         ]
     );
-    assert_eq!(report.rejected[0].reason, "value out of plausible range for 8867-4");
+    assert_eq!(
+        report.rejected[0].reason,
+        "value out of plausible range for 8867-4"
+    );
 }
 
 #[test]
 fn the_header_is_required() {
-    for text in ["", "patient,indicator,value\n1,2,3\n", "indicator,patient,value,unit,effective,source\n"] {
-        assert!(matches!(run(text.as_bytes(), Format::Csv, Mode::Strict), Err(ImportError::CsvHeader)), "{text:?}");
+    for text in [
+        "",
+        "patient,indicator,value\n1,2,3\n",
+        "indicator,patient,value,unit,effective,source\n",
+    ] {
+        assert!(
+            matches!(
+                run(text.as_bytes(), Format::Csv, Mode::Strict),
+                Err(ImportError::CsvHeader)
+            ),
+            "{text:?}"
+        );
     }
 }

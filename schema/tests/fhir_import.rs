@@ -15,19 +15,34 @@ fn single(text: &str, format: Format) -> hdg_schema::Observation {
 #[test]
 fn accepted_units_convert_exactly() {
     // 5.5 mmol/L * 18.016 = 99.088 mg/dL -> 99.1 at precision 1.
-    let o = single(&bundle(&[obs("2339-0", &quantity("5.5", "mmol/L"))]), Format::FhirJson);
+    let o = single(
+        &bundle(&[obs("2339-0", &quantity("5.5", "mmol/L"))]),
+        Format::FhirJson,
+    );
     assert_eq!(o.value, Value::Quantity(991));
     // 98.6 [degF] = 37 Cel exactly.
-    let o = single(&bundle(&[obs("8310-5", &quantity("98.6", "[degF]"))]), Format::FhirJson);
+    let o = single(
+        &bundle(&[obs("8310-5", &quantity("98.6", "[degF]"))]),
+        Format::FhirJson,
+    );
     assert_eq!(o.value, Value::Quantity(3700));
     // 150 [lb_av] = 68.0388555 kg -> 68.0.
-    let o = single(&bundle(&[obs("29463-7", &quantity("150", "[lb_av]"))]), Format::FhirJson);
+    let o = single(
+        &bundle(&[obs("29463-7", &quantity("150", "[lb_av]"))]),
+        Format::FhirJson,
+    );
     assert_eq!(o.value, Value::Quantity(680));
     // 0.05 (half) rounds away from zero: 70.25 /min -> 70.3.
-    let o = single(&bundle(&[obs("8867-4", &quantity("70.25", "/min"))]), Format::FhirJson);
+    let o = single(
+        &bundle(&[obs("8867-4", &quantity("70.25", "/min"))]),
+        Format::FhirJson,
+    );
     assert_eq!(o.value, Value::Quantity(703));
     // Exponent notation is a JSON number too: 1.2e2 mm[Hg].
-    let o = single(&bundle(&[obs("8480-6", &quantity("1.2e2", "mm[Hg]"))]), Format::FhirJson);
+    let o = single(
+        &bundle(&[obs("8480-6", &quantity("1.2e2", "mm[Hg]"))]),
+        Format::FhirJson,
+    );
     assert_eq!(o.value, Value::Quantity(1200));
 }
 
@@ -38,7 +53,10 @@ fn non_numeric_values_are_kept_and_counted() {
         obs("72166-2", coded),
         obs("56799-0", r#""valueString":"somewhere""#),
         obs("8289-1", ""),
-        obs("72166-2", r#""valueCodeableConcept":{"text":"free text only"}"#),
+        obs(
+            "72166-2",
+            r#""valueCodeableConcept":{"text":"free text only"}"#,
+        ),
     ]);
     let (report, accepted) = lenient(text.as_bytes(), Format::FhirJson);
     assert!(report.rejected.is_empty());
@@ -48,7 +66,11 @@ fn non_numeric_values_are_kept_and_counted() {
     assert_eq!(
         values,
         [
-            Value::Coded { system: "http://snomed.info/sct".into(), code: "266919005".into(), display: "Never smoked".into() },
+            Value::Coded {
+                system: "http://snomed.info/sct".into(),
+                code: "266919005".into(),
+                display: "Never smoked".into()
+            },
             Value::Text("somewhere".into()),
             Value::Absent,
             Value::Text("free text only".into()),
@@ -77,9 +99,15 @@ fn same_patient_same_pseudonym_across_layouts() {
     let in_bundle = single(&text, Format::FhirJson);
     let searchset = format!(
         r#"{{"resourceType":"Bundle","type":"searchset","entry":[{{"resource":{}}}]}}"#,
-        obs("8867-4", &quantity("60", "/min")).replace("urn:uuid:p1", "https://h.example/fhir/Patient/mrn42/_history/3")
+        obs("8867-4", &quantity("60", "/min")).replace(
+            "urn:uuid:p1",
+            "https://h.example/fhir/Patient/mrn42/_history/3"
+        )
     );
-    let ndjson = format!("{}\n", obs("8867-4", &quantity("60", "/min")).replace("urn:uuid:p1", "Patient/mrn42"));
+    let ndjson = format!(
+        "{}\n",
+        obs("8867-4", &quantity("60", "/min")).replace("urn:uuid:p1", "Patient/mrn42")
+    );
     let csv = "patient,indicator,value,unit,effective,source\nmrn42,8867-4,60,/min,2020-01-02T03:04:05Z,\n";
     let expected = Pseudonym::from_reference(&KEY, "Patient/mrn42");
     assert_eq!(in_bundle.patient, expected);
@@ -107,7 +135,10 @@ fn single_observation_resource_with_all_fields() {
     assert_eq!(o.value, Value::Quantity(70));
     assert_eq!(o.status, Status::Amended);
     assert_eq!(o.effective, Timestamp::parse_fhir("2019-03-01").unwrap());
-    assert_eq!(o.recorded, Timestamp::parse_fhir("2019-03-05T08:00:00Z").unwrap());
+    assert_eq!(
+        o.recorded,
+        Timestamp::parse_fhir("2019-03-05T08:00:00Z").unwrap()
+    );
     assert_eq!(o.source, "Dr Lab");
     assert_eq!(o.supersedes.unwrap().to_string(), "1".repeat(64));
 }
@@ -115,25 +146,39 @@ fn single_observation_resource_with_all_fields() {
 #[test]
 fn ndjson_lines_are_independent() {
     let good = obs("8867-4", &quantity("60", "/min")).replace("urn:uuid:p1", "Patient/1");
-    let text = format!("{{\"resourceType\":\"Patient\",\"id\":\"1\"}}\n\n{good}\r\n{{\"resourceType\": oops}}\n{}\n", good.replace("60", "61"));
+    let text = format!(
+        "{{\"resourceType\":\"Patient\",\"id\":\"1\"}}\n\n{good}\r\n{{\"resourceType\": oops}}\n{}\n",
+        good.replace("60", "61")
+    );
     let (report, accepted) = lenient(text.as_bytes(), Format::Ndjson);
     assert_eq!(accepted.len(), 2);
     assert_eq!(report.rejected.len(), 1);
     let r = &report.rejected[0];
     assert_eq!((r.entry.as_str(), r.field.as_str()), ("line 4", "json"));
     let bad_offset = text.find("oops").unwrap();
-    assert!(r.reason.starts_with(&format!("malformed JSON at byte offset {bad_offset}")), "{}", r.reason);
+    assert!(
+        r.reason
+            .starts_with(&format!("malformed JSON at byte offset {bad_offset}")),
+        "{}",
+        r.reason
+    );
 }
 
 #[test]
 fn urn_references_outside_a_bundle_are_rejected() {
-    let (report, accepted) = lenient(format!("{}\n", obs("8867-4", &quantity("60", "/min"))).as_bytes(), Format::Ndjson);
+    let (report, accepted) = lenient(
+        format!("{}\n", obs("8867-4", &quantity("60", "/min"))).as_bytes(),
+        Format::Ndjson,
+    );
     assert!(accepted.is_empty());
     assert_eq!(report.rejected[0].field, "subject.reference");
 }
 
 #[test]
 fn byte_order_mark_is_accepted() {
-    let text = format!("\u{feff}{}", bundle(&[obs("8867-4", &quantity("60", "/min"))]));
+    let text = format!(
+        "\u{feff}{}",
+        bundle(&[obs("8867-4", &quantity("60", "/min"))])
+    );
     single(&text, Format::FhirJson);
 }

@@ -23,7 +23,10 @@ fn first_loinc(code: &Json) -> Option<String> {
 fn expected_counts(doc: &Json) -> (BTreeMap<String, u64>, u64) {
     let mut numeric = BTreeMap::new();
     let mut non_numeric = 0;
-    let has_value = |x: &Json| x.as_object().is_some_and(|m| m.keys().any(|k| k.starts_with("value")));
+    let has_value = |x: &Json| {
+        x.as_object()
+            .is_some_and(|m| m.keys().any(|k| k.starts_with("value")))
+    };
     for entry in doc["entry"].as_array().unwrap() {
         let res = &entry["resource"];
         if res["resourceType"] != "Observation" {
@@ -37,7 +40,9 @@ fn expected_counts(doc: &Json) -> (BTreeMap<String, u64>, u64) {
         parts.extend(components);
         for part in parts {
             if part.get("valueQuantity").is_some() {
-                *numeric.entry(first_loinc(&part["code"]).unwrap()).or_insert(0) += 1;
+                *numeric
+                    .entry(first_loinc(&part["code"]).unwrap())
+                    .or_insert(0) += 1;
             } else {
                 non_numeric += 1;
             }
@@ -55,25 +60,41 @@ fn all_five_bundles_import_cleanly_with_independently_derived_counts() {
         let doc: Json = serde_json::from_slice(&bytes).unwrap();
         let (want_numeric, want_non_numeric) = expected_counts(&doc);
         for code in want_numeric.keys() {
-            assert!(Catalog::builtin().get(code).is_some(), "{code} missing from the catalog");
+            assert!(
+                Catalog::builtin().get(code).is_some(),
+                "{code} missing from the catalog"
+            );
         }
 
-        let (report, observations) = common::run(&bytes, Format::FhirJson, hdg_schema::Mode::Strict).unwrap();
-        assert!(report.rejected.is_empty(), "patient-{i}: {:?}", report.rejected);
+        let (report, observations) =
+            common::run(&bytes, Format::FhirJson, hdg_schema::Mode::Strict).unwrap();
+        assert!(
+            report.rejected.is_empty(),
+            "patient-{i}: {:?}",
+            report.rejected
+        );
         assert_eq!(report.accepted_by_indicator, want_numeric, "patient-{i}");
         assert_eq!(report.non_numeric, want_non_numeric, "patient-{i}");
-        assert_eq!(observations.len() as u64, report.numeric_total() + report.non_numeric);
+        assert_eq!(
+            observations.len() as u64,
+            report.numeric_total() + report.non_numeric
+        );
 
         // One patient per bundle, so one pseudonym; never the raw id.
         let patient_id = doc["entry"][0]["resource"]["id"].as_str().unwrap();
-        let pseudonyms: std::collections::BTreeSet<_> = observations.iter().map(|o| o.patient).collect();
+        let pseudonyms: std::collections::BTreeSet<_> =
+            observations.iter().map(|o| o.patient).collect();
         assert_eq!(pseudonyms.len(), 1);
-        let expected = hdg_schema::Pseudonym::from_reference(&common::KEY, &format!("Patient/{patient_id}"));
+        let expected =
+            hdg_schema::Pseudonym::from_reference(&common::KEY, &format!("Patient/{patient_id}"));
         assert_eq!(*pseudonyms.first().unwrap(), expected);
         total_numeric += report.numeric_total();
 
         // Values are the catalog's rounding of the input text.
-        let bmi = observations.iter().find(|o| o.indicator == "39156-5" && o.value.is_numeric()).unwrap();
+        let bmi = observations
+            .iter()
+            .find(|o| o.indicator == "39156-5" && o.value.is_numeric())
+            .unwrap();
         assert!(matches!(bmi.value, Value::Quantity(q) if (50..=500).contains(&q)));
     }
     assert!(total_numeric > 2000);
@@ -86,12 +107,18 @@ fn a_known_entry_is_encoded_exactly() {
     let bytes = std::fs::read(format!("{DIR}/patient-0.json")).unwrap();
     let (_, observations) = common::lenient(&bytes, Format::FhirJson);
     let at = hdg_schema::Timestamp::parse_fhir("2015-09-26T22:10:42.330Z").unwrap();
-    let systolic: Vec<_> = observations.iter().filter(|o| o.indicator == "8480-6" && o.effective == at).collect();
+    let systolic: Vec<_> = observations
+        .iter()
+        .filter(|o| o.indicator == "8480-6" && o.effective == at)
+        .collect();
     assert_eq!(systolic.len(), 2);
     assert_eq!(systolic[0], systolic[1]);
     assert_eq!(systolic[0].value, Value::Quantity(1174));
     assert_eq!(systolic[0].recorded, at);
     assert_eq!(systolic[0].source, "unknown");
-    let diastolic = observations.iter().find(|o| o.indicator == "8462-4" && o.effective == at).unwrap();
+    let diastolic = observations
+        .iter()
+        .find(|o| o.indicator == "8462-4" && o.effective == at)
+        .unwrap();
     assert_eq!(diastolic.value, Value::Quantity(718));
 }

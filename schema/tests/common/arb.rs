@@ -30,15 +30,19 @@ pub fn observation_data() -> impl Strategy<Value = ObservationData> {
             proptest::sample::select(Status::ALL.to_vec()),
             proptest::option::of(any::<[u8; 32]>()),
         )
-            .prop_map(move |(patient, value, effective, source, recorded, status, supersedes)| ObservationData {
-                patient: Pseudonym(patient),
-                indicator: indicator.clone(),
-                value,
-                effective,
-                source,
-                recorded,
-                status,
-                supersedes: supersedes.map(RecordId),
-            })
+            .prop_map(
+                move |(patient, value, effective, source, recorded, status, supersedes)| {
+                    ObservationData {
+                        patient: Pseudonym(patient),
+                        indicator: indicator.clone(),
+                        value,
+                        effective,
+                        source,
+                        recorded,
+                        status,
+                        supersedes: supersedes.map(RecordId),
+                    }
+                },
+            )
     })
 }

@@ -3,12 +3,22 @@
 
 pub mod arb;
 
-use hdg_schema::{Catalog, Format, ImportError, ImportOptions, ImportReport, Mode, Observation, import};
+use hdg_schema::{
+    Catalog, Format, ImportError, ImportOptions, ImportReport, Mode, Observation, import,
+};
 
 pub const KEY: [u8; 32] = [42; 32];
 
-pub fn run(bytes: &[u8], format: Format, mode: Mode) -> Result<(ImportReport, Vec<Observation>), ImportError> {
-    let opts = ImportOptions { mode, pseudonym_key: KEY, catalog: Catalog::builtin() };
+pub fn run(
+    bytes: &[u8],
+    format: Format,
+    mode: Mode,
+) -> Result<(ImportReport, Vec<Observation>), ImportError> {
+    let opts = ImportOptions {
+        mode,
+        pseudonym_key: KEY,
+        catalog: Catalog::builtin(),
+    };
     let mut out = Vec::new();
     let report = import(bytes, format, "test-input", &opts, &mut |o| out.push(o))?;
     Ok((report, out))
@@ -26,17 +36,26 @@ pub fn bundle(observations: &[String]) -> String {
     for (i, o) in observations.iter().enumerate() {
         entries.push(format!(r#"{{"fullUrl":"urn:uuid:o{i}","resource":{o}}}"#));
     }
-    format!(r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#, entries.join(","))
+    format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+        entries.join(",")
+    )
 }
 
 /// An Observation for patient urn:uuid:p1 with the given code and value[x] JSON fragment.
 pub fn obs(code: &str, value: &str) -> String {
-    let value = if value.is_empty() { String::new() } else { format!(",{value}") };
+    let value = if value.is_empty() {
+        String::new()
+    } else {
+        format!(",{value}")
+    };
     format!(
         r#"{{"resourceType":"Observation","status":"final","code":{{"coding":[{{"system":"http://loinc.org","code":"{code}"}}]}},"subject":{{"reference":"urn:uuid:p1"}},"effectiveDateTime":"2020-01-02T03:04:05Z"{value}}}"#
     )
 }
 
 pub fn quantity(value: &str, unit: &str) -> String {
-    format!(r#""valueQuantity":{{"value":{value},"unit":"{unit}","system":"http://unitsofmeasure.org","code":"{unit}"}}"#)
+    format!(
+        r#""valueQuantity":{{"value":{value},"unit":"{unit}","system":"http://unitsofmeasure.org","code":"{unit}"}}"#
+    )
 }
