@@ -33,3 +33,4 @@ pub use session::{PartyKeys, SessionId, SessionSecret};
 pub use share::{ArithShares, BoolShares};
 pub use x25519_dalek::{PublicKey, StaticSecret};
 pub mod protocols;
+pub mod workloads;

@@ -138,6 +138,11 @@ impl Party {
         self.prf_next.fill_at(op, start as u64, out);
     }
 
+    /// Fills `out` with F(k_all, op)[start..]: the stream all three parties share.
+    pub(crate) fn fill_all_at(&self, op: u64, start: usize, out: &mut [u64]) {
+        self.prf_all.fill_at(op, start as u64, out);
+    }
+
     /// F(k_i, op)[0..n]: the stream shared with the previous party.
     pub(crate) fn stream_prev(&self, op: u64, n: usize) -> Vec<u64> {
         self.prf_prev.stream(op, n)

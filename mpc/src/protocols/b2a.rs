@@ -5,7 +5,8 @@
 //! share x_2). Then b = t ^ b2 = t + b2 - 2*t*b2: one multiplication.
 
 use crate::protocols::input::input;
-use crate::protocols::mul::{dot_segments, mul};
+use crate::protocols::BLOCK;
+use crate::protocols::mul::{mul, reshare};
 use crate::{ArithShares, BoolShares, Party, PartyId, ProtocolError};
 
 /// The bits of packed words as 0/1 ring elements.
@@ -48,7 +49,10 @@ pub fn bits_to_arith_cost(n: usize) -> [u64; 3] {
 }
 
 /// Shares of the number of set bits in each of `segments` equal consecutive segments of the
-/// bits (one count per segment): sum b = sum t + sum b2 - 2 * dot(t, b2).
+/// bits (one count per segment): sum b = sum t + sum b2 - 2 * dot(t, b2), with t input by P0
+/// and the dot product resharing one element per segment. Streams the PRF output block by
+/// block instead of materialising t and b2 as ring vectors (same messages and randomness as
+/// `input` followed by `dot_segments`).
 ///
 /// Cost: two rounds; P0 sends n + segments ring elements, P1 and P2 send `segments` each.
 pub fn count_ones(party: &mut Party, bits: &BoolShares, segments: usize) -> Result<ArithShares, ProtocolError> {
@@ -58,14 +62,85 @@ pub fn count_ones(party: &mut Party, bits: &BoolShares, segments: usize) -> Resu
             reason: "bit count is not a multiple of the segment count",
         });
     }
-    let (t, b2) = split(party, bits)?;
-    let dots = dot_segments(party, &t, &b2, segments)?;
-    let seg = bits.len / segments;
-    let both = t.add(&b2);
-    let k = party.kernels();
+    let n = bits.len;
+    let seg = n / segments;
+    let me = party.id();
+    let op_input = party.next_op();
+    // Per segment: sums of this party's two t components, of its two b2 components, and the
+    // local dot-product term.
+    let mut sum_ta = vec![0u64; segments];
+    let mut sum_tb = vec![0u64; segments];
+    let mut sum_ba = vec![0u64; segments];
+    let mut sum_bb = vec![0u64; segments];
+    let mut local = vec![0u64; segments];
+    let bit = |words: &[u64], i: usize| (words[i / 64] >> (i % 64)) & 1;
+    let mut s1 = vec![0u64; BLOCK.min(n)];
+    let mut s2 = vec![0u64; BLOCK.min(n)];
+    match me.index() {
+        0 => {
+            // t0 = t - F(k1) - F(k_all), sent to P2; holds (t0, t1 = F(k1)).
+            let mut t0 = vec![0u64; n];
+            for start in (0..n).step_by(BLOCK) {
+                let len = BLOCK.min(n - start);
+                party.fill_next_at(op_input, start, &mut s1[..len]);
+                party.fill_all_at(op_input, start, &mut s2[..len]);
+                for j in 0..len {
+                    let i = start + j;
+                    let t = bit(&bits.a, i) ^ bit(&bits.b, i);
+                    t0[i] = t.wrapping_sub(s1[j]).wrapping_sub(s2[j]);
+                    let sg = i / seg;
+                    sum_ta[sg] = sum_ta[sg].wrapping_add(t0[i]);
+                    sum_tb[sg] = sum_tb[sg].wrapping_add(s1[j]);
+                }
+            }
+            party.send(me.prev(), &t0)?;
+        }
+        1 => {
+            // holds (t1 = F(k1), t2 = F(k_all)) and b2 as its `b`; local term t1 * b2.
+            for start in (0..n).step_by(BLOCK) {
+                let len = BLOCK.min(n - start);
+                party.fill_prev_at(op_input, start, &mut s1[..len]);
+                party.fill_all_at(op_input, start, &mut s2[..len]);
+                for j in 0..len {
+                    let i = start + j;
+                    let sg = i / seg;
+                    let b2 = bit(&bits.b, i);
+                    sum_ta[sg] = sum_ta[sg].wrapping_add(s1[j]);
+                    sum_tb[sg] = sum_tb[sg].wrapping_add(s2[j]);
+                    sum_bb[sg] += b2;
+                    local[sg] = local[sg].wrapping_add(s1[j] & b2.wrapping_neg());
+                }
+            }
+        }
+        _ => {
+            // holds (t2 = F(k_all), t0 received) and b2 as its `a`; local term (t2 + t0) * b2.
+            let t0 = party.recv(me.next(), n, "count ones input")?;
+            for start in (0..n).step_by(BLOCK) {
+                let len = BLOCK.min(n - start);
+                party.fill_all_at(op_input, start, &mut s2[..len]);
+                for j in 0..len {
+                    let i = start + j;
+                    let sg = i / seg;
+                    let b2 = bit(&bits.a, i);
+                    sum_ta[sg] = sum_ta[sg].wrapping_add(s2[j]);
+                    sum_tb[sg] = sum_tb[sg].wrapping_add(t0[i]);
+                    sum_ba[sg] += b2;
+                    local[sg] = local[sg].wrapping_add(s2[j].wrapping_add(t0[i]) & b2.wrapping_neg());
+                }
+            }
+        }
+    }
+    // dot-product resharing, as in `dot_segments`
+    let op_dot = party.next_op();
+    let rp = party.stream_prev(op_dot, segments);
+    let rn = party.stream_next(op_dot, segments);
+    let z: Vec<u64> = (0..segments)
+        .map(|s| local[s].wrapping_add(rp[s]).wrapping_sub(rn[s]))
+        .collect();
+    let dots = reshare(party, z, "count ones dot")?;
     let sums = ArithShares::new(
-        (0..segments).map(|s| k.sum(&both.a[s * seg..(s + 1) * seg])).collect(),
-        (0..segments).map(|s| k.sum(&both.b[s * seg..(s + 1) * seg])).collect(),
+        (0..segments).map(|s| sum_ta[s].wrapping_add(sum_ba[s])).collect(),
+        (0..segments).map(|s| sum_tb[s].wrapping_add(sum_bb[s])).collect(),
     );
     Ok(sums.sub(&dots.scale(2)))
 }
