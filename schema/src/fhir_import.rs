@@ -322,6 +322,7 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
             bundle_type: None,
             rest: Vec::new(),
         };
+        let mut saw_entry = false;
         let fatal = |state: &mut BundleState, err: ImportError| {
             state.fatal = Some(err);
             A::Error::custom("import aborted")
@@ -334,6 +335,14 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
                         return Err(fatal(
                             self.state,
                             ImportError::UnsupportedResource { resource_type: rt },
+                        ));
+                    }
+                    if saw_entry && rt != "Bundle" {
+                        return Err(fatal(
+                            self.state,
+                            ImportError::NotFhir {
+                                reason: "an Observation has no entry field".into(),
+                            },
                         ));
                     }
                     top.resource_type = Some(rt);
@@ -352,6 +361,7 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
                     {
                         return Err(fatal(self.state, e));
                     }
+                    saw_entry = true;
                     map.next_value_seed(Entries {
                         c: &mut *self.c,
                         state: &mut *self.state,

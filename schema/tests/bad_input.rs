@@ -70,6 +70,13 @@ fn a_resource_that_is_not_an_observation_or_bundle_fails_the_file() {
     );
     let err = run(br#"{"id":"x"}"#, Format::FhirJson, Mode::Strict).unwrap_err();
     assert!(matches!(err, ImportError::NotFhir { .. }), "{err:?}");
+    let err = run(
+        br#"{"entry":[],"resourceType":"Observation"}"#,
+        Format::FhirJson,
+        Mode::Strict,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ImportError::NotFhir { .. }), "{err:?}");
     let err = run(b"[1,2]", Format::FhirJson, Mode::Strict).unwrap_err();
     assert!(matches!(err, ImportError::NotFhir { .. }), "{err:?}");
     let err = run(
