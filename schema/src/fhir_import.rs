@@ -8,12 +8,12 @@
 //! and Patient inside a Bundle (Encounter, Condition, ...) carry no observation and are skipped.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io::Read;
 
-use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+use serde::de::DeserializeSeed;
 use serde_json::value::RawValue;
 
+use crate::bundle_visitor::TopLevel;
 use crate::collector::Collector;
 use crate::fhir_model::{RawEntry, Resource};
 use crate::fhir_subject::{Subject, parse_subject};
@@ -31,17 +31,11 @@ struct Pending {
 }
 
 #[derive(Default)]
-struct BundleState {
+pub(crate) struct BundleState {
     /// Patient entry `fullUrl` -> patient identity (`Patient/{id}`, or the fullUrl when no id).
     patients: HashMap<String, String>,
     pending: Vec<Pending>,
-    fatal: Option<ImportError>,
-}
-
-struct TopSummary {
-    resource_type: Option<String>,
-    bundle_type: Option<String>,
-    rest: Vec<(String, Box<RawValue>)>,
+    pub(crate) fatal: Option<ImportError>,
 }
 
 /// Imports a FHIR JSON document (Bundle or Observation) from a byte stream.
@@ -51,11 +45,7 @@ pub(crate) fn import_json<R: Read>(reader: R, c: &mut Collector) -> Result<(), I
     let result = {
         // BufReader: serde_json reads byte by byte, which std serves from BufReader's buffer.
         let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(&mut input));
-        let top = TopLevel {
-            c: &mut *c,
-            state: &mut state,
-        }
-        .deserialize(&mut de);
+        let top = TopLevel::new(&mut *c, &mut state).deserialize(&mut de);
         top.and_then(|top| de.end().map(|()| top))
     };
     let top = match result {
@@ -106,7 +96,7 @@ pub(crate) fn import_json<R: Read>(reader: R, c: &mut Collector) -> Result<(), I
     }
 }
 
-fn check_bundle_type(bundle_type: Option<&str>) -> Result<(), ImportError> {
+pub(crate) fn check_bundle_type(bundle_type: Option<&str>) -> Result<(), ImportError> {
     match bundle_type {
         Some(t) if BUNDLE_TYPES.contains(&t) => Ok(()),
         other => Err(ImportError::UnsupportedBundleType {
@@ -246,7 +236,12 @@ pub(crate) fn standalone_observation(c: &mut Collector, label: &str, res: Resour
     observation_resource(c, label, res, None, None);
 }
 
-fn process_entry(c: &mut Collector, state: &mut BundleState, index: usize, entry: RawEntry) {
+pub(crate) fn process_entry(
+    c: &mut Collector,
+    state: &mut BundleState,
+    index: usize,
+    entry: RawEntry,
+) {
     let mut label = format!("entry[{index}]");
     let full_url = match entry
         .full_url
@@ -294,117 +289,5 @@ fn process_entry(c: &mut Collector, state: &mut BundleState, index: usize, entry
             &label,
             FieldError::new("resourceType", "missing resourceType"),
         ),
-    }
-}
-
-struct TopLevel<'s, 'a> {
-    c: &'s mut Collector<'a>,
-    state: &'s mut BundleState,
-}
-
-impl<'de> DeserializeSeed<'de> for TopLevel<'_, '_> {
-    type Value = TopSummary;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<TopSummary, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TopLevel<'_, '_> {
-    type Value = TopSummary;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a FHIR resource object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopSummary, A::Error> {
-        let mut top = TopSummary {
-            resource_type: None,
-            bundle_type: None,
-            rest: Vec::new(),
-        };
-        let mut saw_entry = false;
-        let fatal = |state: &mut BundleState, err: ImportError| {
-            state.fatal = Some(err);
-            A::Error::custom("import aborted")
-        };
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "resourceType" => {
-                    let rt: String = map.next_value()?;
-                    if rt != "Bundle" && rt != "Observation" {
-                        return Err(fatal(
-                            self.state,
-                            ImportError::UnsupportedResource { resource_type: rt },
-                        ));
-                    }
-                    if saw_entry && rt != "Bundle" {
-                        return Err(fatal(
-                            self.state,
-                            ImportError::NotFhir {
-                                reason: "an Observation has no entry field".into(),
-                            },
-                        ));
-                    }
-                    top.resource_type = Some(rt);
-                }
-                "entry" => {
-                    if top.resource_type.as_deref().is_some_and(|t| t != "Bundle") {
-                        return Err(fatal(
-                            self.state,
-                            ImportError::NotFhir {
-                                reason: "an Observation has no entry field".into(),
-                            },
-                        ));
-                    }
-                    if top.bundle_type.is_some()
-                        && let Err(e) = check_bundle_type(top.bundle_type.as_deref())
-                    {
-                        return Err(fatal(self.state, e));
-                    }
-                    saw_entry = true;
-                    map.next_value_seed(Entries {
-                        c: &mut *self.c,
-                        state: &mut *self.state,
-                    })?;
-                }
-                _ => {
-                    let value: Box<RawValue> = map.next_value()?;
-                    if key == "type" {
-                        top.bundle_type = serde_json::from_str::<String>(value.get()).ok();
-                    }
-                    top.rest.push((key, value));
-                }
-            }
-        }
-        Ok(top)
-    }
-}
-
-struct Entries<'s, 'a> {
-    c: &'s mut Collector<'a>,
-    state: &'s mut BundleState,
-}
-
-impl<'de> DeserializeSeed<'de> for Entries<'_, '_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Entries<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of Bundle entries")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        while let Some(entry) = seq.next_element::<RawEntry>()? {
-            process_entry(self.c, self.state, index, entry);
-            index += 1;
-        }
-        Ok(())
     }
 }

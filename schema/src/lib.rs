@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod bundle_visitor;
 mod canonical;
 mod catalog;
 mod collector;
