@@ -33,4 +33,5 @@ pub use session::{PartyKeys, SessionId, SessionSecret};
 pub use share::{ArithShares, BoolShares};
 pub use x25519_dalek::{PublicKey, StaticSecret};
 pub mod protocols;
+pub mod stats;
 pub mod workloads;

@@ -1,0 +1,176 @@
+//! Statistics over secret-shared vectors.
+//!
+//! Every statistic runs in two phases. The MPC phase (the functions of the submodules) turns
+//! shared inputs into [`Aggregates`]: shares of a few exact integers, labelled with the
+//! [`Statistic`] they belong to. The output phase opens them, either to all parties
+//! ([`Aggregates::reveal`]) or only to an outside recipient ([`Aggregates::seal`] and
+//! [`open_aggregates`]), and [`finish`] computes the statistic from them in public. What a
+//! statistic reveals is exactly its aggregates, documented on each function.
+//!
+//! Values are integers at their indicator's decimal precision (glucose in tenths of mg/dL), so
+//! sums and products are exact in Z_2^64 as long as they stay below 2^63 in magnitude. Each
+//! function takes the caller's [`ValueBound`] (from the schema catalog: the largest |value|
+//! the indicator allows) and refuses, with [`StatsError::Overflow`], any computation whose
+//! aggregates could leave that range. Results are in the integer units of the input (divide by
+//! 10^p for a mean at precision p, by 10^2p for a variance); divisions and square roots are done
+//! in f64 on exact integer numerators, so their relative error is a few ulp (< 1e-12).
+
+use rand::CryptoRng;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use x25519_dalek::{PublicKey, StaticSecret};
+
+use crate::protocols::reveal::reveal;
+use crate::protocols::seal::{RevealError, SealedOutput, open_sealed, seal_output};
+use crate::{ArithShares, Party, ProtocolError};
+
+mod bounds;
+mod finish;
+pub mod filtered;
+pub mod histogram;
+pub mod moments;
+pub mod order;
+pub mod regression;
+pub mod vector_sum;
+
+pub use bounds::ValueBound;
+pub use finish::{StatValue, finish};
+
+/// Which statistic a set of aggregates belongs to, with its public parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Statistic {
+    /// Number of values (public: no aggregates).
+    Count,
+    /// Sum: aggregates [S1].
+    Sum,
+    /// Mean: aggregates [S1].
+    Mean,
+    /// Variance and standard deviation: aggregates [S1, S2].
+    Variance,
+    /// Covariance of pairs: aggregates [Sx, Sy, Sxy].
+    Covariance,
+    /// Pearson correlation of pairs: aggregates [Sx, Sy, Sxx, Syy, Sxy].
+    Pearson,
+    /// Histogram with public bucket edges: aggregates [count per bucket] (m edges, m+1 buckets).
+    Histogram {
+        /// Strictly increasing bucket edges; bucket j is [edges[j-1], edges[j]).
+        edges: Vec<i64>,
+    },
+    /// Count and mean of the values above a public threshold: aggregates [count, sum].
+    FilteredMean {
+        /// Values strictly greater than this are kept.
+        threshold: i64,
+    },
+    /// Nothing is released: a secret cohort was smaller than the minimum (no aggregates).
+    Withheld {
+        /// The minimum cohort size that was not reached.
+        min_cohort: u64,
+    },
+    /// The k-th smallest value (nearest rank): aggregates [value].
+    OrderStatistic {
+        /// 1-based rank.
+        rank: u64,
+    },
+    /// Ordinary least squares of y on `covariates` columns with an intercept.
+    /// Aggregates: [Sx_1..Sx_p, Sy, Sx_jx_k for j <= k (row-major), Sx_jy for each j, Syy].
+    LinearRegression {
+        /// Number of covariates p.
+        covariates: usize,
+    },
+    /// Element-wise sum of contributed vectors: aggregates [sum per element].
+    VectorSum,
+}
+
+/// Why a statistic could not be computed or opened.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum StatsError {
+    /// The documented range could overflow the ring for this input size and value bound.
+    #[error("{statistic}: refused, {rule}")]
+    Overflow {
+        /// The statistic.
+        statistic: &'static str,
+        /// The range rule that would be violated.
+        rule: &'static str,
+    },
+    /// A public parameter is invalid.
+    #[error("{statistic}: invalid parameter: {reason}")]
+    InvalidParameter {
+        /// The statistic.
+        statistic: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The protocol failed.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// Sealed outputs could not be opened.
+    #[error(transparent)]
+    Reveal(#[from] RevealError),
+    /// The three sealed aggregates do not describe the same statistic.
+    #[error("sealed aggregates disagree on the statistic or the input size")]
+    Mismatch,
+    /// The opened aggregates do not have the shape the statistic needs.
+    #[error("{statistic}: expected {expected} aggregates, got {got}")]
+    Shape {
+        /// The statistic.
+        statistic: &'static str,
+        /// Aggregates expected.
+        expected: usize,
+        /// Aggregates received.
+        got: usize,
+    },
+}
+
+/// Shares of a statistic's aggregates, ready to be revealed or sealed.
+#[derive(Clone, Debug)]
+pub struct Aggregates {
+    /// The statistic and its public parameters.
+    pub statistic: Statistic,
+    /// Number of input rows (public).
+    pub n: u64,
+    /// This party's shares of the aggregates.
+    pub shares: ArithShares,
+}
+
+/// One party's sealed aggregates for an outside recipient.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SealedAggregates {
+    /// The statistic and its public parameters.
+    pub statistic: Statistic,
+    /// Number of input rows (public).
+    pub n: u64,
+    /// The sealed shares.
+    pub output: SealedOutput,
+}
+
+impl Aggregates {
+    /// Opens the aggregates to all three parties and finishes the statistic.
+    /// Cost: one round, one element per aggregate per party.
+    pub fn reveal(&self, party: &mut Party) -> Result<StatValue, StatsError> {
+        let values = reveal(party, &self.shares)?;
+        finish(&self.statistic, self.n, &values)
+    }
+
+    /// Seals this party's shares to the recipient (no communication between parties).
+    pub fn seal<R: CryptoRng + ?Sized>(&self, party: &Party, recipient: &PublicKey, rng: &mut R) -> SealedAggregates {
+        SealedAggregates {
+            statistic: self.statistic.clone(),
+            n: self.n,
+            output: seal_output(party, &self.shares, recipient, rng),
+        }
+    }
+}
+
+/// The recipient's side: opens the three parties' sealed aggregates (party order), checks they
+/// agree, and finishes the statistic.
+pub fn open_aggregates(recipient: &StaticSecret, sealed: &[SealedAggregates; 3]) -> Result<StatValue, StatsError> {
+    if sealed.iter().any(|s| s.statistic != sealed[0].statistic || s.n != sealed[0].n) {
+        return Err(StatsError::Mismatch);
+    }
+    let outputs = [0, 1, 2].map(|i| sealed[i].output.clone());
+    let values = open_sealed(recipient, &outputs)?;
+    finish(&sealed[0].statistic, sealed[0].n, &values)
+}
+
+#[cfg(test)]
+mod tests;
