@@ -16,7 +16,10 @@ fn inputs(count: usize, n: usize) -> Vec<Vec<u64>> {
     (0..count)
         .map(|i| {
             (0..n as u64)
-                .map(|j| j.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(i as u32 * 7 + 1))
+                .map(|j| {
+                    j.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        .rotate_left(i as u32 * 7 + 1)
+                })
                 .collect()
         })
         .collect()
@@ -48,24 +51,10 @@ fn bench_size(c: &mut Criterion, n: usize) {
             b.iter(|| k.mul(&mut out, black_box(&v[0]), black_box(&v[1])))
         });
         g.bench_function(format!("mul_local/{name}"), |b| {
-            b.iter(|| {
-                k.mul_local(
-                    &mut out,
-                    (&v[0], &v[1]),
-                    (&v[2], &v[3]),
-                    (&v[4], &v[5]),
-                )
-            })
+            b.iter(|| k.mul_local(&mut out, (&v[0], &v[1]), (&v[2], &v[3]), (&v[4], &v[5])))
         });
         g.bench_function(format!("and_local/{name}"), |b| {
-            b.iter(|| {
-                k.and_local(
-                    &mut out,
-                    (&v[0], &v[1]),
-                    (&v[2], &v[3]),
-                    (&v[4], &v[5]),
-                )
-            })
+            b.iter(|| k.and_local(&mut out, (&v[0], &v[1]), (&v[2], &v[3]), (&v[4], &v[5])))
         });
         g.bench_function(format!("dot_local/{name}"), |b| {
             b.iter(|| k.dot_local((&v[0], &v[1]), (&v[2], &v[3])))

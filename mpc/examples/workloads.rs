@@ -9,12 +9,17 @@ fn main() {
     let n: usize = args.next().map_or(1_000_000, |a| a.parse().expect("n"));
     let repeats: usize = args.next().map_or(3, |a| a.parse().expect("repeats"));
     let only: Vec<Workload> = args.next().map_or(Workload::ALL.to_vec(), |a| {
-        a.split(',').map(|w| w.parse().expect("workload name")).collect()
+        a.split(',')
+            .map(|w| w.parse().expect("workload name"))
+            .collect()
     });
     for w in only {
         let mut runs: Vec<_> = (0..repeats.max(1)).map(|_| run_workload(w, n)).collect();
         runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
         let median = runs.swap_remove(runs.len() / 2);
-        println!("{}", serde_json::to_string(&median).expect("report serialises"));
+        println!(
+            "{}",
+            serde_json::to_string(&median).expect("report serialises")
+        );
     }
 }

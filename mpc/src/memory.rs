@@ -4,11 +4,11 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::Duration;
 
+use crate::PartyId;
 use crate::channel::{Channel, ChannelError, ChannelStats};
 use crate::party::{Party, SetupError};
 use crate::prf::PrfKind;
 use crate::session::{PartyKeys, SessionId, SessionSecret};
-use crate::PartyId;
 
 /// How long `recv` waits by default before failing.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);

@@ -84,8 +84,13 @@ impl Party {
         let contribution = pairwise.contribution_for_next();
         channel.send(me.next(), &bytes_to_words(&contribution))?;
         let got = channel.recv(me.prev())?;
-        let from_prev = words_to_bytes(&got).ok_or(SetupError::BadContribution { peer: me.prev() })?;
-        Ok(Party::from_keys(pairwise.complete(from_prev), kind, channel))
+        let from_prev =
+            words_to_bytes(&got).ok_or(SetupError::BadContribution { peer: me.prev() })?;
+        Ok(Party::from_keys(
+            pairwise.complete(from_prev),
+            kind,
+            channel,
+        ))
     }
 
     /// A party from already agreed keys (tests, or keys agreed elsewhere).

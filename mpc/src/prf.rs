@@ -141,11 +141,18 @@ mod tests {
             for (start, len) in [(0usize, 0usize), (1, 1), (3, 300), (256, 257), (999, 1)] {
                 let mut part = vec![0; len];
                 p.fill_at(1, start as u64, &mut part);
-                assert_eq!(&part[..], &long[start..start + len], "{kind:?} seek {start}");
+                assert_eq!(
+                    &part[..],
+                    &long[start..start + len],
+                    "{kind:?} seek {start}"
+                );
             }
             // crude uniformity: about half the bits set
             let ones: u32 = long.iter().map(|w| w.count_ones()).sum();
-            assert!((31_000..33_000).contains(&ones), "{kind:?} bit balance {ones}");
+            assert!(
+                (31_000..33_000).contains(&ones),
+                "{kind:?} bit balance {ones}"
+            );
         }
     }
 

@@ -171,7 +171,11 @@ pub struct PartyKeys {
 impl PartyKeys {
     /// Consistent keys for the three parties from explicit key material (tests and reproducible
     /// benchmarks only): k_m = `pairwise[m]`, k_all = `all`.
-    pub fn from_material(session: SessionId, pairwise: [[u8; 32]; 3], all: [u8; 32]) -> [PartyKeys; 3] {
+    pub fn from_material(
+        session: SessionId,
+        pairwise: [[u8; 32]; 3],
+        all: [u8; 32],
+    ) -> [PartyKeys; 3] {
         PartyId::ALL.map(|me| PartyKeys {
             me,
             session,
@@ -192,8 +196,13 @@ mod tests {
         (secrets, publics)
     }
 
-    fn agree(session: SessionId, secrets: &[SessionSecret; 3], publics: &[PublicKey; 3]) -> [PartyKeys; 3] {
-        let pw = PartyId::ALL.map(|me| derive_pairwise(me, &session, &secrets[me.index()], publics).unwrap());
+    fn agree(
+        session: SessionId,
+        secrets: &[SessionSecret; 3],
+        publics: &[PublicKey; 3],
+    ) -> [PartyKeys; 3] {
+        let pw = PartyId::ALL
+            .map(|me| derive_pairwise(me, &session, &secrets[me.index()], publics).unwrap());
         let contrib = [0, 1, 2].map(|i| pw[i].contribution_for_next());
         let mut out = Vec::new();
         for (i, k) in pw.into_iter().enumerate() {

@@ -155,8 +155,16 @@ impl std::fmt::Debug for BoolShares {
 impl BoolShares {
     /// Pairs two bit-sliced components holding `len` bits.
     pub fn new(a: Vec<u64>, b: Vec<u64>, len: usize) -> Self {
-        assert_eq!(a.len(), words_for(len), "component a has the wrong word count");
-        assert_eq!(b.len(), words_for(len), "component b has the wrong word count");
+        assert_eq!(
+            a.len(),
+            words_for(len),
+            "component a has the wrong word count"
+        );
+        assert_eq!(
+            b.len(),
+            words_for(len),
+            "component b has the wrong word count"
+        );
         let mut s = BoolShares { a, b, len };
         s.clear_padding();
         s

@@ -51,7 +51,13 @@ pub enum Workload {
 
 impl Workload {
     /// All five, in order.
-    pub const ALL: [Workload; 5] = [Workload::W1, Workload::W2, Workload::W3, Workload::W4, Workload::W5];
+    pub const ALL: [Workload; 5] = [
+        Workload::W1,
+        Workload::W2,
+        Workload::W3,
+        Workload::W4,
+        Workload::W5,
+    ];
 
     /// One-line description.
     pub fn description(self) -> &'static str {
@@ -159,7 +165,8 @@ pub fn run_workload(w: Workload, n: usize) -> WorkloadReport {
         seconds: runs.iter().map(|r| r.seconds).fold(0.0, f64::max),
         bytes_sent_per_party: bytes,
         theoretical_bytes_per_party: theory,
-        ratio_to_theoretical: bytes.iter().sum::<u64>() as f64 / theory.iter().sum::<u64>().max(1) as f64,
+        ratio_to_theoretical: bytes.iter().sum::<u64>() as f64
+            / theory.iter().sum::<u64>().max(1) as f64,
         messages_per_party: [0, 1, 2].map(|i| runs[i].messages),
         correct: agree && ok,
         result,
@@ -173,7 +180,12 @@ fn owned<'a>(p: &Party, v: &'a [u64]) -> Option<&'a [u64]> {
 }
 
 /// The MPC part of a workload; returns the opened (revealed) ring values.
-fn compute(p: &mut Party, w: Workload, x: &[u64], y: &[u64]) -> Result<Vec<u64>, crate::ProtocolError> {
+fn compute(
+    p: &mut Party,
+    w: Workload,
+    x: &[u64],
+    y: &[u64],
+) -> Result<Vec<u64>, crate::ProtocolError> {
     let n = x.len();
     let xs = input(p, PartyId::P0, owned(p, x), n)?;
     match w {
@@ -210,9 +222,10 @@ pub fn theoretical_words(w: Workload, n: usize) -> [u64; 3] {
         Workload::W1 => add(inputs(1), each(1)),
         Workload::W2 => add(inputs(1), each(1 + 2)),
         Workload::W3 => add(inputs(2), each(n64 + n64)),
-        Workload::W4 => {
-            add(add(inputs(1), each(msb_cost(n))), add([n64 + 1, 1, 1], each(1)))
-        }
+        Workload::W4 => add(
+            add(inputs(1), each(msb_cost(n))),
+            add([n64 + 1, 1, 1], each(1)),
+        ),
         Workload::W5 => add(inputs(2), each(3 + 5)),
     }
 }
@@ -224,13 +237,17 @@ fn check(w: Workload, x: &[i64], y: &[i64], opened: &[u64]) -> (bool, String) {
     let xf: Vec<f64> = x.iter().map(|v| *v as f64 / 10.0).collect();
     let yf: Vec<f64> = y.iter().map(|v| *v as f64 / 10.0).collect();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-300) || (a.is_nan() && b.is_nan());
+    let close =
+        |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-300) || (a.is_nan() && b.is_nan());
     match w {
         Workload::W1 => {
             let sum = decode(opened[0]);
             let want: i64 = x.iter().sum();
             let m = sum as f64 / 10.0 / nf;
-            (sum == want, format!("sum = {:.1} mg/dL, mean = {m:.4} mg/dL", sum as f64 / 10.0))
+            (
+                sum == want,
+                format!("sum = {:.1} mg/dL, mean = {m:.4} mg/dL", sum as f64 / 10.0),
+            )
         }
         Workload::W2 => {
             let (s1, s2) = (decode(opened[0]) as i128, decode(opened[1]) as i128);
@@ -239,11 +256,18 @@ fn check(w: Workload, x: &[i64], y: &[i64], opened: &[u64]) -> (bool, String) {
             let var = (n as i128 * s2 - s1 * s1) as f64 / (nf * nf) / 100.0;
             let mx = mean(&xf);
             let want = xf.iter().map(|v| (v - mx) * (v - mx)).sum::<f64>() / nf;
-            (exact_ok && close(var, want), format!("population variance = {var:.4} (mg/dL)^2"))
+            (
+                exact_ok && close(var, want),
+                format!("population variance = {var:.4} (mg/dL)^2"),
+            )
         }
         Workload::W3 => {
             let got = decode_all(opened);
-            let ok = got.len() == n && got.iter().zip(x.iter().zip(y)).all(|(g, (a, b))| *g == a * b);
+            let ok = got.len() == n
+                && got
+                    .iter()
+                    .zip(x.iter().zip(y))
+                    .all(|(g, (a, b))| *g == a * b);
             (ok, format!("{} products", got.len()))
         }
         Workload::W4 => {
@@ -279,7 +303,10 @@ mod tests {
                 if n >= 2 {
                     assert!(r.correct, "{w:?} n={n}: {}", r.result);
                 }
-                assert_eq!(r.bytes_sent_per_party, r.theoretical_bytes_per_party, "{w:?} n={n}");
+                assert_eq!(
+                    r.bytes_sent_per_party, r.theoretical_bytes_per_party,
+                    "{w:?} n={n}"
+                );
             }
         }
     }

@@ -10,7 +10,6 @@ use super::{Kernels, same_len};
 /// Lanes per vector.
 const L: usize = 8;
 
-
 /// AVX2 kernels; only constructible through [`Avx512::detect`], so holding one proves the CPU
 /// supports AVX-512F and DQ.
 pub(super) struct Avx512(());
@@ -18,7 +17,8 @@ pub(super) struct Avx512(());
 impl Avx512 {
     /// Returns the kernels when the CPU supports AVX-512F and DQ.
     pub(super) fn detect() -> Option<Self> {
-        (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq")).then_some(Avx512(()))
+        (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq"))
+            .then_some(Avx512(()))
     }
 }
 

@@ -4,8 +4,8 @@
 //! (one message); b2 is an arithmetic sharing of itself for free (its holders P1, P2 put it in
 //! share x_2). Then b = t ^ b2 = t + b2 - 2*t*b2: one multiplication.
 
-use crate::protocols::input::input;
 use crate::protocols::BLOCK;
+use crate::protocols::input::input;
 use crate::protocols::mul::{mul, reshare};
 use crate::{ArithShares, BoolShares, Party, PartyId, ProtocolError};
 
@@ -15,7 +15,10 @@ fn unpack(words: &[u64], n: usize) -> Vec<u64> {
 }
 
 /// Shares of t = b0 ^ b1 (input by P0) and of b2 (free), as arithmetic 0/1 vectors.
-fn split(party: &mut Party, bits: &BoolShares) -> Result<(ArithShares, ArithShares), ProtocolError> {
+fn split(
+    party: &mut Party,
+    bits: &BoolShares,
+) -> Result<(ArithShares, ArithShares), ProtocolError> {
     let n = bits.len;
     let me = party.id();
     let t_plain = (me == PartyId::P0).then(|| {
@@ -55,8 +58,13 @@ pub fn bits_to_arith_cost(n: usize) -> [u64; 3] {
 /// `input` followed by `dot_segments`).
 ///
 /// Cost: two rounds; P0 sends n + segments ring elements, P1 and P2 send `segments` each.
-pub fn count_ones(party: &mut Party, bits: &BoolShares, segments: usize) -> Result<ArithShares, ProtocolError> {
-    if segments == 0 || bits.len % segments != 0 {
+#[allow(clippy::needless_range_loop)] // one index walks the bits, the streams and the messages together
+pub fn count_ones(
+    party: &mut Party,
+    bits: &BoolShares,
+    segments: usize,
+) -> Result<ArithShares, ProtocolError> {
+    if segments == 0 || !bits.len.is_multiple_of(segments) {
         return Err(ProtocolError::InvalidArgument {
             step: "count ones",
             reason: "bit count is not a multiple of the segment count",
@@ -125,7 +133,8 @@ pub fn count_ones(party: &mut Party, bits: &BoolShares, segments: usize) -> Resu
                     sum_ta[sg] = sum_ta[sg].wrapping_add(s2[j]);
                     sum_tb[sg] = sum_tb[sg].wrapping_add(t0[i]);
                     sum_ba[sg] += b2;
-                    local[sg] = local[sg].wrapping_add(s2[j].wrapping_add(t0[i]) & b2.wrapping_neg());
+                    local[sg] =
+                        local[sg].wrapping_add(s2[j].wrapping_add(t0[i]) & b2.wrapping_neg());
                 }
             }
         }
@@ -139,8 +148,12 @@ pub fn count_ones(party: &mut Party, bits: &BoolShares, segments: usize) -> Resu
         .collect();
     let dots = reshare(party, z, "count ones dot")?;
     let sums = ArithShares::new(
-        (0..segments).map(|s| sum_ta[s].wrapping_add(sum_ba[s])).collect(),
-        (0..segments).map(|s| sum_tb[s].wrapping_add(sum_bb[s])).collect(),
+        (0..segments)
+            .map(|s| sum_ta[s].wrapping_add(sum_ba[s]))
+            .collect(),
+        (0..segments)
+            .map(|s| sum_tb[s].wrapping_add(sum_bb[s]))
+            .collect(),
     );
     Ok(sums.sub(&dots.scale(2)))
 }

@@ -27,7 +27,9 @@ pub(crate) fn and_planes(
     let (mut rp, mut rn) = (vec![0u64; BLOCK.min(total)], vec![0u64; BLOCK.min(total)]);
     for (j, (x, y)) in pairs.iter().enumerate() {
         assert!(
-            [x.0.len(), x.1.len(), y.0.len(), y.1.len()].iter().all(|l| *l == w),
+            [x.0.len(), x.1.len(), y.0.len(), y.1.len()]
+                .iter()
+                .all(|l| *l == w),
             "planes of one AND differ in length"
         );
         for start in (0..w).step_by(BLOCK) {

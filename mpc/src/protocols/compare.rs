@@ -10,21 +10,33 @@ use crate::ring::encode;
 use crate::{ArithShares, BoolShares, Party, ProtocolError};
 
 /// Shares of [x < c] for a public c.
-pub fn less_than_public(party: &mut Party, x: &ArithShares, c: i64) -> Result<BoolShares, ProtocolError> {
+pub fn less_than_public(
+    party: &mut Party,
+    x: &ArithShares,
+    c: i64,
+) -> Result<BoolShares, ProtocolError> {
     let mut d = x.clone();
     d.add_public(party.id(), encode(c).wrapping_neg());
     msb(party, &d)
 }
 
 /// Shares of [x > c] for a public c (MSB of c - x).
-pub fn greater_than_public(party: &mut Party, x: &ArithShares, c: i64) -> Result<BoolShares, ProtocolError> {
+pub fn greater_than_public(
+    party: &mut Party,
+    x: &ArithShares,
+    c: i64,
+) -> Result<BoolShares, ProtocolError> {
     let mut d = x.neg();
     d.add_public(party.id(), encode(c));
     msb(party, &d)
 }
 
 /// Shares of [x < y], element-wise.
-pub fn less_than(party: &mut Party, x: &ArithShares, y: &ArithShares) -> Result<BoolShares, ProtocolError> {
+pub fn less_than(
+    party: &mut Party,
+    x: &ArithShares,
+    y: &ArithShares,
+) -> Result<BoolShares, ProtocolError> {
     if x.len() != y.len() {
         return Err(ProtocolError::InvalidArgument {
             step: "less than",

@@ -49,7 +49,10 @@ pub fn input(
         party.send(me.prev(), &own)?;
         Ok(ArithShares::new(own, next))
     } else if me == owner.next() {
-        Ok(ArithShares::new(party.stream_prev(op, n), party.stream_all(op, n)))
+        Ok(ArithShares::new(
+            party.stream_prev(op, n),
+            party.stream_all(op, n),
+        ))
     } else {
         let all = party.stream_all(op, n);
         let own = party.recv(me.next(), n, "input")?;

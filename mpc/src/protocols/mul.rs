@@ -11,7 +11,11 @@ use crate::{ArithShares, Party, ProtocolError};
 /// Shares of x*y, element-wise.
 ///
 /// Cost: one round; every party sends exactly n ring elements (8n bytes) to its previous party.
-pub fn mul(party: &mut Party, x: &ArithShares, y: &ArithShares) -> Result<ArithShares, ProtocolError> {
+pub fn mul(
+    party: &mut Party,
+    x: &ArithShares,
+    y: &ArithShares,
+) -> Result<ArithShares, ProtocolError> {
     if x.len() != y.len() {
         return Err(ProtocolError::InvalidArgument {
             step: "mul",
@@ -39,7 +43,11 @@ pub fn mul(party: &mut Party, x: &ArithShares, y: &ArithShares) -> Result<ArithS
 }
 
 /// Sends z_i to the previous party and pairs it with z_{i+1} from the next party.
-pub(crate) fn reshare(party: &mut Party, z: Vec<u64>, step: &'static str) -> Result<ArithShares, ProtocolError> {
+pub(crate) fn reshare(
+    party: &mut Party,
+    z: Vec<u64>,
+    step: &'static str,
+) -> Result<ArithShares, ProtocolError> {
     let me = party.id();
     party.send(me.prev(), &z)?;
     let from_next = party.recv(me.next(), z.len(), step)?;
@@ -49,7 +57,10 @@ pub(crate) fn reshare(party: &mut Party, z: Vec<u64>, step: &'static str) -> Res
 /// Shares of the dot products sum_k x_j[k]*y_j[k], one per pair (x_j, y_j).
 ///
 /// Cost: one round; every party sends one ring element per pair, whatever the vector lengths.
-pub fn dot_many(party: &mut Party, pairs: &[(&ArithShares, &ArithShares)]) -> Result<ArithShares, ProtocolError> {
+pub fn dot_many(
+    party: &mut Party,
+    pairs: &[(&ArithShares, &ArithShares)],
+) -> Result<ArithShares, ProtocolError> {
     if pairs.iter().any(|(x, y)| x.len() != y.len()) {
         return Err(ProtocolError::InvalidArgument {
             step: "dot",
@@ -71,7 +82,11 @@ pub fn dot_many(party: &mut Party, pairs: &[(&ArithShares, &ArithShares)]) -> Re
 /// Shares of one dot product sum_k x[k]*y[k] (a vector of one element).
 ///
 /// Cost: one round; every party sends one ring element.
-pub fn dot(party: &mut Party, x: &ArithShares, y: &ArithShares) -> Result<ArithShares, ProtocolError> {
+pub fn dot(
+    party: &mut Party,
+    x: &ArithShares,
+    y: &ArithShares,
+) -> Result<ArithShares, ProtocolError> {
     dot_many(party, &[(x, y)])
 }
 
@@ -83,7 +98,7 @@ pub fn dot_segments(
     y: &ArithShares,
     segments: usize,
 ) -> Result<ArithShares, ProtocolError> {
-    if x.len() != y.len() || segments == 0 || x.len() % segments != 0 {
+    if x.len() != y.len() || segments == 0 || !x.len().is_multiple_of(segments) {
         return Err(ProtocolError::InvalidArgument {
             step: "dot segments",
             reason: "lengths are not equal multiples of the segment length",
@@ -95,7 +110,10 @@ pub fn dot_segments(
     let mut z: Vec<u64> = (0..segments)
         .map(|s| {
             let r = s * seg..(s + 1) * seg;
-            k.dot_local((&x.a[r.clone()], &x.b[r.clone()]), (&y.a[r.clone()], &y.b[r]))
+            k.dot_local(
+                (&x.a[r.clone()], &x.b[r.clone()]),
+                (&y.a[r.clone()], &y.b[r]),
+            )
         })
         .collect();
     add_zero_share(party, op, &mut z);

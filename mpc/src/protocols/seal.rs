@@ -135,7 +135,10 @@ pub fn seal_output<R: CryptoRng + ?Sized>(
 
 /// Opens the three parties' sealed outputs (in party order) with the recipient's secret key,
 /// checks every share's two copies agree and returns the values.
-pub fn open_sealed(recipient: &StaticSecret, sealed: &[SealedOutput; 3]) -> Result<Vec<u64>, RevealError> {
+pub fn open_sealed(
+    recipient: &StaticSecret,
+    sealed: &[SealedOutput; 3],
+) -> Result<Vec<u64>, RevealError> {
     let recipient_pub = PublicKey::from(recipient);
     let (session, n) = (sealed[0].session, sealed[0].n);
     let mut pairs = Vec::with_capacity(3);
@@ -151,7 +154,14 @@ pub fn open_sealed(recipient: &StaticSecret, sealed: &[SealedOutput; 3]) -> Resu
         }
         let eph = PublicKey::from(s.ephemeral_public);
         let shared = recipient.diffie_hellman(&eph);
-        let mut key = seal_key(&session, s.party, n, &eph, &recipient_pub, shared.as_bytes());
+        let mut key = seal_key(
+            &session,
+            s.party,
+            n,
+            &eph,
+            &recipient_pub,
+            shared.as_bytes(),
+        );
         let cipher = ChaCha20Poly1305::new(&Key::from(key));
         key.zeroize();
         let plain = cipher

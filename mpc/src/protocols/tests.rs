@@ -27,7 +27,13 @@ fn measured<T>(p: &mut crate::Party, f: impl FnOnce(&mut crate::Party) -> T) -> 
 /// Values of every size class, including 0 and the extremes of i64.
 fn any_values(max_len: usize) -> impl Strategy<Value = Vec<i64>> {
     proptest::collection::vec(
-        prop_oneof![Just(0i64), Just(i64::MIN), Just(i64::MAX), Just(-1i64), any::<i64>()],
+        prop_oneof![
+            Just(0i64),
+            Just(i64::MIN),
+            Just(i64::MAX),
+            Just(-1i64),
+            any::<i64>()
+        ],
         0..max_len,
     )
 }
@@ -36,7 +42,14 @@ fn any_values(max_len: usize) -> impl Strategy<Value = Vec<i64>> {
 fn cmp_values(max_len: usize) -> impl Strategy<Value = Vec<i64>> {
     const B: i64 = 1 << 62;
     proptest::collection::vec(
-        prop_oneof![Just(0i64), Just(-B), Just(B - 1), Just(-1), -B..B, -1000i64..1000],
+        prop_oneof![
+            Just(0i64),
+            Just(-B),
+            Just(B - 1),
+            Just(-1),
+            -B..B,
+            -1000i64..1000
+        ],
         0..max_len,
     )
 }
@@ -187,7 +200,11 @@ fn outside_owner_shares_reconstruct_and_compute() {
             super::input::ShareSource::Seed(_) => 0,
         })
         .sum();
-    assert_eq!(copies, 2 * values.len() as u64, "two ring elements per value");
+    assert_eq!(
+        copies,
+        2 * values.len() as u64,
+        "two ring elements per value"
+    );
     let pairs = std::sync::Mutex::new(pairs.map(Some));
     let out = run_three(|p| {
         let mine = pairs.lock().unwrap()[p.id().index()].take().unwrap();

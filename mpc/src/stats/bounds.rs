@@ -30,7 +30,12 @@ impl ValueBound {
     }
 
     /// Refuses unless `count` * max|x| * max|y| < 2^63 (sums of `count` products).
-    pub(crate) fn check_products(self, other: ValueBound, count: u64, statistic: &'static str) -> Result<(), StatsError> {
+    pub(crate) fn check_products(
+        self,
+        other: ValueBound,
+        count: u64,
+        statistic: &'static str,
+    ) -> Result<(), StatsError> {
         let per = self.max_abs as u128 * other.max_abs as u128;
         check(
             per.saturating_mul(count as u128),
@@ -41,11 +46,19 @@ impl ValueBound {
 
     /// Refuses unless max|x| + |c| < 2^63 for every public constant c compared with x, and
     /// max|x| < 2^62 (so secret differences x - y of two bounded values also fit).
-    pub(crate) fn check_comparable(self, constants: &[i64], statistic: &'static str) -> Result<(), StatsError> {
+    pub(crate) fn check_comparable(
+        self,
+        constants: &[i64],
+        statistic: &'static str,
+    ) -> Result<(), StatsError> {
         let rule = "max|x| must stay below 2^62 and max|x| + |c| below 2^63";
         check(2 * self.max_abs as u128, statistic, rule)?;
         for c in constants {
-            check(self.max_abs as u128 + c.unsigned_abs() as u128, statistic, rule)?;
+            check(
+                self.max_abs as u128 + c.unsigned_abs() as u128,
+                statistic,
+                rule,
+            )?;
         }
         Ok(())
     }

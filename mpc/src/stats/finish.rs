@@ -164,7 +164,11 @@ pub fn finish(statistic: &Statistic, n: u64, values: &[u64]) -> Result<StatValue
             let (s1, s2) = (v[0] as i128, v[1] as i128);
             let num = (ni * s2 - s1 * s1) as f64;
             let pop = ratio(num, nf * nf);
-            let sample = if n >= 2 { ratio(num, nf * (nf - 1.0)) } else { None };
+            let sample = if n >= 2 {
+                ratio(num, nf * (nf - 1.0))
+            } else {
+                None
+            };
             StatValue::Variance {
                 n,
                 sum: v[0],
@@ -185,12 +189,22 @@ pub fn finish(statistic: &Statistic, n: u64, values: &[u64]) -> Result<StatValue
                 sum_y: v[1],
                 sum_xy: v[2],
                 population_covariance: ratio(num, nf * nf),
-                sample_covariance: if n >= 2 { ratio(num, nf * (nf - 1.0)) } else { None },
+                sample_covariance: if n >= 2 {
+                    ratio(num, nf * (nf - 1.0))
+                } else {
+                    None
+                },
             }
         }
         Statistic::Pearson => {
             let v = shape("pearson", 5, values)?;
-            let (sx, sy, sxx, syy, sxy) = (v[0] as i128, v[1] as i128, v[2] as i128, v[3] as i128, v[4] as i128);
+            let (sx, sy, sxx, syy, sxy) = (
+                v[0] as i128,
+                v[1] as i128,
+                v[2] as i128,
+                v[3] as i128,
+                v[4] as i128,
+            );
             let cov = (ni * sxy - sx * sy) as f64;
             let vx = (ni * sxx - sx * sx) as f64;
             let vy = (ni * syy - sy * sy) as f64;

@@ -25,8 +25,8 @@ use crate::protocols::seal::{RevealError, SealedOutput, open_sealed, seal_output
 use crate::{ArithShares, Party, ProtocolError};
 
 mod bounds;
-mod finish;
 pub mod filtered;
+mod finish;
 pub mod histogram;
 pub mod moments;
 pub mod order;
@@ -152,7 +152,12 @@ impl Aggregates {
     }
 
     /// Seals this party's shares to the recipient (no communication between parties).
-    pub fn seal<R: CryptoRng + ?Sized>(&self, party: &Party, recipient: &PublicKey, rng: &mut R) -> SealedAggregates {
+    pub fn seal<R: CryptoRng + ?Sized>(
+        &self,
+        party: &Party,
+        recipient: &PublicKey,
+        rng: &mut R,
+    ) -> SealedAggregates {
         SealedAggregates {
             statistic: self.statistic.clone(),
             n: self.n,
@@ -163,8 +168,14 @@ impl Aggregates {
 
 /// The recipient's side: opens the three parties' sealed aggregates (party order), checks they
 /// agree, and finishes the statistic.
-pub fn open_aggregates(recipient: &StaticSecret, sealed: &[SealedAggregates; 3]) -> Result<StatValue, StatsError> {
-    if sealed.iter().any(|s| s.statistic != sealed[0].statistic || s.n != sealed[0].n) {
+pub fn open_aggregates(
+    recipient: &StaticSecret,
+    sealed: &[SealedAggregates; 3],
+) -> Result<StatValue, StatsError> {
+    if sealed
+        .iter()
+        .any(|s| s.statistic != sealed[0].statistic || s.n != sealed[0].n)
+    {
         return Err(StatsError::Mismatch);
     }
     let outputs = [0, 1, 2].map(|i| sealed[i].output.clone());

@@ -35,7 +35,11 @@ pub fn mean(x: &ArithShares, bound: ValueBound) -> Result<Aggregates, StatsError
 /// Variance and standard deviation of x. Reveals S1 and S2 = sum x^2, hence the mean too.
 /// Cost: one dot product (one round, one element per party).
 /// Refuses unless n * max|x|^2 < 2^63.
-pub fn variance(party: &mut Party, x: &ArithShares, bound: ValueBound) -> Result<Aggregates, StatsError> {
+pub fn variance(
+    party: &mut Party,
+    x: &ArithShares,
+    bound: ValueBound,
+) -> Result<Aggregates, StatsError> {
     let n = x.len() as u64;
     bound.check_products(bound, n, "variance")?;
     let s2 = dot_many(party, &[(x, x)])?;
@@ -46,7 +50,11 @@ pub fn variance(party: &mut Party, x: &ArithShares, bound: ValueBound) -> Result
     })
 }
 
-fn check_pairs(x: &ArithShares, y: &ArithShares, statistic: &'static str) -> Result<u64, StatsError> {
+fn check_pairs(
+    x: &ArithShares,
+    y: &ArithShares,
+    statistic: &'static str,
+) -> Result<u64, StatsError> {
     if x.len() != y.len() {
         return Err(StatsError::InvalidParameter {
             statistic,

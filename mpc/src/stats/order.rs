@@ -17,7 +17,12 @@ use crate::{ArithShares, Party};
 
 /// The k-th smallest value of x (1-based, nearest rank). Reveals that value only.
 /// Refuses unless 1 <= k <= n and max|x| < 2^62.
-pub fn order_statistic(party: &mut Party, x: &ArithShares, rank: u64, bound: ValueBound) -> Result<Aggregates, StatsError> {
+pub fn order_statistic(
+    party: &mut Party,
+    x: &ArithShares,
+    rank: u64,
+    bound: ValueBound,
+) -> Result<Aggregates, StatsError> {
     let n = x.len() as u64;
     bound.check_comparable(&[], "order statistic")?;
     if rank == 0 || rank > n {
@@ -68,22 +73,39 @@ pub fn quantile_rank(q: f64, n: u64) -> Result<u64, StatsError> {
 }
 
 /// Quantile q (nearest rank: the ceil(q n)-th smallest). Reveals that value only.
-pub fn quantile(party: &mut Party, x: &ArithShares, q: f64, bound: ValueBound) -> Result<Aggregates, StatsError> {
+pub fn quantile(
+    party: &mut Party,
+    x: &ArithShares,
+    q: f64,
+    bound: ValueBound,
+) -> Result<Aggregates, StatsError> {
     let rank = quantile_rank(q, x.len() as u64)?;
     order_statistic(party, x, rank, bound)
 }
 
 /// Median: the lower median, i.e. the ceil(n/2)-th smallest value (nearest rank).
-pub fn median(party: &mut Party, x: &ArithShares, bound: ValueBound) -> Result<Aggregates, StatsError> {
+pub fn median(
+    party: &mut Party,
+    x: &ArithShares,
+    bound: ValueBound,
+) -> Result<Aggregates, StatsError> {
     quantile(party, x, 0.5, bound)
 }
 
 /// Minimum. Reveals that value only.
-pub fn min(party: &mut Party, x: &ArithShares, bound: ValueBound) -> Result<Aggregates, StatsError> {
+pub fn min(
+    party: &mut Party,
+    x: &ArithShares,
+    bound: ValueBound,
+) -> Result<Aggregates, StatsError> {
     order_statistic(party, x, 1, bound)
 }
 
 /// Maximum. Reveals that value only.
-pub fn max(party: &mut Party, x: &ArithShares, bound: ValueBound) -> Result<Aggregates, StatsError> {
+pub fn max(
+    party: &mut Party,
+    x: &ArithShares,
+    bound: ValueBound,
+) -> Result<Aggregates, StatsError> {
     order_statistic(party, x, x.len() as u64, bound)
 }

@@ -42,7 +42,11 @@ pub fn linear_regression(
     y_bound.check_products(y_bound, n, "linear regression")?;
     pairs.push((y, y));
     let prods = dot_many(party, &pairs)?;
-    let sums: Vec<ArithShares> = xs.iter().chain(std::iter::once(y)).map(|v| v.sum()).collect();
+    let sums: Vec<ArithShares> = xs
+        .iter()
+        .chain(std::iter::once(y))
+        .map(|v| v.sum())
+        .collect();
     let mut parts: Vec<&ArithShares> = sums.iter().collect();
     parts.push(&prods);
     Ok(Aggregates {
@@ -56,6 +60,7 @@ pub fn linear_regression(
 /// [`Statistic::LinearRegression`]). Centred cross products are formed exactly in i128
 /// (C_jk = n Sx_jx_k - Sx_j Sx_k), the p x p system is solved in f64 by Gaussian elimination
 /// with partial pivoting. Returns (coefficients [b0, b1..bp], R^2), `None` when singular.
+#[allow(clippy::needless_range_loop)] // matrix code reads best with explicit indices
 pub(crate) fn solve(n: u64, p: usize, v: &[i64]) -> (Option<Vec<f64>>, Option<f64>) {
     let ni = n as i128;
     let sx: Vec<i128> = v[..p].iter().map(|s| *s as i128).collect();
@@ -75,7 +80,11 @@ pub(crate) fn solve(n: u64, p: usize, v: &[i64]) -> (Option<Vec<f64>>, Option<f6
         return (None, None);
     }
     let mut a: Vec<Vec<f64>> = (0..p)
-        .map(|j| (0..p).map(|k| (ni * sxx[j][k] - sx[j] * sx[k]) as f64).collect())
+        .map(|j| {
+            (0..p)
+                .map(|k| (ni * sxx[j][k] - sx[j] * sx[k]) as f64)
+                .collect()
+        })
         .collect();
     let c: Vec<f64> = (0..p).map(|j| (ni * sxy[j] - sx[j] * sy) as f64).collect();
     let mut rhs = c.clone();

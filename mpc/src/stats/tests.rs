@@ -17,7 +17,10 @@ use crate::{StaticSecret, run_three};
 const B: i64 = 5_000;
 
 fn bounded(max_len: usize) -> impl Strategy<Value = Vec<i64>> {
-    proptest::collection::vec(prop_oneof![Just(0i64), Just(B), Just(-B), -B..=B], 0..max_len)
+    proptest::collection::vec(
+        prop_oneof![Just(0i64), Just(B), Just(-B), -B..=B],
+        0..max_len,
+    )
 }
 
 fn bound() -> ValueBound {
@@ -191,7 +194,10 @@ fn sums_at_the_largest_documented_bound_are_exact_and_beyond_are_refused() {
     let v = vec![b as i64, -(b as i64), b as i64];
     let out = run_three(|p| {
         let x = share(p, &v);
-        let ok = variance(p, &x, ValueBound::new(b)).unwrap().reveal(p).unwrap();
+        let ok = variance(p, &x, ValueBound::new(b))
+            .unwrap()
+            .reveal(p)
+            .unwrap();
         let refused = variance(p, &x, ValueBound::new(b + 1)).unwrap_err();
         let four = share(p, &[0, 0, 0, 0]);
         let refused_n = variance(p, &four, ValueBound::new(b)).unwrap_err();
@@ -199,13 +205,21 @@ fn sums_at_the_largest_documented_bound_are_exact_and_beyond_are_refused() {
     });
     for (ok, refused, refused_n) in out {
         match ok {
-            StatValue::Variance { sum, sum_squares, .. } => {
+            StatValue::Variance {
+                sum, sum_squares, ..
+            } => {
                 assert_eq!(sum as i128, b as i128);
                 assert_eq!(sum_squares as i128, 3 * (b as i128) * (b as i128));
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(refused, StatsError::Overflow { statistic: "variance", .. }));
+        assert!(matches!(
+            refused,
+            StatsError::Overflow {
+                statistic: "variance",
+                ..
+            }
+        ));
         assert!(matches!(refused_n, StatsError::Overflow { .. }));
     }
 }
@@ -233,17 +247,31 @@ fn regression_matches_plaintext_least_squares() {
     let n = 50;
     let x1: Vec<i64> = (0..n).map(|i| (i * 37 % 23) - 11).collect();
     let x2: Vec<i64> = (0..n).map(|i| (i * 17 % 13) - 6).collect();
-    let y: Vec<i64> = (0..n).map(|i| 3 + 2 * x1[i as usize] - x2[i as usize] + (i % 5) - 2).collect();
+    let y: Vec<i64> = (0..n)
+        .map(|i| 3 + 2 * x1[i as usize] - x2[i as usize] + (i % 5) - 2)
+        .collect();
     let b = ValueBound::new(100);
     let out = run_three(|p| {
         let (a, c, t) = (share(p, &x1), share(p, &x2), share(p, &y));
-        linear_regression(p, &[a, c], &t, &[b, b], b).unwrap().reveal(p).unwrap()
+        linear_regression(p, &[a, c], &t, &[b, b], b)
+            .unwrap()
+            .reveal(p)
+            .unwrap()
     });
     // plaintext: centred normal equations solved by Cramer's rule
     let mean = |v: &[i64]| v.iter().sum::<i64>() as f64 / n as f64;
     let (m1, m2, my) = (mean(&x1), mean(&x2), mean(&y));
-    let c = |u: &[i64], mu: f64, v: &[i64], mv: f64| u.iter().zip(v).map(|(a, b)| (*a as f64 - mu) * (*b as f64 - mv)).sum::<f64>();
-    let (s11, s12, s22) = (c(&x1, m1, &x1, m1), c(&x1, m1, &x2, m2), c(&x2, m2, &x2, m2));
+    let c = |u: &[i64], mu: f64, v: &[i64], mv: f64| {
+        u.iter()
+            .zip(v)
+            .map(|(a, b)| (*a as f64 - mu) * (*b as f64 - mv))
+            .sum::<f64>()
+    };
+    let (s11, s12, s22) = (
+        c(&x1, m1, &x1, m1),
+        c(&x1, m1, &x2, m2),
+        c(&x2, m2, &x2, m2),
+    );
     let (s1y, s2y, syy) = (c(&x1, m1, &y, my), c(&x2, m2, &y, my), c(&y, my, &y, my));
     let det = s11 * s22 - s12 * s12;
     let b1 = (s1y * s22 - s2y * s12) / det;
@@ -252,10 +280,18 @@ fn regression_matches_plaintext_least_squares() {
     let r2 = (b1 * s1y + b2 * s2y) / syy;
     for got in out {
         match got {
-            StatValue::LinearRegression { coefficients: Some(cf), r_squared: Some(r), n: nn } => {
+            StatValue::LinearRegression {
+                coefficients: Some(cf),
+                r_squared: Some(r),
+                n: nn,
+            } => {
                 assert_eq!(nn, n as u64);
                 for (g, w) in cf.iter().zip([b0, b1, b2]) {
-                    assert!((g - w).abs() < 1e-9 * w.abs().max(1.0), "{cf:?} vs {:?}", [b0, b1, b2]);
+                    assert!(
+                        (g - w).abs() < 1e-9 * w.abs().max(1.0),
+                        "{cf:?} vs {:?}",
+                        [b0, b1, b2]
+                    );
                 }
                 assert!((r - r2).abs() < 1e-9);
             }
@@ -271,24 +307,45 @@ fn regression_on_collinear_covariates_gives_no_coefficients() {
     let b = ValueBound::new(100);
     let out = run_three(|p| {
         let (a, c) = (share(p, &x), share(p, &x2));
-        linear_regression(p, &[a.clone(), c], &a, &[b, b], b).unwrap().reveal(p).unwrap()
+        linear_regression(p, &[a.clone(), c], &a, &[b, b], b)
+            .unwrap()
+            .reveal(p)
+            .unwrap()
     });
     for got in out {
-        assert!(matches!(got, StatValue::LinearRegression { coefficients: None, .. }));
+        assert!(matches!(
+            got,
+            StatValue::LinearRegression {
+                coefficients: None,
+                ..
+            }
+        ));
     }
 }
 
 #[test]
 fn vector_sum_of_contributions() {
-    let contributions = [vec![1i64, -2, 3], vec![10, 20, -30], vec![0, 0, i32::MAX as i64]];
+    let contributions = [
+        vec![1i64, -2, 3],
+        vec![10, 20, -30],
+        vec![0, 0, i32::MAX as i64],
+    ];
     let out = run_three(|p| {
         let shared: Vec<_> = contributions.iter().map(|c| share(p, c)).collect();
-        let ok = vector_sum(&shared, ValueBound::new(i32::MAX as u64)).unwrap().reveal(p).unwrap();
+        let ok = vector_sum(&shared, ValueBound::new(i32::MAX as u64))
+            .unwrap()
+            .reveal(p)
+            .unwrap();
         let refused = vector_sum(&shared, ValueBound::new(u64::MAX / 2)).unwrap_err();
         (ok, refused)
     });
     for (ok, refused) in out {
-        assert_eq!(ok, StatValue::VectorSum { sums: vec![11, 18, i32::MAX as i64 - 27] });
+        assert_eq!(
+            ok,
+            StatValue::VectorSum {
+                sums: vec![11, 18, i32::MAX as i64 - 27]
+            }
+        );
         assert!(matches!(refused, StatsError::Overflow { .. }));
     }
 }
@@ -302,13 +359,21 @@ fn sealed_aggregates_open_for_the_recipient_only() {
         let x = share(p, &v);
         let agg = variance(p, &x, bound()).unwrap();
         let mean_agg = mean(&x, bound()).unwrap();
-        (agg.seal(p, &public, &mut rand::rng()), mean_agg.seal(p, &public, &mut rand::rng()))
+        (
+            agg.seal(p, &public, &mut rand::rng()),
+            mean_agg.seal(p, &public, &mut rand::rng()),
+        )
     });
     let sealed = [0, 1, 2].map(|i| out[i].0.clone());
     match open_aggregates(&recipient, &sealed).unwrap() {
-        StatValue::Variance { sum, sum_squares, .. } => assert_eq!((sum, sum_squares), (12, 116)),
+        StatValue::Variance {
+            sum, sum_squares, ..
+        } => assert_eq!((sum, sum_squares), (12, 116)),
         other => panic!("{other:?}"),
     }
     let mixed = [out[0].0.clone(), out[1].1.clone(), out[2].0.clone()];
-    assert_eq!(open_aggregates(&recipient, &mixed), Err(StatsError::Mismatch));
+    assert_eq!(
+        open_aggregates(&recipient, &mixed),
+        Err(StatsError::Mismatch)
+    );
 }

@@ -6,7 +6,10 @@ use crate::ArithShares;
 
 /// Element-wise sum of the contributions (all of one length). Refuses unless
 /// (number of contributions) * max|x| < 2^63.
-pub fn vector_sum(contributions: &[ArithShares], bound: ValueBound) -> Result<Aggregates, StatsError> {
+pub fn vector_sum(
+    contributions: &[ArithShares],
+    bound: ValueBound,
+) -> Result<Aggregates, StatsError> {
     let d = contributions.first().map_or(0, ArithShares::len);
     if contributions.iter().any(|c| c.len() != d) {
         return Err(StatsError::InvalidParameter {
