@@ -21,3 +21,6 @@ pub(crate) const BLOCK: usize = 4096;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod privacy_tests;
