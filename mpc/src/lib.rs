@@ -13,6 +13,7 @@
 //! [`session`], [`channel`] and [`memory`] (links), [`party`], [`protocols`], [`stats`],
 //! [`workloads`] (the W1-W5 benchmark workloads).
 #![deny(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod channel;
 pub mod kernels;

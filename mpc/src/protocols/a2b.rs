@@ -50,17 +50,20 @@ pub fn msb(party: &mut Party, x: &ArithShares) -> Result<BoolShares, ProtocolErr
     let s_mid = (&xa[w..63 * w], &xb[w..63 * w]);
     let c_mid = (&ma[..62 * w], &mb[..62 * w]);
     let g = and_planes(party, &[(s_mid, c_mid)], "a2b generate")?;
-    let mut p = (s_mid.0.to_vec(), s_mid.1.to_vec());
-    k.xor_assign(&mut p.0, c_mid.0);
-    k.xor_assign(&mut p.1, c_mid.1);
+    // p = S ^ C in place of the S planes 1..62 (plane 63 is kept aside for the end).
+    let (top_a, top_b) = (xa.split_off(63 * w), xb.split_off(63 * w));
+    xa.drain(..w);
+    xb.drain(..w);
+    k.xor_assign(&mut xa, c_mid.0);
+    k.xor_assign(&mut xb, c_mid.1);
+    let p = (xa, xb);
 
     // Prefix tree over the 62 (g, p) planes, lowest bit first.
     let mut level = Level { g, p, nodes: 62 };
     while level.nodes > 1 {
         level = combine_level(party, &level, w)?;
     }
-    let mut out_a = xa[63 * w..].to_vec();
-    let mut out_b = xb[63 * w..].to_vec();
+    let (mut out_a, mut out_b) = (top_a, top_b);
     k.xor_assign(&mut out_a, &ma[62 * w..]);
     k.xor_assign(&mut out_b, &mb[62 * w..]);
     k.xor_assign(&mut out_a, &level.g.0);

@@ -41,11 +41,15 @@ pub fn input(
             });
         }
         let next = party.stream_next(op, n);
-        let all = party.stream_all(op, n);
         let mut own = values.to_vec();
         let k = party.kernels();
         k.sub_assign(&mut own, &next);
-        k.sub_assign(&mut own, &all);
+        let mut all = vec![0u64; crate::protocols::BLOCK.min(n)];
+        for start in (0..n).step_by(crate::protocols::BLOCK) {
+            let end = (start + crate::protocols::BLOCK).min(n);
+            party.fill_all_at(op, start, &mut all[..end - start]);
+            k.sub_assign(&mut own[start..end], &all[..end - start]);
+        }
         party.send(me.prev(), &own)?;
         Ok(ArithShares::new(own, next))
     } else if me == owner.next() {
