@@ -1,4 +1,5 @@
-//! Arithmetic to boolean for the most significant bit, which is all a comparison needs.
+//! Arithmetic to boolean: [`msb`] for the most significant bit, which is all a comparison
+//! needs, and [`a2b`] for every bit (a Kogge-Stone adder after the same carry-save layer).
 //!
 //! Each arithmetic share x_k is a boolean sharing of itself for free (x_k in component k, zeros
 //! elsewhere: its holders are exactly the parties that know x_k). The sum x0 + x1 + x2 is then
@@ -13,7 +14,7 @@
 //!    levels 62 -> 31 -> 16 -> 8 -> 4 -> 2 -> 1 = 6 rounds, 61+29+15+7+3+1 = 116 AND planes;
 //! 4. MSB = S_63 ^ C_63 ^ carry (local).
 //!
-//! Total: 8 rounds; every party sends 63 + 62 + 116 = 241 words per 64 values
+//! Total for [`msb`]: 8 rounds; every party sends 63 + 62 + 116 = 241 words per 64 values
 //! (241 * ceil(n/64) words = about 30.1 bytes per value).
 
 use crate::kernels::{transpose_to_planes, words_for};
@@ -125,4 +126,88 @@ fn combine_level(party: &mut Party, cur: &Level, w: usize) -> Result<Level, Prot
 /// Plane j (w words) of both components.
 fn plane(v: &Words, j: usize, w: usize) -> Plane<'_> {
     (&v.0[j * w..(j + 1) * w], &v.1[j * w..(j + 1) * w])
+}
+
+/// AND planes (words per 64 values) every party sends in [`a2b`]: 63 (carry-save) + 62
+/// (generate) + 557 (Kogge-Stone prefix over bits 1..62: 121 + 118 + 112 + 100 + 76 + 30).
+pub const A2B_WORDS_PER_64: u64 = 682;
+
+/// Full arithmetic-to-boolean conversion: a boolean sharing of every bit of each value.
+/// Element j of the result holds bit j of all values. Same carry-save layer as [`msb`], then a
+/// Kogge-Stone prefix adder giving every carry (6 rounds, distances 1, 2, 4, ..., 32).
+///
+/// Cost: 8 rounds; every party sends 682 words per 64 values ([`A2B_WORDS_PER_64`]).
+pub fn a2b(party: &mut Party, x: &ArithShares) -> Result<Vec<BoolShares>, ProtocolError> {
+    let n = x.len();
+    let w = words_for(n);
+    let k = party.kernels();
+    let (mut xa, mut xb) = (vec![0u64; 64 * w], vec![0u64; 64 * w]);
+    transpose_to_planes(&x.a, &mut xa);
+    transpose_to_planes(&x.b, &mut xb);
+    let s = (xa, xb);
+    let lo = 63 * w;
+    let m = and_planes(
+        party,
+        &[((&s.0[..lo], &s.0[..lo]), (&s.1[..lo], &s.1[..lo]))],
+        "a2b carry-save",
+    )?;
+    // positions 1..62 (index i = j - 1): g = S_j & M_{j-1}, p = S_j ^ M_{j-1}
+    let s_mid = (&s.0[w..63 * w], &s.1[w..63 * w]);
+    let c_mid = (&m.0[..62 * w], &m.1[..62 * w]);
+    let gw = and_planes(party, &[(s_mid, c_mid)], "a2b generate")?;
+    let mut g: Vec<Words> = (0..62).map(|i| owned(plane(&gw, i, w))).collect();
+    let mut p: Vec<Words> = (0..62)
+        .map(|i| {
+            let (mut pa, mut pb) =
+                owned((&s_mid.0[i * w..(i + 1) * w], &s_mid.1[i * w..(i + 1) * w]));
+            k.xor_assign(&mut pa, &c_mid.0[i * w..(i + 1) * w]);
+            k.xor_assign(&mut pb, &c_mid.1[i * w..(i + 1) * w]);
+            (pa, pb)
+        })
+        .collect();
+    let mut d = 1;
+    while d < 62 {
+        let mut ands: Vec<(Plane<'_>, Plane<'_>)> = Vec::new();
+        for i in d..62 {
+            ands.push((view(&p[i]), view(&g[i - d])));
+        }
+        for i in 2 * d..62 {
+            ands.push((view(&p[i]), view(&p[i - d])));
+        }
+        let z = and_planes(party, &ands, "a2b prefix")?;
+        for (t, i) in (d..62).enumerate() {
+            let (za, zb) = plane(&z, t, w);
+            k.xor_assign(&mut g[i].0, za);
+            k.xor_assign(&mut g[i].1, zb);
+        }
+        let base = 62 - d;
+        for (t, i) in (2 * d..62).enumerate() {
+            p[i] = owned(plane(&z, base + t, w));
+        }
+        d *= 2;
+    }
+    // bit 0 = S_0; bit 1 = S_1 ^ C_1; bit j >= 2 = S_j ^ M_{j-1} ^ G[1..j-1]
+    let mut bits = Vec::with_capacity(64);
+    for j in 0..64 {
+        let (mut a, mut b) = owned(plane(&s, j, w));
+        if j >= 1 {
+            let (ma, mb) = plane(&m, j - 1, w);
+            k.xor_assign(&mut a, ma);
+            k.xor_assign(&mut b, mb);
+        }
+        if j >= 2 {
+            k.xor_assign(&mut a, &g[j - 2].0);
+            k.xor_assign(&mut b, &g[j - 2].1);
+        }
+        bits.push(BoolShares::new(a, b, n));
+    }
+    Ok(bits)
+}
+
+fn owned(p: Plane<'_>) -> Words {
+    (p.0.to_vec(), p.1.to_vec())
+}
+
+fn view(v: &Words) -> Plane<'_> {
+    (&v.0, &v.1)
 }

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::a2b::{MSB_WORDS_PER_64, msb};
+use super::a2b::{A2B_WORDS_PER_64, MSB_WORDS_PER_64, a2b, msb};
 use super::b2a::{bits_to_arith, count_ones};
 use super::compare::{greater_than_public, less_than, less_than_public};
 use super::input::{input, share_for_parties};
@@ -169,6 +169,29 @@ proptest! {
             prop_assert_eq!(b2a, 8 * if p0 { 2 * n } else { n });
             prop_assert_eq!(cnt, 8 * if p0 { n + 1 } else { 1 });
             prop_assert_eq!(sel, 8 * if p0 { 3 * n } else { 2 * n });
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn full_a2b_gives_every_bit(v in any_values(140)) {
+        let n = v.len();
+        let out = run_three(|p| {
+            let x = share(p, &v);
+            let (bits, bytes, msgs) = measured(p, |p| a2b(p, &x).unwrap());
+            let opened: Vec<Vec<bool>> = bits.iter().map(|b| reveal_bits(p, b).unwrap()).collect();
+            (opened, bytes, msgs)
+        });
+        for (opened, bytes, msgs) in out {
+            for (j, plane) in opened.iter().enumerate() {
+                let want: Vec<bool> = v.iter().map(|x| (*x as u64 >> j) & 1 == 1).collect();
+                prop_assert_eq!(plane, &want, "bit {}", j);
+            }
+            prop_assert_eq!(bytes, 8 * A2B_WORDS_PER_64 * words_for(n) as u64);
+            prop_assert_eq!(msgs, 8);
         }
     }
 }
