@@ -74,8 +74,7 @@ fn view_of_p2(x: &[i64], k1: [u8; 32]) -> Vec<u64> {
             });
         }
     });
-    let v = log.lock().unwrap().clone();
-    v
+    log.lock().unwrap().clone()
 }
 
 /// Per (word position, bit) counts of ones over the trials.
