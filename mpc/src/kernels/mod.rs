@@ -17,7 +17,9 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
-pub use transpose::{transpose_from_planes, transpose_to_planes, transpose64, words_for};
+pub use transpose::{
+    transpose_from_planes, transpose_to_planes, transpose_to_planes_with, transpose64, words_for,
+};
 
 /// The vector kernels of the share arithmetic; one implementation per instruction set.
 ///

@@ -36,11 +36,19 @@ pub fn words_for(n: usize) -> usize {
 /// Bit-slices `values` into `planes` (64 planes of `words_for(values.len())` words, plane-major).
 /// Bits of the padding positions in the last word are zero.
 pub fn transpose_to_planes(values: &[u64], planes: &mut [u64]) {
+    transpose_to_planes_with(values, planes, |v| v);
+}
+
+/// [`transpose_to_planes`] of `f(v)` for every value v (f is applied while loading, so a local
+/// map costs no extra pass; padding positions stay zero).
+pub fn transpose_to_planes_with(values: &[u64], planes: &mut [u64], f: impl Fn(u64) -> u64) {
     let words = words_for(values.len());
     assert_eq!(planes.len(), 64 * words, "plane buffer has the wrong size");
     let mut block = [0u64; 64];
     for (c, chunk) in values.chunks(64).enumerate() {
-        block[..chunk.len()].copy_from_slice(chunk);
+        for (b, v) in block.iter_mut().zip(chunk) {
+            *b = f(*v);
+        }
         block[chunk.len()..].fill(0);
         transpose64(&mut block);
         for (k, word) in block.iter().enumerate() {

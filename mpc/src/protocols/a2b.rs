@@ -17,7 +17,7 @@
 //! Total for [`msb`]: 8 rounds; every party sends 63 + 62 + 116 = 241 words per 64 values
 //! (241 * ceil(n/64) words = about 30.1 bytes per value).
 
-use crate::kernels::{transpose_to_planes, words_for};
+use crate::kernels::{transpose_to_planes, transpose_to_planes_with, words_for};
 use crate::protocols::boolean::{Plane, Words, and_planes};
 use crate::{ArithShares, BoolShares, Party, ProtocolError};
 
@@ -29,15 +29,48 @@ pub fn msb_cost(n: usize) -> u64 {
     MSB_WORDS_PER_64 * words_for(n) as u64
 }
 
+/// A local affine map applied to a shared vector on the fly: each component c becomes
+/// `sign * c + offset.{0,1}` (the offsets must sum, over the three parties' components, to the
+/// public or shared constant being added).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Affine {
+    /// Negate the shares.
+    pub negate: bool,
+    /// Added to component `a` and `b`.
+    pub offset: (u64, u64),
+}
+
+impl Affine {
+    /// x itself.
+    pub const IDENTITY: Affine = Affine {
+        negate: false,
+        offset: (0, 0),
+    };
+
+    fn apply(self, v: u64, offset: u64) -> u64 {
+        let v = if self.negate { v.wrapping_neg() } else { v };
+        v.wrapping_add(offset)
+    }
+}
+
 /// Shares of the most significant bit of each value, i.e. of [x < 0] for x read as a signed
 /// 64-bit integer. Cost: see the module documentation (8 rounds, 241 words per 64 values).
 pub fn msb(party: &mut Party, x: &ArithShares) -> Result<BoolShares, ProtocolError> {
+    msb_affine(party, x, Affine::IDENTITY)
+}
+
+/// [`msb`] of `f(x)` for a local affine map f, applied while bit-slicing (no extra copy).
+pub(crate) fn msb_affine(
+    party: &mut Party,
+    x: &ArithShares,
+    f: Affine,
+) -> Result<BoolShares, ProtocolError> {
     let n = x.len();
     let w = words_for(n);
     let k = party.kernels();
     let (mut xa, mut xb) = (vec![0u64; 64 * w], vec![0u64; 64 * w]);
-    transpose_to_planes(&x.a, &mut xa);
-    transpose_to_planes(&x.b, &mut xb);
+    transpose_to_planes_with(&x.a, &mut xa, |v| f.apply(v, f.offset.0));
+    transpose_to_planes_with(&x.b, &mut xb, |v| f.apply(v, f.offset.1));
 
     // Carry-save: local term x_i & x_{i+1} = and_local((A, A), (B, B)) on planes 0..62.
     let lo = 63 * w;
@@ -57,70 +90,79 @@ pub fn msb(party: &mut Party, x: &ArithShares) -> Result<BoolShares, ProtocolErr
     xb.drain(..w);
     k.xor_assign(&mut xa, c_mid.0);
     k.xor_assign(&mut xb, c_mid.1);
-    let p = (xa, xb);
 
     // Prefix tree over the 62 (g, p) planes, lowest bit first.
-    let mut level = Level { g, p, nodes: 62 };
-    while level.nodes > 1 {
-        level = combine_level(party, &level, w)?;
+    let mut level = Level {
+        bufs: vec![g, (xa, xb)],
+        g: (0..62).map(|j| (0, j)).collect(),
+        p: (0..62).map(|j| (1, j)).collect(),
+    };
+    while level.g.len() > 1 {
+        level = combine_level(party, level, w)?;
     }
+    let root = level.plane(level.g[0], w);
     let (mut out_a, mut out_b) = (top_a, top_b);
     k.xor_assign(&mut out_a, &ma[62 * w..]);
     k.xor_assign(&mut out_b, &mb[62 * w..]);
-    k.xor_assign(&mut out_a, &level.g.0);
-    k.xor_assign(&mut out_b, &level.g.1);
+    k.xor_assign(&mut out_a, root.0);
+    k.xor_assign(&mut out_b, root.1);
     Ok(BoolShares::new(out_a, out_b, n))
 }
 
-/// One level of the prefix tree: `nodes` generate planes and propagate planes, plane-major
-/// (the propagate plane of node 0 is never used).
+/// One level of the prefix tree: each node's generate and propagate plane, as (buffer, plane)
+/// references into the buffers of earlier rounds (so no plane is copied between levels; the
+/// propagate plane of node 0 is never read).
 struct Level {
-    g: Words,
-    p: Words,
-    nodes: usize,
+    bufs: Vec<Words>,
+    g: Vec<(usize, usize)>,
+    p: Vec<(usize, usize)>,
+}
+
+impl Level {
+    fn plane(&self, (buf, j): (usize, usize), w: usize) -> Plane<'_> {
+        plane(&self.bufs[buf], j, w)
+    }
 }
 
 /// Adjacent nodes (lo, hi) become (G_hi ^ P_hi&G_lo, P_hi&P_lo), all ANDs of the level in one
-/// round; P of the lowest pair is skipped and an odd last node passes unchanged.
-fn combine_level(party: &mut Party, cur: &Level, w: usize) -> Result<Level, ProtocolError> {
-    let pairs = cur.nodes / 2;
+/// round; P of the lowest pair is skipped and an odd last node passes unchanged. The round's
+/// buffer holds the new nodes: plane t is G'_t after the XOR, plane pairs + t - 1 is P'_t.
+fn combine_level(party: &mut Party, mut cur: Level, w: usize) -> Result<Level, ProtocolError> {
+    let nodes = cur.g.len();
+    let pairs = nodes / 2;
     let mut ands: Vec<(Plane<'_>, Plane<'_>)> = Vec::with_capacity(2 * pairs);
     for t in 0..pairs {
-        ands.push((plane(&cur.p, 2 * t + 1, w), plane(&cur.g, 2 * t, w)));
+        ands.push((cur.plane(cur.p[2 * t + 1], w), cur.plane(cur.g[2 * t], w)));
     }
     for t in 1..pairs {
-        ands.push((plane(&cur.p, 2 * t + 1, w), plane(&cur.p, 2 * t, w)));
+        ands.push((cur.plane(cur.p[2 * t + 1], w), cur.plane(cur.p[2 * t], w)));
     }
-    let z = and_planes(party, &ands, "a2b prefix tree")?;
+    let mut z = and_planes(party, &ands, "a2b prefix tree")?;
     let k = party.kernels();
-    let odd = cur.nodes % 2 == 1;
-    let nodes = pairs + odd as usize;
-    let mut g = (Vec::with_capacity(nodes * w), Vec::with_capacity(nodes * w));
-    let mut p = (vec![0u64; w], vec![0u64; w]);
     for t in 0..pairs {
-        let (ga, gb) = plane(&cur.g, 2 * t + 1, w);
-        let (za, zb) = plane(&z, t, w);
-        let base = g.0.len();
-        g.0.extend_from_slice(ga);
-        g.1.extend_from_slice(gb);
-        k.xor_assign(&mut g.0[base..], za);
-        k.xor_assign(&mut g.1[base..], zb);
-        if t > 0 {
-            let (pa, pb) = plane(&z, pairs + t - 1, w);
-            p.0.extend_from_slice(pa);
-            p.1.extend_from_slice(pb);
-        }
+        let (ga, gb) = cur.plane(cur.g[2 * t + 1], w);
+        k.xor_assign(&mut z.0[t * w..(t + 1) * w], ga);
+        k.xor_assign(&mut z.1[t * w..(t + 1) * w], gb);
     }
-    if odd {
-        let last = cur.nodes - 1;
-        let (ga, gb) = plane(&cur.g, last, w);
-        let (pa, pb) = plane(&cur.p, last, w);
-        g.0.extend_from_slice(ga);
-        g.1.extend_from_slice(gb);
-        p.0.extend_from_slice(pa);
-        p.1.extend_from_slice(pb);
+    let at = cur.bufs.len();
+    let mut g: Vec<(usize, usize)> = (0..pairs).map(|t| (at, t)).collect();
+    let mut p: Vec<(usize, usize)> = std::iter::once((at, 0))
+        .chain((1..pairs).map(|t| (at, pairs + t - 1)))
+        .collect();
+    if nodes % 2 == 1 {
+        g.push(cur.g[nodes - 1]);
+        p.push(cur.p[nodes - 1]);
+    } else {
+        cur.bufs
+            .iter_mut()
+            .for_each(|b| *b = (Vec::new(), Vec::new()));
     }
-    Ok(Level { g, p, nodes })
+    cur.bufs.push(z);
+    Ok(Level {
+        bufs: cur.bufs,
+        g,
+        p,
+    })
 }
 
 /// Plane j (w words) of both components.

@@ -5,7 +5,7 @@
 //! checked before any comparison). Cost of each: that of `msb` (8 rounds, 241 words per 64
 //! values per party).
 
-use crate::protocols::a2b::msb;
+use crate::protocols::a2b::{Affine, msb, msb_affine};
 use crate::ring::encode;
 use crate::{ArithShares, BoolShares, Party, ProtocolError};
 
@@ -15,9 +15,20 @@ pub fn less_than_public(
     x: &ArithShares,
     c: i64,
 ) -> Result<BoolShares, ProtocolError> {
-    let mut d = x.clone();
-    d.add_public(party.id(), encode(c).wrapping_neg());
-    msb(party, &d)
+    let f = Affine {
+        negate: false,
+        offset: public_offset(party, encode(c).wrapping_neg()),
+    };
+    msb_affine(party, x, f)
+}
+
+/// Component offsets that add the public constant c (to share x_0: P0's `a`, P2's `b`).
+fn public_offset(party: &Party, c: u64) -> (u64, u64) {
+    match party.id().index() {
+        0 => (c, 0),
+        2 => (0, c),
+        _ => (0, 0),
+    }
 }
 
 /// Shares of [x > c] for a public c (MSB of c - x).
@@ -26,9 +37,31 @@ pub fn greater_than_public(
     x: &ArithShares,
     c: i64,
 ) -> Result<BoolShares, ProtocolError> {
-    let mut d = x.neg();
-    d.add_public(party.id(), encode(c));
-    msb(party, &d)
+    let f = Affine {
+        negate: true,
+        offset: public_offset(party, encode(c)),
+    };
+    msb_affine(party, x, f)
+}
+
+/// Shares of [x > c] for a shared scalar c (one-element shares), element-wise over x: the MSB
+/// of c - x, with c added to each component while bit-slicing.
+pub fn greater_than_shared(
+    party: &mut Party,
+    x: &ArithShares,
+    c: &ArithShares,
+) -> Result<BoolShares, ProtocolError> {
+    if c.len() != 1 {
+        return Err(ProtocolError::InvalidArgument {
+            step: "greater than shared scalar",
+            reason: "the threshold must be one shared value",
+        });
+    }
+    let f = Affine {
+        negate: true,
+        offset: (c.a[0], c.b[0]),
+    };
+    msb_affine(party, x, f)
 }
 
 /// Shares of [x < y], element-wise.

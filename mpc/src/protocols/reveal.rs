@@ -9,11 +9,10 @@ use crate::{ArithShares, BoolShares, Party, ProtocolError};
 pub fn reveal(party: &mut Party, x: &ArithShares) -> Result<Vec<u64>, ProtocolError> {
     let me = party.id();
     party.send(me.next(), &x.a)?;
-    let missing = party.recv(me.prev(), x.len(), "reveal")?;
+    let mut v = party.recv(me.prev(), x.len(), "reveal")?;
     let k = party.kernels();
-    let mut v = x.a.clone();
+    k.add_assign(&mut v, &x.a);
     k.add_assign(&mut v, &x.b);
-    k.add_assign(&mut v, &missing);
     Ok(v)
 }
 

@@ -12,6 +12,7 @@
 use super::{Aggregates, Statistic, StatsError, ValueBound};
 use crate::protocols::a2b::msb;
 use crate::protocols::b2a::{bits_to_arith, count_ones};
+use crate::protocols::compare::greater_than_shared;
 use crate::ring::encode;
 use crate::{ArithShares, Party};
 
@@ -38,14 +39,9 @@ pub fn order_statistic(
     let mut base = ArithShares::public(me, &[encode(lo)]);
     for j in (0..steps).rev() {
         let offset = (1u64 << j) - 1;
-        // c - x for every x, with c = base + offset
-        let mut diff = x.neg();
-        for k in 0..x.len() {
-            diff.a[k] = diff.a[k].wrapping_add(base.a[0]);
-            diff.b[k] = diff.b[k].wrapping_add(base.b[0]);
-        }
-        diff.add_public(me, offset);
-        let above = msb(party, &diff)?; // [x > c]
+        let mut c = base.clone();
+        c.add_public(me, offset);
+        let above = greater_than_shared(party, x, &c)?; // [x > c]
         let count_above = count_ones(party, &above, 1)?;
         // go up when #{x <= c} = n - count_above < k, i.e. when (n - k) - count_above < 0
         let mut t = count_above.neg();
