@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use super::a2b::{A2B_WORDS_PER_64, MSB_WORDS_PER_64, a2b, msb};
 use super::b2a::{bits_to_arith, count_ones};
-use super::compare::{greater_than_public, less_than, less_than_public};
+use super::compare::{greater_than_public, greater_than_shared, less_than, less_than_public};
 use super::input::{input, share_for_parties};
 use super::mul::{dot, dot_many, mul};
 use super::reveal::{reveal, reveal_bits};
@@ -126,6 +126,9 @@ proptest! {
             let gt_c = greater_than_public(p, &x, c).unwrap();
             let lt = less_than(p, &x, &y).unwrap();
             let s = msb(p, &x).unwrap();
+            let c_shared = share(p, &[c]);
+            let gt_shared = greater_than_shared(p, &x, &c_shared).unwrap();
+            assert_eq!(reveal_bits(p, &gt_shared).unwrap(), v.iter().map(|a| *a > c).collect::<Vec<_>>());
             (
                 reveal_bits(p, &lt_c).unwrap(),
                 reveal_bits(p, &gt_c).unwrap(),

@@ -377,3 +377,77 @@ fn sealed_aggregates_open_for_the_recipient_only() {
         Err(StatsError::Mismatch)
     );
 }
+
+#[test]
+fn every_statistic_handles_n_zero_one_two() {
+    for v in [vec![], vec![-B], vec![B, 0]] {
+        let n = v.len() as u64;
+        let out = run_three(|p| {
+            let x = share(p, &v);
+            let var = variance(p, &x, bound()).unwrap().reveal(p).unwrap();
+            let hist = histogram(p, &x, &[0], bound()).unwrap().reveal(p).unwrap();
+            let filt = filtered_mean(p, &x, -1, 0, bound())
+                .unwrap()
+                .reveal(p)
+                .unwrap();
+            let r = pearson(p, &x, &x, bound(), bound())
+                .unwrap()
+                .reveal(p)
+                .unwrap();
+            let lo = (n > 0).then(|| min(p, &x, bound()).unwrap().reveal(p).unwrap());
+            let empty_order = order_statistic(p, &x, n + 1, bound()).is_err();
+            (var, hist, filt, r, lo, empty_order)
+        });
+        for (var, hist, filt, r, lo, empty_order) in out {
+            let s: i64 = v.iter().sum();
+            match var {
+                StatValue::Variance {
+                    n: nn,
+                    sum,
+                    mean,
+                    sample_variance,
+                    ..
+                } => {
+                    assert_eq!((nn, sum), (n, s));
+                    assert_eq!(mean.is_some(), n > 0);
+                    assert_eq!(sample_variance.is_some(), n > 1);
+                }
+                other => panic!("{other:?}"),
+            }
+            let below = v.iter().filter(|x| **x < 0).count() as u64;
+            assert_eq!(
+                hist,
+                StatValue::Histogram {
+                    edges: vec![0],
+                    counts: vec![below, n - below]
+                }
+            );
+            let kept: Vec<i64> = v.iter().copied().filter(|x| *x > -1).collect();
+            let ks: i64 = kept.iter().sum();
+            assert_eq!(
+                filt,
+                StatValue::FilteredMean {
+                    threshold: -1,
+                    count: kept.len() as u64,
+                    sum: ks,
+                    mean: (!kept.is_empty()).then(|| ks as f64 / kept.len() as f64),
+                }
+            );
+            match r {
+                // a single value or n = 0 has no variance: r undefined; two distinct values: r = 1
+                StatValue::Pearson { r, .. } => assert_eq!(r, (n == 2).then_some(1.0)),
+                other => panic!("{other:?}"),
+            }
+            if let Some(lo) = lo {
+                assert_eq!(
+                    lo,
+                    StatValue::OrderStatistic {
+                        rank: 1,
+                        value: *v.iter().min().unwrap()
+                    }
+                );
+            }
+            assert!(empty_order);
+        }
+    }
+}
