@@ -4,12 +4,13 @@
 //! (boolean); party i holds the pair (x_i, x_{i+1 mod 3}), stored as `a` and `b`.
 //! Boolean shares are bit-sliced: bit j of word w is value 64w + j. Both zeroize on drop.
 
+use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::kernels::{self, words_for};
 
 /// Party i's pair (x_i, x_{i+1}) of an arithmetic sharing of a vector over Z_2^64.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct ArithShares {
     /// x_i, the share this party holds with the previous party.
     pub a: Vec<u64>,
@@ -136,7 +137,7 @@ impl ArithShares {
 
 /// Party i's pair of a boolean sharing of `len` bits, bit-sliced 64 bits per word.
 /// Bits past `len` in the last word share zero.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct BoolShares {
     /// Component i, bit-sliced.
     pub a: Vec<u64>,

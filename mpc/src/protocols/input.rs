@@ -106,36 +106,51 @@ impl OwnerShares {
     }
 }
 
+/// Values per share below which a share is sent as values rather than as a 32-byte seed.
+const SEED_WORTH: usize = 4;
+
 /// Splits `values` for the three parties (element i of the result goes to P_i), for a data
-/// owner who is not a party. Cost: 2 ring elements per value plus 4 seeds.
+/// owner who is not a party. x_0 and x_1 are random: sent as 32-byte seeds when n >= 4 (the
+/// seed is then smaller than the values), as values otherwise; x_2 = x - x_0 - x_1 goes as
+/// values to its two holders. Cost: 2 ring elements per value, plus 4 seeds or 4n elements.
 pub fn share_for_parties<R: CryptoRng + ?Sized>(values: &[u64], rng: &mut R) -> [OwnerShares; 3] {
     let n = values.len();
-    let mut s0 = [0u8; 32];
-    let mut s1 = [0u8; 32];
-    rng.fill_bytes(&mut s0);
-    rng.fill_bytes(&mut s1);
+    let mut random_share = || {
+        if n >= SEED_WORTH {
+            let mut seed = [0u8; 32];
+            rng.fill_bytes(&mut seed);
+            let v = Prf::new(PrfKind::Blake3Xof, &seed).stream(0, n);
+            let src = ShareSource::Seed(seed);
+            seed.zeroize();
+            (v, src)
+        } else {
+            let v: Vec<u64> = (0..n).map(|_| rng.next_u64()).collect();
+            (v.clone(), ShareSource::Values(v))
+        }
+    };
+    let (mut x0, s0) = random_share();
+    let (mut x1, s1) = random_share();
     let mut x2 = values.to_vec();
     let k = crate::kernels::best();
-    k.sub_assign(&mut x2, &Prf::new(PrfKind::Blake3Xof, &s0).stream(0, n));
-    k.sub_assign(&mut x2, &Prf::new(PrfKind::Blake3Xof, &s1).stream(0, n));
-    let out = [
+    k.sub_assign(&mut x2, &x0);
+    k.sub_assign(&mut x2, &x1);
+    x0.zeroize();
+    x1.zeroize();
+    [
         OwnerShares {
             n,
-            a: ShareSource::Seed(s0),
-            b: ShareSource::Seed(s1),
+            a: s0.clone(),
+            b: s1.clone(),
         },
         OwnerShares {
             n,
-            a: ShareSource::Seed(s1),
+            a: s1,
             b: ShareSource::Values(x2.clone()),
         },
         OwnerShares {
             n,
             a: ShareSource::Values(x2),
-            b: ShareSource::Seed(s0),
+            b: s0,
         },
-    ];
-    s0.zeroize();
-    s1.zeroize();
-    out
+    ]
 }
