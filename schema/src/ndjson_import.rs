@@ -1,8 +1,10 @@
 //! FHIR bulk-export NDJSON import: one resource per line, read line by line.
 //!
 //! Observation lines are imported; Patient lines are skipped (Observations reference patients as
-//! `Patient/{id}`, which needs no lookup). A malformed line, or a line of another resource type,
-//! is a rejection of that line (`line N`), not of the file; bytes that are not UTF-8 fail the file.
+//! `Patient/{id}`, which needs no lookup); a Bundle line is imported as a whole Bundle (its entries
+//! labelled by their fullUrl), which is how `hdg synth` writes one patient per line. A malformed
+//! line, or a line of another resource type, is a rejection of that line (`line N`), not of the
+//! file; bytes that are not UTF-8 fail the file.
 
 use std::io::BufRead;
 
@@ -58,11 +60,16 @@ pub(crate) fn import_ndjson<R: BufRead>(
             Ok(res) => match res.resource_type.as_deref() {
                 Some("Observation") => standalone_observation(c, &label, res),
                 Some("Patient") => {}
+                Some("Bundle") => {
+                    if let Err(e) = crate::fhir_import::import_json(body, c) {
+                        c.reject(&label, FieldError::new("json", e.to_string()));
+                    }
+                }
                 Some(_) => c.reject(
                     &label,
                     FieldError::new(
                         "resourceType",
-                        "only Observation (and Patient) lines are imported",
+                        "only Observation, Patient and Bundle lines are imported",
                     ),
                 ),
                 None => c.reject(

@@ -84,3 +84,28 @@ fn cohort_imports_cleanly_with_correlated_values() {
         );
     }
 }
+
+#[test]
+fn ndjson_of_bundles_imports_like_the_bundles_one_by_one() {
+    let bundles: Vec<String> = (0..5).map(|i| synth::patient_bundle(3, i)).collect();
+    let mut expected = Vec::new();
+    for b in &bundles {
+        let (report, got) = common::run(b.as_bytes(), Format::FhirJson, Mode::Strict).unwrap();
+        assert!(report.is_clean());
+        expected.extend(got);
+    }
+    let ndjson = bundles.join("\n") + "\n";
+    let (report, got) = common::run(ndjson.as_bytes(), Format::Ndjson, Mode::Strict).unwrap();
+    assert!(report.is_clean(), "{:?}", report.rejected);
+    assert_eq!(got, expected);
+    assert_eq!(report.numeric_total(), expected.len() as u64);
+
+    // A broken Bundle line is that line's rejection, not the file's.
+    let broken = format!(
+        "{}\n{{\"resourceType\":\"Bundle\",\"type\":\"nonsense\",\"entry\":[]}}\n",
+        bundles[0]
+    );
+    let (report, _) = common::run(broken.as_bytes(), Format::Ndjson, Mode::Lenient).unwrap();
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].entry, "line 2");
+}
