@@ -1,0 +1,40 @@
+//! The store's error type: each variant names what is wrong, never a health value.
+
+use std::path::PathBuf;
+
+use hdg_schema::{Pseudonym, RecordId};
+
+/// Everything a store operation can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB reported an error (I/O, corruption detected by its checksums, lock held).
+    #[error("database: {0}")]
+    Db(#[from] rocksdb::Error),
+    /// A key file is missing, unreadable or malformed.
+    #[error("key file {}: {reason}", path.display())]
+    KeyFile { path: PathBuf, reason: String },
+    /// No record with this id.
+    #[error("record {0} is not in the store")]
+    NotFound(RecordId),
+    /// The patient's data key was destroyed (crypto-shredded).
+    #[error("patient {0} was erased: their records can no longer be read or added")]
+    Erased(Pseudonym),
+    /// The patient has no records here.
+    #[error("patient {0} has no records in this store")]
+    UnknownPatient(Pseudonym),
+    /// A correction names a record that is not stored.
+    #[error("record {id} corrects record {old}, which is not in the store")]
+    UnknownSuperseded { id: RecordId, old: RecordId },
+    /// A record may be superseded once; later corrections supersede the latest version.
+    #[error("record {old} is already superseded by {by}; correct the latest version instead")]
+    AlreadySuperseded { old: RecordId, by: RecordId },
+    /// A correction belongs to another patient than the record it corrects.
+    #[error("record {id} corrects record {old} of another patient")]
+    CorrectionPatientMismatch { id: RecordId, old: RecordId },
+    /// Stored bytes do not decode or do not authenticate.
+    #[error("stored {what} is corrupt: {reason}")]
+    Corrupt { what: String, reason: String },
+    /// The ledger refused an operation (e.g. a proof for a size it does not have).
+    #[error("ledger: {0}")]
+    Ledger(String),
+}

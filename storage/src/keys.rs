@@ -1,0 +1,202 @@
+//! Key material at rest: the node master key, the node identity key, and per-patient data keys.
+//!
+//! The master key wraps every patient's data key (XChaCha20-Poly1305, the patient pseudonym as
+//! associated data); destroying a data key crypto-shreds that patient's records. Key files are
+//! created with mode 0600; the master key may instead come from `HDG_MASTER_KEY` (64 hex digits).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hdg_schema::Pseudonym;
+use rand::Rng;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::error::StoreError;
+
+/// Environment variable that supplies the master key instead of the `master.key` file.
+pub const MASTER_KEY_ENV: &str = "HDG_MASTER_KEY";
+/// File name of the master key inside the data folder.
+pub const MASTER_KEY_FILE: &str = "master.key";
+/// File name of the node's ed25519 identity key (its seed) inside the data folder.
+pub const NODE_KEY_FILE: &str = "node.key";
+
+const NONCE_LEN: usize = 24;
+const WRAP_CONTEXT: &[u8] = b"hdg data key v1";
+
+/// A 256-bit symmetric key, wiped from memory on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SecretKey([u8; 32]);
+
+impl SecretKey {
+    /// A fresh key from the operating system's random source.
+    pub fn random() -> Self {
+        let mut k = [0u8; 32];
+        rand::rng().fill_bytes(&mut k);
+        SecretKey(k)
+    }
+
+    /// The key bytes; callers must not copy them anywhere that outlives the key.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    fn from_hex(text: &str) -> Option<Self> {
+        let bytes = Zeroizing::new(hex::decode(text.trim()).ok()?);
+        let arr: [u8; 32] = bytes.as_slice().try_into().ok()?;
+        Some(SecretKey(arr))
+    }
+}
+
+/// Fills `out` with fresh random bytes (nonces).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    rand::rng().fill_bytes(&mut out);
+    out
+}
+
+/// Wraps a patient's data key under the master key; the pseudonym is bound as associated data.
+pub fn wrap_data_key(master: &SecretKey, patient: &Pseudonym, data_key: &SecretKey) -> Vec<u8> {
+    let cipher = XChaCha20Poly1305::new(&(*master.expose()).into());
+    let nonce = random_bytes::<NONCE_LEN>();
+    let aad = wrap_aad(patient);
+    let ct = cipher
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: data_key.expose(),
+                aad: &aad,
+            },
+        )
+        .expect("XChaCha20-Poly1305 encryption of 32 bytes cannot fail");
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    out
+}
+
+/// Unwraps a data key; fails when the wrapping was made for another patient or another master key.
+pub fn unwrap_data_key(
+    master: &SecretKey,
+    patient: &Pseudonym,
+    wrapped: &[u8],
+) -> Result<SecretKey, StoreError> {
+    let corrupt = || StoreError::Corrupt {
+        what: format!("data key of patient {patient}"),
+        reason: "does not unwrap under the master key".into(),
+    };
+    if wrapped.len() <= NONCE_LEN {
+        return Err(corrupt());
+    }
+    let (nonce, ct) = wrapped.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().expect("split at NONCE_LEN");
+    let cipher = XChaCha20Poly1305::new(&(*master.expose()).into());
+    let aad = wrap_aad(patient);
+    let plain = Zeroizing::new(
+        cipher
+            .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: &aad })
+            .map_err(|_| corrupt())?,
+    );
+    let key: [u8; 32] = plain.as_slice().try_into().map_err(|_| corrupt())?;
+    Ok(SecretKey(key))
+}
+
+fn wrap_aad(patient: &Pseudonym) -> Vec<u8> {
+    let mut aad = WRAP_CONTEXT.to_vec();
+    aad.extend_from_slice(&patient.0);
+    aad
+}
+
+/// Loads the master key from `HDG_MASTER_KEY`, else from `dir/master.key`, creating the file
+/// (mode 0600) with a fresh key when `create` is set and neither exists.
+pub fn load_master_key(dir: &Path, create: bool) -> Result<SecretKey, StoreError> {
+    if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
+        return SecretKey::from_hex(&text).ok_or_else(|| StoreError::KeyFile {
+            path: PathBuf::from(format!("${MASTER_KEY_ENV}")),
+            reason: "must be 64 hex digits".into(),
+        });
+    }
+    load_or_create_hex_key(&dir.join(MASTER_KEY_FILE), create)
+}
+
+/// Loads the node's ed25519 identity seed from `dir/node.key`, creating it when `create` is set.
+pub fn load_node_key(dir: &Path, create: bool) -> Result<ed25519_dalek::SigningKey, StoreError> {
+    let seed = load_or_create_hex_key(&dir.join(NODE_KEY_FILE), create)?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(seed.expose()))
+}
+
+fn load_or_create_hex_key(path: &Path, create: bool) -> Result<SecretKey, StoreError> {
+    let err = |reason: String| StoreError::KeyFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            let text = Zeroizing::new(text);
+            SecretKey::from_hex(&text).ok_or_else(|| err("must hold 64 hex digits".into()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let key = SecretKey::random();
+            write_private_file(path, hex::encode(key.expose()).as_bytes())
+                .map_err(|e| err(e.to_string()))?;
+            Ok(key)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+/// Writes a new file readable only by its owner (mode 0600 on Unix); refuses to overwrite.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_key_unwraps_only_for_its_patient_and_master() {
+        let master = SecretKey::random();
+        let p = Pseudonym([1; 32]);
+        let q = Pseudonym([2; 32]);
+        let dk = SecretKey::random();
+        let wrapped = wrap_data_key(&master, &p, &dk);
+        assert_eq!(
+            unwrap_data_key(&master, &p, &wrapped).unwrap().expose(),
+            dk.expose()
+        );
+        assert!(unwrap_data_key(&master, &q, &wrapped).is_err());
+        assert!(unwrap_data_key(&SecretKey::random(), &p, &wrapped).is_err());
+        assert!(unwrap_data_key(&master, &p, &wrapped[..10]).is_err());
+    }
+
+    #[test]
+    fn key_files_are_private_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_node_key(dir.path(), true).unwrap();
+        let b = load_node_key(dir.path(), false).unwrap();
+        assert_eq!(a.to_bytes(), b.to_bytes());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join(NODE_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let missing = tempfile::tempdir().unwrap();
+        assert!(load_node_key(missing.path(), false).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! The on-disk layout: column family names and the ordered byte encodings of their keys.
+//!
+//! Keys sort the way queries scan them: an indicator's observations by effective time, a
+//! patient's observations by indicator then time. Times are i64 milliseconds stored big-endian
+//! with the sign bit flipped, so byte order equals numeric order.
+
+use hdg_schema::{Pseudonym, RecordId, Timestamp};
+
+/// id -> [`crate::record::StoredRecord`] bytes (patient, leaf index, sealed body).
+pub const RECORDS: &str = "records";
+/// (indicator, effective, id) -> ().
+pub const BY_INDICATOR: &str = "by_indicator";
+/// (patient, indicator, effective, id) -> ().
+pub const BY_PATIENT: &str = "by_patient";
+/// old id -> id of the observation that supersedes it.
+pub const SUPERSEDED_BY: &str = "superseded_by";
+/// leaf index (u64 BE) -> ledger entry bytes (the Merkle leaf data).
+pub const LEDGER_LEAVES: &str = "ledger_leaves";
+/// (level u8, index u64 BE) -> hash of that perfect subtree.
+pub const LEDGER_NODES: &str = "ledger_nodes";
+/// block height (u64 BE) -> signed checkpoint note text.
+pub const LEDGER_HEADS: &str = "ledger_heads";
+/// patient pseudonym -> wrapped data key, or [`ERASED`] once shredded.
+pub const KEYS: &str = "keys";
+/// Singletons: the ledger frontier, the origin name.
+pub const META: &str = "meta";
+
+/// Every column family, in the order they are opened.
+pub const ALL: [&str; 9] = [
+    RECORDS,
+    BY_INDICATOR,
+    BY_PATIENT,
+    SUPERSEDED_BY,
+    LEDGER_LEAVES,
+    LEDGER_NODES,
+    LEDGER_HEADS,
+    KEYS,
+    META,
+];
+
+/// Tombstone left in [`KEYS`] when a patient's data key is destroyed.
+pub const ERASED: &[u8] = b"erased";
+/// [`META`] key of the serialised ledger frontier.
+pub const META_FRONTIER: &[u8] = b"frontier";
+/// [`META`] key of the log's origin line.
+pub const META_ORIGIN: &[u8] = b"origin";
+
+/// Order-preserving encoding of a signed time.
+pub fn time_key(t: Timestamp) -> [u8; 8] {
+    ((t.0 as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// Inverse of [`time_key`].
+pub fn time_from_key(b: [u8; 8]) -> Timestamp {
+    Timestamp((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+}
+
+/// Length-prefixed indicator code (codes are short ASCII; longer ones are refused upstream).
+fn push_indicator(out: &mut Vec<u8>, indicator: &str) {
+    let len = u8::try_from(indicator.len()).expect("indicator codes are shorter than 256 bytes");
+    out.push(len);
+    out.extend_from_slice(indicator.as_bytes());
+}
+
+/// Prefix of every [`BY_INDICATOR`] key of one indicator.
+pub fn indicator_prefix(indicator: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + indicator.len() + 40);
+    push_indicator(&mut k, indicator);
+    k
+}
+
+/// Key in [`BY_INDICATOR`].
+pub fn by_indicator_key(indicator: &str, effective: Timestamp, id: &RecordId) -> Vec<u8> {
+    let mut k = indicator_prefix(indicator);
+    k.extend_from_slice(&time_key(effective));
+    k.extend_from_slice(&id.0);
+    k
+}
+
+/// Key in [`BY_PATIENT`]; `patient_prefix` is its first 32 bytes.
+pub fn by_patient_key(
+    patient: &Pseudonym,
+    indicator: &str,
+    effective: Timestamp,
+    id: &RecordId,
+) -> Vec<u8> {
+    let mut k = Vec::with_capacity(32 + 1 + indicator.len() + 40);
+    k.extend_from_slice(&patient.0);
+    push_indicator(&mut k, indicator);
+    k.extend_from_slice(&time_key(effective));
+    k.extend_from_slice(&id.0);
+    k
+}
+
+/// The parts of an index key after its prefix: (indicator, effective, id).
+pub type IndexTail = (String, Timestamp, RecordId);
+
+/// Decodes `len | indicator | time | id` (a [`BY_INDICATOR`] key, or a [`BY_PATIENT`] key after
+/// its 32-byte patient prefix).
+pub fn decode_index_tail(k: &[u8]) -> Option<IndexTail> {
+    let (&len, rest) = k.split_first()?;
+    let len = usize::from(len);
+    if rest.len() != len + 8 + 32 {
+        return None;
+    }
+    let indicator = std::str::from_utf8(&rest[..len]).ok()?.to_owned();
+    let time = time_from_key(rest[len..len + 8].try_into().ok()?);
+    let id = RecordId(rest[len + 8..].try_into().ok()?);
+    Some((indicator, time, id))
+}
+
+/// Key in [`LEDGER_NODES`].
+pub fn node_key(level: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn time_keys_sort_like_times(a: i64, b: i64) {
+            prop_assert_eq!(time_key(Timestamp(a)).cmp(&time_key(Timestamp(b))), a.cmp(&b));
+            prop_assert_eq!(time_from_key(time_key(Timestamp(a))), Timestamp(a));
+        }
+
+        #[test]
+        fn index_keys_round_trip(code in "[0-9]{1,6}-[0-9]", t: i64, id: [u8; 32]) {
+            let k = by_indicator_key(&code, Timestamp(t), &RecordId(id));
+            prop_assert_eq!(decode_index_tail(&k), Some((code.clone(), Timestamp(t), RecordId(id))));
+            let pk = by_patient_key(&Pseudonym([3; 32]), &code, Timestamp(t), &RecordId(id));
+            prop_assert_eq!(decode_index_tail(&pk[32..]), Some((code, Timestamp(t), RecordId(id))));
+        }
+    }
+
+    #[test]
+    fn one_indicator_prefix_never_covers_another() {
+        // "1-1" must not be a prefix of "1-10" keys: the length byte separates them.
+        let k = by_indicator_key("1-10", Timestamp(0), &RecordId([0; 32]));
+        assert!(!k.starts_with(&indicator_prefix("1-1")));
+    }
+}

@@ -1,0 +1,537 @@
+//! Opening a store and committing observations: one RocksDB `WriteBatch` per commit carries the
+//! sealed records, their index entries, their ledger leaves and nodes, and the new signed head, and
+//! is acknowledged only after the write-ahead log is synced.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use ed25519_dalek::SigningKey;
+use hdg_ledger::{
+    Checkpoint, EntryKind, Frontier, Hash, LedgerEntry, NoteSigner, NoteVerifier, leaf_hash,
+};
+use hdg_schema::{Observation, Pseudonym, RecordId, Timestamp};
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use sha2::{Digest, Sha256};
+
+use crate::error::StoreError;
+use crate::keys::{self, SecretKey};
+use crate::layout;
+use crate::record::StoredRecord;
+use crate::seal;
+
+/// A node's embedded store: records, indexes, ledger state and wrapped keys in one RocksDB.
+pub struct Store {
+    pub(crate) db: DB,
+    master: SecretKey,
+    pub(crate) signer: NoteSigner,
+    pub(crate) node_key: SigningKey,
+    pub(crate) origin: String,
+    pub(crate) frontier: Frontier,
+    pub(crate) height: u64,
+    /// Hash of the newest head's checkpoint text, chained into the next head (`prev`).
+    last_head: Option<Hash>,
+    data_keys: HashMap<Pseudonym, SecretKey>,
+}
+
+/// One record anchored by a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchored {
+    /// The record's id.
+    pub id: RecordId,
+    /// Index of its ledger leaf.
+    pub leaf_index: u64,
+}
+
+/// What a durable commit did.
+#[derive(Debug)]
+pub struct CommitReceipt {
+    /// Ledger size after the commit.
+    pub tree_size: u64,
+    /// Height of the block this commit closed (`None` when nothing new was written).
+    pub height: Option<u64>,
+    /// New records with their leaf indexes, in input order.
+    pub records: Vec<Anchored>,
+    /// Observations already stored (or repeated in the batch): skipped, so re-ingest is idempotent.
+    pub duplicates: Vec<RecordId>,
+    /// Observations refused (e.g. a correction of an unknown record), with the reason.
+    pub refused: Vec<(RecordId, StoreError)>,
+    /// The signed head closing this commit (C2SP signed note), when one was written.
+    pub checkpoint: Option<String>,
+    /// Bytes of keys and values in the commit's write batch (the ingest benchmark's baseline
+    /// writes the same volume raw).
+    pub bytes_written: usize,
+}
+
+/// What an erasure did.
+#[derive(Debug, Clone)]
+pub struct ErasureReceipt {
+    /// Number of records made unreadable.
+    pub records: u64,
+    /// Ledger index of the erasure entry.
+    pub leaf_index: u64,
+    /// The signed head closing the erasure's block.
+    pub checkpoint: String,
+}
+
+impl Store {
+    /// Opens the store in `dir`; with `create`, makes the folder, keys and database when missing.
+    pub fn open(dir: &Path, create: bool) -> Result<Store, StoreError> {
+        if create {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::KeyFile {
+                path: dir.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        }
+        let node_key = keys::load_node_key(dir, create)?;
+        let master = keys::load_master_key(dir, create)?;
+
+        let mut opts = Options::default();
+        opts.create_if_missing(create);
+        opts.create_missing_column_families(create);
+        opts.set_max_background_jobs(2);
+        opts.set_write_buffer_size(64 << 20);
+        let cfs = layout::ALL
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, dir.join("db"), cfs)?;
+
+        let origin = match db.get_cf(cf(&db, layout::META), layout::META_ORIGIN)? {
+            Some(o) => String::from_utf8(o).map_err(|_| corrupt("origin", "not UTF-8"))?,
+            None => {
+                let o = default_origin(&node_key);
+                db.put_cf(cf(&db, layout::META), layout::META_ORIGIN, o.as_bytes())?;
+                o
+            }
+        };
+        let frontier = match db.get_cf(cf(&db, layout::META), layout::META_FRONTIER)? {
+            Some(b) => {
+                Frontier::from_bytes(&b).map_err(|e| corrupt("ledger frontier", &e.to_string()))?
+            }
+            None => Frontier::new(),
+        };
+        let (height, last_head) = match last_head(&db)? {
+            None => (0, None),
+            Some((h, note)) => {
+                let text = hdg_ledger::SignedNote::parse(&note)
+                    .map_err(|e| corrupt(&format!("signed head {h}"), &e.to_string()))?
+                    .text;
+                let cp = Checkpoint::parse(&text)
+                    .map_err(|e| corrupt(&format!("signed head {h}"), &e.to_string()))?;
+                (h + 1, Some(cp.text_hash()))
+            }
+        };
+        let signer = NoteSigner::new(&origin, node_key.clone())
+            .map_err(|e| corrupt("origin", &e.to_string()))?;
+        Ok(Store {
+            db,
+            master,
+            signer,
+            node_key,
+            origin,
+            frontier,
+            height,
+            last_head,
+            data_keys: HashMap::new(),
+        })
+    }
+
+    /// The log's origin line (also the note key name).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The verifier key of this node's signed heads, in the standard `name+keyhash+base64` form.
+    pub fn vkey(&self) -> String {
+        self.verifier().to_vkey()
+    }
+
+    /// The verifier of this node's signed heads.
+    pub fn verifier(&self) -> NoteVerifier {
+        self.signer.verifier()
+    }
+
+    /// The node-secret key that turns local patient references into pseudonyms (derived from the
+    /// master key, so it never needs a file of its own).
+    pub fn pseudonym_key(&self) -> [u8; 32] {
+        blake3::derive_key("hdg 2026-11 patient pseudonym key v1", self.master.expose())
+    }
+
+    /// Number of ledger leaves.
+    pub fn tree_size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Commits a batch of observations durably (WAL synced) and closes a ledger block.
+    ///
+    /// Already-stored observations are skipped as duplicates; a correction whose target is unknown,
+    /// already superseded or another patient's is refused alone. Everything else in the batch is
+    /// written atomically with its index entries, ledger leaves and the new signed head.
+    pub fn commit(
+        &mut self,
+        obs: &[Observation],
+        now: Timestamp,
+    ) -> Result<CommitReceipt, StoreError> {
+        let mut batch = WriteBatch::default();
+        let mut frontier = self.frontier.clone();
+        let mut new_keys: HashMap<Pseudonym, SecretKey> = HashMap::new();
+        let mut in_batch: HashMap<RecordId, (Pseudonym, Option<RecordId>)> = HashMap::new();
+        let mut receipt = CommitReceipt {
+            tree_size: frontier.size(),
+            height: None,
+            records: Vec::with_capacity(obs.len()),
+            duplicates: Vec::new(),
+            refused: Vec::new(),
+            checkpoint: None,
+            bytes_written: 0,
+        };
+        let actor = self.node_key.verifying_key().to_bytes();
+
+        for o in obs {
+            if in_batch.contains_key(&o.id()) || self.has_record(&o.id())? {
+                receipt.duplicates.push(o.id());
+                continue;
+            }
+            if let Some(old) = o.supersedes {
+                if let Err(e) = self.check_correction(o, &old, &in_batch) {
+                    receipt.refused.push((o.id(), e));
+                    continue;
+                }
+                batch.put_cf(self.cf(layout::SUPERSEDED_BY), old.0, o.id().0);
+            }
+            let key = match self.data_key_for(&o.patient, &mut new_keys, &mut batch) {
+                Ok(k) => k,
+                Err(e @ StoreError::Erased(_)) => {
+                    receipt.refused.push((o.id(), e));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let sealed = seal::seal(&key, &o.id(), &o.patient, &o.canonical_bytes());
+            let entry = LedgerEntry {
+                kind: if o.supersedes.is_some() {
+                    EntryKind::Correction
+                } else {
+                    EntryKind::Record
+                },
+                subject: o.id().0,
+                content_hash: Sha256::digest(&sealed).into(),
+                actor,
+                time: now.0,
+            };
+            let leaf_index = frontier.size();
+            append_leaf(&mut batch, self, &mut frontier, &entry.to_bytes());
+            let stored = StoredRecord {
+                patient: o.patient,
+                leaf_index,
+                sealed,
+            };
+            batch.put_cf(self.cf(layout::RECORDS), o.id().0, stored.to_bytes());
+            batch.put_cf(
+                self.cf(layout::BY_INDICATOR),
+                layout::by_indicator_key(&o.indicator, o.effective, &o.id()),
+                [],
+            );
+            batch.put_cf(
+                self.cf(layout::BY_PATIENT),
+                layout::by_patient_key(&o.patient, &o.indicator, o.effective, &o.id()),
+                [],
+            );
+            in_batch.insert(o.id(), (o.patient, o.supersedes));
+            receipt.records.push(Anchored {
+                id: o.id(),
+                leaf_index,
+            });
+        }
+
+        if receipt.records.is_empty() {
+            return Ok(receipt);
+        }
+        let head = self.close_block(&mut batch, &frontier, now);
+        receipt.bytes_written = batch.size_in_bytes();
+        self.write_durably(batch)?;
+        self.advance(frontier, &head);
+        self.data_keys.extend(new_keys);
+        receipt.tree_size = self.frontier.size();
+        receipt.height = Some(head.height);
+        receipt.checkpoint = Some(head.note);
+        Ok(receipt)
+    }
+
+    /// Crypto-shreds a patient: destroys their data key, drops their index entries and anchors an
+    /// erasure entry. Their sealed bodies stay (unreadable) so the ledger still verifies.
+    pub fn erase_patient(
+        &mut self,
+        patient: &Pseudonym,
+        now: Timestamp,
+    ) -> Result<ErasureReceipt, StoreError> {
+        match self.db.get_cf(self.cf(layout::KEYS), patient.0)? {
+            None => return Err(StoreError::UnknownPatient(*patient)),
+            Some(v) if v == layout::ERASED => return Err(StoreError::Erased(*patient)),
+            Some(_) => {}
+        }
+        let mut batch = WriteBatch::default();
+        let ids = self.erase_indexes(patient, &mut batch)?;
+        batch.put_cf(self.cf(layout::KEYS), patient.0, layout::ERASED);
+
+        let mut frontier = self.frontier.clone();
+        let entry = LedgerEntry {
+            kind: EntryKind::Erasure,
+            subject: patient.0,
+            content_hash: erased_ids_digest(&ids),
+            actor: self.node_key.verifying_key().to_bytes(),
+            time: now.0,
+        };
+        let leaf_index = frontier.size();
+        append_leaf(&mut batch, self, &mut frontier, &entry.to_bytes());
+        let head = self.close_block(&mut batch, &frontier, now);
+        self.write_durably(batch)?;
+        self.advance(frontier, &head);
+        self.data_keys.remove(patient);
+        Ok(ErasureReceipt {
+            records: ids.len() as u64,
+            leaf_index,
+            checkpoint: head.note,
+        })
+    }
+
+    /// Removes every index entry of `patient` into `batch`; returns the ids of their records.
+    fn erase_indexes(
+        &self,
+        patient: &Pseudonym,
+        batch: &mut WriteBatch,
+    ) -> Result<Vec<RecordId>, StoreError> {
+        let mut ids = Vec::new();
+        for kv in self
+            .db
+            .prefix_iterator_cf(self.cf(layout::BY_PATIENT), patient.0)
+        {
+            let (k, _) = kv?;
+            if !k.starts_with(&patient.0) {
+                break;
+            }
+            let (indicator, effective, id) = layout::decode_index_tail(&k[32..])
+                .ok_or_else(|| corrupt("patient index entry", "does not decode"))?;
+            batch.delete_cf(self.cf(layout::BY_PATIENT), &k);
+            batch.delete_cf(
+                self.cf(layout::BY_INDICATOR),
+                layout::by_indicator_key(&indicator, effective, &id),
+            );
+            ids.push(id);
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    fn check_correction(
+        &self,
+        o: &Observation,
+        old: &RecordId,
+        in_batch: &HashMap<RecordId, (Pseudonym, Option<RecordId>)>,
+    ) -> Result<(), StoreError> {
+        let old_patient = match in_batch.get(old) {
+            Some((p, _)) => *p,
+            None => {
+                self.stored(old)?
+                    .ok_or(StoreError::UnknownSuperseded {
+                        id: o.id(),
+                        old: *old,
+                    })?
+                    .patient
+            }
+        };
+        if old_patient != o.patient {
+            return Err(StoreError::CorrectionPatientMismatch {
+                id: o.id(),
+                old: *old,
+            });
+        }
+        let later_in_batch = in_batch.iter().find(|(_, (_, s))| s.as_ref() == Some(old));
+        if let Some((by, _)) = later_in_batch {
+            return Err(StoreError::AlreadySuperseded { old: *old, by: *by });
+        }
+        if let Some(by) = self.db.get_cf(self.cf(layout::SUPERSEDED_BY), old.0)? {
+            let by = RecordId(
+                by.as_slice()
+                    .try_into()
+                    .map_err(|_| corrupt("supersession", "bad id"))?,
+            );
+            return Err(StoreError::AlreadySuperseded { old: *old, by });
+        }
+        Ok(())
+    }
+
+    /// The patient's data key: cached, unwrapped from the store, or made (and wrapped into `batch`).
+    fn data_key_for(
+        &mut self,
+        patient: &Pseudonym,
+        new_keys: &mut HashMap<Pseudonym, SecretKey>,
+        batch: &mut WriteBatch,
+    ) -> Result<SecretKey, StoreError> {
+        if let Some(k) = self
+            .data_keys
+            .get(patient)
+            .or_else(|| new_keys.get(patient))
+        {
+            return Ok(k.clone());
+        }
+        match self.db.get_cf(self.cf(layout::KEYS), patient.0)? {
+            Some(v) if v == layout::ERASED => Err(StoreError::Erased(*patient)),
+            Some(wrapped) => {
+                let k = keys::unwrap_data_key(&self.master, patient, &wrapped)?;
+                self.data_keys.insert(*patient, k.clone());
+                Ok(k)
+            }
+            None => {
+                let k = SecretKey::random();
+                batch.put_cf(
+                    self.cf(layout::KEYS),
+                    patient.0,
+                    keys::wrap_data_key(&self.master, patient, &k),
+                );
+                new_keys.insert(*patient, k.clone());
+                Ok(k)
+            }
+        }
+    }
+
+    /// The unwrapped data key of a patient, or `Erased`/`UnknownPatient`.
+    pub(crate) fn existing_data_key(&self, patient: &Pseudonym) -> Result<SecretKey, StoreError> {
+        if let Some(k) = self.data_keys.get(patient) {
+            return Ok(k.clone());
+        }
+        match self.db.get_cf(self.cf(layout::KEYS), patient.0)? {
+            Some(v) if v == layout::ERASED => Err(StoreError::Erased(*patient)),
+            Some(wrapped) => keys::unwrap_data_key(&self.master, patient, &wrapped),
+            None => Err(StoreError::UnknownPatient(*patient)),
+        }
+    }
+
+    /// Writes the frontier and a new signed head into `batch`; returns the head.
+    fn close_block(&self, batch: &mut WriteBatch, frontier: &Frontier, now: Timestamp) -> Head {
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size: frontier.size(),
+            root: frontier.root(),
+            height: self.height,
+            time: now.0,
+            prev: self.last_head,
+        };
+        let note = checkpoint
+            .sign(&self.signer)
+            .expect("the origin was checked as a key name when the store opened");
+        batch.put_cf(
+            self.cf(layout::META),
+            layout::META_FRONTIER,
+            frontier.to_bytes(),
+        );
+        batch.put_cf(
+            self.cf(layout::LEDGER_HEADS),
+            self.height.to_be_bytes(),
+            note.as_bytes(),
+        );
+        Head {
+            height: self.height,
+            text_hash: checkpoint.text_hash(),
+            note,
+        }
+    }
+
+    /// Makes a durable commit's new state current.
+    fn advance(&mut self, frontier: Frontier, head: &Head) {
+        self.frontier = frontier;
+        self.height = head.height + 1;
+        self.last_head = Some(head.text_hash);
+    }
+
+    fn write_durably(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    pub(crate) fn has_record(&self, id: &RecordId) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(layout::RECORDS), id.0)?
+            .is_some())
+    }
+
+    /// The stored (sealed) form of a record, if present.
+    pub(crate) fn stored(&self, id: &RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        match self.db.get_pinned_cf(self.cf(layout::RECORDS), id.0)? {
+            None => Ok(None),
+            Some(b) => StoredRecord::from_bytes(&b)
+                .map(Some)
+                .ok_or_else(|| corrupt(&format!("record {id}"), "does not decode")),
+        }
+    }
+
+    pub(crate) fn cf(&self, name: &str) -> &ColumnFamily {
+        cf(&self.db, name)
+    }
+}
+
+/// Appends one ledger leaf: the entry bytes and every perfect node it completes go into `batch`.
+fn append_leaf(batch: &mut WriteBatch, store: &Store, frontier: &mut Frontier, leaf: &[u8]) {
+    let index = frontier.size();
+    batch.put_cf(store.cf(layout::LEDGER_LEAVES), index.to_be_bytes(), leaf);
+    for (level, idx, hash) in frontier.append(leaf_hash(leaf)) {
+        batch.put_cf(
+            store.cf(layout::LEDGER_NODES),
+            layout::node_key(level, idx),
+            hash,
+        );
+    }
+}
+
+/// The erasure entry's content hash: SHA-256 over the sorted ids of the erased records.
+pub(crate) fn erased_ids_digest(ids: &[RecordId]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for id in ids {
+        h.update(id.0);
+    }
+    h.finalize().into()
+}
+
+fn default_origin(key: &SigningKey) -> String {
+    let pk = key.verifying_key().to_bytes();
+    format!("hdg.local/node-{}", hex::encode(&pk[..4]))
+}
+
+/// A block head just written: its height, the hash chained into the next head, and the note.
+struct Head {
+    height: u64,
+    text_hash: Hash,
+    note: String,
+}
+
+/// The newest stored head: its height and signed note text.
+fn last_head(db: &DB) -> Result<Option<(u64, String)>, StoreError> {
+    let mut it = db.iterator_cf(cf(db, layout::LEDGER_HEADS), rocksdb::IteratorMode::End);
+    match it.next() {
+        None => Ok(None),
+        Some(kv) => {
+            let (k, v) = kv?;
+            let h: [u8; 8] = k
+                .as_ref()
+                .try_into()
+                .map_err(|_| corrupt("head key", "not 8 bytes"))?;
+            let note =
+                String::from_utf8(v.to_vec()).map_err(|_| corrupt("signed head", "not UTF-8"))?;
+            Ok(Some((u64::from_be_bytes(h), note)))
+        }
+    }
+}
+
+pub(crate) fn cf<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
+    db.cf_handle(name)
+        .expect("every column family is opened with the database")
+}
+
+pub(crate) fn corrupt(what: &str, reason: &str) -> StoreError {
+    StoreError::Corrupt {
+        what: what.to_owned(),
+        reason: reason.to_owned(),
+    }
+}

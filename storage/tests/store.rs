@@ -1,0 +1,213 @@
+//! Committing, reading, correcting, scanning, erasing and proving, through the public API.
+
+mod common;
+
+use common::*;
+use hdg_ledger::NoteVerifier;
+use hdg_schema::{Pseudonym, Timestamp};
+use hdg_storage::{Store, StoreError, TimeRange};
+
+#[test]
+fn committed_records_read_back_and_survive_reopen() {
+    let (dir, mut store) = fresh();
+    let batch = cohort(10);
+    let r = store.commit(&batch, t(1)).unwrap();
+    assert_eq!(r.records.len(), batch.len());
+    assert_eq!(r.tree_size, batch.len() as u64);
+    assert_eq!(r.height, Some(0));
+    let leaf_indexes: Vec<u64> = r.records.iter().map(|a| a.leaf_index).collect();
+    assert_eq!(leaf_indexes, (0..batch.len() as u64).collect::<Vec<_>>());
+    let vkey = store.vkey();
+    drop(store);
+
+    let store = Store::open(dir.path(), false).unwrap();
+    assert_eq!(store.vkey(), vkey);
+    assert_eq!(store.tree_size(), batch.len() as u64);
+    for o in &batch {
+        assert_eq!(&store.get(&o.id()).unwrap(), o);
+    }
+    store
+        .verify(&NoteVerifier::from_vkey(&vkey).unwrap())
+        .unwrap();
+}
+
+#[test]
+fn re_ingest_is_idempotent() {
+    let (_dir, mut store) = fresh();
+    let batch = cohort(5);
+    store.commit(&batch, t(1)).unwrap();
+    let again = store.commit(&batch, t(2)).unwrap();
+    assert!(again.records.is_empty());
+    assert_eq!(again.duplicates, ids(&batch));
+    assert_eq!(again.height, None, "nothing new, no new block");
+    let mut doubled = batch.clone();
+    doubled.extend(batch.clone());
+    let (_d2, mut other) = fresh();
+    let r = other.commit(&doubled, t(1)).unwrap();
+    assert_eq!(r.records.len(), batch.len());
+    assert_eq!(r.duplicates.len(), batch.len());
+}
+
+#[test]
+fn corrections_keep_both_versions_and_reads_prefer_the_latest() {
+    let (_dir, mut store) = fresh();
+    let a = obs(1, "4548-4", 70, 10);
+    store.commit(std::slice::from_ref(&a), t(1)).unwrap();
+    let b = correction(&a, 71);
+    let c = correction(&b, 72);
+    store.commit(&[b.clone(), c.clone()], t(2)).unwrap();
+
+    assert_eq!(store.get(&a.id()).unwrap(), a, "old versions stay readable");
+    assert_eq!(store.latest(&a.id()).unwrap(), c);
+    let history: Vec<_> = store
+        .history(&b.id())
+        .unwrap()
+        .iter()
+        .map(|o| o.id())
+        .collect();
+    assert_eq!(history, vec![a.id(), b.id(), c.id()]);
+    assert_eq!(
+        store
+            .scan_indicator("4548-4", TimeRange::default())
+            .unwrap(),
+        vec![c.id()]
+    );
+
+    // A second correction of an already corrected version is refused alone.
+    let fork = correction(&a, 99);
+    let ok = obs(2, "4548-4", 60, 11);
+    let r = store.commit(&[fork.clone(), ok.clone()], t(3)).unwrap();
+    assert_eq!(r.records.len(), 1);
+    assert!(matches!(
+        r.refused[0].1,
+        StoreError::AlreadySuperseded { .. }
+    ));
+    // A correction of an unknown record, or of another patient's record, is refused.
+    let mut orphan = correction(&a, 5).into_data();
+    orphan.supersedes = Some(hdg_schema::RecordId([9; 32]));
+    let orphan = hdg_schema::Observation::new(orphan);
+    let mut foreign = correction(&ok, 5).into_data();
+    foreign.patient = Pseudonym([3; 32]);
+    let foreign = hdg_schema::Observation::new(foreign);
+    let r = store.commit(&[orphan, foreign], t(4)).unwrap();
+    assert!(matches!(
+        r.refused[0].1,
+        StoreError::UnknownSuperseded { .. }
+    ));
+    assert!(matches!(
+        r.refused[1].1,
+        StoreError::CorrectionPatientMismatch { .. }
+    ));
+}
+
+#[test]
+fn scans_follow_time_ranges_and_patients() {
+    let (_dir, mut store) = fresh();
+    let batch = cohort(20);
+    store.commit(&batch, t(1)).unwrap();
+    let range = TimeRange {
+        from: Some(Timestamp(5_000_000)),
+        to: Some(Timestamp(10_000_000)),
+    };
+    let mut expected: Vec<_> = batch
+        .iter()
+        .filter(|o| o.indicator == "4548-4" && (5_000_000..10_000_000).contains(&o.effective.0))
+        .collect();
+    expected.sort_by_key(|o| (o.effective, o.id()));
+    let got = store.scan_indicator("4548-4", range).unwrap();
+    assert_eq!(got, expected.iter().map(|o| o.id()).collect::<Vec<_>>());
+    assert_eq!(got.len(), 15);
+
+    let p2 = store
+        .scan_patient(&Pseudonym([2; 32]), Some("8867-4"))
+        .unwrap();
+    assert_eq!(p2.len(), 20);
+    assert!(
+        p2.iter()
+            .all(|id| store.get(id).unwrap().patient == Pseudonym([2; 32]))
+    );
+    assert_eq!(
+        store.scan_patient(&Pseudonym([2; 32]), None).unwrap().len(),
+        40
+    );
+    assert!(
+        store
+            .scan_indicator("2339-0", TimeRange::default())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn erasure_shreds_one_patient_and_keeps_the_ledger_verifiable() {
+    let (_dir, mut store) = fresh();
+    let batch = cohort(8);
+    store.commit(&batch, t(1)).unwrap();
+    let victim = Pseudonym([2; 32]);
+    let survivor = batch.iter().find(|o| o.patient != victim).unwrap().clone();
+    let before = store.inclusion_proof(&survivor.id()).unwrap();
+
+    let r = store.erase_patient(&victim, t(2)).unwrap();
+    assert_eq!(r.records, 16);
+    for o in batch.iter().filter(|o| o.patient == victim) {
+        assert!(matches!(store.get(&o.id()), Err(StoreError::Erased(p)) if p == victim));
+    }
+    assert!(store.scan_patient(&victim, None).unwrap().is_empty());
+    assert_eq!(
+        store
+            .scan_indicator("4548-4", TimeRange::default())
+            .unwrap()
+            .len(),
+        16
+    );
+    assert!(matches!(
+        store
+            .commit(&[obs(2, "4548-4", 1, 1)], t(3))
+            .unwrap()
+            .refused[0]
+            .1,
+        StoreError::Erased(_)
+    ));
+    assert!(matches!(
+        store.erase_patient(&victim, t(3)),
+        Err(StoreError::Erased(_))
+    ));
+
+    let verifier = NoteVerifier::from_vkey(&store.vkey()).unwrap();
+    let summary = store.verify(&verifier).unwrap();
+    assert_eq!(summary.shredded, 16);
+    assert_eq!(summary.records, 32);
+    before.verify(&verifier).unwrap();
+    store
+        .inclusion_proof(&survivor.id())
+        .unwrap()
+        .verify(&verifier)
+        .unwrap();
+}
+
+#[test]
+fn proofs_verify_offline_and_tampered_ones_fail() {
+    let (_dir, mut store) = fresh();
+    let batch = cohort(30);
+    for chunk in batch.chunks(7) {
+        store.commit(chunk, t(1)).unwrap();
+    }
+    let verifier = NoteVerifier::from_vkey(&store.vkey()).unwrap();
+    for o in batch.iter().step_by(11) {
+        let proof = store.inclusion_proof(&o.id()).unwrap();
+        proof.verify(&verifier).unwrap();
+        let json = serde_json::to_string(&proof).unwrap();
+        let mut tampered: serde_json::Value = serde_json::from_str(&json).unwrap();
+        tampered["leaf_index"] = serde_json::json!(proof.leaf_index ^ 1);
+        let tampered: hdg_ledger::InclusionProofJson = serde_json::from_value(tampered).unwrap();
+        assert!(tampered.verify(&verifier).is_err());
+    }
+    let other = NoteVerifier::from_vkey(&fresh().1.vkey()).unwrap();
+    assert!(
+        store
+            .inclusion_proof(&batch[0].id())
+            .unwrap()
+            .verify(&other)
+            .is_err()
+    );
+}
