@@ -1,1 +1,73 @@
-fn main() {}
+//! `hdg`: the Healthcare Data Gateway command-line tool.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// Healthcare Data Gateway: health records under an indicator-centric schema, anchored in a
+/// verifiable ledger, with statistics computed by three-party secure computation.
+#[derive(Parser)]
+#[command(name = "hdg", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the end-to-end demo on a synthetic cohort (embedded defaults, temporary folder).
+    Demo(cli::demo::Args),
+    /// Validate FHIR JSON / NDJSON / CSV files and print the import report (stores nothing).
+    Import(cli::import::Args),
+    /// Write a deterministic synthetic cohort as FHIR transaction bundles.
+    Synth(cli::synth::Args),
+    /// Import files into a node's embedded store, anchoring every record in its ledger.
+    Ingest(cli::ingest::Args),
+    /// Re-derive every hash and signature of a store and name the first bad entry.
+    Verify(cli::verify::Args),
+    /// Print a record's inclusion proof, or check one offline with only the node's key.
+    Proof(cli::proof::Args),
+    /// Show a record's correction chain.
+    History(cli::history::Args),
+    /// Print the node's ledger verifier key (name+keyhash+base64).
+    Key(cli::key::Args),
+    /// Crypto-shred a patient's records (destroy their data key) and anchor the erasure.
+    Erase(cli::erase::Args),
+    /// Measure ingest or MPC throughput against a baseline measured in the same run.
+    Bench(cli::bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(a) => cli::demo::run(a),
+        Command::Import(a) => cli::import::run(a),
+        Command::Synth(a) => cli::synth::run(a),
+        Command::Ingest(a) => cli::ingest::run(a),
+        Command::Verify(a) => cli::verify::run(a),
+        Command::Proof(a) => cli::proof::run(a),
+        Command::History(a) => cli::history::run(a),
+        Command::Key(a) => cli::key::run(a),
+        Command::Erase(a) => cli::erase::run(a),
+        Command::Bench(a) => cli::bench::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A data folder argument shared by the store commands.
+#[derive(clap::Args, Clone)]
+pub struct DataDir {
+    /// The node's data folder (RocksDB, key files).
+    #[arg(long = "data", value_name = "DIR")]
+    pub dir: PathBuf,
+}

@@ -1,0 +1,21 @@
+//! `hdg key --data DIR`: print the node's ledger verifier key.
+
+use std::process::ExitCode;
+
+use hdg_storage::Store;
+
+use crate::DataDir;
+
+/// Arguments of `hdg key`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    data: DataDir,
+}
+
+/// Prints `name+keyhash+base64`, the standard signed-note verifier key form.
+pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
+    let store = Store::open(&args.data.dir, true)?;
+    println!("{}", store.vkey());
+    Ok(ExitCode::SUCCESS)
+}

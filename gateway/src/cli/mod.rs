@@ -1,0 +1,14 @@
+//! One module per `hdg` subcommand, plus the input-file plumbing they share.
+
+pub mod bench;
+pub mod demo;
+pub mod demo_queries;
+pub mod erase;
+pub mod files;
+pub mod history;
+pub mod import;
+pub mod ingest;
+pub mod key;
+pub mod proof;
+pub mod synth;
+pub mod verify;

@@ -1,0 +1,175 @@
+//! The `hdg` command line, run as a user would: exit codes, JSON shapes, and error messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn hdg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hdg"))
+        .args(args)
+        .output()
+        .expect("hdg runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn synthea(i: usize) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../shared/data/synthea/patient-{i}.json"));
+    p.display().to_string()
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.display().to_string()
+}
+
+const BAD_UNIT: &str = r#"{"resourceType":"Observation","status":"final",
+ "code":{"coding":[{"system":"http://loinc.org","code":"2339-0"}]},
+ "subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-01-02T03:04:05Z",
+ "valueQuantity":{"value":5,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}}"#;
+
+const GOOD: &str = r#"{"resourceType":"Observation","status":"final",
+ "code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},
+ "subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-01-02T03:04:05Z",
+ "valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}"#;
+
+#[test]
+fn import_check_json_reports_synthea_bundles_clean() {
+    let files: Vec<String> = (0..5).map(synthea).collect();
+    let mut args = vec!["import", "--check", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let out = hdg(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["rejected"].as_array().unwrap().is_empty());
+    let hba1c = report["accepted_by_indicator"]["4548-4"]
+        .as_u64()
+        .unwrap_or(0);
+    let heart = report["accepted_by_indicator"]["8867-4"].as_u64().unwrap();
+    assert!(heart > 0 && hba1c > 0, "{report}");
+    assert!(report["non_numeric"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn strict_check_fails_on_a_bad_entry_and_lenient_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.ndjson",
+        &format!(
+            "{}\n{}\n",
+            GOOD.replace('\n', ""),
+            BAD_UNIT.replace('\n', "")
+        ),
+    );
+    let strict = hdg(&["import", "--check", "--json", &bad]);
+    assert!(!strict.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&strict.stdout).unwrap();
+    let rejected = &report["rejected"][0];
+    assert_eq!(rejected["file"], bad.as_str());
+    assert!(
+        rejected["field"]
+            .as_str()
+            .unwrap()
+            .contains("valueQuantity"),
+        "{rejected}"
+    );
+    assert!(
+        rejected["reason"].as_str().unwrap().contains("kg"),
+        "{rejected}"
+    );
+
+    let lenient = hdg(&["import", "--check", "--json", "--lenient", &bad]);
+    assert!(lenient.status.success(), "{}", text(&lenient));
+    let report: serde_json::Value = serde_json::from_slice(&lenient.stdout).unwrap();
+    assert_eq!(report["accepted_by_indicator"]["8867-4"], 1);
+    assert_eq!(report["rejected"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn malformed_json_is_an_error_with_a_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "broken.json",
+        r#"{"resourceType":"Bundle","entry":[{"resource": }]}"#,
+    );
+    let out = hdg(&["import", "--check", &f]);
+    assert!(!out.status.success());
+    let msg = text(&out);
+    assert!(msg.contains("broken.json"), "{msg}");
+    assert!(msg.contains("column") || msg.contains("offset"), "{msg}");
+}
+
+#[test]
+fn ingest_prove_and_verify_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let data = data.to_str().unwrap();
+    let out = hdg(&["ingest", "--json", "--data", data, &synthea(0), &synthea(1)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let first = lines[0]["records"][0]["record_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(first.len(), 64);
+    assert!(
+        first
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
+
+    let key = String::from_utf8(hdg(&["key", "--data", data]).stdout).unwrap();
+    let key = key.trim();
+    let proof = hdg(&["proof", "--data", data, "--record", &first]);
+    assert!(proof.status.success(), "{}", text(&proof));
+    let proof_file = write(
+        dir.path(),
+        "proof.json",
+        &String::from_utf8(proof.stdout).unwrap(),
+    );
+    let ok = hdg(&["proof", "--verify", &proof_file, "--key", key]);
+    assert!(ok.status.success(), "{}", text(&ok));
+
+    let mut tampered: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&proof_file).unwrap()).unwrap();
+    let leaf = tampered["leaf"].as_str().unwrap().to_owned();
+    let flipped = if leaf.ends_with('0') { "1" } else { "0" };
+    tampered["leaf"] = serde_json::json!(format!("{}{flipped}", &leaf[..leaf.len() - 1]));
+    let bad_file = write(dir.path(), "bad-proof.json", &tampered.to_string());
+    let bad = hdg(&["proof", "--verify", &bad_file, "--key", key]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("FAILED"), "{}", text(&bad));
+
+    let verify = hdg(&["verify", "--data", data]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    assert!(text(&verify).starts_with("ok:"), "{}", text(&verify));
+    let again = hdg(&["ingest", "--json", "--data", data, &synthea(0)]);
+    assert!(again.status.success());
+    assert!(again.stdout.is_empty(), "re-ingest writes nothing new");
+}
+
+#[test]
+fn unknown_record_and_bad_ids_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let data = data.to_str().unwrap();
+    assert!(hdg(&["key", "--data", data]).status.success());
+    let out = hdg(&["proof", "--data", data, "--record", &"ab".repeat(32)]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not in the store"), "{}", text(&out));
+    let out = hdg(&["history", "--data", data, "--record", "xyz"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("64 lowercase hex"), "{}", text(&out));
+}
