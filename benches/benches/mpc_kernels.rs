@@ -1,5 +1,5 @@
 //! Kernel throughput: each SIMD path beside the portable one and a plain memory copy of the same
-//! bytes, plus the two PRF constructions. Run: `cargo bench -p hdg-mpc --bench kernels`.
+//! bytes, plus the two PRF constructions. Run: `cargo bench -p hdg-benches --bench mpc_kernels`.
 //! Throughput is reported per element (8-byte ring element or 64-bit word) of the output.
 
 use std::hint::black_box;

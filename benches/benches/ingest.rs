@@ -1,0 +1,58 @@
+//! Ingest: observations per second through seal + index + anchor + synced commit, beside raw
+//! RocksDB synced `WriteBatch` puts of the same number of bytes in the same run. The ratio
+//! (raw time / commit time) is the figure to watch; the target is at least 0.5.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hdg_schema::Timestamp;
+use hdg_storage::Store;
+
+const N: usize = 20_000;
+const BATCH: usize = 4096;
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ingest");
+    g.throughput(Throughput::Elements(N as u64));
+    let mut bytes_per_run: Vec<(usize, usize)> = Vec::new();
+    let mut salt = 0u64;
+    g.bench_function("seal+index+anchor+commit", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                salt += 1;
+                let obs = hdg_benches::observations(N, salt);
+                let dir = tempfile::tempdir().unwrap();
+                let mut store = Store::open(dir.path(), true).unwrap();
+                bytes_per_run.clear();
+                let t = Instant::now();
+                for chunk in obs.chunks(BATCH) {
+                    let r = store.commit(chunk, Timestamp(1)).unwrap();
+                    bytes_per_run.push((r.records.len(), r.bytes_written));
+                }
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    g.bench_function("baseline: raw RocksDB, same bytes", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().unwrap();
+                let t = Instant::now();
+                hdg_storage::baseline::raw_write_batches(dir.path(), &bytes_per_run).unwrap();
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10);
+    targets = bench
+}
+criterion_main!(benches);
