@@ -10,6 +10,9 @@ pub enum StoreError {
     /// RocksDB reported an error (I/O, corruption detected by its checksums, lock held).
     #[error("database: {0}")]
     Db(#[from] rocksdb::Error),
+    /// No store was (completely) created in this folder: nothing was ever committed there.
+    #[error("no store in {}: it was never created, or its creation was interrupted before any commit", .0.display())]
+    NotInitialized(PathBuf),
     /// A key file is missing, unreadable or malformed.
     #[error("key file {}: {reason}", path.display())]
     KeyFile { path: PathBuf, reason: String },

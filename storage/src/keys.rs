@@ -147,18 +147,32 @@ fn load_or_create_hex_key(path: &Path, create: bool) -> Result<SecretKey, StoreE
     }
 }
 
-/// Writes a new file readable only by its owner (mode 0600 on Unix); refuses to overwrite.
+/// Writes a new file readable only by its owner (mode 0600 on Unix), all or nothing: the bytes go
+/// to a temporary file that is synced and then renamed into place, so a crash never leaves a
+/// truncated key behind. Refuses to overwrite an existing file.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    if path.exists() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "refusing to overwrite an existing key file",
+        ));
+    }
+    let tmp = path.with_extension("tmp");
     let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
+    opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path)?;
+    let mut f = opts.open(&tmp)?;
     f.write_all(contents)?;
-    f.sync_all()
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -76,18 +76,27 @@ pub struct ErasureReceipt {
 impl Store {
     /// Opens the store in `dir`; with `create`, makes the folder, keys and database when missing.
     pub fn open(dir: &Path, create: bool) -> Result<Store, StoreError> {
+        if !create && !is_initialized(dir) {
+            return Err(StoreError::NotInitialized(dir.to_path_buf()));
+        }
         if create {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::KeyFile {
                 path: dir.to_path_buf(),
                 reason: e.to_string(),
             })?;
         }
-        let node_key = keys::load_node_key(dir, create)?;
-        let master = keys::load_master_key(dir, create)?;
+        // Creation order: master key, node key, database; `is_initialized` checks the last step.
+        // Keys are only ever made for a store that is not initialized yet: a created store whose
+        // key file went missing must fail, never silently get a new key.
+        let fresh = create && !is_initialized(dir);
+        let master = keys::load_master_key(dir, fresh)?;
+        let node_key = keys::load_node_key(dir, fresh)?;
 
         let mut opts = Options::default();
         opts.create_if_missing(create);
-        opts.create_missing_column_families(create);
+        // A crash while the column families were being created leaves some missing: creating the
+        // missing (empty) ones on every open finishes that step.
+        opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
         opts.set_write_buffer_size(64 << 20);
         let cfs = layout::ALL
@@ -497,6 +506,11 @@ pub(crate) fn erased_ids_digest(ids: &[RecordId]) -> [u8; 32] {
 fn default_origin(key: &SigningKey) -> String {
     let pk = key.verifying_key().to_bytes();
     format!("hdg.local/node-{}", hex::encode(&pk[..4]))
+}
+
+/// True once a store's last creation step (the database) happened in `dir`.
+fn is_initialized(dir: &Path) -> bool {
+    dir.join(keys::NODE_KEY_FILE).exists() && dir.join("db").join("CURRENT").exists()
 }
 
 /// A block head just written: its height, the hash chained into the next head, and the note.

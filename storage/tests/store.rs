@@ -211,3 +211,38 @@ fn proofs_verify_offline_and_tampered_ones_fail() {
             .is_err()
     );
 }
+
+#[test]
+fn an_uncreated_or_half_created_store_is_named_and_creation_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), false),
+        Err(StoreError::NotInitialized(_))
+    ));
+    // Keys written, database not yet (a crash between the two steps).
+    let store = Store::open(dir.path(), true).unwrap();
+    let vkey = store.vkey();
+    drop(store);
+    std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), false),
+        Err(StoreError::NotInitialized(_))
+    ));
+    let resumed = Store::open(dir.path(), true).unwrap();
+    assert_eq!(resumed.vkey(), vkey, "the existing node key is kept");
+}
+
+#[test]
+fn a_created_store_whose_master_key_vanished_is_refused_not_rekeyed() {
+    let (dir, mut store) = fresh();
+    store.commit(&cohort(2), t(1)).unwrap();
+    drop(store);
+    std::fs::remove_file(dir.path().join(hdg_storage::MASTER_KEY_FILE)).unwrap();
+    match Store::open(dir.path(), true) {
+        Err(StoreError::KeyFile { path, .. }) => {
+            assert!(path.ends_with(hdg_storage::MASTER_KEY_FILE))
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("a missing master key must not be replaced by a new one"),
+    }
+}
