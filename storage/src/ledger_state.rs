@@ -44,18 +44,7 @@ impl Store {
 
     /// The newest signed head, if any block was closed.
     pub fn latest_head(&self) -> Result<Option<String>, StoreError> {
-        let mut it = self
-            .db
-            .iterator_cf(self.cf(layout::LEDGER_HEADS), IteratorMode::End);
-        match it.next() {
-            None => Ok(None),
-            Some(kv) => {
-                let (_, v) = kv?;
-                String::from_utf8(v.to_vec())
-                    .map(Some)
-                    .map_err(|_| corrupt("signed head", "not UTF-8"))
-            }
-        }
+        Ok(crate::store::last_head(&self.db)?.map(|(_, note)| note))
     }
 
     /// Every signed head, oldest first, as (height, note text).
@@ -66,13 +55,7 @@ impl Store {
             .iterator_cf(self.cf(layout::LEDGER_HEADS), IteratorMode::Start)
         {
             let (k, v) = kv?;
-            let h: [u8; 8] = k
-                .as_ref()
-                .try_into()
-                .map_err(|_| corrupt("head key", "not 8 bytes"))?;
-            let text =
-                String::from_utf8(v.to_vec()).map_err(|_| corrupt("signed head", "not UTF-8"))?;
-            out.push((u64::from_be_bytes(h), text));
+            out.push(crate::store::decode_head(&k, &v)?);
         }
         Ok(out)
     }

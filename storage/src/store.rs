@@ -555,21 +555,25 @@ struct Head {
 }
 
 /// The newest stored head: its height and signed note text.
-fn last_head(db: &DB) -> Result<Option<(u64, String)>, StoreError> {
+pub(crate) fn last_head(db: &DB) -> Result<Option<(u64, String)>, StoreError> {
     let mut it = db.iterator_cf(cf(db, layout::LEDGER_HEADS), rocksdb::IteratorMode::End);
     match it.next() {
         None => Ok(None),
         Some(kv) => {
             let (k, v) = kv?;
-            let h: [u8; 8] = k
-                .as_ref()
-                .try_into()
-                .map_err(|_| corrupt("head key", "not 8 bytes"))?;
-            let note =
-                String::from_utf8(v.to_vec()).map_err(|_| corrupt("signed head", "not UTF-8"))?;
-            Ok(Some((u64::from_be_bytes(h), note)))
+            decode_head(&k, &v).map(Some)
         }
     }
+}
+
+/// A `ledger_heads` entry: (height, signed note text).
+pub(crate) fn decode_head(key: &[u8], value: &[u8]) -> Result<(u64, String), StoreError> {
+    let h: [u8; 8] = key
+        .try_into()
+        .map_err(|_| corrupt("head key", "not 8 bytes"))?;
+    let note =
+        String::from_utf8(value.to_vec()).map_err(|_| corrupt("signed head", "not UTF-8"))?;
+    Ok((u64::from_be_bytes(h), note))
 }
 
 pub(crate) fn cf<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
