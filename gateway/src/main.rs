@@ -11,7 +11,7 @@ mod cli;
 /// Healthcare Data Gateway: health records under an indicator-centric schema, anchored in a
 /// verifiable ledger, with statistics computed by three-party secure computation.
 #[derive(Parser)]
-#[command(name = "hdg", version, about, long_about = None)]
+#[command(name = "hdg", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

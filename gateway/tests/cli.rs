@@ -173,3 +173,36 @@ fn unknown_record_and_bad_ids_are_named() {
     assert!(!out.status.success());
     assert!(text(&out).contains("64 lowercase hex"), "{}", text(&out));
 }
+
+#[test]
+fn history_then_erase_shreds_the_patient_and_the_store_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let data = data.to_str().unwrap();
+    let out = hdg(&["ingest", "--json", "--data", data, &synthea(2)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    let record = first["records"][0]["record_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let history = hdg(&["history", "--data", data, "--record", &record]);
+    assert!(history.status.success(), "{}", text(&history));
+    let line = String::from_utf8(history.stdout).unwrap();
+    assert!(line.starts_with(&format!("* {record}")), "{line}");
+    let patient = line.split_whitespace().last().unwrap().to_owned();
+    assert_eq!(patient.len(), 64);
+
+    let erase = hdg(&["erase", "--data", data, "--patient", &patient]);
+    assert!(erase.status.success(), "{}", text(&erase));
+    let gone = hdg(&["history", "--data", data, "--record", &record]);
+    assert!(!gone.status.success());
+    assert!(text(&gone).contains("was erased"), "{}", text(&gone));
+    let again = hdg(&["erase", "--data", data, "--patient", &patient]);
+    assert!(!again.status.success());
+    let verify = hdg(&["verify", "--data", data]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    assert!(text(&verify).contains("shredded"), "{}", text(&verify));
+}

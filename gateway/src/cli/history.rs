@@ -35,12 +35,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let marker = if o.id() == id { "*" } else { " " };
         println!(
-            "{marker} {} {:?} {} effective {} value {}",
+            "{marker} {} {:?} {} effective {} value {} patient {}",
             o.id(),
             o.status,
             o.indicator,
             o.effective,
-            value
+            value,
+            o.patient
         );
     }
     Ok(ExitCode::SUCCESS)

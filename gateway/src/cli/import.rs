@@ -10,8 +10,8 @@ use super::files::{import_file, print_report_table};
 /// Arguments of `hdg import`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Only validate (the default and, for now, the only mode: `hdg ingest` stores).
-    #[arg(long, default_value_t = true)]
+    /// Validate only. This is what `hdg import` does; `hdg ingest` is the command that stores.
+    #[arg(long)]
     check: bool,
     /// Print one JSON object instead of the table.
     #[arg(long)]
