@@ -1,4 +1,5 @@
-//! The benchmark workloads W1-W5 (shared/peers/README.md), run by three parties in memory.
+//! The benchmark workloads W1-W5 (shared/peers/README.md), run by three parties in memory
+//! ([`run_workload`]) or over any channels ([`run_workload_with`], e.g. QUIC).
 //!
 //! Data: n values x ~ N(100, 20) (glucose-like, mg/dL) and y = 0.5x + N(50, 15), from a fixed
 //! seed, rounded to one decimal and entered as integers in tenths (x = 100.3 is 1003), so
@@ -20,6 +21,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::kernels;
+use crate::memory::{DEFAULT_TIMEOUT, memory_channels};
 use crate::protocols::a2b::msb_cost;
 use crate::protocols::b2a::count_ones;
 use crate::protocols::compare::greater_than_public;
@@ -27,7 +29,7 @@ use crate::protocols::input::input;
 use crate::protocols::mul::{dot_many, mul};
 use crate::protocols::reveal::reveal;
 use crate::ring::{decode, decode_all, encode_all};
-use crate::{ArithShares, Party, PartyId, PrfKind, run_three};
+use crate::{ArithShares, Channel, Party, PartyId, PrfKind, SessionId, SessionSecret};
 
 /// Seed of the workload data (the peers' scripts use the same).
 pub const SEED: u64 = 20240601;
@@ -138,22 +140,55 @@ struct PartyRun {
 
 /// Runs workload `w` on n values with three in-memory parties and checks it.
 pub fn run_workload(w: Workload, n: usize) -> WorkloadReport {
+    let channels = memory_channels(DEFAULT_TIMEOUT).map(|c| Box::new(c) as Box<dyn Channel>);
+    run_workload_with(w, n, &SessionId::random(), channels)
+}
+
+/// Runs workload `w` on n values with three parties over `channels` (indexed by party, e.g.
+/// the gateway's QUIC channels for `session`), one thread per party, and checks it.
+/// Panics when session setup or the protocol fails (a benchmark, not a service).
+pub fn run_workload_with(
+    w: Workload,
+    n: usize,
+    session: &SessionId,
+    channels: [Box<dyn Channel>; 3],
+) -> WorkloadReport {
     let (x, y) = dataset(n);
     let (xr, yr) = (encode_all(&x), encode_all(&y));
     let barrier = Barrier::new(3);
-    let runs = run_three(|p| {
-        barrier.wait();
-        let before = p.stats();
-        let start = Instant::now();
-        let opened = compute(p, w, &xr, &yr).expect("in-memory workload run");
-        let seconds = start.elapsed().as_secs_f64();
-        let d = p.stats().since(&before);
-        PartyRun {
-            opened,
-            seconds,
-            bytes: d.bytes_sent,
-            messages: d.messages_sent,
-        }
+    let secrets = PartyId::ALL.map(|_| SessionSecret::random());
+    let publics = [0, 1, 2].map(|i| secrets[i].public());
+    let runs = std::thread::scope(|s| {
+        let mut ids = PartyId::ALL.into_iter();
+        let handles = channels.map(|ch| {
+            let me = ids.next().expect("three parties");
+            let (secrets, publics, barrier, xr, yr) = (&secrets, &publics, &barrier, &xr, &yr);
+            s.spawn(move || {
+                let mut p = Party::establish(
+                    me,
+                    session,
+                    &secrets[me.index()],
+                    publics,
+                    PrfKind::DEFAULT,
+                    ch,
+                )
+                .unwrap_or_else(|e| panic!("session setup failed for {me}: {e}"));
+                barrier.wait();
+                let before = p.stats();
+                let start = Instant::now();
+                let opened = compute(&mut p, w, xr, yr)
+                    .unwrap_or_else(|e| panic!("workload run failed for {me}: {e}"));
+                let seconds = start.elapsed().as_secs_f64();
+                let d = p.stats().since(&before);
+                PartyRun {
+                    opened,
+                    seconds,
+                    bytes: d.bytes_sent,
+                    messages: d.messages_sent,
+                }
+            })
+        });
+        handles.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
     });
     let agree = runs.iter().all(|r| r.opened == runs[0].opened);
     let (ok, result) = check(w, &x, &y, &runs[0].opened);
