@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
+mod net;
 
 /// Healthcare Data Gateway: health records under an indicator-centric schema, anchored in a
 /// verifiable ledger, with statistics computed by three-party secure computation.
