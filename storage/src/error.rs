@@ -37,6 +37,14 @@ pub enum StoreError {
     /// Stored bytes do not decode or do not authenticate.
     #[error("stored {what} is corrupt: {reason}")]
     Corrupt { what: String, reason: String },
+    /// A share row received from a peer is malformed; the whole batch is refused.
+    #[error("share row for record {record}: {reason}")]
+    InvalidShareRow {
+        /// The record the row shares.
+        record: RecordId,
+        /// Which rule it breaks (never the share values).
+        reason: &'static str,
+    },
     /// The ledger refused an operation (e.g. a proof for a size it does not have).
     #[error("ledger: {0}")]
     Ledger(String),

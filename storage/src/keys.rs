@@ -43,6 +43,11 @@ impl SecretKey {
         &self.0
     }
 
+    /// A subkey of `master` for one purpose, named by `context` (BLAKE3 key derivation).
+    pub fn derived(master: &SecretKey, context: &str) -> Self {
+        SecretKey(blake3::derive_key(context, master.expose()))
+    }
+
     fn from_hex(text: &str) -> Option<Self> {
         let bytes = Zeroizing::new(hex::decode(text.trim()).ok()?);
         let arr: [u8; 32] = bytes.as_slice().try_into().ok()?;

@@ -24,9 +24,18 @@ pub const LEDGER_HEADS: &str = "ledger_heads";
 pub const KEYS: &str = "keys";
 /// Singletons: the ledger frontier, the origin name.
 pub const META: &str = "meta";
+/// (indicator, effective, id) -> this party's sealed share pair (see `crate::shares`); same key
+/// encoding as [`BY_INDICATOR`].
+pub const SHARES: &str = "shares";
+/// record id -> its [`SHARES`] key: finds a share row by record id (duplicate check).
+pub const SHARE_IDS: &str = "share_ids";
+/// share receipt leaf index (u64 BE) -> manifest of the rows it anchors (keys and value digests).
+pub const SHARE_RECEIPTS: &str = "share_receipts";
+/// leaf index of a local record (u64 BE) -> record id: its value still has to be secret-shared.
+pub const OUTBOX: &str = "outbox";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 13] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -36,6 +45,10 @@ pub const ALL: [&str; 9] = [
     LEDGER_HEADS,
     KEYS,
     META,
+    SHARES,
+    SHARE_IDS,
+    SHARE_RECEIPTS,
+    OUTBOX,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.
@@ -75,6 +88,12 @@ pub fn by_indicator_key(indicator: &str, effective: Timestamp, id: &RecordId) ->
     k.extend_from_slice(&time_key(effective));
     k.extend_from_slice(&id.0);
     k
+}
+
+/// Key in [`SHARES`]: the same ordered encoding as [`BY_INDICATOR`], so an indicator's shares scan
+/// by effective time then record id.
+pub fn share_key(indicator: &str, effective: Timestamp, id: &RecordId) -> Vec<u8> {
+    by_indicator_key(indicator, effective, id)
 }
 
 /// Key in [`BY_PATIENT`]; `patient_prefix` is its first 32 bytes.
@@ -127,6 +146,22 @@ mod tests {
         fn time_keys_sort_like_times(a: i64, b: i64) {
             prop_assert_eq!(time_key(Timestamp(a)).cmp(&time_key(Timestamp(b))), a.cmp(&b));
             prop_assert_eq!(time_from_key(time_key(Timestamp(a))), Timestamp(a));
+        }
+
+        #[test]
+        fn share_keys_sort_like_indicator_time_id(
+            a in ("[0-9]{1,6}-[0-9]", any::<i64>(), any::<[u8; 32]>()),
+            b in ("[0-9]{1,6}-[0-9]", any::<i64>(), any::<[u8; 32]>()),
+        ) {
+            let ka = share_key(&a.0, Timestamp(a.1), &RecordId(a.2));
+            let kb = share_key(&b.0, Timestamp(b.1), &RecordId(b.2));
+            // Within one indicator, keys order by (time, id); across indicators they never interleave.
+            if a.0 == b.0 {
+                prop_assert_eq!(ka.cmp(&kb), (a.1, a.2).cmp(&(b.1, b.2)));
+            } else {
+                prop_assert!(!ka.starts_with(&indicator_prefix(&b.0)));
+            }
+            prop_assert_eq!(decode_index_tail(&ka), Some((a.0, Timestamp(a.1), RecordId(a.2))));
         }
 
         #[test]

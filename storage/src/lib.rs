@@ -5,6 +5,11 @@
 //! WAL-synced `WriteBatch` holding the records, their index entries, their ledger leaves and the new
 //! signed head, so an acknowledged write survives a crash and a half-written one never shows.
 //! [`Store::verify`] re-derives every hash and signature from disk and names the first bad entry.
+//!
+//! As an MPC party the store also keeps this party's secret-share pairs of values shared by any
+//! node ([`Store::commit_shares`], [`Store::scan_shares`]), sealed at rest and anchored by share
+//! receipts; as a home node it keeps an outbox of committed values still to be shared
+//! ([`Store::commit_with_outbox`], [`Store::outbox_pending`], [`Store::outbox_done`]).
 #![forbid(unsafe_code)]
 
 pub mod baseline;
@@ -12,15 +17,21 @@ mod error;
 mod keys;
 pub mod layout;
 mod ledger_state;
+mod outbox;
 mod read;
 mod record;
 mod seal;
+mod share_manifest;
+mod share_value;
+mod shares;
 mod store;
 mod verify;
+mod verify_shares;
 
 pub use error::StoreError;
 pub use keys::{MASTER_KEY_ENV, MASTER_KEY_FILE, NODE_KEY_FILE, SecretKey};
 pub use ledger_state::DbNodes;
 pub use read::TimeRange;
+pub use shares::{PARTIES, ShareReceipt, ShareRow};
 pub use store::{Anchored, CommitReceipt, ErasureReceipt, Store};
 pub use verify::{VerifyError, VerifySummary};

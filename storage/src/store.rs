@@ -169,6 +169,11 @@ impl Store {
         blake3::derive_key("hdg 2026-11 patient pseudonym key v1", self.master.expose())
     }
 
+    /// The key that seals this party's share pairs at rest (derived from the master key).
+    pub(crate) fn share_sealing_key(&self) -> SecretKey {
+        SecretKey::derived(&self.master, "hdg 2026-11 share sealing key v1")
+    }
+
     /// Number of ledger leaves.
     pub fn tree_size(&self) -> u64 {
         self.frontier.size()
@@ -183,6 +188,17 @@ impl Store {
         &mut self,
         obs: &[Observation],
         now: Timestamp,
+    ) -> Result<CommitReceipt, StoreError> {
+        self.commit_observations(obs, now, false)
+    }
+
+    /// [`Store::commit`], and with `outbox` every new numeric observation is also queued in the
+    /// outbox (see [`Store::commit_with_outbox`]) inside the same write batch.
+    pub(crate) fn commit_observations(
+        &mut self,
+        obs: &[Observation],
+        now: Timestamp,
+        outbox: bool,
     ) -> Result<CommitReceipt, StoreError> {
         let mut batch = WriteBatch::default();
         let mut frontier = self.frontier.clone();
@@ -251,6 +267,13 @@ impl Store {
                 layout::by_patient_key(&o.patient, &o.indicator, o.effective, &o.id()),
                 [],
             );
+            if outbox && o.value.is_numeric() {
+                batch.put_cf(
+                    self.cf(layout::OUTBOX),
+                    crate::outbox::outbox_key(leaf_index),
+                    o.id().0,
+                );
+            }
             in_batch.insert(o.id(), (o.patient, o.supersedes));
             receipt.records.push(Anchored {
                 id: o.id(),
@@ -293,7 +316,7 @@ impl Store {
         let entry = LedgerEntry {
             kind: EntryKind::Erasure,
             subject: patient.0,
-            content_hash: erased_ids_digest(&ids),
+            content_hash: sorted_ids_digest(&ids),
             actor: self.node_key.verifying_key().to_bytes(),
             time: now.0,
         };
@@ -332,6 +355,13 @@ impl Store {
                 self.cf(layout::BY_INDICATOR),
                 layout::by_indicator_key(&indicator, effective, &id),
             );
+            // A shredded value must never be secret-shared afterwards.
+            if let Some(stored) = self.stored(&id)? {
+                batch.delete_cf(
+                    self.cf(layout::OUTBOX),
+                    crate::outbox::outbox_key(stored.leaf_index),
+                );
+            }
             ids.push(id);
         }
         ids.sort();
@@ -423,7 +453,12 @@ impl Store {
     }
 
     /// Writes the frontier and a new signed head into `batch`; returns the head.
-    fn close_block(&self, batch: &mut WriteBatch, frontier: &Frontier, now: Timestamp) -> Head {
+    pub(crate) fn close_block(
+        &self,
+        batch: &mut WriteBatch,
+        frontier: &Frontier,
+        now: Timestamp,
+    ) -> Head {
         let checkpoint = Checkpoint {
             origin: self.origin.clone(),
             size: frontier.size(),
@@ -453,13 +488,13 @@ impl Store {
     }
 
     /// Makes a durable commit's new state current.
-    fn advance(&mut self, frontier: Frontier, head: &Head) {
+    pub(crate) fn advance(&mut self, frontier: Frontier, head: &Head) {
         self.frontier = frontier;
         self.height = head.height + 1;
         self.last_head = Some(head.text_hash);
     }
 
-    fn write_durably(&self, batch: WriteBatch) -> Result<(), StoreError> {
+    pub(crate) fn write_durably(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db.write_opt(batch, &wo)?;
@@ -499,7 +534,12 @@ impl Store {
 }
 
 /// Appends one ledger leaf: the entry bytes and every perfect node it completes go into `batch`.
-fn append_leaf(batch: &mut WriteBatch, store: &Store, frontier: &mut Frontier, leaf: &[u8]) {
+pub(crate) fn append_leaf(
+    batch: &mut WriteBatch,
+    store: &Store,
+    frontier: &mut Frontier,
+    leaf: &[u8],
+) {
     let index = frontier.size();
     batch.put_cf(store.cf(layout::LEDGER_LEAVES), index.to_be_bytes(), leaf);
     for (level, idx, hash) in frontier.append(leaf_hash(leaf)) {
@@ -511,8 +551,9 @@ fn append_leaf(batch: &mut WriteBatch, store: &Store, frontier: &mut Frontier, l
     }
 }
 
-/// The erasure entry's content hash: SHA-256 over the sorted ids of the erased records.
-pub(crate) fn erased_ids_digest(ids: &[RecordId]) -> [u8; 32] {
+/// SHA-256 over sorted record ids: the erasure entry's content hash (the erased records) and the
+/// share receipt's subject (the batch id: the records whose shares it anchors).
+pub(crate) fn sorted_ids_digest(ids: &[RecordId]) -> [u8; 32] {
     let mut h = Sha256::new();
     for id in ids {
         h.update(id.0);
@@ -548,10 +589,10 @@ fn is_initialized(dir: &Path) -> bool {
 }
 
 /// A block head just written: its height, the hash chained into the next head, and the note.
-struct Head {
-    height: u64,
+pub(crate) struct Head {
+    pub(crate) height: u64,
     text_hash: Hash,
-    note: String,
+    pub(crate) note: String,
 }
 
 /// The newest stored head: its height and signed note text.

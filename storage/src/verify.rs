@@ -4,7 +4,8 @@
 //! perfect node), checks each signed head's signature, height, time and root against the tree at
 //! its size, checks each record's sealed body against its leaf's content hash and its decrypted
 //! body against its id and index entries, checks erasures against the erased records, and checks
-//! that the indexes hold nothing beyond what the records imply.
+//! that the indexes hold nothing beyond what the records imply; checks every share receipt against
+//! the share rows it anchors (see `verify_shares`) and every outbox entry against its record.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,7 +17,8 @@ use sha2::{Digest, Sha256};
 use crate::error::StoreError;
 use crate::layout;
 use crate::seal;
-use crate::store::{Store, erased_ids_digest};
+use crate::store::{Store, sorted_ids_digest};
+use crate::verify_shares::SharesSeen;
 
 /// What a clean verification covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub struct VerifySummary {
     pub records: u64,
     /// Records of erased patients, checked against their erasure entries instead.
     pub shredded: u64,
+    /// Share rows checked against their share receipts.
+    pub shares: u64,
     /// Signed heads checked.
     pub heads: u64,
     /// Root of the whole ledger.
@@ -57,7 +61,7 @@ impl From<rocksdb::Error> for VerifyError {
     }
 }
 
-fn bad(kind: &'static str, id: impl ToString, what: impl Into<String>) -> VerifyError {
+pub(crate) fn bad(kind: &'static str, id: impl ToString, what: impl Into<String>) -> VerifyError {
     VerifyError::Bad {
         kind,
         id: id.to_string(),
@@ -77,11 +81,13 @@ impl Store {
         let erased = self.erased_patients()?;
         let mut erased_ids: HashMap<Pseudonym, Vec<RecordId>> =
             erased.iter().map(|p| (*p, Vec::new())).collect();
+        let mut shares = SharesSeen::default();
         let mut frontier = Frontier::new();
         let mut summary = VerifySummary {
             leaves: 0,
             records: 0,
             shredded: 0,
+            shares: 0,
             heads: heads.len() as u64,
             root: frontier.root(),
         };
@@ -144,7 +150,7 @@ impl Store {
                         bad("erasure", index, "patient's data key was not destroyed")
                     })?;
                     ids.sort();
-                    if erased_ids_digest(ids) != entry.content_hash {
+                    if sorted_ids_digest(ids) != entry.content_hash {
                         return Err(bad(
                             "erasure",
                             index,
@@ -152,6 +158,7 @@ impl Store {
                         ));
                     }
                 }
+                EntryKind::ShareReceipt => self.check_share_receipt(index, &entry, &mut shares)?,
                 _ => {}
             }
             summary.leaves += 1;
@@ -178,6 +185,9 @@ impl Store {
         }
         self.check_records_anchored(frontier.size())?;
         self.check_index_counts(summary.records)?;
+        self.check_shares_anchored(&shares)?;
+        self.check_outbox()?;
+        summary.shares = shares.rows();
         summary.root = frontier.root();
         Ok(summary)
     }

@@ -1,0 +1,132 @@
+//! The outbox: numeric observations committed with `commit_with_outbox` wait, durably and oldest
+//! first, until `outbox_done` says every party has its shares.
+
+mod common;
+
+use common::*;
+use hdg_ledger::NoteVerifier;
+use hdg_schema::{Observation, ObservationData, Pseudonym, RecordId, Status, Timestamp, Value};
+use hdg_storage::{Store, VerifyError, layout};
+use rocksdb::{DB, Options};
+
+/// A free-text observation: stored, but never secret-shared.
+fn text_obs(p: u8, t: i64) -> Observation {
+    Observation::new(ObservationData {
+        patient: Pseudonym([p; 32]),
+        indicator: "72166-2".into(),
+        value: Value::Text("never smoker".into()),
+        effective: Timestamp(t),
+        source: "test device".into(),
+        recorded: Timestamp(t),
+        status: Status::Final,
+        supersedes: None,
+    })
+}
+
+fn numeric(obs: &[Observation]) -> Vec<Observation> {
+    obs.iter()
+        .filter(|o| o.value.is_numeric())
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn pending_equals_the_numeric_observations_committed_after_reopen() {
+    let (dir, mut store) = fresh();
+    let mut first = cohort(3);
+    first.insert(2, text_obs(1, 5));
+    let second: Vec<Observation> = (0..6)
+        .map(|i| obs(5, "4548-4", 60 + i, 10_000 + i))
+        .collect();
+    store.commit_with_outbox(&first, t(1)).unwrap();
+    store.commit(&[obs(7, "4548-4", 80, 3)], t(2)).unwrap();
+    store.commit_with_outbox(&second, t(3)).unwrap();
+    drop(store);
+
+    let store = Store::open(dir.path(), false).unwrap();
+    let mut expected = numeric(&first);
+    expected.extend(numeric(&second));
+    assert_eq!(expected.len(), first.len() - 1 + second.len());
+    assert_eq!(
+        store.outbox_pending(usize::MAX).unwrap(),
+        expected,
+        "oldest first"
+    );
+    assert_eq!(store.outbox_len().unwrap(), expected.len() as u64);
+    assert_eq!(store.outbox_pending(4).unwrap(), expected[..4]);
+    store
+        .verify(&NoteVerifier::from_vkey(&store.vkey()).unwrap())
+        .unwrap();
+}
+
+#[test]
+fn done_removes_entries_durably_and_the_rest_stay_pending() {
+    let (dir, mut store) = fresh();
+    let batch = cohort(4);
+    store.commit_with_outbox(&batch, t(1)).unwrap();
+    let done: Vec<RecordId> = batch.iter().step_by(2).map(|o| o.id()).collect();
+    store.outbox_done(&done).unwrap();
+    store.outbox_done(&done).unwrap(); // repeating is harmless
+    store.outbox_done(&[RecordId([0xEE; 32])]).unwrap(); // unknown ids are ignored
+    drop(store);
+
+    let mut store = Store::open(dir.path(), false).unwrap();
+    let rest: Vec<Observation> = batch.iter().skip(1).step_by(2).cloned().collect();
+    assert_eq!(store.outbox_pending(usize::MAX).unwrap(), rest);
+
+    // Re-ingesting the same observations queues nothing again: they are duplicates.
+    let again = store.commit_with_outbox(&batch, t(2)).unwrap();
+    assert_eq!(again.duplicates.len(), batch.len());
+    assert_eq!(store.outbox_pending(usize::MAX).unwrap(), rest);
+
+    store.outbox_done(&ids(&rest)).unwrap();
+    assert!(store.outbox_pending(usize::MAX).unwrap().is_empty());
+    assert_eq!(store.outbox_len().unwrap(), 0);
+}
+
+#[test]
+fn a_plain_commit_queues_nothing() {
+    let (_dir, mut store) = fresh();
+    store.commit(&cohort(3), t(1)).unwrap();
+    assert_eq!(store.outbox_len().unwrap(), 0);
+}
+
+#[test]
+fn erasing_a_patient_drops_their_pending_values() {
+    let (_dir, mut store) = fresh();
+    let batch = cohort(3);
+    store.commit_with_outbox(&batch, t(1)).unwrap();
+    store.erase_patient(&Pseudonym([2; 32]), t(2)).unwrap();
+    let kept: Vec<Observation> = batch
+        .iter()
+        .filter(|o| o.patient != Pseudonym([2; 32]))
+        .cloned()
+        .collect();
+    assert_eq!(store.outbox_pending(usize::MAX).unwrap(), kept);
+    assert_eq!(store.outbox_len().unwrap(), kept.len() as u64);
+    store
+        .verify(&NoteVerifier::from_vkey(&store.vkey()).unwrap())
+        .unwrap();
+}
+
+#[test]
+fn an_outbox_entry_naming_another_record_is_caught() {
+    let (dir, mut store) = fresh();
+    let batch = cohort(2);
+    store.commit_with_outbox(&batch, t(1)).unwrap();
+    let vkey = store.vkey();
+    drop(store);
+    {
+        let db = DB::open_cf(&Options::default(), dir.path().join("db"), layout::ALL).unwrap();
+        let outbox = db.cf_handle(layout::OUTBOX).unwrap();
+        db.put_cf(outbox, 0u64.to_be_bytes(), batch[1].id().0)
+            .unwrap();
+    }
+    let store = Store::open(dir.path(), false).unwrap();
+    match store.verify(&NoteVerifier::from_vkey(&vkey).unwrap()) {
+        Err(VerifyError::Bad { kind, id, .. }) => {
+            assert_eq!((kind, id.as_str()), ("outbox entry", "0000000000000000"))
+        }
+        other => panic!("verify did not name the outbox entry: {other:?}"),
+    }
+}
