@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 mod net;
+mod node;
 
 /// Healthcare Data Gateway: health records under an indicator-centric schema, anchored in a
 /// verifiable ledger, with statistics computed by three-party secure computation.
@@ -20,6 +21,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a three-node cluster on this machine: keys, node configs, demo identities.
+    Init(cli::init::Args),
+    /// Run one node: its store, QUIC links to the pinned peers and the HTTP JSON API.
+    Node(cli::node::Args),
     /// Run the end-to-end demo on a synthetic cohort (embedded defaults, temporary folder).
     Demo(cli::demo::Args),
     /// Validate FHIR JSON / NDJSON / CSV files and print the import report (stores nothing).
@@ -45,6 +50,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(a) => cli::init::run(a),
+        Command::Node(a) => cli::node::run(a),
         Command::Demo(a) => cli::demo::run(a),
         Command::Import(a) => cli::import::run(a),
         Command::Synth(a) => cli::synth::run(a),

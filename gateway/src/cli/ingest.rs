@@ -133,6 +133,29 @@ fn ingest_file(
     totals: &mut IngestTotals,
     on_commit: &mut dyn FnMut(&CommitReceipt),
 ) -> anyhow::Result<ImportReport> {
+    let name = path.display().to_string();
+    ingest_with(store, &name, batch, totals, on_commit, &mut |sink| {
+        import_file(path, opts, sink)
+    })
+}
+
+/// An import run: feeds every accepted observation to the sink it is given, returns the report.
+pub type ImportSource<'a> =
+    dyn FnMut(&mut dyn FnMut(Observation)) -> anyhow::Result<ImportReport> + 'a;
+
+/// Commits what `source` imports into `store` in durable commits of `batch` observations,
+/// counting them in `totals` and calling `on_commit` after each. The one path from importer to
+/// store, shared by `hdg ingest` (files) and the node's `POST /v1/observations` (a body).
+/// An error of `source` is returned as it is (so callers can tell bad input from a failed commit);
+/// a failed commit is reported as `{name}: commit failed: ...`.
+pub fn ingest_with(
+    store: &mut Store,
+    name: &str,
+    batch: usize,
+    totals: &mut IngestTotals,
+    on_commit: &mut dyn FnMut(&CommitReceipt),
+    source: &mut ImportSource<'_>,
+) -> anyhow::Result<ImportReport> {
     let batch = batch.max(1);
     let mut pending: Vec<Observation> = Vec::with_capacity(batch);
     let mut failure: Option<anyhow::Error> = None;
@@ -152,7 +175,7 @@ fn ingest_file(
             pending.clear();
             anyhow::Ok(())
         };
-    let report = import_file(path, opts, &mut |o| {
+    let report = source(&mut |o| {
         if failure.is_some() {
             return;
         }
@@ -164,9 +187,10 @@ fn ingest_file(
         }
     })?;
     if let Some(e) = failure {
-        bail!("{}: commit failed: {e:#}", path.display());
+        bail!("{name}: commit failed: {e:#}");
     }
-    flush(&mut pending, store, totals)?;
+    flush(&mut pending, store, totals)
+        .map_err(|e| anyhow::anyhow!("{name}: commit failed: {e:#}"))?;
     Ok(report)
 }
 

@@ -281,6 +281,21 @@ impl PeerLinks {
         ))
     }
 
+    /// The peers with a live connection now (the node's health report).
+    pub fn connected(&self) -> Vec<PartyId> {
+        PartyId::ALL
+            .into_iter()
+            .filter(|p| *p != self.shared.me && self.shared.connection(*p).is_some())
+            .collect()
+    }
+
+    /// Closes the endpoint (peers see the links end at once) and waits, at most `grace`, for
+    /// the connections to finish closing.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.endpoint.close(VarInt::from_u32(0), b"node stopping");
+        let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
+    }
+
     /// Handshakes refused so far (most recent last, at most 64), each naming the reason.
     pub fn refused(&self) -> Vec<String> {
         lock(&self.shared.refused).clone()

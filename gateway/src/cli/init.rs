@@ -1,0 +1,206 @@
+//! `hdg init --cluster DIR --nodes 3`: everything a three-node cluster on one machine needs.
+//!
+//! For each node i: `DIR/node{i}/` with its node key and master key (made by the store itself,
+//! mode 0600) and `DIR/node{i}.toml` (data folder, QUIC and HTTP addresses on 127.0.0.1, party
+//! index, the other nodes pinned by ed25519 key). Plus demo identities in `DIR/identities/`: a
+//! research institution and a few patients, each seed in a 0600 file, the public keys in
+//! `registry.toml`, which the nodes load.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail, ensure};
+use ed25519_dalek::SigningKey;
+use hdg_storage::{NODE_KEY_FILE, SecretKey, Store};
+
+use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig};
+use crate::node::registry::{IdentityEntry, RegistryFile, Role};
+
+/// The identities folder inside the cluster folder.
+const IDENTITIES: &str = "identities";
+/// The registry file inside the identities folder.
+const REGISTRY: &str = "registry.toml";
+/// Demo patients written by `init`.
+const DEMO_PATIENTS: usize = 3;
+
+/// Arguments of `hdg init`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The cluster folder to create (must not hold a cluster already).
+    #[arg(long, value_name = "DIR")]
+    cluster: PathBuf,
+    /// Number of nodes (the MPC protocols are three-party: 3).
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// First port: node i's QUIC port is BASE+i and its HTTP port BASE+NODES+i. Default: free
+    /// ports chosen by the OS.
+    #[arg(long, value_name = "BASE")]
+    base_port: Option<u16>,
+    /// Largest request body the nodes accept, bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+}
+
+/// Writes the cluster and prints where everything is.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    ensure!(
+        args.nodes == 3,
+        "--nodes {}: the cluster's protocols are three-party, so --nodes must be 3",
+        args.nodes
+    );
+    ensure!(args.max_body_bytes > 0, "--max-body-bytes must be positive");
+    let dir = &args.cluster;
+    for i in 0..args.nodes {
+        let existing = config_path(dir, i);
+        if existing.exists() || dir.join(format!("node{i}")).exists() {
+            bail!(
+                "{} already holds a cluster (node{i}); refusing to overwrite it",
+                dir.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (quic, http) = ports(args.base_port, args.nodes)?;
+    let mut keys = Vec::with_capacity(args.nodes);
+    for i in 0..args.nodes {
+        let data = dir.join(format!("node{i}"));
+        // The store makes its own key files (mode 0600) and database.
+        let store = Store::open(&data, true)
+            .with_context(|| format!("cannot create the store in {}", data.display()))?;
+        drop(store);
+        keys.push(node_public_key(&data)?);
+    }
+    write_identities(&dir.join(IDENTITIES))?;
+    for i in 0..args.nodes {
+        let config = NodeConfig {
+            name: format!("node{i}"),
+            party: i,
+            data: PathBuf::from(format!("node{i}")),
+            quic_listen: quic[i],
+            http_listen: http[i],
+            identities: Path::new(IDENTITIES).join(REGISTRY),
+            max_body_bytes: args.max_body_bytes,
+            peers: (0..args.nodes)
+                .filter(|j| *j != i)
+                .map(|j| PeerConfig {
+                    name: format!("node{j}"),
+                    party: j,
+                    public_key: hex::encode(keys[j]),
+                    quic: quic[j],
+                })
+                .collect(),
+        };
+        let text = toml::to_string(&config).context("cannot write a node config")?;
+        std::fs::write(config_path(dir, i), text)
+            .with_context(|| format!("cannot write {}", config_path(dir, i).display()))?;
+    }
+    println!("cluster of {} nodes in {}", args.nodes, dir.display());
+    for i in 0..args.nodes {
+        println!(
+            "  node{i}: hdg node --config {}   (HTTP {}, QUIC {})",
+            config_path(dir, i).display(),
+            http[i],
+            quic[i]
+        );
+    }
+    println!("  identities: {}", dir.join(IDENTITIES).display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_path(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("node{i}.toml"))
+}
+
+/// QUIC and HTTP addresses of every node on 127.0.0.1.
+fn ports(base: Option<u16>, nodes: usize) -> anyhow::Result<(Vec<SocketAddr>, Vec<SocketAddr>)> {
+    let at = |port: u16| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    match base {
+        Some(base) => {
+            let last = usize::from(base) + 2 * nodes - 1;
+            ensure!(
+                base > 0 && last <= usize::from(u16::MAX),
+                "--base-port {base}: the ports BASE..BASE+{} must fit in 1..65535",
+                2 * nodes - 1
+            );
+            let n = nodes as u16;
+            Ok((
+                (0..n).map(|i| at(base + i)).collect(),
+                (0..n).map(|i| at(base + n + i)).collect(),
+            ))
+        }
+        None => {
+            // Hold every probe until all are chosen, so no two nodes get the same port.
+            let udp: Vec<UdpSocket> = (0..nodes)
+                .map(|_| UdpSocket::bind(at(0)))
+                .collect::<Result<_, _>>()
+                .context("cannot find a free UDP port")?;
+            let tcp: Vec<TcpListener> = (0..nodes)
+                .map(|_| TcpListener::bind(at(0)))
+                .collect::<Result<_, _>>()
+                .context("cannot find a free TCP port")?;
+            Ok((
+                udp.iter()
+                    .map(|s| s.local_addr())
+                    .collect::<Result<_, _>>()?,
+                tcp.iter()
+                    .map(|s| s.local_addr())
+                    .collect::<Result<_, _>>()?,
+            ))
+        }
+    }
+}
+
+/// The public key of the node key the store wrote in `data`.
+fn node_public_key(data: &Path) -> anyhow::Result<[u8; 32]> {
+    let path = data.join(NODE_KEY_FILE);
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+    );
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text.trim(), seed.as_mut_slice())
+        .with_context(|| format!("{}: must hold 64 hex digits", path.display()))?;
+    Ok(SigningKey::from_bytes(&seed).verifying_key().to_bytes())
+}
+
+/// Writes the demo identities: seeds in 0600 files, public keys in the registry.
+fn write_identities(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut names = vec![("research-institute".to_string(), Role::Researcher)];
+    names.extend((1..=DEMO_PATIENTS).map(|i| (format!("patient-{i}"), Role::Patient)));
+    let mut registry = RegistryFile::default();
+    for (name, role) in names {
+        let seed = SecretKey::random();
+        let key = SigningKey::from_bytes(seed.expose());
+        let path = dir.join(format!("{name}.key"));
+        write_private(&path, hex::encode(seed.expose()).as_bytes())?;
+        registry.identities.push(IdentityEntry {
+            name,
+            role,
+            public_key: hex::encode(key.verifying_key().to_bytes()),
+        });
+    }
+    let text = toml::to_string(&registry).context("cannot write the identity registry")?;
+    let path = dir.join(REGISTRY);
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes a new file readable only by its owner (mode 0600), refusing to overwrite one.
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(contents)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,233 @@
+//! The node's client HTTP JSON API (axum): health, the latest signed head, and ingest.
+//! Every error is `{"error": "..."}` with a status that says whose fault it is; RocksDB work
+//! runs on blocking threads, one writer at a time (the store's mutex).
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use hdg_schema::Mode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use super::ingest::{IngestFailure, Ingested, format_of, ingest_body};
+use super::state::NodeState;
+
+/// An API error: a status and a message naming what is wrong (never a health value).
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    details: Option<Value>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            details: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.message });
+        if let Some(Value::Object(extra)) = self.details {
+            body.as_object_mut().expect("a JSON object").extend(extra);
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The router of the API over `state`.
+pub fn router(state: Arc<NodeState>) -> Router {
+    let limit = state.max_body;
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/head", get(head))
+        .route(
+            "/v1/observations",
+            post(observations).layer(DefaultBodyLimit::max(limit)),
+        )
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+async fn health(State(state): State<Arc<NodeState>>) -> Json<Value> {
+    let peers: Vec<usize> = state.links.connected().iter().map(|p| p.index()).collect();
+    Json(json!({
+        "name": state.name,
+        "party": state.party,
+        "ledger_size": state.tree_size.load(Ordering::Acquire),
+        "peers_connected": peers.len(),
+        "peers": peers,
+    }))
+}
+
+async fn head(State(state): State<Arc<NodeState>>) -> Json<Value> {
+    let head = lock(&state.head).clone();
+    Json(json!({
+        "tree_size": state.tree_size.load(Ordering::Acquire),
+        "signed_head": head,
+        "vkey": state.vkey,
+    }))
+}
+
+/// Query parameters of `POST /v1/observations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestParams {
+    /// Store the good entries and report the bad (default: strict).
+    #[serde(default)]
+    lenient: bool,
+}
+
+async fn observations(
+    State(state): State<Arc<NodeState>>,
+    params: Result<Query<IngestParams>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("bad query string: {}", e.body_text()),
+        )
+    })?;
+    let body = body.map_err(|e| body_error(&e, state.max_body))?;
+    let content_type = match headers.get(header::CONTENT_TYPE) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Content-Type is not ASCII"))?,
+        ),
+    };
+    let format = format_of(content_type, &body)
+        .map_err(|e| ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, e))?;
+    let mode = if params.lenient {
+        Mode::Lenient
+    } else {
+        Mode::Strict
+    };
+    let worker = state.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut store = lock(&worker.store);
+        let store = store
+            .as_mut()
+            .ok_or_else(|| IngestFailure::Store("the node is shutting down".to_string()))?;
+        let result = ingest_body(store, &body, format, mode);
+        if let Ok(done) = &result {
+            worker.tree_size.store(done.tree_size, Ordering::Release);
+            *lock(&worker.head) = done.head.clone();
+        }
+        result
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("ingest task failed: {e}"),
+        )
+    })?;
+    match outcome {
+        Ok(done) => {
+            info!(
+                records = done.records.len(),
+                duplicates = done.duplicates.len(),
+                rejected = done.report.rejected.len(),
+                tree_size = done.tree_size,
+                "ingested"
+            );
+            Ok(Json(receipt(&done)))
+        }
+        Err(failure) => Err(failure_error(failure)),
+    }
+}
+
+/// The JSON receipt of an ingest.
+fn receipt(done: &Ingested) -> Value {
+    let accepted: u64 =
+        done.report.accepted_by_indicator.values().sum::<u64>() + done.report.non_numeric;
+    json!({
+        "records": done.records.iter().map(|a| json!({
+            "record_id": a.id.to_string(),
+            "leaf_index": a.leaf_index,
+        })).collect::<Vec<_>>(),
+        "accepted": accepted,
+        "duplicates": done.duplicates.iter().map(|id| id.to_string()).collect::<Vec<_>>(),
+        "refused": done.refused.iter().map(|(id, why)| json!({
+            "record_id": id.to_string(),
+            "reason": why,
+        })).collect::<Vec<_>>(),
+        "rejected": done.report.rejected,
+        "tree_size": done.tree_size,
+        "signed_head": done.head,
+    })
+}
+
+fn failure_error(failure: IngestFailure) -> ApiError {
+    match failure {
+        IngestFailure::Malformed(reason) => {
+            warn!(%reason, "malformed ingest body");
+            ApiError::new(StatusCode::BAD_REQUEST, format!("malformed body: {reason}"))
+        }
+        IngestFailure::Rejected(report) => {
+            let first = report
+                .rejected
+                .first()
+                .map(|r| format!("; first: {} field {}: {}", r.entry, r.field, r.reason))
+                .unwrap_or_default();
+            warn!(
+                rejected = report.rejected.len(),
+                "ingest body rejected (strict)"
+            );
+            ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: format!(
+                    "{} entries rejected, nothing stored (strict mode; ?lenient=true stores the good ones){first}",
+                    report.rejected.len()
+                ),
+                details: Some(json!({ "rejected": report.rejected })),
+            }
+        }
+        IngestFailure::Store(reason) => {
+            warn!(%reason, "ingest failed in the store");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("store failure: {reason}"),
+            )
+        }
+    }
+}
+
+fn body_error(e: &BytesRejection, limit: usize) -> ApiError {
+    let status = e.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            status,
+            format!("request body exceeds the limit of {limit} bytes"),
+        )
+    } else {
+        ApiError::new(
+            status,
+            format!("cannot read the request body: {}", e.body_text()),
+        )
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

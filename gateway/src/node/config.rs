@@ -1,0 +1,239 @@
+//! A node's TOML configuration (`DIR/node{i}.toml`, written by `hdg init`): its data folder,
+//! its QUIC and HTTP listen addresses, its party index, the two peers pinned by ed25519 public
+//! key, and the identity registry it loads. Relative paths are relative to the config's folder.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::net::identity::NodeKey;
+
+/// Largest request body accepted by default (16 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
+
+/// A config file that cannot be read or is wrong; names the file and the field.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{file}: cannot read: {reason}")]
+    Read {
+        /// The config file.
+        file: PathBuf,
+        /// What the OS said.
+        reason: String,
+    },
+    /// Not valid TOML, or a field is missing or has the wrong type (toml names the field).
+    #[error("{file}: {reason}")]
+    Syntax {
+        /// The config file.
+        file: PathBuf,
+        /// The parser's message (names the key and line).
+        reason: String,
+    },
+    /// A field parses but breaks a rule.
+    #[error("{file}: field `{field}`: {reason}")]
+    Field {
+        /// The config file.
+        file: PathBuf,
+        /// The offending field, e.g. `peers[1].public_key`.
+        field: String,
+        /// The rule broken.
+        reason: String,
+    },
+}
+
+/// One node's configuration, as written in its TOML file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The node's name (shown in health and logs).
+    pub name: String,
+    /// This node's MPC party index, 0, 1 or 2.
+    pub party: usize,
+    /// The data folder: RocksDB and the key files `node.key`, `master.key`.
+    pub data: PathBuf,
+    /// Where the node-to-node QUIC endpoint listens.
+    pub quic_listen: SocketAddr,
+    /// Where the client HTTP API listens.
+    pub http_listen: SocketAddr,
+    /// The identity registry (researchers, patients) the node loads.
+    pub identities: PathBuf,
+    /// Largest request body accepted, bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// The two other nodes, pinned by key.
+    pub peers: Vec<PeerConfig>,
+}
+
+/// A peer node: pinned by its ed25519 public key, reached at its QUIC address.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The peer's name.
+    pub name: String,
+    /// The peer's party index.
+    pub party: usize,
+    /// The peer's ed25519 public key, 64 hex digits.
+    pub public_key: String,
+    /// The peer's QUIC address.
+    pub quic: SocketAddr,
+}
+
+fn default_max_body() -> usize {
+    DEFAULT_MAX_BODY_BYTES
+}
+
+/// A checked configuration: paths resolved, keys decoded, the three parties laid out by index.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The configuration as written, with `data` and `identities` made absolute.
+    pub config: NodeConfig,
+    /// `pins[i]`: party i's key; this node's own entry is filled in from its key file later.
+    pub peer_keys: [Option<NodeKey>; 3],
+    /// `quic[i]`: party i's QUIC address (this node's own is its listen address).
+    pub quic: [SocketAddr; 3],
+}
+
+impl NodeConfig {
+    /// Reads and checks `file`.
+    pub fn load(file: &Path) -> Result<Checked, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Read {
+            file: file.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let config: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            file: file.to_path_buf(),
+            reason: e.to_string().trim_end().to_string(),
+        })?;
+        let base = file.parent().unwrap_or(Path::new("."));
+        config.check(file, base)
+    }
+
+    /// Checks the rules the types cannot say and resolves relative paths against `base`.
+    pub fn check(mut self, file: &Path, base: &Path) -> Result<Checked, ConfigError> {
+        let bad = |field: String, reason: &str| ConfigError::Field {
+            file: file.to_path_buf(),
+            field,
+            reason: reason.to_string(),
+        };
+        if self.party > 2 {
+            return Err(bad("party".into(), "must be 0, 1 or 2"));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(bad("max_body_bytes".into(), "must be positive"));
+        }
+        if self.peers.len() != 2 {
+            return Err(bad("peers".into(), "must list exactly the two other nodes"));
+        }
+        let mut peer_keys = [None; 3];
+        let mut quic = [self.quic_listen; 3];
+        for (i, peer) in self.peers.iter().enumerate() {
+            let field = |name: &str| format!("peers[{i}].{name}");
+            if peer.party > 2 || peer.party == self.party {
+                return Err(bad(
+                    field("party"),
+                    "must be one of the other two party indexes",
+                ));
+            }
+            if peer_keys[peer.party].is_some() {
+                return Err(bad(field("party"), "names the same party as another peer"));
+            }
+            let key = parse_key(&peer.public_key)
+                .ok_or_else(|| bad(field("public_key"), "must be 64 hex digits (ed25519)"))?;
+            peer_keys[peer.party] = Some(key);
+            quic[peer.party] = peer.quic;
+        }
+        self.data = base.join(&self.data);
+        self.identities = base.join(&self.identities);
+        Ok(Checked {
+            config: self,
+            peer_keys,
+            quic,
+        })
+    }
+}
+
+/// An ed25519 public key from 64 hex digits.
+pub fn parse_key(hex_text: &str) -> Option<NodeKey> {
+    let bytes = hex::decode(hex_text.trim()).ok()?;
+    NodeKey::try_from(bytes.as_slice()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> NodeConfig {
+        NodeConfig {
+            name: "node0".into(),
+            party: 0,
+            data: "node0".into(),
+            quic_listen: "127.0.0.1:7000".parse().unwrap(),
+            http_listen: "127.0.0.1:7100".parse().unwrap(),
+            identities: "identities/registry.toml".into(),
+            max_body_bytes: 1000,
+            peers: vec![
+                PeerConfig {
+                    name: "node1".into(),
+                    party: 1,
+                    public_key: "11".repeat(32),
+                    quic: "127.0.0.1:7001".parse().unwrap(),
+                },
+                PeerConfig {
+                    name: "node2".into(),
+                    party: 2,
+                    public_key: "22".repeat(32),
+                    quic: "127.0.0.1:7002".parse().unwrap(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_written_config_reads_back_with_paths_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node0.toml");
+        std::fs::write(&file, toml::to_string(&sample()).unwrap()).unwrap();
+        let checked = NodeConfig::load(&file).unwrap();
+        assert_eq!(checked.config.data, dir.path().join("node0"));
+        assert_eq!(checked.peer_keys[0], None);
+        assert_eq!(checked.peer_keys[2], Some([0x22; 32]));
+        assert_eq!(checked.quic[1], "127.0.0.1:7001".parse().unwrap());
+        assert_eq!(checked.quic[0], "127.0.0.1:7000".parse().unwrap());
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_field() {
+        let file = Path::new("/x/node0.toml");
+        let mut c = sample();
+        c.peers[1].public_key = "zz".into();
+        let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
+        assert!(
+            e.contains("/x/node0.toml") && e.contains("peers[1].public_key"),
+            "{e}"
+        );
+        let mut c = sample();
+        c.peers[0].party = 0;
+        let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
+        assert!(e.contains("peers[0].party"), "{e}");
+        let mut c = sample();
+        c.party = 3;
+        assert!(
+            c.check(file, Path::new("/x"))
+                .unwrap_err()
+                .to_string()
+                .contains("`party`")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("n.toml");
+        let text = toml::to_string(&sample())
+            .unwrap()
+            .replace("http_listen", "http_lisen");
+        std::fs::write(&f, text).unwrap();
+        let e = NodeConfig::load(&f).unwrap_err().to_string();
+        assert!(e.contains("n.toml") && e.contains("http_lisen"), "{e}");
+    }
+}

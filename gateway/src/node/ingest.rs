@@ -1,0 +1,155 @@
+//! Ingest of one request body: its format from the Content-Type, strict or lenient validation,
+//! and the commit through the same path as `hdg ingest` ([`crate::cli::ingest::ingest_with`]).
+//! Runs on a blocking thread (RocksDB work); never logs or returns a health value.
+
+use std::io::Cursor;
+
+use hdg_schema::{Catalog, Format, ImportError, ImportOptions, ImportReport, Mode, RecordId};
+use hdg_storage::{Anchored, Store};
+
+use crate::cli::ingest::{IngestTotals, ingest_with};
+
+/// Observations per commit (the same group-commit size as `hdg ingest`).
+const BATCH: usize = 4096;
+/// The name the importer gives the body in its reports.
+pub const BODY_NAME: &str = "request body";
+
+/// What a successful ingest did.
+#[derive(Debug)]
+pub struct Ingested {
+    /// New records with their ledger leaf indexes, in input order.
+    pub records: Vec<Anchored>,
+    /// Observations already stored (skipped).
+    pub duplicates: Vec<RecordId>,
+    /// Observations the store refused, with the reason.
+    pub refused: Vec<(RecordId, String)>,
+    /// The importer's report (lenient mode lists the rejected entries here).
+    pub report: ImportReport,
+    /// Ledger size after the ingest.
+    pub tree_size: u64,
+    /// The latest signed head after the ingest.
+    pub head: Option<String>,
+}
+
+/// Why a body was not ingested.
+#[derive(Debug)]
+pub enum IngestFailure {
+    /// Not parseable in its format (names the position and the reason).
+    Malformed(String),
+    /// Strict mode: entries were rejected, nothing was stored.
+    Rejected(ImportReport),
+    /// The store failed (the node's fault, not the client's).
+    Store(String),
+}
+
+/// The import format of a body with `content_type` (parameters such as `charset` ignored);
+/// without one, guessed from the first bytes. `Err` names the unsupported type.
+pub fn format_of(content_type: Option<&str>, body: &[u8]) -> Result<Format, String> {
+    let Some(ct) = content_type else {
+        return Format::detect("", body).ok_or_else(|| {
+            "no Content-Type and the body is neither JSON nor CSV with the expected header"
+                .to_string()
+        });
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" | "application/fhir+json" => Ok(Format::FhirJson),
+        "application/x-ndjson" | "application/ndjson" | "application/fhir+ndjson" => {
+            Ok(Format::Ndjson)
+        }
+        "text/csv" | "application/csv" => Ok(Format::Csv),
+        _ => Err(format!(
+            "unsupported Content-Type {essence:?}: send application/fhir+json, \
+             application/fhir+ndjson or text/csv"
+        )),
+    }
+}
+
+/// Validates and commits `body`. Strict mode validates the whole body first and stores
+/// nothing when any entry is rejected; lenient mode stores the good entries.
+pub fn ingest_body(
+    store: &mut Store,
+    body: &[u8],
+    format: Format,
+    mode: Mode,
+) -> Result<Ingested, IngestFailure> {
+    let opts = ImportOptions {
+        mode,
+        pseudonym_key: store.pseudonym_key(),
+        catalog: Catalog::builtin(),
+    };
+    let parse = |sink: &mut dyn FnMut(hdg_schema::Observation)| {
+        hdg_schema::import(Cursor::new(body), format, BODY_NAME, &opts, sink)
+    };
+    if mode == Mode::Strict {
+        let check = parse(&mut |_| {}).map_err(malformed)?;
+        if !check.is_clean() {
+            return Err(IngestFailure::Rejected(check));
+        }
+    }
+    let mut totals = IngestTotals::default();
+    let mut records = Vec::new();
+    let mut duplicates = Vec::new();
+    let mut refused = Vec::new();
+    let mut on_commit = |r: &hdg_storage::CommitReceipt| {
+        records.extend(r.records.iter().cloned());
+        duplicates.extend(r.duplicates.iter().copied());
+        refused.extend(r.refused.iter().map(|(id, why)| (*id, why.to_string())));
+    };
+    let mut source =
+        |sink: &mut dyn FnMut(hdg_schema::Observation)| parse(sink).map_err(anyhow::Error::from);
+    let report = ingest_with(
+        store,
+        BODY_NAME,
+        BATCH,
+        &mut totals,
+        &mut on_commit,
+        &mut source,
+    )
+    .map_err(|e| match e.downcast_ref::<ImportError>() {
+        Some(ie) => IngestFailure::Malformed(ie.to_string()),
+        None => IngestFailure::Store(format!("{e:#}")),
+    })?;
+    let head = store
+        .latest_head()
+        .map_err(|e| IngestFailure::Store(e.to_string()))?;
+    Ok(Ingested {
+        records,
+        duplicates,
+        refused,
+        report,
+        tree_size: store.tree_size(),
+        head,
+    })
+}
+
+fn malformed(e: ImportError) -> IngestFailure {
+    IngestFailure::Malformed(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_choose_the_format() {
+        assert_eq!(
+            format_of(Some("application/fhir+json; charset=utf-8"), b"").unwrap(),
+            Format::FhirJson
+        );
+        assert_eq!(format_of(Some("Text/CSV"), b"").unwrap(), Format::Csv);
+        assert_eq!(
+            format_of(Some("application/x-ndjson"), b"").unwrap(),
+            Format::Ndjson
+        );
+        assert_eq!(format_of(None, b"{\"a\":1}").unwrap(), Format::FhirJson);
+        let e = format_of(Some("image/png"), b"").unwrap_err();
+        assert!(e.contains("image/png"), "{e}");
+        assert!(format_of(None, b"\x00\x01").is_err());
+    }
+}

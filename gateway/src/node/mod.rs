@@ -1,0 +1,13 @@
+//! The node process (`hdg node`): one party of the three-node cluster, with its RocksDB store,
+//! its QUIC links to the two pinned peers ([`crate::net`]) and the client HTTP JSON API.
+//!
+//! [`config`] reads a node's TOML file and [`registry`] the identity registry (both written by
+//! `hdg init`); [`ingest`] turns a request body into committed records; [`api`] is the axum
+//! router; [`state`] what its handlers share; [`run`] starts the node and shuts it down cleanly.
+
+pub mod api;
+pub mod config;
+pub mod ingest;
+pub mod registry;
+pub mod run;
+pub mod state;

@@ -1,0 +1,82 @@
+//! The identity registry: the public keys of the research institutions and patients a cluster
+//! knows (`identities/registry.toml`, written by `hdg init`, loaded by every node). Only public
+//! keys live here; each identity's ed25519 seed is in its own 0600 file beside it.
+
+use std::path::Path;
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+
+use super::config::{ConfigError, parse_key};
+
+/// What an identity may do.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A research institution: may run statistics.
+    Researcher,
+    /// A patient: grants consents, reads their records.
+    Patient,
+}
+
+/// One registered identity, as written in the registry file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityEntry {
+    /// A name for people (never a patient's real name: demo identities are `patient-1`, ...).
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// Its ed25519 public key, 64 hex digits.
+    pub public_key: String,
+}
+
+/// The registry file's contents.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryFile {
+    /// Every identity.
+    #[serde(default, rename = "identity")]
+    pub identities: Vec<IdentityEntry>,
+}
+
+/// A loaded registry: names, roles and checked keys.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    /// `(name, role, key)` of every identity.
+    pub identities: Vec<(String, Role, VerifyingKey)>,
+}
+
+impl Registry {
+    /// Reads `file`, checking every key is a valid ed25519 public key.
+    pub fn load(file: &Path) -> Result<Registry, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Read {
+            file: file.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let parsed: RegistryFile = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            file: file.to_path_buf(),
+            reason: e.to_string().trim_end().to_string(),
+        })?;
+        let mut identities = Vec::with_capacity(parsed.identities.len());
+        for (i, entry) in parsed.identities.into_iter().enumerate() {
+            let key = parse_key(&entry.public_key)
+                .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+                .ok_or_else(|| ConfigError::Field {
+                    file: file.to_path_buf(),
+                    field: format!("identity[{i}].public_key"),
+                    reason: "must be an ed25519 public key in 64 hex digits".to_string(),
+                })?;
+            identities.push((entry.name, entry.role, key));
+        }
+        Ok(Registry { identities })
+    }
+
+    /// How many identities have `role`.
+    pub fn count(&self, role: Role) -> usize {
+        self.identities
+            .iter()
+            .filter(|(_, r, _)| *r == role)
+            .count()
+    }
+}

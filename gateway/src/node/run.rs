@@ -1,0 +1,187 @@
+//! Running a node: open the store, bind the QUIC links with the peers pinned, serve the HTTP
+//! API, keep the links up; on SIGINT/SIGTERM stop accepting, finish in-flight requests (within
+//! a grace period), close the QUIC endpoint and close RocksDB by dropping the store.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use ed25519_dalek::SigningKey;
+use hdg_mpc::PartyId;
+use hdg_storage::{NODE_KEY_FILE, Store};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+use zeroize::Zeroizing;
+
+use super::api::router;
+use super::config::{Checked, NodeConfig};
+use super::registry::{Registry, Role};
+use super::state::NodeState;
+use crate::net::identity::{NodeKey, TlsIdentity};
+use crate::net::links::{LinkConfig, PeerLinks};
+
+/// How long in-flight requests may take to finish after a stop signal.
+const GRACE: Duration = Duration::from_secs(10);
+/// How long the QUIC endpoint may take to close its connections.
+const QUIC_CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Pause between attempts to (re)connect the peers.
+const RECONNECT_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs the node configured in `config_file` until SIGINT or SIGTERM.
+pub fn run(config_file: &Path) -> anyhow::Result<()> {
+    let checked = NodeConfig::load(config_file)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(checked))
+}
+
+async fn serve(checked: Checked) -> anyhow::Result<()> {
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let config = checked.config.clone();
+    let registry = Registry::load(&config.identities)?;
+    let data = config.data.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&data, false))
+        .await?
+        .with_context(|| format!("cannot open the store in {}", config.data.display()))?;
+    let node_key = read_node_key(&config.data)?;
+    let identity = TlsIdentity::from_signing_key(&node_key)?;
+    let pins = pins(&checked, identity.public_key())?;
+    let me = PartyId::ALL[config.party];
+    let link_config = LinkConfig {
+        connect_timeout: Duration::from_secs(3),
+        ..LinkConfig::default()
+    };
+    let links = Arc::new(
+        PeerLinks::bind(me, &identity, pins, config.quic_listen, link_config)
+            .with_context(|| format!("QUIC endpoint on {}", config.quic_listen))?,
+    );
+    let listener = TcpListener::bind(config.http_listen)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http_listen))?;
+    let head = tokio::task::block_in_place(|| store.latest_head())?;
+    let state = Arc::new(NodeState {
+        name: config.name.clone(),
+        party: config.party,
+        tree_size: AtomicU64::new(store.tree_size()),
+        head: Mutex::new(head),
+        vkey: store.vkey(),
+        store: Mutex::new(Some(store)),
+        links: links.clone(),
+        registry,
+        max_body: config.max_body_bytes,
+    });
+    let connector = tokio::spawn(keep_connected(links.clone(), checked.quic));
+    info!(
+        name = %config.name,
+        party = config.party,
+        http = %config.http_listen,
+        quic = %config.quic_listen,
+        ledger_size = state.tree_size.load(std::sync::atomic::Ordering::Acquire),
+        researchers = state.registry.count(Role::Researcher),
+        patients = state.registry.count(Role::Patient),
+        "node started"
+    );
+
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let app = router(state.clone());
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.changed().await;
+            })
+            .await
+    });
+    let early = tokio::select! {
+        _ = tokio::signal::ctrl_c() => { info!(signal = "SIGINT", "stopping"); None }
+        _ = sigterm.recv() => { info!(signal = "SIGTERM", "stopping"); None }
+        ended = &mut server => Some(ended),
+    };
+    let _ = stop_tx.send(true);
+    let served = match early {
+        Some(ended) => ended,
+        None => match tokio::time::timeout(GRACE, &mut server).await {
+            Ok(ended) => ended,
+            Err(_) => {
+                warn!("in-flight requests did not finish within the grace period: aborted");
+                server.abort();
+                Ok(Ok(()))
+            }
+        },
+    };
+    connector.abort();
+    let _ = connector.await;
+    links.shutdown(QUIC_CLOSE_GRACE).await;
+    // Waits for a commit still running (its client may have gone) and closes RocksDB.
+    let closing = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let store = closing
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        drop(store);
+    })
+    .await?;
+    info!("stopped: store closed");
+    match served {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(anyhow::Error::from(e).context("HTTP server failed")),
+        Err(e) => bail!("HTTP server task failed: {e}"),
+    }
+}
+
+/// The three parties' keys: the peers' from the config, this node's from its key file.
+fn pins(checked: &Checked, own: NodeKey) -> anyhow::Result<[NodeKey; 3]> {
+    let mut pins = [[0u8; 32]; 3];
+    for (i, pin) in pins.iter_mut().enumerate() {
+        *pin = if i == checked.config.party {
+            own
+        } else {
+            checked.peer_keys[i].context("config has no key for a peer")?
+        };
+    }
+    if pins
+        .iter()
+        .enumerate()
+        .any(|(i, k)| i != checked.config.party && *k == own)
+    {
+        bail!("a peer is pinned with this node's own key");
+    }
+    Ok(pins)
+}
+
+/// The node's ed25519 identity from `data/node.key` (the store's own key file).
+fn read_node_key(data: &Path) -> anyhow::Result<SigningKey> {
+    let path = data.join(NODE_KEY_FILE);
+    let text = Zeroizing::new(
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the node key {}", path.display()))?,
+    );
+    let mut seed = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text.trim(), seed.as_mut_slice())
+        .with_context(|| format!("{}: must hold 64 hex digits", path.display()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// Keeps dialling (and waiting for) the peers; logs when the number connected changes.
+async fn keep_connected(links: Arc<PeerLinks>, addrs: [SocketAddr; 3]) {
+    let mut was = usize::MAX;
+    loop {
+        if let Err(e) = links.connect(addrs).await {
+            debug!(reason = %e, "peers not all connected yet");
+        }
+        let now = links.connected().len();
+        if now != was {
+            info!(peers_connected = now, "peer links");
+            was = now;
+        }
+        tokio::time::sleep(RECONNECT_EVERY).await;
+    }
+}

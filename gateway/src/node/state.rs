@@ -1,0 +1,33 @@
+//! What the API handlers share: the store (one writer, behind a mutex, `None` once the node has
+//! closed it), cached ledger figures that health and head read without touching RocksDB, the
+//! peer links and the identity registry.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use hdg_storage::Store;
+
+use super::registry::Registry;
+use crate::net::links::PeerLinks;
+
+/// A running node's shared state.
+pub struct NodeState {
+    /// The node's name.
+    pub name: String,
+    /// Its party index.
+    pub party: usize,
+    /// The store; taken (and so closed) at shutdown.
+    pub store: Mutex<Option<Store>>,
+    /// Ledger size, updated after every commit.
+    pub tree_size: AtomicU64,
+    /// The latest signed head, updated after every commit.
+    pub head: Mutex<Option<String>>,
+    /// The verifier key of the node's signed heads.
+    pub vkey: String,
+    /// The node-to-node QUIC links.
+    pub links: Arc<PeerLinks>,
+    /// The registered identities.
+    pub registry: Registry,
+    /// Largest request body accepted, bytes.
+    pub max_body: usize,
+}

@@ -1,0 +1,442 @@
+//! The node process end to end: `hdg init` a cluster, run three `hdg node` processes, use the
+//! HTTP API (a tiny HTTP/1.1 client over `TcpStream`, no extra dependencies), stop them with
+//! SIGTERM and check their stores. Every wait is bounded; a guard kills the nodes on failure.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PATIENT_0: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/synthea/patient-0.json"
+);
+/// The body limit the test cluster is written with (patient-0.json is about a third of it).
+const BODY_LIMIT: usize = 1_000_000;
+
+fn hdg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hdg"))
+        .args(args)
+        .output()
+        .expect("run hdg")
+}
+
+/// Running node processes, killed when dropped (a failed assertion must not leak them).
+struct Nodes {
+    children: Vec<Option<Child>>,
+}
+
+impl Nodes {
+    fn start(dir: &Path) -> Nodes {
+        let children = (0..3)
+            .map(|i| {
+                let config = dir.join(format!("node{i}.toml"));
+                let log = std::fs::File::create(dir.join(format!("node{i}.log"))).unwrap();
+                Some(
+                    Command::new(env!("CARGO_BIN_EXE_hdg"))
+                        .args(["node", "--config"])
+                        .arg(&config)
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(log)
+                        .spawn()
+                        .expect("start hdg node"),
+                )
+            })
+            .collect();
+        Nodes { children }
+    }
+
+    /// Sends SIGTERM to node `i` and waits (bounded) for it to exit.
+    fn terminate(&mut self, i: usize, within: Duration) -> ExitStatus {
+        let child = self.children[i].as_mut().expect("node still running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.children[i] = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node{i} did not exit within {within:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn assert_running(&mut self, i: usize) {
+        let child = self.children[i].as_mut().expect("node started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "node{i} exited unexpectedly"
+        );
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// One HTTP/1.1 exchange (Connection: close): the status and the JSON body.
+fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &[u8])>) -> (u16, Value) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let bytes: &[u8] = match body {
+        Some((content_type, bytes)) => {
+            request.push_str(&format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                bytes.len()
+            ));
+            bytes
+        }
+        None => b"",
+    };
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("send headers");
+    // The server may answer (413) and stop reading before the whole body is sent.
+    let _ = stream.write_all(bytes);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read response");
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> (u16, Value) {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response has a header end");
+    let head = std::str::from_utf8(&raw[..split]).expect("ASCII headers");
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "status {status}: body is not JSON ({e}): {}",
+            String::from_utf8_lossy(&body)
+        )
+    });
+    (status, json)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16)
+            .expect("chunk size");
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+}
+
+/// The HTTP address in node `i`'s config.
+fn http_addr(dir: &Path, i: usize) -> SocketAddr {
+    let text = std::fs::read_to_string(dir.join(format!("node{i}.toml"))).unwrap();
+    let config: toml::Table = toml::from_str(&text).unwrap();
+    config["http_listen"].as_str().unwrap().parse().unwrap()
+}
+
+/// Waits (bounded) until node `i` answers health with both peers connected.
+fn wait_healthy(nodes: &mut Nodes, dir: &Path, i: usize) -> Value {
+    let addr = http_addr(dir, i);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        nodes.assert_running(i);
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            let (status, health) = http(addr, "GET", "/v1/health", None);
+            if status == 200 && health["peers_connected"] == 2 {
+                return health;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node{i} not healthy with both peers within 30 s; log:\n{}",
+            std::fs::read_to_string(dir.join(format!("node{i}.log"))).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What `hdg import --check --json` says the file holds: accepted observations.
+fn import_check_count(file: &str) -> u64 {
+    let out = hdg(&["import", "--check", "--json", file]);
+    assert!(out.status.success(), "import --check failed");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let numeric: u64 = report["accepted_by_indicator"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    numeric + report["non_numeric"].as_u64().unwrap()
+}
+
+fn init_cluster(dir: &Path) {
+    let out = hdg(&[
+        "init",
+        "--cluster",
+        dir.to_str().unwrap(),
+        "--nodes",
+        "3",
+        "--max-body-bytes",
+        &BODY_LIMIT.to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn init_writes_keys_configs_and_identities() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    init_cluster(&dir);
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        let data = dir.join(format!("node{i}"));
+        #[cfg(unix)]
+        for key in ["node.key", "master.key"] {
+            assert_eq!(mode(&data.join(key)), 0o600, "node{i}/{key}");
+        }
+        keys.push(std::fs::read_to_string(data.join("node.key")).unwrap());
+        let config: toml::Table =
+            toml::from_str(&std::fs::read_to_string(dir.join(format!("node{i}.toml"))).unwrap())
+                .unwrap();
+        assert_eq!(config["party"].as_integer(), Some(i as i64));
+        let peers = config["peers"].as_array().unwrap();
+        assert_eq!(peers.len(), 2);
+        assert!(
+            peers
+                .iter()
+                .all(|p| p["party"].as_integer() != Some(i as i64))
+        );
+    }
+    assert!(keys[0] != keys[1] && keys[1] != keys[2] && keys[0] != keys[2]);
+    let addrs: std::collections::HashSet<SocketAddr> = (0..3).map(|i| http_addr(&dir, i)).collect();
+    assert_eq!(addrs.len(), 3, "HTTP ports must be distinct");
+    let registry: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir.join("identities/registry.toml")).unwrap())
+            .unwrap();
+    let ids = registry["identity"].as_array().unwrap();
+    assert!(ids.iter().any(|i| i["role"].as_str() == Some("researcher")));
+    assert!(
+        ids.iter()
+            .filter(|i| i["role"].as_str() == Some("patient"))
+            .count()
+            >= 2
+    );
+    #[cfg(unix)]
+    assert_eq!(mode(&dir.join("identities/research-institute.key")), 0o600);
+
+    // A second init into the same folder refuses rather than overwriting keys.
+    let again = hdg(&["init", "--cluster", dir.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("node0/node.key")).unwrap(),
+        keys[0]
+    );
+    let wrong = hdg(&[
+        "init",
+        "--cluster",
+        tmp.path().join("c2").to_str().unwrap(),
+        "--nodes",
+        "4",
+    ]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("--nodes"));
+}
+
+#[test]
+fn a_bad_config_names_the_file_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    init_cluster(&dir);
+    let file = dir.join("node0.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let broken = text.replacen("party = 0", "party = 7", 1);
+    assert_ne!(broken, text);
+    std::fs::write(&file, broken).unwrap();
+    let out = hdg(&["node", "--config", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("node0.toml") && err.contains("party"), "{err}");
+}
+
+#[test]
+fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    init_cluster(&dir);
+    let mut nodes = Nodes::start(&dir);
+    for i in 0..3 {
+        let health = wait_healthy(&mut nodes, &dir, i);
+        assert_eq!(health["party"], i);
+        assert_eq!(health["name"], format!("node{i}"));
+        assert_eq!(health["ledger_size"], 0);
+    }
+    let node0 = http_addr(&dir, 0);
+
+    // A Synthea bundle: every observation the importer accepts is in the receipt.
+    let expected = import_check_count(PATIENT_0);
+    assert!(expected > 0);
+    let bundle = std::fs::read(PATIENT_0).unwrap();
+    assert!(bundle.len() < BODY_LIMIT);
+    let (status, receipt) = http(
+        node0,
+        "POST",
+        "/v1/observations",
+        Some(("application/fhir+json", &bundle)),
+    );
+    assert_eq!(status, 200, "{receipt}");
+    let records = receipt["records"].as_array().unwrap();
+    let duplicates = receipt["duplicates"].as_array().unwrap();
+    assert_eq!(receipt["accepted"], expected);
+    assert_eq!(records.len() as u64 + duplicates.len() as u64, expected);
+    assert_eq!(receipt["tree_size"], records.len());
+    let leaves: Vec<u64> = records
+        .iter()
+        .map(|r| r["leaf_index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(leaves, (0..records.len() as u64).collect::<Vec<_>>());
+    let signed_head = receipt["signed_head"].as_str().unwrap();
+    assert!(signed_head.contains(&format!("\n{}\n", records.len())));
+    let (status, head) = http(node0, "GET", "/v1/head", None);
+    assert_eq!(status, 200);
+    assert_eq!(head["signed_head"].as_str(), Some(signed_head));
+    assert!(head["vkey"].as_str().unwrap().contains('+'));
+
+    // Posting it again stores nothing new.
+    let (status, again) = http(
+        node0,
+        "POST",
+        "/v1/observations",
+        Some(("application/fhir+json", &bundle)),
+    );
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["records"].as_array().unwrap().len(), 0);
+    assert_eq!(again["tree_size"], records.len());
+
+    // Malformed JSON: 400 naming the problem; the node stays up.
+    let (status, err) = http(
+        node0,
+        "POST",
+        "/v1/observations",
+        Some(("application/fhir+json", b"{\"resourceType\": ")),
+    );
+    assert_eq!(status, 400, "{err}");
+    let message = err["error"].as_str().unwrap();
+    assert!(message.contains("malformed JSON"), "{message}");
+    // An unsupported type: 415 naming it.
+    let (status, err) = http(node0, "POST", "/v1/observations", Some(("image/png", b"x")));
+    assert_eq!(status, 415, "{err}");
+    assert!(err["error"].as_str().unwrap().contains("image/png"));
+    // Oversized: 413 naming the limit.
+    let big = vec![b' '; BODY_LIMIT + 1];
+    let (status, err) = http(
+        node0,
+        "POST",
+        "/v1/observations",
+        Some(("application/fhir+json", &big)),
+    );
+    assert_eq!(status, 413, "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains(&BODY_LIMIT.to_string()),
+        "{err}"
+    );
+    // A CSV with one implausible value: strict refuses it all (422 naming line and field, not
+    // the value); lenient stores the good row and reports the bad one.
+    let csv = b"patient,indicator,value,unit,effective,source\n\
+                p-77,8867-4,72,/min,2024-05-01T08:30:00Z,ward\n\
+                p-77,8867-4,98765,/min,2024-05-02T08:30:00Z,ward\n";
+    let (status, err) = http(node0, "POST", "/v1/observations", Some(("text/csv", csv)));
+    assert_eq!(status, 422, "{err}");
+    let message = err["error"].as_str().unwrap();
+    assert!(
+        message.contains("line 3") && message.contains("value"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("98765"),
+        "a health value leaked: {message}"
+    );
+    let (status, lenient) = http(
+        node0,
+        "POST",
+        "/v1/observations?lenient=true",
+        Some(("text/csv", csv)),
+    );
+    assert_eq!(status, 200, "{lenient}");
+    assert_eq!(lenient["records"].as_array().unwrap().len(), 1);
+    assert_eq!(lenient["rejected"].as_array().unwrap().len(), 1);
+    let stored = records.len() + 1;
+    assert_eq!(lenient["tree_size"], stored);
+
+    nodes.assert_running(0);
+    let (status, health) = http(node0, "GET", "/v1/health", None);
+    assert_eq!(status, 200);
+    assert_eq!(health["ledger_size"], stored);
+
+    // SIGTERM: each node exits 0 within a few seconds, and its store verifies.
+    for i in 0..3 {
+        let status = nodes.terminate(i, Duration::from_secs(10));
+        assert!(status.success(), "node{i} exited with {status}");
+    }
+    let data: PathBuf = dir.join("node0");
+    let out = hdg(&["verify", "--data", data.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "verify failed: {stdout}");
+    assert!(stdout.contains(&format!("{stored} records")), "{stdout}");
+    for i in 1..3 {
+        let d = dir.join(format!("node{i}"));
+        assert!(
+            hdg(&["verify", "--data", d.to_str().unwrap()])
+                .status
+                .success()
+        );
+    }
+}
