@@ -1,9 +1,12 @@
-//! The baseline ingest is measured against: raw RocksDB `WriteBatch` puts of the same byte volume,
-//! synced like a commit, with none of the validation, sealing, indexing or anchoring.
+//! The baselines ingest is measured against: raw RocksDB `WriteBatch` writes, synced like a
+//! commit, with none of the validation, sealing, indexing or anchoring — either a byte volume in
+//! a chosen number of puts, or exactly the batches a store committed, replayed.
 
 use std::path::Path;
 
-use rocksdb::{DB, Options, WriteBatch, WriteOptions};
+use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+
+use crate::layout;
 
 /// Writes `batches` (each a number of entries and a byte volume) into a fresh database at `dir`,
 /// one synced `WriteBatch` per element, 32-byte random-looking keys, values sized to the volume.
@@ -27,6 +30,28 @@ pub fn raw_write_batches(dir: &Path, batches: &[(usize, usize)]) -> Result<(), r
             counter += 1;
         }
         db.write_opt(batch, &wo)?;
+    }
+    Ok(())
+}
+
+/// Replays serialised write batches (from [`crate::CommitReceipt::write_batch`]) into a fresh
+/// database at `dir` with the store's column families, one synced write each: raw RocksDB
+/// writing exactly the bytes the store wrote.
+pub fn replay_write_batches(dir: &Path, batches: &[Vec<u8>]) -> Result<(), rocksdb::Error> {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    opts.set_max_background_jobs(2);
+    let cfs = layout::ALL.iter().map(|name| {
+        let mut o = Options::default();
+        o.set_write_buffer_size(64 << 20);
+        ColumnFamilyDescriptor::new(*name, o)
+    });
+    let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
+    let mut wo = WriteOptions::default();
+    wo.set_sync(true);
+    for data in batches {
+        db.write_opt(WriteBatch::from_data(data), &wo)?;
     }
     Ok(())
 }

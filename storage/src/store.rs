@@ -31,6 +31,8 @@ pub struct Store {
     /// Hash of the newest head's checkpoint text, chained into the next head (`prev`).
     last_head: Option<Hash>,
     data_keys: HashMap<Pseudonym, SecretKey>,
+    /// Benchmarks only: keep a copy of each commit's serialised write batch in its receipt.
+    keep_batches: bool,
 }
 
 /// One record anchored by a commit.
@@ -62,6 +64,9 @@ pub struct CommitReceipt {
     pub bytes_written: usize,
     /// Key-value entries in the commit's write batch.
     pub entries_written: usize,
+    /// The serialised write batch, when [`Store::keep_write_batches`] is on (benchmarks replay it
+    /// into a bare RocksDB to measure raw writes of exactly the same bytes).
+    pub write_batch: Option<Vec<u8>>,
 }
 
 /// What an erasure did.
@@ -145,6 +150,7 @@ impl Store {
             height,
             last_head,
             data_keys: HashMap::new(),
+            keep_batches: false,
         })
     }
 
@@ -172,6 +178,12 @@ impl Store {
     /// The key that seals this party's share pairs at rest (derived from the master key).
     pub(crate) fn share_sealing_key(&self) -> SecretKey {
         SecretKey::derived(&self.master, "hdg 2026-11 share sealing key v1")
+    }
+
+    /// Benchmarks only: copy each commit's serialised write batch into its receipt, so the same
+    /// bytes can be replayed into a bare RocksDB ([`crate::baseline::replay_write_batches`]).
+    pub fn keep_write_batches(&mut self, on: bool) {
+        self.keep_batches = on;
     }
 
     /// Number of ledger leaves.
@@ -213,6 +225,7 @@ impl Store {
             checkpoint: None,
             bytes_written: 0,
             entries_written: 0,
+            write_batch: None,
         };
         let actor = self.node_key.verifying_key().to_bytes();
 
@@ -287,6 +300,9 @@ impl Store {
         let head = self.close_block(&mut batch, &frontier, now);
         receipt.bytes_written = batch.size_in_bytes();
         receipt.entries_written = batch.len();
+        if self.keep_batches {
+            receipt.write_batch = Some(batch.data().to_vec());
+        }
         self.write_durably(batch)?;
         self.advance(frontier, &head);
         self.data_keys.extend(new_keys);
