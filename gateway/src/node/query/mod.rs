@@ -1,0 +1,177 @@
+//! Researcher queries at one party: what a query asks ([`Query`]), how a `--where` filter becomes
+//! a fixed-point threshold ([`filter`]), which share rows every party selects and how the three
+//! check they selected the same ones ([`select`]), and the party's run of the MPC statistic that
+//! ends with its output shares sealed to the researcher ([`run`]).
+//!
+//! The signature check, the registry check and the ledger entry of the query happen before
+//! [`run::run_query_at_party`] (see [`crate::node::signed`]); forwarding by the coordinator and
+//! the HTTP endpoint are not here.
+
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "called by the query endpoint and the coordinator, which land next"
+)]
+
+pub mod filter;
+pub mod run;
+pub mod select;
+
+#[cfg(test)]
+mod tests;
+
+use hdg_mpc::stats::{SealedAggregates, StatsError};
+use hdg_mpc::{ChannelError, PartyId, SetupError};
+use hdg_schema::ValueError;
+use hdg_storage::StoreError;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use filter::{parse_edges, parse_filter};
+pub use run::{PartySetup, QueryPolicy, run_query_at_party, run_query_with_policy};
+pub use select::{Selection, row_digest, select_rows};
+
+/// The smallest cohort an unfiltered statistic is computed on, unless the node says otherwise.
+pub const DEFAULT_MIN_COHORT: u64 = 10;
+
+/// The statistic a researcher asks for, with its public parameters (fixed point at the
+/// indicator's precision).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Statistic {
+    /// Number of rows.
+    Count,
+    /// Sum of the values.
+    Sum,
+    /// Mean.
+    Mean,
+    /// Variance (and mean).
+    Variance,
+    /// Pearson correlation with a second indicator, paired per patient (see [`select`]).
+    Pearson {
+        /// The second indicator's code.
+        pair: String,
+    },
+    /// Counts per bucket between public, strictly increasing edges.
+    Histogram {
+        /// Bucket edges, fixed point.
+        edges: Vec<i64>,
+    },
+    /// Count and mean of the values strictly above `threshold`, released only for a filtered
+    /// cohort of at least `min_cohort` (decided inside the MPC: the filtered count stays secret).
+    FilteredMean {
+        /// The threshold, fixed point.
+        threshold: i64,
+        /// The smallest filtered cohort released (raised to the node's minimum if lower).
+        min_cohort: u64,
+    },
+    /// The lower median.
+    Median,
+}
+
+/// A researcher's query, as signed in the request body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// What to compute.
+    pub statistic: Statistic,
+    /// The indicator code (LOINC), e.g. `4548-4`.
+    pub indicator: String,
+    /// Earliest effective time included, unix ms.
+    #[serde(default)]
+    pub from: Option<i64>,
+    /// First effective time excluded, unix ms.
+    #[serde(default)]
+    pub to: Option<i64>,
+    /// The researcher's X25519 public key the output shares are sealed to.
+    #[serde(with = "hex32")]
+    pub researcher_x25519: [u8; 32],
+}
+
+/// One party's answer: its sealed output shares and what it computed on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartyAnswer {
+    /// This party's aggregates sealed to the researcher.
+    pub sealed: SealedAggregates,
+    /// Rows the statistic ran on (pairs, for a paired statistic).
+    pub rows: u64,
+    /// SHA-256 of the selected record ids (see [`row_digest`]); the same at every party.
+    #[serde(with = "hex32")]
+    pub digest: [u8; 32],
+}
+
+/// Why a party refused or failed a query. Names the rule or the step, never a health value.
+#[derive(Debug, Error)]
+pub enum QueryError {
+    /// The indicator is not in the catalog.
+    #[error("indicator {indicator} is not in the catalog")]
+    UnknownIndicator {
+        /// The code asked for.
+        indicator: String,
+    },
+    /// The time window is empty (`from` not before `to`).
+    #[error("time window is empty: from must be before to")]
+    EmptyWindow,
+    /// The `--where` filter does not parse.
+    #[error("filter refused: {reason}")]
+    Filter {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A filter or histogram value does not encode for the indicator.
+    #[error("filter value refused: {0}")]
+    Value(#[from] ValueError),
+    /// The shares could not be read.
+    #[error("reading shares: {0}")]
+    Store(#[from] StoreError),
+    /// This store holds another party's shares.
+    #[error("share rows belong to party {found}, this is party {me}")]
+    WrongParty {
+        /// This party.
+        me: PartyId,
+        /// The party index found in the rows.
+        found: u8,
+    },
+    /// The parties did not select the same rows.
+    #[error(
+        "row sets differ: party {peer} selected other records than this party {me} (row digests disagree); the parties' shares are out of sync"
+    )]
+    RowSetMismatch {
+        /// This party.
+        me: PartyId,
+        /// The peer whose digest differs.
+        peer: PartyId,
+    },
+    /// An unfiltered statistic over fewer rows than the minimum cohort.
+    #[error("cohort too small: unfiltered statistics need at least {min_cohort} rows")]
+    CohortTooSmall {
+        /// The rule's minimum.
+        min_cohort: u64,
+    },
+    /// Exchanging the row digests failed.
+    #[error("exchanging row digests: {0}")]
+    Channel(#[from] ChannelError),
+    /// The MPC session could not be set up.
+    #[error("MPC session setup: {0}")]
+    Setup(#[from] SetupError),
+    /// The statistic refused its input or the protocol failed.
+    #[error("MPC statistic: {0}")]
+    Stats(#[from] StatsError),
+}
+
+/// Serde for 32-byte keys and digests as 64 hex digits.
+mod hex32 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(d)?;
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(&text, &mut out)
+            .map_err(|_| D::Error::custom("expected 64 hex digits"))?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,164 @@
+//! One party's run of a query: select the rows, confirm with the two other parties that all
+//! three selected the same ones, apply the minimum-cohort rule, run the statistic in MPC with
+//! the catalog's value bound, and seal this party's output shares to the researcher.
+
+use hdg_mpc::stats::{Aggregates, ValueBound, filtered, histogram, moments, order};
+use hdg_mpc::{Channel, Party, PartyId, PrfKind, PublicKey, SessionId, SessionSecret};
+use hdg_storage::Store;
+
+use super::filter::indicator;
+use super::select::{Selection, select_rows};
+use super::{DEFAULT_MIN_COHORT, PartyAnswer, Query, QueryError, Statistic};
+
+/// The node's rules for queries (not the researcher's to choose).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryPolicy {
+    /// Unfiltered statistics are refused below this many rows before anything is computed;
+    /// a filtered mean releases nothing below it (decided inside the MPC).
+    pub min_cohort: u64,
+}
+
+impl Default for QueryPolicy {
+    fn default() -> QueryPolicy {
+        QueryPolicy {
+            min_cohort: DEFAULT_MIN_COHORT,
+        }
+    }
+}
+
+/// What a party needs to join a query's MPC session.
+#[derive(Clone, Copy)]
+pub struct PartySetup<'a> {
+    /// This party.
+    pub me: PartyId,
+    /// The query's session id (the same at the three parties).
+    pub session: &'a SessionId,
+    /// This party's X25519 secret for the session.
+    pub secret: &'a SessionSecret,
+    /// The three parties' session public keys, in party order.
+    pub publics: &'a [PublicKey; 3],
+}
+
+/// Runs `q` at party `me` over `channel` with the default [`QueryPolicy`].
+pub fn run_query_at_party(
+    store: &Store,
+    me: PartyId,
+    session: &SessionId,
+    secret: &SessionSecret,
+    publics: &[PublicKey; 3],
+    channel: Box<dyn Channel>,
+    q: &Query,
+) -> Result<PartyAnswer, QueryError> {
+    let setup = PartySetup {
+        me,
+        session,
+        secret,
+        publics,
+    };
+    run_query_with_policy(store, &setup, channel, q, &QueryPolicy::default())
+}
+
+/// Runs `q` at one party: selects the rows, exchanges the row digest with both peers and
+/// refuses on any difference, refuses an unfiltered statistic below `policy.min_cohort`, then
+/// computes the statistic in MPC and seals the output shares to `q.researcher_x25519`.
+pub fn run_query_with_policy(
+    store: &Store,
+    setup: &PartySetup<'_>,
+    mut channel: Box<dyn Channel>,
+    q: &Query,
+    policy: &QueryPolicy,
+) -> Result<PartyAnswer, QueryError> {
+    let bounds = value_bounds(q)?;
+    let selection = select_rows(store, setup.me, q)?;
+    let digest = selection.digest();
+    compare_digests(channel.as_mut(), setup.me, &digest)?;
+    let rows = selection.rows();
+    let filtered = matches!(q.statistic, Statistic::FilteredMean { .. });
+    if !filtered && rows < policy.min_cohort {
+        return Err(QueryError::CohortTooSmall {
+            min_cohort: policy.min_cohort,
+        });
+    }
+    let mut party = Party::establish(
+        setup.me,
+        setup.session,
+        setup.secret,
+        setup.publics,
+        PrfKind::DEFAULT,
+        channel,
+    )?;
+    let aggregates = compute(&mut party, q, &selection, bounds, policy)?;
+    let recipient = PublicKey::from(q.researcher_x25519);
+    let sealed = aggregates.seal(&party, &recipient, &mut rand::rng());
+    Ok(PartyAnswer {
+        sealed,
+        rows,
+        digest,
+    })
+}
+
+/// The catalog's bounds of the query's indicator and, for a paired statistic, the second one.
+fn value_bounds(q: &Query) -> Result<[ValueBound; 2], QueryError> {
+    let x = ValueBound::new(indicator(&q.indicator)?.max_abs_fixed());
+    let y = match &q.statistic {
+        Statistic::Pearson { pair } => ValueBound::new(indicator(pair)?.max_abs_fixed()),
+        _ => x,
+    };
+    Ok([x, y])
+}
+
+/// Sends this party's row digest to both peers and checks theirs equal it. If the three do not
+/// all agree, every party sees at least one differing peer, so all three stop here.
+fn compare_digests(
+    channel: &mut dyn Channel,
+    me: PartyId,
+    digest: &[u8; 32],
+) -> Result<(), QueryError> {
+    let words = digest_words(digest);
+    // A peer that already saw a mismatch may have left: its digest is still queued, so a failed
+    // send is reported only when the receives find nothing more telling.
+    let sent = [me.next(), me.prev()].map(|peer| channel.send(peer, &words));
+    for peer in [me.prev(), me.next()] {
+        if channel.recv(peer)? != words {
+            return Err(QueryError::RowSetMismatch { me, peer });
+        }
+    }
+    let [to_next, to_prev] = sent;
+    to_next?;
+    to_prev?;
+    Ok(())
+}
+
+fn digest_words(digest: &[u8; 32]) -> Vec<u64> {
+    digest
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunk")))
+        .collect()
+}
+
+fn compute(
+    party: &mut Party,
+    q: &Query,
+    selection: &Selection,
+    [bx, by]: [ValueBound; 2],
+    policy: &QueryPolicy,
+) -> Result<Aggregates, QueryError> {
+    let x = &selection.shares[0];
+    let aggregates = match &q.statistic {
+        Statistic::Count => moments::count(x),
+        Statistic::Sum => moments::sum(x, bx)?,
+        Statistic::Mean => moments::mean(x, bx)?,
+        Statistic::Variance => moments::variance(party, x, bx)?,
+        Statistic::Pearson { .. } => moments::pearson(party, x, &selection.shares[1], bx, by)?,
+        Statistic::Histogram { edges } => histogram::histogram(party, x, edges, bx)?,
+        Statistic::FilteredMean {
+            threshold,
+            min_cohort,
+        } => {
+            let k = (*min_cohort).max(policy.min_cohort);
+            filtered::filtered_mean(party, x, *threshold, k, bx)?
+        }
+        Statistic::Median => order::median(party, x, bx)?,
+    };
+    Ok(aggregates)
+}

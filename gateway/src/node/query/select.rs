@@ -1,0 +1,132 @@
+//! Row selection: which of this party's share rows a query runs on. The rule uses only public
+//! metadata (indicator, effective time, patient pseudonym, record id), so every party selects
+//! the same rows in the same order from its own store, and a digest of the selected record ids
+//! lets the three confirm it before computing.
+//!
+//! - One indicator: every share row of the indicator with effective time in `[from, to)`, in
+//!   record-id order.
+//! - Paired (Pearson x ~ y): per patient pseudonym, the latest row of x and the latest row of y
+//!   in the window (latest effective time; equal times broken by the larger record id); only
+//!   patients with both; pairs in pseudonym order.
+
+use std::collections::BTreeMap;
+
+use hdg_mpc::{ArithShares, PartyId};
+use hdg_schema::{Pseudonym, RecordId, Timestamp};
+use hdg_storage::{ShareRow, Store, TimeRange};
+use sha2::{Digest, Sha256};
+
+use super::{Query, QueryError, Statistic};
+
+/// The rows a query runs on at this party: one aligned column per input vector.
+#[derive(Debug)]
+pub struct Selection {
+    /// Record ids of each column, row by row.
+    pub ids: Vec<Vec<RecordId>>,
+    /// This party's shares of each column.
+    pub shares: Vec<ArithShares>,
+}
+
+impl Selection {
+    /// Rows (pairs, for a paired statistic).
+    pub fn rows(&self) -> u64 {
+        self.ids.first().map_or(0, |c| c.len() as u64)
+    }
+
+    /// The digest of the selected record ids ([`row_digest`]).
+    pub fn digest(&self) -> [u8; 32] {
+        row_digest(&self.ids)
+    }
+}
+
+/// SHA-256 over `"hdg rows v1\n"` and, per column, its length (u64 BE) and its record ids: equal
+/// at two parties exactly when they selected the same records in the same order.
+pub fn row_digest(columns: &[Vec<RecordId>]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"hdg rows v1\n");
+    for column in columns {
+        h.update((column.len() as u64).to_be_bytes());
+        for id in column {
+            h.update(id.0);
+        }
+    }
+    h.finalize().into()
+}
+
+/// The time range of a query, refusing an empty window.
+pub fn time_range(q: &Query) -> Result<TimeRange, QueryError> {
+    if let (Some(f), Some(t)) = (q.from, q.to)
+        && f >= t
+    {
+        return Err(QueryError::EmptyWindow);
+    }
+    Ok(TimeRange {
+        from: q.from.map(Timestamp),
+        to: q.to.map(Timestamp),
+    })
+}
+
+/// Selects this party's rows for `q` (see the module doc for the rule).
+pub fn select_rows(store: &Store, me: PartyId, q: &Query) -> Result<Selection, QueryError> {
+    let range = time_range(q)?;
+    let x = scan(store, me, &q.indicator, range)?;
+    match &q.statistic {
+        Statistic::Pearson { pair } => {
+            let y = scan(store, me, pair, range)?;
+            Ok(pair_latest(&x, &y))
+        }
+        _ => Ok(column(x.iter())),
+    }
+}
+
+fn scan(
+    store: &Store,
+    me: PartyId,
+    indicator: &str,
+    range: TimeRange,
+) -> Result<Vec<ShareRow>, QueryError> {
+    let rows = store.scan_shares(indicator, range)?;
+    if let Some(r) = rows.iter().find(|r| usize::from(r.party) != me.index()) {
+        return Err(QueryError::WrongParty { me, found: r.party });
+    }
+    Ok(rows)
+}
+
+fn column<'a>(rows: impl Iterator<Item = &'a ShareRow>) -> Selection {
+    let (mut ids, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
+    for r in rows {
+        ids.push(r.record);
+        a.push(r.pair.0);
+        b.push(r.pair.1);
+    }
+    Selection {
+        ids: vec![ids],
+        shares: vec![ArithShares::new(a, b)],
+    }
+}
+
+/// Each patient's latest row (by effective time, then record id).
+fn latest(rows: &[ShareRow]) -> BTreeMap<Pseudonym, &ShareRow> {
+    let mut out: BTreeMap<Pseudonym, &ShareRow> = BTreeMap::new();
+    for r in rows {
+        let e = out.entry(r.patient).or_insert(r);
+        if (r.effective, r.record) > (e.effective, e.record) {
+            *e = r;
+        }
+    }
+    out
+}
+
+fn pair_latest(x: &[ShareRow], y: &[ShareRow]) -> Selection {
+    let (lx, ly) = (latest(x), latest(y));
+    let pairs: Vec<(&ShareRow, &ShareRow)> = lx
+        .iter()
+        .filter_map(|(p, rx)| ly.get(p).map(|ry| (*rx, *ry)))
+        .collect();
+    let cx = column(pairs.iter().map(|p| p.0));
+    let cy = column(pairs.iter().map(|p| p.1));
+    Selection {
+        ids: cx.ids.into_iter().chain(cy.ids).collect(),
+        shares: cx.shares.into_iter().chain(cy.shares).collect(),
+    }
+}

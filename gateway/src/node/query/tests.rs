@@ -1,0 +1,458 @@
+//! Three real stores holding shares the test splits itself, three parties over QUIC or in-memory
+//! channels, results opened with the researcher's key and compared with plaintext computed here.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use hdg_mpc::memory::memory_channels;
+use hdg_mpc::ring::encode;
+use hdg_mpc::stats::{StatValue, open_aggregates};
+use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret, StaticSecret};
+use hdg_schema::{Pseudonym, RecordId, Timestamp};
+use hdg_storage::{ShareRow, Store};
+use tempfile::TempDir;
+
+use super::filter::{indicator, parse_filter};
+use super::*;
+use crate::net::links::LinkConfig;
+use crate::net::quic_channel::LoopbackCluster;
+
+const HBA1C: &str = "4548-4";
+const BMI: &str = "39156-5";
+const GLUCOSE: &str = "2339-0";
+const DAY: i64 = 86_400_000;
+const T0: i64 = 1_700_000_000_000;
+
+/// One plaintext observation: (record, indicator, effective, patient, fixed-point value).
+#[derive(Clone, Debug)]
+struct Obs {
+    record: RecordId,
+    indicator: &'static str,
+    effective: i64,
+    patient: u8,
+    value: i64,
+}
+
+struct Parties {
+    _dirs: Vec<TempDir>,
+    stores: [Store; 3],
+}
+
+fn parties() -> Parties {
+    let dirs: Vec<TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let stores = [0, 1, 2].map(|i| Store::open(dirs[i].path(), true).expect("store opens"));
+    Parties {
+        _dirs: dirs,
+        stores,
+    }
+}
+
+fn random_below(span: u64) -> u64 {
+    rand::random::<u64>() % span
+}
+
+/// `n` observations of `code` with random plausible values, patients 0..n, one day apart.
+fn observations(code: &'static str, n: usize) -> Vec<Obs> {
+    let ind = indicator(code).unwrap();
+    let span = (ind.max_fixed - ind.min_fixed) as u64 + 1;
+    (0..n)
+        .map(|i| Obs {
+            record: RecordId(rand::random()),
+            indicator: code,
+            effective: T0 + i as i64 * DAY,
+            patient: i as u8,
+            value: ind.min_fixed + random_below(span) as i64,
+        })
+        .collect()
+}
+
+/// Splits every value x = x0 + x1 + x2 and stores (x_i, x_{i+1}) at party i, skipping the
+/// records in `missing_at_2` at party 2.
+fn store_shares(p: &mut Parties, obs: &[Obs], missing_at_2: &[RecordId]) {
+    let mut batches: [Vec<ShareRow>; 3] = Default::default();
+    for o in obs {
+        let (x0, x1) = (rand::random::<u64>(), rand::random::<u64>());
+        let x2 = encode(o.value).wrapping_sub(x0).wrapping_sub(x1);
+        let x = [x0, x1, x2];
+        for (i, batch) in batches.iter_mut().enumerate() {
+            if i == 2 && missing_at_2.contains(&o.record) {
+                continue;
+            }
+            batch.push(ShareRow {
+                record: o.record,
+                indicator: o.indicator.to_string(),
+                effective: Timestamp(o.effective),
+                patient: Pseudonym([o.patient; 32]),
+                party: i as u8,
+                pair: (x[i], x[(i + 1) % 3]),
+            });
+        }
+    }
+    for (store, batch) in p.stores.iter_mut().zip(&batches) {
+        store
+            .commit_shares(batch, [9; 32], Timestamp(T0))
+            .expect("shares commit");
+    }
+}
+
+fn query(statistic: Statistic, code: &str, researcher: &StaticSecret) -> Query {
+    Query {
+        statistic,
+        indicator: code.to_string(),
+        from: None,
+        to: None,
+        researcher_x25519: PublicKey::from(researcher).to_bytes(),
+    }
+}
+
+type Outcome = Result<PartyAnswer, QueryError>;
+
+/// Runs the three parties on their own threads, party i on `channels[i]`.
+fn run_parties(p: &Parties, q: &Query, channels: [Box<dyn Channel>; 3]) -> [Outcome; 3] {
+    let session = SessionId::random();
+    let secrets = [0, 1, 2].map(|_| SessionSecret::random());
+    let publics = [0, 1, 2].map(|i| secrets[i].public());
+    let [c0, c1, c2] = channels;
+    std::thread::scope(|s| {
+        let run = |i: usize, ch: Box<dyn Channel>| {
+            let (store, secret, session, publics) = (&p.stores[i], &secrets[i], &session, &publics);
+            s.spawn(move || {
+                run_query_at_party(store, PartyId::ALL[i], session, secret, publics, ch, q)
+            })
+        };
+        let handles = [run(0, c0), run(1, c1), run(2, c2)];
+        handles.map(|h| h.join().expect("party thread"))
+    })
+}
+
+fn run_memory(p: &Parties, q: &Query) -> [Outcome; 3] {
+    let [a, b, c] = memory_channels(Duration::from_secs(30));
+    run_parties(p, q, [Box::new(a), Box::new(b), Box::new(c)])
+}
+
+/// Opens the three answers, checking they agree on rows and digest.
+fn open(researcher: &StaticSecret, outcomes: [Outcome; 3]) -> (StatValue, u64) {
+    let [a, b, c] = outcomes.map(|o| o.expect("party answers"));
+    assert_eq!((a.rows, a.digest), (b.rows, b.digest));
+    assert_eq!((a.rows, a.digest), (c.rows, c.digest));
+    let rows = a.rows;
+    let value = open_aggregates(researcher, &[a.sealed, b.sealed, c.sealed]).expect("opens");
+    (value, rows)
+}
+
+fn values(obs: &[Obs]) -> Vec<i64> {
+    obs.iter().map(|o| o.value).collect()
+}
+
+#[test]
+fn mean_over_quic_equals_plaintext() {
+    let mut p = parties();
+    let obs = observations(HBA1C, 40);
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let q = query(Statistic::Mean, HBA1C, &researcher);
+    let keys = [0, 1, 2].map(|_| SigningKey::from_bytes(&rand::random::<[u8; 32]>()));
+    let cluster = LoopbackCluster::start(&keys, LinkConfig::default()).expect("cluster");
+    let [a, b, c] = cluster.open_session(&SessionId::random()).expect("session");
+    let out = run_parties(&p, &q, [Box::new(a), Box::new(b), Box::new(c)]);
+    let (value, rows) = open(&researcher, out);
+    let sum: i64 = values(&obs).iter().sum();
+    assert_eq!(rows, 40);
+    match value {
+        StatValue::Mean { n, sum: s, mean } => {
+            assert_eq!((n, s), (40, sum));
+            assert!((mean.unwrap() - sum as f64 / 40.0).abs() < 1e-9);
+        }
+        other => panic!("expected a mean, got {other:?}"),
+    }
+}
+
+#[test]
+fn variance_in_a_time_window_equals_plaintext() {
+    let mut p = parties();
+    let obs = observations(HBA1C, 60);
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let (from, to) = (T0 + 10 * DAY, T0 + 45 * DAY);
+    let q = Query {
+        from: Some(from),
+        to: Some(to),
+        ..query(Statistic::Variance, HBA1C, &researcher)
+    };
+    let (value, rows) = open(&researcher, run_memory(&p, &q));
+    let inside: Vec<i64> = obs
+        .iter()
+        .filter(|o| (from..to).contains(&o.effective))
+        .map(|o| o.value)
+        .collect();
+    assert_eq!(rows, 35);
+    assert_eq!(inside.len(), 35);
+    match value {
+        StatValue::Variance {
+            n,
+            sum,
+            sum_squares,
+            ..
+        } => {
+            assert_eq!(n, 35);
+            assert_eq!(sum, inside.iter().sum::<i64>());
+            assert_eq!(sum_squares, inside.iter().map(|v| v * v).sum::<i64>());
+        }
+        other => panic!("expected a variance, got {other:?}"),
+    }
+}
+
+/// Plaintext pairing, written independently of the selection code: per patient the latest
+/// (effective, record) of each indicator inside the window, patients with both, by pseudonym.
+fn plaintext_pairs(obs: &[Obs], x: &str, y: &str, from: i64) -> Vec<(i64, i64)> {
+    let mut best: BTreeMap<(u8, &str), &Obs> = BTreeMap::new();
+    for o in obs.iter().filter(|o| o.effective >= from) {
+        let slot = best.entry((o.patient, o.indicator)).or_insert(o);
+        if (o.effective, o.record) > (slot.effective, slot.record) {
+            *slot = o;
+        }
+    }
+    let patients: std::collections::BTreeSet<u8> = obs.iter().map(|o| o.patient).collect();
+    patients
+        .into_iter()
+        .filter_map(|p| Some((best.get(&(p, x))?.value, best.get(&(p, y))?.value)))
+        .collect()
+}
+
+#[test]
+fn pearson_pairs_latest_values_per_patient() {
+    let mut p = parties();
+    let mut obs = Vec::new();
+    // 16 patients with three BMI and three HbA1c values each over time; patients 16..19 have
+    // BMI only, 20..22 HbA1c only. Early values fall outside the window.
+    for round in 0..3 {
+        for (code, patients) in [(BMI, 0..20u8), (HBA1C, 0..16u8), (HBA1C, 20..23u8)] {
+            for mut o in observations(code, patients.len()) {
+                o.patient += patients.start;
+                o.effective = T0 + round * 10 * DAY + i64::from(o.patient) * 1000;
+                obs.push(o);
+            }
+        }
+    }
+    // Two observations of one patient at the same time: the larger record id wins.
+    let mut tie = obs
+        .iter()
+        .rev()
+        .find(|o| o.indicator == BMI)
+        .unwrap()
+        .clone();
+    tie.record = RecordId(rand::random());
+    tie.value = indicator(BMI).unwrap().min_fixed;
+    obs.push(tie);
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let from = T0 + 5 * DAY;
+    let q = Query {
+        from: Some(from),
+        ..query(
+            Statistic::Pearson {
+                pair: HBA1C.to_string(),
+            },
+            BMI,
+            &researcher,
+        )
+    };
+    let (value, rows) = open(&researcher, run_memory(&p, &q));
+    let pairs = plaintext_pairs(&obs, BMI, HBA1C, from);
+    assert_eq!(pairs.len(), 16);
+    assert_eq!(rows, 16);
+    let (xs, ys): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
+    let dot = |a: &[i64], b: &[i64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<i64>();
+    let expected = [
+        xs.iter().sum::<i64>(),
+        ys.iter().sum::<i64>(),
+        dot(&xs, &xs),
+        dot(&ys, &ys),
+        dot(&xs, &ys),
+    ];
+    match value {
+        StatValue::Pearson { n, sums, r } => {
+            assert_eq!(n, 16);
+            assert_eq!(sums, expected);
+            assert!(r.is_some());
+        }
+        other => panic!("expected a correlation, got {other:?}"),
+    }
+}
+
+#[test]
+fn histogram_equals_plaintext_counts() {
+    let mut p = parties();
+    let obs = observations(GLUCOSE, 50);
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let edges = parse_edges(GLUCOSE, "70,100,126,200").unwrap();
+    let q = query(
+        Statistic::Histogram {
+            edges: edges.clone(),
+        },
+        GLUCOSE,
+        &researcher,
+    );
+    let (value, _) = open(&researcher, run_memory(&p, &q));
+    let mut counts = vec![0u64; edges.len() + 1];
+    for v in values(&obs) {
+        counts[edges.iter().filter(|e| v >= **e).count()] += 1;
+    }
+    match value {
+        StatValue::Histogram { counts: c, .. } => assert_eq!(c, counts),
+        other => panic!("expected a histogram, got {other:?}"),
+    }
+}
+
+#[test]
+fn filtered_mean_from_a_where_clause_and_withheld_below_k() {
+    let mut p = parties();
+    let threshold = parse_filter(GLUCOSE, "value > 126").unwrap();
+    let mut obs = observations(GLUCOSE, 40);
+    // The filter is strict: a value at the threshold is out, one step above is in.
+    obs[0].value = threshold;
+    obs[1].value = threshold + 1;
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let above: Vec<i64> = values(&obs)
+        .into_iter()
+        .filter(|v| *v > threshold)
+        .collect();
+    assert!(above.len() >= 10, "random cohort has enough high values");
+
+    let statistic = filter::filtered_mean(GLUCOSE, "value > 126", 10).unwrap();
+    let (value, rows) = open(
+        &researcher,
+        run_memory(&p, &query(statistic, GLUCOSE, &researcher)),
+    );
+    assert_eq!(rows, 40);
+    match value {
+        StatValue::FilteredMean { count, sum, .. } => {
+            assert_eq!(count, above.len() as u64);
+            assert_eq!(sum, above.iter().sum::<i64>());
+        }
+        other => panic!("expected a filtered mean, got {other:?}"),
+    }
+
+    let k = above.len() as u64 + 1;
+    let statistic = Statistic::FilteredMean {
+        threshold,
+        min_cohort: k,
+    };
+    let (value, _) = open(
+        &researcher,
+        run_memory(&p, &query(statistic, GLUCOSE, &researcher)),
+    );
+    assert_eq!(value, StatValue::Withheld { min_cohort: k });
+}
+
+#[test]
+fn median_is_the_lower_median() {
+    let mut p = parties();
+    let obs = observations(HBA1C, 24);
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let (value, _) = open(
+        &researcher,
+        run_memory(&p, &query(Statistic::Median, HBA1C, &researcher)),
+    );
+    let mut sorted = values(&obs);
+    sorted.sort_unstable();
+    match value {
+        StatValue::OrderStatistic { rank, value } => {
+            assert_eq!(rank, 12);
+            assert_eq!(value, sorted[11]);
+        }
+        other => panic!("expected an order statistic, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_row_at_one_party_fails_every_party_with_the_digest_error() {
+    let mut p = parties();
+    let obs = observations(HBA1C, 20);
+    store_shares(&mut p, &obs, &[obs[7].record]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let out = run_memory(&p, &query(Statistic::Mean, HBA1C, &researcher));
+    for (i, o) in out.into_iter().enumerate() {
+        match o {
+            Err(QueryError::RowSetMismatch { me, peer }) => {
+                assert_eq!(me, PartyId::ALL[i]);
+                assert!(me == PartyId::P2 || peer == PartyId::P2);
+            }
+            other => panic!("party {i}: expected a row-set mismatch, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_store_of_another_party_is_refused() {
+    let mut p = parties();
+    let obs = observations(HBA1C, 12);
+    store_shares(&mut p, &obs, &[]);
+    p.stores.swap(0, 1);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let [a, b, c] = run_memory(&p, &query(Statistic::Mean, HBA1C, &researcher));
+    assert!(matches!(a, Err(QueryError::WrongParty { found: 1, .. })));
+    assert!(matches!(b, Err(QueryError::WrongParty { found: 0, .. })));
+    // Party 2 selected its rows but its peers left before exchanging digests.
+    assert!(matches!(c, Err(QueryError::Channel(_))));
+}
+
+#[test]
+fn a_cohort_below_k_is_refused_by_every_party() {
+    let mut p = parties();
+    let obs = observations(HBA1C, 9);
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    for statistic in [Statistic::Mean, Statistic::Median, Statistic::Count] {
+        let out = run_memory(&p, &query(statistic, HBA1C, &researcher));
+        for o in out {
+            match o {
+                Err(e @ QueryError::CohortTooSmall { min_cohort: 10 }) => {
+                    assert!(!e.to_string().contains('9'));
+                }
+                other => panic!("expected cohort too small, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn an_unknown_indicator_and_an_empty_window_are_refused() {
+    let p = parties();
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    for o in run_memory(&p, &query(Statistic::Mean, "0000-0", &researcher)) {
+        assert!(matches!(o, Err(QueryError::UnknownIndicator { .. })));
+    }
+    let q = Query {
+        from: Some(T0),
+        to: Some(T0),
+        ..query(Statistic::Mean, HBA1C, &researcher)
+    };
+    for o in run_memory(&p, &q) {
+        assert!(matches!(o, Err(QueryError::EmptyWindow)));
+    }
+}
+
+#[test]
+fn query_round_trips_through_json() {
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let q = Query {
+        from: Some(T0),
+        ..query(
+            Statistic::FilteredMean {
+                threshold: 1260,
+                min_cohort: 10,
+            },
+            GLUCOSE,
+            &researcher,
+        )
+    };
+    let text = serde_json::to_string(&q).unwrap();
+    assert!(text.contains(r#""kind":"filtered_mean""#));
+    assert!(text.contains(&hex::encode(q.researcher_x25519)));
+    assert_eq!(serde_json::from_str::<Query>(&text).unwrap(), q);
+}

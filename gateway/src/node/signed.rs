@@ -1,0 +1,509 @@
+//! Signed client requests: every request that acts for someone carries the signer's ed25519
+//! public key, a random nonce, the time it was made and a signature over all of them and the
+//! body, so a node can check who asks, refuse a stale request and refuse a replayed one.
+//!
+//! The signature covers `"hdg request v1\n" || signer (32) || len(nonce) (u64 BE) || nonce ||
+//! time (i64 BE, unix ms) || len(body) (u64 BE) || body`: the domain prefix keeps a request
+//! signature from being valid for anything else the key signs, the lengths keep the fields
+//! from sliding into each other. Errors name the reason only, never a value of the request.
+
+#![allow(
+    dead_code,
+    reason = "called by the query endpoint and the coordinator, which land next"
+)]
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use hdg_schema::Timestamp;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::registry::{Registry, Role};
+
+/// The domain-separation prefix of every request signature.
+pub const REQUEST_DOMAIN: &[u8] = b"hdg request v1\n";
+
+/// Bytes of nonce [`sign`] draws.
+pub const NONCE_BYTES: usize = 16;
+
+/// Fewest nonce bytes [`verify`] accepts.
+pub const MIN_NONCE_BYTES: usize = 16;
+
+/// Most nonce bytes [`verify`] accepts (keeps the replay cache's entries small).
+pub const MAX_NONCE_BYTES: usize = 64;
+
+/// A client request as sent over the wire: the body and who signed it, when, with what nonce.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedRequest {
+    /// The request itself (canonical JSON of the request type).
+    pub body: String,
+    /// The signer's ed25519 public key, 64 hex digits.
+    pub signer: String,
+    /// A fresh random nonce, at least 16 bytes, in hex.
+    pub nonce: String,
+    /// When the request was made, unix milliseconds.
+    pub time: i64,
+    /// The ed25519 signature, 128 hex digits (empty when unsigned).
+    #[serde(default)]
+    pub signature: String,
+}
+
+/// A request whose signature, signer, time and nonce have been checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedRequest {
+    /// Who signed it (a registered key).
+    pub signer: VerifyingKey,
+    /// Its nonce.
+    pub nonce: Vec<u8>,
+    /// When it was made.
+    pub time: Timestamp,
+    /// The request body.
+    pub body: String,
+}
+
+/// Why a request was refused. Names the reason, never a value of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RequestError {
+    /// The request carries no signature.
+    #[error("request refused: unsigned")]
+    Unsigned,
+    /// A field does not decode.
+    #[error("request refused: malformed {field} ({reason})")]
+    Malformed {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The signer is not a registered identity (of the role the endpoint needs).
+    #[error("request refused: unknown key (not registered with the cluster)")]
+    UnknownKey,
+    /// The signature does not verify for this signer and content.
+    #[error("request refused: bad signature")]
+    BadSignature,
+    /// The request is older than the clock-skew window allows.
+    #[error("request refused: expired (older than the {window_ms} ms clock-skew window)")]
+    Expired {
+        /// The window, milliseconds.
+        window_ms: u64,
+    },
+    /// The request is dated further ahead than the clock-skew window allows.
+    #[error("request refused: dated in the future beyond the {window_ms} ms clock-skew window")]
+    OutsideClockSkew {
+        /// The window, milliseconds.
+        window_ms: u64,
+    },
+    /// The same signer already sent this nonce within the window.
+    #[error("request refused: replayed (nonce already used by this signer)")]
+    Replayed,
+}
+
+/// The (signer, nonce) pairs accepted within the clock-skew window, to refuse replays.
+///
+/// An entry is forgotten once its request time falls out of the window: a replay of it would be
+/// refused as expired anyway, so the cache holds at most the requests of one window.
+#[derive(Debug, Default)]
+pub struct ReplayCache {
+    seen: HashSet<([u8; 32], Vec<u8>)>,
+    by_time: BTreeSet<(i64, [u8; 32], Vec<u8>)>,
+}
+
+impl ReplayCache {
+    /// An empty cache.
+    pub fn new() -> ReplayCache {
+        ReplayCache::default()
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    /// Forgets every entry dated before `oldest` (unix ms).
+    fn forget_before(&mut self, oldest: i64) {
+        while let Some(first) = self.by_time.first() {
+            if first.0 >= oldest {
+                break;
+            }
+            if let Some((_, signer, nonce)) = self.by_time.pop_first() {
+                self.seen.remove(&(signer, nonce));
+            }
+        }
+    }
+
+    /// Records (signer, nonce) at `time`; false when it was already there.
+    fn insert(&mut self, signer: [u8; 32], nonce: &[u8], time: i64) -> bool {
+        if !self.seen.insert((signer, nonce.to_vec())) {
+            return false;
+        }
+        self.by_time.insert((time, signer, nonce.to_vec()));
+        true
+    }
+}
+
+/// The bytes a request signature covers (see the module doc).
+pub fn signed_message(signer: &[u8; 32], nonce: &[u8], time: i64, body: &[u8]) -> Vec<u8> {
+    let mut m =
+        Vec::with_capacity(REQUEST_DOMAIN.len() + 32 + 8 + nonce.len() + 8 + 8 + body.len());
+    m.extend_from_slice(REQUEST_DOMAIN);
+    m.extend_from_slice(signer);
+    m.extend_from_slice(&(nonce.len() as u64).to_be_bytes());
+    m.extend_from_slice(nonce);
+    m.extend_from_slice(&time.to_be_bytes());
+    m.extend_from_slice(&(body.len() as u64).to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+/// Signs `body` as made at `now` with a fresh random nonce.
+pub fn sign(key: &SigningKey, body: &str, now: Timestamp) -> SignedRequest {
+    sign_with_nonce(key, body, now, &rand::random::<[u8; NONCE_BYTES]>())
+}
+
+/// Signs `body` as made at `now` with the given nonce (tests; callers should use [`sign`]).
+pub fn sign_with_nonce(
+    key: &SigningKey,
+    body: &str,
+    now: Timestamp,
+    nonce: &[u8],
+) -> SignedRequest {
+    let signer = key.verifying_key().to_bytes();
+    let signature = key.sign(&signed_message(&signer, nonce, now.0, body.as_bytes()));
+    SignedRequest {
+        body: body.to_string(),
+        signer: hex::encode(signer),
+        nonce: hex::encode(nonce),
+        time: now.0,
+        signature: hex::encode(signature.to_bytes()),
+    }
+}
+
+/// A lookup for [`verify`]: is `key` registered in `registry` with `role`?
+pub fn registered(registry: &Registry, role: Role) -> impl Fn(&VerifyingKey) -> bool + '_ {
+    move |key| {
+        registry
+            .identities
+            .iter()
+            .any(|(_, r, k)| *r == role && k == key)
+    }
+}
+
+/// Checks a request: it decodes, is signed, by a key `is_known` accepts, the signature verifies,
+/// its time is within `skew` of `now`, and its (signer, nonce) was not seen in the window. Only an
+/// accepted request enters `cache`.
+pub fn verify(
+    request: &SignedRequest,
+    now: Timestamp,
+    skew: Duration,
+    is_known: impl Fn(&VerifyingKey) -> bool,
+    cache: &mut ReplayCache,
+) -> Result<VerifiedRequest, RequestError> {
+    if request.signature.is_empty() {
+        return Err(RequestError::Unsigned);
+    }
+    let signer_bytes: [u8; 32] = decode_fixed(&request.signer, "signer", "must be 64 hex digits")?;
+    let signer = VerifyingKey::from_bytes(&signer_bytes).map_err(|_| RequestError::Malformed {
+        field: "signer",
+        reason: "not an ed25519 public key",
+    })?;
+    let nonce = hex::decode(&request.nonce).map_err(|_| RequestError::Malformed {
+        field: "nonce",
+        reason: "not hex",
+    })?;
+    if !(MIN_NONCE_BYTES..=MAX_NONCE_BYTES).contains(&nonce.len()) {
+        return Err(RequestError::Malformed {
+            field: "nonce",
+            reason: "must be 16 to 64 bytes",
+        });
+    }
+    let sig_bytes: [u8; 64] =
+        decode_fixed(&request.signature, "signature", "must be 128 hex digits")?;
+    if !is_known(&signer) {
+        return Err(RequestError::UnknownKey);
+    }
+    let message = signed_message(&signer_bytes, &nonce, request.time, request.body.as_bytes());
+    signer
+        .verify_strict(&message, &Signature::from_bytes(&sig_bytes))
+        .map_err(|_| RequestError::BadSignature)?;
+    let window_ms = u64::try_from(skew.as_millis()).unwrap_or(u64::MAX);
+    let window = i64::try_from(window_ms).unwrap_or(i64::MAX);
+    let oldest = now.0.saturating_sub(window);
+    if request.time < oldest {
+        return Err(RequestError::Expired { window_ms });
+    }
+    if request.time > now.0.saturating_add(window) {
+        return Err(RequestError::OutsideClockSkew { window_ms });
+    }
+    cache.forget_before(oldest);
+    if !cache.insert(signer_bytes, &nonce, request.time) {
+        return Err(RequestError::Replayed);
+    }
+    Ok(VerifiedRequest {
+        signer,
+        nonce,
+        time: Timestamp(request.time),
+        body: request.body.clone(),
+    })
+}
+
+fn decode_fixed<const N: usize>(
+    text: &str,
+    field: &'static str,
+    reason: &'static str,
+) -> Result<[u8; N], RequestError> {
+    let mut out = [0u8; N];
+    hex::decode_to_slice(text, &mut out).map_err(|_| RequestError::Malformed { field, reason })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SKEW: Duration = Duration::from_secs(60);
+    const NOW: Timestamp = Timestamp(1_700_000_000_000);
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn known(k: &SigningKey) -> impl Fn(&VerifyingKey) -> bool {
+        let vk = k.verifying_key();
+        move |x| *x == vk
+    }
+
+    fn check(
+        req: &SignedRequest,
+        k: &SigningKey,
+        now: Timestamp,
+    ) -> Result<VerifiedRequest, RequestError> {
+        verify(req, now, SKEW, known(k), &mut ReplayCache::new())
+    }
+
+    #[test]
+    fn accepts_a_fresh_signed_request() {
+        let k = key(1);
+        let req = sign(&k, r#"{"q":1}"#, NOW);
+        let v = check(&req, &k, Timestamp(NOW.0 + 5_000)).unwrap();
+        assert_eq!(v.body, r#"{"q":1}"#);
+        assert_eq!(v.signer, k.verifying_key());
+        assert_eq!(v.time, NOW);
+        assert_eq!(v.nonce.len(), NONCE_BYTES);
+    }
+
+    #[test]
+    fn refuses_unsigned() {
+        let k = key(1);
+        let mut req = sign(&k, "{}", NOW);
+        req.signature.clear();
+        assert_eq!(check(&req, &k, NOW), Err(RequestError::Unsigned));
+    }
+
+    /// Damages one field of a request.
+    type Spoil = fn(&mut SignedRequest);
+
+    #[test]
+    fn refuses_malformed_fields() {
+        let k = key(1);
+        let good = sign(&k, "{}", NOW);
+        let cases: [(Spoil, &str); 5] = [
+            (|r| r.signer.truncate(10), "signer"),
+            (|r| r.nonce = "zz".repeat(16), "nonce"),
+            (|r| r.nonce = "00".repeat(8), "nonce"),
+            (|r| r.nonce = "00".repeat(65), "nonce"),
+            (|r| r.signature.push_str("00"), "signature"),
+        ];
+        for (spoil, field) in cases {
+            let mut req = good.clone();
+            spoil(&mut req);
+            match check(&req, &k, NOW) {
+                Err(RequestError::Malformed { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("expected malformed {field}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_key() {
+        let (k, other) = (key(1), key(2));
+        let req = sign(&k, "{}", NOW);
+        assert_eq!(check(&req, &other, NOW), Err(RequestError::UnknownKey));
+    }
+
+    #[test]
+    fn registry_lookup_checks_the_role() {
+        let k = key(1);
+        let registry = Registry {
+            identities: vec![("p".to_string(), Role::Patient, k.verifying_key())],
+        };
+        let req = sign(&k, "{}", NOW);
+        let mut cache = ReplayCache::new();
+        let as_researcher = verify(
+            &req,
+            NOW,
+            SKEW,
+            registered(&registry, Role::Researcher),
+            &mut cache,
+        );
+        assert_eq!(as_researcher, Err(RequestError::UnknownKey));
+        assert!(
+            verify(
+                &req,
+                NOW,
+                SKEW,
+                registered(&registry, Role::Patient),
+                &mut cache
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn refuses_a_signature_by_another_key() {
+        let (k, other) = (key(1), key(2));
+        let mut req = sign(&other, "{}", NOW);
+        req.signer = hex::encode(k.verifying_key().to_bytes());
+        assert_eq!(check(&req, &k, NOW), Err(RequestError::BadSignature));
+    }
+
+    #[test]
+    fn refuses_expired_and_future_requests_at_the_window_edges() {
+        let k = key(1);
+        let req = sign(&k, "{}", NOW);
+        let window_ms = 60_000;
+        assert!(check(&req, &k, Timestamp(NOW.0 + 60_000)).is_ok());
+        assert_eq!(
+            check(&req, &k, Timestamp(NOW.0 + 60_001)),
+            Err(RequestError::Expired { window_ms })
+        );
+        assert!(check(&req, &k, Timestamp(NOW.0 - 60_000)).is_ok());
+        assert_eq!(
+            check(&req, &k, Timestamp(NOW.0 - 60_001)),
+            Err(RequestError::OutsideClockSkew { window_ms })
+        );
+    }
+
+    #[test]
+    fn refuses_a_replay_and_forgets_after_the_window() {
+        let k = key(1);
+        let mut cache = ReplayCache::new();
+        let req = sign(&k, "{}", NOW);
+        assert!(verify(&req, NOW, SKEW, known(&k), &mut cache).is_ok());
+        let again = verify(&req, Timestamp(NOW.0 + 1), SKEW, known(&k), &mut cache);
+        assert_eq!(again, Err(RequestError::Replayed));
+        // Same nonce, other signer: not a replay.
+        let k2 = key(2);
+        let nonce = hex::decode(&req.nonce).unwrap();
+        let other = sign_with_nonce(&k2, "{}", NOW, &nonce);
+        assert!(verify(&other, NOW, SKEW, known(&k2), &mut cache).is_ok());
+        assert_eq!(cache.len(), 2);
+        // After the window the old entries are forgotten (a replay is now expired instead).
+        let later = Timestamp(NOW.0 + 120_000);
+        let fresh = sign(&k, "{}", later);
+        assert!(verify(&fresh, later, SKEW, known(&k), &mut cache).is_ok());
+        assert_eq!(cache.len(), 1);
+        assert_eq!(
+            verify(&req, later, SKEW, known(&k), &mut cache),
+            Err(RequestError::Expired { window_ms: 60_000 })
+        );
+    }
+
+    #[test]
+    fn a_refused_request_does_not_burn_its_nonce() {
+        let k = key(1);
+        let mut cache = ReplayCache::new();
+        let req = sign(&k, "{}", NOW);
+        let mut bad = req.clone();
+        bad.body = "{ }".to_string();
+        assert_eq!(
+            verify(&bad, NOW, SKEW, known(&k), &mut cache),
+            Err(RequestError::BadSignature)
+        );
+        assert!(verify(&req, NOW, SKEW, known(&k), &mut cache).is_ok());
+    }
+
+    #[test]
+    fn errors_never_echo_request_values() {
+        let k = key(1);
+        let mut req = sign(&k, "{\"secret\":\"HBA1C-7.3\"}", NOW);
+        req.body.push(' ');
+        let msg = check(&req, &k, NOW).unwrap_err().to_string();
+        assert!(!msg.contains("HBA1C") && !msg.contains(&req.nonce[..8]));
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Field {
+        Body,
+        Nonce,
+        Time,
+        Signer,
+        Signature,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Any one-byte change to any signed field, or to the signature, is refused.
+        #[test]
+        fn any_one_byte_change_is_refused(
+            body in "[ -~]{1,64}",
+            field in prop_oneof![
+                Just(Field::Body), Just(Field::Nonce), Just(Field::Time),
+                Just(Field::Signer), Just(Field::Signature)
+            ],
+            pos in any::<usize>(),
+            flip in 1u8..=255,
+        ) {
+            let k = key(7);
+            let req = sign(&k, &body, NOW);
+            let mut bad = req.clone();
+            let change = |bytes: &mut Vec<u8>| {
+                let i = pos % bytes.len();
+                bytes[i] ^= flip;
+            };
+            match field {
+                Field::Body => {
+                    let mut b = bad.body.clone().into_bytes();
+                    change(&mut b);
+                    // A non-UTF-8 body could not be sent as a string at all.
+                    prop_assume!(String::from_utf8(b.clone()).is_ok());
+                    bad.body = String::from_utf8(b).unwrap();
+                }
+                Field::Nonce => {
+                    let mut b = hex::decode(&bad.nonce).unwrap();
+                    change(&mut b);
+                    bad.nonce = hex::encode(b);
+                }
+                Field::Time => {
+                    let mut b = bad.time.to_be_bytes().to_vec();
+                    change(&mut b);
+                    bad.time = i64::from_be_bytes(b.try_into().unwrap());
+                }
+                Field::Signer => {
+                    let mut b = hex::decode(&bad.signer).unwrap();
+                    change(&mut b);
+                    bad.signer = hex::encode(b);
+                }
+                Field::Signature => {
+                    let mut b = hex::decode(&bad.signature).unwrap();
+                    change(&mut b);
+                    bad.signature = hex::encode(b);
+                }
+            }
+            // The registry knows both the real key and whatever key a changed signer names, so
+            // the refusal must come from the signature or the clock, never from the lookup.
+            let result = verify(&bad, NOW, SKEW, |_| true, &mut ReplayCache::new());
+            prop_assert!(result.is_err());
+            prop_assert!(verify(&req, NOW, SKEW, known(&k), &mut ReplayCache::new()).is_ok());
+        }
+    }
+}
