@@ -23,6 +23,9 @@ use super::frame::DEFAULT_FRAME_CAP;
 use super::identity::{CERT_NAME, IdentityError, NodeKey, TlsIdentity, peer_key};
 use super::pinning::{client_config, server_config};
 use super::quic_channel::{Incoming, QuicChannel};
+use super::rpc::{
+    INBOX_DEPTH, InboxSlot, Request, Response, RpcCall, RpcError, call, serve_requests,
+};
 use super::sessions::{BAD_FRAME, SessionQueues, lock, read_session, write_session};
 
 /// Largest UDP payload an endpoint accepts (the UDP maximum; loopback carries it).
@@ -113,6 +116,7 @@ struct Shared {
     changed: Notify,
     sessions: SessionQueues,
     refused: Mutex<Vec<String>>,
+    rpc_inbox: InboxSlot,
 }
 
 /// One party's endpoint and connections to the other two.
@@ -163,6 +167,7 @@ impl PeerLinks {
             changed: Notify::new(),
             sessions: SessionQueues::new(config.recv_timeout + config.connect_timeout),
             refused: Mutex::new(Vec::new()),
+            rpc_inbox: Arc::new(Mutex::new(None)),
         });
         tokio::spawn(accept_loop(endpoint.clone(), shared.clone()));
         Ok(PeerLinks {
@@ -301,6 +306,33 @@ impl PeerLinks {
         lock(&self.shared.refused).clone()
     }
 
+    /// The requests the pinned peers send from now on ([`super::rpc`]); before this is called
+    /// (or after the receiver is dropped) they are answered with an error.
+    pub fn serve_requests(&self) -> mpsc::Receiver<RpcCall> {
+        let (tx, rx) = mpsc::channel(INBOX_DEPTH);
+        *lock(&self.shared.rpc_inbox) = Some(tx);
+        rx
+    }
+
+    /// Sends `request` to `peer` on a new stream and waits at most `timeout` for its answer,
+    /// re-establishing a lost connection first (within the connect timeout).
+    pub async fn request(
+        &self,
+        peer: PartyId,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<Response, RpcError> {
+        let deadline = Instant::now() + self.config.connect_timeout.min(timeout);
+        let conn = self
+            .reconnect(peer, deadline)
+            .await
+            .map_err(|e| RpcError::Link {
+                peer,
+                reason: e.to_string(),
+            })?;
+        call(&conn, peer, request, self.config.frame_cap, timeout).await
+    }
+
     /// The connection to `peer`, if any (tests write raw bytes on it).
     #[cfg(test)]
     pub fn connection(&self, peer: PartyId) -> Option<Connection> {
@@ -325,7 +357,13 @@ impl Shared {
     fn admit(self: &Arc<Self>, conn: Connection, peer: PartyId) {
         lock(&self.peers)[peer.index()] = Some(conn.clone());
         self.changed.notify_waiters();
-        tokio::spawn(accept_streams(conn, peer, self.clone()));
+        tokio::spawn(accept_streams(conn.clone(), peer, self.clone()));
+        tokio::spawn(serve_requests(
+            conn,
+            peer,
+            self.rpc_inbox.clone(),
+            self.frame_cap,
+        ));
     }
 
     fn refuse(&self, reason: String) {
@@ -342,7 +380,7 @@ fn transport_config(config: &LinkConfig) -> TransportConfig {
     mtu_discovery.upper_bound(config.max_mtu.max(1200));
     let mut t = TransportConfig::default();
     t.max_concurrent_uni_streams(VarInt::from_u32(1024))
-        .max_concurrent_bidi_streams(VarInt::from_u32(0))
+        .max_concurrent_bidi_streams(VarInt::from_u32(256))
         .stream_receive_window(VarInt::from_u32(32 << 20))
         .receive_window(VarInt::from_u32(128 << 20))
         .send_window(128 << 20)

@@ -6,7 +6,7 @@
 //! holds a party's endpoint and connections (one per pair of parties, lower id dials higher)
 //! and opens one stream per direction per session, which `sessions` pairs and pumps;
 //! [`quic_channel`] adapts that to the blocking `Channel` trait and starts three parties on
-//! loopback.
+//! loopback; [`rpc`] carries node-to-node requests (share batches) on bidirectional streams.
 #![allow(
     dead_code,
     reason = "the node (issue 5) wires the transport in; until then tests use it"
@@ -17,6 +17,7 @@ pub mod identity;
 pub mod links;
 pub mod pinning;
 pub mod quic_channel;
+pub mod rpc;
 mod sessions;
 #[cfg(test)]
 mod tests;

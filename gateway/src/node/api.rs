@@ -1,4 +1,5 @@
-//! The node's client HTTP JSON API (axum): health, the latest signed head, and ingest.
+//! The node's client HTTP JSON API (axum): health (with the outbox length), the latest signed
+//! head, and ingest.
 //! Every error is `{"error": "..."}` with a status that says whose fault it is; RocksDB work
 //! runs on blocking threads, one writer at a time (the store's mutex).
 
@@ -74,6 +75,7 @@ async fn health(State(state): State<Arc<NodeState>>) -> Json<Value> {
         "ledger_size": state.tree_size.load(Ordering::Acquire),
         "peers_connected": peers.len(),
         "peers": peers,
+        "outbox": state.outbox_len.load(Ordering::Acquire),
     }))
 }
 
@@ -132,6 +134,8 @@ async fn observations(
         if let Ok(done) = &result {
             worker.tree_size.store(done.tree_size, Ordering::Release);
             *lock(&worker.head) = done.head.clone();
+            worker.outbox_len.store(done.outbox_len, Ordering::Release);
+            worker.outbox_wake.notify_one();
         }
         result
     })

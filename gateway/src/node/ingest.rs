@@ -1,13 +1,17 @@
 //! Ingest of one request body: its format from the Content-Type, strict or lenient validation,
-//! and the commit through the same path as `hdg ingest` ([`crate::cli::ingest::ingest_with`]).
-//! Runs on a blocking thread (RocksDB work); never logs or returns a health value.
+//! and durable commits in batches like `hdg ingest`, except that every new numeric observation
+//! is queued for secret sharing in the same write ([`Store::commit_with_outbox`]; the outbox
+//! worker of [`super::sharing`] sends it). Runs on a blocking thread (RocksDB work); never logs
+//! or returns a health value.
 
 use std::io::Cursor;
 
-use hdg_schema::{Catalog, Format, ImportError, ImportOptions, ImportReport, Mode, RecordId};
-use hdg_storage::{Anchored, Store};
+use hdg_schema::{
+    Catalog, Format, ImportError, ImportOptions, ImportReport, Mode, Observation, RecordId,
+};
+use hdg_storage::{Anchored, CommitReceipt, Store, StoreError};
 
-use crate::cli::ingest::{IngestTotals, ingest_with};
+use crate::cli::ingest::now;
 
 /// Observations per commit (the same group-commit size as `hdg ingest`).
 const BATCH: usize = 4096;
@@ -29,6 +33,8 @@ pub struct Ingested {
     pub tree_size: u64,
     /// The latest signed head after the ingest.
     pub head: Option<String>,
+    /// Observations still to be shared after the ingest (the outbox's length).
+    pub outbox_len: u64,
 }
 
 /// Why a body was not ingested.
@@ -92,31 +98,45 @@ pub fn ingest_body(
             return Err(IngestFailure::Rejected(check));
         }
     }
-    let mut totals = IngestTotals::default();
     let mut records = Vec::new();
     let mut duplicates = Vec::new();
     let mut refused = Vec::new();
-    let mut on_commit = |r: &hdg_storage::CommitReceipt| {
+    let mut on_commit = |r: &CommitReceipt| {
         records.extend(r.records.iter().cloned());
         duplicates.extend(r.duplicates.iter().copied());
         refused.extend(r.refused.iter().map(|(id, why)| (*id, why.to_string())));
     };
-    let mut source =
-        |sink: &mut dyn FnMut(hdg_schema::Observation)| parse(sink).map_err(anyhow::Error::from);
-    let report = ingest_with(
-        store,
-        BODY_NAME,
-        BATCH,
-        &mut totals,
-        &mut on_commit,
-        &mut source,
-    )
-    .map_err(|e| match e.downcast_ref::<ImportError>() {
-        Some(ie) => IngestFailure::Malformed(ie.to_string()),
-        None => IngestFailure::Store(format!("{e:#}")),
-    })?;
+    let mut pending: Vec<Observation> = Vec::with_capacity(BATCH);
+    let mut failure: Option<StoreError> = None;
+    let mut flush = |pending: &mut Vec<Observation>, store: &mut Store| {
+        if !pending.is_empty() {
+            on_commit(&store.commit_with_outbox(pending, now())?);
+            pending.clear();
+        }
+        Ok::<(), StoreError>(())
+    };
+    let report = parse(&mut |o| {
+        if failure.is_some() {
+            return;
+        }
+        pending.push(o);
+        if pending.len() >= BATCH
+            && let Err(e) = flush(&mut pending, store)
+        {
+            failure = Some(e);
+        }
+    })
+    .map_err(malformed)?;
+    let stored = match failure {
+        Some(e) => Err(e),
+        None => flush(&mut pending, store),
+    };
+    stored.map_err(|e| IngestFailure::Store(format!("{BODY_NAME}: commit failed: {e}")))?;
     let head = store
         .latest_head()
+        .map_err(|e| IngestFailure::Store(e.to_string()))?;
+    let outbox_len = store
+        .outbox_len()
         .map_err(|e| IngestFailure::Store(e.to_string()))?;
     Ok(Ingested {
         records,
@@ -125,6 +145,7 @@ pub fn ingest_body(
         report,
         tree_size: store.tree_size(),
         head,
+        outbox_len,
     })
 }
 

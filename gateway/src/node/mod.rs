@@ -4,7 +4,7 @@
 //! [`config`] reads a node's TOML file and [`registry`] the identity registry (both written by
 //! `hdg init`); [`ingest`] turns a request body into committed records; [`api`] is the axum
 //! router; [`state`] what its handlers share; [`run`] starts the node and shuts it down cleanly;
-//! [`signed`] verifies signed client requests; [`query`] runs a researcher's query at one party.
+//! [`sharing`] secret-shares committed values to the three parties (the outbox worker).
 
 pub mod api;
 pub mod config;
@@ -12,5 +12,6 @@ pub mod ingest;
 pub mod query;
 pub mod registry;
 pub mod run;
+pub mod sharing;
 pub mod signed;
 pub mod state;

@@ -1,5 +1,6 @@
 //! Running a node: open the store, bind the QUIC links with the peers pinned, serve the HTTP
-//! API, keep the links up; on SIGINT/SIGTERM stop accepting, finish in-flight requests (within
+//! API, keep the links up, share committed values and store the peers' shares
+//! ([`super::sharing`]); on SIGINT/SIGTERM stop accepting, stop the outbox worker, finish in-flight requests (within
 //! a grace period), close the QUIC endpoint and close RocksDB by dropping the store.
 
 use std::net::SocketAddr;
@@ -14,13 +15,14 @@ use hdg_mpc::PartyId;
 use hdg_storage::{NODE_KEY_FILE, Store};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
 use super::api::router;
 use super::config::{Checked, NodeConfig};
 use super::registry::{Registry, Role};
+use super::sharing::{ShareSplitter, run_outbox, serve_peers};
 use super::state::NodeState;
 use crate::net::identity::{NodeKey, TlsIdentity};
 use crate::net::links::{LinkConfig, PeerLinks};
@@ -29,6 +31,8 @@ use crate::net::links::{LinkConfig, PeerLinks};
 const GRACE: Duration = Duration::from_secs(10);
 /// How long the QUIC endpoint may take to close its connections.
 const QUIC_CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long the outbox worker may take to finish its round after a stop signal.
+const OUTBOX_STOP_GRACE: Duration = Duration::from_secs(3);
 /// Pause between attempts to (re)connect the peers.
 const RECONNECT_EVERY: Duration = Duration::from_secs(1);
 
@@ -53,19 +57,27 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     let node_key = read_node_key(&config.data)?;
     let identity = TlsIdentity::from_signing_key(&node_key)?;
     let pins = pins(&checked, identity.public_key())?;
+    let pins_for_links = pins;
     let me = PartyId::ALL[config.party];
     let link_config = LinkConfig {
         connect_timeout: Duration::from_secs(3),
         ..LinkConfig::default()
     };
     let links = Arc::new(
-        PeerLinks::bind(me, &identity, pins, config.quic_listen, link_config)
-            .with_context(|| format!("QUIC endpoint on {}", config.quic_listen))?,
+        PeerLinks::bind(
+            me,
+            &identity,
+            pins_for_links,
+            config.quic_listen,
+            link_config,
+        )
+        .with_context(|| format!("QUIC endpoint on {}", config.quic_listen))?,
     );
     let listener = TcpListener::bind(config.http_listen)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http_listen))?;
     let head = tokio::task::block_in_place(|| store.latest_head())?;
+    let outbox_len = tokio::task::block_in_place(|| store.outbox_len())?;
     let state = Arc::new(NodeState {
         name: config.name.clone(),
         party: config.party,
@@ -76,8 +88,19 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         links: links.clone(),
         registry,
         max_body: config.max_body_bytes,
+        outbox_len: AtomicU64::new(outbox_len),
+        outbox_wake: Notify::new(),
     });
     let connector = tokio::spawn(keep_connected(links.clone(), checked.quic));
+    let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests(), pins));
+    let splitter = ShareSplitter::from_node_seed(&node_key.to_bytes());
+    let (outbox_stop, outbox_stopped) = watch::channel(false);
+    let mut outbox = tokio::spawn(run_outbox(
+        state.clone(),
+        splitter,
+        identity.public_key(),
+        outbox_stopped,
+    ));
     info!(
         name = %config.name,
         party = config.party,
@@ -115,6 +138,16 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
             }
         },
     };
+    let _ = outbox_stop.send(true);
+    if tokio::time::timeout(OUTBOX_STOP_GRACE, &mut outbox)
+        .await
+        .is_err()
+    {
+        warn!("the outbox worker did not stop in time: aborted (its entries stay queued)");
+        outbox.abort();
+    }
+    peer_server.abort();
+    let _ = peer_server.await;
     connector.abort();
     let _ = connector.await;
     links.shutdown(QUIC_CLOSE_GRACE).await;

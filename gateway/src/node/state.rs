@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use hdg_storage::Store;
+use tokio::sync::Notify;
 
 use super::registry::Registry;
 use crate::net::links::PeerLinks;
@@ -30,4 +31,8 @@ pub struct NodeState {
     pub registry: Registry,
     /// Largest request body accepted, bytes.
     pub max_body: usize,
+    /// Observations still to be shared (the outbox), updated after every ingest and share round.
+    pub outbox_len: AtomicU64,
+    /// Wakes the outbox worker after an ingest queued new observations.
+    pub outbox_wake: Notify,
 }

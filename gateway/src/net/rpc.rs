@@ -1,0 +1,516 @@
+//! Request/response between pinned nodes: one QUIC bidirectional stream per request.
+//!
+//! MPC session streams are unidirectional ([`super::sessions`]), so a bidirectional stream is
+//! always a request; its first byte is [`RPC_TAG`] (room for other kinds of bidirectional
+//! stream later). The opener then sends one bytes frame (`u32` little-endian length, then that
+//! many bytes of JSON) holding a [`Request`] and finishes its side; the responder answers with
+//! one frame holding a [`Response`]. Frames are refused above the links' frame cap before
+//! anything is allocated. A malformed, oversized or unexpected request gets an
+//! [`Response::Error`] naming the problem; the connection and the node stay up. The peer's
+//! identity is the one its pinned TLS certificate proved, never a claim inside the message.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use hdg_mpc::PartyId;
+use hdg_schema::{Pseudonym, RecordId};
+use quinn::{Connection, RecvStream, SendStream};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+/// First byte of a request stream.
+pub const RPC_TAG: u8 = b'R';
+/// How long an answer's stream is kept open for the peer to read it.
+const ANSWER_LINGER: Duration = Duration::from_secs(10);
+/// Requests queued for the node before further ones are answered "busy".
+pub const INBOX_DEPTH: usize = 64;
+
+/// One share row on the wire: the metadata a party stores in the clear and its secret pair.
+/// The pair is wiped on drop and never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct WireShare {
+    /// The shared observation's record id (on its home node).
+    #[zeroize(skip)]
+    pub record: RecordId,
+    /// Its indicator code.
+    #[zeroize(skip)]
+    pub indicator: String,
+    /// Its effective time, ms since the epoch.
+    #[zeroize(skip)]
+    pub effective: i64,
+    /// Its patient pseudonym.
+    #[zeroize(skip)]
+    pub patient: Pseudonym,
+    /// The party this row is for.
+    pub party: u8,
+    /// (x_party, x_{party+1 mod 3}).
+    pub pair: (u64, u64),
+}
+
+impl std::fmt::Debug for WireShare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WireShare")
+            .field("record", &self.record)
+            .field("indicator", &self.indicator)
+            .field("party", &self.party)
+            .field("pair", &"<secret>")
+            .finish()
+    }
+}
+
+/// A request from one node to another.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Request {
+    /// Store these share rows (all for the receiving party) and anchor their receipt.
+    ShareBatch {
+        /// The sending node's party index (must be the party its certificate proves).
+        from_party: u8,
+        /// The rows, one per shared observation.
+        rows: Vec<WireShare>,
+    },
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Response {
+    /// The share rows are durably stored (or were already).
+    ShareAck {
+        /// Rows newly stored.
+        stored: u64,
+        /// Rows already held (a retry), skipped.
+        duplicates: u64,
+        /// Ledger index of the receipt entry, when one was written.
+        leaf_index: Option<u64>,
+        /// The signed head closing that receipt, when one was written.
+        signed_head: Option<String>,
+    },
+    /// The request was refused or failed; `reason` names the problem (never a value).
+    Error {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Why a request got no answer, naming the peer.
+#[derive(Debug, Error)]
+pub enum RpcError {
+    /// No connection to the peer could be had.
+    #[error("no link to {peer}: {reason}")]
+    Link {
+        /// The peer.
+        peer: PartyId,
+        /// What the links reported.
+        reason: String,
+    },
+    /// The stream failed or ended early.
+    #[error("request to {peer} failed on the stream: {reason}")]
+    Stream {
+        /// The peer.
+        peer: PartyId,
+        /// What QUIC reported.
+        reason: String,
+    },
+    /// The message is larger than the frame cap.
+    #[error("message to or from {peer} of {size} bytes exceeds the cap of {cap} bytes")]
+    TooLarge {
+        /// The peer.
+        peer: PartyId,
+        /// Its size.
+        size: u64,
+        /// The cap.
+        cap: usize,
+    },
+    /// The answer does not decode.
+    #[error("malformed answer from {peer}: {reason}")]
+    Malformed {
+        /// The peer.
+        peer: PartyId,
+        /// The decoding error.
+        reason: String,
+    },
+    /// No answer within the timeout.
+    #[error("{peer} did not answer within {timeout:?}")]
+    Timeout {
+        /// The peer.
+        peer: PartyId,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// The peer answered with an error.
+    #[error("{peer} refused the request: {reason}")]
+    Refused {
+        /// The peer.
+        peer: PartyId,
+        /// Its reason.
+        reason: String,
+    },
+}
+
+/// A request received from a pinned peer, with the way to answer it.
+#[derive(Debug)]
+pub struct RpcCall {
+    /// The peer, as its TLS certificate proved.
+    pub from: PartyId,
+    /// What it asks.
+    pub request: Request,
+    /// Where the answer goes (dropping it answers with an error).
+    pub reply: oneshot::Sender<Response>,
+}
+
+/// Sends `request` to `peer` over a new stream of `conn` and waits (at most `timeout`) for the
+/// answer. A [`Response::Error`] becomes [`RpcError::Refused`].
+pub async fn call(
+    conn: &Connection,
+    peer: PartyId,
+    request: &Request,
+    cap: usize,
+    timeout: Duration,
+) -> Result<Response, RpcError> {
+    let exchange = async {
+        let stream_err = |e: &dyn std::fmt::Display| RpcError::Stream {
+            peer,
+            reason: e.to_string(),
+        };
+        let (mut send, mut recv) = conn.open_bi().await.map_err(|e| stream_err(&e))?;
+        // The body holds shares: wiped once sent.
+        let body =
+            Zeroizing::new(
+                serde_json::to_vec(request).map_err(|e| RpcError::Malformed {
+                    peer,
+                    reason: e.to_string(),
+                })?,
+            );
+        if body.len() > cap {
+            return Err(RpcError::TooLarge {
+                peer,
+                size: body.len() as u64,
+                cap,
+            });
+        }
+        send.write_all(&[RPC_TAG])
+            .await
+            .map_err(|e| stream_err(&e))?;
+        write_bytes_frame(&mut send, &body)
+            .await
+            .map_err(|e| stream_err(&e))?;
+        let _ = send.finish();
+        let answer = match read_bytes_frame(&mut recv, cap).await {
+            Ok(b) => b,
+            Err(FrameFault::TooLarge(size)) => return Err(RpcError::TooLarge { peer, size, cap }),
+            Err(e) => return Err(stream_err(&e)),
+        };
+        let response: Response =
+            serde_json::from_slice(&answer).map_err(|e| RpcError::Malformed {
+                peer,
+                reason: e.to_string(),
+            })?;
+        match response {
+            Response::Error { reason } => Err(RpcError::Refused { peer, reason }),
+            ok => Ok(ok),
+        }
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| RpcError::Timeout { peer, timeout })?
+}
+
+/// Where a node's requests go, once it serves them ([`super::links::PeerLinks::serve_requests`]).
+pub(super) type InboxSlot = Arc<Mutex<Option<mpsc::Sender<RpcCall>>>>;
+
+/// Answers the request streams `peer` opens on `conn`, each through `inbox` (or with an error
+/// when this node serves no requests), until the connection ends.
+pub(super) async fn serve_requests(conn: Connection, peer: PartyId, inbox: InboxSlot, cap: usize) {
+    while let Ok((send, recv)) = conn.accept_bi().await {
+        let inbox = inbox.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        tokio::spawn(answer(send, recv, peer, inbox, cap));
+    }
+}
+
+/// Reads one request from `recv`, has the node handle it and writes the answer to `send`.
+async fn answer(
+    mut send: SendStream,
+    mut recv: RecvStream,
+    peer: PartyId,
+    inbox: Option<mpsc::Sender<RpcCall>>,
+    cap: usize,
+) {
+    let response = match read_request(&mut recv, cap).await {
+        Err(reason) => {
+            tracing::warn!(%peer, %reason, "bad request refused");
+            Response::Error { reason }
+        }
+        Ok(request) => dispatch(request, peer, inbox).await,
+    };
+    let body = serde_json::to_vec(&response).unwrap_or_default();
+    if write_bytes_frame(&mut send, &body).await.is_ok() {
+        let _ = send.finish();
+        // Lets the answer reach the peer before the stream is dropped.
+        let _ = tokio::time::timeout(ANSWER_LINGER, send.stopped()).await;
+    }
+}
+
+async fn dispatch(
+    request: Request,
+    peer: PartyId,
+    inbox: Option<mpsc::Sender<RpcCall>>,
+) -> Response {
+    let Some(inbox) = inbox else {
+        return Response::Error {
+            reason: "this node serves no requests".to_string(),
+        };
+    };
+    let (reply, answer) = oneshot::channel();
+    let call = RpcCall {
+        from: peer,
+        request,
+        reply,
+    };
+    if inbox.try_send(call).is_err() {
+        return Response::Error {
+            reason: "node busy or stopping: retry later".to_string(),
+        };
+    }
+    answer.await.unwrap_or_else(|_| Response::Error {
+        reason: "the node dropped the request (stopping?)".to_string(),
+    })
+}
+
+/// The request on `recv`: tag, then one frame of JSON; `Err` names the problem.
+async fn read_request(recv: &mut RecvStream, cap: usize) -> Result<Request, String> {
+    let mut tag = [0u8; 1];
+    recv.read_exact(&mut tag)
+        .await
+        .map_err(|e| format!("no stream tag: {e}"))?;
+    if tag[0] != RPC_TAG {
+        return Err(format!("unknown stream tag {:#04x}", tag[0]));
+    }
+    let body = Zeroizing::new(
+        read_bytes_frame(recv, cap)
+            .await
+            .map_err(|e| format!("bad request frame: {e}"))?,
+    );
+    serde_json::from_slice(&body).map_err(|e| format!("malformed request: {e}"))
+}
+
+/// Why a bytes frame could not be read.
+#[derive(Debug, Error)]
+enum FrameFault {
+    #[error("frame of {0} bytes exceeds the cap")]
+    TooLarge(u64),
+    #[error("stream failed: {0}")]
+    Stream(String),
+}
+
+async fn write_bytes_frame(send: &mut SendStream, body: &[u8]) -> Result<(), String> {
+    let len = u32::try_from(body.len()).map_err(|_| "message too large".to_string())?;
+    let mut buf = Zeroizing::new(Vec::with_capacity(4 + body.len()));
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(body);
+    send.write_all(&buf).await.map_err(|e| e.to_string())
+}
+
+/// One frame: the length is checked against `cap` before anything is allocated.
+async fn read_bytes_frame(recv: &mut RecvStream, cap: usize) -> Result<Vec<u8>, FrameFault> {
+    let mut header = [0u8; 4];
+    recv.read_exact(&mut header)
+        .await
+        .map_err(|e| FrameFault::Stream(e.to_string()))?;
+    let size = u64::from(u32::from_le_bytes(header));
+    if size > cap as u64 {
+        return Err(FrameFault::TooLarge(size));
+    }
+    let mut body = vec![0u8; size as usize];
+    recv.read_exact(&mut body)
+        .await
+        .map_err(|e| FrameFault::Stream(e.to_string()))?;
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::links::LinkConfig;
+    use crate::net::quic_channel::LoopbackCluster;
+    use ed25519_dalek::SigningKey;
+
+    fn cluster(frame_cap: usize) -> LoopbackCluster {
+        let keys = [0, 1, 2].map(|_| SigningKey::from_bytes(&rand::random::<[u8; 32]>()));
+        let config = LinkConfig {
+            frame_cap,
+            ..LinkConfig::default()
+        };
+        LoopbackCluster::start(&keys, config).expect("loopback cluster starts")
+    }
+
+    fn batch(from_party: u8, n: usize) -> Request {
+        let rows = (0..n)
+            .map(|i| WireShare {
+                record: RecordId([i as u8; 32]),
+                indicator: "8867-4".to_string(),
+                effective: i as i64,
+                patient: Pseudonym([1; 32]),
+                party: 1,
+                pair: (i as u64, 2 * i as u64),
+            })
+            .collect();
+        Request::ShareBatch { from_party, rows }
+    }
+
+    /// Party 1 answers every batch with its row count, recording who sent it.
+    fn serve_counts(cluster: &LoopbackCluster) -> Arc<Mutex<Vec<PartyId>>> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut inbox = cluster.links(PartyId::P1).serve_requests();
+        let log = seen.clone();
+        cluster.runtime().spawn(async move {
+            while let Some(call) = inbox.recv().await {
+                let Request::ShareBatch { rows, .. } = &call.request;
+                log.lock().unwrap().push(call.from);
+                let _ = call.reply.send(Response::ShareAck {
+                    stored: rows.len() as u64,
+                    duplicates: 0,
+                    leaf_index: Some(7),
+                    signed_head: None,
+                });
+            }
+        });
+        seen
+    }
+
+    #[test]
+    fn a_request_is_answered_and_the_sender_is_the_tls_identity() {
+        let cluster = cluster(1 << 20);
+        let seen = serve_counts(&cluster);
+        let rt = cluster.runtime();
+        let t = Duration::from_secs(10);
+        let from0 = rt
+            .block_on(
+                cluster
+                    .links(PartyId::P0)
+                    .request(PartyId::P1, &batch(0, 3), t),
+            )
+            .unwrap();
+        assert_eq!(
+            from0,
+            Response::ShareAck {
+                stored: 3,
+                duplicates: 0,
+                leaf_index: Some(7),
+                signed_head: None
+            }
+        );
+        // Party 2 claims to be party 0 in the message: the handler still learns it is party 2.
+        rt.block_on(
+            cluster
+                .links(PartyId::P2)
+                .request(PartyId::P1, &batch(0, 1), t),
+        )
+        .unwrap();
+        assert_eq!(*seen.lock().unwrap(), vec![PartyId::P0, PartyId::P2]);
+        // A node that serves no requests answers with an error naming it.
+        let e = rt
+            .block_on(
+                cluster
+                    .links(PartyId::P1)
+                    .request(PartyId::P0, &batch(1, 1), t),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RpcError::Refused {
+                    peer: PartyId::P0,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("serves no requests"), "{e}");
+    }
+
+    #[test]
+    fn bad_requests_get_an_error_naming_the_problem_and_the_link_keeps_serving() {
+        let cap = 4096;
+        let cluster = cluster(cap);
+        serve_counts(&cluster);
+        let rt = cluster.runtime();
+        let t = Duration::from_secs(10);
+        // Too large for the cap: refused by the sender before anything is sent.
+        let e = rt
+            .block_on(
+                cluster
+                    .links(PartyId::P0)
+                    .request(PartyId::P1, &batch(0, 100), t),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RpcError::TooLarge {
+                    peer: PartyId::P1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let conn = cluster.links(PartyId::P0).connection(PartyId::P1).unwrap();
+        let raw = |bytes: Vec<u8>| {
+            let conn = conn.clone();
+            rt.block_on(async move {
+                let (mut send, mut recv) = conn.open_bi().await.unwrap();
+                send.write_all(&bytes).await.unwrap();
+                let _ = send.finish();
+                let body = read_bytes_frame(&mut recv, 1 << 20).await.unwrap();
+                match serde_json::from_slice::<Response>(&body).unwrap() {
+                    Response::Error { reason } => reason,
+                    other => panic!("expected an error, got {other:?}"),
+                }
+            })
+        };
+        let mut oversized = vec![RPC_TAG];
+        oversized.extend_from_slice(&(cap as u32 + 1).to_le_bytes());
+        assert!(raw(oversized).contains("exceeds the cap"));
+        assert!(raw(vec![0x00, 1, 0, 0, 0]).contains("unknown stream tag"));
+        let mut garbage = vec![RPC_TAG];
+        garbage.extend_from_slice(&5u32.to_le_bytes());
+        garbage.extend_from_slice(b"{nope");
+        assert!(raw(garbage).contains("malformed request"));
+        let mut truncated = vec![RPC_TAG];
+        truncated.extend_from_slice(&50u32.to_le_bytes());
+        truncated.extend_from_slice(b"{}");
+        assert!(raw(truncated).contains("bad request frame"));
+        // The link still serves good requests.
+        let ok = rt
+            .block_on(
+                cluster
+                    .links(PartyId::P0)
+                    .request(PartyId::P1, &batch(0, 2), t),
+            )
+            .unwrap();
+        assert!(matches!(ok, Response::ShareAck { stored: 2, .. }));
+    }
+
+    #[test]
+    fn requests_round_trip_through_json() {
+        let row = WireShare {
+            record: RecordId([7; 32]),
+            indicator: "8867-4".to_string(),
+            effective: 1_700_000_000_000,
+            patient: Pseudonym([9; 32]),
+            party: 2,
+            pair: (u64::MAX, 3),
+        };
+        let request = Request::ShareBatch {
+            from_party: 1,
+            rows: vec![row.clone()],
+        };
+        let bytes = serde_json::to_vec(&request).unwrap();
+        let Request::ShareBatch { from_party, rows } = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(from_party, 1);
+        assert_eq!(rows, vec![row]);
+        assert!(!format!("{:?}", rows[0]).contains("18446744073709551615"));
+    }
+}

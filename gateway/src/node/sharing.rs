@@ -1,0 +1,407 @@
+//! Ingest into shares: the outbox worker that secret-shares this node's committed numeric
+//! observations to the three parties, and the handler that stores the share batches peers send.
+//!
+//! Every numeric observation is queued in the store's outbox in the same write as its record
+//! ([`hdg_storage::Store::commit_with_outbox`]). The worker takes pending observations in
+//! batches, splits each value x (its fixed-point integer, as a ring element mod 2^64) into
+//! x = x0 + x1 + x2 and gives party i the pair (x_i, x_{i+1}): one [`Request::ShareBatch`] per
+//! peer per batch over QUIC, its own rows committed locally. Only when all three parties have
+//! acknowledged does it remove the batch from the outbox; a peer that is down is retried with
+//! backoff while the observations stay committed here and queued.
+//!
+//! An idle worker woken by an ingest lingers until ingests are quiet for a moment (bounded), so
+//! bursts of requests share in few batches; a busy or retrying worker never lingers.
+//!
+//! Consistency of retries: the split is deterministic. x1 and x2 are the output of BLAKE3 keyed
+//! with a key derived from this node's identity seed (`node.key`, secret, mode 0600) and the
+//! record id, so a retry — after a crash, a restart or a peer outage — sends exactly the shares
+//! the first attempt sent. Receivers keep the first rows they get per record
+//! ([`hdg_storage::Store::commit_shares`] is idempotent), so the three parties always hold
+//! pairs of one and the same split, never a mix of two. x1 and x2 are pseudorandom to anyone
+//! without the node's key, so any two of the three shares a party sees reveal nothing of x.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hdg_mpc::PartyId;
+use hdg_schema::{Observation, RecordId, Timestamp, Value};
+use hdg_storage::{ShareRow, Store, StoreError};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+use zeroize::Zeroizing;
+
+use super::state::NodeState;
+use crate::cli::ingest::now;
+use crate::net::identity::NodeKey;
+use crate::net::rpc::{Request, Response, RpcCall, WireShare};
+
+/// Observations shared per batch (one message per peer per batch).
+pub const SHARE_BATCH: usize = 1024;
+/// How long a peer may take to store and acknowledge one batch.
+const ACK_TIMEOUT: Duration = Duration::from_secs(20);
+/// First pause after a failed round; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Longest pause between retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// After an idle worker is woken by an ingest, it waits until no ingest has woken it for this
+/// long (or [`MAX_LINGER`] passed) before sharing, so a burst of small ingests is shared in one
+/// batch: one message per peer and one receipt in each party's ledger instead of one per request.
+const LINGER: Duration = Duration::from_secs(2);
+/// Longest an idle worker lingers after the first wake-up.
+const MAX_LINGER: Duration = Duration::from_secs(10);
+/// How often an idle worker looks at the outbox even without a wake-up.
+const IDLE_POLL: Duration = Duration::from_secs(2);
+/// BLAKE3 key-derivation context of the split key.
+const SPLIT_CONTEXT: &str = "hdg 2026-11 gateway replicated share split v1";
+
+/// Splits values into replicated shares deterministically per record (see the module doc).
+pub struct ShareSplitter {
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl ShareSplitter {
+    /// The splitter of the node whose ed25519 identity seed is `seed`.
+    pub fn from_node_seed(seed: &[u8; 32]) -> ShareSplitter {
+        ShareSplitter {
+            key: Zeroizing::new(blake3::derive_key(SPLIT_CONTEXT, seed)),
+        }
+    }
+
+    /// The three parties' pairs of `value` for `record`: party i gets (x_i, x_{i+1 mod 3}),
+    /// with x0 + x1 + x2 = value (mod 2^64).
+    pub fn split(&self, record: &RecordId, value: u64) -> [(u64, u64); 3] {
+        let mut mask = Zeroizing::new([0u8; 16]);
+        blake3::Hasher::new_keyed(&self.key)
+            .update(&record.0)
+            .finalize_xof()
+            .fill(mask.as_mut_slice());
+        let x1 = u64::from_le_bytes(mask[..8].try_into().expect("8 bytes"));
+        let x2 = u64::from_le_bytes(mask[8..].try_into().expect("8 bytes"));
+        let x0 = value.wrapping_sub(x1).wrapping_sub(x2);
+        [(x0, x1), (x1, x2), (x2, x0)]
+    }
+}
+
+/// An observation's value as a ring element: its fixed-point integer mod 2^64; `None` when
+/// it is not numeric.
+pub fn ring_value(obs: &Observation) -> Option<u64> {
+    match obs.value {
+        Value::Quantity(v) => Some(v as u64),
+        _ => None,
+    }
+}
+
+/// Each party's rows of `batch`, and the ids of the observations the batch covers (all of
+/// them: a non-numeric one, which the outbox never holds, is simply not shared).
+pub fn rows_for(splitter: &ShareSplitter, batch: &[Observation]) -> [Vec<WireShare>; 3] {
+    let mut rows: [Vec<WireShare>; 3] = Default::default();
+    for obs in batch {
+        let Some(x) = ring_value(obs) else { continue };
+        let pairs = splitter.split(&obs.id(), x);
+        for (party, pair) in pairs.into_iter().enumerate() {
+            rows[party].push(WireShare {
+                record: obs.id(),
+                indicator: obs.indicator.clone(),
+                effective: obs.effective.0,
+                patient: obs.patient,
+                party: party as u8,
+                pair,
+            });
+        }
+    }
+    rows
+}
+
+/// Runs `f` on the store on a blocking thread; `Err` names why it could not.
+async fn with_store<T: Send + 'static>(
+    state: &Arc<NodeState>,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, String> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = state
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let store = guard
+            .as_mut()
+            .ok_or_else(|| "the node is shutting down".to_string())?;
+        f(store).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("store task failed: {e}"))?
+}
+
+/// Stores `rows` (all this party's) received from the node with key `from_node`, updates the
+/// cached ledger figures and answers with the acknowledgement.
+async fn store_rows(state: &Arc<NodeState>, rows: Vec<ShareRow>, from_node: NodeKey) -> Response {
+    let cached = state.clone();
+    let outcome = with_store(state, move |store| {
+        let receipt = store.commit_shares(&rows, from_node, now())?;
+        cached.tree_size.store(store.tree_size(), Ordering::Release);
+        if receipt.checkpoint.is_some() {
+            *cached
+                .head
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = receipt.checkpoint.clone();
+        }
+        Ok(receipt)
+    })
+    .await;
+    match outcome {
+        Ok(r) => Response::ShareAck {
+            stored: r.stored.len() as u64,
+            duplicates: r.duplicates.len() as u64,
+            leaf_index: r.leaf_index,
+            signed_head: r.checkpoint,
+        },
+        Err(reason) => Response::Error {
+            reason: format!("cannot store the shares: {reason}"),
+        },
+    }
+}
+
+fn to_row(w: &WireShare) -> ShareRow {
+    ShareRow {
+        record: w.record,
+        indicator: w.indicator.clone(),
+        effective: Timestamp(w.effective),
+        patient: w.patient,
+        party: w.party,
+        pair: w.pair,
+    }
+}
+
+/// Answers the requests of the pinned peers until the links stop delivering them.
+/// `pins[i]` is party i's key, recorded as the actor of the share receipts.
+pub async fn serve_peers(
+    state: Arc<NodeState>,
+    mut inbox: mpsc::Receiver<RpcCall>,
+    pins: [NodeKey; 3],
+) {
+    while let Some(call) = inbox.recv().await {
+        let response = match &call.request {
+            Request::ShareBatch { from_party, rows } => {
+                match check_batch(state.party, call.from, *from_party, rows) {
+                    Err(reason) => {
+                        warn!(peer = %call.from, %reason, "share batch refused");
+                        Response::Error { reason }
+                    }
+                    Ok(()) => {
+                        let rows: Vec<ShareRow> = rows.iter().map(to_row).collect();
+                        let n = rows.len();
+                        let r = store_rows(&state, rows, pins[call.from.index()]).await;
+                        debug!(peer = %call.from, rows = n, "share batch stored");
+                        r
+                    }
+                }
+            }
+        };
+        let _ = call.reply.send(response);
+    }
+}
+
+/// A batch from `peer` (as TLS proved) is acceptable: it names its sender truly and every
+/// row is for this party `me`. `Err` names the problem.
+fn check_batch(me: usize, peer: PartyId, from_party: u8, rows: &[WireShare]) -> Result<(), String> {
+    if usize::from(from_party) != peer.index() {
+        return Err(format!(
+            "batch claims to come from party {from_party} but the link is to {peer}"
+        ));
+    }
+    if let Some(bad) = rows.iter().find(|r| usize::from(r.party) != me) {
+        return Err(format!(
+            "row of record {} is for party {}, not this party {me}",
+            bad.record, bad.party
+        ));
+    }
+    Ok(())
+}
+
+/// The outbox worker: shares pending observations until `stop` turns true (see the module doc).
+pub async fn run_outbox(
+    state: Arc<NodeState>,
+    splitter: ShareSplitter,
+    own_key: NodeKey,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let pending = match with_store(&state, |s| s.outbox_pending(SHARE_BATCH)).await {
+            Ok(p) => p,
+            Err(reason) => {
+                warn!(%reason, "cannot read the outbox");
+                if pause(&mut stop, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        if pending.is_empty() {
+            tokio::select! {
+                _ = state.outbox_wake.notified() => {
+                    if linger(&state, &mut stop).await {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = stop.changed() => return,
+            }
+            continue;
+        }
+        let ids: Vec<RecordId> = pending.iter().map(Observation::id).collect();
+        let rows = rows_for(&splitter, &pending);
+        match share_round(&state, rows, own_key).await {
+            Ok(()) => {
+                let done = ids.clone();
+                match with_store(&state, move |s| {
+                    s.outbox_done(&done)?;
+                    s.outbox_len()
+                })
+                .await
+                {
+                    Ok(left) => {
+                        state.outbox_len.store(left, Ordering::Release);
+                        info!(shared = ids.len(), outbox = left, "observations shared");
+                        backoff = FIRST_BACKOFF;
+                    }
+                    Err(reason) => warn!(%reason, "cannot clear the outbox"),
+                }
+            }
+            Err(failures) => {
+                for reason in failures {
+                    warn!(%reason, retry_in = ?backoff, "sharing not acknowledged");
+                }
+                if pause(&mut stop, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Waits until ingests have been quiet for [`LINGER`], at most [`MAX_LINGER`]; true when
+/// `stop` turned true meanwhile.
+async fn linger(state: &NodeState, stop: &mut watch::Receiver<bool>) -> bool {
+    let until = tokio::time::Instant::now() + MAX_LINGER;
+    loop {
+        tokio::select! {
+            _ = state.outbox_wake.notified() => {}
+            _ = tokio::time::sleep(LINGER) => return *stop.borrow(),
+            _ = tokio::time::sleep_until(until) => return *stop.borrow(),
+            _ = stop.changed() => return true,
+        }
+    }
+}
+
+/// Sleeps `d`; true when `stop` turned true meanwhile.
+async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+/// Sends each party its rows (its own committed here), concurrently; `Ok` when all three
+/// acknowledged, else the failures, each naming the party.
+async fn share_round(
+    state: &Arc<NodeState>,
+    rows: [Vec<WireShare>; 3],
+    own_key: NodeKey,
+) -> Result<(), Vec<String>> {
+    let me = state.party;
+    let mut tasks = Vec::new();
+    for (party, rows) in rows.into_iter().enumerate() {
+        let state = state.clone();
+        tasks.push(tokio::spawn(async move {
+            if party == me {
+                let own: Vec<ShareRow> = rows.iter().map(to_row).collect();
+                match store_rows(&state, own, own_key).await {
+                    Response::Error { reason } => Err(format!("this party: {reason}")),
+                    _ => Ok(()),
+                }
+            } else {
+                let peer = PartyId::ALL[party];
+                let expected = rows.len() as u64;
+                let request = Request::ShareBatch {
+                    from_party: me as u8,
+                    rows,
+                };
+                match state.links.request(peer, &request, ACK_TIMEOUT).await {
+                    Ok(Response::ShareAck {
+                        stored, duplicates, ..
+                    }) if stored + duplicates == expected => Ok(()),
+                    Ok(other) => Err(format!("{peer} answered unexpectedly: {other:?}")),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        }));
+    }
+    let mut failures = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => failures.push(reason),
+            Err(e) => failures.push(format!("sharing task failed: {e}")),
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn splits_reconstruct_agree_and_repeat(seed in any::<[u8; 32]>(), id in any::<[u8; 32]>(), x in any::<u64>()) {
+            let s = ShareSplitter::from_node_seed(&seed);
+            let record = RecordId(id);
+            let pairs = s.split(&record, x);
+            for i in 0..3 {
+                let sum = pairs[i].0.wrapping_add(pairs[(i + 1) % 3].0).wrapping_add(pairs[(i + 2) % 3].0);
+                prop_assert_eq!(sum, x);
+                prop_assert_eq!(pairs[i].1, pairs[(i + 1) % 3].0);
+            }
+            prop_assert_eq!(s.split(&record, x), pairs);
+        }
+    }
+
+    #[test]
+    fn other_nodes_and_records_get_other_masks() {
+        let a = ShareSplitter::from_node_seed(&[1; 32]);
+        let b = ShareSplitter::from_node_seed(&[2; 32]);
+        let r = RecordId([5; 32]);
+        assert_ne!(a.split(&r, 7)[1], b.split(&r, 7)[1]);
+        assert_ne!(a.split(&r, 7)[1], a.split(&RecordId([6; 32]), 7)[1]);
+    }
+
+    #[test]
+    fn batches_for_another_party_or_from_a_false_sender_are_refused() {
+        let row = |party| WireShare {
+            record: RecordId([1; 32]),
+            indicator: "8867-4".into(),
+            effective: 0,
+            patient: hdg_schema::Pseudonym([2; 32]),
+            party,
+            pair: (1, 2),
+        };
+        assert!(check_batch(1, PartyId::ALL[0], 0, &[row(1)]).is_ok());
+        let e = check_batch(1, PartyId::ALL[0], 0, &[row(2)]).unwrap_err();
+        assert!(e.contains("party 2"), "{e}");
+        let e = check_batch(1, PartyId::ALL[0], 2, &[row(1)]).unwrap_err();
+        assert!(e.contains("claims"), "{e}");
+    }
+}
