@@ -2,194 +2,14 @@
 //! HTTP API (a tiny HTTP/1.1 client over `TcpStream`, no extra dependencies), stop them with
 //! SIGTERM and check their stores. Every wait is bounded; a guard kills the nodes on failure.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-const PATIENT_0: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/synthea/patient-0.json"
-);
-/// The body limit the test cluster is written with (patient-0.json is about a third of it).
-const BODY_LIMIT: usize = 1_000_000;
-
-fn hdg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hdg"))
-        .args(args)
-        .output()
-        .expect("run hdg")
-}
-
-/// Running node processes, killed when dropped (a failed assertion must not leak them).
-struct Nodes {
-    children: Vec<Option<Child>>,
-}
-
-impl Nodes {
-    fn start(dir: &Path) -> Nodes {
-        let children = (0..3)
-            .map(|i| {
-                let config = dir.join(format!("node{i}.toml"));
-                let log = std::fs::File::create(dir.join(format!("node{i}.log"))).unwrap();
-                Some(
-                    Command::new(env!("CARGO_BIN_EXE_hdg"))
-                        .args(["node", "--config"])
-                        .arg(&config)
-                        .stdin(Stdio::null())
-                        .stdout(Stdio::null())
-                        .stderr(log)
-                        .spawn()
-                        .expect("start hdg node"),
-                )
-            })
-            .collect();
-        Nodes { children }
-    }
-
-    /// Sends SIGTERM to node `i` and waits (bounded) for it to exit.
-    fn terminate(&mut self, i: usize, within: Duration) -> ExitStatus {
-        let child = self.children[i].as_mut().expect("node still running");
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                self.children[i] = None;
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node{i} did not exit within {within:?} of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn assert_running(&mut self, i: usize) {
-        let child = self.children[i].as_mut().expect("node started");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "node{i} exited unexpectedly"
-        );
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for child in self.children.iter_mut().flatten() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// One HTTP/1.1 exchange (Connection: close): the status and the JSON body.
-fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &[u8])>) -> (u16, Value) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    let bytes: &[u8] = match body {
-        Some((content_type, bytes)) => {
-            request.push_str(&format!(
-                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-                bytes.len()
-            ));
-            bytes
-        }
-        None => b"",
-    };
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).expect("send headers");
-    // The server may answer (413) and stop reading before the whole body is sent.
-    let _ = stream.write_all(bytes);
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read response");
-    parse_response(&raw)
-}
-
-fn parse_response(raw: &[u8]) -> (u16, Value) {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("response has a header end");
-    let head = std::str::from_utf8(&raw[..split]).expect("ASCII headers");
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    let mut body = raw[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body);
-    }
-    let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
-        panic!(
-            "status {status}: body is not JSON ({e}): {}",
-            String::from_utf8_lossy(&body)
-        )
-    });
-    (status, json)
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let eol = b
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("chunk size line");
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16)
-            .expect("chunk size");
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
-    }
-}
-
-/// The HTTP address in node `i`'s config.
-fn http_addr(dir: &Path, i: usize) -> SocketAddr {
-    let text = std::fs::read_to_string(dir.join(format!("node{i}.toml"))).unwrap();
-    let config: toml::Table = toml::from_str(&text).unwrap();
-    config["http_listen"].as_str().unwrap().parse().unwrap()
-}
-
-/// Waits (bounded) until node `i` answers health with both peers connected.
-fn wait_healthy(nodes: &mut Nodes, dir: &Path, i: usize) -> Value {
-    let addr = http_addr(dir, i);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        nodes.assert_running(i);
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            let (status, health) = http(addr, "GET", "/v1/health", None);
-            if status == 200 && health["peers_connected"] == 2 {
-                return health;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node{i} not healthy with both peers within 30 s; log:\n{}",
-            std::fs::read_to_string(dir.join(format!("node{i}.log"))).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+mod common;
+use common::*;
 
 /// What `hdg import --check --json` says the file holds: accepted observations.
 fn import_check_count(file: &str) -> u64 {
@@ -203,23 +23,6 @@ fn import_check_count(file: &str) -> u64 {
         .map(|v| v.as_u64().unwrap())
         .sum();
     numeric + report["non_numeric"].as_u64().unwrap()
-}
-
-fn init_cluster(dir: &Path) {
-    let out = hdg(&[
-        "init",
-        "--cluster",
-        dir.to_str().unwrap(),
-        "--nodes",
-        "3",
-        "--max-body-bytes",
-        &BODY_LIMIT.to_string(),
-    ]);
-    assert!(
-        out.status.success(),
-        "init failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[cfg(unix)]
@@ -309,9 +112,9 @@ fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
     init_cluster(&dir);
-    let mut nodes = Nodes::start(&dir);
+    let mut nodes = Nodes::start_all(&dir);
     for i in 0..3 {
-        let health = wait_healthy(&mut nodes, &dir, i);
+        let health = wait_healthy(&mut nodes, &dir, i, 2);
         assert_eq!(health["party"], i);
         assert_eq!(health["name"], format!("node{i}"));
         assert_eq!(health["ledger_size"], 0);

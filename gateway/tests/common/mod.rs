@@ -1,0 +1,260 @@
+//! The process-test harness shared by the node, sharing and query tests: `hdg` runs, a guard
+//! over node processes (killed when dropped), a tiny HTTP/1.1 client over `TcpStream` (no extra
+//! dependencies), and bounded waits on a node's health.
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const PATIENT_0: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/synthea/patient-0.json"
+);
+/// The body limit the test cluster is written with (patient-0.json is about a third of it).
+pub const BODY_LIMIT: usize = 1_000_000;
+
+pub fn hdg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hdg"))
+        .args(args)
+        .output()
+        .expect("run hdg")
+}
+
+/// Running node processes, killed when dropped (a failed assertion must not leak them).
+pub struct Nodes {
+    pub children: Vec<Option<Child>>,
+}
+
+impl Nodes {
+    pub fn none() -> Nodes {
+        Nodes {
+            children: vec![None, None, None],
+        }
+    }
+
+    /// Starts all three nodes.
+    pub fn start_all(dir: &Path) -> Nodes {
+        let mut nodes = Nodes::none();
+        for i in 0..3 {
+            nodes.start(dir, i);
+        }
+        nodes
+    }
+
+    /// Starts node `i` (its log appended to `node{i}.log`).
+    pub fn start(&mut self, dir: &Path, i: usize) {
+        assert!(self.children[i].is_none(), "node{i} already running");
+        let config = dir.join(format!("node{i}.toml"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("node{i}.log")))
+            .unwrap();
+        self.children[i] = Some(
+            Command::new(env!("CARGO_BIN_EXE_hdg"))
+                .args(["node", "--config"])
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start hdg node"),
+        );
+    }
+
+    /// Sends SIGTERM to node `i` and waits (bounded) for it to exit.
+    pub fn terminate(&mut self, i: usize, within: Duration) -> ExitStatus {
+        let child = self.children[i].as_mut().expect("node still running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.children[i] = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node{i} did not exit within {within:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn assert_running(&mut self, i: usize) {
+        let child = self.children[i].as_mut().expect("node started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "node{i} exited unexpectedly"
+        );
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// One HTTP/1.1 exchange (Connection: close): the status and the JSON body.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &[u8])>,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let bytes: &[u8] = match body {
+        Some((content_type, bytes)) => {
+            request.push_str(&format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                bytes.len()
+            ));
+            bytes
+        }
+        None => b"",
+    };
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("send headers");
+    // The server may answer (413) and stop reading before the whole body is sent.
+    let _ = stream.write_all(bytes);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read response");
+    parse_response(&raw)
+}
+
+pub fn parse_response(raw: &[u8]) -> (u16, Value) {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response has a header end");
+    let head = std::str::from_utf8(&raw[..split]).expect("ASCII headers");
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "status {status}: body is not JSON ({e}): {}",
+            String::from_utf8_lossy(&body)
+        )
+    });
+    (status, json)
+}
+
+pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16)
+            .expect("chunk size");
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+}
+
+/// The HTTP address in node `i`'s config.
+pub fn http_addr(dir: &Path, i: usize) -> SocketAddr {
+    let text = std::fs::read_to_string(dir.join(format!("node{i}.toml"))).unwrap();
+    let config: toml::Table = toml::from_str(&text).unwrap();
+    config["http_listen"].as_str().unwrap().parse().unwrap()
+}
+
+/// Waits (bounded) until node `i` answers health with at least `peers` peers connected.
+pub fn wait_healthy(nodes: &mut Nodes, dir: &Path, i: usize, peers: u64) -> Value {
+    let addr = http_addr(dir, i);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        nodes.assert_running(i);
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            let (status, health) = http(addr, "GET", "/v1/health", None);
+            if status == 200 && health["peers_connected"].as_u64() >= Some(peers) {
+                return health;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node{i} not healthy with {peers} peers within 30 s; log:\n{}",
+            std::fs::read_to_string(dir.join(format!("node{i}.log"))).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn init_cluster(dir: &Path) {
+    let out = hdg(&[
+        "init",
+        "--cluster",
+        dir.to_str().unwrap(),
+        "--nodes",
+        "3",
+        "--max-body-bytes",
+        &BODY_LIMIT.to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Node `i`'s outbox length from its health report.
+pub fn outbox(dir: &Path, i: usize) -> u64 {
+    let (status, health) = http(http_addr(dir, i), "GET", "/v1/health", None);
+    assert_eq!(status, 200, "{health}");
+    health["outbox"]
+        .as_u64()
+        .expect("health reports the outbox")
+}
+
+/// Waits (bounded) until node `i`'s outbox is empty.
+pub fn wait_outbox_empty(nodes: &mut Nodes, dir: &Path, i: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        nodes.assert_running(i);
+        if outbox(dir, i) == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node{i}'s outbox did not drain within 60 s; log:\n{}",
+            std::fs::read_to_string(dir.join(format!("node{i}.log"))).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
