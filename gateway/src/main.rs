@@ -41,6 +41,8 @@ enum Command {
     History(cli::history::Args),
     /// Print the node's ledger verifier key (name+keyhash+base64).
     Key(cli::key::Args),
+    /// Ask the cluster a researcher query (signed; answered in sealed secret shares).
+    Query(cli::query::Args),
     /// Crypto-shred a patient's records (destroy their data key) and anchor the erasure.
     Erase(cli::erase::Args),
     /// Measure ingest or MPC throughput against a baseline measured in the same run.
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Proof(a) => cli::proof::run(a),
         Command::History(a) => cli::history::run(a),
         Command::Key(a) => cli::key::run(a),
+        Command::Query(a) => cli::query::run(a),
         Command::Erase(a) => cli::erase::run(a),
         Command::Bench(a) => cli::bench::run(a),
     };

@@ -9,19 +9,27 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use hdg_schema::{Catalog, ImportOptions, ImportReport, Mode, Observation, Timestamp};
 use hdg_storage::{CommitReceipt, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::files::{import_file, print_report_table};
-use crate::DataDir;
 
 /// Arguments of `hdg ingest`.
 #[derive(clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    data: DataDir,
+    /// The node's data folder (RocksDB, key files): ingest into the embedded store.
+    #[arg(
+        long = "data",
+        value_name = "DIR",
+        required_unless_present = "node",
+        conflicts_with = "node"
+    )]
+    data: Option<PathBuf>,
+    /// A running node's API, `http://host:port`: post each file to its `/v1/observations`.
+    #[arg(long, value_name = "URL")]
+    node: Option<String>,
     /// One JSON line per acknowledged commit instead of a progress bar and summary.
     #[arg(long)]
     json: bool,
@@ -52,7 +60,14 @@ pub struct IngestTotals {
 
 /// Runs the ingest.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut store = Store::open(&args.data.dir, true)?;
+    let Some(dir) = args.data.clone() else {
+        let node = args
+            .node
+            .as_deref()
+            .context("--data or --node is required")?;
+        return ingest_remote(node, &args.files, args.lenient, args.json);
+    };
+    let mut store = Store::open(&dir, true)?;
     let mode = if args.lenient {
         Mode::Lenient
     } else {
@@ -93,6 +108,86 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Posts each file to the node's `/v1/observations` (content type from the extension) and
+/// prints each receipt; fails when any file is refused.
+fn ingest_remote(
+    node: &str,
+    files: &[PathBuf],
+    lenient: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let node = super::http::NodeUrl::parse(node)?;
+    let path = if lenient {
+        "/v1/observations?lenient=true"
+    } else {
+        "/v1/observations"
+    };
+    let bar = if json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(files.len() as u64)
+    };
+    let mut failed = false;
+    for file in files {
+        let body =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let (status, receipt) = super::http::post(
+            &node,
+            path,
+            content_type_of(file),
+            &body,
+            std::time::Duration::from_secs(300),
+        )
+        .with_context(|| format!("posting {}", file.display()))?;
+        bar.inc(1);
+        let records = receipt["records"].as_array().map_or(0, Vec::len);
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "file": file.display().to_string(), "status": status, "receipt": receipt })
+            );
+        } else if status == 200 {
+            bar.suspend(|| {
+                println!(
+                    "{}: {records} new records, {} duplicates; ledger size {}",
+                    file.display(),
+                    receipt["duplicates"].as_array().map_or(0, Vec::len),
+                    receipt["tree_size"]
+                )
+            });
+        } else {
+            bar.suspend(|| {
+                println!(
+                    "{}: refused ({status}): {}",
+                    file.display(),
+                    receipt["error"].as_str().unwrap_or("no reason given")
+                )
+            });
+        }
+        failed |= status != 200;
+    }
+    bar.finish_and_clear();
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The content type of an input file, from its extension.
+fn content_type_of(file: &Path) -> &'static str {
+    match file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("ndjson" | "jsonl") => "application/fhir+ndjson",
+        Some("csv") => "text/csv",
+        _ => "application/fhir+json",
+    }
 }
 
 /// Imports every file into `store` in commits of `batch` observations, calling `on_commit` after

@@ -82,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             http_listen: http[i],
             identities: Path::new(IDENTITIES).join(REGISTRY),
             max_body_bytes: args.max_body_bytes,
+            query_timeout_ms: crate::node::config::DEFAULT_QUERY_TIMEOUT_MS,
             peers: (0..args.nodes)
                 .filter(|j| *j != i)
                 .map(|j| PeerConfig {

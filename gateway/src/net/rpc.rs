@@ -12,13 +12,16 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use hdg_mpc::PartyId;
+use hdg_mpc::{PartyId, SessionId};
 use hdg_schema::{Pseudonym, RecordId};
 use quinn::{Connection, RecvStream, SendStream};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::node::query::PartyAnswer;
+use crate::node::signed::SignedRequest;
 
 /// First byte of a request stream.
 pub const RPC_TAG: u8 = b'R';
@@ -71,12 +74,33 @@ pub enum Request {
         /// The rows, one per shared observation.
         rows: Vec<WireShare>,
     },
+    /// Run this researcher query as one party: the receiver checks the signature and the
+    /// registration itself (the coordinator is not trusted) and derives the session id itself.
+    Query {
+        /// The researcher's signed request, as the coordinator received it.
+        signed: SignedRequest,
+        /// The query's MPC session id (must equal the one derived from `signed`).
+        session: SessionId,
+    },
 }
 
 /// The answer to a [`Request`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum Response {
+    /// This party's answer to a [`Request::Query`]: its sealed output shares.
+    QueryAnswer {
+        /// The answer.
+        answer: PartyAnswer,
+    },
+    /// This party refused or failed a [`Request::Query`]; `status` is the HTTP status the
+    /// coordinator reports, `reason` names the rule or step (never a value).
+    QueryRefused {
+        /// HTTP status.
+        status: u16,
+        /// Why.
+        reason: String,
+    },
     /// The share rows are durably stored (or were already).
     ShareAck {
         /// Rows newly stored.
@@ -367,7 +391,9 @@ mod tests {
         let log = seen.clone();
         cluster.runtime().spawn(async move {
             while let Some(call) = inbox.recv().await {
-                let Request::ShareBatch { rows, .. } = &call.request;
+                let Request::ShareBatch { rows, .. } = &call.request else {
+                    panic!("only share batches are sent here");
+                };
                 log.lock().unwrap().push(call.from);
                 let _ = call.reply.send(Response::ShareAck {
                     stored: rows.len() as u64,
@@ -508,7 +534,10 @@ mod tests {
             rows: vec![row.clone()],
         };
         let bytes = serde_json::to_vec(&request).unwrap();
-        let Request::ShareBatch { from_party, rows } = serde_json::from_slice(&bytes).unwrap();
+        let Request::ShareBatch { from_party, rows } = serde_json::from_slice(&bytes).unwrap()
+        else {
+            panic!("a share batch decodes as a share batch");
+        };
         assert_eq!(from_party, 1);
         assert_eq!(rows, vec![row]);
         assert!(!format!("{:?}", rows[0]).contains("18446744073709551615"));

@@ -1,5 +1,5 @@
 //! The node's client HTTP JSON API (axum): health (with the outbox length), the latest signed
-//! head, and ingest.
+//! head, ingest, and researcher queries (`POST /v1/query`, see [`super::coordinator`]).
 //! Every error is `{"error": "..."}` with a status that says whose fault it is; RocksDB work
 //! runs on blocking threads, one writer at a time (the store's mutex).
 
@@ -30,7 +30,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+    /// An error with `status` and `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             message: message.into(),
@@ -58,6 +59,10 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route(
             "/v1/observations",
             post(observations).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route(
+            "/v1/query",
+            post(super::coordinator::query).layer(DefaultBodyLimit::max(limit)),
         )
         .fallback(not_found)
         .with_state(state)

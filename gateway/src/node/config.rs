@@ -10,6 +10,13 @@ use thiserror::Error;
 
 use crate::net::identity::NodeKey;
 
+/// Default bound on a query's time at the coordinator, milliseconds.
+pub const DEFAULT_QUERY_TIMEOUT_MS: u64 = 60_000;
+
+fn default_query_timeout_ms() -> u64 {
+    DEFAULT_QUERY_TIMEOUT_MS
+}
+
 /// Largest request body accepted by default (16 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 
@@ -63,6 +70,10 @@ pub struct NodeConfig {
     /// Largest request body accepted, bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Longest a query may take at the coordinator (all three parties) before it is answered
+    /// with 504 and no output, milliseconds.
+    #[serde(default = "default_query_timeout_ms")]
+    pub query_timeout_ms: u64,
     /// The two other nodes, pinned by key.
     pub peers: Vec<PeerConfig>,
 }
@@ -174,6 +185,7 @@ mod tests {
             http_listen: "127.0.0.1:7100".parse().unwrap(),
             identities: "identities/registry.toml".into(),
             max_body_bytes: 1000,
+            query_timeout_ms: 5000,
             peers: vec![
                 PeerConfig {
                     name: "node1".into(),

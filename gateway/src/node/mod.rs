@@ -4,12 +4,16 @@
 //! [`config`] reads a node's TOML file and [`registry`] the identity registry (both written by
 //! `hdg init`); [`ingest`] turns a request body into committed records; [`api`] is the axum
 //! router; [`state`] what its handlers share; [`run`] starts the node and shuts it down cleanly;
-//! [`sharing`] secret-shares committed values to the three parties (the outbox worker).
+//! [`sharing`] secret-shares committed values to the three parties (the outbox worker);
+//! [`coordinator`] answers `POST /v1/query` by running [`query_party`] at the three parties
+//! (itself and, over [`crate::net::rpc`], the two peers) and relaying their sealed answers.
 
 pub mod api;
 pub mod config;
+pub mod coordinator;
 pub mod ingest;
 pub mod query;
+pub mod query_party;
 pub mod registry;
 pub mod run;
 pub mod sharing;

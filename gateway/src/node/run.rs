@@ -23,6 +23,7 @@ use super::api::router;
 use super::config::{Checked, NodeConfig};
 use super::registry::{Registry, Role};
 use super::sharing::{ShareSplitter, run_outbox, serve_peers};
+use super::signed::ReplayCache;
 use super::state::NodeState;
 use crate::net::identity::{NodeKey, TlsIdentity};
 use crate::net::links::{LinkConfig, PeerLinks};
@@ -90,6 +91,8 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         max_body: config.max_body_bytes,
         outbox_len: AtomicU64::new(outbox_len),
         outbox_wake: Notify::new(),
+        replay: Mutex::new(ReplayCache::new()),
+        query_timeout: Duration::from_millis(config.query_timeout_ms),
     });
     let connector = tokio::spawn(keep_connected(links.clone(), checked.quic));
     let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests(), pins));

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
+use super::query_party::answer_query;
 use super::state::NodeState;
 use crate::cli::ingest::now;
 use crate::net::identity::NodeKey;
@@ -181,7 +182,27 @@ pub async fn serve_peers(
     pins: [NodeKey; 3],
 ) {
     while let Some(call) = inbox.recv().await {
+        if let Request::Query { signed, session } = &call.request {
+            let (signed, session) = (signed.clone(), *session);
+            let state = state.clone();
+            let from = call.from;
+            tokio::spawn(async move {
+                let response = match answer_query(&state, &signed, session, true).await {
+                    Ok(answer) => Response::QueryAnswer { answer },
+                    Err(r) => {
+                        debug!(peer = %from, status = r.status, "query from coordinator refused");
+                        Response::QueryRefused {
+                            status: r.status,
+                            reason: r.reason,
+                        }
+                    }
+                };
+                let _ = call.reply.send(response);
+            });
+            continue;
+        }
         let response = match &call.request {
+            Request::Query { .. } => unreachable!("queries are answered above"),
             Request::ShareBatch { from_party, rows } => {
                 match check_batch(state.party, call.from, *from_party, rows) {
                     Err(reason) => {

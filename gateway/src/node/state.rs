@@ -4,11 +4,13 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hdg_storage::Store;
 use tokio::sync::Notify;
 
 use super::registry::Registry;
+use super::signed::ReplayCache;
 use crate::net::links::PeerLinks;
 
 /// A running node's shared state.
@@ -35,4 +37,9 @@ pub struct NodeState {
     pub outbox_len: AtomicU64,
     /// Wakes the outbox worker after an ingest queued new observations.
     pub outbox_wake: Notify,
+    /// The (signer, nonce) pairs of the signed requests this node accepted (its own cache:
+    /// a request forwarded by a coordinator is checked against this node's cache, not theirs).
+    pub replay: Mutex<ReplayCache>,
+    /// Longest a query may take end to end at the coordinator before it answers 504.
+    pub query_timeout: Duration,
 }

@@ -3,9 +3,9 @@
 //! check they selected the same ones ([`select`]), and the party's run of the MPC statistic that
 //! ends with its output shares sealed to the researcher ([`run`]).
 //!
-//! The signature check, the registry check and the ledger entry of the query happen before
-//! [`run::run_query_at_party`] (see [`crate::node::signed`]); forwarding by the coordinator and
-//! the HTTP endpoint are not here.
+//! The signature check and the registry check happen before [`run::run_query_at_party`]
+//! (the ledger entry of the query is not written yet: the store has no API for it) (see [`crate::node::signed`] and [`crate::node::query_party`]);
+//! forwarding by the coordinator and the HTTP endpoint are in [`crate::node::coordinator`].
 
 #![allow(
     dead_code,

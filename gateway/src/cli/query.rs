@@ -1,0 +1,204 @@
+//! `hdg query --node URL --key RESEARCHER_KEY --stat mean --indicator 4548-4 ...`: a researcher's
+//! query. The client makes a fresh X25519 key pair for the answer, signs the query with the
+//! researcher's ed25519 seed (`hdg init` writes it under `DIR/identities/`), posts it to the
+//! node (the coordinator) at `/v1/query`, opens the three parties' sealed answers (which checks
+//! that the redundant copies of each share agree) and prints the result and the row count.
+//!
+//! Results are in the indicator's fixed point (the catalog's precision): `scale` says by what to
+//! divide a sum or a mean (and its square for a variance) to get the canonical unit.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use ed25519_dalek::SigningKey;
+use hdg_mpc::stats::{SealedAggregates, StatValue, open_aggregates};
+use hdg_mpc::{PublicKey, StaticSecret};
+use hdg_schema::Timestamp;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::http::{NodeUrl, post};
+use super::ingest::now;
+use crate::node::query::filter::{filtered_mean, indicator, parse_edges};
+use crate::node::query::{DEFAULT_MIN_COHORT, PartyAnswer, Query, Statistic};
+use crate::node::signed::sign;
+
+/// Arguments of `hdg query`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The coordinator node's API, `http://host:port`.
+    #[arg(long)]
+    node: String,
+    /// The researcher's ed25519 seed file (64 hex digits, as `hdg init` writes it).
+    #[arg(long)]
+    key: PathBuf,
+    /// count, sum, mean, variance, pearson, histogram or median (`mean` with `--where` is the
+    /// filtered mean: count and mean of the values matching the clause).
+    #[arg(long)]
+    stat: String,
+    /// The indicator's LOINC code, e.g. 4548-4.
+    #[arg(long)]
+    indicator: String,
+    /// Earliest effective time included (FHIR date or dateTime, e.g. 2020-01-01).
+    #[arg(long)]
+    from: Option<String>,
+    /// First effective time excluded (FHIR date or dateTime).
+    #[arg(long)]
+    to: Option<String>,
+    /// A filter for `--stat mean`: `value > NUMBER [UNIT]` or `value >= NUMBER [UNIT]`.
+    #[arg(long = "where")]
+    filter: Option<String>,
+    /// The second indicator of `--stat pearson`, paired per patient.
+    #[arg(long)]
+    pair: Option<String>,
+    /// Comma-separated bucket edges of `--stat histogram`, in the indicator's canonical unit.
+    #[arg(long)]
+    edges: Option<String>,
+    /// Smallest filtered cohort released by a filtered mean (the node may raise it).
+    #[arg(long, default_value_t = DEFAULT_MIN_COHORT)]
+    min_cohort: u64,
+    /// Seconds to wait for the node's answer.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Also write the signed request as posted to FILE (an audit copy; replaying it is refused).
+    #[arg(long, value_name = "FILE")]
+    save_request: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the query.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let node = NodeUrl::parse(&args.node)?;
+    let key = read_seed(&args.key)?;
+    let statistic = statistic(&args)?;
+    let recipient = StaticSecret::random_from_rng(&mut rand::rng());
+    let query = Query {
+        statistic,
+        indicator: args.indicator.clone(),
+        from: args.from.as_deref().map(parse_time).transpose()?,
+        to: args.to.as_deref().map(parse_time).transpose()?,
+        researcher_x25519: PublicKey::from(&recipient).to_bytes(),
+    };
+    let body = serde_json::to_string(&query).context("encoding the query")?;
+    let signed = sign(&key, &body, now());
+    let request = serde_json::to_vec(&signed).context("encoding the signed request")?;
+    if let Some(path) = &args.save_request {
+        std::fs::write(path, &request)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let (status, answer) = post(
+        &node,
+        "/v1/query",
+        "application/json",
+        &request,
+        Duration::from_secs(args.timeout),
+    )?;
+    if status != 200 {
+        let reason = answer["error"].as_str().unwrap_or("no reason given");
+        if args.json {
+            println!("{}", json!({ "status": status, "error": reason }));
+        } else {
+            eprintln!("query refused ({status}): {reason}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    let answers: [PartyAnswer; 3] = serde_json::from_value(answer["answers"].clone())
+        .context("the node's answer does not hold three party answers")?;
+    if answers.iter().any(|a| a.digest != answers[0].digest) {
+        bail!("the parties report different row sets: result refused");
+    }
+    let sealed: [SealedAggregates; 3] = answers.clone().map(|a| a.sealed);
+    let value = open_aggregates(&recipient, &sealed)
+        .context("opening the sealed answers (the parties' shares disagree?)")?;
+    let scale = 10f64.powi(
+        indicator(&args.indicator)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .precision as i32,
+    );
+    print_result(&args, &value, answers[0].rows, scale);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_result(args: &Args, value: &StatValue, rows: u64, scale: f64) {
+    if args.json {
+        println!(
+            "{}",
+            json!({ "result": value, "rows": rows, "scale": scale })
+        );
+        return;
+    }
+    let summary = match value {
+        StatValue::Mean { mean: Some(m), .. } => format!("mean {}", m / scale),
+        StatValue::Variance {
+            mean: Some(m),
+            sample_variance: Some(v),
+            ..
+        } => format!(
+            "mean {}, sample variance {}",
+            m / scale,
+            v / (scale * scale)
+        ),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    };
+    println!("{} of {}: {summary}", args.stat, args.indicator);
+    println!("rows: {rows} (values in fixed point are divided by {scale})");
+}
+
+/// The statistic the arguments ask for.
+fn statistic(args: &Args) -> anyhow::Result<Statistic> {
+    let code = args.indicator.as_str();
+    let q = |e: crate::node::query::QueryError| anyhow::anyhow!("{e}");
+    if args.filter.is_some() && args.stat != "mean" {
+        bail!("--where goes with --stat mean only");
+    }
+    Ok(match args.stat.as_str() {
+        "count" => Statistic::Count,
+        "sum" => Statistic::Sum,
+        "mean" => match &args.filter {
+            Some(clause) => filtered_mean(code, clause, args.min_cohort).map_err(q)?,
+            None => Statistic::Mean,
+        },
+        "variance" => Statistic::Variance,
+        "median" => Statistic::Median,
+        "pearson" => Statistic::Pearson {
+            pair: args
+                .pair
+                .clone()
+                .context("--stat pearson needs --pair CODE")?,
+        },
+        "histogram" => Statistic::Histogram {
+            edges: parse_edges(
+                code,
+                args.edges
+                    .as_deref()
+                    .context("--stat histogram needs --edges A,B,C")?,
+            )
+            .map_err(q)?,
+        },
+        other => bail!(
+            "unknown statistic {other}: use count, sum, mean, variance, pearson, histogram or median"
+        ),
+    })
+}
+
+fn parse_time(text: &str) -> anyhow::Result<i64> {
+    Timestamp::parse_fhir(text)
+        .map(|t| t.0)
+        .map_err(|e| anyhow::anyhow!("bad time {text}: {e}"))
+}
+
+/// The researcher's signing key from its seed file (64 hex digits).
+pub fn read_seed(path: &Path) -> anyhow::Result<SigningKey> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the key {}", path.display()))?,
+    );
+    let mut seed = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text.trim(), seed.as_mut_slice())
+        .with_context(|| format!("{}: must hold 64 hex digits", path.display()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}

@@ -1,0 +1,135 @@
+//! `POST /v1/query` at the coordinator (any node): verify the researcher's signed request here,
+//! forward it to both peers as [`Request::Query`], run this node's own party, and relay the
+//! three sealed answers (the coordinator never sees a result). Everything is bounded by the
+//! node's query timeout: a party that does not answer in time gives 504, one that cannot be
+//! reached or fails gives 502 (each naming the party), and no answer is released unless all
+//! three answered.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use hdg_mpc::PartyId;
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use super::api::ApiError;
+use super::query::PartyAnswer;
+use super::query_party::{Refusal, answer_query, parse_query, session_of, verify_researcher};
+use super::signed::SignedRequest;
+use super::state::NodeState;
+use crate::net::rpc::{Request, Response, RpcError};
+
+/// The handler of `POST /v1/query`.
+pub async fn query(
+    State(state): State<Arc<NodeState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
+    let signed: SignedRequest = serde_json::from_slice(&body).map_err(|_| {
+        warn!("query refused: body is not a signed request");
+        ApiError::new(StatusCode::BAD_REQUEST, "body is not a signed request")
+    })?;
+    verify_researcher(&state, &signed).map_err(refusal_error)?;
+    parse_query(&signed.body).map_err(refusal_error)?;
+    let session = session_of(&signed);
+    let answers = run_three(&state, &signed, session)
+        .await
+        .map_err(refusal_error)?;
+    let rows = answers[0].rows;
+    info!(rows, "query answered (sealed shares relayed)");
+    Ok(Json(json!({ "answers": answers, "rows": rows })))
+}
+
+/// Runs the query at the three parties at once; the answers in party order, or the most
+/// telling refusal (a rule's 4xx before a link's 5xx).
+async fn run_three(
+    state: &Arc<NodeState>,
+    signed: &SignedRequest,
+    session: hdg_mpc::SessionId,
+) -> Result<[PartyAnswer; 3], Refusal> {
+    let me = PartyId::ALL[state.party];
+    let request = Request::Query {
+        signed: signed.clone(),
+        session,
+    };
+    let ask = |peer: PartyId| {
+        let request = &request;
+        async move {
+            let reply = state
+                .links
+                .request(peer, request, state.query_timeout)
+                .await;
+            peer_answer(peer, reply)
+        }
+    };
+    let bound = state.query_timeout;
+    let own = async {
+        tokio::time::timeout(bound, answer_query(state, signed, session, false))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Refusal::new(
+                    504,
+                    format!("{me} (this node) did not finish within {bound:?}"),
+                ))
+            })
+    };
+    let (own, next, prev) = tokio::join!(own, ask(me.next()), ask(me.prev()),);
+    let mut by_party: [Option<Result<PartyAnswer, Refusal>>; 3] = [None, None, None];
+    by_party[me.index()] = Some(own);
+    by_party[me.next().index()] = Some(next);
+    by_party[me.prev().index()] = Some(prev);
+    let results = by_party.map(|r| r.expect("every party answered"));
+    let failures: Vec<&Refusal> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    if let Some(rule) = failures.iter().find(|r| r.status < 500) {
+        // A rule refused the query (the others then failed on the links): report the rule.
+        return Err((*rule).clone());
+    }
+    if !failures.is_empty() {
+        let status = if failures.iter().any(|r| r.status == 504) {
+            504
+        } else {
+            failures.iter().map(|r| r.status).max().unwrap_or(502)
+        };
+        let reasons: Vec<&str> = failures.iter().map(|r| r.reason.as_str()).collect();
+        warn!(status, "query failed: no output released");
+        return Err(Refusal::new(
+            status,
+            format!("no output released: {}", reasons.join("; ")),
+        ));
+    }
+    Ok(results.map(|r| r.expect("no refusal")))
+}
+
+/// A peer's reply as this party's view of its answer.
+fn peer_answer(peer: PartyId, reply: Result<Response, RpcError>) -> Result<PartyAnswer, Refusal> {
+    match reply {
+        Ok(Response::QueryAnswer { answer }) => Ok(answer),
+        Ok(Response::QueryRefused { status, reason }) => {
+            Err(Refusal::new(status, format!("{peer}: {reason}")))
+        }
+        Ok(other) => Err(Refusal::new(
+            502,
+            format!("{peer} answered a query with {}", kind_of(&other)),
+        )),
+        Err(e @ RpcError::Timeout { .. }) => Err(Refusal::new(504, e.to_string())),
+        Err(e) => Err(Refusal::new(502, e.to_string())),
+    }
+}
+
+fn kind_of(r: &Response) -> &'static str {
+    match r {
+        Response::ShareAck { .. } => "a share acknowledgement",
+        Response::Error { .. } => "an error",
+        Response::QueryAnswer { .. } => "an answer",
+        Response::QueryRefused { .. } => "a refusal",
+    }
+}
+
+fn refusal_error(r: Refusal) -> ApiError {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    ApiError::new(status, r.reason)
+}

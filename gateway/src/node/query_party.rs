@@ -1,0 +1,261 @@
+//! A researcher query at this party: check the signed request (signature, registered
+//! researcher, clock-skew window, this node's own replay cache), check the session id is the
+//! one the request implies, open the MPC session over the QUIC links, agree fresh per-session
+//! X25519 keys with the two peers over that session, and run [`run_query_at_party`].
+//!
+//! The coordinator's node runs the same function for its own party (it verified the request
+//! already, so `verify_here` is false there); a peer always verifies, never trusting the
+//! coordinator. Refusals carry the HTTP status the coordinator reports and a reason naming the
+//! rule or the step, never a value.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret};
+use sha2::{Digest, Sha256};
+use tracing::warn;
+
+use super::query::{PartyAnswer, Query, QueryError, run_query_at_party};
+use super::registry::Role;
+use super::signed::{RequestError, SignedRequest, VerifiedRequest, registered, verify};
+use super::state::NodeState;
+use crate::cli::ingest::now;
+
+/// How far a request's time may be from this node's clock.
+pub const QUERY_SKEW: Duration = Duration::from_secs(300);
+
+/// Domain prefix of the session id derived from a signed query.
+const SESSION_DOMAIN: &[u8] = b"hdg query session v1\n";
+
+/// Why this party refused or failed a query: an HTTP status and a reason (never a value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The HTTP status the coordinator answers with.
+    pub status: u16,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl Refusal {
+    /// A refusal with `status` and `reason`.
+    pub fn new(status: u16, reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The query's MPC session id: SHA-256 over a domain prefix and the request's signature (fresh
+/// per request, and every party derives it itself).
+pub fn session_of(signed: &SignedRequest) -> SessionId {
+    let mut h = Sha256::new();
+    h.update(SESSION_DOMAIN);
+    h.update(signed.signature.as_bytes());
+    SessionId(h.finalize().into())
+}
+
+/// Verifies `signed` as a researcher's request against this node's registry and replay cache;
+/// the refusal is logged (the reason only).
+pub fn verify_researcher(
+    state: &NodeState,
+    signed: &SignedRequest,
+) -> Result<VerifiedRequest, Refusal> {
+    let mut cache = state
+        .replay
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    verify(
+        signed,
+        now(),
+        QUERY_SKEW,
+        registered(&state.registry, Role::Researcher),
+        &mut cache,
+    )
+    .map_err(|e| {
+        warn!(reason = %e, "query refused");
+        Refusal::new(request_status(e), e.to_string())
+    })
+}
+
+/// The HTTP status of a request refusal: 403 when the signer is not a registered researcher or
+/// the request was already used, 401 otherwise (unsigned, bad signature, malformed, stale).
+pub fn request_status(e: RequestError) -> u16 {
+    match e {
+        RequestError::UnknownKey | RequestError::Replayed => 403,
+        _ => 401,
+    }
+}
+
+/// The query in a verified request's body; 400 when it does not parse.
+pub fn parse_query(body: &str) -> Result<Query, Refusal> {
+    serde_json::from_str(body).map_err(|e| {
+        let reason = format!("bad query: {}", e.classify_kind());
+        warn!(%reason, "query refused");
+        Refusal::new(400, reason)
+    })
+}
+
+trait ClassifyKind {
+    fn classify_kind(&self) -> &'static str;
+}
+
+impl ClassifyKind for serde_json::Error {
+    fn classify_kind(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "cannot be read",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "fields missing or of the wrong type",
+            serde_json::error::Category::Eof => "truncated JSON",
+        }
+    }
+}
+
+/// Runs the signed query at this party (see the module doc).
+pub async fn answer_query(
+    state: &Arc<NodeState>,
+    signed: &SignedRequest,
+    session: SessionId,
+    verify_here: bool,
+) -> Result<PartyAnswer, Refusal> {
+    if verify_here {
+        verify_researcher(state, signed)?;
+    }
+    if session != session_of(signed) {
+        warn!("query refused: session id does not match the request");
+        return Err(Refusal::new(
+            400,
+            "session id does not match the signed request",
+        ));
+    }
+    let query = parse_query(&signed.body)?;
+    let channel = state
+        .links
+        .open_session(&session)
+        .await
+        .map_err(|e| Refusal::new(502, format!("cannot open the MPC session: {e}")))?;
+    let me = PartyId::ALL[state.party];
+    let worker = state.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut channel: Box<dyn Channel> = Box::new(channel);
+        let secret = SessionSecret::random();
+        let publics = exchange_publics(channel.as_mut(), me, secret.public())?;
+        let guard = worker
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let store = guard
+            .as_ref()
+            .ok_or_else(|| Refusal::new(503, "the node is shutting down"))?;
+        run_query_at_party(store, me, &session, &secret, &publics, channel, &query)
+            .map_err(|e| Refusal::new(query_status(&e), e.to_string()))
+    })
+    .await
+    .map_err(|e| Refusal::new(500, format!("query task failed: {e}")))?;
+    if let Err(r) = &outcome {
+        warn!(status = r.status, reason = %r.reason, "query failed at this party");
+    }
+    outcome
+}
+
+/// Sends this party's session public key to both peers and collects theirs (the links are
+/// mutually authenticated, so each key is the pinned peer's).
+fn exchange_publics(
+    channel: &mut dyn Channel,
+    me: PartyId,
+    own: PublicKey,
+) -> Result<[PublicKey; 3], Refusal> {
+    let words: Vec<u64> = own
+        .as_bytes()
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunk")))
+        .collect();
+    let link =
+        |e: hdg_mpc::ChannelError| Refusal::new(502, format!("exchanging session keys: {e}"));
+    for peer in [me.next(), me.prev()] {
+        channel.send(peer, &words).map_err(link)?;
+    }
+    let mut publics = [own; 3];
+    for peer in [me.prev(), me.next()] {
+        let got = channel.recv(peer).map_err(link)?;
+        if got.len() != 4 {
+            return Err(Refusal::new(
+                502,
+                format!("{peer} sent a malformed session key"),
+            ));
+        }
+        let mut bytes = [0u8; 32];
+        for (chunk, w) in bytes.chunks_exact_mut(8).zip(&got) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        publics[peer.index()] = PublicKey::from(bytes);
+    }
+    Ok(publics)
+}
+
+/// The HTTP status of a query failure: 400 for a query the catalog or the rules refuse as
+/// asked, 409 when the parties' row sets differ, 422 for a cohort below the minimum, 502 for
+/// a failure of the links or the protocol, 500 for the store.
+pub fn query_status(e: &QueryError) -> u16 {
+    match e {
+        QueryError::UnknownIndicator { .. }
+        | QueryError::EmptyWindow
+        | QueryError::Filter { .. }
+        | QueryError::Value(_) => 400,
+        QueryError::RowSetMismatch { .. } => 409,
+        QueryError::CohortTooSmall { .. } => 422,
+        QueryError::Store(_) | QueryError::WrongParty { .. } => 500,
+        QueryError::Channel(_) | QueryError::Setup(_) | QueryError::Stats(_) => 502,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(signature: &str) -> SignedRequest {
+        SignedRequest {
+            body: "{}".to_string(),
+            signer: "00".repeat(32),
+            nonce: "00".repeat(16),
+            time: 0,
+            signature: signature.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_session_id_follows_the_signature() {
+        let a = request(&"ab".repeat(64));
+        let b = request(&"cd".repeat(64));
+        assert_eq!(session_of(&a), session_of(&a.clone()));
+        assert_ne!(session_of(&a), session_of(&b));
+    }
+
+    #[test]
+    fn refusals_map_to_the_status_of_whose_fault_it_is() {
+        assert_eq!(request_status(RequestError::UnknownKey), 403);
+        assert_eq!(request_status(RequestError::Replayed), 403);
+        assert_eq!(request_status(RequestError::BadSignature), 401);
+        assert_eq!(request_status(RequestError::Unsigned), 401);
+        assert_eq!(request_status(RequestError::Expired { window_ms: 1 }), 401);
+        assert_eq!(query_status(&QueryError::EmptyWindow), 400);
+        assert_eq!(
+            query_status(&QueryError::CohortTooSmall { min_cohort: 10 }),
+            422
+        );
+        assert_eq!(
+            query_status(&QueryError::RowSetMismatch {
+                me: PartyId::P0,
+                peer: PartyId::P1
+            }),
+            409
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_query_is_a_bad_request() {
+        let refusal = parse_query(r#"{"statistic":{"kind":"mean"}}"#).unwrap_err();
+        assert_eq!(refusal.status, 400);
+        assert!(refusal.reason.contains("bad query"));
+    }
+}

@@ -1,0 +1,401 @@
+//! Researcher queries end to end: three `hdg node` processes, the Synthea bundles posted to
+//! node 0 with `hdg ingest --node`, shared to the three parties, then `hdg query --json` through
+//! node 1 (the coordinator); each result equals the plaintext computed here straight from the
+//! input files (imported with hdg-schema, each value once per record id). Plus the refusals:
+//! a key that is not a registered researcher, a replayed signed request, and a party that is
+//! down (a clear error within the bound, no answers released). Every wait is bounded; a guard
+//! kills the nodes on failure.
+
+use std::collections::BTreeMap;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hdg_schema::{Catalog, Format, ImportOptions, Mode, RecordId, Value as ObsValue, import};
+use serde_json::Value;
+
+const SYNTHEA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/synthea");
+
+mod common;
+use common::*;
+
+/// Writes the cluster with the default body limit (the largest bundle is over the common one).
+fn init_cluster_for_bundles(dir: &Path) {
+    let out = hdg(&["init", "--cluster", dir.to_str().unwrap(), "--nodes", "3"]);
+    assert!(
+        out.status.success(),
+        "init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Kills node `i` at once (no clean shutdown) and reaps it.
+fn kill(nodes: &mut Nodes, i: usize) {
+    let mut child = nodes.children[i].take().expect("node still running");
+    child.kill().expect("kill node");
+    child.wait().expect("reap node");
+}
+
+/// The Synthea bundles, sorted.
+fn bundles() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(SYNTHEA)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no Synthea bundles in {SYNTHEA}");
+    files
+}
+
+/// Fixed-point values per indicator straight from the input files, once per record id.
+fn plaintext(files: &[PathBuf]) -> BTreeMap<String, Vec<i64>> {
+    let catalog = Catalog::builtin();
+    let opts = ImportOptions {
+        mode: Mode::Strict,
+        pseudonym_key: [7; 32],
+        catalog,
+    };
+    let mut by_record: BTreeMap<RecordId, (String, i64)> = BTreeMap::new();
+    for path in files {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path).unwrap();
+        let reader = BufReader::new(file);
+        let report = import(reader, Format::FhirJson, &name, &opts, &mut |obs| {
+            if let ObsValue::Quantity(v) = obs.value {
+                by_record.insert(obs.id(), (obs.indicator.clone(), v));
+            }
+        })
+        .unwrap();
+        assert!(report.rejected.is_empty(), "{name}: rejected entries");
+    }
+    let mut out: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (indicator, v) in by_record.into_values() {
+        out.entry(indicator).or_default().push(v);
+    }
+    out
+}
+
+/// Runs `hdg query --json` against node `i`; the exit status and the JSON it printed.
+fn query(dir: &Path, i: usize, key: &str, extra: &[&str]) -> (bool, Value) {
+    let url = format!("http://{}", http_addr(dir, i));
+    let key = dir.join("identities").join(key);
+    let mut args = vec![
+        "query",
+        "--node",
+        &url,
+        "--key",
+        key.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = hdg(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!(
+            "query printed no JSON ({e}): {text}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.success(), json)
+}
+
+/// The bound a query may take at a coordinator in the test cluster, milliseconds.
+const QUERY_TIMEOUT_MS: u64 = 8_000;
+
+fn start_cluster(dir: &Path) -> Nodes {
+    init_cluster_for_bundles(dir);
+    for i in 0..3 {
+        let path = dir.join(format!("node{i}.toml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line = "query_timeout_ms = 60000\n";
+        assert!(text.contains(line), "init writes the default bound");
+        let text = text.replace(line, &format!("query_timeout_ms = {QUERY_TIMEOUT_MS}\n"));
+        std::fs::write(&path, text).unwrap();
+    }
+    let mut nodes = Nodes::none();
+    for i in 0..3 {
+        nodes.start(dir, i);
+    }
+    for i in 0..3 {
+        wait_healthy(&mut nodes, dir, i, 2);
+    }
+    nodes
+}
+
+fn ingest_bundles(nodes: &mut Nodes, dir: &Path, files: &[PathBuf]) {
+    let url = format!("http://{}", http_addr(dir, 0));
+    let mut args = vec!["ingest".to_string(), "--node".to_string(), url];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = hdg(&args);
+    assert!(
+        out.status.success(),
+        "hdg ingest --node failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_outbox_empty(nodes, dir, 0);
+}
+
+/// Posts `request` (a signed request's JSON) to node 0's `/v1/query`.
+fn post_query(dir: &Path, request: &Value) -> (u16, Value) {
+    let bytes = serde_json::to_vec(request).unwrap();
+    http(
+        http_addr(dir, 0),
+        "POST",
+        "/v1/query",
+        Some(("application/json", &bytes)),
+    )
+}
+
+#[test]
+fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let files = bundles();
+    let plain = plaintext(&files);
+    let mut nodes = start_cluster(dir);
+    ingest_bundles(&mut nodes, dir, &files);
+    let researcher = "research-institute.key";
+
+    // Mean heart rate, coordinated by node 1.
+    let hr = &plain["8867-4"];
+    let (ok, got) = query(
+        dir,
+        1,
+        researcher,
+        &["--stat", "mean", "--indicator", "8867-4"],
+    );
+    assert!(ok, "{got}");
+    assert_eq!(got["rows"], hr.len() as u64, "{got}");
+    assert_eq!(got["result"]["Mean"]["n"], hr.len() as u64, "{got}");
+    assert_eq!(
+        got["result"]["Mean"]["sum"],
+        hr.iter().sum::<i64>(),
+        "{got}"
+    );
+
+    // Variance of systolic blood pressure, coordinated by node 2.
+    let sbp = &plain["8480-6"];
+    let (ok, got) = query(
+        dir,
+        2,
+        researcher,
+        &["--stat", "variance", "--indicator", "8480-6"],
+    );
+    assert!(ok, "{got}");
+    let v = &got["result"]["Variance"];
+    assert_eq!(v["n"], sbp.len() as u64, "{got}");
+    assert_eq!(v["sum"], sbp.iter().sum::<i64>(), "{got}");
+    assert_eq!(
+        v["sum_squares"],
+        sbp.iter().map(|x| x * x).sum::<i64>(),
+        "{got}"
+    );
+
+    // Filtered mean: systolic above 120 mmHg (fixed point at the catalog's precision).
+    let precision = Catalog::builtin().get("8480-6").unwrap().precision;
+    let threshold = 120 * 10i64.pow(precision);
+    let above: Vec<i64> = sbp.iter().copied().filter(|x| *x > threshold).collect();
+    assert!(
+        above.len() >= 10,
+        "the fixture has too few values above the threshold"
+    );
+    let (ok, got) = query(
+        dir,
+        0,
+        researcher,
+        &[
+            "--stat",
+            "mean",
+            "--indicator",
+            "8480-6",
+            "--where",
+            "value > 120",
+        ],
+    );
+    assert!(ok, "{got}");
+    let f = &got["result"]["FilteredMean"];
+    assert_eq!(f["threshold"], threshold, "{got}");
+    assert_eq!(f["count"], above.len() as u64, "{got}");
+    assert_eq!(f["sum"], above.iter().sum::<i64>(), "{got}");
+
+    // Histogram of heart rate between public edges, and its lower median.
+    let hr_scale = 10i64.pow(Catalog::builtin().get("8867-4").unwrap().precision);
+    let edges = [70 * hr_scale, 100 * hr_scale];
+    let expected: Vec<u64> = (0..=edges.len())
+        .map(|b| {
+            hr.iter()
+                .filter(|x| (b == 0 || **x >= edges[b - 1]) && (b == edges.len() || **x < edges[b]))
+                .count() as u64
+        })
+        .collect();
+    let (ok, got) = query(
+        dir,
+        1,
+        researcher,
+        &[
+            "--stat",
+            "histogram",
+            "--indicator",
+            "8867-4",
+            "--edges",
+            "70,100",
+        ],
+    );
+    assert!(ok, "{got}");
+    assert_eq!(
+        got["result"]["Histogram"]["counts"],
+        serde_json::json!(expected),
+        "{got}"
+    );
+    let mut sorted = hr.clone();
+    sorted.sort_unstable();
+    let (ok, got) = query(
+        dir,
+        2,
+        researcher,
+        &["--stat", "median", "--indicator", "8867-4"],
+    );
+    assert!(ok, "{got}");
+    assert_eq!(
+        got["result"]["OrderStatistic"]["value"],
+        sorted[(sorted.len() - 1) / 2],
+        "{got}"
+    );
+
+    // A paired statistic pairs per patient: the five bundles give fewer pairs than the
+    // minimum cohort of 10, so every party refuses it before computing anything.
+    assert!(files.len() < 10, "the fixture has few patients");
+    let (ok, got) = query(
+        dir,
+        0,
+        researcher,
+        &[
+            "--stat",
+            "pearson",
+            "--indicator",
+            "39156-5",
+            "--pair",
+            "4548-4",
+        ],
+    );
+    assert!(!ok, "{got}");
+    assert_eq!(got["status"], 422, "{got}");
+    assert!(
+        got["error"].as_str().unwrap().contains("cohort too small"),
+        "{got}"
+    );
+
+    // A registered patient's key is not a researcher's: refused, naming the reason.
+    let (ok, got) = query(
+        dir,
+        0,
+        "patient-1.key",
+        &["--stat", "mean", "--indicator", "8867-4"],
+    );
+    assert!(!ok);
+    assert_eq!(got["status"], 403, "{got}");
+    assert!(
+        got["error"].as_str().unwrap().contains("unknown key"),
+        "{got}"
+    );
+
+    // A replayed signed request: the first is answered, the same bytes again are refused.
+    let saved = dir.join("request.json");
+    let (ok, got) = query(
+        dir,
+        1,
+        researcher,
+        &[
+            "--stat",
+            "count",
+            "--indicator",
+            "8867-4",
+            "--save-request",
+            saved.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{got}");
+    assert_eq!(got["result"]["Count"]["n"], hr.len() as u64, "{got}");
+    let body = std::fs::read(&saved).unwrap();
+    let (status, refusal) = http(
+        http_addr(dir, 1),
+        "POST",
+        "/v1/query",
+        Some(("application/json", &body)),
+    );
+    assert_eq!(status, 403, "{refusal}");
+    assert!(
+        refusal["error"].as_str().unwrap().contains("replayed"),
+        "{refusal}"
+    );
+    assert!(refusal.get("answers").is_none(), "{refusal}");
+    // The same bytes sent to another node (its own cache) are refused there too.
+    let (status, refusal) = http(
+        http_addr(dir, 2),
+        "POST",
+        "/v1/query",
+        Some(("application/json", &body)),
+    );
+    assert_eq!(status, 403, "{refusal}");
+    let log = std::fs::read_to_string(dir.join("node1.log")).unwrap();
+    assert!(log.contains("replayed"), "the refusal is logged");
+
+    // Tampered (a changed nonce no longer matches the signature) and unsigned requests.
+    let mut tampered: Value = serde_json::from_slice(&body).unwrap();
+    tampered["nonce"] = Value::from("00".repeat(16));
+    let (status, refusal) = post_query(dir, &tampered);
+    assert_eq!(status, 401, "{refusal}");
+    assert!(
+        refusal["error"].as_str().unwrap().contains("bad signature"),
+        "{refusal}"
+    );
+    tampered["signature"] = Value::from("");
+    let (status, refusal) = post_query(dir, &tampered);
+    assert_eq!(status, 401, "{refusal}");
+    assert!(
+        refusal["error"].as_str().unwrap().contains("unsigned"),
+        "{refusal}"
+    );
+
+    // A party down before the query: a clear error within the bound, no answers.
+    kill(&mut nodes, 2);
+    let started = Instant::now();
+    let (ok, got) = query(
+        dir,
+        0,
+        researcher,
+        &["--stat", "mean", "--indicator", "8867-4"],
+    );
+    assert!(!ok, "{got}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(got["status"] == 502 || got["status"] == 504, "{got}");
+    assert!(
+        got["error"].as_str().unwrap().contains("P2"),
+        "names the party: {got}"
+    );
+    assert!(got.get("result").is_none(), "{got}");
+    // Restarted, it serves the next query.
+    nodes.start(dir, 2);
+    for i in 0..3 {
+        wait_healthy(&mut nodes, dir, i, 2);
+    }
+    let (ok, got) = query(
+        dir,
+        0,
+        researcher,
+        &["--stat", "mean", "--indicator", "8867-4"],
+    );
+    assert!(ok, "{got}");
+    assert_eq!(
+        got["result"]["Mean"]["sum"],
+        hr.iter().sum::<i64>(),
+        "{got}"
+    );
+}
