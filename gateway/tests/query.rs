@@ -169,6 +169,10 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
     );
     assert!(ok, "{got}");
     assert_eq!(got["rows"], hr.len() as u64, "{got}");
+    // Every party logged the query in its own ledger before computing.
+    let logged = got["query_ledger_index"].as_array().unwrap();
+    assert_eq!(logged.len(), 3);
+    assert!(logged.iter().all(|l| l.as_u64().is_some()), "{got}");
     assert_eq!(got["result"]["Mean"]["n"], hr.len() as u64, "{got}");
     assert_eq!(
         got["result"]["Mean"]["sum"],

@@ -312,6 +312,46 @@ impl Store {
         Ok(receipt)
     }
 
+    /// Anchors one entry that has no stored body of its own (a query, an access, a consent or a
+    /// registry change: hashes only) and closes a block: one synced write. Returns the entry's leaf
+    /// index and the new signed head. Records, corrections, erasures and share receipts have their
+    /// own commit paths (their entries are checked against stored data) and are refused here.
+    pub fn anchor(
+        &mut self,
+        kind: EntryKind,
+        subject: [u8; 32],
+        content_hash: [u8; 32],
+        actor: [u8; 32],
+        now: Timestamp,
+    ) -> Result<(u64, String), StoreError> {
+        if matches!(
+            kind,
+            EntryKind::Record
+                | EntryKind::Correction
+                | EntryKind::Erasure
+                | EntryKind::ShareReceipt
+        ) {
+            return Err(StoreError::Ledger(format!(
+                "{kind:?} entries are written by their own commit path, not anchored alone"
+            )));
+        }
+        let entry = LedgerEntry {
+            kind,
+            subject,
+            content_hash,
+            actor,
+            time: now.0,
+        };
+        let mut batch = WriteBatch::default();
+        let mut frontier = self.frontier.clone();
+        let leaf_index = frontier.size();
+        append_leaf(&mut batch, self, &mut frontier, &entry.to_bytes());
+        let head = self.close_block(&mut batch, &frontier, now);
+        self.write_durably(batch)?;
+        self.advance(frontier, &head);
+        Ok((leaf_index, head.note))
+    }
+
     /// Crypto-shreds a patient: destroys their data key, drops their index entries and anchors an
     /// erasure entry. Their sealed bodies stay (unreadable) so the ledger still verifies.
     pub fn erase_patient(

@@ -274,3 +274,40 @@ fn replaying_kept_write_batches_rebuilds_an_identical_store() {
         assert_eq!(&copy.get(&o.id()).unwrap(), o);
     }
 }
+
+#[test]
+fn anchored_query_entries_extend_the_verified_ledger_and_body_kinds_are_refused() {
+    let (_dir, mut store) = fresh();
+    store.commit(&cohort(3), t(1)).unwrap();
+    let before = store.tree_size();
+    let (leaf, head) = store
+        .anchor(
+            hdg_ledger::EntryKind::Query,
+            [1; 32],
+            [2; 32],
+            [3; 32],
+            t(2),
+        )
+        .unwrap();
+    assert_eq!(leaf, before);
+    assert_eq!(store.tree_size(), before + 1);
+    assert_eq!(store.latest_head().unwrap().as_deref(), Some(head.as_str()));
+    let entry = hdg_ledger::LedgerEntry::from_bytes(&store.leaf(leaf).unwrap()).unwrap();
+    assert_eq!(
+        (entry.kind, entry.subject, entry.content_hash),
+        (hdg_ledger::EntryKind::Query, [1; 32], [2; 32])
+    );
+    store
+        .verify(&NoteVerifier::from_vkey(&store.vkey()).unwrap())
+        .unwrap();
+    for kind in [
+        hdg_ledger::EntryKind::Record,
+        hdg_ledger::EntryKind::Erasure,
+    ] {
+        assert!(matches!(
+            store.anchor(kind, [0; 32], [0; 32], [0; 32], t(3)),
+            Err(StoreError::Ledger(_))
+        ));
+    }
+    assert_eq!(store.tree_size(), before + 1);
+}

@@ -119,15 +119,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .precision as i32,
     );
-    print_result(&args, &value, answers[0].rows, scale);
+    let ledger: Vec<Option<u64>> = answers.iter().map(|a| a.ledger_index).collect();
+    print_result(&args, &value, answers[0].rows, scale, &ledger);
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_result(args: &Args, value: &StatValue, rows: u64, scale: f64) {
+fn print_result(args: &Args, value: &StatValue, rows: u64, scale: f64, ledger: &[Option<u64>]) {
     if args.json {
         println!(
             "{}",
-            json!({ "result": value, "rows": rows, "scale": scale })
+            json!({ "result": value, "rows": rows, "scale": scale, "query_ledger_index": ledger })
         );
         return;
     }
@@ -146,6 +147,12 @@ fn print_result(args: &Args, value: &StatValue, rows: u64, scale: f64) {
     };
     println!("{} of {}: {summary}", args.stat, args.indicator);
     println!("rows: {rows} (values in fixed point are divided by {scale})");
+    let at: Vec<String> = ledger
+        .iter()
+        .enumerate()
+        .map(|(i, l)| l.map_or(format!("node{i}: -"), |l| format!("node{i}: leaf {l}")))
+        .collect();
+    println!("query logged in each node's ledger at {}", at.join(", "));
 }
 
 /// The statistic the arguments ask for.

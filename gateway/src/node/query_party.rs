@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hdg_ledger::{EntryKind, sha256};
 use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
 use tracing::warn;
@@ -129,6 +130,8 @@ pub async fn answer_query(
         ));
     }
     let query = parse_query(&signed.body)?;
+    let query_text = signed.body.clone();
+    let researcher = signer_key(signed)?;
     let channel = state
         .links
         .open_session(&session)
@@ -140,15 +143,29 @@ pub async fn answer_query(
         let mut channel: Box<dyn Channel> = Box::new(channel);
         let secret = SessionSecret::random();
         let publics = exchange_publics(channel.as_mut(), me, secret.public())?;
-        let guard = worker
+        let mut guard = worker
             .store
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let store = guard
-            .as_ref()
+            .as_mut()
             .ok_or_else(|| Refusal::new(503, "the node is shutting down"))?;
-        run_query_at_party(store, me, &session, &secret, &publics, channel, &query)
-            .map_err(|e| Refusal::new(query_status(&e), e.to_string()))
+        // Every party logs the query in its own ledger before computing: hashes only (the
+        // session id, unique per signed request, and the query text), the researcher as actor.
+        let (ledger_index, _) = store
+            .anchor(
+                EntryKind::Query,
+                session.0,
+                sha256(query_text.as_bytes()),
+                researcher,
+                now(),
+            )
+            .map_err(|e| Refusal::new(500, format!("cannot log the query in the ledger: {e}")))?;
+        let mut answer =
+            run_query_at_party(store, me, &session, &secret, &publics, channel, &query)
+                .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
+        answer.ledger_index = Some(ledger_index);
+        Ok::<PartyAnswer, Refusal>(answer)
     })
     .await
     .map_err(|e| Refusal::new(500, format!("query task failed: {e}")))?;
@@ -156,6 +173,15 @@ pub async fn answer_query(
         warn!(status = r.status, reason = %r.reason, "query failed at this party");
     }
     outcome
+}
+
+/// The researcher's public key from the signed request (already verified at this or the
+/// coordinating node; a malformed one is refused, never guessed).
+fn signer_key(signed: &SignedRequest) -> Result<[u8; 32], Refusal> {
+    hex::decode(&signed.signer)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .ok_or_else(|| Refusal::new(400, "the request's signer is not a 32-byte hex key"))
 }
 
 /// Sends this party's session public key to both peers and collects theirs (the links are

@@ -98,6 +98,9 @@ pub struct PartyAnswer {
     /// SHA-256 of the selected record ids (see [`row_digest`]); the same at every party.
     #[serde(with = "hex32")]
     pub digest: [u8; 32],
+    /// Index of the query's entry in this party's ledger (set by the node that anchored it).
+    #[serde(default)]
+    pub ledger_index: Option<u64>,
 }
 
 /// Why a party refused or failed a query. Names the rule or the step, never a health value.

@@ -94,6 +94,7 @@ pub fn run_query_with_policy(
         sealed,
         rows,
         digest,
+        ledger_index: None,
     })
 }
 
