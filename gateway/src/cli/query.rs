@@ -143,6 +143,32 @@ fn print_result(args: &Args, value: &StatValue, rows: u64, scale: f64, ledger: &
             m / scale,
             v / (scale * scale)
         ),
+        StatValue::Count { n } => format!("count {n}"),
+        StatValue::Sum { sum, .. } => format!("sum {}", *sum as f64 / scale),
+        StatValue::FilteredMean {
+            threshold,
+            count,
+            mean,
+            ..
+        } => format!(
+            "{count} values above {}, mean {}",
+            *threshold as f64 / scale,
+            mean.map_or("-".to_owned(), |m| (m / scale).to_string())
+        ),
+        StatValue::Withheld { min_cohort } => {
+            format!("withheld: fewer than {min_cohort} values passed the filter")
+        }
+        StatValue::OrderStatistic { rank, value } => {
+            format!("value of rank {rank}: {}", *value as f64 / scale)
+        }
+        StatValue::Pearson { r: Some(r), n, .. } => format!("Pearson r {r:.4} over {n} pairs"),
+        StatValue::Histogram { edges, counts } => {
+            let edges: Vec<String> = edges
+                .iter()
+                .map(|e| (*e as f64 / scale).to_string())
+                .collect();
+            format!("bucket edges [{}], counts {counts:?}", edges.join(", "))
+        }
         other => serde_json::to_string(other).unwrap_or_default(),
     };
     println!("{} of {}: {summary}", args.stat, args.indicator);
