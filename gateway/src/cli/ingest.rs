@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use hdg_schema::{Catalog, ImportOptions, ImportReport, Mode, Observation, Timestamp};
-use hdg_storage::{CommitReceipt, Store};
+use hdg_storage::{CommitReceipt, Store, StoreError};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::files::{import_file, print_report_table};
@@ -229,22 +229,34 @@ fn ingest_file(
     on_commit: &mut dyn FnMut(&CommitReceipt),
 ) -> anyhow::Result<ImportReport> {
     let name = path.display().to_string();
-    ingest_with(store, &name, batch, totals, on_commit, &mut |sink| {
-        import_file(path, opts, sink)
-    })
+    ingest_with(
+        store,
+        Store::commit,
+        &name,
+        batch,
+        totals,
+        on_commit,
+        &mut |sink| import_file(path, opts, sink),
+    )
 }
 
 /// An import run: feeds every accepted observation to the sink it is given, returns the report.
 pub type ImportSource<'a> =
     dyn FnMut(&mut dyn FnMut(Observation)) -> anyhow::Result<ImportReport> + 'a;
 
-/// Commits what `source` imports into `store` in durable commits of `batch` observations,
-/// counting them in `totals` and calling `on_commit` after each. The one path from importer to
-/// store, shared by `hdg ingest` (files) and the node's `POST /v1/observations` (a body).
+/// The store call that makes one group commit durable: [`Store::commit`], or
+/// [`Store::commit_with_outbox`] where values are also queued for secret sharing.
+pub type CommitFn = fn(&mut Store, &[Observation], Timestamp) -> Result<CommitReceipt, StoreError>;
+
+/// Commits what `source` imports into `store` with `commit`, in durable commits of `batch`
+/// observations, counting them in `totals` and calling `on_commit` after each. The one path from
+/// importer to store, shared by `hdg ingest` (files) and the node's `POST /v1/observations` (a
+/// body, committed with the sharing outbox).
 /// An error of `source` is returned as it is (so callers can tell bad input from a failed commit);
 /// a failed commit is reported as `{name}: commit failed: ...`.
 pub fn ingest_with(
     store: &mut Store,
+    commit: CommitFn,
     name: &str,
     batch: usize,
     totals: &mut IngestTotals,
@@ -259,7 +271,7 @@ pub fn ingest_with(
             if pending.is_empty() {
                 return Ok(());
             }
-            let r = store.commit(pending, now())?;
+            let r = commit(store, pending, now())?;
             totals.stored += r.records.len() as u64;
             totals.duplicates += r.duplicates.len() as u64;
             totals.refused += r.refused.len() as u64;

@@ -1,17 +1,15 @@
 //! Ingest of one request body: its format from the Content-Type, strict or lenient validation,
-//! and durable commits in batches like `hdg ingest`, except that every new numeric observation
-//! is queued for secret sharing in the same write ([`Store::commit_with_outbox`]; the outbox
+//! and durable commits in batches through the same path as `hdg ingest`, except that every new
+//! numeric observation is queued for secret sharing in the same write ([`Store::commit_with_outbox`]; the outbox
 //! worker of [`super::sharing`] sends it). Runs on a blocking thread (RocksDB work); never logs
 //! or returns a health value.
 
 use std::io::Cursor;
 
-use hdg_schema::{
-    Catalog, Format, ImportError, ImportOptions, ImportReport, Mode, Observation, RecordId,
-};
-use hdg_storage::{Anchored, CommitReceipt, Store, StoreError};
+use hdg_schema::{Catalog, Format, ImportError, ImportOptions, ImportReport, Mode, RecordId};
+use hdg_storage::{Anchored, CommitReceipt, Store};
 
-use crate::cli::ingest::now;
+use crate::cli::ingest::{IngestTotals, ingest_with};
 
 /// Observations per commit (the same group-commit size as `hdg ingest`).
 const BATCH: usize = 4096;
@@ -106,32 +104,20 @@ pub fn ingest_body(
         duplicates.extend(r.duplicates.iter().copied());
         refused.extend(r.refused.iter().map(|(id, why)| (*id, why.to_string())));
     };
-    let mut pending: Vec<Observation> = Vec::with_capacity(BATCH);
-    let mut failure: Option<StoreError> = None;
-    let mut flush = |pending: &mut Vec<Observation>, store: &mut Store| {
-        if !pending.is_empty() {
-            on_commit(&store.commit_with_outbox(pending, now())?);
-            pending.clear();
-        }
-        Ok::<(), StoreError>(())
-    };
-    let report = parse(&mut |o| {
-        if failure.is_some() {
-            return;
-        }
-        pending.push(o);
-        if pending.len() >= BATCH
-            && let Err(e) = flush(&mut pending, store)
-        {
-            failure = Some(e);
-        }
-    })
-    .map_err(malformed)?;
-    let stored = match failure {
-        Some(e) => Err(e),
-        None => flush(&mut pending, store),
-    };
-    stored.map_err(|e| IngestFailure::Store(format!("{BODY_NAME}: commit failed: {e}")))?;
+    let mut totals = IngestTotals::default();
+    let report = ingest_with(
+        store,
+        Store::commit_with_outbox,
+        BODY_NAME,
+        BATCH,
+        &mut totals,
+        &mut on_commit,
+        &mut |sink| Ok(parse(sink)?),
+    )
+    .map_err(|e| match e.downcast::<ImportError>() {
+        Ok(bad_input) => malformed(bad_input),
+        Err(commit_failed) => IngestFailure::Store(format!("{commit_failed:#}")),
+    })?;
     let head = store
         .latest_head()
         .map_err(|e| IngestFailure::Store(e.to_string()))?;
