@@ -19,8 +19,10 @@ fn text(o: &Output) -> String {
 }
 
 fn synthea(i: usize) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../../shared/data/synthea/patient-{i}.json"));
+    let p = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo, which sets CARGO_MANIFEST_DIR"),
+    )
+    .join(format!("../../shared/data/synthea/patient-{i}.json"));
     p.display().to_string()
 }
 
@@ -205,4 +207,25 @@ fn history_then_erase_shreds_the_patient_and_the_store_still_verifies() {
     let verify = hdg(&["verify", "--data", data]);
     assert!(verify.status.success(), "{}", text(&verify));
     assert!(text(&verify).contains("shredded"), "{}", text(&verify));
+}
+
+#[test]
+fn the_demo_runs_a_three_node_cluster_and_every_result_agrees_with_plaintext() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let out = hdg(&["demo", "--patients", "120", "--dir", dir.to_str().unwrap()]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    // Six sample statistics, each printed beside its plaintext value and agreeing.
+    let agreeing = t.lines().filter(|l| l.contains(" yes ")).count();
+    assert_eq!(agreeing, 6, "{t}");
+    assert!(!t.contains(" NO "), "{t}");
+    // Three nodes stopped cleanly and verified, every value shared to every party.
+    for i in 0..3 {
+        assert!(t.contains(&format!("node{i}: ledger of")), "{t}");
+        let log = std::fs::read_to_string(dir.join(format!("cluster/node{i}.log"))).unwrap();
+        assert!(log.contains("stopped: store closed"), "node{i}: {log}");
+    }
+    assert_eq!(t.matches("share rows against their receipts").count(), 3);
+    assert!(t.contains("verified offline with the vkey"), "{t}");
 }

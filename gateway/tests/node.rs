@@ -122,9 +122,9 @@ fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
     let node0 = http_addr(&dir, 0);
 
     // A Synthea bundle: every observation the importer accepts is in the receipt.
-    let expected = import_check_count(PATIENT_0);
+    let expected = import_check_count(&patient_0());
     assert!(expected > 0);
-    let bundle = std::fs::read(PATIENT_0).unwrap();
+    let bundle = std::fs::read(patient_0()).unwrap();
     assert!(bundle.len() < BODY_LIMIT);
     let (status, receipt) = http(
         node0,

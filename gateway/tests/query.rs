@@ -11,10 +11,20 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hdg_schema::{Catalog, Format, ImportOptions, Mode, RecordId, Value as ObsValue, import};
+use hdg_schema::{
+    Catalog, Format, ImportOptions, Mode, RecordId, Timestamp, Value as ObsValue, import,
+};
 use serde_json::Value;
 
-const SYNTHEA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/synthea");
+/// The shared Synthea bundles beside the repository. The path is read when the test runs (cargo
+/// sets CARGO_MANIFEST_DIR), not baked in at compile time: a build cache shared between two
+/// checkouts would otherwise point at the other checkout.
+fn synthea() -> String {
+    format!(
+        "{}/../../shared/data/synthea",
+        std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo, which sets CARGO_MANIFEST_DIR")
+    )
+}
 
 mod common;
 use common::*;
@@ -38,13 +48,13 @@ fn kill(nodes: &mut Nodes, i: usize) {
 
 /// The Synthea bundles, sorted.
 fn bundles() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(SYNTHEA)
+    let mut files: Vec<PathBuf> = std::fs::read_dir(synthea())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no Synthea bundles in {SYNTHEA}");
+    assert!(!files.is_empty(), "no Synthea bundles in {}", synthea());
     files
 }
 
@@ -400,6 +410,195 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
     assert_eq!(
         got["result"]["Mean"]["sum"],
         hr.iter().sum::<i64>(),
+        "{got}"
+    );
+}
+
+/// One value of the synthetic cohort: patient, effective time, record id (as its home node
+/// derives it), fixed-point value.
+type CohortRow = (hdg_schema::Pseudonym, i64, RecordId, i64);
+
+/// The synthetic cohort's values per indicator, each home node's file read with that node's
+/// pseudonym key (so record ids, and the pairing's tie-break, are the nodes' own).
+fn cohort_rows(files: &[(PathBuf, [u8; 32])]) -> BTreeMap<String, Vec<CohortRow>> {
+    let mut out: BTreeMap<String, Vec<CohortRow>> = BTreeMap::new();
+    for (path, key) in files {
+        let opts = ImportOptions {
+            mode: Mode::Strict,
+            pseudonym_key: *key,
+            catalog: Catalog::builtin(),
+        };
+        let reader = BufReader::new(std::fs::File::open(path).unwrap());
+        let name = path.display().to_string();
+        let report = import(reader, Format::Ndjson, &name, &opts, &mut |o| {
+            if let ObsValue::Quantity(v) = o.value {
+                out.entry(o.indicator.clone()).or_default().push((
+                    o.patient,
+                    o.effective.0,
+                    o.id(),
+                    v,
+                ));
+            }
+        })
+        .unwrap();
+        assert!(report.rejected.is_empty(), "{name}: rejected entries");
+    }
+    out
+}
+
+/// Pearson's r over each patient's latest x and latest y (latest effective time, then larger
+/// record id), computed in f64 from the plaintext: the documented pairing rule, independently.
+fn latest_pair_pearson(x: &[CohortRow], y: &[CohortRow]) -> (usize, f64) {
+    let latest = |rows: &[CohortRow]| {
+        let mut m: BTreeMap<hdg_schema::Pseudonym, (i64, RecordId, i64)> = BTreeMap::new();
+        for &(p, t, id, v) in rows {
+            let e = m.entry(p).or_insert((t, id, v));
+            if (t, id) > (e.0, e.1) {
+                *e = (t, id, v);
+            }
+        }
+        m
+    };
+    let (lx, ly) = (latest(x), latest(y));
+    let pairs: Vec<(f64, f64)> = lx
+        .iter()
+        .filter_map(|(p, a)| ly.get(p).map(|b| (a.2 as f64, b.2 as f64)))
+        .collect();
+    let n = pairs.len() as f64;
+    let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+    let cov: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let vx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let vy: f64 = pairs.iter().map(|p| (p.1 - my).powi(2)).sum();
+    (pairs.len(), cov / (vx * vy).sqrt())
+}
+
+#[test]
+fn a_synthetic_cohort_ingested_at_three_home_nodes_gives_the_plaintext_statistics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cohort = dir.join("cohort");
+    let out = hdg(&[
+        "synth",
+        "--patients",
+        "90",
+        "--seed",
+        "11",
+        "--per-file",
+        "30",
+        "--out",
+        cohort.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&cohort)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3);
+    init_cluster_for_bundles(dir);
+    // Each node's pseudonym key, read before the node opens its store.
+    let keyed: Vec<(PathBuf, [u8; 32])> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let store = hdg_storage::Store::open(&dir.join(format!("node{i}")), false).unwrap();
+            (f.clone(), store.pseudonym_key())
+        })
+        .collect();
+    let plain = cohort_rows(&keyed);
+    let mut nodes = Nodes::start_all(dir);
+    for i in 0..3 {
+        wait_healthy(&mut nodes, dir, i, 2);
+    }
+    // File i to home node i.
+    for (i, file) in files.iter().enumerate() {
+        let url = format!("http://{}", http_addr(dir, i));
+        let out = hdg(&["ingest", "--node", &url, file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    for i in 0..3 {
+        wait_outbox_empty(&mut nodes, dir, i);
+    }
+    let researcher = "research-institute.key";
+
+    // Pearson BMI ~ HbA1c over all 90 patients, three home nodes' rows together.
+    let (n, r) = latest_pair_pearson(&plain["39156-5"], &plain["4548-4"]);
+    assert!(n >= 80, "the cohort pairs most patients: {n}");
+    let (ok, got) = query(
+        dir,
+        1,
+        researcher,
+        &[
+            "--stat",
+            "pearson",
+            "--indicator",
+            "39156-5",
+            "--pair",
+            "4548-4",
+        ],
+    );
+    assert!(ok, "{got}");
+    let p = &got["result"]["Pearson"];
+    assert_eq!(p["n"], n as u64, "{got}");
+    let got_r = p["r"].as_f64().unwrap();
+    assert!((got_r - r).abs() < 1e-9, "MPC r {got_r} vs plaintext {r}");
+
+    // Mean and median of glucose over the three nodes' rows, within a time window.
+    let from = Timestamp::parse_fhir("2015-01-01").unwrap().0;
+    let glucose: Vec<i64> = plain["2339-0"]
+        .iter()
+        .filter(|r| r.1 >= from)
+        .map(|r| r.3)
+        .collect();
+    assert!(glucose.len() >= 10 && glucose.len() < plain["2339-0"].len());
+    let (ok, got) = query(
+        dir,
+        2,
+        researcher,
+        &[
+            "--stat",
+            "mean",
+            "--indicator",
+            "2339-0",
+            "--from",
+            "2015-01-01",
+        ],
+    );
+    assert!(ok, "{got}");
+    assert_eq!(got["result"]["Mean"]["n"], glucose.len() as u64, "{got}");
+    assert_eq!(
+        got["result"]["Mean"]["sum"],
+        glucose.iter().sum::<i64>(),
+        "{got}"
+    );
+    let mut sorted = glucose.clone();
+    sorted.sort_unstable();
+    let (ok, got) = query(
+        dir,
+        0,
+        researcher,
+        &[
+            "--stat",
+            "median",
+            "--indicator",
+            "2339-0",
+            "--from",
+            "2015-01-01",
+        ],
+    );
+    assert!(ok, "{got}");
+    assert_eq!(
+        got["result"]["OrderStatistic"]["value"],
+        sorted[(sorted.len() - 1) / 2],
         "{got}"
     );
 }

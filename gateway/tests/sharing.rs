@@ -17,7 +17,7 @@ use common::*;
 
 /// Posts patient-0's bundle to node 0; the number of records it stored.
 fn post_patient_0(dir: &Path) -> usize {
-    let bundle = std::fs::read(PATIENT_0).unwrap();
+    let bundle = std::fs::read(patient_0()).unwrap();
     let (status, receipt) = http(
         http_addr(dir, 0),
         "POST",

@@ -130,12 +130,17 @@ pub fn dataset(n: usize) -> (Vec<i64>, Vec<i64>) {
     (x, y)
 }
 
-/// What a party's run returns: the opened values, and its timing and counters.
-struct PartyRun {
-    opened: Vec<u64>,
-    seconds: f64,
-    bytes: u64,
-    messages: u64,
+/// What one party's run of a workload gives: the opened values, its wall time and counters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartyRun {
+    /// The revealed ring values (the same at every party).
+    pub opened: Vec<u64>,
+    /// Wall time of input + compute + reveal at this party, seconds.
+    pub seconds: f64,
+    /// Payload bytes this party sent.
+    pub bytes: u64,
+    /// Messages this party sent.
+    pub messages: u64,
 }
 
 /// Runs workload `w` on n values with three in-memory parties and checks it.
@@ -153,8 +158,6 @@ pub fn run_workload_with(
     session: &SessionId,
     channels: [Box<dyn Channel>; 3],
 ) -> WorkloadReport {
-    let (x, y) = dataset(n);
-    let (xr, yr) = (encode_all(&x), encode_all(&y));
     let barrier = Barrier::new(3);
     let secrets = PartyId::ALL.map(|_| SessionSecret::random());
     let publics = [0, 1, 2].map(|i| secrets[i].public());
@@ -162,7 +165,7 @@ pub fn run_workload_with(
         let mut ids = PartyId::ALL.into_iter();
         let handles = channels.map(|ch| {
             let me = ids.next().expect("three parties");
-            let (secrets, publics, barrier, xr, yr) = (&secrets, &publics, &barrier, &xr, &yr);
+            let (secrets, publics, barrier) = (&secrets, &publics, &barrier);
             s.spawn(move || {
                 let mut p = Party::establish(
                     me,
@@ -174,22 +177,41 @@ pub fn run_workload_with(
                 )
                 .unwrap_or_else(|e| panic!("session setup failed for {me}: {e}"));
                 barrier.wait();
-                let before = p.stats();
-                let start = Instant::now();
-                let opened = compute(&mut p, w, xr, yr)
-                    .unwrap_or_else(|e| panic!("workload run failed for {me}: {e}"));
-                let seconds = start.elapsed().as_secs_f64();
-                let d = p.stats().since(&before);
-                PartyRun {
-                    opened,
-                    seconds,
-                    bytes: d.bytes_sent,
-                    messages: d.messages_sent,
-                }
+                run_party(&mut p, w, n)
+                    .unwrap_or_else(|e| panic!("workload run failed for {me}: {e}"))
             })
         });
         handles.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
     });
+    report(w, n, &runs)
+}
+
+/// One party's run of workload `w` on n values over an established session (the parties may
+/// be separate processes: each regenerates the dataset, and only P0 inputs it).
+pub fn run_party(p: &mut Party, w: Workload, n: usize) -> Result<PartyRun, crate::ProtocolError> {
+    let (x, y) = if p.id() == PartyId::P0 {
+        let (x, y) = dataset(n);
+        (encode_all(&x), encode_all(&y))
+    } else {
+        (vec![0; n], vec![0; n])
+    };
+    let before = p.stats();
+    let start = Instant::now();
+    let opened = compute(p, w, &x, &y)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let d = p.stats().since(&before);
+    Ok(PartyRun {
+        opened,
+        seconds,
+        bytes: d.bytes_sent,
+        messages: d.messages_sent,
+    })
+}
+
+/// The report of a workload from the three parties' runs (P0 first): the slowest party's
+/// time, the counters, and the opened result checked against plaintext computed here.
+pub fn report(w: Workload, n: usize, runs: &[PartyRun; 3]) -> WorkloadReport {
+    let (x, y) = dataset(n);
     let agree = runs.iter().all(|r| r.opened == runs[0].opened);
     let (ok, result) = check(w, &x, &y, &runs[0].opened);
     let bytes = [0, 1, 2].map(|i| runs[i].bytes);

@@ -8,7 +8,15 @@ use std::collections::BTreeMap;
 use hdg_schema::{Catalog, Format, Value};
 use serde_json::Value as Json;
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/synthea");
+/// The shared Synthea bundles beside the repository. The path is read when the test runs (cargo
+/// sets CARGO_MANIFEST_DIR), not baked in at compile time: a build cache shared between two
+/// checkouts would otherwise point at the other checkout.
+fn dir() -> String {
+    format!(
+        "{}/../../shared/data/synthea",
+        std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo, which sets CARGO_MANIFEST_DIR")
+    )
+}
 
 fn first_loinc(code: &Json) -> Option<String> {
     code["coding"]
@@ -55,7 +63,7 @@ fn expected_counts(doc: &Json) -> (BTreeMap<String, u64>, u64) {
 fn all_five_bundles_import_cleanly_with_independently_derived_counts() {
     let mut total_numeric = 0;
     for i in 0..5 {
-        let path = format!("{DIR}/patient-{i}.json");
+        let path = format!("{}/patient-{i}.json", dir());
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let doc: Json = serde_json::from_slice(&bytes).unwrap();
         let (want_numeric, want_non_numeric) = expected_counts(&doc);
@@ -104,7 +112,7 @@ fn all_five_bundles_import_cleanly_with_independently_derived_counts() {
 fn a_known_entry_is_encoded_exactly() {
     // patient-0 entry 1: blood-pressure panel 117.4 / 71.8 mm[Hg] at 2015-09-26T22:10:42.330194Z;
     // entry 14 repeats the systolic value as its own Observation: same content, so same id.
-    let bytes = std::fs::read(format!("{DIR}/patient-0.json")).unwrap();
+    let bytes = std::fs::read(format!("{}/patient-0.json", dir())).unwrap();
     let (_, observations) = common::lenient(&bytes, Format::FhirJson);
     let at = hdg_schema::Timestamp::parse_fhir("2015-09-26T22:10:42.330Z").unwrap();
     let systolic: Vec<_> = observations

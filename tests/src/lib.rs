@@ -33,7 +33,10 @@ pub fn hdg(args: &[&str]) -> Output {
 
 /// The shared FHIR test data (`../shared/data/synthea` beside the repository).
 pub fn synthea_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/synthea")
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo, which sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../shared/data/synthea")
 }
 
 /// The five synthea bundles.

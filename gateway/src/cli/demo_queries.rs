@@ -1,117 +1,162 @@
-//! The demo's sample statistics: the node's stored values are secret-shared to three MPC parties
-//! (in memory until the networked cluster lands), each statistic is computed on the shares and
-//! sealed to a demo researcher's X25519 key, and the researcher's opened result is printed beside
-//! the plaintext result computed directly from the synthesised cohort.
+//! The demo's sample statistics: each is asked of the running cluster as a signed researcher
+//! query (answered in shares sealed to the researcher) and computed again here in plaintext,
+//! straight from the cohort files the demo synthesised, with the same row rules the nodes use
+//! (see `node::query::select`): the two results are printed side by side and must agree.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use hdg_mpc::protocols::input::input;
-use hdg_mpc::stats::{self, Aggregates, SealedAggregates, StatValue, StatsError, ValueBound};
-use hdg_mpc::{Party, PartyId, StaticSecret, run_three};
-use hdg_schema::{Catalog, ImportOptions, Mode, Pseudonym, Timestamp, Value};
-use hdg_storage::{Store, TimeRange};
+use ed25519_dalek::SigningKey;
+use hdg_mpc::stats::StatValue;
+use hdg_schema::{Catalog, ImportOptions, Mode, Pseudonym, RecordId, Timestamp, Value};
 
 use super::files::import_file;
+use super::http::NodeUrl;
+use super::query::{Answer, ask};
+use crate::node::query::Statistic;
+use crate::node::query::filter::{filtered_mean, parse_edges};
 
-/// One indicator's values as the cohort files say: (patient, effective time, fixed-point value).
-type Rows = Vec<(Pseudonym, Timestamp, i64)>;
+/// One value as the cohort files say: patient, effective time, record id, fixed-point value.
+#[derive(Clone, Copy, Debug)]
+pub struct Row {
+    patient: Pseudonym,
+    effective: Timestamp,
+    record: RecordId,
+    value: i64,
+}
 
-/// Values per indicator, read straight from the cohort files (the plaintext reference).
-pub fn plaintext_rows(
+/// Numeric values per indicator, read straight from the cohort files (the plaintext reference).
+pub type Rows = HashMap<String, Vec<Row>>;
+
+/// Adds the values of `files` to `rows`, with record ids as a node with `pseudonym_key`
+/// derives them.
+pub fn read_rows(
     files: &[PathBuf],
     pseudonym_key: [u8; 32],
-) -> anyhow::Result<HashMap<String, Rows>> {
+    rows: &mut Rows,
+) -> anyhow::Result<()> {
     let opts = ImportOptions {
         mode: Mode::Lenient,
         pseudonym_key,
         catalog: Catalog::builtin(),
     };
-    let mut rows: HashMap<String, Rows> = HashMap::new();
     for f in files {
         import_file(f, &opts, &mut |o| {
-            if let Value::Quantity(v) = o.value {
-                rows.entry(o.indicator.clone())
-                    .or_default()
-                    .push((o.patient, o.effective, v));
+            if let Value::Quantity(value) = o.value {
+                rows.entry(o.indicator.clone()).or_default().push(Row {
+                    patient: o.patient,
+                    effective: o.effective,
+                    record: o.id(),
+                    value,
+                });
             }
         })?;
     }
-    Ok(rows)
+    Ok(())
 }
 
-/// The node's current values of `indicator`, decrypted from the store, in index order.
-fn stored_rows(store: &Store, indicator: &str) -> anyhow::Result<Rows> {
-    let mut out = Vec::new();
-    for id in store.scan_indicator(indicator, TimeRange::default())? {
-        let o = store.get(&id)?;
-        if let Value::Quantity(v) = o.value {
-            out.push((o.patient, o.effective, v));
-        }
-    }
-    Ok(out)
+/// A sample query: what is asked, and how to read and check the answer.
+struct Sample {
+    name: &'static str,
+    indicator: &'static str,
+    statistic: Statistic,
 }
 
-/// Each patient's latest value of two indicators, for patients who have both, by pseudonym.
-fn latest_pairs(x: &Rows, y: &Rows) -> (Vec<i64>, Vec<i64>) {
-    let latest = |rows: &Rows| {
-        let mut m: HashMap<Pseudonym, (Timestamp, i64)> = HashMap::new();
-        for &(p, t, v) in rows {
-            let e = m.entry(p).or_insert((t, v));
-            if t >= e.0 {
-                *e = (t, v);
-            }
-        }
-        m
-    };
-    let (lx, ly) = (latest(x), latest(y));
-    let mut patients: Vec<&Pseudonym> = lx.keys().filter(|p| ly.contains_key(p)).collect();
-    patients.sort();
-    patients.iter().map(|p| (lx[*p].1, ly[*p].1)).unzip()
-}
-
-/// A query: the statistic each party runs on its shares of one or two input vectors.
-type Program<'a> =
-    dyn Fn(&mut Party, &[hdg_mpc::ArithShares]) -> Result<Aggregates, StatsError> + Sync + 'a;
-
-/// Shares `inputs` from P0 (the data-holding node), runs `program`, seals the result to the
-/// researcher; returns the opened value and the bytes each party sent.
-fn run_query(
-    inputs: &[Vec<i64>],
-    program: &Program<'_>,
-    researcher: &StaticSecret,
-) -> anyhow::Result<(StatValue, [u64; 3])> {
-    let recipient = hdg_mpc::PublicKey::from(researcher);
-    let encoded: Vec<Vec<u64>> = inputs
-        .iter()
-        .map(|v| hdg_mpc::ring::encode_all(v))
-        .collect();
-    let outs = run_three(
-        |p: &mut Party| -> Result<(SealedAggregates, u64), StatsError> {
-            let mut shared = Vec::new();
-            for (i, v) in encoded.iter().enumerate() {
-                let mine = (p.id() == PartyId::P0).then_some(v.as_slice());
-                shared.push(input(p, PartyId::P0, mine, inputs[i].len())?);
-            }
-            let agg = program(p, &shared)?;
-            let sealed = agg.seal(p, &recipient, &mut rand::rng());
-            Ok((sealed, p.stats().bytes_sent))
+fn samples() -> anyhow::Result<Vec<Sample>> {
+    let q = |e: crate::node::query::QueryError| anyhow::anyhow!("{e}");
+    Ok(vec![
+        Sample {
+            name: "mean HbA1c (%)",
+            indicator: "4548-4",
+            statistic: Statistic::Mean,
         },
-    );
-    let [a, b, c] = outs;
-    let (a, b, c) = (a?, b?, c?);
-    let value = stats::open_aggregates(researcher, &[a.0, b.0, c.0])
-        .context("researcher cannot open the result")?;
-    Ok((value, [a.1, b.1, c.1]))
+        Sample {
+            name: "variance of systolic BP (mmHg^2)",
+            indicator: "8480-6",
+            statistic: Statistic::Variance,
+        },
+        Sample {
+            name: "correlation BMI ~ HbA1c",
+            indicator: "39156-5",
+            statistic: Statistic::Pearson {
+                pair: "4548-4".into(),
+            },
+        },
+        Sample {
+            name: "histogram of glucose, edges 70,100,126,200",
+            indicator: "2339-0",
+            statistic: Statistic::Histogram {
+                edges: parse_edges("2339-0", "70,100,126,200").map_err(q)?,
+            },
+        },
+        Sample {
+            name: "count, mean of glucose > 126 mg/dL",
+            indicator: "2339-0",
+            statistic: filtered_mean("2339-0", "value > 126", 10).map_err(q)?,
+        },
+        Sample {
+            name: "median heart rate (lower median)",
+            indicator: "8867-4",
+            statistic: Statistic::Median,
+        },
+    ])
 }
 
-fn bound(code: &str) -> anyhow::Result<ValueBound> {
-    let ind = Catalog::builtin()
-        .get(code)
-        .with_context(|| format!("indicator {code} is not in the catalog"))?;
-    Ok(ValueBound::new(ind.max_abs_fixed()))
+/// Asks every sample query of `node` as `researcher`, prints each result beside the plaintext
+/// one, and returns whether all agree.
+pub fn run_sample_queries(
+    node: &NodeUrl,
+    researcher: &SigningKey,
+    plain: &Rows,
+) -> anyhow::Result<bool> {
+    println!(
+        "{:<42} {:>26} {:>26} {:>6} {:>7} {:>11}",
+        "query", "MPC result", "plaintext", "agree", "seconds", "bytes sent"
+    );
+    let mut all_agree = true;
+    for sample in samples()? {
+        let t = Instant::now();
+        let answer = ask(
+            node,
+            researcher,
+            sample.statistic.clone(),
+            sample.indicator,
+            (None, None),
+            Duration::from_secs(120),
+            None,
+        )?;
+        let seconds = t.elapsed().as_secs_f64();
+        let (mpc, bytes, agree, plaintext) = match answer {
+            Ok(Answer {
+                value, bytes_sent, ..
+            }) => {
+                let expected = expected(&sample, plain);
+                let agree = agrees(&value, &expected);
+                let s = scale(sample.indicator);
+                (
+                    show(&value, s),
+                    bytes_sent.iter().sum::<u64>(),
+                    agree,
+                    show_expected(&expected, s),
+                )
+            }
+            Err(refused) => (
+                format!("refused ({})", refused.status),
+                0,
+                false,
+                refused.reason,
+            ),
+        };
+        all_agree &= agree;
+        println!(
+            "{:<42} {mpc:>26} {plaintext:>26} {:>6} {seconds:>7.2} {bytes:>11}",
+            sample.name,
+            if agree { "yes" } else { "NO" },
+        );
+    }
+    Ok(all_agree)
 }
 
 fn scale(code: &str) -> f64 {
@@ -120,194 +165,116 @@ fn scale(code: &str) -> f64 {
         .map_or(1.0, |i| 10f64.powi(i.precision as i32))
 }
 
-fn unit(code: &str) -> String {
-    Catalog::builtin()
-        .get(code)
-        .map_or_else(String::new, |i| i.unit.clone())
+/// A sample's result computed in plaintext (fixed point, as the MPC answer).
+#[derive(Debug, Clone, PartialEq)]
+enum Expected {
+    Count(u64),
+    Mean {
+        n: u64,
+        mean: Option<f64>,
+    },
+    Variance {
+        n: u64,
+        sample_variance: Option<f64>,
+    },
+    Pearson {
+        n: u64,
+        r: Option<f64>,
+    },
+    Histogram(Vec<u64>),
+    FilteredMean {
+        count: u64,
+        mean: f64,
+    },
+    Withheld,
+    /// The lower median and its 1-based rank.
+    Median {
+        rank: u64,
+        value: i64,
+    },
 }
 
-/// Runs the sample queries and prints each MPC result beside the plaintext one.
-pub fn run_sample_queries(store: &Store, plain: &HashMap<String, Rows>) -> anyhow::Result<()> {
-    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
-    let values = |rows: &Rows| rows.iter().map(|r| r.2).collect::<Vec<i64>>();
-    let fetch = |code: &str| -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
-        let stored = values(&stored_rows(store, code)?);
-        let plain = plain.get(code).map(values).unwrap_or_default();
-        Ok((stored, plain))
-    };
-    println!(
-        "{:<38} {:>24} {:>24} {:>8} {:>12}",
-        "query (3 parties, sealed to researcher)",
-        "MPC result",
-        "plaintext",
-        "seconds",
-        "bytes sent"
-    );
-    let show = |name: &str, mpc: String, plain: String, t: Instant, bytes: [u64; 3]| {
-        println!(
-            "{name:<38} {mpc:>24} {plain:>24} {:>8.2} {:>12}",
-            t.elapsed().as_secs_f64(),
-            bytes.iter().sum::<u64>()
-        );
-    };
-
-    // Mean HbA1c.
-    let (x, px) = fetch("4548-4")?;
-    let b = bound("4548-4")?;
-    let t = Instant::now();
-    let (v, bytes) = run_query(&[x], &|_, s| stats::moments::mean(&s[0], b), &researcher)?;
-    let s = scale("4548-4");
-    let mpc = match v {
-        StatValue::Mean {
-            mean: Some(m), n, ..
-        } => format!("{:.3} {} (n={n})", m / s, unit("4548-4")),
-        other => format!("{other:?}"),
-    };
-    let plain_mean = px.iter().sum::<i64>() as f64 / px.len() as f64 / s;
-    show(
-        "mean HbA1c",
-        mpc,
-        format!("{plain_mean:.3} (n={})", px.len()),
-        t,
-        bytes,
-    );
-
-    // Variance of systolic blood pressure.
-    let (x, px) = fetch("8480-6")?;
-    let b = bound("8480-6")?;
-    let t = Instant::now();
-    let (v, bytes) = run_query(
-        &[x],
-        &|p, s| stats::moments::variance(p, &s[0], b),
-        &researcher,
-    )?;
-    let s = scale("8480-6");
-    let mpc = match v {
-        StatValue::Variance {
-            sample_variance: Some(var),
-            n,
-            ..
-        } => format!("{:.3} (n={n})", var / (s * s)),
-        other => format!("{other:?}"),
-    };
-    let m = px.iter().sum::<i64>() as f64 / px.len() as f64;
-    let var =
-        px.iter().map(|v| (*v as f64 - m).powi(2)).sum::<f64>() / (px.len() as f64 - 1.0) / (s * s);
-    show(
-        "variance of systolic BP",
-        mpc,
-        format!("{var:.3} (n={})", px.len()),
-        t,
-        bytes,
-    );
-
-    // Pearson correlation of BMI and HbA1c (latest value of each per patient).
-    let (bmi_s, hba_s) = latest_pairs(
-        &stored_rows(store, "39156-5")?,
-        &stored_rows(store, "4548-4")?,
-    );
-    let (bmi_p, hba_p) = latest_pairs(&plain["39156-5"], &plain["4548-4"]);
-    let (bx, by) = (bound("39156-5")?, bound("4548-4")?);
-    let t = Instant::now();
-    let (v, bytes) = run_query(
-        &[bmi_s, hba_s],
-        &|p, s| stats::moments::pearson(p, &s[0], &s[1], bx, by),
-        &researcher,
-    )?;
-    let mpc = match v {
-        StatValue::Pearson { r: Some(r), n, .. } => format!("r={r:.4} (n={n})"),
-        other => format!("{other:?}"),
-    };
-    show(
-        "correlation BMI ~ HbA1c",
-        mpc,
-        format!("r={:.4} (n={})", pearson(&bmi_p, &hba_p), bmi_p.len()),
-        t,
-        bytes,
-    );
-
-    // Histogram of glucose, public edges at 70, 100, 126, 200 mg/dL.
-    let (x, px) = fetch("2339-0")?;
-    let b = bound("2339-0")?;
-    let s = scale("2339-0") as i64;
-    let edges: Vec<i64> = [70, 100, 126, 200].iter().map(|e| e * s).collect();
-    let t = Instant::now();
-    let e2 = edges.clone();
-    let (v, bytes) = run_query(
-        &[x],
-        &move |p, sh| stats::histogram::histogram(p, &sh[0], &e2, b),
-        &researcher,
-    )?;
-    let mpc = match v {
-        StatValue::Histogram { counts, .. } => format!("{counts:?}"),
-        other => format!("{other:?}"),
-    };
-    let mut counts = vec![0u64; edges.len() + 1];
-    for v in &px {
-        counts[edges.iter().filter(|e| v >= e).count()] += 1;
+/// The sample's result computed in plaintext from the cohort rows.
+fn expected(sample: &Sample, plain: &Rows) -> Expected {
+    let rows = |code: &str| plain.get(code).map_or(&[][..], Vec::as_slice);
+    let x: Vec<i64> = rows(sample.indicator).iter().map(|r| r.value).collect();
+    let n = x.len() as u64;
+    let sum: i128 = x.iter().map(|v| i128::from(*v)).sum();
+    let mean = (n > 0).then(|| sum as f64 / n as f64);
+    match &sample.statistic {
+        Statistic::Count | Statistic::Sum => Expected::Count(n),
+        Statistic::Mean => Expected::Mean { n, mean },
+        Statistic::Variance => {
+            let m = mean.unwrap_or(0.0);
+            let ss: f64 = x.iter().map(|v| (*v as f64 - m).powi(2)).sum();
+            Expected::Variance {
+                n,
+                sample_variance: (n > 1).then(|| ss / (n - 1) as f64),
+            }
+        }
+        Statistic::Pearson { pair } => {
+            let (a, b) = latest_pairs(rows(sample.indicator), rows(pair));
+            Expected::Pearson {
+                n: a.len() as u64,
+                r: pearson(&a, &b),
+            }
+        }
+        Statistic::Histogram { edges } => {
+            let mut counts = vec![0u64; edges.len() + 1];
+            for v in &x {
+                counts[edges.iter().filter(|e| v >= e).count()] += 1;
+            }
+            Expected::Histogram(counts)
+        }
+        Statistic::FilteredMean {
+            threshold,
+            min_cohort,
+        } => {
+            let above: Vec<i64> = x.iter().copied().filter(|v| v > threshold).collect();
+            let count = above.len() as u64;
+            if count < *min_cohort {
+                return Expected::Withheld;
+            }
+            Expected::FilteredMean {
+                count,
+                mean: above.iter().sum::<i64>() as f64 / count as f64,
+            }
+        }
+        Statistic::Median => {
+            let mut sorted = x.clone();
+            sorted.sort_unstable();
+            let rank = sorted.len().div_ceil(2);
+            Expected::Median {
+                rank: rank as u64,
+                value: sorted.get(rank.saturating_sub(1)).copied().unwrap_or(0),
+            }
+        }
     }
-    show(
-        "histogram of glucose <70|<100|<126|<200|",
-        mpc,
-        format!("{counts:?}"),
-        t,
-        bytes,
-    );
-
-    // Count and mean of glucose > 126 mg/dL, released only for a cohort of at least 10.
-    let (x, px) = fetch("2339-0")?;
-    let threshold = 126 * s;
-    let t = Instant::now();
-    let (v, bytes) = run_query(
-        &[x],
-        &move |p, sh| stats::filtered::filtered_mean(p, &sh[0], threshold, 10, b),
-        &researcher,
-    )?;
-    let mpc = match v {
-        StatValue::FilteredMean {
-            count,
-            mean: Some(m),
-            ..
-        } => format!("{count}, {:.2}", m / s as f64),
-        other => format!("{other:?}"),
-    };
-    let above: Vec<i64> = px.iter().copied().filter(|v| *v > threshold).collect();
-    let pm = above.iter().sum::<i64>() as f64 / above.len() as f64 / s as f64;
-    show(
-        "count, mean of glucose > 126 mg/dL",
-        mpc,
-        format!("{}, {pm:.2}", above.len()),
-        t,
-        bytes,
-    );
-
-    // Median heart rate.
-    let (x, px) = fetch("8867-4")?;
-    let b = bound("8867-4")?;
-    let t = Instant::now();
-    let (v, bytes) = run_query(&[x], &|p, s| stats::order::median(p, &s[0], b), &researcher)?;
-    let s = scale("8867-4");
-    let mpc = match v {
-        StatValue::OrderStatistic { value, .. } => format!("{:.1}", value as f64 / s),
-        other => format!("{other:?}"),
-    };
-    let mut sorted = px.clone();
-    sorted.sort_unstable();
-    let lower_median = sorted
-        .get(sorted.len().div_ceil(2).saturating_sub(1))
-        .copied()
-        .unwrap_or(0);
-    show(
-        "median heart rate (lower median)",
-        mpc,
-        format!("{:.1}", lower_median as f64 / s),
-        t,
-        bytes,
-    );
-    Ok(())
 }
 
-fn pearson(x: &[i64], y: &[i64]) -> f64 {
+/// Per patient, the latest value of each indicator (latest effective time, then larger record
+/// id), for patients with both, in pseudonym order: the nodes' pairing rule.
+fn latest_pairs(x: &[Row], y: &[Row]) -> (Vec<i64>, Vec<i64>) {
+    let latest = |rows: &[Row]| {
+        let mut m: BTreeMap<Pseudonym, Row> = BTreeMap::new();
+        for r in rows {
+            let e = m.entry(r.patient).or_insert(*r);
+            if (r.effective, r.record) > (e.effective, e.record) {
+                *e = *r;
+            }
+        }
+        m
+    };
+    let (lx, ly) = (latest(x), latest(y));
+    lx.iter()
+        .filter_map(|(p, a)| ly.get(p).map(|b| (a.value, b.value)))
+        .unzip()
+}
+
+fn pearson(x: &[i64], y: &[i64]) -> Option<f64> {
+    if x.len() < 2 {
+        return None;
+    }
     let n = x.len() as f64;
     let mx = x.iter().sum::<i64>() as f64 / n;
     let my = y.iter().sum::<i64>() as f64 / n;
@@ -318,5 +285,96 @@ fn pearson(x: &[i64], y: &[i64]) -> f64 {
         sxx += dx * dx;
         syy += dy * dy;
     }
-    sxy / (sxx * syy).sqrt()
+    Some(sxy / (sxx * syy).sqrt())
+}
+
+/// Whether the MPC answer equals the plaintext one: counts, histograms and order statistics
+/// exactly, means, variances and correlations to 1e-9 relative (their integer aggregates are
+/// exact; only the final division is floating point).
+fn agrees(got: &StatValue, want: &Expected) -> bool {
+    let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+        (None, None) => true,
+        _ => false,
+    };
+    match (got, want) {
+        (StatValue::Count { n }, Expected::Count(m)) => n == m,
+        (StatValue::Mean { mean, n, .. }, Expected::Mean { n: m, mean: want }) => {
+            n == m && close(*mean, *want)
+        }
+        (
+            StatValue::Variance {
+                sample_variance, n, ..
+            },
+            Expected::Variance {
+                n: m,
+                sample_variance: want,
+            },
+        ) => n == m && close(*sample_variance, *want),
+        (StatValue::Pearson { r, n, .. }, Expected::Pearson { n: m, r: want }) => {
+            n == m && close(*r, *want)
+        }
+        (StatValue::Histogram { counts, .. }, Expected::Histogram(want)) => counts == want,
+        (
+            StatValue::FilteredMean { count, mean, .. },
+            Expected::FilteredMean {
+                count: c,
+                mean: want,
+            },
+        ) => count == c && close(*mean, Some(*want)),
+        (StatValue::Withheld { .. }, Expected::Withheld) => true,
+        (StatValue::OrderStatistic { rank, value }, Expected::Median { rank: r, value: v }) => {
+            rank == r && value == v
+        }
+        _ => false,
+    }
+}
+
+/// An MPC result for the table, in the indicator's unit (`scale` = 10^precision).
+fn show(v: &StatValue, scale: f64) -> String {
+    match v {
+        StatValue::Count { n } => format!("{n}"),
+        StatValue::Mean {
+            mean: Some(m), n, ..
+        } => format!("{:.3} (n={n})", m / scale),
+        StatValue::Variance {
+            sample_variance: Some(var),
+            n,
+            ..
+        } => format!("{:.3} (n={n})", var / (scale * scale)),
+        StatValue::Pearson { r: Some(r), n, .. } => format!("r={r:.4} (n={n})"),
+        StatValue::Histogram { counts, .. } => format!("{counts:?}"),
+        StatValue::FilteredMean {
+            count,
+            mean: Some(m),
+            ..
+        } => format!("{count}, {:.2}", m / scale),
+        StatValue::Withheld { .. } => "withheld".to_owned(),
+        StatValue::OrderStatistic { value, .. } => format!("{:.1}", *value as f64 / scale),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+/// A plaintext result for the table, as [`show`] prints the MPC one.
+fn show_expected(e: &Expected, scale: f64) -> String {
+    let opt = |v: Option<f64>, s: f64, digits: usize| {
+        v.map_or_else(|| "-".to_owned(), |v| format!("{:.*}", digits, v / s))
+    };
+    match e {
+        Expected::Count(n) => format!("{n}"),
+        Expected::Mean { n, mean } => format!("{} (n={n})", opt(*mean, scale, 3)),
+        Expected::Variance { n, sample_variance } => {
+            format!("{} (n={n})", opt(*sample_variance, scale * scale, 3))
+        }
+        Expected::Pearson { n, r } => format!("r={} (n={n})", opt(*r, 1.0, 4)),
+        Expected::Histogram(counts) => format!("{counts:?}"),
+        Expected::FilteredMean { count, mean } => format!("{count}, {:.2}", mean / scale),
+        Expected::Withheld => "withheld".to_owned(),
+        Expected::Median { value, .. } => format!("{:.1}", *value as f64 / scale),
+    }
+}
+
+/// Reads the researcher's seed file written by `init`.
+pub fn researcher_key(path: &std::path::Path) -> anyhow::Result<SigningKey> {
+    super::query::read_seed(path).context("the demo researcher's key")
 }

@@ -40,6 +40,21 @@ pub fn post(
     body: &[u8],
     timeout: Duration,
 ) -> anyhow::Result<(u16, Value)> {
+    exchange(node, "POST", path, Some((content_type, body)), timeout)
+}
+
+/// GETs `path` and returns the status and the JSON answer; `timeout` as for [`post`].
+pub fn get(node: &NodeUrl, path: &str, timeout: Duration) -> anyhow::Result<(u16, Value)> {
+    exchange(node, "GET", path, None, timeout)
+}
+
+fn exchange(
+    node: &NodeUrl,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &[u8])>,
+    timeout: Duration,
+) -> anyhow::Result<(u16, Value)> {
     let addr = node
         .authority
         .to_socket_addrs()
@@ -50,16 +65,25 @@ pub fn post(
         .with_context(|| format!("cannot connect to {}", node.authority))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        node.authority,
-        body.len()
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+        node.authority
     );
+    if let Some((content_type, bytes)) = body {
+        head.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            bytes.len()
+        ));
+    }
+    head.push_str("\r\n");
     stream
         .write_all(head.as_bytes())
         .context("sending the request")?;
-    // The server may answer early (e.g. 413) and stop reading: its answer is still read below.
-    let _ = stream.write_all(body);
+    if let Some((_, bytes)) = body {
+        // The server may answer early (e.g. 413) and stop reading: its answer is still read
+        // below.
+        let _ = stream.write_all(bytes);
+    }
     let mut raw = Vec::new();
     stream
         .read_to_end(&mut raw)

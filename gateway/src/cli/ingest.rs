@@ -177,7 +177,7 @@ fn ingest_remote(
 }
 
 /// The content type of an input file, from its extension.
-fn content_type_of(file: &Path) -> &'static str {
+pub fn content_type_of(file: &Path) -> &'static str {
     match file
         .extension()
         .and_then(|e| e.to_str())

@@ -43,6 +43,28 @@ pub struct Args {
     max_body_bytes: usize,
 }
 
+/// Where `init` put a cluster's files.
+#[derive(Debug, Clone)]
+pub struct ClusterLayout {
+    /// Node i's config file.
+    pub configs: Vec<PathBuf>,
+    /// Node i's HTTP API address.
+    pub http: Vec<SocketAddr>,
+    /// Node i's QUIC address.
+    pub quic: Vec<SocketAddr>,
+    /// Node i's data folder (store and key files).
+    pub data: Vec<PathBuf>,
+    /// The demo identities' folder (seed files and the registry).
+    pub identities: PathBuf,
+}
+
+impl ClusterLayout {
+    /// The seed file of the demo research institution.
+    pub fn researcher_key(&self) -> PathBuf {
+        self.identities.join("research-institute.key")
+    }
+}
+
 /// Writes the cluster and prints where everything is.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     ensure!(
@@ -50,9 +72,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "--nodes {}: the cluster's protocols are three-party, so --nodes must be 3",
         args.nodes
     );
-    ensure!(args.max_body_bytes > 0, "--max-body-bytes must be positive");
-    let dir = &args.cluster;
+    let layout = write_cluster(&args.cluster, args.base_port, args.max_body_bytes)?;
+    println!(
+        "cluster of {} nodes in {}",
+        args.nodes,
+        args.cluster.display()
+    );
     for i in 0..args.nodes {
+        println!(
+            "  node{i}: hdg node --config {}   (HTTP {}, QUIC {})",
+            layout.configs[i].display(),
+            layout.http[i],
+            layout.quic[i]
+        );
+    }
+    println!("  identities: {}", layout.identities.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a three-node cluster into `dir` (see the module doc): ports from `base_port` or
+/// free ones, request bodies capped at `max_body_bytes`. Refuses to overwrite a cluster.
+pub fn write_cluster(
+    dir: &Path,
+    base_port: Option<u16>,
+    max_body_bytes: usize,
+) -> anyhow::Result<ClusterLayout> {
+    const NODES: usize = 3;
+    ensure!(max_body_bytes > 0, "--max-body-bytes must be positive");
+    for i in 0..NODES {
         let existing = config_path(dir, i);
         if existing.exists() || dir.join(format!("node{i}")).exists() {
             bail!(
@@ -62,9 +109,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let (quic, http) = ports(args.base_port, args.nodes)?;
-    let mut keys = Vec::with_capacity(args.nodes);
-    for i in 0..args.nodes {
+    let (quic, http) = ports(base_port, NODES)?;
+    let mut keys = Vec::with_capacity(NODES);
+    for i in 0..NODES {
         let data = dir.join(format!("node{i}"));
         // The store makes its own key files (mode 0600) and database.
         let store = Store::open(&data, true)
@@ -73,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         keys.push(node_public_key(&data)?);
     }
     write_identities(&dir.join(IDENTITIES))?;
-    for i in 0..args.nodes {
+    for i in 0..NODES {
         let config = NodeConfig {
             name: format!("node{i}"),
             party: i,
@@ -81,9 +128,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             quic_listen: quic[i],
             http_listen: http[i],
             identities: Path::new(IDENTITIES).join(REGISTRY),
-            max_body_bytes: args.max_body_bytes,
+            max_body_bytes,
             query_timeout_ms: crate::node::config::DEFAULT_QUERY_TIMEOUT_MS,
-            peers: (0..args.nodes)
+            peers: (0..NODES)
                 .filter(|j| *j != i)
                 .map(|j| PeerConfig {
                     name: format!("node{j}"),
@@ -97,17 +144,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         std::fs::write(config_path(dir, i), text)
             .with_context(|| format!("cannot write {}", config_path(dir, i).display()))?;
     }
-    println!("cluster of {} nodes in {}", args.nodes, dir.display());
-    for i in 0..args.nodes {
-        println!(
-            "  node{i}: hdg node --config {}   (HTTP {}, QUIC {})",
-            config_path(dir, i).display(),
-            http[i],
-            quic[i]
-        );
-    }
-    println!("  identities: {}", dir.join(IDENTITIES).display());
-    Ok(ExitCode::SUCCESS)
+    Ok(ClusterLayout {
+        configs: (0..NODES).map(|i| config_path(dir, i)).collect(),
+        http,
+        quic,
+        data: (0..NODES).map(|i| dir.join(format!("node{i}"))).collect(),
+        identities: dir.join(IDENTITIES),
+    })
 }
 
 fn config_path(dir: &Path, i: usize) -> PathBuf {

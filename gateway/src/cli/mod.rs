@@ -11,6 +11,7 @@ pub mod import;
 pub mod ingest;
 pub mod init;
 pub mod key;
+pub mod local_cluster;
 pub mod node;
 pub mod proof;
 pub mod query;

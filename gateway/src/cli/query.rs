@@ -70,41 +70,62 @@ pub struct Args {
     json: bool,
 }
 
-/// Runs the query.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let node = NodeUrl::parse(&args.node)?;
-    let key = read_seed(&args.key)?;
-    let statistic = statistic(&args)?;
+/// What the cluster answered a query, opened by the researcher.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The statistic, in the indicator's fixed point.
+    pub value: StatValue,
+    /// Rows (pairs) it was computed on.
+    pub rows: u64,
+    /// The query's leaf index in each party's ledger.
+    pub ledger: Vec<Option<u64>>,
+    /// Payload bytes each party sent to the others.
+    pub bytes_sent: [u64; 3],
+}
+
+/// A refusal by the cluster: the HTTP status and the reason it gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// HTTP status.
+    pub status: u16,
+    /// The reason the node gave.
+    pub reason: String,
+}
+
+/// Signs `query` with `key` (the answer sealed to a fresh X25519 key made here), posts it to
+/// `node`, checks the three parties selected the same rows and opens the answer. `Ok(Err(_))`
+/// is the cluster's refusal; `Err` a failure to ask or to open.
+pub fn ask(
+    node: &NodeUrl,
+    key: &SigningKey,
+    statistic: Statistic,
+    indicator: &str,
+    window: (Option<i64>, Option<i64>),
+    timeout: Duration,
+    save_request: Option<&Path>,
+) -> anyhow::Result<Result<Answer, Refused>> {
     let recipient = StaticSecret::random_from_rng(&mut rand::rng());
     let query = Query {
         statistic,
-        indicator: args.indicator.clone(),
-        from: args.from.as_deref().map(parse_time).transpose()?,
-        to: args.to.as_deref().map(parse_time).transpose()?,
+        indicator: indicator.to_owned(),
+        from: window.0,
+        to: window.1,
         researcher_x25519: PublicKey::from(&recipient).to_bytes(),
     };
     let body = serde_json::to_string(&query).context("encoding the query")?;
-    let signed = sign(&key, &body, now());
+    let signed = sign(key, &body, now());
     let request = serde_json::to_vec(&signed).context("encoding the signed request")?;
-    if let Some(path) = &args.save_request {
+    if let Some(path) = save_request {
         std::fs::write(path, &request)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let (status, answer) = post(
-        &node,
-        "/v1/query",
-        "application/json",
-        &request,
-        Duration::from_secs(args.timeout),
-    )?;
+    let (status, answer) = post(node, "/v1/query", "application/json", &request, timeout)?;
     if status != 200 {
         let reason = answer["error"].as_str().unwrap_or("no reason given");
-        if args.json {
-            println!("{}", json!({ "status": status, "error": reason }));
-        } else {
-            eprintln!("query refused ({status}): {reason}");
-        }
-        return Ok(ExitCode::FAILURE);
+        return Ok(Err(Refused {
+            status,
+            reason: reason.to_owned(),
+        }));
     }
     let answers: [PartyAnswer; 3] = serde_json::from_value(answer["answers"].clone())
         .context("the node's answer does not hold three party answers")?;
@@ -114,13 +135,49 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sealed: [SealedAggregates; 3] = answers.clone().map(|a| a.sealed);
     let value = open_aggregates(&recipient, &sealed)
         .context("opening the sealed answers (the parties' shares disagree?)")?;
+    Ok(Ok(Answer {
+        value,
+        rows: answers[0].rows,
+        ledger: answers.iter().map(|a| a.ledger_index).collect(),
+        bytes_sent: [0, 1, 2].map(|i| answers[i].bytes_sent),
+    }))
+}
+
+/// Runs the query.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let node = NodeUrl::parse(&args.node)?;
+    let key = read_seed(&args.key)?;
+    let statistic = statistic(&args)?;
+    let window = (
+        args.from.as_deref().map(parse_time).transpose()?,
+        args.to.as_deref().map(parse_time).transpose()?,
+    );
+    let answer = ask(
+        &node,
+        &key,
+        statistic,
+        &args.indicator,
+        window,
+        Duration::from_secs(args.timeout),
+        args.save_request.as_deref(),
+    )?;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(Refused { status, reason }) => {
+            if args.json {
+                println!("{}", json!({ "status": status, "error": reason }));
+            } else {
+                eprintln!("query refused ({status}): {reason}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let scale = 10f64.powi(
         indicator(&args.indicator)
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .precision as i32,
     );
-    let ledger: Vec<Option<u64>> = answers.iter().map(|a| a.ledger_index).collect();
-    print_result(&args, &value, answers[0].rows, scale, &ledger);
+    print_result(&args, &answer.value, answer.rows, scale, &answer.ledger);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -38,7 +38,7 @@ use crate::net::identity::NodeKey;
 use crate::net::rpc::{Request, Response, RpcCall, WireShare};
 
 /// Observations shared per batch (one message per peer per batch).
-pub const SHARE_BATCH: usize = 1024;
+pub const SHARE_BATCH: usize = 8192;
 /// How long a peer may take to store and acknowledge one batch.
 const ACK_TIMEOUT: Duration = Duration::from_secs(20);
 /// First pause after a failed round; doubles up to [`MAX_BACKOFF`].

@@ -14,10 +14,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub const PATIENT_0: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/synthea/patient-0.json"
-);
+/// The first shared Synthea bundle. The path is read when the test runs (cargo sets
+/// CARGO_MANIFEST_DIR), not baked in at compile time: a build cache shared between two
+/// checkouts would otherwise point at the other checkout.
+pub fn patient_0() -> String {
+    format!(
+        "{}/../../shared/data/synthea/patient-0.json",
+        std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo, which sets CARGO_MANIFEST_DIR")
+    )
+}
 /// The body limit the test cluster is written with (patient-0.json is about a third of it).
 pub const BODY_LIMIT: usize = 1_000_000;
 

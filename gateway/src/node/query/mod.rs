@@ -3,15 +3,9 @@
 //! check they selected the same ones ([`select`]), and the party's run of the MPC statistic that
 //! ends with its output shares sealed to the researcher ([`run`]).
 //!
-//! The signature check and the registry check happen before [`run::run_query_at_party`]
-//! (the ledger entry of the query is not written yet: the store has no API for it) (see [`crate::node::signed`] and [`crate::node::query_party`]);
+//! The signature check, the registry check and the query's ledger entry happen before
+//! [`run::run_query_at_party`] (see [`crate::node::signed`] and [`crate::node::query_party`]);
 //! forwarding by the coordinator and the HTTP endpoint are in [`crate::node::coordinator`].
-
-#![allow(
-    dead_code,
-    unused_imports,
-    reason = "called by the query endpoint and the coordinator, which land next"
-)]
 
 pub mod filter;
 pub mod run;
@@ -27,9 +21,7 @@ use hdg_storage::StoreError;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use filter::{parse_edges, parse_filter};
-pub use run::{PartySetup, QueryPolicy, run_query_at_party, run_query_with_policy};
-pub use select::{Selection, row_digest, select_rows};
+pub use run::run_query_at_party;
 
 /// The smallest cohort an unfiltered statistic is computed on, unless the node says otherwise.
 pub const DEFAULT_MIN_COHORT: u64 = 10;
@@ -101,6 +93,10 @@ pub struct PartyAnswer {
     /// Index of the query's entry in this party's ledger (set by the node that anchored it).
     #[serde(default)]
     pub ledger_index: Option<u64>,
+    /// Payload bytes this party sent to the other two during the query (digests, session
+    /// set-up and the MPC protocol).
+    #[serde(default)]
+    pub bytes_sent: u64,
 }
 
 /// Why a party refused or failed a query. Names the rule or the step, never a health value.

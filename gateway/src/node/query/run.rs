@@ -95,6 +95,7 @@ pub fn run_query_with_policy(
         rows,
         digest,
         ledger_index: None,
+        bytes_sent: party.stats().bytes_sent,
     })
 }
 

@@ -13,7 +13,7 @@ use hdg_schema::{Pseudonym, RecordId, Timestamp};
 use hdg_storage::{ShareRow, Store};
 use tempfile::TempDir;
 
-use super::filter::{indicator, parse_filter};
+use super::filter::{indicator, parse_edges, parse_filter};
 use super::*;
 use crate::net::links::LinkConfig;
 use crate::net::quic_channel::LoopbackCluster;

@@ -1,0 +1,200 @@
+//! A three-node cluster on this machine for `hdg demo` and `hdg bench cluster`: the folder
+//! `hdg init` writes, and three `hdg node` processes of this very binary on it (logs in
+//! `DIR/node{i}.log`). Waited for through the nodes' health API, stopped with SIGTERM (a
+//! clean shutdown that closes RocksDB), killed if dropped while still running.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use super::http::{NodeUrl, get};
+use super::init::{ClusterLayout, write_cluster};
+
+/// How long one health request may take.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause between two health polls.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Three running node processes and their cluster folder.
+pub struct LocalCluster {
+    /// Where `init` put the configs and identities.
+    pub layout: ClusterLayout,
+    dir: PathBuf,
+    children: Vec<Option<Child>>,
+}
+
+impl LocalCluster {
+    /// Writes a cluster into `dir` (request bodies up to `max_body_bytes`); nothing runs yet.
+    pub fn write(dir: &Path, max_body_bytes: usize) -> anyhow::Result<ClusterLayout> {
+        write_cluster(dir, None, max_body_bytes)
+    }
+
+    /// Starts the three nodes of the cluster `layout` in `dir`.
+    pub fn start(dir: &Path, layout: ClusterLayout) -> anyhow::Result<LocalCluster> {
+        let exe = std::env::current_exe().context("cannot find the hdg binary to start nodes")?;
+        let mut cluster = LocalCluster {
+            layout,
+            dir: dir.to_path_buf(),
+            children: Vec::new(),
+        };
+        for i in 0..3 {
+            let log_path = cluster.log(i);
+            let log = std::fs::File::create(&log_path)
+                .with_context(|| format!("cannot create {}", log_path.display()))?;
+            let child = Command::new(&exe)
+                .arg("node")
+                .arg("--config")
+                .arg(&cluster.layout.configs[i])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .with_context(|| format!("cannot start node{i}"))?;
+            cluster.children.push(Some(child));
+        }
+        Ok(cluster)
+    }
+
+    /// Node `i`'s API address.
+    pub fn url(&self, i: usize) -> NodeUrl {
+        NodeUrl {
+            authority: self.layout.http[i].to_string(),
+        }
+    }
+
+    /// Node `i`'s log file.
+    pub fn log(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("node{i}.log"))
+    }
+
+    /// Node `i`'s health report.
+    pub fn health(&self, i: usize) -> anyhow::Result<Value> {
+        let (status, health) = get(&self.url(i), "/v1/health", HEALTH_TIMEOUT)?;
+        if status != 200 {
+            bail!("node{i} health answered {status}");
+        }
+        Ok(health)
+    }
+
+    /// Waits until every node answers health with both peers connected.
+    pub fn wait_ready(&mut self, within: Duration) -> anyhow::Result<()> {
+        self.wait_until(within, "connected to both peers", |health| {
+            health["peers_connected"].as_u64() >= Some(2)
+        })
+    }
+
+    /// Waits until every node's outbox is empty (every value shared to all three parties);
+    /// `progress` gets the total still queued after each poll.
+    pub fn wait_shared(
+        &mut self,
+        within: Duration,
+        progress: &mut dyn FnMut(u64),
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            let mut queued = 0;
+            for i in 0..3 {
+                self.check_running(i)?;
+                queued += self.health(i)?["outbox"]
+                    .as_u64()
+                    .context("health does not report the outbox")?;
+            }
+            progress(queued);
+            if queued == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{queued} observations still not shared after {within:?}");
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn wait_until(
+        &mut self,
+        within: Duration,
+        what: &str,
+        ready: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        for i in 0..3 {
+            loop {
+                self.check_running(i)?;
+                if self.health(i).is_ok_and(|h| ready(&h)) {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!(
+                        "node{i} not {what} within {within:?} (log: {})",
+                        self.log(i).display()
+                    );
+                }
+                std::thread::sleep(POLL);
+            }
+        }
+        Ok(())
+    }
+
+    /// An error naming node `i`'s exit and its log when it is no longer running.
+    fn check_running(&mut self, i: usize) -> anyhow::Result<()> {
+        let child = self.children[i]
+            .as_mut()
+            .with_context(|| format!("node{i} was stopped"))?;
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "node{i} exited ({status}); its log: {}",
+                self.log(i).display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops every node with SIGTERM and waits (up to `within` each) for a clean exit.
+    pub fn stop(&mut self, within: Duration) -> anyhow::Result<()> {
+        let mut failures = Vec::new();
+        for i in 0..3 {
+            let Some(mut child) = self.children[i].take() else {
+                continue;
+            };
+            let sent = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            if !sent.is_ok_and(|s| s.success()) {
+                let _ = child.kill();
+            }
+            let deadline = Instant::now() + within;
+            let status = loop {
+                if let Some(status) = child.try_wait()? {
+                    break Some(status);
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            match status {
+                Some(s) if s.success() => {}
+                Some(s) => failures.push(format!("node{i} exited with {s}")),
+                None => failures.push(format!("node{i} did not stop within {within:?}: killed")),
+            }
+        }
+        if !failures.is_empty() {
+            bail!("{}", failures.join("; "));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
