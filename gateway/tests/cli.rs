@@ -229,3 +229,32 @@ fn the_demo_runs_a_three_node_cluster_and_every_result_agrees_with_plaintext() {
     assert_eq!(t.matches("share rows against their receipts").count(), 3);
     assert!(t.contains("verified offline with the vkey"), "{t}");
 }
+
+#[test]
+fn bench_cluster_runs_every_workload_between_three_processes_and_checks_it() {
+    let out = hdg(&[
+        "bench", "cluster", "--n", "2000", "--ingest", "1000", "--reps", "1", "--no-spu", "--json",
+    ]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let report: serde_json::Value = serde_json::from_str(
+        t.lines()
+            .find(|l| l.starts_with('{'))
+            .expect("one JSON line"),
+    )
+    .unwrap();
+    let workloads = report["workloads"].as_array().unwrap();
+    assert_eq!(workloads.len(), 5, "{report}");
+    for w in workloads {
+        assert_eq!(w["correct"], true, "{w}");
+        // Over QUIC the parties send exactly the protocols' byte count.
+        assert_eq!(
+            w["bytes_sent_per_party"], w["theoretical_bytes_per_party"],
+            "{w}"
+        );
+    }
+    let ingest = &report["ingest"];
+    assert!(ingest["observations"].as_u64().unwrap() >= 1000, "{ingest}");
+    assert!(ingest["shared_per_second"].as_f64().unwrap() > 0.0);
+    assert!(report["spu"].as_str().unwrap().contains("--no-spu"));
+}

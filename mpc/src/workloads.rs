@@ -37,7 +37,7 @@ pub const SEED: u64 = 20240601;
 pub const W4_THRESHOLD: i64 = 1260;
 
 /// One of the five benchmark workloads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Workload {
     /// Input x, sum and mean.
     W1,
@@ -158,6 +158,8 @@ pub fn run_workload_with(
     session: &SessionId,
     channels: [Box<dyn Channel>; 3],
 ) -> WorkloadReport {
+    let (x, y) = dataset(n);
+    let data = (encode_all(&x), encode_all(&y));
     let barrier = Barrier::new(3);
     let secrets = PartyId::ALL.map(|_| SessionSecret::random());
     let publics = [0, 1, 2].map(|i| secrets[i].public());
@@ -165,7 +167,7 @@ pub fn run_workload_with(
         let mut ids = PartyId::ALL.into_iter();
         let handles = channels.map(|ch| {
             let me = ids.next().expect("three parties");
-            let (secrets, publics, barrier) = (&secrets, &publics, &barrier);
+            let (secrets, publics, barrier, data) = (&secrets, &publics, &barrier, &data);
             s.spawn(move || {
                 let mut p = Party::establish(
                     me,
@@ -177,7 +179,8 @@ pub fn run_workload_with(
                 )
                 .unwrap_or_else(|e| panic!("session setup failed for {me}: {e}"));
                 barrier.wait();
-                run_party(&mut p, w, n)
+                let mine = (me == PartyId::P0).then_some((&data.0[..], &data.1[..]));
+                run_party(&mut p, w, n, mine)
                     .unwrap_or_else(|e| panic!("workload run failed for {me}: {e}"))
             })
         });
@@ -187,17 +190,17 @@ pub fn run_workload_with(
 }
 
 /// One party's run of workload `w` on n values over an established session (the parties may
-/// be separate processes: each regenerates the dataset, and only P0 inputs it).
-pub fn run_party(p: &mut Party, w: Workload, n: usize) -> Result<PartyRun, crate::ProtocolError> {
-    let (x, y) = if p.id() == PartyId::P0 {
-        let (x, y) = dataset(n);
-        (encode_all(&x), encode_all(&y))
-    } else {
-        (vec![0; n], vec![0; n])
-    };
+/// be separate processes). `data` is P0's encoded (x, y) ([`encoded_dataset`]), `None` at the
+/// other parties.
+pub fn run_party(
+    p: &mut Party,
+    w: Workload,
+    n: usize,
+    data: Option<(&[u64], &[u64])>,
+) -> Result<PartyRun, crate::ProtocolError> {
     let before = p.stats();
     let start = Instant::now();
-    let opened = compute(p, w, &x, &y)?;
+    let opened = compute(p, w, n, data)?;
     let seconds = start.elapsed().as_secs_f64();
     let d = p.stats().since(&before);
     Ok(PartyRun {
@@ -232,19 +235,21 @@ pub fn report(w: Workload, n: usize, runs: &[PartyRun; 3]) -> WorkloadReport {
     }
 }
 
-fn owned<'a>(p: &Party, v: &'a [u64]) -> Option<&'a [u64]> {
-    (p.id() == PartyId::P0).then_some(v)
+/// The workload data encoded in the ring, as P0 inputs it.
+pub fn encoded_dataset(n: usize) -> (Vec<u64>, Vec<u64>) {
+    let (x, y) = dataset(n);
+    (encode_all(&x), encode_all(&y))
 }
 
 /// The MPC part of a workload; returns the opened (revealed) ring values.
 fn compute(
     p: &mut Party,
     w: Workload,
-    x: &[u64],
-    y: &[u64],
+    n: usize,
+    data: Option<(&[u64], &[u64])>,
 ) -> Result<Vec<u64>, crate::ProtocolError> {
-    let n = x.len();
-    let xs = input(p, PartyId::P0, owned(p, x), n)?;
+    let (x, y) = (data.map(|d| d.0), data.map(|d| d.1));
+    let xs = input(p, PartyId::P0, x, n)?;
     match w {
         Workload::W1 => reveal(p, &xs.sum()),
         Workload::W2 => {
@@ -252,7 +257,7 @@ fn compute(
             reveal(p, &ArithShares::concat(&[&xs.sum(), &s2]))
         }
         Workload::W3 => {
-            let ys = input(p, PartyId::P0, owned(p, y), n)?;
+            let ys = input(p, PartyId::P0, y, n)?;
             let z = mul(p, &xs, &ys)?;
             reveal(p, &z)
         }
@@ -262,7 +267,7 @@ fn compute(
             reveal(p, &count)
         }
         Workload::W5 => {
-            let ys = input(p, PartyId::P0, owned(p, y), n)?;
+            let ys = input(p, PartyId::P0, y, n)?;
             let prods = dot_many(p, &[(&xs, &xs), (&ys, &ys), (&xs, &ys)])?;
             reveal(p, &ArithShares::concat(&[&xs.sum(), &ys.sum(), &prods]))
         }

@@ -38,6 +38,12 @@ enum What {
         #[arg(long)]
         json: bool,
     },
+    /// Ingest with sharing and W1-W5 on three node processes over QUIC, beside the in-memory
+    /// run, the theoretical byte count and SecretFlow SPU run in the same run.
+    Cluster(super::bench_cluster::ClusterArgs),
+    /// One party of `bench cluster` (started by it).
+    #[command(hide = true)]
+    Party(super::bench_party::PartyArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -45,6 +51,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
         What::Ingest { n, batch, json } => bench_ingest(n, batch, json),
         What::Mpc { n, json } => bench_mpc(n, json),
+        What::Cluster(a) => super::bench_cluster::run(a),
+        What::Party(a) => super::bench_party::run(a),
     }
 }
 

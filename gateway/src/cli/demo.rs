@@ -13,14 +13,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use hdg_ledger::NoteVerifier;
 use hdg_storage::Store;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::demo_queries::{Rows, read_rows, researcher_key, run_sample_queries};
-use super::http::post;
-use super::ingest::content_type_of;
 use super::init::ClusterLayout;
 use super::local_cluster::LocalCluster;
 use super::synth::write_cohort;
@@ -89,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     println!("\n== ingest: each file to its home node, then secret-shared to the three parties");
     let t = Instant::now();
-    let stored = ingest(&cluster, &homes)?;
+    let stored = cluster.post_files(&homes)?;
     let ingest_s = t.elapsed().as_secs_f64();
     let bar = ProgressBar::new_spinner();
     bar.set_message("sharing");
@@ -133,56 +131,6 @@ fn plaintext(layout: &ClusterLayout, homes: &[Vec<PathBuf>]) -> anyhow::Result<R
         read_rows(files, key, &mut rows)?;
     }
     Ok(rows)
-}
-
-/// Posts every file to its home node, the three hospitals in parallel; returns the records
-/// stored.
-fn ingest(cluster: &LocalCluster, homes: &[Vec<PathBuf>]) -> anyhow::Result<u64> {
-    let total: usize = homes.iter().map(Vec::len).sum();
-    let bar = ProgressBar::new(total as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let results: Vec<anyhow::Result<u64>> = std::thread::scope(|s| {
-        let handles: Vec<_> = homes
-            .iter()
-            .enumerate()
-            .map(|(i, files)| {
-                let (node, bar) = (cluster.url(i), bar.clone());
-                s.spawn(move || -> anyhow::Result<u64> {
-                    let mut stored = 0;
-                    for file in files {
-                        let body = std::fs::read(file)
-                            .with_context(|| format!("cannot read {}", file.display()))?;
-                        let (status, receipt) = post(
-                            &node,
-                            "/v1/observations",
-                            content_type_of(file),
-                            &body,
-                            Duration::from_secs(300),
-                        )
-                        .with_context(|| format!("posting {} to node{i}", file.display()))?;
-                        if status != 200 {
-                            bail!(
-                                "node{i} refused {} ({status}): {}",
-                                file.display(),
-                                receipt["error"].as_str().unwrap_or("no reason given")
-                            );
-                        }
-                        stored += receipt["records"].as_array().map_or(0, Vec::len) as u64;
-                        bar.inc(1);
-                    }
-                    Ok(stored)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    bar.finish_and_clear();
-    results.into_iter().sum()
 }
 
 /// Opens each stopped node's store and verifies it (the three in parallel); prints one line per

@@ -8,9 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
-use super::http::{NodeUrl, get};
+use super::http::{NodeUrl, get, post};
+use super::ingest::content_type_of;
 use super::init::{ClusterLayout, write_cluster};
 
 /// How long one health request may take.
@@ -63,6 +65,56 @@ impl LocalCluster {
         NodeUrl {
             authority: self.layout.http[i].to_string(),
         }
+    }
+
+    /// Posts `homes[i]`'s files to node i, the three in parallel, with a progress bar; returns
+    /// the records stored. A refused file is an error naming the file and the reason.
+    pub fn post_files(&self, homes: &[Vec<PathBuf>]) -> anyhow::Result<u64> {
+        let total: usize = homes.iter().map(Vec::len).sum();
+        let bar = ProgressBar::new(total as u64).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let results: Vec<anyhow::Result<u64>> = std::thread::scope(|s| {
+            let handles: Vec<_> = homes
+                .iter()
+                .enumerate()
+                .map(|(i, files)| {
+                    let (node, bar) = (self.url(i), bar.clone());
+                    s.spawn(move || -> anyhow::Result<u64> {
+                        let mut stored = 0;
+                        for file in files {
+                            let body = std::fs::read(file)
+                                .with_context(|| format!("cannot read {}", file.display()))?;
+                            let (status, receipt) = post(
+                                &node,
+                                "/v1/observations",
+                                content_type_of(file),
+                                &body,
+                                Duration::from_secs(300),
+                            )
+                            .with_context(|| format!("posting {} to node{i}", file.display()))?;
+                            if status != 200 {
+                                bail!(
+                                    "node{i} refused {} ({status}): {}",
+                                    file.display(),
+                                    receipt["error"].as_str().unwrap_or("no reason given")
+                                );
+                            }
+                            stored += receipt["records"].as_array().map_or(0, Vec::len) as u64;
+                            bar.inc(1);
+                        }
+                        Ok(stored)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        bar.finish_and_clear();
+        results.into_iter().sum()
     }
 
     /// Node `i`'s log file.

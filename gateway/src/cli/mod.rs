@@ -1,6 +1,8 @@
 //! One module per `hdg` subcommand, plus the input-file plumbing they share.
 
 pub mod bench;
+pub mod bench_cluster;
+pub mod bench_party;
 pub mod demo;
 pub mod demo_queries;
 pub mod erase;

@@ -186,7 +186,7 @@ fn signer_key(signed: &SignedRequest) -> Result<[u8; 32], Refusal> {
 
 /// Sends this party's session public key to both peers and collects theirs (the links are
 /// mutually authenticated, so each key is the pinned peer's).
-fn exchange_publics(
+pub(crate) fn exchange_publics(
     channel: &mut dyn Channel,
     me: PartyId,
     own: PublicKey,

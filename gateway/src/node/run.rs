@@ -174,7 +174,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
 }
 
 /// The three parties' keys: the peers' from the config, this node's from its key file.
-fn pins(checked: &Checked, own: NodeKey) -> anyhow::Result<[NodeKey; 3]> {
+pub(crate) fn pins(checked: &Checked, own: NodeKey) -> anyhow::Result<[NodeKey; 3]> {
     let mut pins = [[0u8; 32]; 3];
     for (i, pin) in pins.iter_mut().enumerate() {
         *pin = if i == checked.config.party {
@@ -194,7 +194,7 @@ fn pins(checked: &Checked, own: NodeKey) -> anyhow::Result<[NodeKey; 3]> {
 }
 
 /// The node's ed25519 identity from `data/node.key` (the store's own key file).
-fn read_node_key(data: &Path) -> anyhow::Result<SigningKey> {
+pub(crate) fn read_node_key(data: &Path) -> anyhow::Result<SigningKey> {
     let path = data.join(NODE_KEY_FILE);
     let text = Zeroizing::new(
         std::fs::read_to_string(&path)

@@ -1,0 +1,463 @@
+//! `hdg bench cluster`: the cluster's figures, each beside a baseline measured in the same run.
+//!
+//! 1. Ingest with sharing: three `hdg node` processes; a synthetic cohort posted to the home
+//!    nodes (three in parallel) until every value is stored as shares at all three parties.
+//!    Baseline: the same files ingested into one embedded store (validate, seal, index, anchor,
+//!    commit; no network, no sharing).
+//! 2. W1-W5 at n values between three node processes over their pinned QUIC links
+//!    (`hdg bench party`), each checked against plaintext; beside the in-memory run, the
+//!    protocols' theoretical byte count and, when its environment exists, SecretFlow SPU ABY3
+//!    with its tuned link run by `../shared/peers/run_spu.sh` in this same run.
+//!
+//! Times are medians over `--reps` runs; the machine is shared, so compare the ratios.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hdg_mpc::workloads::{PartyRun, Workload, WorkloadReport, report, run_workload};
+use hdg_schema::Mode;
+use hdg_storage::Store;
+use serde_json::{Value, json};
+
+use super::bench_party;
+use super::ingest::ingest_files;
+use super::local_cluster::LocalCluster;
+use super::synth::write_cohort;
+
+/// Observations per synthetic patient, roughly (to size the cohort).
+const OBS_PER_PATIENT: usize = 150;
+/// Patients per posted file.
+const PATIENTS_PER_FILE: u64 = 50;
+/// SPU's tuned link, as the peers' README gives it.
+const SPU_TUNED: &str = "--payload-mb 32 --throttle 0";
+
+/// Arguments of `hdg bench cluster`.
+#[derive(clap::Args)]
+pub struct ClusterArgs {
+    /// Values per MPC workload.
+    #[arg(long, default_value_t = 1_000_000)]
+    n: usize,
+    /// Observations to ingest (about; whole synthetic patients). 0 skips the ingest part.
+    #[arg(long, default_value_t = 150_000)]
+    ingest: usize,
+    /// Runs of each workload (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// The peer benchmark scripts (SecretFlow SPU).
+    #[arg(long, default_value = "../shared/peers")]
+    peers: PathBuf,
+    /// Do not run SecretFlow SPU.
+    #[arg(long)]
+    no_spu: bool,
+    /// Keep the cluster and logs in this folder instead of a temporary one.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// One JSON object instead of the tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One workload's row of the table.
+struct Row {
+    quic: WorkloadReport,
+    quic_seconds: f64,
+    memory_seconds: f64,
+    spu_seconds: Option<f64>,
+    correct: bool,
+}
+
+/// Runs the cluster benchmark.
+pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.reps > 0, "--reps must be at least 1");
+    let tmp = tempfile::tempdir()?;
+    let root = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let layout = LocalCluster::write(&root.join("cluster"), 256 << 20)?;
+
+    let ingest = if args.ingest > 0 {
+        Some(bench_ingest(&root, layout.clone(), args.ingest)?)
+    } else {
+        None
+    };
+    if let Some(i) = &ingest
+        && !args.json
+    {
+        print_ingest(i);
+    }
+
+    let quic = quic_runs(&layout, args.n, args.reps)?;
+    let spu = if args.no_spu {
+        Err("not run (--no-spu)".to_owned())
+    } else {
+        run_spu(&args.peers, args.n, args.reps)
+    };
+    let mut rows = Vec::new();
+    for (w, runs) in Workload::ALL.into_iter().zip(quic) {
+        let reports: Vec<WorkloadReport> = runs.iter().map(|r| report(w, args.n, r)).collect();
+        let memory: Vec<f64> = (0..args.reps)
+            .map(|_| run_workload(w, args.n).seconds)
+            .collect();
+        let correct = reports.iter().all(|r| r.correct);
+        rows.push(Row {
+            quic_seconds: median(reports.iter().map(|r| r.seconds).collect()),
+            memory_seconds: median(memory),
+            spu_seconds: spu.as_ref().ok().and_then(|s| s.get(&w).copied()),
+            correct,
+            quic: reports.into_iter().next().expect("at least one rep"),
+        });
+    }
+    if args.json {
+        println!("{}", to_json(&ingest, &rows, &spu, args.n));
+    } else {
+        print_mpc(&rows, &spu, args.n, args.reps);
+    }
+    Ok(if rows.iter().all(|r| r.correct) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// What the ingest part measured.
+struct IngestFigures {
+    observations: u64,
+    files: usize,
+    commit_seconds: f64,
+    shared_seconds: f64,
+    embedded_seconds: f64,
+}
+
+fn bench_ingest(
+    root: &Path,
+    layout: super::init::ClusterLayout,
+    observations: usize,
+) -> anyhow::Result<IngestFigures> {
+    let patients = observations.div_ceil(OBS_PER_PATIENT).max(1) as u64;
+    let files = write_cohort(&root.join("cohort"), patients, 7, PATIENTS_PER_FILE)?;
+    let homes: Vec<Vec<PathBuf>> = (0..3)
+        .map(|i| files.iter().skip(i).step_by(3).cloned().collect())
+        .collect();
+
+    // Baseline: the same files into one embedded store, no network and no sharing.
+    let mut store = Store::open(&root.join("embedded"), true)?;
+    let t = Instant::now();
+    let totals = ingest_files(&mut store, &files, Mode::Strict, 4096, &mut |_| {})?;
+    let embedded_seconds = t.elapsed().as_secs_f64();
+    drop(store);
+
+    let mut cluster = LocalCluster::start(&root.join("cluster"), layout)?;
+    cluster.wait_ready(Duration::from_secs(60))?;
+    let t = Instant::now();
+    let stored = cluster.post_files(&homes)?;
+    let commit_seconds = t.elapsed().as_secs_f64();
+    cluster.wait_shared(Duration::from_secs(1800), &mut |_| {})?;
+    let shared_seconds = t.elapsed().as_secs_f64();
+    cluster.stop(Duration::from_secs(30))?;
+    if stored != totals.stored {
+        bail!(
+            "the cluster stored {stored} records, the embedded store {}",
+            totals.stored
+        );
+    }
+    Ok(IngestFigures {
+        observations: stored,
+        files: files.len(),
+        commit_seconds,
+        shared_seconds,
+        embedded_seconds,
+    })
+}
+
+fn print_ingest(i: &IngestFigures) {
+    let rate = |s: f64| i.observations as f64 / s;
+    println!(
+        "ingest of {} observations in {} files, three home nodes in parallel (three processes)",
+        i.observations, i.files
+    );
+    println!("{:<62} {:>9} {:>10}", "stage", "seconds", "obs/s");
+    println!(
+        "{:<62} {:>9.2} {:>10.0}",
+        "embedded store, one process (validate+seal+index+anchor+commit)",
+        i.embedded_seconds,
+        rate(i.embedded_seconds)
+    );
+    println!(
+        "{:<62} {:>9.2} {:>10.0}",
+        "cluster: acknowledged by the home nodes",
+        i.commit_seconds,
+        rate(i.commit_seconds)
+    );
+    println!(
+        "{:<62} {:>9.2} {:>10.0}",
+        "cluster: every value stored as shares at all three parties",
+        i.shared_seconds,
+        rate(i.shared_seconds)
+    );
+    println!(
+        "ratio to the embedded store (same run): acknowledged {:.2}, shared {:.2}\n",
+        i.embedded_seconds / i.commit_seconds,
+        i.embedded_seconds / i.shared_seconds
+    );
+}
+
+/// Runs the three `hdg bench party` processes; per workload (in [`Workload::ALL`] order), the
+/// three parties' runs of every rep.
+fn quic_runs(
+    layout: &super::init::ClusterLayout,
+    n: usize,
+    reps: usize,
+) -> anyhow::Result<Vec<Vec<[PartyRun; 3]>>> {
+    let exe = std::env::current_exe().context("cannot find the hdg binary")?;
+    let label = hex::encode(rand::random::<[u8; 16]>());
+    let mut children = Vec::new();
+    for i in 0..3 {
+        let log = std::fs::File::create(layout.configs[i].with_extension("bench.log"))?;
+        let child = bench_party::command(&exe, &layout.configs[i], n, reps, &label)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start bench party {i}"))?;
+        children.push(KillOnDrop(child));
+    }
+    // Read the three outputs concurrently: a party blocked on a full pipe would stall the
+    // other two (W3 prints its 10^6 opened values).
+    let readers: Vec<_> = children
+        .iter_mut()
+        .map(|c| {
+            let stdout = c.0.stdout.take();
+            std::thread::spawn(move || -> anyhow::Result<Vec<Value>> {
+                BufReader::new(stdout.context("party stdout")?)
+                    .lines()
+                    .map(|l| Ok(serde_json::from_str::<Value>(&l?)?))
+                    .collect()
+            })
+        })
+        .collect();
+    let outputs: Vec<anyhow::Result<Vec<Value>>> = readers
+        .into_iter()
+        .map(|r| r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        .collect();
+    for (i, c) in children.iter_mut().enumerate() {
+        let status = c.0.wait()?;
+        if !status.success() {
+            bail!(
+                "bench party {i} failed ({status}); its log: {}",
+                layout.configs[i].with_extension("bench.log").display()
+            );
+        }
+    }
+    let outputs: Vec<Vec<Value>> = outputs.into_iter().collect::<anyhow::Result<_>>()?;
+    let mut out = Vec::new();
+    for w in Workload::ALL {
+        let mut per_rep = Vec::new();
+        for rep in 0..reps {
+            let run = |party: usize| -> anyhow::Result<PartyRun> {
+                let line = outputs[party]
+                    .iter()
+                    .find(|v| v["workload"] == json!(w) && v["rep"] == json!(rep))
+                    .with_context(|| format!("party {party} reported no run {rep} of {w:?}"))?;
+                Ok(serde_json::from_value(line["run"].clone())?)
+            };
+            per_rep.push([run(0)?, run(1)?, run(2)?]);
+        }
+        out.push(per_rep);
+    }
+    Ok(out)
+}
+
+/// A child process killed if still running when dropped (a failed bench leaks no party).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// SPU ABY3 with its tuned link at n values: median total seconds per workload, or why it was
+/// not run.
+fn run_spu(
+    peers: &Path,
+    n: usize,
+    reps: usize,
+) -> Result<std::collections::HashMap<Workload, f64>, String> {
+    let script = peers.join("run_spu.sh");
+    if !script.exists() {
+        return Err(format!(
+            "not run: {} not found (use --peers DIR)",
+            script.display()
+        ));
+    }
+    let venv = std::env::var("PEERS_VENV").unwrap_or_else(|_| "/tmp/hdg-peers-venv".to_owned());
+    if !Path::new(&venv).join("bin/python").exists() {
+        return Err(format!(
+            "not run: no SPU environment in {venv} (run {}/setup.sh)",
+            peers.display()
+        ));
+    }
+    let out_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let status = std::process::Command::new("bash")
+        .arg(&script)
+        .args([
+            "ABY3",
+            &n.to_string(),
+            "W1,W2,W3,W4,W5",
+            &reps.to_string(),
+            "61710",
+            SPU_TUNED,
+        ])
+        .env("PEERS_OUT", out_dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !status.success() {
+        return Err(format!(
+            "SPU run failed ({status}); logs were in {}",
+            out_dir.path().display()
+        ));
+    }
+    let file = out_dir.path().join(format!("spu_ABY3_{n}.json"));
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    parse_spu(&text)
+}
+
+/// Median `total_s` per workload from SPU's result file; a workload it got wrong is left out.
+fn parse_spu(text: &str) -> Result<std::collections::HashMap<Workload, f64>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("SPU results: {e}"))?;
+    let mut out = std::collections::HashMap::new();
+    for r in v["results"].as_array().into_iter().flatten() {
+        let Some(w) = r["workload"].as_str().and_then(|w| w.parse().ok()) else {
+            continue;
+        };
+        let reps = r["reps"].as_array().cloned().unwrap_or_default();
+        if reps.is_empty() || !reps.iter().all(|x| x["correct"] == json!(true)) {
+            continue;
+        }
+        out.insert(
+            w,
+            median(reps.iter().filter_map(|x| x["total_s"].as_f64()).collect()),
+        );
+    }
+    Ok(out)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn print_mpc(
+    rows: &[Row],
+    spu: &Result<std::collections::HashMap<Workload, f64>, String>,
+    n: usize,
+    reps: usize,
+) {
+    println!(
+        "MPC workloads, n = {n}, three node processes over pinned mutual-TLS QUIC on loopback \
+         (median of {reps}; kernels {}, PRF {:?})",
+        rows[0].quic.kernels, rows[0].quic.prf
+    );
+    println!(
+        "{:<4} {:>9} {:>9} {:>8} {:>28} {:>8} {:>9} {:>9} {:>8}",
+        "",
+        "QUIC s",
+        "memory s",
+        "QUIC/mem",
+        "bytes sent P0/P1/P2",
+        "vs min",
+        "SPU s",
+        "SPU/QUIC",
+        "correct"
+    );
+    for r in rows {
+        let b = r.quic.bytes_sent_per_party;
+        let (spu_s, ratio) = match r.spu_seconds {
+            Some(s) => (format!("{s:.3}"), format!("{:.1}x", s / r.quic_seconds)),
+            None => ("-".to_owned(), "-".to_owned()),
+        };
+        println!(
+            "{:<4} {:>9.3} {:>9.3} {:>8.2} {:>28} {:>8.2} {:>9} {:>9} {:>8}",
+            format!("{:?}", r.quic.workload),
+            r.quic_seconds,
+            r.memory_seconds,
+            r.quic_seconds / r.memory_seconds,
+            format!("{}/{}/{}", b[0], b[1], b[2]),
+            r.quic.ratio_to_theoretical,
+            spu_s,
+            ratio,
+            r.correct
+        );
+    }
+    println!("'vs min' = bytes sent / the protocols' theoretical byte count (1.00 = no overhead).");
+    match spu {
+        Ok(_) => println!(
+            "SPU = SecretFlow SPU ABY3 FM64, tuned link ({SPU_TUNED}), three processes, same run."
+        ),
+        Err(why) => println!("SPU: {why}"),
+    }
+}
+
+fn to_json(
+    ingest: &Option<IngestFigures>,
+    rows: &[Row],
+    spu: &Result<std::collections::HashMap<Workload, f64>, String>,
+    n: usize,
+) -> Value {
+    json!({
+        "n": n,
+        "ingest": ingest.as_ref().map(|i| json!({
+            "observations": i.observations,
+            "embedded_seconds": i.embedded_seconds,
+            "acknowledged_seconds": i.commit_seconds,
+            "shared_seconds": i.shared_seconds,
+            "shared_per_second": i.observations as f64 / i.shared_seconds,
+            "ratio_shared_vs_embedded": i.embedded_seconds / i.shared_seconds,
+        })),
+        "workloads": rows.iter().map(|r| json!({
+            "workload": r.quic.workload,
+            "quic_seconds": r.quic_seconds,
+            "memory_seconds": r.memory_seconds,
+            "bytes_sent_per_party": r.quic.bytes_sent_per_party,
+            "theoretical_bytes_per_party": r.quic.theoretical_bytes_per_party,
+            "spu_seconds": r.spu_seconds,
+            "spu_over_quic": r.spu_seconds.map(|s| s / r.quic_seconds),
+            "correct": r.correct,
+            "result": r.quic.result,
+        })).collect::<Vec<_>>(),
+        "spu": spu.as_ref().err(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(vec![]).is_nan());
+    }
+
+    #[test]
+    fn spu_results_give_medians_and_drop_wrong_workloads() {
+        let text = r#"{"meta":{},"results":[
+            {"workload":"W1","reps":[{"total_s":0.3,"correct":true},{"total_s":0.2,"correct":true},{"total_s":0.25,"correct":true}]},
+            {"workload":"W2","reps":[{"total_s":0.7,"correct":false}]},
+            {"workload":"W9","reps":[{"total_s":1.0,"correct":true}]}]}"#;
+        let got = parse_spu(text).unwrap();
+        assert_eq!(got.get(&Workload::W1), Some(&0.25));
+        assert!(!got.contains_key(&Workload::W2));
+        assert_eq!(got.len(), 1);
+        assert!(parse_spu("not json").is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! `hdg bench party` (hidden; started by `hdg bench cluster`): one node of a written cluster
+//! runs the MPC workloads W1-W5 with the two other nodes' processes over its pinned QUIC links,
+//! exactly as a query would (session per run, per-session X25519 keys agreed over the links),
+//! and prints one JSON line per run: `{"workload", "rep", "run": PartyRun}`. The orchestrator
+//! checks the three parties' opened results against plaintext.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use hdg_mpc::workloads::{Workload, encoded_dataset, run_party};
+use hdg_mpc::{Channel, Party, PartyId, PrfKind, SessionId, SessionSecret};
+use sha2::{Digest, Sha256};
+
+use crate::net::identity::TlsIdentity;
+use crate::net::links::{LinkConfig, PeerLinks};
+use crate::node::config::NodeConfig;
+use crate::node::query_party::exchange_publics;
+use crate::node::run::{pins, read_node_key};
+
+/// How long the party waits for both peers' processes to come up.
+const CONNECT_WITHIN: Duration = Duration::from_secs(60);
+/// How long a channel waits for one message (a 10^6-value vector included).
+const RECV_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Arguments of `hdg bench party`.
+#[derive(clap::Args)]
+pub struct PartyArgs {
+    /// The node's config file (from `hdg init`).
+    #[arg(long)]
+    config: PathBuf,
+    /// Values per workload.
+    #[arg(long)]
+    n: usize,
+    /// Runs of each workload.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Workloads, comma-separated.
+    #[arg(long, default_value = "W1,W2,W3,W4,W5")]
+    workloads: String,
+    /// A label shared by the three parties of one bench run (sessions are derived from it).
+    #[arg(long)]
+    run: String,
+}
+
+/// Runs the party; prints one JSON line per workload run.
+pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let workloads: Vec<Workload> = args
+        .workloads
+        .split(',')
+        .map(|w| w.trim().parse::<Workload>().map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<_>>()?;
+    let checked = NodeConfig::load(&args.config)?;
+    let me = PartyId::ALL[checked.config.party];
+    let key = read_node_key(&checked.config.data)?;
+    let identity = TlsIdentity::from_signing_key(&key)?;
+    let pinned = pins(&checked, identity.public_key())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let links = {
+        let _inside = runtime.enter();
+        PeerLinks::bind(
+            me,
+            &identity,
+            pinned,
+            checked.config.quic_listen,
+            LinkConfig {
+                recv_timeout: RECV_TIMEOUT,
+                // One patient dial (no abandoned half-open attempts while a peer starts).
+                connect_timeout: CONNECT_WITHIN,
+                ..LinkConfig::default()
+            },
+        )
+        .with_context(|| format!("QUIC endpoint on {}", checked.config.quic_listen))?
+    };
+    let data = (me == PartyId::P0).then(|| encoded_dataset(args.n));
+    connect(&runtime, &links, checked.quic)?;
+    for rep in 0..args.reps {
+        for &w in &workloads {
+            let session = session_id(&args.run, w, rep);
+            let channel = runtime
+                .block_on(links.open_session(&session))
+                .with_context(|| format!("opening the session of {w:?}"))?;
+            let mine = data.as_ref().map(|(x, y)| (&x[..], &y[..]));
+            let run = run_one(me, &session, Box::new(channel), w, args.n, mine)?;
+            println!(
+                "{}",
+                serde_json::json!({ "workload": w, "rep": rep, "run": run })
+            );
+        }
+    }
+    finish(&runtime, &links, me, &args.run)?;
+    runtime.block_on(links.shutdown(Duration::from_secs(1)));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn connect(
+    runtime: &tokio::runtime::Runtime,
+    links: &PeerLinks,
+    addrs: [std::net::SocketAddr; 3],
+) -> anyhow::Result<()> {
+    runtime
+        .block_on(links.connect(addrs))
+        .with_context(|| format!("peers not connected within {CONNECT_WITHIN:?}"))
+}
+
+/// Waits until both peers are done too: each party sends "done" to both and waits for both,
+/// then lingers a moment so its own last messages are delivered before the endpoint closes
+/// (closing a QUIC endpoint drops whatever is still in flight).
+fn finish(
+    runtime: &tokio::runtime::Runtime,
+    links: &PeerLinks,
+    me: PartyId,
+    label: &str,
+) -> anyhow::Result<()> {
+    let mut h = Sha256::new();
+    h.update(b"hdg bench done v1\n");
+    h.update(label.as_bytes());
+    let session = SessionId(h.finalize().into());
+    let mut channel = runtime
+        .block_on(links.open_session(&session))
+        .context("opening the closing session")?;
+    for peer in [me.next(), me.prev()] {
+        channel.send(peer, &[1])?;
+    }
+    for peer in [me.prev(), me.next()] {
+        channel.recv(peer)?;
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(())
+}
+
+/// The session of run `rep` of workload `w` in bench run `label` (the same at the three
+/// parties, different for every run).
+fn session_id(label: &str, w: Workload, rep: usize) -> SessionId {
+    let mut h = Sha256::new();
+    h.update(b"hdg bench session v1\n");
+    h.update(label.as_bytes());
+    h.update(format!("\n{w:?}\n{rep}").as_bytes());
+    SessionId(h.finalize().into())
+}
+
+fn run_one(
+    me: PartyId,
+    session: &SessionId,
+    mut channel: Box<dyn Channel>,
+    w: Workload,
+    n: usize,
+    data: Option<(&[u64], &[u64])>,
+) -> anyhow::Result<hdg_mpc::workloads::PartyRun> {
+    let secret = SessionSecret::random();
+    let publics = exchange_publics(channel.as_mut(), me, secret.public())
+        .map_err(|r| anyhow::anyhow!("{}", r.reason))?;
+    let mut party = Party::establish(me, session, &secret, &publics, PrfKind::DEFAULT, channel)
+        .with_context(|| format!("session set-up of {w:?}"))?;
+    run_party(&mut party, w, n, data).with_context(|| format!("{w:?} failed at {me}"))
+}
+
+/// The command line that starts party `config` of bench run `label`.
+pub fn command(
+    exe: &Path,
+    config: &Path,
+    n: usize,
+    reps: usize,
+    label: &str,
+) -> std::process::Command {
+    let mut c = std::process::Command::new(exe);
+    c.args(["bench", "party", "--config"]).arg(config).args([
+        "--n",
+        &n.to_string(),
+        "--reps",
+        &reps.to_string(),
+        "--run",
+        label,
+    ]);
+    c
+}
