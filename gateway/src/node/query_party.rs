@@ -1,7 +1,8 @@
 //! A researcher query at this party: check the signed request (signature, registered
 //! researcher, clock-skew window, this node's own replay cache), check the session id is the
 //! one the request implies, open the MPC session over the QUIC links, agree fresh per-session
-//! X25519 keys with the two peers over that session, and run [`run_query_at_party`].
+//! X25519 keys with the two peers over that session, log the query and select its rows under the
+//! store lock, then run the statistic on those rows without it ([`run_selected`]).
 //!
 //! The coordinator's node runs the same function for its own party (it verified the request
 //! already, so `verify_here` is false there); a peer always verifies, never trusting the
@@ -16,7 +17,9 @@ use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
-use super::query::{PartyAnswer, Query, QueryError, run_query_at_party};
+use super::query::run::{PartySetup, QueryPolicy, run_selected};
+use super::query::select::select_rows;
+use super::query::{PartyAnswer, Query, QueryError};
 use super::registry::Role;
 use super::signed::{RequestError, SignedRequest, VerifiedRequest, registered, verify};
 use super::state::NodeState;
@@ -161,9 +164,18 @@ pub async fn answer_query(
                 now(),
             )
             .map_err(|e| Refusal::new(500, format!("cannot log the query in the ledger: {e}")))?;
-        let mut answer =
-            run_query_at_party(store, me, &session, &secret, &publics, channel, &query)
-                .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
+        let selection = select_rows(store, me, &query)
+            .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
+        // The MPC needs only the selected rows: ingest and other queries go on meanwhile.
+        drop(guard);
+        let setup = PartySetup {
+            me,
+            session: &session,
+            secret: &secret,
+            publics: &publics,
+        };
+        let mut answer = run_selected(&selection, &setup, channel, &query, &QueryPolicy::default())
+            .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
         answer.ledger_index = Some(ledger_index);
         Ok::<PartyAnswer, Refusal>(answer)
     })

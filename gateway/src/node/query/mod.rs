@@ -4,7 +4,7 @@
 //! ends with its output shares sealed to the researcher ([`run`]).
 //!
 //! The signature check, the registry check and the query's ledger entry happen before
-//! [`run::run_query_at_party`] (see [`crate::node::signed`] and [`crate::node::query_party`]);
+//! [`run::run_selected`] (see [`crate::node::signed`] and [`crate::node::query_party`]);
 //! forwarding by the coordinator and the HTTP endpoint are in [`crate::node::coordinator`].
 
 pub mod filter;
@@ -20,8 +20,6 @@ use hdg_schema::ValueError;
 use hdg_storage::StoreError;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-
-pub use run::run_query_at_party;
 
 /// The smallest cohort an unfiltered statistic is computed on, unless the node says otherwise.
 pub const DEFAULT_MIN_COHORT: u64 = 10;

@@ -4,10 +4,9 @@
 
 use hdg_mpc::stats::{Aggregates, ValueBound, filtered, histogram, moments, order};
 use hdg_mpc::{Channel, Party, PartyId, PrfKind, PublicKey, SessionId, SessionSecret};
-use hdg_storage::Store;
 
 use super::filter::indicator;
-use super::select::{Selection, select_rows};
+use super::select::Selection;
 use super::{DEFAULT_MIN_COHORT, PartyAnswer, Query, QueryError, Statistic};
 
 /// The node's rules for queries (not the researcher's to choose).
@@ -39,37 +38,18 @@ pub struct PartySetup<'a> {
     pub publics: &'a [PublicKey; 3],
 }
 
-/// Runs `q` at party `me` over `channel` with the default [`QueryPolicy`].
-pub fn run_query_at_party(
-    store: &Store,
-    me: PartyId,
-    session: &SessionId,
-    secret: &SessionSecret,
-    publics: &[PublicKey; 3],
-    channel: Box<dyn Channel>,
-    q: &Query,
-) -> Result<PartyAnswer, QueryError> {
-    let setup = PartySetup {
-        me,
-        session,
-        secret,
-        publics,
-    };
-    run_query_with_policy(store, &setup, channel, q, &QueryPolicy::default())
-}
-
-/// Runs `q` at one party: selects the rows, exchanges the row digest with both peers and
-/// refuses on any difference, refuses an unfiltered statistic below `policy.min_cohort`, then
-/// computes the statistic in MPC and seals the output shares to `q.researcher_x25519`.
-pub fn run_query_with_policy(
-    store: &Store,
+/// Runs `q` on rows already selected (the store is not needed, so a node need not hold it
+/// during the MPC): exchanges the row digest with both peers and refuses on any difference,
+/// refuses an unfiltered statistic below `policy.min_cohort`, then computes the statistic in
+/// MPC and seals the output shares to `q.researcher_x25519`.
+pub fn run_selected(
+    selection: &Selection,
     setup: &PartySetup<'_>,
     mut channel: Box<dyn Channel>,
     q: &Query,
     policy: &QueryPolicy,
 ) -> Result<PartyAnswer, QueryError> {
     let bounds = value_bounds(q)?;
-    let selection = select_rows(store, setup.me, q)?;
     let digest = selection.digest();
     compare_digests(channel.as_mut(), setup.me, &digest)?;
     let rows = selection.rows();
@@ -87,7 +67,7 @@ pub fn run_query_with_policy(
         PrfKind::DEFAULT,
         channel,
     )?;
-    let aggregates = compute(&mut party, q, &selection, bounds, policy)?;
+    let aggregates = compute(&mut party, q, selection, bounds, policy)?;
     let recipient = PublicKey::from(q.researcher_x25519);
     let sealed = aggregates.seal(&party, &recipient, &mut rand::rng());
     Ok(PartyAnswer {

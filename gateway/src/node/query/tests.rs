@@ -14,6 +14,8 @@ use hdg_storage::{ShareRow, Store};
 use tempfile::TempDir;
 
 use super::filter::{indicator, parse_edges, parse_filter};
+use super::run::{PartySetup, QueryPolicy, run_selected};
+use super::select::select_rows;
 use super::*;
 use crate::net::links::LinkConfig;
 use crate::net::quic_channel::LoopbackCluster;
@@ -118,7 +120,15 @@ fn run_parties(p: &Parties, q: &Query, channels: [Box<dyn Channel>; 3]) -> [Outc
         let run = |i: usize, ch: Box<dyn Channel>| {
             let (store, secret, session, publics) = (&p.stores[i], &secrets[i], &session, &publics);
             s.spawn(move || {
-                run_query_at_party(store, PartyId::ALL[i], session, secret, publics, ch, q)
+                let me = PartyId::ALL[i];
+                let setup = PartySetup {
+                    me,
+                    session,
+                    secret,
+                    publics,
+                };
+                let selection = select_rows(store, me, q)?;
+                run_selected(&selection, &setup, ch, q, &QueryPolicy::default())
             })
         };
         let handles = [run(0, c0), run(1, c1), run(2, c2)];
