@@ -18,6 +18,7 @@ mod note;
 mod proof;
 mod proof_json;
 mod verify;
+mod witness;
 
 #[cfg(test)]
 mod proof_properties;
@@ -39,3 +40,4 @@ pub use note::{
 pub use proof::{TreeError, consistency_proof, inclusion_proof, root_at};
 pub use proof_json::{InclusionProofJson, ProofError};
 pub use verify::{VerifyError, verify_consistency, verify_inclusion};
+pub use witness::{ForkKind, WitnessRefusal, check_extension};

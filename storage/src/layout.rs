@@ -33,9 +33,15 @@ pub const SHARE_IDS: &str = "share_ids";
 pub const SHARE_RECEIPTS: &str = "share_receipts";
 /// leaf index of a local record (u64 BE) -> record id: its value still has to be secret-shared.
 pub const OUTBOX: &str = "outbox";
+/// A peer log's ed25519 key -> the last signed checkpoint note this node cosigned for it.
+pub const WITNESSED: &str = "witnessed";
+/// (log key, SHA-256 of the presented note) -> fork evidence (see `crate::witness`).
+pub const FORKS: &str = "forks";
+/// (height u64 BE, witness key) -> that witness's cosignature line on this node's head.
+pub const COSIGNATURES: &str = "cosignatures";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 16] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -49,6 +55,9 @@ pub const ALL: [&str; 13] = [
     SHARE_IDS,
     SHARE_RECEIPTS,
     OUTBOX,
+    WITNESSED,
+    FORKS,
+    COSIGNATURES,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.

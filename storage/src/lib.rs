@@ -9,7 +9,9 @@
 //! As an MPC party the store also keeps this party's secret-share pairs of values shared by any
 //! node ([`Store::commit_shares`], [`Store::scan_shares`]), sealed at rest and anchored by share
 //! receipts; as a home node it keeps an outbox of committed values still to be shared
-//! ([`Store::commit_with_outbox`], [`Store::outbox_pending`], [`Store::outbox_done`]).
+//! ([`Store::commit_with_outbox`], [`Store::outbox_pending`], [`Store::outbox_done`]). As a
+//! witness it keeps the last head it cosigned for each peer and the evidence of forks it refused;
+//! as a log, its peers' cosignatures on its own heads ([`Store::latest_cosigned_head`]).
 #![forbid(unsafe_code)]
 
 pub mod baseline;
@@ -27,6 +29,7 @@ mod shares;
 mod store;
 mod verify;
 mod verify_shares;
+mod witness;
 
 pub use error::StoreError;
 pub use keys::{MASTER_KEY_ENV, MASTER_KEY_FILE, NODE_KEY_FILE, SecretKey};
@@ -35,3 +38,4 @@ pub use read::TimeRange;
 pub use shares::{PARTIES, ShareReceipt, ShareRow};
 pub use store::{Anchored, CommitReceipt, ErasureReceipt, Store};
 pub use verify::{VerifyError, VerifySummary};
+pub use witness::{ForkEvidence, PeerKey};

@@ -5,7 +5,8 @@
 //! and post each file to its patients' home node (files dealt round robin: three hospitals);
 //! wait until every value is secret-shared to the three parties; ask the sample statistics as
 //! a signed researcher and print each MPC result beside the plaintext result computed here from
-//! the cohort files (see `demo_queries`); stop the nodes with SIGTERM; verify all three stores
+//! the cohort files (see `demo_queries`); check every node's ledger head is cosigned by the two
+//! others and consistent with what they witnessed; stop the nodes with SIGTERM; verify all three stores
 //! and ledgers (records, share receipts, signed heads) and check one inclusion proof offline.
 //! Exits with failure if any result differs or any check fails.
 
@@ -22,6 +23,7 @@ use super::demo_queries::{Rows, read_rows, researcher_key, run_sample_queries};
 use super::init::ClusterLayout;
 use super::local_cluster::LocalCluster;
 use super::synth::write_cohort;
+use super::verify_cluster::{check_cluster, print_checks};
 
 /// Largest request body the demo's nodes accept: a cohort file of [`PATIENTS_PER_FILE`]
 /// patients is about 5 MB.
@@ -109,9 +111,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let researcher = researcher_key(&cluster.layout.researcher_key())?;
     let all_agree = run_sample_queries(&cluster.url(0), &researcher, &plain)?;
 
+    println!("\n== witnessing: each node's ledger head cosigned by the two others");
+    let witnessed = check_witnessing(&cluster)?;
+
     println!("\n== shutdown (SIGTERM) and ledger verification");
     cluster.stop(Duration::from_secs(30))?;
-    let verified = verify_nodes(&cluster)?;
+    let verified = verify_nodes(&cluster)? && witnessed;
     println!("\ndone in {:.1} s", started.elapsed().as_secs_f64());
     if !all_agree || !verified {
         eprintln!("demo failed: a result or a ledger did not check out (see above)");
@@ -131,6 +136,19 @@ fn plaintext(layout: &ClusterLayout, homes: &[Vec<PathBuf>]) -> anyhow::Result<R
         read_rows(files, key, &mut rows)?;
     }
     Ok(rows)
+}
+
+/// `hdg verify --cluster` on the running cluster, waiting (bounded) for the first cosignatures
+/// of a cluster that has just started; prints one line per node. Returns whether all passed.
+fn check_witnessing(cluster: &LocalCluster) -> anyhow::Result<bool> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lines = check_cluster(&cluster.layout.configs)?;
+        if lines.iter().all(Result::is_ok) || Instant::now() > deadline {
+            return Ok(print_checks(lines));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// Opens each stopped node's store and verifies it (the three in parallel); prints one line per

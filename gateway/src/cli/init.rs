@@ -153,7 +153,8 @@ pub fn write_cluster(
     })
 }
 
-fn config_path(dir: &Path, i: usize) -> PathBuf {
+/// Node i's config file in a cluster folder.
+pub fn config_path(dir: &Path, i: usize) -> PathBuf {
     dir.join(format!("node{i}.toml"))
 }
 

@@ -19,3 +19,4 @@ pub mod proof;
 pub mod query;
 pub mod synth;
 pub mod verify;
+pub mod verify_cluster;

@@ -82,6 +82,15 @@ pub enum Request {
         /// The query's MPC session id (must equal the one derived from `signed`).
         session: SessionId,
     },
+    /// Cosign this signed head of the sender's ledger (c2sp.org/tlog-witness's add-checkpoint).
+    AddCheckpoint {
+        /// The size the sender believes the receiver last witnessed.
+        old_size: u64,
+        /// Consistency proof from `old_size` to the head's size, hex hashes.
+        proof: Vec<String>,
+        /// The signed head (C2SP signed note).
+        checkpoint: String,
+    },
 }
 
 /// The answer to a [`Request`].
@@ -111,6 +120,21 @@ pub enum Response {
         leaf_index: Option<u64>,
         /// The signed head closing that receipt, when one was written.
         signed_head: Option<String>,
+    },
+    /// The witness's cosignature line on the offered head.
+    Cosigned {
+        /// `— <witness name> base64(key id || time || signature)\n`.
+        cosignature: String,
+    },
+    /// The witness last saw another size: offer again with a proof from it.
+    WitnessConflict {
+        /// The size the witness last cosigned.
+        witnessed: u64,
+    },
+    /// The witness refuses: the head contradicts the one it cosigned (it kept both).
+    WitnessFork {
+        /// How (names sizes, never data).
+        reason: String,
     },
     /// The request was refused or failed; `reason` names the problem (never a value).
     Error {

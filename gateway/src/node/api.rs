@@ -1,5 +1,5 @@
 //! The node's client HTTP JSON API (axum): health (with the outbox length), the latest signed
-//! head, ingest, and researcher queries (`POST /v1/query`, see [`super::coordinator`]).
+//! and the latest cosigned head, the witness state and consistency proofs, ingest, and researcher queries (`POST /v1/query`, see [`super::coordinator`]).
 //! Every error is `{"error": "..."}` with a status that says whose fault it is; RocksDB work
 //! runs on blocking threads, one writer at a time (the store's mutex).
 
@@ -13,13 +13,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use hdg_ledger::consistency_proof;
 use hdg_schema::Mode;
+use hdg_storage::StoreError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use super::ingest::{IngestFailure, Ingested, format_of, ingest_body};
-use super::state::NodeState;
+use super::state::{NodeState, with_store};
+use super::witness::witness_report;
 
 /// An API error: a status and a message naming what is wrong (never a health value).
 #[derive(Debug)]
@@ -56,6 +59,8 @@ pub fn router(state: Arc<NodeState>) -> Router {
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/head", get(head))
+        .route("/v1/witness", get(witness))
+        .route("/v1/consistency", get(consistency))
         .route(
             "/v1/observations",
             post(observations).layer(DefaultBodyLimit::max(limit)),
@@ -84,13 +89,66 @@ async fn health(State(state): State<Arc<NodeState>>) -> Json<Value> {
     }))
 }
 
-async fn head(State(state): State<Arc<NodeState>>) -> Json<Value> {
+/// The latest signed head and the newest one both peers cosigned (the note with their
+/// cosignature lines).
+async fn head(State(state): State<Arc<NodeState>>) -> Result<Json<Value>, ApiError> {
     let head = lock(&state.head).clone();
-    Json(json!({
+    let cosigned = with_store(&state, |s| s.latest_cosigned_head(2))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    let (cosigned_height, cosigned_head) = cosigned.unzip();
+    Ok(Json(json!({
         "tree_size": state.tree_size.load(Ordering::Acquire),
         "signed_head": head,
+        "cosigned_height": cosigned_height,
+        "cosigned_head": cosigned_head,
         "vkey": state.vkey,
-    }))
+    })))
+}
+
+/// What this node last cosigned for each peer, and the forks it refused.
+async fn witness(State(state): State<Arc<NodeState>>) -> Result<Json<Value>, ApiError> {
+    let pins = state.pins;
+    with_store(&state, move |s| witness_report(s, &pins))
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))
+}
+
+/// Query parameters of `GET /v1/consistency`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyParams {
+    old: u64,
+    new: u64,
+}
+
+/// The consistency proof between two sizes of this node's ledger (RFC 9162), hex hashes.
+async fn consistency(
+    State(state): State<Arc<NodeState>>,
+    params: Result<Query<ConsistencyParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(ConsistencyParams { old, new }) =
+        params.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let size = state.tree_size.load(Ordering::Acquire);
+    if old > new || new > size {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("need old <= new <= the ledger size {size}; got old {old}, new {new}"),
+        ));
+    }
+    let proof = with_store(&state, move |s| {
+        consistency_proof(&s.nodes(), old, new).map_err(|e| StoreError::Corrupt {
+            what: "ledger".into(),
+            reason: e.to_string(),
+        })
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let proof: Vec<String> = proof.iter().map(hex::encode).collect();
+    Ok(Json(
+        json!({ "old_size": old, "new_size": new, "proof": proof }),
+    ))
 }
 
 /// Query parameters of `POST /v1/observations`.

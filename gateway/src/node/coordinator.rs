@@ -126,6 +126,9 @@ fn kind_of(r: &Response) -> &'static str {
         Response::Error { .. } => "an error",
         Response::QueryAnswer { .. } => "an answer",
         Response::QueryRefused { .. } => "a refusal",
+        Response::Cosigned { .. }
+        | Response::WitnessConflict { .. }
+        | Response::WitnessFork { .. } => "a witness answer",
     }
 }
 

@@ -6,7 +6,8 @@
 //! router; [`state`] what its handlers share; [`run`] starts the node and shuts it down cleanly;
 //! [`sharing`] secret-shares committed values to the three parties (the outbox worker);
 //! [`coordinator`] answers `POST /v1/query` by running [`query_party`] at the three parties
-//! (itself and, over [`crate::net::rpc`], the two peers) and relaying their sealed answers.
+//! (itself and, over [`crate::net::rpc`], the two peers) and relaying their sealed answers;
+//! [`witness`] has the peers cosign this node's heads and cosigns theirs, refusing forks.
 
 pub mod api;
 pub mod config;
@@ -19,3 +20,4 @@ pub mod run;
 pub mod sharing;
 pub mod signed;
 pub mod state;
+pub mod witness;

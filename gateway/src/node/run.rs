@@ -1,6 +1,7 @@
 //! Running a node: open the store, bind the QUIC links with the peers pinned, serve the HTTP
 //! API, keep the links up, share committed values and store the peers' shares
-//! ([`super::sharing`]); on SIGINT/SIGTERM stop accepting, stop the outbox worker, finish in-flight requests (within
+//! ([`super::sharing`]), have the peers cosign this node's heads and cosign theirs
+//! ([`super::witness`]); on SIGINT/SIGTERM stop accepting, stop the outbox worker, finish in-flight requests (within
 //! a grace period), close the QUIC endpoint and close RocksDB by dropping the store.
 
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use ed25519_dalek::SigningKey;
+use hdg_ledger::Cosigner;
 use hdg_mpc::PartyId;
 use hdg_storage::{NODE_KEY_FILE, Store};
 use tokio::net::TcpListener;
@@ -25,6 +27,7 @@ use super::registry::{Registry, Role};
 use super::sharing::{ShareSplitter, run_outbox, serve_peers};
 use super::signed::ReplayCache;
 use super::state::NodeState;
+use super::witness::run_witnessing;
 use crate::net::identity::{NodeKey, TlsIdentity};
 use crate::net::links::{LinkConfig, PeerLinks};
 
@@ -78,6 +81,8 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http_listen))?;
     let head = tokio::task::block_in_place(|| store.latest_head())?;
+    let cosigner = Cosigner::new(store.origin(), node_key.clone())
+        .context("the store's origin is not a valid witness name")?;
     let outbox_len = tokio::task::block_in_place(|| store.outbox_len())?;
     let state = Arc::new(NodeState {
         name: config.name.clone(),
@@ -93,9 +98,13 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         outbox_wake: Notify::new(),
         replay: Mutex::new(ReplayCache::new()),
         query_timeout: Duration::from_millis(config.query_timeout_ms),
+        pins,
+        cosigner,
     });
     let connector = tokio::spawn(keep_connected(links.clone(), checked.quic));
     let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests(), pins));
+    let (witness_stop, witness_stopped) = watch::channel(false);
+    let witnessing = tokio::spawn(run_witnessing(state.clone(), witness_stopped));
     let splitter = ShareSplitter::from_node_seed(&node_key.to_bytes());
     let (outbox_stop, outbox_stopped) = watch::channel(false);
     let mut outbox = tokio::spawn(run_outbox(
@@ -149,6 +158,8 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         warn!("the outbox worker did not stop in time: aborted (its entries stay queued)");
         outbox.abort();
     }
+    let _ = witness_stop.send(true);
+    let _ = witnessing.await;
     peer_server.abort();
     let _ = peer_server.await;
     connector.abort();

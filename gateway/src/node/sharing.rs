@@ -26,13 +26,14 @@ use std::time::Duration;
 
 use hdg_mpc::PartyId;
 use hdg_schema::{Observation, RecordId, Timestamp, Value};
-use hdg_storage::{ShareRow, Store, StoreError};
+use hdg_storage::ShareRow;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
 use super::query_party::answer_query;
-use super::state::NodeState;
+use super::state::{NodeState, pause, with_store};
+use super::witness::answer_checkpoint;
 use crate::cli::ingest::now;
 use crate::net::identity::NodeKey;
 use crate::net::rpc::{Request, Response, RpcCall, WireShare};
@@ -114,26 +115,6 @@ pub fn rows_for(splitter: &ShareSplitter, batch: &[Observation]) -> [Vec<WireSha
     rows
 }
 
-/// Runs `f` on the store on a blocking thread; `Err` names why it could not.
-async fn with_store<T: Send + 'static>(
-    state: &Arc<NodeState>,
-    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, String> {
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = state
-            .store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let store = guard
-            .as_mut()
-            .ok_or_else(|| "the node is shutting down".to_string())?;
-        f(store).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| format!("store task failed: {e}"))?
-}
-
 /// Stores `rows` (all this party's) received from the node with key `from_node`, updates the
 /// cached ledger figures and answers with the acknowledgement.
 async fn store_rows(state: &Arc<NodeState>, rows: Vec<ShareRow>, from_node: NodeKey) -> Response {
@@ -203,6 +184,11 @@ pub async fn serve_peers(
         }
         let response = match &call.request {
             Request::Query { .. } => unreachable!("queries are answered above"),
+            Request::AddCheckpoint {
+                old_size,
+                proof,
+                checkpoint,
+            } => answer_checkpoint(&state, call.from, *old_size, proof, checkpoint.clone()).await,
             Request::ShareBatch { from_party, rows } => {
                 match check_batch(state.party, call.from, *from_party, rows) {
                     Err(reason) => {
@@ -318,14 +304,6 @@ async fn linger(state: &NodeState, stop: &mut watch::Receiver<bool>) -> bool {
             _ = tokio::time::sleep_until(until) => return *stop.borrow(),
             _ = stop.changed() => return true,
         }
-    }
-}
-
-/// Sleeps `d`; true when `stop` turned true meanwhile.
-async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => *stop.borrow(),
-        _ = stop.changed() => true,
     }
 }
 

@@ -1,16 +1,19 @@
 //! What the API handlers share: the store (one writer, behind a mutex, `None` once the node has
 //! closed it), cached ledger figures that health and head read without touching RocksDB, the
-//! peer links and the identity registry.
+//! peer links, the identity registry and the witness key; [`with_store`] and [`pause`] for the
+//! workers.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hdg_storage::Store;
-use tokio::sync::Notify;
+use hdg_ledger::Cosigner;
+use hdg_storage::{Store, StoreError};
+use tokio::sync::{Notify, watch};
 
 use super::registry::Registry;
 use super::signed::ReplayCache;
+use crate::net::identity::NodeKey;
 use crate::net::links::PeerLinks;
 
 /// A running node's shared state.
@@ -42,4 +45,36 @@ pub struct NodeState {
     pub replay: Mutex<ReplayCache>,
     /// Longest a query may take end to end at the coordinator before it answers 504.
     pub query_timeout: Duration,
+    /// The three parties' node keys (this node's included): TLS pins, log and witness keys.
+    pub pins: [NodeKey; 3],
+    /// This node's witness key: cosigns the peers' heads (the node key, under its origin).
+    pub cosigner: Cosigner,
+}
+
+/// Runs `f` on the store on a blocking thread; `Err` names why it could not.
+pub(crate) async fn with_store<T: Send + 'static>(
+    state: &Arc<NodeState>,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, String> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = state
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let store = guard
+            .as_mut()
+            .ok_or_else(|| "the node is shutting down".to_string())?;
+        f(store).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("store task failed: {e}"))?
+}
+
+/// Sleeps `d`; true when `stop` turned true meanwhile.
+pub(crate) async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
 }
