@@ -130,6 +130,8 @@ pub fn write_cluster(
             identities: Path::new(IDENTITIES).join(REGISTRY),
             max_body_bytes,
             query_timeout_ms: crate::node::config::DEFAULT_QUERY_TIMEOUT_MS,
+            min_cohort: crate::node::config::DEFAULT_MIN_COHORT,
+            clock_skew_ms: crate::node::config::DEFAULT_CLOCK_SKEW_MS,
             peers: (0..NODES)
                 .filter(|j| *j != i)
                 .map(|j| PeerConfig {

@@ -17,6 +17,21 @@ fn default_query_timeout_ms() -> u64 {
     DEFAULT_QUERY_TIMEOUT_MS
 }
 
+/// Smallest cohort a statistic is released on unless the cluster says otherwise.
+pub const DEFAULT_MIN_COHORT: u64 = crate::node::query::DEFAULT_MIN_COHORT;
+/// The floor of the minimum cohort: a statistic over one patient is that patient's value.
+pub const MIN_COHORT_FLOOR: u64 = 2;
+/// Default clock-skew window of signed requests, milliseconds (five minutes).
+pub const DEFAULT_CLOCK_SKEW_MS: u64 = 300_000;
+
+fn default_min_cohort() -> u64 {
+    DEFAULT_MIN_COHORT
+}
+
+fn default_clock_skew_ms() -> u64 {
+    DEFAULT_CLOCK_SKEW_MS
+}
+
 /// Largest request body accepted by default (16 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 
@@ -74,6 +89,16 @@ pub struct NodeConfig {
     /// with 504 and no output, milliseconds.
     #[serde(default = "default_query_timeout_ms")]
     pub query_timeout_ms: u64,
+    /// Statistics over fewer patients' rows than this are refused (a filtered mean: withheld,
+    /// decided inside the MPC). The same at every node of a cluster (the parties compare it
+    /// before computing); never below 2.
+    #[serde(default = "default_min_cohort")]
+    pub min_cohort: u64,
+    /// How far a signed request's time may be from this node's clock, milliseconds; a request
+    /// outside the window is refused as expired (or from the future), and nonces are
+    /// remembered for this long to refuse replays.
+    #[serde(default = "default_clock_skew_ms")]
+    pub clock_skew_ms: u64,
     /// The two other nodes, pinned by key.
     pub peers: Vec<PeerConfig>,
 }
@@ -135,6 +160,18 @@ impl NodeConfig {
         if self.max_body_bytes == 0 {
             return Err(bad("max_body_bytes".into(), "must be positive"));
         }
+        if self.min_cohort < MIN_COHORT_FLOOR {
+            return Err(bad(
+                "min_cohort".into(),
+                "must be at least 2: a statistic over one patient reveals that patient's value",
+            ));
+        }
+        if self.clock_skew_ms == 0 || self.clock_skew_ms > 86_400_000 {
+            return Err(bad(
+                "clock_skew_ms".into(),
+                "must be positive and at most a day (86400000)",
+            ));
+        }
         if self.peers.len() != 2 {
             return Err(bad("peers".into(), "must list exactly the two other nodes"));
         }
@@ -186,6 +223,8 @@ mod tests {
             identities: "identities/registry.toml".into(),
             max_body_bytes: 1000,
             query_timeout_ms: 5000,
+            min_cohort: 10,
+            clock_skew_ms: 60_000,
             peers: vec![
                 PeerConfig {
                     name: "node1".into(),
@@ -230,6 +269,17 @@ mod tests {
         c.peers[0].party = 0;
         let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
         assert!(e.contains("peers[0].party"), "{e}");
+        let mut c = sample();
+        c.min_cohort = 1;
+        let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
+        assert!(
+            e.contains("`min_cohort`") && e.contains("at least 2"),
+            "{e}"
+        );
+        let mut c = sample();
+        c.clock_skew_ms = 0;
+        let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
+        assert!(e.contains("`clock_skew_ms`"), "{e}");
         let mut c = sample();
         c.party = 3;
         assert!(

@@ -10,23 +10,19 @@
 //! rule or the step, never a value.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use hdg_ledger::{EntryKind, sha256};
 use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
-use super::query::run::{PartySetup, QueryPolicy, run_selected};
+use super::query::run::{PartySetup, run_selected};
 use super::query::select::select_rows;
 use super::query::{PartyAnswer, Query, QueryError};
 use super::registry::Role;
 use super::signed::{RequestError, SignedRequest, VerifiedRequest, registered, verify};
 use super::state::NodeState;
 use crate::cli::ingest::now;
-
-/// How far a request's time may be from this node's clock.
-pub const QUERY_SKEW: Duration = Duration::from_secs(300);
 
 /// Domain prefix of the session id derived from a signed query.
 const SESSION_DOMAIN: &[u8] = b"hdg query session v1\n";
@@ -72,7 +68,7 @@ pub fn verify_researcher(
     verify(
         signed,
         now(),
-        QUERY_SKEW,
+        state.clock_skew,
         registered(&state.registry, Role::Researcher),
         &mut cache,
     )
@@ -174,7 +170,7 @@ pub async fn answer_query(
             secret: &secret,
             publics: &publics,
         };
-        let mut answer = run_selected(&selection, &setup, channel, &query, &QueryPolicy::default())
+        let mut answer = run_selected(&selection, &setup, channel, &query, &worker.policy)
             .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
         answer.ledger_index = Some(ledger_index);
         Ok::<PartyAnswer, Refusal>(answer)
@@ -242,7 +238,9 @@ pub fn query_status(e: &QueryError) -> u16 {
         | QueryError::Value(_) => 400,
         QueryError::RowSetMismatch { .. } => 409,
         QueryError::CohortTooSmall { .. } => 422,
-        QueryError::Store(_) | QueryError::WrongParty { .. } => 500,
+        QueryError::Store(_)
+        | QueryError::WrongParty { .. }
+        | QueryError::PolicyMismatch { .. } => 500,
         QueryError::Channel(_) | QueryError::Setup(_) | QueryError::Stats(_) => 502,
     }
 }

@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 
 use super::api::router;
 use super::config::{Checked, NodeConfig};
+use super::query::run::QueryPolicy;
 use super::registry::{Registry, Role};
 use super::sharing::{ShareSplitter, run_outbox, serve_peers};
 use super::signed::ReplayCache;
@@ -98,6 +99,10 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         outbox_wake: Notify::new(),
         replay: Mutex::new(ReplayCache::new()),
         query_timeout: Duration::from_millis(config.query_timeout_ms),
+        policy: QueryPolicy {
+            min_cohort: config.min_cohort,
+        },
+        clock_skew: Duration::from_millis(config.clock_skew_ms),
         pins,
         cosigner,
     });

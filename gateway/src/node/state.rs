@@ -11,6 +11,7 @@ use hdg_ledger::Cosigner;
 use hdg_storage::{Store, StoreError};
 use tokio::sync::{Notify, watch};
 
+use super::query::run::QueryPolicy;
 use super::registry::Registry;
 use super::signed::ReplayCache;
 use crate::net::identity::NodeKey;
@@ -45,6 +46,10 @@ pub struct NodeState {
     pub replay: Mutex<ReplayCache>,
     /// Longest a query may take end to end at the coordinator before it answers 504.
     pub query_timeout: Duration,
+    /// The cluster's rules for queries (the minimum cohort).
+    pub policy: QueryPolicy,
+    /// How far a signed request's time may be from this node's clock.
+    pub clock_skew: Duration,
     /// The three parties' node keys (this node's included): TLS pins, log and witness keys.
     pub pins: [NodeKey; 3],
     /// This node's witness key: cosigns the peers' heads (the node key, under its origin).

@@ -139,6 +139,18 @@ pub enum QueryError {
         /// The peer whose digest differs.
         peer: PartyId,
     },
+    /// The parties' minimum cohorts differ (their configs disagree): nothing is computed.
+    #[error(
+        "party {peer} has another minimum cohort than this party {me} ({min_cohort}); the cluster's configs must agree"
+    )]
+    PolicyMismatch {
+        /// This party.
+        me: PartyId,
+        /// The peer whose policy differs.
+        peer: PartyId,
+        /// This party's minimum cohort.
+        min_cohort: u64,
+    },
     /// An unfiltered statistic over fewer rows than the minimum cohort.
     #[error("cohort too small: unfiltered statistics need at least {min_cohort} rows")]
     CohortTooSmall {

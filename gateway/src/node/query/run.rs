@@ -51,7 +51,7 @@ pub fn run_selected(
 ) -> Result<PartyAnswer, QueryError> {
     let bounds = value_bounds(q)?;
     let digest = selection.digest();
-    compare_digests(channel.as_mut(), setup.me, &digest)?;
+    compare_digests(channel.as_mut(), setup.me, &digest, policy)?;
     let rows = selection.rows();
     let filtered = matches!(q.statistic, Statistic::FilteredMean { .. });
     if !filtered && rows < policy.min_cohort {
@@ -89,20 +89,32 @@ fn value_bounds(q: &Query) -> Result<[ValueBound; 2], QueryError> {
     Ok([x, y])
 }
 
-/// Sends this party's row digest to both peers and checks theirs equal it. If the three do not
-/// all agree, every party sees at least one differing peer, so all three stop here.
+/// Sends this party's row digest and policy to both peers and checks theirs equal them. If the
+/// three do not all agree, every party sees at least one differing peer, so all three stop here
+/// (a filtered mean compares with the minimum cohort inside the MPC, so a differing policy
+/// would make the parties run different circuits).
 fn compare_digests(
     channel: &mut dyn Channel,
     me: PartyId,
     digest: &[u8; 32],
+    policy: &QueryPolicy,
 ) -> Result<(), QueryError> {
-    let words = digest_words(digest);
+    let mut words = digest_words(digest);
+    words.push(policy.min_cohort);
     // A peer that already saw a mismatch may have left: its digest is still queued, so a failed
     // send is reported only when the receives find nothing more telling.
     let sent = [me.next(), me.prev()].map(|peer| channel.send(peer, &words));
     for peer in [me.prev(), me.next()] {
-        if channel.recv(peer)? != words {
+        let theirs = channel.recv(peer)?;
+        if theirs.get(..4) != words.get(..4) {
             return Err(QueryError::RowSetMismatch { me, peer });
+        }
+        if theirs != words {
+            return Err(QueryError::PolicyMismatch {
+                me,
+                peer,
+                min_cohort: policy.min_cohort,
+            });
         }
     }
     let [to_next, to_prev] = sent;

@@ -112,6 +112,16 @@ type Outcome = Result<PartyAnswer, QueryError>;
 
 /// Runs the three parties on their own threads, party i on `channels[i]`.
 fn run_parties(p: &Parties, q: &Query, channels: [Box<dyn Channel>; 3]) -> [Outcome; 3] {
+    run_with_policies(p, q, channels, [QueryPolicy::default(); 3])
+}
+
+/// [`run_parties`] with party i under `policies[i]`.
+fn run_with_policies(
+    p: &Parties,
+    q: &Query,
+    channels: [Box<dyn Channel>; 3],
+    policies: [QueryPolicy; 3],
+) -> [Outcome; 3] {
     let session = SessionId::random();
     let secrets = [0, 1, 2].map(|_| SessionSecret::random());
     let publics = [0, 1, 2].map(|i| secrets[i].public());
@@ -128,7 +138,7 @@ fn run_parties(p: &Parties, q: &Query, channels: [Box<dyn Channel>; 3]) -> [Outc
                     publics,
                 };
                 let selection = select_rows(store, me, q)?;
-                run_selected(&selection, &setup, ch, q, &QueryPolicy::default())
+                run_selected(&selection, &setup, ch, q, &policies[i])
             })
         };
         let handles = [run(0, c0), run(1, c1), run(2, c2)];
@@ -427,6 +437,37 @@ fn a_cohort_below_k_is_refused_by_every_party() {
                 other => panic!("expected cohort too small, got {other:?}"),
             }
         }
+    }
+}
+
+#[test]
+fn the_clusters_minimum_cohort_applies_and_parties_with_different_ones_compute_nothing() {
+    let mut p = parties();
+    let obs = observations(HBA1C, 40);
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let q = query(Statistic::Mean, HBA1C, &researcher);
+    let policy = |min_cohort| QueryPolicy { min_cohort };
+    let memory = || -> [Box<dyn Channel>; 3] {
+        let [a, b, c] = memory_channels(Duration::from_secs(30));
+        [Box::new(a), Box::new(b), Box::new(c)]
+    };
+    // 40 rows: enough under k = 40, refused by all three under k = 41.
+    let (_, rows) = open(
+        &researcher,
+        run_with_policies(&p, &q, memory(), [policy(40); 3]),
+    );
+    assert_eq!(rows, 40);
+    for o in run_with_policies(&p, &q, memory(), [policy(41); 3]) {
+        assert!(
+            matches!(o, Err(QueryError::CohortTooSmall { min_cohort: 41 })),
+            "{o:?}"
+        );
+    }
+    // Party 2's config says 20: every party sees a peer that disagrees and stops.
+    let out = run_with_policies(&p, &q, memory(), [policy(10), policy(10), policy(20)]);
+    for o in out {
+        assert!(matches!(o, Err(QueryError::PolicyMismatch { .. })), "{o:?}");
     }
 }
 
