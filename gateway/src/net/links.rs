@@ -184,14 +184,17 @@ impl PeerLinks {
     }
 
     /// Dials the peers with a higher id at `addrs` and waits for those with a lower id to
-    /// connect, retrying until the connect timeout.
+    /// connect, retrying until the connect timeout. Both peers at once: one that is down does
+    /// not keep this node from the other; the error names the first peer not connected.
     pub async fn connect(&self, addrs: [SocketAddr; 3]) -> Result<(), LinkError> {
         *lock(&self.addrs) = Some(addrs);
         let deadline = Instant::now() + self.config.connect_timeout;
-        for peer in PartyId::ALL.into_iter().filter(|p| *p != self.shared.me) {
-            self.reconnect(peer, deadline).await?;
-        }
-        Ok(())
+        let me = self.shared.me;
+        let (next, prev) = tokio::join!(
+            self.reconnect(me.next(), deadline),
+            self.reconnect(me.prev(), deadline)
+        );
+        next.and(prev).map(|_| ())
     }
 
     /// The connection to `peer`; when it is gone, dials it again (higher id) or waits for it

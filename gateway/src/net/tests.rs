@@ -11,7 +11,7 @@ use hdg_mpc::{Channel, ChannelError, PartyId, SessionId};
 use quinn::crypto::rustls::QuicClientConfig;
 
 use super::identity::{CERT_NAME, TlsIdentity};
-use super::links::LinkConfig;
+use super::links::{LinkConfig, LinkError, PeerLinks};
 use super::pinning::client_config;
 use super::quic_channel::{LoopbackCluster, QuicChannel};
 
@@ -178,6 +178,59 @@ fn a_malformed_frame_is_refused_and_names_the_problem() {
         }
         other => panic!("malformed frame accepted: {other:?}"),
     }
+}
+
+#[test]
+fn a_peer_that_is_down_does_not_keep_a_node_from_the_other() {
+    let keys = keys();
+    let identities = [0, 1, 2].map(|i| TlsIdentity::from_signing_key(&keys[i]).unwrap());
+    let pins = [0, 1, 2].map(|i| identities[i].public_key());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let config = LinkConfig {
+        connect_timeout: Duration::from_secs(2),
+        ..LinkConfig::default()
+    };
+    let (p0, p2, down) = {
+        let _inside = runtime.enter();
+        let bind_as = |p: PartyId| {
+            PeerLinks::bind(p, &identities[p.index()], pins, bind, config.clone()).unwrap()
+        };
+        // Party 1's address is taken and released: nothing answers there.
+        let p1 = bind_as(PartyId::P1);
+        let down = p1.local_addr().unwrap();
+        drop(p1);
+        (bind_as(PartyId::P0), bind_as(PartyId::P2), down)
+    };
+    let addrs = [p0.local_addr().unwrap(), down, p2.local_addr().unwrap()];
+    // Party 0 dials both 1 (down) and 2; party 2 waits for both 0 and 1.
+    let (r0, r2) = runtime.block_on(async { tokio::join!(p0.connect(addrs), p2.connect(addrs)) });
+    assert!(
+        matches!(
+            r0,
+            Err(LinkError::Connect {
+                peer: PartyId::P1,
+                ..
+            })
+        ),
+        "{r0:?}"
+    );
+    assert!(
+        matches!(
+            r2,
+            Err(LinkError::Connect {
+                peer: PartyId::P1,
+                ..
+            })
+        ),
+        "{r2:?}"
+    );
+    assert_eq!(p0.connected(), vec![PartyId::P2]);
+    assert_eq!(p2.connected(), vec![PartyId::P0]);
 }
 
 #[test]
