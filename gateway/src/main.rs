@@ -43,6 +43,8 @@ enum Command {
     Key(cli::key::Args),
     /// Ask the cluster a researcher query (signed; answered in sealed secret shares).
     Query(cli::query::Args),
+    /// Grant or revoke consent as a patient (signed with the patient's key).
+    Consent(cli::consent::Args),
     /// Crypto-shred a patient's records (destroy their data key) and anchor the erasure.
     Erase(cli::erase::Args),
     /// Measure ingest or MPC throughput against a baseline measured in the same run.
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Key(a) => cli::key::run(a),
         Command::Query(a) => cli::query::run(a),
         Command::Erase(a) => cli::erase::run(a),
+        Command::Consent(a) => cli::consent::run(a),
         Command::Bench(a) => cli::bench::run(a),
     };
     match result {

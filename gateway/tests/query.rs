@@ -29,9 +29,18 @@ fn synthea() -> String {
 mod common;
 use common::*;
 
-/// Writes the cluster with the default body limit (the largest bundle is over the common one).
+/// Writes the cluster with the default body limit (the largest bundle is over the common one),
+/// without the consent rule: these patients are not enrolled, and these tests check the
+/// statistics (tests/consent.rs checks the consent rule).
 fn init_cluster_for_bundles(dir: &Path) {
-    let out = hdg(&["init", "--cluster", dir.to_str().unwrap(), "--nodes", "3"]);
+    let out = hdg(&[
+        "init",
+        "--cluster",
+        dir.to_str().unwrap(),
+        "--nodes",
+        "3",
+        "--without-consent",
+    ]);
     assert!(
         out.status.success(),
         "init failed: {}",
@@ -65,6 +74,7 @@ fn plaintext(files: &[PathBuf]) -> BTreeMap<String, Vec<i64>> {
         mode: Mode::Strict,
         pseudonym_key: [7; 32],
         catalog,
+        enrolled: None,
     };
     let mut by_record: BTreeMap<RecordId, (String, i64)> = BTreeMap::new();
     for path in files {
@@ -427,6 +437,7 @@ fn cohort_rows(files: &[(PathBuf, [u8; 32])]) -> BTreeMap<String, Vec<CohortRow>
             mode: Mode::Strict,
             pseudonym_key: *key,
             catalog: Catalog::builtin(),
+            enrolled: None,
         };
         let reader = BufReader::new(std::fs::File::open(path).unwrap());
         let name = path.display().to_string();

@@ -5,7 +5,7 @@
 //! evidence convinces anyone), and `hdg verify --cluster` names the fork. Every wait is bounded.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hdg_ledger::{Checkpoint, NoteVerifier};
 use serde_json::Value;
@@ -44,21 +44,6 @@ fn verify_cluster(dir: &Path) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
-}
-
-/// Polls `check` every 200 ms for at most 30 s; panics with `what` and the last value.
-fn wait_for<T: std::fmt::Debug>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match check() {
-            Ok(v) => return v,
-            Err(last) => assert!(
-                Instant::now() < deadline,
-                "{what} within 30 s; last: {last}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// The size node `witness` last cosigned for node `log` (0 if none).

@@ -10,7 +10,7 @@ use crate::field_error::FieldError;
 use crate::ids::Pseudonym;
 use crate::import::{ImportOptions, Mode};
 use crate::observation::Observation;
-use crate::pseudonym::PseudonymKey;
+use crate::pseudonym::{Enrolments, PseudonymKey};
 use crate::report::{ImportReport, Rejection};
 
 /// Accumulates one file's report and passes accepted observations to the sink.
@@ -19,6 +19,7 @@ pub(crate) struct Collector<'a> {
     strict: bool,
     pub(crate) catalog: &'a Catalog,
     key: PseudonymKey,
+    enrolled: Option<&'a Enrolments>,
     report: ImportReport,
     /// 128-bit hashes of resource identities (`Observation/{id}` or fullUrl) seen so far.
     seen_entries: HashSet<[u8; 16]>,
@@ -36,6 +37,7 @@ impl<'a> Collector<'a> {
             strict: opts.mode == Mode::Strict,
             catalog: opts.catalog,
             key: PseudonymKey::derive(&opts.pseudonym_key),
+            enrolled: opts.enrolled,
             report: ImportReport::default(),
             seen_entries: HashSet::new(),
             sink,
@@ -60,9 +62,12 @@ impl<'a> Collector<'a> {
         self.seen_entries.insert(short)
     }
 
-    /// The pseudonym of a normalised patient identity.
+    /// The pseudonym of a normalised patient identity (from the patient's key when enrolled).
     pub(crate) fn pseudonym(&self, patient_key: &str) -> Pseudonym {
-        self.key.pseudonym(patient_key)
+        match self.enrolled {
+            Some(enrolled) => enrolled.pseudonym(&self.key, patient_key),
+            None => self.key.pseudonym(patient_key),
+        }
     }
 
     /// Converts a resolved Observation resource and accepts or rejects each result.

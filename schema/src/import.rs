@@ -14,6 +14,7 @@ use zeroize::Zeroize;
 use crate::catalog::Catalog;
 use crate::collector::Collector;
 use crate::observation::Observation;
+use crate::pseudonym::Enrolments;
 use crate::report::ImportReport;
 use crate::{csv_import, fhir_import, ndjson_import};
 
@@ -77,6 +78,8 @@ pub struct ImportOptions<'a> {
     pub pseudonym_key: [u8; 32],
     /// The indicator catalog (usually `Catalog::builtin()` or an extension of it).
     pub catalog: &'a Catalog,
+    /// Enrolled patients, pseudonymised by their public key (`None`: nobody is enrolled).
+    pub enrolled: Option<&'a Enrolments>,
 }
 
 impl Drop for ImportOptions<'_> {

@@ -57,7 +57,7 @@ pub use ids::{HexIdError, Pseudonym, RecordId};
 pub use import::{Format, ImportError, ImportOptions, Mode, import};
 pub use indicator::{Indicator, UnitConversion, ValueError};
 pub use observation::{Observation, ObservationData};
-pub use pseudonym::PseudonymKey;
+pub use pseudonym::{Enrolments, PseudonymKey};
 pub use report::{ImportReport, Rejection};
 pub use status::{Status, StatusError};
 pub use time::{TimeError, Timestamp};

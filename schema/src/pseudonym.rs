@@ -10,6 +10,23 @@ const REFERENCE_CONTEXT: &str = "hdg-schema 2025 patient pseudonym from referenc
 /// BLAKE3 `derive_key` context for pseudonyms derived from a patient's public key.
 const PUBLIC_KEY_CONTEXT: &str = "hdg-schema 2025 patient pseudonym from public key v1";
 
+/// A hospital's enrolments: the normalised local patient reference (e.g. `Patient/123`) of each
+/// enrolled patient and their ed25519 public key. An enrolled patient's pseudonym is derived
+/// from the key ([`Pseudonym::from_public_key`]), so it is the same at every hospital and the
+/// patient's signed consents name it; others keep the node-keyed pseudonym of their reference.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Enrolments(pub std::collections::BTreeMap<String, [u8; 32]>);
+
+impl Enrolments {
+    /// The pseudonym of the patient with normalised reference `reference`.
+    pub fn pseudonym(&self, key: &PseudonymKey, reference: &str) -> Pseudonym {
+        match self.0.get(reference) {
+            Some(public_key) => Pseudonym::from_public_key(public_key),
+            None => key.pseudonym(reference),
+        }
+    }
+}
+
 /// The key that turns patient references into pseudonyms, derived once from the node secret.
 /// Zeroized on drop.
 #[derive(Zeroize, ZeroizeOnDrop)]
@@ -45,6 +62,21 @@ impl Pseudonym {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_enrolled_patient_is_named_by_their_key_and_others_by_the_node_key() {
+        let key = PseudonymKey::derive(&[1; 32]);
+        let mut enrolled = Enrolments::default();
+        enrolled.0.insert("Patient/123".into(), [9; 32]);
+        assert_eq!(
+            enrolled.pseudonym(&key, "Patient/123"),
+            Pseudonym::from_public_key(&[9; 32])
+        );
+        assert_eq!(
+            enrolled.pseudonym(&key, "Patient/124"),
+            Pseudonym::from_reference(&[1; 32], "Patient/124")
+        );
+    }
 
     #[test]
     fn keyed_and_deterministic() {

@@ -80,6 +80,7 @@ fn a_large_bundle_is_streamed_in_bounded_memory() {
         mode: Mode::Strict,
         pseudonym_key: common::KEY,
         catalog: Catalog::builtin(),
+        enrolled: None,
     };
     let mut count = 0u64;
     let mut sum = 0i64;

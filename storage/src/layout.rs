@@ -39,9 +39,11 @@ pub const WITNESSED: &str = "witnessed";
 pub const FORKS: &str = "forks";
 /// (height u64 BE, witness key) -> that witness's cosignature line on this node's head.
 pub const COSIGNATURES: &str = "cosignatures";
+/// consent id -> the patient's signed consent request (see `crate::consents`).
+pub const CONSENTS: &str = "consents";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 16] = [
+pub const ALL: [&str; 17] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -58,6 +60,7 @@ pub const ALL: [&str; 16] = [
     WITNESSED,
     FORKS,
     COSIGNATURES,
+    CONSENTS,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.

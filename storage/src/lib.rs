@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod baseline;
+mod consents;
 mod error;
 mod keys;
 pub mod layout;
@@ -31,6 +32,7 @@ mod verify;
 mod verify_shares;
 mod witness;
 
+pub use consents::StoredConsent;
 pub use error::StoreError;
 pub use keys::{MASTER_KEY_ENV, MASTER_KEY_FILE, NODE_KEY_FILE, SecretKey};
 pub use ledger_state::DbNodes;

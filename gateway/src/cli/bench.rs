@@ -65,6 +65,7 @@ pub fn synthetic_observations(
         mode: Mode::Strict,
         pseudonym_key,
         catalog: Catalog::builtin(),
+        enrolled: None,
     };
     let mut out = Vec::with_capacity(n);
     let mut parse_seconds = 0.0;

@@ -41,6 +41,7 @@ pub fn read_rows(
         mode: Mode::Lenient,
         pseudonym_key,
         catalog: Catalog::builtin(),
+        enrolled: None,
     };
     for f in files {
         import_file(f, &opts, &mut |o| {

@@ -35,6 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         pseudonym_key: [0; 32],
         catalog: Catalog::builtin(),
+        enrolled: None,
     };
     let mut report = ImportReport::default();
     for f in &args.files {

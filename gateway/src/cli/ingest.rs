@@ -204,6 +204,7 @@ pub fn ingest_files(
         mode,
         pseudonym_key: store.pseudonym_key(),
         catalog: Catalog::builtin(),
+        enrolled: None,
     };
     let mut totals = IngestTotals::default();
     for path in files {

@@ -41,6 +41,10 @@ pub struct Args {
     /// Largest request body the nodes accept, bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// Queries use every shared row, consented or not: only for synthetic data, whose patients
+    /// cannot be asked (the default requires a patient's consent for each row).
+    #[arg(long)]
+    without_consent: bool,
 }
 
 /// Where `init` put a cluster's files.
@@ -72,7 +76,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "--nodes {}: the cluster's protocols are three-party, so --nodes must be 3",
         args.nodes
     );
-    let layout = write_cluster(&args.cluster, args.base_port, args.max_body_bytes)?;
+    let layout = write_cluster(
+        &args.cluster,
+        args.base_port,
+        args.max_body_bytes,
+        !args.without_consent,
+    )?;
     println!(
         "cluster of {} nodes in {}",
         args.nodes,
@@ -91,11 +100,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes a three-node cluster into `dir` (see the module doc): ports from `base_port` or
-/// free ones, request bodies capped at `max_body_bytes`. Refuses to overwrite a cluster.
+/// free ones, request bodies capped at `max_body_bytes`, queries restricted to consented rows
+/// when `consent_required`. Refuses to overwrite a cluster.
 pub fn write_cluster(
     dir: &Path,
     base_port: Option<u16>,
     max_body_bytes: usize,
+    consent_required: bool,
 ) -> anyhow::Result<ClusterLayout> {
     const NODES: usize = 3;
     ensure!(max_body_bytes > 0, "--max-body-bytes must be positive");
@@ -132,6 +143,8 @@ pub fn write_cluster(
             query_timeout_ms: crate::node::config::DEFAULT_QUERY_TIMEOUT_MS,
             min_cohort: crate::node::config::DEFAULT_MIN_COHORT,
             clock_skew_ms: crate::node::config::DEFAULT_CLOCK_SKEW_MS,
+            consent_required,
+            enrolments: None,
             peers: (0..NODES)
                 .filter(|j| *j != i)
                 .map(|j| PeerConfig {

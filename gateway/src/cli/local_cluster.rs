@@ -29,9 +29,10 @@ pub struct LocalCluster {
 }
 
 impl LocalCluster {
-    /// Writes a cluster into `dir` (request bodies up to `max_body_bytes`); nothing runs yet.
+    /// Writes a cluster for a synthetic cohort into `dir` (request bodies up to
+    /// `max_body_bytes`; no consent rule, as synthetic patients cannot be asked); nothing runs yet.
     pub fn write(dir: &Path, max_body_bytes: usize) -> anyhow::Result<ClusterLayout> {
-        write_cluster(dir, None, max_body_bytes)
+        write_cluster(dir, None, max_body_bytes, false)
     }
 
     /// Starts the three nodes of the cluster `layout` in `dir`.

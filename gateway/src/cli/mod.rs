@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_cluster;
 pub mod bench_party;
+pub mod consent;
 pub mod demo;
 pub mod demo_queries;
 pub mod erase;

@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 
 use super::http::{NodeUrl, post};
 use super::ingest::now;
+use crate::node::consent::Purpose;
 use crate::node::query::filter::{filtered_mean, indicator, parse_edges};
 use crate::node::query::{DEFAULT_MIN_COHORT, PartyAnswer, Query, Statistic};
 use crate::node::signed::sign;
@@ -111,6 +112,7 @@ pub fn ask(
         from: window.0,
         to: window.1,
         researcher_x25519: PublicKey::from(&recipient).to_bytes(),
+        purpose: Purpose::Research,
     };
     let body = serde_json::to_string(&query).context("encoding the query")?;
     let signed = sign(key, &body, now());
@@ -275,7 +277,8 @@ fn statistic(args: &Args) -> anyhow::Result<Statistic> {
     })
 }
 
-fn parse_time(text: &str) -> anyhow::Result<i64> {
+/// A FHIR date or dateTime as unix ms.
+pub fn parse_time(text: &str) -> anyhow::Result<i64> {
     Timestamp::parse_fhir(text)
         .map(|t| t.0)
         .map_err(|e| anyhow::anyhow!("bad time {text}: {e}"))

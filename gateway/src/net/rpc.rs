@@ -82,6 +82,11 @@ pub enum Request {
         /// The query's MPC session id (must equal the one derived from `signed`).
         session: SessionId,
     },
+    /// Store this patient's signed consent record (the receiver verifies it itself).
+    Consent {
+        /// The patient's signed request, as the receiving node got it.
+        signed: SignedRequest,
+    },
     /// Cosign this signed head of the sender's ledger (c2sp.org/tlog-witness's add-checkpoint).
     AddCheckpoint {
         /// The size the sender believes the receiver last witnessed.
@@ -120,6 +125,11 @@ pub enum Response {
         leaf_index: Option<u64>,
         /// The signed head closing that receipt, when one was written.
         signed_head: Option<String>,
+    },
+    /// The consent record is stored and anchored (or was already held).
+    ConsentStored {
+        /// Ledger index of its entry, when this request wrote it.
+        leaf_index: Option<u64>,
     },
     /// The witness's cosignature line on the offered head.
     Cosigned {

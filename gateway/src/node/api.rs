@@ -60,6 +60,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/head", get(head))
         .route("/v1/witness", get(witness))
+        .route("/v1/consent", post(super::consent_endpoint::post_consent))
         .route("/v1/consistency", get(consistency))
         .route(
             "/v1/observations",
@@ -193,7 +194,7 @@ async fn observations(
         let store = store
             .as_mut()
             .ok_or_else(|| IngestFailure::Store("the node is shutting down".to_string()))?;
-        let result = ingest_body(store, &body, format, mode);
+        let result = ingest_body(store, &body, format, mode, &worker.enrolled);
         if let Ok(done) = &result {
             worker.tree_size.store(done.tree_size, Ordering::Release);
             *lock(&worker.head) = done.head.clone();

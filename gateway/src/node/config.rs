@@ -32,6 +32,10 @@ fn default_clock_skew_ms() -> u64 {
     DEFAULT_CLOCK_SKEW_MS
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// Largest request body accepted by default (16 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 
@@ -99,6 +103,15 @@ pub struct NodeConfig {
     /// remembered for this long to refuse replays.
     #[serde(default = "default_clock_skew_ms")]
     pub clock_skew_ms: u64,
+    /// Queries use only rows whose patient's consent covers them (the default). `false` only for
+    /// synthetic data, whose patients cannot be asked; the same at every node of a cluster.
+    #[serde(default = "yes")]
+    pub consent_required: bool,
+    /// The enrolled patients' file (`[[patient]]` with `reference` and `public_key`): their
+    /// records are stored under pseudonyms from their keys, so their consents apply. Read at
+    /// start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolments: Option<PathBuf>,
     /// The two other nodes, pinned by key.
     pub peers: Vec<PeerConfig>,
 }
@@ -195,6 +208,7 @@ impl NodeConfig {
         }
         self.data = base.join(&self.data);
         self.identities = base.join(&self.identities);
+        self.enrolments = self.enrolments.map(|e| base.join(e));
         Ok(Checked {
             config: self,
             peer_keys,
@@ -225,6 +239,8 @@ mod tests {
             query_timeout_ms: 5000,
             min_cohort: 10,
             clock_skew_ms: 60_000,
+            consent_required: true,
+            enrolments: None,
             peers: vec![
                 PeerConfig {
                     name: "node1".into(),

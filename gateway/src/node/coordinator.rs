@@ -126,6 +126,7 @@ fn kind_of(r: &Response) -> &'static str {
         Response::Error { .. } => "an error",
         Response::QueryAnswer { .. } => "an answer",
         Response::QueryRefused { .. } => "a refusal",
+        Response::ConsentStored { .. } => "a consent receipt",
         Response::Cosigned { .. }
         | Response::WitnessConflict { .. }
         | Response::WitnessFork { .. } => "a witness answer",

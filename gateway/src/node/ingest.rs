@@ -6,7 +6,9 @@
 
 use std::io::Cursor;
 
-use hdg_schema::{Catalog, Format, ImportError, ImportOptions, ImportReport, Mode, RecordId};
+use hdg_schema::{
+    Catalog, Enrolments, Format, ImportError, ImportOptions, ImportReport, Mode, RecordId,
+};
 use hdg_storage::{Anchored, CommitReceipt, Store};
 
 use crate::cli::ingest::{IngestTotals, ingest_with};
@@ -74,18 +76,21 @@ pub fn format_of(content_type: Option<&str>, body: &[u8]) -> Result<Format, Stri
     }
 }
 
-/// Validates and commits `body`. Strict mode validates the whole body first and stores
-/// nothing when any entry is rejected; lenient mode stores the good entries.
+/// Validates and commits `body`, enrolled patients under the pseudonyms of their keys. Strict
+/// mode validates the whole body first and stores nothing when any entry is rejected; lenient
+/// mode stores the good entries.
 pub fn ingest_body(
     store: &mut Store,
     body: &[u8],
     format: Format,
     mode: Mode,
+    enrolled: &Enrolments,
 ) -> Result<Ingested, IngestFailure> {
     let opts = ImportOptions {
         mode,
         pseudonym_key: store.pseudonym_key(),
         catalog: Catalog::builtin(),
+        enrolled: Some(enrolled),
     };
     let parse = |sink: &mut dyn FnMut(hdg_schema::Observation)| {
         hdg_schema::import(Cursor::new(body), format, BODY_NAME, &opts, sink)

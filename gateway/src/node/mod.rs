@@ -11,6 +11,8 @@
 
 pub mod api;
 pub mod config;
+pub mod consent;
+pub mod consent_endpoint;
 pub mod coordinator;
 pub mod ingest;
 pub mod query;

@@ -10,12 +10,14 @@
 //! rule or the step, never a value.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use hdg_ledger::{EntryKind, sha256};
 use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
+use super::consent::{ConsentSet, Use};
 use super::query::run::{PartySetup, run_selected};
 use super::query::select::select_rows;
 use super::query::{PartyAnswer, Query, QueryError};
@@ -137,6 +139,8 @@ pub async fn answer_query(
         .await
         .map_err(|e| Refusal::new(502, format!("cannot open the MPC session: {e}")))?;
     let me = PartyId::ALL[state.party];
+    // Consents are judged at the request's signed time, the same at the three parties.
+    let at = signed.time;
     let worker = state.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let mut channel: Box<dyn Channel> = Box::new(channel);
@@ -151,7 +155,7 @@ pub async fn answer_query(
             .ok_or_else(|| Refusal::new(503, "the node is shutting down"))?;
         // Every party logs the query in its own ledger before computing: hashes only (the
         // session id, unique per signed request, and the query text), the researcher as actor.
-        let (ledger_index, _) = store
+        let (ledger_index, head) = store
             .anchor(
                 EntryKind::Query,
                 session.0,
@@ -160,8 +164,28 @@ pub async fn answer_query(
                 now(),
             )
             .map_err(|e| Refusal::new(500, format!("cannot log the query in the ledger: {e}")))?;
-        let selection = select_rows(store, me, &query)
-            .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
+        worker.tree_size.store(store.tree_size(), Ordering::Release);
+        *worker
+            .head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head);
+        let selection = if worker.policy.consent_required {
+            let consents = store
+                .consents()
+                .map_err(|e| Refusal::new(500, format!("cannot read the consents: {e}")))
+                .and_then(|c| ConsentSet::from_stored(&c).map_err(|e| Refusal::new(500, e)))?;
+            let use_ = Use {
+                purpose: query.purpose,
+                institution: &researcher,
+                at,
+            };
+            select_rows(store, me, &query, &|row| {
+                consents.covers(&row.patient, &row.indicator, row.effective.0, use_)
+            })
+        } else {
+            select_rows(store, me, &query, &|_| true)
+        }
+        .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
         // The MPC needs only the selected rows: ingest and other queries go on meanwhile.
         drop(guard);
         let setup = PartySetup {

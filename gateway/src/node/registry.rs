@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
+use hdg_schema::Enrolments;
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, parse_key};
@@ -79,4 +80,55 @@ impl Registry {
             .filter(|(_, r, _)| *r == role)
             .count()
     }
+}
+
+/// One enrolled patient, as written in the enrolments file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentEntry {
+    /// The hospital's local reference, normalised as the importer does (`Patient/<id>`).
+    pub reference: String,
+    /// The patient's ed25519 public key, 64 hex digits.
+    pub public_key: String,
+}
+
+/// The enrolments file's contents.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentsFile {
+    /// Every enrolled patient.
+    #[serde(default, rename = "patient")]
+    pub patients: Vec<EnrolmentEntry>,
+}
+
+/// Reads an enrolments file, checking every key and that no reference is enrolled twice.
+pub fn load_enrolments(file: &Path) -> Result<Enrolments, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Read {
+        file: file.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let parsed: EnrolmentsFile = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+        file: file.to_path_buf(),
+        reason: e.to_string().trim_end().to_string(),
+    })?;
+    let mut out = Enrolments::default();
+    for (i, p) in parsed.patients.into_iter().enumerate() {
+        let bad = |field: &str, reason: &str| ConfigError::Field {
+            file: file.to_path_buf(),
+            field: format!("patient[{i}].{field}"),
+            reason: reason.to_string(),
+        };
+        let key = parse_key(&p.public_key)
+            .filter(|k| VerifyingKey::from_bytes(k).is_ok())
+            .ok_or_else(|| {
+                bad(
+                    "public_key",
+                    "must be an ed25519 public key in 64 hex digits",
+                )
+            })?;
+        if out.0.insert(p.reference, key).is_some() {
+            return Err(bad("reference", "is enrolled twice"));
+        }
+    }
+    Ok(out)
 }

@@ -14,6 +14,7 @@ use anyhow::{Context, bail};
 use ed25519_dalek::SigningKey;
 use hdg_ledger::Cosigner;
 use hdg_mpc::PartyId;
+use hdg_schema::Enrolments;
 use hdg_storage::{NODE_KEY_FILE, Store};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -24,7 +25,7 @@ use zeroize::Zeroizing;
 use super::api::router;
 use super::config::{Checked, NodeConfig};
 use super::query::run::QueryPolicy;
-use super::registry::{Registry, Role};
+use super::registry::{Registry, Role, load_enrolments};
 use super::sharing::{ShareSplitter, run_outbox, serve_peers};
 use super::signed::ReplayCache;
 use super::state::NodeState;
@@ -55,6 +56,10 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let config = checked.config.clone();
     let registry = Registry::load(&config.identities)?;
+    let enrolled = match &config.enrolments {
+        Some(file) => load_enrolments(file)?,
+        None => Enrolments::default(),
+    };
     let data = config.data.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&data, false))
         .await?
@@ -101,7 +106,9 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         query_timeout: Duration::from_millis(config.query_timeout_ms),
         policy: QueryPolicy {
             min_cohort: config.min_cohort,
+            consent_required: config.consent_required,
         },
+        enrolled,
         clock_skew: Duration::from_millis(config.clock_skew_ms),
         pins,
         cosigner,
@@ -126,6 +133,8 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         ledger_size = state.tree_size.load(std::sync::atomic::Ordering::Acquire),
         researchers = state.registry.count(Role::Researcher),
         patients = state.registry.count(Role::Patient),
+        enrolled = state.enrolled.0.len(),
+        consent_required = config.consent_required,
         "node started"
     );
 

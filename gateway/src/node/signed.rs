@@ -206,6 +206,29 @@ pub fn verify(
     is_known: impl Fn(&VerifyingKey) -> bool,
     cache: &mut ReplayCache,
 ) -> Result<VerifiedRequest, RequestError> {
+    let verified = check_signature(request, is_known)?;
+    let window_ms = u64::try_from(skew.as_millis()).unwrap_or(u64::MAX);
+    let window = i64::try_from(window_ms).unwrap_or(i64::MAX);
+    let oldest = now.0.saturating_sub(window);
+    if request.time < oldest {
+        return Err(RequestError::Expired { window_ms });
+    }
+    if request.time > now.0.saturating_add(window) {
+        return Err(RequestError::OutsideClockSkew { window_ms });
+    }
+    cache.forget_before(oldest);
+    if !cache.insert(verified.signer.to_bytes(), &verified.nonce, request.time) {
+        return Err(RequestError::Replayed);
+    }
+    Ok(verified)
+}
+
+/// Checks a request's form and signature only (by a key `is_known` accepts), not its time or
+/// nonce: for records kept and re-checked later, such as a patient's consent.
+pub fn check_signature(
+    request: &SignedRequest,
+    is_known: impl Fn(&VerifyingKey) -> bool,
+) -> Result<VerifiedRequest, RequestError> {
     if request.signature.is_empty() {
         return Err(RequestError::Unsigned);
     }
@@ -233,19 +256,6 @@ pub fn verify(
     signer
         .verify_strict(&message, &Signature::from_bytes(&sig_bytes))
         .map_err(|_| RequestError::BadSignature)?;
-    let window_ms = u64::try_from(skew.as_millis()).unwrap_or(u64::MAX);
-    let window = i64::try_from(window_ms).unwrap_or(i64::MAX);
-    let oldest = now.0.saturating_sub(window);
-    if request.time < oldest {
-        return Err(RequestError::Expired { window_ms });
-    }
-    if request.time > now.0.saturating_add(window) {
-        return Err(RequestError::OutsideClockSkew { window_ms });
-    }
-    cache.forget_before(oldest);
-    if !cache.insert(signer_bytes, &nonce, request.time) {
-        return Err(RequestError::Replayed);
-    }
     Ok(VerifiedRequest {
         signer,
         nonce,

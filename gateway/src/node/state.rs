@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdg_ledger::Cosigner;
+use hdg_schema::Enrolments;
 use hdg_storage::{Store, StoreError};
 use tokio::sync::{Notify, watch};
 
@@ -50,6 +51,8 @@ pub struct NodeState {
     pub policy: QueryPolicy,
     /// How far a signed request's time may be from this node's clock.
     pub clock_skew: Duration,
+    /// The patients enrolled at this node (pseudonymised by their keys at ingest).
+    pub enrolled: Enrolments,
     /// The three parties' node keys (this node's included): TLS pins, log and witness keys.
     pub pins: [NodeKey; 3],
     /// This node's witness key: cosigns the peers' heads (the node key, under its origin).

@@ -263,3 +263,18 @@ pub fn wait_outbox_empty(nodes: &mut Nodes, dir: &Path, i: usize) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Polls `check` every 200 ms for at most 30 s; panics with `what` and the last value.
+pub fn wait_for<T: std::fmt::Debug>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(last) => assert!(
+                Instant::now() < deadline,
+                "{what} within 30 s; last: {last}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -18,6 +18,7 @@ pub fn run(
         mode,
         pseudonym_key: KEY,
         catalog: Catalog::builtin(),
+        enrolled: None,
     };
     let mut out = Vec::new();
     let report = import(bytes, format, "test-input", &opts, &mut |o| out.push(o))?;

@@ -19,6 +19,8 @@ use hdg_mpc::{ChannelError, PartyId, SetupError};
 use hdg_schema::ValueError;
 use hdg_storage::StoreError;
 use serde::{Deserialize, Serialize};
+
+use super::consent::Purpose;
 use thiserror::Error;
 
 /// The smallest cohort an unfiltered statistic is computed on, unless the node says otherwise.
@@ -76,6 +78,14 @@ pub struct Query {
     /// The researcher's X25519 public key the output shares are sealed to.
     #[serde(with = "hex32")]
     pub researcher_x25519: [u8; 32],
+    /// What the result is for; with consent required, only rows whose patient consented to
+    /// this purpose are used.
+    #[serde(default = "research")]
+    pub purpose: Purpose,
+}
+
+fn research() -> Purpose {
+    Purpose::Research
 }
 
 /// One party's answer: its sealed output shares and what it computed on.
@@ -139,17 +149,16 @@ pub enum QueryError {
         /// The peer whose digest differs.
         peer: PartyId,
     },
-    /// The parties' minimum cohorts differ (their configs disagree): nothing is computed.
+    /// The parties' query rules (minimum cohort, consent) differ: their configs disagree, and
+    /// nothing is computed.
     #[error(
-        "party {peer} has another minimum cohort than this party {me} ({min_cohort}); the cluster's configs must agree"
+        "party {peer} has other query rules (minimum cohort or consent) than this party {me}; the cluster's configs must agree"
     )]
     PolicyMismatch {
         /// This party.
         me: PartyId,
         /// The peer whose policy differs.
         peer: PartyId,
-        /// This party's minimum cohort.
-        min_cohort: u64,
     },
     /// An unfiltered statistic over fewer rows than the minimum cohort.
     #[error("cohort too small: unfiltered statistics need at least {min_cohort} rows")]

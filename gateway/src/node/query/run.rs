@@ -7,22 +7,17 @@ use hdg_mpc::{Channel, Party, PartyId, PrfKind, PublicKey, SessionId, SessionSec
 
 use super::filter::indicator;
 use super::select::Selection;
-use super::{DEFAULT_MIN_COHORT, PartyAnswer, Query, QueryError, Statistic};
+use super::{PartyAnswer, Query, QueryError, Statistic};
 
-/// The node's rules for queries (not the researcher's to choose).
+/// The node's rules for queries (not the researcher's to choose; the three parties compare
+/// them before computing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueryPolicy {
     /// Unfiltered statistics are refused below this many rows before anything is computed;
     /// a filtered mean releases nothing below it (decided inside the MPC).
     pub min_cohort: u64,
-}
-
-impl Default for QueryPolicy {
-    fn default() -> QueryPolicy {
-        QueryPolicy {
-            min_cohort: DEFAULT_MIN_COHORT,
-        }
-    }
+    /// Only rows a patient's consent covers are selected ([`crate::node::consent`]).
+    pub consent_required: bool,
 }
 
 /// What a party needs to join a query's MPC session.
@@ -101,6 +96,7 @@ fn compare_digests(
 ) -> Result<(), QueryError> {
     let mut words = digest_words(digest);
     words.push(policy.min_cohort);
+    words.push(u64::from(policy.consent_required));
     // A peer that already saw a mismatch may have left: its digest is still queued, so a failed
     // send is reported only when the receives find nothing more telling.
     let sent = [me.next(), me.prev()].map(|peer| channel.send(peer, &words));
@@ -110,11 +106,7 @@ fn compare_digests(
             return Err(QueryError::RowSetMismatch { me, peer });
         }
         if theirs != words {
-            return Err(QueryError::PolicyMismatch {
-                me,
-                peer,
-                min_cohort: policy.min_cohort,
-            });
+            return Err(QueryError::PolicyMismatch { me, peer });
         }
     }
     let [to_next, to_prev] = sent;

@@ -3,6 +3,9 @@
 //! the same rows in the same order from its own store, and a digest of the selected record ids
 //! lets the three confirm it before computing.
 //!
+//! Only rows the caller admits count: with consent required, rows a patient's consent covers
+//! for the query ([`crate::node::consent`]).
+//!
 //! - One indicator: every share row of the indicator with effective time in `[from, to)`, in
 //!   record-id order.
 //! - Paired (Pearson x ~ y): per patient pseudonym, the latest row of x and the latest row of y
@@ -66,13 +69,19 @@ pub fn time_range(q: &Query) -> Result<TimeRange, QueryError> {
     })
 }
 
-/// Selects this party's rows for `q` (see the module doc for the rule).
-pub fn select_rows(store: &Store, me: PartyId, q: &Query) -> Result<Selection, QueryError> {
+/// Selects this party's rows for `q` among those `admit` accepts (the consent rule, or every
+/// row) — see the module doc for the rule.
+pub fn select_rows(
+    store: &Store,
+    me: PartyId,
+    q: &Query,
+    admit: &dyn Fn(&ShareRow) -> bool,
+) -> Result<Selection, QueryError> {
     let range = time_range(q)?;
-    let x = scan(store, me, &q.indicator, range)?;
+    let x = scan(store, me, &q.indicator, range, admit)?;
     match &q.statistic {
         Statistic::Pearson { pair } => {
-            let y = scan(store, me, pair, range)?;
+            let y = scan(store, me, pair, range, admit)?;
             Ok(pair_latest(&x, &y))
         }
         _ => Ok(column(x.iter())),
@@ -84,11 +93,13 @@ fn scan(
     me: PartyId,
     indicator: &str,
     range: TimeRange,
+    admit: &dyn Fn(&ShareRow) -> bool,
 ) -> Result<Vec<ShareRow>, QueryError> {
-    let rows = store.scan_shares(indicator, range)?;
+    let mut rows = store.scan_shares(indicator, range)?;
     if let Some(r) = rows.iter().find(|r| usize::from(r.party) != me.index()) {
         return Err(QueryError::WrongParty { me, found: r.party });
     }
+    rows.retain(|r| admit(r));
     Ok(rows)
 }
 

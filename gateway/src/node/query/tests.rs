@@ -105,6 +105,7 @@ fn query(statistic: Statistic, code: &str, researcher: &StaticSecret) -> Query {
         from: None,
         to: None,
         researcher_x25519: PublicKey::from(researcher).to_bytes(),
+        purpose: crate::node::consent::Purpose::Research,
     }
 }
 
@@ -112,7 +113,16 @@ type Outcome = Result<PartyAnswer, QueryError>;
 
 /// Runs the three parties on their own threads, party i on `channels[i]`.
 fn run_parties(p: &Parties, q: &Query, channels: [Box<dyn Channel>; 3]) -> [Outcome; 3] {
-    run_with_policies(p, q, channels, [QueryPolicy::default(); 3])
+    run_with_policies(p, q, channels, [policy(10); 3])
+}
+
+/// The policy of a cluster with minimum cohort `min_cohort` and no consent rule (the rows here
+/// belong to no enrolled patient).
+fn policy(min_cohort: u64) -> QueryPolicy {
+    QueryPolicy {
+        min_cohort,
+        consent_required: false,
+    }
 }
 
 /// [`run_parties`] with party i under `policies[i]`.
@@ -137,7 +147,7 @@ fn run_with_policies(
                     secret,
                     publics,
                 };
-                let selection = select_rows(store, me, q)?;
+                let selection = select_rows(store, me, q, &|_| true)?;
                 run_selected(&selection, &setup, ch, q, &policies[i])
             })
         };
@@ -447,7 +457,6 @@ fn the_clusters_minimum_cohort_applies_and_parties_with_different_ones_compute_n
     store_shares(&mut p, &obs, &[]);
     let researcher = StaticSecret::random_from_rng(&mut rand::rng());
     let q = query(Statistic::Mean, HBA1C, &researcher);
-    let policy = |min_cohort| QueryPolicy { min_cohort };
     let memory = || -> [Box<dyn Channel>; 3] {
         let [a, b, c] = memory_channels(Duration::from_secs(30));
         [Box::new(a), Box::new(b), Box::new(c)]

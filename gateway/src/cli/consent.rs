@@ -1,0 +1,121 @@
+//! `hdg consent`: a patient grants or revokes consent, signed with their own key, at any node;
+//! the node stores it and has both peers store it (see `node::consent_endpoint`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::http::{NodeUrl, post};
+use super::ingest::now;
+use super::query::{parse_time, read_seed};
+use crate::node::consent::{ConsentBody, Purpose};
+use crate::node::signed::sign;
+
+/// Arguments of `hdg consent`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Any node's API, `http://host:port`.
+    #[arg(long)]
+    node: String,
+    /// The patient's ed25519 seed file (64 hex digits).
+    #[arg(long)]
+    key: PathBuf,
+    /// Print the node's JSON answer instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(subcommand)]
+    action: Action,
+}
+
+/// Grant or revoke.
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Permit the use of your data for a purpose.
+    Grant {
+        /// research, statistics or treatment (repeat for several).
+        #[arg(long = "purpose", required = true, value_parser = purpose)]
+        purposes: Vec<Purpose>,
+        /// Only this indicator's data (LOINC code; repeat for several). Default: all.
+        #[arg(long = "indicator")]
+        indicators: Vec<String>,
+        /// Only data effective from this date (FHIR date or dateTime).
+        #[arg(long)]
+        from: Option<String>,
+        /// Only data effective before this date.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this research institution (its public key, 64 hex digits).
+        #[arg(long)]
+        institution: Option<String>,
+        /// The grant lapses at this date.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Withdraw an earlier grant (its consent id, as `grant` printed it).
+    Revoke {
+        /// The consent id.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+fn purpose(text: &str) -> Result<Purpose, String> {
+    serde_json::from_value(json!(text))
+        .map_err(|_| format!("unknown purpose {text:?}: research, statistics or treatment"))
+}
+
+/// Signs and posts the consent; exit failure when the node refuses it.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let node = NodeUrl::parse(&args.node)?;
+    let key = read_seed(&args.key)?;
+    let time = |t: Option<String>| t.as_deref().map(parse_time).transpose();
+    let body = match args.action {
+        Action::Grant {
+            purposes,
+            indicators,
+            from,
+            to,
+            institution,
+            expires,
+        } => ConsentBody::Grant {
+            purposes,
+            indicators,
+            from: time(from)?,
+            to: time(to)?,
+            institution,
+            expires: time(expires)?,
+        },
+        Action::Revoke { id } => ConsentBody::Revoke { consent: id },
+    };
+    let signed = sign(&key, &serde_json::to_string(&body)?, now());
+    let request = serde_json::to_vec(&signed).context("encoding the signed request")?;
+    let (status, answer) = post(
+        &node,
+        "/v1/consent",
+        "application/json",
+        &request,
+        Duration::from_secs(30),
+    )?;
+    if args.json {
+        println!("{answer}");
+    } else if status == 200 {
+        println!(
+            "consent {} stored at the three parties (ledger entries {})",
+            answer["consent_id"].as_str().unwrap_or("?"),
+            answer["ledger_index"]
+        );
+    } else {
+        eprintln!(
+            "consent refused ({status}): {}",
+            answer["error"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(if status == 200 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

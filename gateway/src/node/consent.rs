@@ -1,0 +1,433 @@
+//! Patients' consents: what a patient signs, how a node checks it, and the rule that decides
+//! whether a consent covers a row of a query.
+//!
+//! A consent is a signed request ([`super::signed`]) by the patient's ed25519 key whose body is
+//! a [`ConsentBody`]: a grant (purposes; indicators, or all; the window of the data's effective
+//! time; optionally one research institution, by its key; optionally an expiry) or the
+//! revocation of an earlier grant by the same key. It applies to the patient's pseudonym, which
+//! is derived from that key ([`Pseudonym::from_public_key`]): a hospital that enrolled the
+//! patient stores their records under it, so nobody can consent for someone else's rows.
+//!
+//! Every party keeps the signed record itself and checks the signature again whenever it builds
+//! the [`ConsentSet`] for a query; a record that no longer verifies fails the query (closed, not
+//! open). A query at time `t` includes a row when some grant by the row's patient, signed at or
+//! before `t`, not revoked, not expired at `t`, covers the query's purpose, indicator and
+//! institution and the row's effective time. The query's signed time is used, not each node's
+//! clock, so the three parties decide alike.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hdg_schema::{Catalog, Pseudonym};
+use hdg_storage::StoredConsent;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use super::signed::{RequestError, SignedRequest, check_signature};
+
+/// What data may be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    /// Research studies (researcher queries ask for this by default).
+    Research,
+    /// Aggregate statistics (public health, quality reports).
+    Statistics,
+    /// The patient's own treatment.
+    Treatment,
+}
+
+/// The body of a patient's signed consent request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ConsentBody {
+    /// Permit the use of the patient's data.
+    Grant {
+        /// For which purposes (at least one).
+        purposes: Vec<Purpose>,
+        /// Which indicators (LOINC codes); empty: all.
+        #[serde(default)]
+        indicators: Vec<String>,
+        /// Earliest effective time of the data covered, unix ms.
+        #[serde(default)]
+        from: Option<i64>,
+        /// First effective time not covered, unix ms.
+        #[serde(default)]
+        to: Option<i64>,
+        /// Only this research institution (its ed25519 key, hex); `None`: any registered one.
+        #[serde(default)]
+        institution: Option<String>,
+        /// When the grant lapses, unix ms; `None`: until revoked.
+        #[serde(default)]
+        expires: Option<i64>,
+    },
+    /// Withdraw an earlier grant by the same patient.
+    Revoke {
+        /// The grant's consent id (hex).
+        consent: String,
+    },
+}
+
+/// Why a consent request is refused. Names the rule, never a health value.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConsentError {
+    /// The signed request does not check out.
+    #[error("consent refused: {0}")]
+    Request(#[from] RequestError),
+    /// The body is not a consent.
+    #[error("consent refused: malformed body ({0})")]
+    Body(String),
+    /// A rule of the grant is broken.
+    #[error("consent refused: {0}")]
+    Rule(String),
+    /// The revoked consent is not held here.
+    #[error("consent refused: revocation of unknown consent {0}")]
+    UnknownConsent(String),
+    /// The revoked consent was granted by another key.
+    #[error("consent refused: consent {0} was granted by another patient")]
+    NotYours(String),
+}
+
+/// A consent record whose signature checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    /// Its id ([`consent_id`]).
+    pub id: [u8; 32],
+    /// The patient's key.
+    pub signer: [u8; 32],
+    /// The patient's pseudonym (from the key).
+    pub patient: Pseudonym,
+    /// When the patient signed it, unix ms.
+    pub time: i64,
+    /// What it says.
+    pub body: ConsentBody,
+}
+
+/// The id of a signed consent: SHA-256 over a domain prefix and the signature (unique per
+/// signed request: the signature covers the nonce).
+pub fn consent_id(signed: &SignedRequest) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"hdg consent id v1\n");
+    h.update(signed.signature.as_bytes());
+    h.finalize().into()
+}
+
+/// Checks the signature (any key: a consent binds only its own signer's pseudonym) and the
+/// body's rules; the time window and replay checks are the endpoint's.
+pub fn open_consent(signed: &SignedRequest) -> Result<ConsentRecord, ConsentError> {
+    let verified = check_signature(signed, |_| true)?;
+    let body: ConsentBody =
+        serde_json::from_str(&signed.body).map_err(|e| ConsentError::Body(e.to_string()))?;
+    check_body(&body, verified.time.0)?;
+    let signer = verified.signer.to_bytes();
+    Ok(ConsentRecord {
+        id: consent_id(signed),
+        signer,
+        patient: Pseudonym::from_public_key(&signer),
+        time: verified.time.0,
+        body,
+    })
+}
+
+fn check_body(body: &ConsentBody, signed_at: i64) -> Result<(), ConsentError> {
+    let rule = |s: &str| Err(ConsentError::Rule(s.to_string()));
+    match body {
+        ConsentBody::Grant {
+            purposes,
+            indicators,
+            from,
+            to,
+            institution,
+            expires,
+        } => {
+            if purposes.is_empty() {
+                return rule("a grant names at least one purpose");
+            }
+            if let Some(code) = indicators
+                .iter()
+                .find(|c| Catalog::builtin().get(c).is_none())
+            {
+                return Err(ConsentError::Rule(format!(
+                    "indicator {code} is not in the catalog"
+                )));
+            }
+            if let (Some(f), Some(t)) = (from, to)
+                && f >= t
+            {
+                return rule("the data window is empty: from must be before to");
+            }
+            if let Some(i) = institution
+                && !(i.len() == 64 && i.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return rule("institution must be a research institution's key in 64 hex digits");
+            }
+            if expires.is_some_and(|e| e <= signed_at) {
+                return rule("the grant expires before it was signed");
+            }
+            Ok(())
+        }
+        ConsentBody::Revoke { consent } => {
+            if consent.len() == 64 && consent.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(())
+            } else {
+                rule("revoke names a consent id in 64 hex digits")
+            }
+        }
+    }
+}
+
+/// A revocation may name only a grant held here and signed by the same key.
+pub fn check_revocation(
+    record: &ConsentRecord,
+    revoked: Option<&ConsentRecord>,
+) -> Result<(), ConsentError> {
+    let ConsentBody::Revoke { consent } = &record.body else {
+        return Ok(());
+    };
+    match revoked {
+        None => Err(ConsentError::UnknownConsent(consent.clone())),
+        Some(g) if g.signer != record.signer => Err(ConsentError::NotYours(consent.clone())),
+        Some(_) => Ok(()),
+    }
+}
+
+/// What a query asks of a row's consent.
+#[derive(Debug, Clone, Copy)]
+pub struct Use<'a> {
+    /// The query's purpose.
+    pub purpose: Purpose,
+    /// The researcher's key.
+    pub institution: &'a [u8; 32],
+    /// The query's signed time, unix ms.
+    pub at: i64,
+}
+
+/// The grants in force, by patient, built from the consent records a node holds.
+#[derive(Debug, Default)]
+pub struct ConsentSet {
+    grants: BTreeMap<Pseudonym, Vec<ConsentRecord>>,
+    revoked: BTreeSet<[u8; 32]>,
+}
+
+impl ConsentSet {
+    /// Builds the set from stored records `(id, signed request JSON)`, re-checking each; a
+    /// record that does not verify is an error (the caller refuses the query).
+    pub fn from_stored(records: &[StoredConsent]) -> Result<ConsentSet, String> {
+        let mut set = ConsentSet::default();
+        let mut revocations = Vec::new();
+        for (id, bytes) in records {
+            let bad = |e: &dyn std::fmt::Display| {
+                format!("stored consent {} does not verify: {e}", hex::encode(id))
+            };
+            let signed: SignedRequest = serde_json::from_slice(bytes).map_err(|e| bad(&e))?;
+            let record = open_consent(&signed).map_err(|e| bad(&e))?;
+            if record.id != *id {
+                return Err(bad(&"its id does not match its signature"));
+            }
+            match &record.body {
+                ConsentBody::Grant { .. } => {
+                    set.grants.entry(record.patient).or_default().push(record)
+                }
+                ConsentBody::Revoke { .. } => revocations.push(record),
+            }
+        }
+        for r in revocations {
+            let ConsentBody::Revoke { consent } = &r.body else {
+                unreachable!("only revocations are collected")
+            };
+            let mut id = [0u8; 32];
+            if hex::decode_to_slice(consent, &mut id).is_ok() {
+                // Only the grant's own signer can revoke it.
+                let own = set
+                    .grants
+                    .get(&r.patient)
+                    .is_some_and(|gs| gs.iter().any(|g| g.id == id));
+                if own {
+                    set.revoked.insert(id);
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// Whether a grant in force covers `patient`'s row of `indicator` effective at `effective`
+    /// for `use_` (see the module doc).
+    pub fn covers(
+        &self,
+        patient: &Pseudonym,
+        indicator: &str,
+        effective: i64,
+        use_: Use<'_>,
+    ) -> bool {
+        let Some(grants) = self.grants.get(patient) else {
+            return false;
+        };
+        let institution = hex::encode(use_.institution);
+        grants.iter().any(|g| {
+            let ConsentBody::Grant {
+                purposes,
+                indicators,
+                from,
+                to,
+                institution: only,
+                expires,
+            } = &g.body
+            else {
+                return false;
+            };
+            g.time <= use_.at
+                && !self.revoked.contains(&g.id)
+                && expires.is_none_or(|e| use_.at < e)
+                && purposes.contains(&use_.purpose)
+                && (indicators.is_empty() || indicators.iter().any(|c| c == indicator))
+                && from.is_none_or(|f| f <= effective)
+                && to.is_none_or(|t| effective < t)
+                && only
+                    .as_deref()
+                    .is_none_or(|i| i.eq_ignore_ascii_case(&institution))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::signed::sign;
+    use ed25519_dalek::SigningKey;
+    use hdg_schema::Timestamp;
+
+    const T: i64 = 1_750_000_000_000;
+    const HR: &str = "8867-4";
+    const BMI: &str = "39156-5";
+
+    fn key(b: u8) -> SigningKey {
+        SigningKey::from_bytes(&[b; 32])
+    }
+
+    fn grant(indicators: &[&str]) -> ConsentBody {
+        ConsentBody::Grant {
+            purposes: vec![Purpose::Research],
+            indicators: indicators.iter().map(|s| s.to_string()).collect(),
+            from: None,
+            to: None,
+            institution: None,
+            expires: None,
+        }
+    }
+
+    fn signed(k: &SigningKey, body: &ConsentBody, at: i64) -> SignedRequest {
+        sign(k, &serde_json::to_string(body).unwrap(), Timestamp(at))
+    }
+
+    fn stored(reqs: &[SignedRequest]) -> Vec<StoredConsent> {
+        reqs.iter()
+            .map(|r| (consent_id(r), serde_json::to_vec(r).unwrap()))
+            .collect()
+    }
+
+    fn use_at(at: i64) -> Use<'static> {
+        Use {
+            purpose: Purpose::Research,
+            institution: &[7; 32],
+            at,
+        }
+    }
+
+    #[test]
+    fn a_grant_covers_its_patient_indicators_window_and_purpose_only() {
+        let (a, b) = (key(1), key(2));
+        let window = ConsentBody::Grant {
+            purposes: vec![Purpose::Research],
+            indicators: vec![HR.into()],
+            from: Some(T - 1000),
+            to: Some(T),
+            institution: Some(hex::encode([7u8; 32])),
+            expires: Some(T + 10_000),
+        };
+        let set = ConsentSet::from_stored(&stored(&[signed(&a, &window, T)])).unwrap();
+        let pa = Pseudonym::from_public_key(&a.verifying_key().to_bytes());
+        let pb = Pseudonym::from_public_key(&b.verifying_key().to_bytes());
+        assert!(set.covers(&pa, HR, T - 1, use_at(T + 1)));
+        assert!(
+            !set.covers(&pb, HR, T - 1, use_at(T + 1)),
+            "another patient"
+        );
+        assert!(
+            !set.covers(&pa, BMI, T - 1, use_at(T + 1)),
+            "another indicator"
+        );
+        assert!(
+            !set.covers(&pa, HR, T, use_at(T + 1)),
+            "data after the window"
+        );
+        assert!(
+            !set.covers(&pa, HR, T - 1001, use_at(T + 1)),
+            "data before the window"
+        );
+        assert!(
+            !set.covers(&pa, HR, T - 1, use_at(T - 1)),
+            "a query before the grant"
+        );
+        assert!(!set.covers(&pa, HR, T - 1, use_at(T + 10_000)), "expired");
+        let statistics = Use {
+            purpose: Purpose::Statistics,
+            ..use_at(T + 1)
+        };
+        assert!(!set.covers(&pa, HR, T - 1, statistics), "another purpose");
+        let other = Use {
+            institution: &[8; 32],
+            ..use_at(T + 1)
+        };
+        assert!(!set.covers(&pa, HR, T - 1, other), "another institution");
+    }
+
+    #[test]
+    fn a_revocation_by_the_patient_ends_the_grant_and_one_by_another_key_does_not() {
+        let (a, b) = (key(1), key(2));
+        let g = signed(&a, &grant(&[]), T);
+        let pa = Pseudonym::from_public_key(&a.verifying_key().to_bytes());
+        let revoke = ConsentBody::Revoke {
+            consent: hex::encode(consent_id(&g)),
+        };
+        let by_other = signed(&b, &revoke, T + 1);
+        let set = ConsentSet::from_stored(&stored(&[g.clone(), by_other.clone()])).unwrap();
+        assert!(set.covers(&pa, HR, T, use_at(T + 5)));
+        let grant_record = open_consent(&g).unwrap();
+        assert_eq!(
+            check_revocation(&open_consent(&by_other).unwrap(), Some(&grant_record)),
+            Err(ConsentError::NotYours(hex::encode(consent_id(&g))))
+        );
+        let own = signed(&a, &revoke, T + 2);
+        check_revocation(&open_consent(&own).unwrap(), Some(&grant_record)).unwrap();
+        let set = ConsentSet::from_stored(&stored(&[g, by_other, own])).unwrap();
+        assert!(!set.covers(&pa, HR, T, use_at(T + 5)));
+    }
+
+    #[test]
+    fn bad_grants_and_tampered_records_are_refused_naming_the_rule() {
+        let a = key(1);
+        let unknown = signed(&a, &grant(&["0000-0"]), T);
+        assert!(
+            matches!(open_consent(&unknown), Err(ConsentError::Rule(r)) if r.contains("0000-0"))
+        );
+        let mut no_purpose = grant(&[]);
+        if let ConsentBody::Grant { purposes, .. } = &mut no_purpose {
+            purposes.clear();
+        }
+        assert!(matches!(
+            open_consent(&signed(&a, &no_purpose, T)),
+            Err(ConsentError::Rule(_))
+        ));
+        let mut tampered = signed(&a, &grant(&[HR]), T);
+        tampered.body = serde_json::to_string(&grant(&[])).unwrap();
+        assert_eq!(
+            open_consent(&tampered),
+            Err(ConsentError::Request(RequestError::BadSignature))
+        );
+        let err = ConsentSet::from_stored(&stored(&[tampered])).unwrap_err();
+        assert!(err.contains("does not verify"), "{err}");
+        let mut wrong_id = stored(&[signed(&a, &grant(&[]), T)]);
+        wrong_id[0].0 = [0; 32];
+        assert!(ConsentSet::from_stored(&wrong_id).is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! `POST /v1/consent`: a patient's signed grant or revocation, at any node. The node checks it
+//! (signature, clock-skew window, its own replay cache, the grant's rules; a revocation must name
+//! a grant of the same key held here), stores and anchors it, and forwards it to both peers
+//! ([`Request::Consent`]), which check it themselves and do the same. The answer names the
+//! consent id and each node's ledger index; a peer that cannot be reached is named, and until it
+//! holds the consent the parties' row sets differ, so queries are refused rather than computed
+//! on rows it would include or exclude differently.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use hdg_mpc::PartyId;
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use super::api::ApiError;
+use super::consent::{ConsentError, check_revocation, open_consent};
+use super::signed::{SignedRequest, verify};
+use super::state::{NodeState, with_store};
+use crate::cli::ingest::now;
+use crate::net::rpc::{Request, Response};
+
+/// How long a peer may take to store a consent.
+const PEER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Checks `signed` here and stores it; the ledger index when this call wrote it.
+pub async fn store_consent(
+    state: &Arc<NodeState>,
+    signed: &SignedRequest,
+) -> Result<Option<u64>, (StatusCode, String)> {
+    let refused = |e: ConsentError| {
+        warn!(reason = %e, "consent refused");
+        (StatusCode::BAD_REQUEST, e.to_string())
+    };
+    {
+        let mut cache = state
+            .replay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        verify(signed, now(), state.clock_skew, |_| true, &mut cache)
+            .map_err(|e| refused(e.into()))?;
+    }
+    let record = open_consent(signed).map_err(refused)?;
+    let bytes = serde_json::to_vec(signed).expect("a signed request serialises");
+    let cached = state.clone();
+    let outcome = with_store(state, move |store| {
+        if let super::consent::ConsentBody::Revoke { consent } = &record.body {
+            let mut id = [0u8; 32];
+            hex::decode_to_slice(consent, &mut id).expect("checked as 64 hex digits");
+            let revoked = match store.consent(&id)? {
+                Some(b) => serde_json::from_slice::<SignedRequest>(&b)
+                    .ok()
+                    .and_then(|s| open_consent(&s).ok()),
+                None => None,
+            };
+            if let Err(e) = check_revocation(&record, revoked.as_ref()) {
+                return Ok(Err(e));
+            }
+        }
+        let stored = store.record_consent(record.id, &bytes, record.signer, now())?;
+        cached.tree_size.store(store.tree_size(), Ordering::Release);
+        if let Some((_, head)) = &stored {
+            *cached
+                .head
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head.clone());
+        }
+        Ok(Ok(stored.map(|(leaf, _)| leaf)))
+    })
+    .await
+    .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?;
+    outcome.map_err(refused)
+}
+
+/// The handler of `POST /v1/consent`.
+pub async fn post_consent(
+    State(state): State<Arc<NodeState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
+    let signed: SignedRequest = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "body is not a signed request"))?;
+    let own = store_consent(&state, &signed)
+        .await
+        .map_err(|(status, reason)| ApiError::new(status, reason))?;
+    let id = super::consent::consent_id(&signed);
+    let me = state.party;
+    let mut ledger: [Option<u64>; 3] = [None; 3];
+    ledger[me] = own;
+    let mut missing = Vec::new();
+    let request = Request::Consent { signed };
+    let peers: Vec<PartyId> = PartyId::ALL
+        .into_iter()
+        .filter(|p| p.index() != me)
+        .collect();
+    let (a, b) = tokio::join!(
+        state.links.request(peers[0], &request, PEER_TIMEOUT),
+        state.links.request(peers[1], &request, PEER_TIMEOUT)
+    );
+    for (peer, reply) in peers.iter().zip([a, b]) {
+        match reply {
+            Ok(Response::ConsentStored { leaf_index }) => ledger[peer.index()] = leaf_index,
+            Ok(other) => missing.push(format!("{peer}: unexpected answer {other:?}")),
+            Err(e) => missing.push(e.to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        warn!(problems = ?missing, "consent stored here but not at every party");
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "consent {} stored at this node but not at every party ({}); queries are refused until all three hold it",
+                hex::encode(id),
+                missing.join("; ")
+            ),
+        ));
+    }
+    info!("consent stored at the three parties");
+    Ok(Json(
+        json!({ "consent_id": hex::encode(id), "ledger_index": ledger }),
+    ))
+}
+
+/// A peer's [`Request::Consent`]: checked and stored here as if posted here.
+pub async fn answer_consent(state: &Arc<NodeState>, signed: &SignedRequest) -> Response {
+    match store_consent(state, signed).await {
+        Ok(leaf_index) => Response::ConsentStored { leaf_index },
+        Err((_, reason)) => Response::Error { reason },
+    }
+}

@@ -1,0 +1,228 @@
+//! Consent end to end: two Synthea patients enrolled at node 0 with their own keys, their
+//! bundles ingested and shared, then researcher queries on a cluster that requires consent.
+//! Nothing is computed before anyone consents; a grant lets exactly that patient's rows in
+//! (only the indicators it names); a revocation takes them out again, so the count drops by
+//! exactly that patient's rows; a revocation by another patient and a grant naming an unknown
+//! indicator are refused naming the reason. Every wait is bounded.
+
+use std::collections::BTreeSet;
+use std::io::Cursor;
+use std::path::Path;
+
+use ed25519_dalek::SigningKey;
+use hdg_schema::{Catalog, Format, ImportOptions, Mode, RecordId, Value as ObsValue, import};
+use serde_json::Value;
+
+mod common;
+use common::*;
+
+const HEART_RATE: &str = "8867-4";
+const BMI: &str = "39156-5";
+
+fn bundle(name: &str) -> Vec<u8> {
+    std::fs::read(patient_0().replace("patient-0.json", name)).unwrap()
+}
+
+/// The `Patient/{id}` reference of a bundle's patient (what the importer pseudonymises).
+fn patient_reference(bundle: &[u8]) -> String {
+    let json: Value = serde_json::from_slice(bundle).unwrap();
+    let patient = json["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["resourceType"] == "Patient")
+        .expect("the bundle has a Patient");
+    format!("Patient/{}", patient["id"].as_str().unwrap())
+}
+
+/// Numeric observations of `indicator` in a bundle, once per record, read straight from it.
+fn count(bundle: &[u8], indicator: &str) -> u64 {
+    let opts = ImportOptions {
+        mode: Mode::Strict,
+        pseudonym_key: [3; 32],
+        catalog: Catalog::builtin(),
+        enrolled: None,
+    };
+    let mut ids: BTreeSet<RecordId> = BTreeSet::new();
+    import(
+        Cursor::new(bundle),
+        Format::FhirJson,
+        "b",
+        &opts,
+        &mut |o| {
+            if o.indicator == indicator && matches!(o.value, ObsValue::Quantity(_)) {
+                ids.insert(o.id());
+            }
+        },
+    )
+    .unwrap();
+    ids.len() as u64
+}
+
+fn run(args: &[&str]) -> (bool, String) {
+    let out = hdg(args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `hdg query --stat count --json` as the demo research institution: the rows counted, or the
+/// refusal's text.
+fn count_query(dir: &Path, indicator: &str) -> Result<u64, String> {
+    let url = format!("http://{}", http_addr(dir, 1));
+    let key = dir.join("identities/research-institute.key");
+    let (ok, text) = run(&[
+        "query",
+        "--node",
+        &url,
+        "--key",
+        key.to_str().unwrap(),
+        "--stat",
+        "count",
+        "--indicator",
+        indicator,
+        "--json",
+    ]);
+    let json: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {text}"));
+    if ok {
+        Ok(json["rows"].as_u64().unwrap())
+    } else {
+        Err(json["error"].as_str().unwrap_or_default().to_string())
+    }
+}
+
+/// `hdg consent` as the patient whose seed is in `key`, at node 2.
+fn consent(dir: &Path, key: &Path, action: &[&str]) -> (bool, String) {
+    let url = format!("http://{}", http_addr(dir, 2));
+    let mut args = vec!["consent", "--node", &url, "--key", key.to_str().unwrap()];
+    args.extend_from_slice(action);
+    run(&args)
+}
+
+/// The consent id `hdg consent grant` printed.
+fn consent_id(out: &str) -> String {
+    out.split_whitespace()
+        .nth(1)
+        .filter(|id| id.len() == 64)
+        .unwrap_or_else(|| panic!("no consent id in {out}"))
+        .to_string()
+}
+
+#[test]
+fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init_cluster(dir);
+    let (a_bundle, b_bundle) = (bundle("patient-0.json"), bundle("patient-2.json"));
+    let (a_key, b_key) = (dir.join("patient-a.key"), dir.join("patient-b.key"));
+    let (a, b) = (
+        SigningKey::from_bytes(&[11; 32]),
+        SigningKey::from_bytes(&[22; 32]),
+    );
+    std::fs::write(&a_key, hex::encode([11u8; 32])).unwrap();
+    std::fs::write(&b_key, hex::encode([22u8; 32])).unwrap();
+    std::fs::write(
+        dir.join("enrolments.toml"),
+        format!(
+            "[[patient]]\nreference = \"{}\"\npublic_key = \"{}\"\n\n\
+             [[patient]]\nreference = \"{}\"\npublic_key = \"{}\"\n",
+            patient_reference(&a_bundle),
+            hex::encode(a.verifying_key().to_bytes()),
+            patient_reference(&b_bundle),
+            hex::encode(b.verifying_key().to_bytes()),
+        ),
+    )
+    .unwrap();
+    // Node 0 is the patients' hospital; every node requires consent, with k = 2.
+    for i in 0..3 {
+        let path = dir.join(format!("node{i}.toml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("consent_required = true"),
+            "init requires consent"
+        );
+        let text = text.replace("min_cohort = 10\n", "min_cohort = 2\n");
+        let text = if i == 0 {
+            format!("enrolments = \"enrolments.toml\"\n{text}")
+        } else {
+            text
+        };
+        std::fs::write(&path, text).unwrap();
+    }
+    let mut nodes = Nodes::start_all(dir);
+    for i in 0..3 {
+        wait_healthy(&mut nodes, dir, i, 2);
+    }
+    for body in [&a_bundle, &b_bundle] {
+        let (status, receipt) = http(
+            http_addr(dir, 0),
+            "POST",
+            "/v1/observations",
+            Some(("application/fhir+json", body)),
+        );
+        assert_eq!(status, 200, "{receipt}");
+    }
+    wait_outbox_empty(&mut nodes, dir, 0);
+    let (a_hr, b_hr) = (count(&a_bundle, HEART_RATE), count(&b_bundle, HEART_RATE));
+    let a_bmi = count(&a_bundle, BMI);
+    assert!(
+        a_hr >= 2 && b_hr >= 2 && a_bmi >= 2,
+        "{a_hr} {b_hr} {a_bmi}"
+    );
+
+    // Nobody has consented: no rows, so the cohort rule refuses.
+    let refused = count_query(dir, HEART_RATE).unwrap_err();
+    assert!(refused.contains("cohort too small"), "{refused}");
+
+    // A consents to research on everything, B to research on heart rate only.
+    let (ok, out) = consent(dir, &a_key, &["grant", "--purpose", "research"]);
+    assert!(ok, "{out}");
+    let a_grant = consent_id(&out);
+    let (ok, out) = consent(
+        dir,
+        &b_key,
+        &["grant", "--purpose", "research", "--indicator", HEART_RATE],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(count_query(dir, HEART_RATE), Ok(a_hr + b_hr));
+    assert_eq!(
+        count_query(dir, BMI),
+        Ok(a_bmi),
+        "B's grant covers heart rate only"
+    );
+
+    // B cannot revoke A's grant; a grant must name known indicators.
+    let (ok, out) = consent(dir, &b_key, &["revoke", "--id", &a_grant]);
+    assert!(!ok && out.contains("granted by another patient"), "{out}");
+    let (ok, out) = consent(
+        dir,
+        &b_key,
+        &["grant", "--purpose", "research", "--indicator", "0000-0"],
+    );
+    assert!(
+        !ok && out.contains("0000-0") && out.contains("not in the catalog"),
+        "{out}"
+    );
+    assert_eq!(count_query(dir, HEART_RATE), Ok(a_hr + b_hr));
+
+    // A revokes: every later query loses exactly A's rows.
+    let (ok, out) = consent(dir, &a_key, &["revoke", "--id", &a_grant]);
+    assert!(ok, "{out}");
+    assert_eq!(count_query(dir, HEART_RATE), Ok(b_hr));
+    let refused = count_query(dir, BMI).unwrap_err();
+    assert!(refused.contains("cohort too small"), "{refused}");
+
+    // The consents are anchored at all three nodes, and the ledgers are still cosigned.
+    wait_for("hdg verify --cluster passes", || {
+        let (ok, out) = run(&["verify", "--cluster", dir.to_str().unwrap()]);
+        if ok { Ok(()) } else { Err(out) }
+    });
+    for i in 0..3 {
+        nodes.assert_running(i);
+    }
+}
