@@ -2,7 +2,8 @@
 //! bundles ingested and shared, then researcher queries on a cluster that requires consent.
 //! Nothing is computed before anyone consents; a grant lets exactly that patient's rows in
 //! (only the indicators it names); a revocation takes them out again, so the count drops by
-//! exactly that patient's rows; a revocation by another patient and a grant naming an unknown
+//! exactly that patient's rows; a patient who is not enrolled has nothing shared; a revocation
+//! by another patient and a grant naming an unknown
 //! indicator are refused naming the reason. Every wait is bounded.
 
 use std::collections::BTreeSet;
@@ -168,6 +169,19 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         assert_eq!(status, 200, "{receipt}");
     }
     wait_outbox_empty(&mut nodes, dir, 0);
+    // A patient who is not enrolled cannot consent: their values are stored but stay local.
+    let (status, receipt) = http(
+        http_addr(dir, 0),
+        "POST",
+        "/v1/observations",
+        Some(("application/fhir+json", &bundle("patient-1.json"))),
+    );
+    assert_eq!(status, 200, "{receipt}");
+    assert!(!receipt["records"].as_array().unwrap().is_empty());
+    assert_eq!(
+        receipt["outbox"], 0,
+        "nothing of theirs is queued for sharing"
+    );
     let (a_hr, b_hr) = (count(&a_bundle, HEART_RATE), count(&b_bundle, HEART_RATE));
     let a_bmi = count(&a_bundle, BMI);
     assert!(

@@ -102,7 +102,7 @@ fn check_shares(dir: &Path) -> usize {
 fn ingested_values_are_shared_to_the_three_parties() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
-    init_cluster(&dir);
+    init_cluster_without_consent(&dir);
     let mut nodes = Nodes::none();
     for i in 0..3 {
         nodes.start(&dir, i);
@@ -129,7 +129,7 @@ fn ingested_values_are_shared_to_the_three_parties() {
 fn a_party_that_is_down_gets_its_shares_when_it_is_back() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
-    init_cluster(&dir);
+    init_cluster_without_consent(&dir);
     let mut nodes = Nodes::none();
     nodes.start(&dir, 0);
     nodes.start(&dir, 1);

@@ -101,7 +101,7 @@ fn wait_witnessed_and_verified(nodes: &mut Nodes, dir: &Path) -> u64 {
 fn peers_cosign_every_ledger_and_refuse_a_rolled_back_node_with_evidence() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    init_cluster(dir);
+    init_cluster_without_consent(dir);
     let mut nodes = Nodes::start_all(dir);
     for i in 0..3 {
         wait_healthy(&mut nodes, dir, i, 2);

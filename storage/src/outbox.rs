@@ -25,14 +25,23 @@ pub(crate) fn outbox_key(leaf_index: u64) -> [u8; 8] {
 impl Store {
     /// [`Store::commit`], and every new numeric observation of the batch is queued for secret
     /// sharing in the same atomic, synced write (duplicates and refused ones are not queued).
-    ///
-    /// Callers pass only the observations that may be shared (e.g. with research consent).
     pub fn commit_with_outbox(
         &mut self,
         obs: &[Observation],
         now: Timestamp,
     ) -> Result<CommitReceipt, StoreError> {
-        self.commit_observations(obs, now, true)
+        self.commit_observations(obs, now, Some(&|_| true))
+    }
+
+    /// [`Store::commit_with_outbox`], queueing only the new numeric observations `share`
+    /// accepts (e.g. those of patients who can consent); the others stay local.
+    pub fn commit_sharing(
+        &mut self,
+        obs: &[Observation],
+        now: Timestamp,
+        share: &dyn Fn(&Observation) -> bool,
+    ) -> Result<CommitReceipt, StoreError> {
+        self.commit_observations(obs, now, Some(share))
     }
 
     /// Up to `limit` observations still to be shared, decrypted, oldest first. Records of a patient

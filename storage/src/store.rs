@@ -201,16 +201,16 @@ impl Store {
         obs: &[Observation],
         now: Timestamp,
     ) -> Result<CommitReceipt, StoreError> {
-        self.commit_observations(obs, now, false)
+        self.commit_observations(obs, now, None)
     }
 
-    /// [`Store::commit`], and with `outbox` every new numeric observation is also queued in the
-    /// outbox (see [`Store::commit_with_outbox`]) inside the same write batch.
+    /// [`Store::commit`], and with `outbox` every new numeric observation it accepts is also
+    /// queued in the outbox (see [`Store::commit_with_outbox`]) inside the same write batch.
     pub(crate) fn commit_observations(
         &mut self,
         obs: &[Observation],
         now: Timestamp,
-        outbox: bool,
+        outbox: Option<&dyn Fn(&Observation) -> bool>,
     ) -> Result<CommitReceipt, StoreError> {
         let mut batch = WriteBatch::default();
         let mut frontier = self.frontier.clone();
@@ -280,7 +280,7 @@ impl Store {
                 layout::by_patient_key(&o.patient, &o.indicator, o.effective, &o.id()),
                 [],
             );
-            if outbox && o.value.is_numeric() {
+            if o.value.is_numeric() && outbox.is_some_and(|share| share(o)) {
                 batch.put_cf(
                     self.cf(layout::OUTBOX),
                     crate::outbox::outbox_key(leaf_index),

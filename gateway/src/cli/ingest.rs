@@ -232,7 +232,7 @@ fn ingest_file(
     let name = path.display().to_string();
     ingest_with(
         store,
-        Store::commit,
+        &Store::commit,
         &name,
         batch,
         totals,
@@ -246,8 +246,9 @@ pub type ImportSource<'a> =
     dyn FnMut(&mut dyn FnMut(Observation)) -> anyhow::Result<ImportReport> + 'a;
 
 /// The store call that makes one group commit durable: [`Store::commit`], or
-/// [`Store::commit_with_outbox`] where values are also queued for secret sharing.
-pub type CommitFn = fn(&mut Store, &[Observation], Timestamp) -> Result<CommitReceipt, StoreError>;
+/// [`Store::commit_sharing`] where values are also queued for secret sharing.
+pub type CommitFn<'a> =
+    dyn Fn(&mut Store, &[Observation], Timestamp) -> Result<CommitReceipt, StoreError> + 'a;
 
 /// Commits what `source` imports into `store` with `commit`, in durable commits of `batch`
 /// observations, counting them in `totals` and calling `on_commit` after each. The one path from
@@ -257,7 +258,7 @@ pub type CommitFn = fn(&mut Store, &[Observation], Timestamp) -> Result<CommitRe
 /// a failed commit is reported as `{name}: commit failed: ...`.
 pub fn ingest_with(
     store: &mut Store,
-    commit: CommitFn,
+    commit: &CommitFn<'_>,
     name: &str,
     batch: usize,
     totals: &mut IngestTotals,

@@ -194,7 +194,14 @@ async fn observations(
         let store = store
             .as_mut()
             .ok_or_else(|| IngestFailure::Store("the node is shutting down".to_string()))?;
-        let result = ingest_body(store, &body, format, mode, &worker.enrolled);
+        let result = ingest_body(
+            store,
+            &body,
+            format,
+            mode,
+            &worker.enrolled,
+            worker.policy.consent_required,
+        );
         if let Ok(done) = &result {
             worker.tree_size.store(done.tree_size, Ordering::Release);
             *lock(&worker.head) = done.head.clone();
@@ -243,6 +250,7 @@ fn receipt(done: &Ingested) -> Value {
         "rejected": done.report.rejected,
         "tree_size": done.tree_size,
         "signed_head": done.head,
+        "outbox": done.outbox_len,
     })
 }
 

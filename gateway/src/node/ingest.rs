@@ -1,13 +1,16 @@
 //! Ingest of one request body: its format from the Content-Type, strict or lenient validation,
-//! and durable commits in batches through the same path as `hdg ingest`, except that every new
-//! numeric observation is queued for secret sharing in the same write ([`Store::commit_with_outbox`]; the outbox
-//! worker of [`super::sharing`] sends it). Runs on a blocking thread (RocksDB work); never logs
+//! and durable commits in batches through the same path as `hdg ingest`, except that new numeric
+//! observations are queued for secret sharing in the same write ([`Store::commit_sharing`]; with
+//! consent required only enrolled patients', whom a consent can name; the outbox worker of
+//! [`super::sharing`] sends them). Runs on a blocking thread (RocksDB work); never logs
 //! or returns a health value.
 
+use std::collections::HashSet;
 use std::io::Cursor;
 
 use hdg_schema::{
-    Catalog, Enrolments, Format, ImportError, ImportOptions, ImportReport, Mode, RecordId,
+    Catalog, Enrolments, Format, ImportError, ImportOptions, ImportReport, Mode, Pseudonym,
+    RecordId,
 };
 use hdg_storage::{Anchored, CommitReceipt, Store};
 
@@ -76,15 +79,17 @@ pub fn format_of(content_type: Option<&str>, body: &[u8]) -> Result<Format, Stri
     }
 }
 
-/// Validates and commits `body`, enrolled patients under the pseudonyms of their keys. Strict
-/// mode validates the whole body first and stores nothing when any entry is rejected; lenient
-/// mode stores the good entries.
+/// Validates and commits `body`, enrolled patients under the pseudonyms of their keys, and
+/// queues the numeric values for sharing (with `consent_required`, only enrolled patients'
+/// values: nobody else can consent). Strict mode validates the whole body first and stores
+/// nothing when any entry is rejected; lenient mode stores the good entries.
 pub fn ingest_body(
     store: &mut Store,
     body: &[u8],
     format: Format,
     mode: Mode,
     enrolled: &Enrolments,
+    consent_required: bool,
 ) -> Result<Ingested, IngestFailure> {
     let opts = ImportOptions {
         mode,
@@ -110,9 +115,19 @@ pub fn ingest_body(
         refused.extend(r.refused.iter().map(|(id, why)| (*id, why.to_string())));
     };
     let mut totals = IngestTotals::default();
+    // With consent required, only values of patients who can consent (enrolled: their pseudonym
+    // is their key's) are shared; the others stay at this node.
+    let shareable: HashSet<Pseudonym> = enrolled
+        .0
+        .values()
+        .map(Pseudonym::from_public_key)
+        .collect();
+    let share = |o: &hdg_schema::Observation| !consent_required || shareable.contains(&o.patient);
+    let commit =
+        |s: &mut Store, obs: &[hdg_schema::Observation], now| s.commit_sharing(obs, now, &share);
     let report = ingest_with(
         store,
-        Store::commit_with_outbox,
+        &commit,
         BODY_NAME,
         BATCH,
         &mut totals,

@@ -221,16 +221,29 @@ pub fn wait_healthy(nodes: &mut Nodes, dir: &Path, i: usize, peers: u64) -> Valu
     }
 }
 
+/// `hdg init` of a three-node cluster (consent required, the default).
 pub fn init_cluster(dir: &Path) {
-    let out = hdg(&[
+    init_cluster_with(dir, &[]);
+}
+
+/// `hdg init --without-consent`: for tests of sharing and queries on patients nobody enrolled.
+pub fn init_cluster_without_consent(dir: &Path) {
+    init_cluster_with(dir, &["--without-consent"]);
+}
+
+fn init_cluster_with(dir: &Path, extra: &[&str]) {
+    let limit = BODY_LIMIT.to_string();
+    let mut args = vec![
         "init",
         "--cluster",
         dir.to_str().unwrap(),
         "--nodes",
         "3",
         "--max-body-bytes",
-        &BODY_LIMIT.to_string(),
-    ]);
+        &limit,
+    ];
+    args.extend_from_slice(extra);
+    let out = hdg(&args);
     assert!(
         out.status.success(),
         "init failed: {}",
