@@ -43,6 +43,8 @@ enum Command {
     Key(cli::key::Args),
     /// Ask the cluster a researcher query (signed; answered in sealed secret shares).
     Query(cli::query::Args),
+    /// As a patient: every ledger entry about you at every node, each proof checked.
+    Audit(cli::audit::Args),
     /// Grant or revoke consent as a patient (signed with the patient's key).
     Consent(cli::consent::Args),
     /// Crypto-shred a patient's records (destroy their data key) and anchor the erasure.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Query(a) => cli::query::run(a),
         Command::Erase(a) => cli::erase::run(a),
         Command::Consent(a) => cli::consent::run(a),
+        Command::Audit(a) => cli::audit::run(a),
         Command::Bench(a) => cli::bench::run(a),
     };
     match result {

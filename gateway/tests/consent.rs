@@ -4,7 +4,8 @@
 //! (only the indicators it names); a revocation takes them out again, so the count drops by
 //! exactly that patient's rows; a patient who is not enrolled has nothing shared; a revocation
 //! by another patient and a grant naming an unknown
-//! indicator are refused naming the reason. Every wait is bounded.
+//! indicator are refused naming the reason. Each patient's audit lists exactly their records,
+//! consents and the queries that used their rows, every entry proven. Every wait is bounded.
 
 use std::collections::BTreeSet;
 use std::io::Cursor;
@@ -159,6 +160,7 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     for i in 0..3 {
         wait_healthy(&mut nodes, dir, i, 2);
     }
+    let mut stored = Vec::new();
     for body in [&a_bundle, &b_bundle] {
         let (status, receipt) = http(
             http_addr(dir, 0),
@@ -167,6 +169,7 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
             Some(("application/fhir+json", body)),
         );
         assert_eq!(status, 200, "{receipt}");
+        stored.push(receipt["records"].as_array().unwrap().len());
     }
     wait_outbox_empty(&mut nodes, dir, 0);
     // A patient who is not enrolled cannot consent: their values are stored but stay local.
@@ -230,6 +233,51 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     assert_eq!(count_query(dir, HEART_RATE), Ok(b_hr));
     let refused = count_query(dir, BMI).unwrap_err();
     assert!(refused.contains("cohort too small"), "{refused}");
+
+    // Each patient's audit: their records at their hospital, their consents and the queries
+    // that selected their rows at every node, every entry proven by `hdg audit` itself.
+    for (key, records, consents, queries) in [(&a_key, stored[0], 2, 3), (&b_key, stored[1], 1, 3)]
+    {
+        let url = format!("http://{}", http_addr(dir, 1));
+        let (ok, out) = run(&[
+            "audit",
+            "--node",
+            &url,
+            "--key",
+            key.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(ok, "{out}");
+        let answer: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        for (i, node) in answer["nodes"].as_array().unwrap().iter().enumerate() {
+            let kinds: Vec<&str> = node["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["kind"].as_str().unwrap())
+                .collect();
+            let n = |k: &str| kinds.iter().filter(|x| **x == k).count();
+            let expected_records = if i == 0 { records } else { 0 };
+            assert_eq!(
+                (n("record"), n("consent"), n("query")),
+                (expected_records, consents, queries),
+                "node{i}: {kinds:?}"
+            );
+            assert_eq!(kinds.len(), expected_records + consents + queries);
+        }
+    }
+
+    let url = format!("http://{}", http_addr(dir, 2));
+    let (ok, text) = run(&["audit", "--node", &url, "--key", a_key.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    assert!(text.contains("each proven under its signed head"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "query: count of {HEART_RATE} for research by research-institute"
+        )),
+        "{text}"
+    );
+    println!("{text}");
 
     // The consents are anchored at all three nodes, and the ledgers are still cosigned.
     wait_for("hdg verify --cluster passes", || {

@@ -5,11 +5,12 @@
 //! again whenever it evaluates consents, so a record changed on disk is never trusted.
 
 use hdg_ledger::{EntryKind, LedgerEntry, sha256};
-use hdg_schema::Timestamp;
+use hdg_schema::{Pseudonym, Timestamp};
 use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::error::StoreError;
 use crate::layout;
+use crate::patient_log::patient_log_key;
 use crate::store::{Store, append_leaf, corrupt};
 
 /// A stored consent record: its id and the signed request's JSON bytes.
@@ -41,6 +42,13 @@ impl Store {
         let mut frontier = self.frontier.clone();
         let leaf_index = frontier.size();
         append_leaf(&mut batch, self, &mut frontier, &entry.to_bytes());
+        // The patient's audit finds the entry by the pseudonym of the signing key.
+        let patient = Pseudonym::from_public_key(&patient_key);
+        batch.put_cf(
+            self.cf(layout::PATIENT_LOG),
+            patient_log_key(&patient, leaf_index),
+            [],
+        );
         let head = self.close_block(&mut batch, &frontier, now);
         self.write_durably(batch)?;
         self.advance(frontier, &head);
@@ -95,6 +103,8 @@ mod tests {
             s.consents().unwrap(),
             vec![([1; 32], b"{\"signed\":1}".to_vec())]
         );
+        let patient = Pseudonym::from_public_key(&[5; 32]);
+        assert_eq!(s.patient_entries(&patient).unwrap(), vec![leaf]);
         s.verify(&s.verifier())
             .expect("the store verifies with a consent entry");
     }

@@ -41,9 +41,14 @@ pub const FORKS: &str = "forks";
 pub const COSIGNATURES: &str = "cosignatures";
 /// consent id -> the patient's signed consent request (see `crate::consents`).
 pub const CONSENTS: &str = "consents";
+/// (patient pseudonym, leaf index u64 BE) -> (): ledger entries that concern the patient besides
+/// their records (consents, queries that selected their rows); see `crate::patient_log`.
+pub const PATIENT_LOG: &str = "patient_log";
+/// query leaf index (u64 BE) -> the query's text (see `crate::patient_log`).
+pub const QUERY_LOG: &str = "query_log";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 17] = [
+pub const ALL: [&str; 19] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -61,6 +66,8 @@ pub const ALL: [&str; 17] = [
     FORKS,
     COSIGNATURES,
     CONSENTS,
+    PATIENT_LOG,
+    QUERY_LOG,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.

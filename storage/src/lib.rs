@@ -21,6 +21,7 @@ mod keys;
 pub mod layout;
 mod ledger_state;
 mod outbox;
+mod patient_log;
 mod read;
 mod record;
 mod seal;

@@ -87,6 +87,11 @@ pub enum Request {
         /// The patient's signed request, as the receiving node got it.
         signed: SignedRequest,
     },
+    /// A patient's signed audit request: answer with this node's entries about them.
+    Audit {
+        /// The patient's signed request, as the asking node got it.
+        signed: SignedRequest,
+    },
     /// Cosign this signed head of the sender's ledger (c2sp.org/tlog-witness's add-checkpoint).
     AddCheckpoint {
         /// The size the sender believes the receiver last witnessed.
@@ -130,6 +135,11 @@ pub enum Response {
     ConsentStored {
         /// Ledger index of its entry, when this request wrote it.
         leaf_index: Option<u64>,
+    },
+    /// This node's audit report for the patient (entries with inclusion proofs).
+    AuditReport {
+        /// The report, as `POST /v1/audit` shows it per node.
+        report: serde_json::Value,
     },
     /// The witness's cosignature line on the offered head.
     Cosigned {

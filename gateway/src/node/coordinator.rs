@@ -127,6 +127,7 @@ fn kind_of(r: &Response) -> &'static str {
         Response::QueryAnswer { .. } => "an answer",
         Response::QueryRefused { .. } => "a refusal",
         Response::ConsentStored { .. } => "a consent receipt",
+        Response::AuditReport { .. } => "an audit report",
         Response::Cosigned { .. }
         | Response::WitnessConflict { .. }
         | Response::WitnessFork { .. } => "a witness answer",

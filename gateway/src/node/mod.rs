@@ -10,6 +10,7 @@
 //! [`witness`] has the peers cosign this node's heads and cosigns theirs, refusing forks.
 
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod consent;
 pub mod consent_endpoint;

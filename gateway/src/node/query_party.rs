@@ -1,7 +1,8 @@
 //! A researcher query at this party: check the signed request (signature, registered
 //! researcher, clock-skew window, this node's own replay cache), check the session id is the
 //! one the request implies, open the MPC session over the QUIC links, agree fresh per-session
-//! X25519 keys with the two peers over that session, log the query and select its rows under the
+//! X25519 keys with the two peers over that session, select the query's rows (consented ones,
+//! when the cluster requires consent) and log the query with the patients it selected under the
 //! store lock, then run the statistic on those rows without it ([`run_selected`]).
 //!
 //! The coordinator's node runs the same function for its own party (it verified the request
@@ -12,7 +13,6 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use hdg_ledger::{EntryKind, sha256};
 use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
 use tracing::warn;
@@ -153,22 +153,6 @@ pub async fn answer_query(
         let store = guard
             .as_mut()
             .ok_or_else(|| Refusal::new(503, "the node is shutting down"))?;
-        // Every party logs the query in its own ledger before computing: hashes only (the
-        // session id, unique per signed request, and the query text), the researcher as actor.
-        let (ledger_index, head) = store
-            .anchor(
-                EntryKind::Query,
-                session.0,
-                sha256(query_text.as_bytes()),
-                researcher,
-                now(),
-            )
-            .map_err(|e| Refusal::new(500, format!("cannot log the query in the ledger: {e}")))?;
-        worker.tree_size.store(store.tree_size(), Ordering::Release);
-        *worker
-            .head
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head);
         let selection = if worker.policy.consent_required {
             let consents = store
                 .consents()
@@ -186,6 +170,23 @@ pub async fn answer_query(
             select_rows(store, me, &query, &|_| true)
         }
         .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
+        // Every party logs the query in its own ledger before computing: hashes only (the
+        // session id, unique per signed request, and the query text), the researcher as actor;
+        // beside it the query text and which patients' rows it selected, for their audit.
+        let (ledger_index, head) = store
+            .anchor_query(
+                session.0,
+                &query_text,
+                researcher,
+                &selection.patients,
+                now(),
+            )
+            .map_err(|e| Refusal::new(500, format!("cannot log the query in the ledger: {e}")))?;
+        worker.tree_size.store(store.tree_size(), Ordering::Release);
+        *worker
+            .head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head);
         // The MPC needs only the selected rows: ingest and other queries go on meanwhile.
         drop(guard);
         let setup = PartySetup {

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
+use super::audit::answer_audit;
 use super::consent_endpoint::answer_consent;
 use super::query_party::answer_query;
 use super::state::{NodeState, pause, with_store};
@@ -186,6 +187,7 @@ pub async fn serve_peers(
         let response = match &call.request {
             Request::Query { .. } => unreachable!("queries are answered above"),
             Request::Consent { signed } => answer_consent(&state, signed).await,
+            Request::Audit { signed } => answer_audit(&state, signed).await,
             Request::AddCheckpoint {
                 old_size,
                 proof,

@@ -12,7 +12,7 @@
 //!   in the window (latest effective time; equal times broken by the larger record id); only
 //!   patients with both; pairs in pseudonym order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hdg_mpc::{ArithShares, PartyId};
 use hdg_schema::{Pseudonym, RecordId, Timestamp};
@@ -28,6 +28,8 @@ pub struct Selection {
     pub ids: Vec<Vec<RecordId>>,
     /// This party's shares of each column.
     pub shares: Vec<ArithShares>,
+    /// The patients whose rows were selected (for their audit).
+    pub patients: BTreeSet<Pseudonym>,
 }
 
 impl Selection {
@@ -105,14 +107,17 @@ fn scan(
 
 fn column<'a>(rows: impl Iterator<Item = &'a ShareRow>) -> Selection {
     let (mut ids, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
+    let mut patients = BTreeSet::new();
     for r in rows {
         ids.push(r.record);
         a.push(r.pair.0);
         b.push(r.pair.1);
+        patients.insert(r.patient);
     }
     Selection {
         ids: vec![ids],
         shares: vec![ArithShares::new(a, b)],
+        patients,
     }
 }
 
@@ -139,5 +144,6 @@ fn pair_latest(x: &[ShareRow], y: &[ShareRow]) -> Selection {
     Selection {
         ids: cx.ids.into_iter().chain(cy.ids).collect(),
         shares: cx.shares.into_iter().chain(cy.shares).collect(),
+        patients: cx.patients,
     }
 }

@@ -1,0 +1,171 @@
+//! `hdg audit --node URL --key PATIENT_KEY`: a patient asks every node what its ledger holds
+//! about them, and checks the answer: each node's head is signed by the key it publishes and,
+//! when marked cosigned, cosigned by the two other nodes under their own published keys; each
+//! entry's bytes are the leaf that its inclusion proof places under that head. One node alone
+//! cannot forge the other two's cosignatures.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use hdg_ledger::{
+    Checkpoint, CosignatureVerifier, Hash, LedgerEntry, NoteVerifier, leaf_hash, verify_inclusion,
+};
+use hdg_schema::Timestamp;
+use serde_json::Value;
+
+use super::http::{NodeUrl, post};
+use super::ingest::now;
+use super::query::read_seed;
+use crate::node::audit::AUDIT_BODY;
+use crate::node::signed::sign;
+
+/// Arguments of `hdg audit`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Any node's API, `http://host:port`.
+    #[arg(long)]
+    node: String,
+    /// The patient's ed25519 seed file (64 hex digits).
+    #[arg(long)]
+    key: PathBuf,
+    /// Print the nodes' JSON answer (after checking it) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn hash(text: &str) -> anyhow::Result<Hash> {
+    let mut h = [0u8; 32];
+    hex::decode_to_slice(text, &mut h).with_context(|| format!("{text:?} is not a hex hash"))?;
+    Ok(h)
+}
+
+/// Checks one node's report against the three published keys; the number of entries proven.
+fn check_report(nodes: &[Value], i: usize) -> anyhow::Result<usize> {
+    let r = &nodes[i];
+    let name = r["node"].as_str().unwrap_or("?");
+    let verifier = NoteVerifier::from_vkey(r["vkey"].as_str().context("no vkey")?)?;
+    let note = r["signed_head"].as_str().context("no signed head")?;
+    let (head, signed) = Checkpoint::open(note, &verifier)
+        .with_context(|| format!("{name}'s head does not verify under its key"))?;
+    if r["cosigned"].as_bool() == Some(true) {
+        for (j, other) in nodes.iter().enumerate().filter(|(j, _)| *j != i) {
+            let witness = NoteVerifier::from_vkey(other["vkey"].as_str().unwrap_or_default())
+                .with_context(|| format!("node {j}'s vkey"))?;
+            CosignatureVerifier::new(witness.name(), *witness.public_key())?
+                .verify(&signed)
+                .with_context(|| format!("{name}'s head is not cosigned by {}", other["node"]))?;
+        }
+    }
+    let entries = r["entries"].as_array().context("no entries")?;
+    for e in entries {
+        let index = e["leaf_index"].as_u64().context("leaf index")?;
+        let bytes = hex::decode(e["entry"].as_str().unwrap_or_default())?;
+        let entry = LedgerEntry::from_bytes(&bytes)
+            .map_err(|err| anyhow::anyhow!("{name} leaf {index}: {err}"))?;
+        let proof = e["proof"]
+            .as_array()
+            .context("proof")?
+            .iter()
+            .map(|h| hash(h.as_str().unwrap_or_default()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        verify_inclusion(&leaf_hash(&bytes), index, head.size, &proof, &head.root)
+            .with_context(|| format!("{name} leaf {index} is not in its ledger"))?;
+        if hex::encode(entry.subject) != e["subject"].as_str().unwrap_or_default() {
+            bail!("{name} leaf {index}: the listed subject is not the entry's");
+        }
+    }
+    Ok(entries.len())
+}
+
+fn describe(e: &Value) -> String {
+    let time = Timestamp(e["time"].as_i64().unwrap_or(0));
+    let what = match e["kind"].as_str().unwrap_or("?") {
+        "query" => {
+            let q = &e["query"];
+            format!(
+                "query: {} of {} for {} by {}",
+                q["statistic"]["kind"].as_str().unwrap_or("?"),
+                q["indicator"].as_str().unwrap_or("?"),
+                q["purpose"].as_str().unwrap_or("?"),
+                q["institution"]
+                    .as_str()
+                    .map_or_else(|| q["institution_key"].to_string(), str::to_string)
+            )
+        }
+        "consent" => format!("consent {}", e["subject"].as_str().unwrap_or("?")),
+        "record" => format!("record stored {}", e["subject"].as_str().unwrap_or("?")),
+        other => other.to_string(),
+    };
+    format!("#{:<8} {}  {what}", e["leaf_index"], time)
+}
+
+/// Signs the audit request, posts it, checks every node's answer and prints it.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let node = NodeUrl::parse(&args.node)?;
+    let key = read_seed(&args.key)?;
+    let signed = sign(&key, AUDIT_BODY, now());
+    let request = serde_json::to_vec(&signed)?;
+    let (status, answer) = post(
+        &node,
+        "/v1/audit",
+        "application/json",
+        &request,
+        Duration::from_secs(60),
+    )?;
+    if status != 200 {
+        eprintln!(
+            "audit refused ({status}): {}",
+            answer["error"].as_str().unwrap_or("?")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let nodes = answer["nodes"].as_array().context("no nodes")?;
+    let mut ok = true;
+    let mut lines = Vec::new();
+    for (i, r) in nodes.iter().enumerate() {
+        if r.is_null() {
+            ok = false;
+            lines.push(format!("node {i}: no answer"));
+            continue;
+        }
+        match check_report(nodes, i) {
+            Ok(n) => {
+                let cosigned = if r["cosigned"].as_bool() == Some(true) {
+                    "cosigned by the two other nodes"
+                } else {
+                    "not yet cosigned"
+                };
+                lines.push(format!(
+                    "{}: {n} entries, each proven under its signed head of size {} ({cosigned})",
+                    r["node"].as_str().unwrap_or("?"),
+                    r["tree_size"]
+                ));
+                for e in r["entries"].as_array().into_iter().flatten() {
+                    lines.push(format!("  {}", describe(e)));
+                }
+            }
+            Err(e) => {
+                ok = false;
+                lines.push(format!("FAILED: {e:#}"));
+            }
+        }
+    }
+    for m in answer["missing"].as_array().into_iter().flatten() {
+        ok = false;
+        lines.push(format!("missing: {}", m.as_str().unwrap_or("?")));
+    }
+    if args.json {
+        println!("{answer}");
+    } else {
+        for l in lines {
+            println!("{l}");
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,211 @@
+//! A patient's audit (`POST /v1/audit`, signed by the patient's key, body `{"action":"audit"}`):
+//! every ledger entry at every node that concerns the patient — records stored at their
+//! hospital, their consents, and each query that selected their rows (with its statistic,
+//! indicator and institution, never other patients' data) — each with the entry's bytes and an
+//! inclusion proof under one signed head, cosigned by the two other nodes when the witnesses
+//! have caught up. The node asked answers for itself and asks both peers ([`Request::Audit`]),
+//! which check the signature themselves; the client (`hdg audit`) verifies every proof.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use hdg_ledger::{EntryKind, LedgerEntry, inclusion_proof};
+use hdg_mpc::PartyId;
+use hdg_schema::Pseudonym;
+use hdg_storage::{Store, StoreError};
+use serde_json::{Value, json};
+use tracing::warn;
+
+use super::api::ApiError;
+use super::query::Query;
+use super::registry::Registry;
+use super::signed::{SignedRequest, verify};
+use super::state::{NodeState, with_store};
+use crate::cli::ingest::now;
+use crate::net::rpc::{Request, Response};
+
+/// The body an audit request signs (so no other signed request passes for one).
+pub const AUDIT_BODY: &str = r#"{"action":"audit"}"#;
+/// How long a peer may take to answer.
+const PEER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Checks the signed audit request here; the patient's key.
+fn check(state: &NodeState, signed: &SignedRequest) -> Result<[u8; 32], String> {
+    let mut cache = state
+        .replay
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let verified =
+        verify(signed, now(), state.clock_skew, |_| true, &mut cache).map_err(|e| e.to_string())?;
+    if verified.body != AUDIT_BODY {
+        return Err(format!(
+            "request refused: an audit request's body is {AUDIT_BODY}"
+        ));
+    }
+    Ok(verified.signer.to_bytes())
+}
+
+fn kind_name(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Record => "record",
+        EntryKind::Correction => "correction",
+        EntryKind::Erasure => "erasure",
+        EntryKind::Consent => "consent",
+        EntryKind::Query => "query",
+        EntryKind::Access => "access",
+        EntryKind::ShareReceipt => "share receipt",
+        EntryKind::Registry => "registry",
+    }
+}
+
+/// What this node's ledger says about `patient`, each entry with its inclusion proof.
+fn report(
+    store: &Store,
+    registry: &Registry,
+    name: &str,
+    party: usize,
+    patient: &Pseudonym,
+) -> Result<Value, StoreError> {
+    let leaves = store.patient_entries(patient)?;
+    // One head for every proof: the newest cosigned one when it covers every entry.
+    let latest = store
+        .latest_head()?
+        .ok_or_else(|| corrupt("ledger", "has entries but no signed head"))?;
+    let cosigned = store.latest_cosigned_head(2)?.map(|(_, note)| note);
+    let covers = |note: &str| {
+        note.lines()
+            .nth(1)
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|size| leaves.last().is_none_or(|l| *l < size))
+    };
+    let (head, is_cosigned) = match cosigned {
+        Some(note) if covers(&note) => (note, true),
+        _ => (latest, false),
+    };
+    let size: u64 = head
+        .lines()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| corrupt("signed head", "no tree size"))?;
+    let mut entries = Vec::with_capacity(leaves.len());
+    for leaf in leaves {
+        let bytes = store.leaf(leaf)?;
+        let entry = LedgerEntry::from_bytes(&bytes)
+            .map_err(|e| corrupt(&format!("ledger leaf {leaf}"), &e.to_string()))?;
+        let proof = inclusion_proof(&store.nodes(), leaf, size)
+            .map_err(|e| corrupt("ledger", &e.to_string()))?;
+        let mut item = json!({
+            "leaf_index": leaf,
+            "kind": kind_name(entry.kind),
+            "time": entry.time,
+            "subject": hex::encode(entry.subject),
+            "entry": hex::encode(&bytes),
+            "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+        });
+        if entry.kind == EntryKind::Query {
+            let query = store
+                .query_text(leaf)?
+                .and_then(|t| serde_json::from_str::<Query>(&t).ok());
+            let institution = registry
+                .identities
+                .iter()
+                .find(|(_, _, k)| k.to_bytes() == entry.actor)
+                .map(|(n, _, _)| n.clone());
+            item["query"] = json!({
+                "statistic": query.as_ref().map(|q| q.statistic.clone()),
+                "indicator": query.as_ref().map(|q| q.indicator.clone()),
+                "purpose": query.as_ref().map(|q| q.purpose),
+                "institution": institution,
+                "institution_key": hex::encode(entry.actor),
+            });
+        }
+        entries.push(item);
+    }
+    Ok(json!({
+        "node": name,
+        "party": party,
+        "vkey": store.vkey(),
+        "signed_head": head,
+        "cosigned": is_cosigned,
+        "tree_size": size,
+        "entries": entries,
+    }))
+}
+
+fn corrupt(what: &str, reason: &str) -> StoreError {
+    StoreError::Corrupt {
+        what: what.into(),
+        reason: reason.into(),
+    }
+}
+
+/// This node's part of the audit for `signed` (checked here).
+async fn own_report(
+    state: &Arc<NodeState>,
+    signed: &SignedRequest,
+) -> Result<Value, (StatusCode, String)> {
+    let key = check(state, signed).map_err(|e| {
+        warn!(reason = %e, "audit refused");
+        (StatusCode::BAD_REQUEST, e)
+    })?;
+    let patient = Pseudonym::from_public_key(&key);
+    let worker = state.clone();
+    with_store(state, move |store| {
+        report(
+            store,
+            &worker.registry,
+            &worker.name,
+            worker.party,
+            &patient,
+        )
+    })
+    .await
+    .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))
+}
+
+/// The handler of `POST /v1/audit`: this node's report and both peers'.
+pub async fn post_audit(
+    State(state): State<Arc<NodeState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
+    let signed: SignedRequest = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "body is not a signed request"))?;
+    let own = own_report(&state, &signed)
+        .await
+        .map_err(|(status, reason)| ApiError::new(status, reason))?;
+    let me = state.party;
+    let peers: Vec<PartyId> = PartyId::ALL
+        .into_iter()
+        .filter(|p| p.index() != me)
+        .collect();
+    let request = Request::Audit { signed };
+    let (a, b) = tokio::join!(
+        state.links.request(peers[0], &request, PEER_TIMEOUT),
+        state.links.request(peers[1], &request, PEER_TIMEOUT)
+    );
+    let mut nodes = vec![Value::Null; 3];
+    nodes[me] = own;
+    let mut missing = Vec::new();
+    for (peer, reply) in peers.iter().zip([a, b]) {
+        match reply {
+            Ok(Response::AuditReport { report }) => nodes[peer.index()] = report,
+            Ok(other) => missing.push(format!("{peer}: unexpected answer {other:?}")),
+            Err(e) => missing.push(e.to_string()),
+        }
+    }
+    Ok(Json(json!({ "nodes": nodes, "missing": missing })))
+}
+
+/// A peer's [`Request::Audit`], checked here as if posted here.
+pub async fn answer_audit(state: &Arc<NodeState>, signed: &SignedRequest) -> Response {
+    match own_report(state, signed).await {
+        Ok(report) => Response::AuditReport { report },
+        Err((_, reason)) => Response::Error { reason },
+    }
+}
