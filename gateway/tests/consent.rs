@@ -1,4 +1,4 @@
-//! Consent end to end: two Synthea patients enrolled at node 0 with their own keys, their
+//! Consent end to end: three Synthea patients enrolled at node 0 with their own keys, their
 //! bundles ingested and shared, then researcher queries on a cluster that requires consent.
 //! Nothing is computed before anyone consents; a grant lets exactly that patient's rows in
 //! (only the indicators it names); a revocation takes them out again, so the count drops by
@@ -120,26 +120,25 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     init_cluster(dir);
-    let (a_bundle, b_bundle) = (bundle("patient-0.json"), bundle("patient-2.json"));
-    let (a_key, b_key) = (dir.join("patient-a.key"), dir.join("patient-b.key"));
-    let (a, b) = (
-        SigningKey::from_bytes(&[11; 32]),
-        SigningKey::from_bytes(&[22; 32]),
-    );
-    std::fs::write(&a_key, hex::encode([11u8; 32])).unwrap();
-    std::fs::write(&b_key, hex::encode([22u8; 32])).unwrap();
-    std::fs::write(
-        dir.join("enrolments.toml"),
-        format!(
-            "[[patient]]\nreference = \"{}\"\npublic_key = \"{}\"\n\n\
-             [[patient]]\nreference = \"{}\"\npublic_key = \"{}\"\n",
-            patient_reference(&a_bundle),
-            hex::encode(a.verifying_key().to_bytes()),
-            patient_reference(&b_bundle),
-            hex::encode(b.verifying_key().to_bytes()),
-        ),
-    )
-    .unwrap();
+    let bundles = [
+        bundle("patient-0.json"),
+        bundle("patient-2.json"),
+        bundle("patient-3.json"),
+    ];
+    let [a_bundle, b_bundle, c_bundle] = &bundles;
+    let keys = ["a", "b", "c"].map(|p| dir.join(format!("patient-{p}.key")));
+    let [a_key, b_key, c_key] = &keys;
+    let mut enrolments = String::new();
+    for (i, (body, file)) in bundles.iter().zip(&keys).enumerate() {
+        let seed = [11 * (i as u8 + 1); 32];
+        std::fs::write(file, hex::encode(seed)).unwrap();
+        enrolments.push_str(&format!(
+            "[[patient]]\nreference = \"{}\"\npublic_key = \"{}\"\n\n",
+            patient_reference(body),
+            hex::encode(SigningKey::from_bytes(&seed).verifying_key().to_bytes()),
+        ));
+    }
+    std::fs::write(dir.join("enrolments.toml"), enrolments).unwrap();
     // Node 0 is the patients' hospital; every node requires consent, with k = 2.
     for i in 0..3 {
         let path = dir.join(format!("node{i}.toml"));
@@ -161,7 +160,7 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         wait_healthy(&mut nodes, dir, i, 2);
     }
     let mut stored = Vec::new();
-    for body in [&a_bundle, &b_bundle] {
+    for body in &bundles {
         let (status, receipt) = http(
             http_addr(dir, 0),
             "POST",
@@ -185,59 +184,58 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         receipt["outbox"], 0,
         "nothing of theirs is queued for sharing"
     );
-    let (a_hr, b_hr) = (count(&a_bundle, HEART_RATE), count(&b_bundle, HEART_RATE));
-    let a_bmi = count(&a_bundle, BMI);
-    assert!(
-        a_hr >= 2 && b_hr >= 2 && a_bmi >= 2,
-        "{a_hr} {b_hr} {a_bmi}"
-    );
+    let [a_hr, b_hr, c_hr] = [a_bundle, b_bundle, c_bundle].map(|b| count(b, HEART_RATE));
+    let [a_bmi, c_bmi] = [a_bundle, c_bundle].map(|b| count(b, BMI));
+    assert!(a_hr > 0 && b_hr > 0 && c_hr > 0 && a_bmi > 0 && c_bmi > 0);
 
     // Nobody has consented: no rows, so the cohort rule refuses.
     let refused = count_query(dir, HEART_RATE).unwrap_err();
     assert!(refused.contains("cohort too small"), "{refused}");
 
-    // A consents to research on everything, B to research on heart rate only.
-    let (ok, out) = consent(dir, &a_key, &["grant", "--purpose", "research"]);
+    // A and C consent to research on everything, B to research on heart rate only.
+    let (ok, out) = consent(dir, a_key, &["grant", "--purpose", "research"]);
     assert!(ok, "{out}");
     let a_grant = consent_id(&out);
+    let (ok, out) = consent(dir, c_key, &["grant", "--purpose", "research"]);
+    assert!(ok, "{out}");
     let (ok, out) = consent(
         dir,
-        &b_key,
+        b_key,
         &["grant", "--purpose", "research", "--indicator", HEART_RATE],
     );
     assert!(ok, "{out}");
-    assert_eq!(count_query(dir, HEART_RATE), Ok(a_hr + b_hr));
+    assert_eq!(count_query(dir, HEART_RATE), Ok(a_hr + b_hr + c_hr));
     assert_eq!(
         count_query(dir, BMI),
-        Ok(a_bmi),
+        Ok(a_bmi + c_bmi),
         "B's grant covers heart rate only"
     );
 
     // B cannot revoke A's grant; a grant must name known indicators.
-    let (ok, out) = consent(dir, &b_key, &["revoke", "--id", &a_grant]);
+    let (ok, out) = consent(dir, b_key, &["revoke", "--id", &a_grant]);
     assert!(!ok && out.contains("granted by another patient"), "{out}");
     let (ok, out) = consent(
         dir,
-        &b_key,
+        b_key,
         &["grant", "--purpose", "research", "--indicator", "0000-0"],
     );
     assert!(
         !ok && out.contains("0000-0") && out.contains("not in the catalog"),
         "{out}"
     );
-    assert_eq!(count_query(dir, HEART_RATE), Ok(a_hr + b_hr));
+    assert_eq!(count_query(dir, HEART_RATE), Ok(a_hr + b_hr + c_hr));
 
     // A revokes: every later query loses exactly A's rows.
-    let (ok, out) = consent(dir, &a_key, &["revoke", "--id", &a_grant]);
+    let (ok, out) = consent(dir, a_key, &["revoke", "--id", &a_grant]);
     assert!(ok, "{out}");
-    assert_eq!(count_query(dir, HEART_RATE), Ok(b_hr));
+    assert_eq!(count_query(dir, HEART_RATE), Ok(b_hr + c_hr));
+    // BMI is now C's alone: one patient is below the minimum cohort of 2.
     let refused = count_query(dir, BMI).unwrap_err();
     assert!(refused.contains("cohort too small"), "{refused}");
 
     // Each patient's audit: their records at their hospital, their consents and the queries
     // that selected their rows at every node, every entry proven by `hdg audit` itself.
-    for (key, records, consents, queries) in [(&a_key, stored[0], 2, 3), (&b_key, stored[1], 1, 3)]
-    {
+    for (key, records, consents, queries) in [(a_key, stored[0], 2, 3), (b_key, stored[1], 1, 3)] {
         let url = format!("http://{}", http_addr(dir, 1));
         let (ok, out) = run(&[
             "audit",

@@ -160,8 +160,10 @@ pub enum QueryError {
         /// The peer whose policy differs.
         peer: PartyId,
     },
-    /// An unfiltered statistic over fewer rows than the minimum cohort.
-    #[error("cohort too small: unfiltered statistics need at least {min_cohort} rows")]
+    /// An unfiltered statistic over the rows of fewer patients than the minimum cohort.
+    #[error(
+        "cohort too small: unfiltered statistics need the rows of at least {min_cohort} patients"
+    )]
     CohortTooSmall {
         /// The rule's minimum.
         min_cohort: u64,

@@ -35,7 +35,7 @@ pub struct PartySetup<'a> {
 
 /// Runs `q` on rows already selected (the store is not needed, so a node need not hold it
 /// during the MPC): exchanges the row digest with both peers and refuses on any difference,
-/// refuses an unfiltered statistic below `policy.min_cohort`, then computes the statistic in
+/// refuses an unfiltered statistic over fewer than `policy.min_cohort` patients, then computes the statistic in
 /// MPC and seals the output shares to `q.researcher_x25519`.
 pub fn run_selected(
     selection: &Selection,
@@ -49,7 +49,8 @@ pub fn run_selected(
     compare_digests(channel.as_mut(), setup.me, &digest, policy)?;
     let rows = selection.rows();
     let filtered = matches!(q.statistic, Statistic::FilteredMean { .. });
-    if !filtered && rows < policy.min_cohort {
+    // The rule counts patients, not rows: many rows of one patient are still that patient.
+    if !filtered && (selection.patients.len() as u64) < policy.min_cohort {
         return Err(QueryError::CohortTooSmall {
             min_cohort: policy.min_cohort,
         });

@@ -481,6 +481,24 @@ fn the_clusters_minimum_cohort_applies_and_parties_with_different_ones_compute_n
 }
 
 #[test]
+fn many_rows_of_too_few_patients_are_refused() {
+    let mut p = parties();
+    // 40 rows of 9 patients: enough rows, too few patients for k = 10.
+    let mut obs = observations(HBA1C, 40);
+    for (i, o) in obs.iter_mut().enumerate() {
+        o.patient = (i % 9) as u8;
+    }
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    for o in run_memory(&p, &query(Statistic::Mean, HBA1C, &researcher)) {
+        assert!(
+            matches!(o, Err(QueryError::CohortTooSmall { min_cohort: 10 })),
+            "{o:?}"
+        );
+    }
+}
+
+#[test]
 fn an_unknown_indicator_and_an_empty_window_are_refused() {
     let p = parties();
     let researcher = StaticSecret::random_from_rng(&mut rand::rng());
