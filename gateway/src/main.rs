@@ -43,6 +43,8 @@ enum Command {
     Key(cli::key::Args),
     /// Ask the cluster a researcher query (signed; answered in sealed secret shares).
     Query(cli::query::Args),
+    /// As a clinician: a patient's raw records, with the approvals their policy needs.
+    Access(cli::access::Args),
     /// As a patient: every ledger entry about you at every node, each proof checked.
     Audit(cli::audit::Args),
     /// Grant or revoke consent as a patient (signed with the patient's key).
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Erase(a) => cli::erase::run(a),
         Command::Consent(a) => cli::consent::run(a),
         Command::Audit(a) => cli::audit::run(a),
+        Command::Access(a) => cli::access::run(a),
         Command::Bench(a) => cli::bench::run(a),
     };
     match result {

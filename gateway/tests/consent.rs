@@ -4,8 +4,10 @@
 //! (only the indicators it names); a revocation takes them out again, so the count drops by
 //! exactly that patient's rows; a patient who is not enrolled has nothing shared; a revocation
 //! by another patient and a grant naming an unknown
-//! indicator are refused naming the reason. Each patient's audit lists exactly their records,
-//! consents and the queries that used their rows, every entry proven. Every wait is bounded.
+//! indicator are refused naming the reason. A clinician gets a patient's raw records only with
+//! the patient's approval too (2 of 2). Each patient's audit lists exactly their records,
+//! consents, the queries that used their rows and the raw accesses, every entry proven. Every
+//! wait is bounded.
 
 use std::collections::BTreeSet;
 use std::io::Cursor;
@@ -233,9 +235,61 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     let refused = count_query(dir, BMI).unwrap_err();
     assert!(refused.contains("cohort too small"), "{refused}");
 
-    // Each patient's audit: their records at their hospital, their consents and the queries
-    // that selected their rows at every node, every entry proven by `hdg audit` itself.
-    for (key, records, consents, queries) in [(a_key, stored[0], 2, 3), (b_key, stored[1], 1, 3)] {
+    // Raw access to A's heart-rate records: the clinician alone is refused; with A's approval
+    // (2 of 2) the home node releases exactly A's records and anchors the access.
+    let clinician = dir.join("identities/clinician-1.key");
+    let a_public = hex::encode(SigningKey::from_bytes(&[11; 32]).verifying_key().to_bytes());
+    let access = |approvers: &[&Path]| {
+        let url = format!("http://{}", http_addr(dir, 0));
+        let mut args = vec![
+            "access",
+            "--node",
+            &url,
+            "--patient",
+            &a_public,
+            "--requester",
+            clinician.to_str().unwrap(),
+            "--why",
+            "follow-up visit",
+            "--indicator",
+            HEART_RATE,
+            "--json",
+        ];
+        for a in approvers {
+            args.extend(["--approve", a.to_str().unwrap()]);
+        }
+        let (ok, out) = run(&args);
+        (
+            ok,
+            serde_json::from_str::<Value>(out.lines().next().unwrap_or_default()).unwrap(),
+        )
+    };
+    let (ok, refused) = access(&[]);
+    assert!(!ok, "{refused}");
+    let reason = refused["error"].as_str().unwrap();
+    assert!(
+        reason.contains("not enough approvals") && reason.contains("the patient"),
+        "{reason}"
+    );
+    let (ok, granted) = access(&[a_key.as_path()]);
+    assert!(ok, "{granted}");
+    let records = granted["records"].as_array().unwrap();
+    assert_eq!(
+        records.len() as u64,
+        a_hr,
+        "every one of A's heart-rate records, no other"
+    );
+    assert!(
+        records
+            .iter()
+            .all(|r| r["code"]["coding"][0]["code"] == HEART_RATE)
+    );
+
+    // Each patient's audit: their records at their hospital, their consents, the queries that
+    // selected their rows at every node and raw accesses, every entry proven by `hdg audit`.
+    for (key, records, consents, queries, accesses) in
+        [(a_key, stored[0], 2, 3, 1), (b_key, stored[1], 1, 3, 0)]
+    {
         let url = format!("http://{}", http_addr(dir, 1));
         let (ok, out) = run(&[
             "audit",
@@ -255,13 +309,17 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
                 .map(|e| e["kind"].as_str().unwrap())
                 .collect();
             let n = |k: &str| kinds.iter().filter(|x| **x == k).count();
-            let expected_records = if i == 0 { records } else { 0 };
+            let (expected_records, expected_accesses) =
+                if i == 0 { (records, accesses) } else { (0, 0) };
             assert_eq!(
-                (n("record"), n("consent"), n("query")),
-                (expected_records, consents, queries),
+                (n("record"), n("consent"), n("query"), n("access")),
+                (expected_records, consents, queries, expected_accesses),
                 "node{i}: {kinds:?}"
             );
-            assert_eq!(kinds.len(), expected_records + consents + queries);
+            assert_eq!(
+                kinds.len(),
+                expected_records + consents + queries + expected_accesses
+            );
         }
     }
 
@@ -273,6 +331,10 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         text.contains(&format!(
             "query: count of {HEART_RATE} for research by research-institute"
         )),
+        "{text}"
+    );
+    assert!(
+        text.contains("raw access (follow-up visit) approved by clinician-1, the patient"),
         "{text}"
     );
     println!("{text}");

@@ -42,10 +42,10 @@ pub const COSIGNATURES: &str = "cosignatures";
 /// consent id -> the patient's signed consent request (see `crate::consents`).
 pub const CONSENTS: &str = "consents";
 /// (patient pseudonym, leaf index u64 BE) -> (): ledger entries that concern the patient besides
-/// their records (consents, queries that selected their rows); see `crate::patient_log`.
+/// their records (consents, queries that selected their rows, raw accesses); see `crate::patient_log`.
 pub const PATIENT_LOG: &str = "patient_log";
-/// query leaf index (u64 BE) -> the query's text (see `crate::patient_log`).
-pub const QUERY_LOG: &str = "query_log";
+/// leaf index (u64 BE) of a query or raw access -> its text (see `crate::patient_log`).
+pub const ENTRY_TEXT: &str = "entry_text";
 
 /// Every column family, in the order they are opened.
 pub const ALL: [&str; 19] = [
@@ -67,7 +67,7 @@ pub const ALL: [&str; 19] = [
     COSIGNATURES,
     CONSENTS,
     PATIENT_LOG,
-    QUERY_LOG,
+    ENTRY_TEXT,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.

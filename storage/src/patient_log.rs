@@ -1,8 +1,9 @@
 //! Which ledger entries concern a patient, for the patient's audit: their records (found by the
 //! patient index), and the entries indexed by pseudonym in [`layout::PATIENT_LOG`] — their
-//! consents and every query that selected their rows. A query's text (no health values: the
-//! statistic, indicator, window and filter threshold) is kept beside its entry so the audit can
-//! say what was asked.
+//! consents, every query that selected their rows and every raw access to their records. The
+//! text of a query or access (no health values: the statistic, indicator, window and filter
+//! threshold; or who asked, why and who approved) is kept beside its entry so the audit can say
+//! what was done.
 
 use std::collections::BTreeSet;
 
@@ -23,22 +24,28 @@ pub(crate) fn patient_log_key(patient: &Pseudonym, leaf: u64) -> [u8; 40] {
 }
 
 impl Store {
-    /// Anchors a researcher query (subject `session`, content hash SHA-256 of `query_text`,
-    /// actor the researcher) with its text and the patients whose rows it selected, in one
+    /// Anchors an entry that uses patients' data — a researcher query or a raw access — with
+    /// its text (content hash SHA-256 of `text`) and the patients whose data it used, in one
     /// synced write; returns the entry's leaf index and the new signed head.
-    pub fn anchor_query(
+    pub fn anchor_use(
         &mut self,
-        session: [u8; 32],
-        query_text: &str,
-        researcher: [u8; 32],
+        kind: EntryKind,
+        subject: [u8; 32],
+        text: &str,
+        actor: [u8; 32],
         patients: &BTreeSet<Pseudonym>,
         now: Timestamp,
     ) -> Result<(u64, String), StoreError> {
+        if !matches!(kind, EntryKind::Query | EntryKind::Access) {
+            return Err(StoreError::Ledger(format!(
+                "{kind:?} entries do not record a use of patients' data"
+            )));
+        }
         let entry = LedgerEntry {
-            kind: EntryKind::Query,
-            subject: session,
-            content_hash: sha256(query_text.as_bytes()),
-            actor: researcher,
+            kind,
+            subject,
+            content_hash: sha256(text.as_bytes()),
+            actor,
             time: now.0,
         };
         let mut batch = WriteBatch::default();
@@ -46,9 +53,9 @@ impl Store {
         let leaf = frontier.size();
         append_leaf(&mut batch, self, &mut frontier, &entry.to_bytes());
         batch.put_cf(
-            self.cf(layout::QUERY_LOG),
+            self.cf(layout::ENTRY_TEXT),
             leaf.to_be_bytes(),
-            query_text.as_bytes(),
+            text.as_bytes(),
         );
         for p in patients {
             batch.put_cf(self.cf(layout::PATIENT_LOG), patient_log_key(p, leaf), []);
@@ -59,11 +66,11 @@ impl Store {
         Ok((leaf, head.note))
     }
 
-    /// The text of the query anchored at `leaf`, if one is.
-    pub fn query_text(&self, leaf: u64) -> Result<Option<String>, StoreError> {
+    /// The text of the query or access anchored at `leaf`, if one is.
+    pub fn entry_text(&self, leaf: u64) -> Result<Option<String>, StoreError> {
         self.db
-            .get_cf(self.cf(layout::QUERY_LOG), leaf.to_be_bytes())?
-            .map(|v| String::from_utf8(v).map_err(|_| corrupt("query text", "not UTF-8")))
+            .get_cf(self.cf(layout::ENTRY_TEXT), leaf.to_be_bytes())?
+            .map(|v| String::from_utf8(v).map_err(|_| corrupt("entry text", "not UTF-8")))
             .transpose()
     }
 
@@ -106,15 +113,22 @@ mod tests {
         let now = Timestamp(1_700_000_000_000);
         let text = r#"{"statistic":{"kind":"count"},"indicator":"8867-4"}"#;
         let (q1, _) = s
-            .anchor_query([9; 32], text, [7; 32], &[a, b].into(), now)
+            .anchor_use(
+                EntryKind::Query,
+                [9; 32],
+                text,
+                [7; 32],
+                &[a, b].into(),
+                now,
+            )
             .unwrap();
         let (q2, _) = s
-            .anchor_query([8; 32], text, [7; 32], &[b].into(), now)
+            .anchor_use(EntryKind::Query, [8; 32], text, [7; 32], &[b].into(), now)
             .unwrap();
         assert_eq!(s.patient_entries(&a).unwrap(), vec![q1]);
         assert_eq!(s.patient_entries(&b).unwrap(), vec![q1, q2]);
         assert_eq!(s.patient_entries(&c).unwrap(), Vec::<u64>::new());
-        assert_eq!(s.query_text(q2).unwrap().as_deref(), Some(text));
+        assert_eq!(s.entry_text(q2).unwrap().as_deref(), Some(text));
         let entry = LedgerEntry::from_bytes(&s.leaf(q1).unwrap()).unwrap();
         assert_eq!((entry.kind, entry.subject), (EntryKind::Query, [9; 32]));
         assert_eq!(entry.content_hash, sha256(text.as_bytes()));

@@ -95,6 +95,21 @@ fn describe(e: &Value) -> String {
             )
         }
         "consent" => format!("consent {}", e["subject"].as_str().unwrap_or("?")),
+        "access" => {
+            let a = &e["access"];
+            format!(
+                "raw access ({}) approved by {}",
+                a["why"].as_str().unwrap_or("?"),
+                a["approvers"]
+                    .as_array()
+                    .map(|v| v
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default()
+            )
+        }
         "record" => format!("record stored {}", e["subject"].as_str().unwrap_or("?")),
         other => other.to_string(),
     };

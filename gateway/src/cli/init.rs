@@ -230,6 +230,7 @@ fn write_identities(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut names = vec![("research-institute".to_string(), Role::Researcher)];
     names.extend((1..=DEMO_PATIENTS).map(|i| (format!("patient-{i}"), Role::Patient)));
+    names.push(("clinician-1".to_string(), Role::Clinician));
     let mut registry = RegistryFile::default();
     for (name, role) in names {
         let seed = SecretKey::random();

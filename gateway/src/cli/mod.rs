@@ -1,5 +1,6 @@
 //! One module per `hdg` subcommand, plus the input-file plumbing they share.
 
+pub mod access;
 pub mod audit;
 pub mod bench;
 pub mod bench_cluster;

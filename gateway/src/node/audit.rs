@@ -1,7 +1,7 @@
 //! A patient's audit (`POST /v1/audit`, signed by the patient's key, body `{"action":"audit"}`):
 //! every ledger entry at every node that concerns the patient — records stored at their
-//! hospital, their consents, and each query that selected their rows (with its statistic,
-//! indicator and institution, never other patients' data) — each with the entry's bytes and an
+//! hospital, their consents, each query that selected their rows (with its statistic,
+//! indicator and institution, never other patients' data) and each raw access with its approvers — each with the entry's bytes and an
 //! inclusion proof under one signed head, cosigned by the two other nodes when the witnesses
 //! have caught up. The node asked answers for itself and asks both peers ([`Request::Audit`]),
 //! which check the signature themselves; the client (`hdg audit`) verifies every proof.
@@ -109,7 +109,7 @@ fn report(
         });
         if entry.kind == EntryKind::Query {
             let query = store
-                .query_text(leaf)?
+                .entry_text(leaf)?
                 .and_then(|t| serde_json::from_str::<Query>(&t).ok());
             let institution = registry
                 .identities
@@ -123,6 +123,10 @@ fn report(
                 "institution": institution,
                 "institution_key": hex::encode(entry.actor),
             });
+        }
+        if entry.kind == EntryKind::Access {
+            let text = store.entry_text(leaf)?.unwrap_or_default();
+            item["access"] = serde_json::from_str(&text).unwrap_or(Value::Null);
         }
         entries.push(item);
     }

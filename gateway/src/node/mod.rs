@@ -9,6 +9,7 @@
 //! (itself and, over [`crate::net::rpc`], the two peers) and relaying their sealed answers;
 //! [`witness`] has the peers cosign this node's heads and cosigns theirs, refusing forks.
 
+pub mod access;
 pub mod api;
 pub mod audit;
 pub mod config;

@@ -17,6 +17,8 @@ use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
+use hdg_ledger::EntryKind;
+
 use super::consent::{ConsentSet, Use};
 use super::query::run::{PartySetup, run_selected};
 use super::query::select::select_rows;
@@ -174,7 +176,8 @@ pub async fn answer_query(
         // session id, unique per signed request, and the query text), the researcher as actor;
         // beside it the query text and which patients' rows it selected, for their audit.
         let (ledger_index, head) = store
-            .anchor_query(
+            .anchor_use(
+                EntryKind::Query,
                 session.0,
                 &query_text,
                 researcher,

@@ -18,6 +18,8 @@ pub enum Role {
     Researcher,
     /// A patient: grants consents, reads their records.
     Patient,
+    /// A treating clinician: requests raw records, with the patient's approval.
+    Clinician,
 }
 
 /// One registered identity, as written in the registry file.

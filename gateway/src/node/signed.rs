@@ -128,7 +128,7 @@ impl ReplayCache {
     }
 
     /// Forgets every entry dated before `oldest` (unix ms).
-    fn forget_before(&mut self, oldest: i64) {
+    pub fn forget_before(&mut self, oldest: i64) {
         while let Some(first) = self.by_time.first() {
             if first.0 >= oldest {
                 break;
@@ -140,7 +140,7 @@ impl ReplayCache {
     }
 
     /// Records (signer, nonce) at `time`; false when it was already there.
-    fn insert(&mut self, signer: [u8; 32], nonce: &[u8], time: i64) -> bool {
+    pub fn insert(&mut self, signer: [u8; 32], nonce: &[u8], time: i64) -> bool {
         if !self.seen.insert((signer, nonce.to_vec())) {
             return false;
         }

@@ -1,0 +1,444 @@
+//! Raw access to a patient's records with k-of-n approval (`POST /v1/access` at the patient's
+//! home node).
+//!
+//! A request names the patient (their public key), the requesting clinician, the indicators (or
+//! all), why, and until when it is valid; it carries one nonce and time and the signatures of
+//! its approvers, each over the same bytes (the signed-request message of [`super::signed`] with
+//! the approver as signer). The policy, for every patient today: 2 of 2 — the patient's own key
+//! and a registered treating clinician, who must be the requester. With fewer valid approvals it
+//! is refused, naming who is missing. A granted access is anchored (`Access` entry: subject the
+//! request digest, actor the clinician, its text with the approvers beside it, indexed for the
+//! patient's audit) before any record leaves the node.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use hdg_ledger::{EntryKind, sha256};
+use hdg_schema::{Catalog, Pseudonym, to_fhir};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use thiserror::Error;
+use tracing::{info, warn};
+
+use super::api::ApiError;
+use super::registry::{Registry, Role};
+use super::signed::{ReplayCache, RequestError, SignedRequest, check_signature};
+use super::state::{NodeState, with_store};
+use crate::cli::ingest::now;
+
+/// What a raw access asks for (the signed body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRequest {
+    /// The patient's ed25519 public key, hex.
+    pub patient: String,
+    /// The requesting clinician's ed25519 public key, hex.
+    pub requester: String,
+    /// Which indicators; empty: all.
+    #[serde(default)]
+    pub indicators: Vec<String>,
+    /// Why (recorded, shown in the patient's audit).
+    pub why: String,
+    /// The request is refused after this time, unix ms.
+    pub until: i64,
+}
+
+/// One approver's signature over the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// The approver's ed25519 public key, hex.
+    pub signer: String,
+    /// The signature, hex.
+    pub signature: String,
+}
+
+/// A request with its approvals, as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovedRequest {
+    /// The [`AccessRequest`] JSON.
+    pub body: String,
+    /// The nonce (hex), shared by all approvals.
+    pub nonce: String,
+    /// When it was made, unix ms.
+    pub time: i64,
+    /// The approvals.
+    pub approvals: Vec<Approval>,
+}
+
+impl ApprovedRequest {
+    /// Adds `key`'s approval of this request.
+    pub fn approve(&mut self, key: &ed25519_dalek::SigningKey) {
+        let nonce = hex::decode(&self.nonce).expect("a request made here has a hex nonce");
+        let s = super::signed::sign_with_nonce(
+            key,
+            &self.body,
+            hdg_schema::Timestamp(self.time),
+            &nonce,
+        );
+        self.approvals.push(Approval {
+            signer: s.signer,
+            signature: s.signature,
+        });
+    }
+}
+
+/// Why a raw access is refused (never a health value).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AccessError {
+    /// An approval does not check out.
+    #[error("access refused: approval {index}: {error}")]
+    Approval {
+        /// Which approval.
+        index: usize,
+        /// Why.
+        error: RequestError,
+    },
+    /// The body is not an access request.
+    #[error("access refused: malformed request ({0})")]
+    Body(String),
+    /// Outside the clock-skew window, past `until`, or replayed.
+    #[error("access refused: {0}")]
+    Stale(String),
+    /// The policy's approvers are not all there.
+    #[error("access refused: not enough approvals: {0}")]
+    NotEnoughApprovals(String),
+}
+
+/// Checks every approval's signature; the distinct approvers' keys.
+fn approvers(req: &ApprovedRequest) -> Result<BTreeSet<[u8; 32]>, AccessError> {
+    let mut out = BTreeSet::new();
+    for (index, a) in req.approvals.iter().enumerate() {
+        let signed = SignedRequest {
+            body: req.body.clone(),
+            signer: a.signer.clone(),
+            nonce: req.nonce.clone(),
+            time: req.time,
+            signature: a.signature.clone(),
+        };
+        let v = check_signature(&signed, |_| true)
+            .map_err(|error| AccessError::Approval { index, error })?;
+        out.insert(v.signer.to_bytes());
+    }
+    Ok(out)
+}
+
+/// The policy (2 of 2: the patient and the requesting clinician, registered as a clinician).
+fn check_policy(
+    access: &AccessRequest,
+    approvers: &BTreeSet<[u8; 32]>,
+    registry: &Registry,
+) -> Result<[u8; 32], AccessError> {
+    let key = |hex_text: &str, what: &str| {
+        let mut k = [0u8; 32];
+        hex::decode_to_slice(hex_text, &mut k)
+            .map(|()| k)
+            .map_err(|_| AccessError::Body(format!("{what} is not a 64-hex-digit key")))
+    };
+    let patient = key(&access.patient, "patient")?;
+    let requester = key(&access.requester, "requester")?;
+    let is_clinician = registry
+        .identities
+        .iter()
+        .any(|(_, role, k)| *role == Role::Clinician && k.to_bytes() == requester);
+    let mut missing = Vec::new();
+    if !approvers.contains(&patient) {
+        missing.push("the patient");
+    }
+    if !is_clinician {
+        missing.push("a registered treating clinician as requester");
+    } else if !approvers.contains(&requester) {
+        missing.push("the requesting clinician");
+    }
+    if missing.is_empty() {
+        Ok(requester)
+    } else {
+        Err(AccessError::NotEnoughApprovals(format!(
+            "the policy is 2 of 2 (the patient and the requesting clinician); missing {} ({} valid approval(s))",
+            missing.join(" and "),
+            approvers.len()
+        )))
+    }
+}
+
+/// A request that passed every check.
+#[derive(Debug)]
+pub struct Granted {
+    /// What it asks for.
+    pub access: AccessRequest,
+    /// Its distinct approvers' keys.
+    pub approvers: BTreeSet<[u8; 32]>,
+    /// The requesting clinician's key.
+    pub requester: [u8; 32],
+}
+
+/// Checks a request against the clock, the replay cache, the signatures and the policy.
+pub fn check(
+    req: &ApprovedRequest,
+    at: i64,
+    skew_ms: i64,
+    registry: &Registry,
+    cache: &mut ReplayCache,
+) -> Result<Granted, AccessError> {
+    let access: AccessRequest =
+        serde_json::from_str(&req.body).map_err(|e| AccessError::Body(e.to_string()))?;
+    if let Some(code) = access
+        .indicators
+        .iter()
+        .find(|c| Catalog::builtin().get(c).is_none())
+    {
+        return Err(AccessError::Body(format!(
+            "indicator {code} is not in the catalog"
+        )));
+    }
+    let approvers = approvers(req)?;
+    let requester = check_policy(&access, &approvers, registry)?;
+    if (req.time - at).abs() > skew_ms {
+        return Err(AccessError::Stale("outside the clock-skew window".into()));
+    }
+    if at > access.until {
+        return Err(AccessError::Stale("the request is past its `until`".into()));
+    }
+    let nonce =
+        hex::decode(&req.nonce).map_err(|_| AccessError::Body("nonce is not hex".into()))?;
+    cache.forget_before(at - skew_ms);
+    if !cache.insert(digest(req), &nonce, req.time) {
+        return Err(AccessError::Stale("replayed (nonce already used)".into()));
+    }
+    Ok(Granted {
+        access,
+        approvers,
+        requester,
+    })
+}
+
+/// The request's digest: the ledger entry's subject.
+fn digest(req: &ApprovedRequest) -> [u8; 32] {
+    sha256(format!("hdg access v1\n{}\n{}\n{}", req.nonce, req.time, req.body).as_bytes())
+}
+
+/// The handler of `POST /v1/access`.
+pub async fn post_access(
+    State(state): State<Arc<NodeState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
+    let req: ApprovedRequest = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "body is not an approved access request",
+        )
+    })?;
+    let skew = i64::try_from(state.clock_skew.as_millis()).unwrap_or(i64::MAX);
+    let checked = {
+        let mut cache = state
+            .replay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        check(&req, now().0, skew, &state.registry, &mut cache)
+    };
+    let Granted {
+        access,
+        approvers,
+        requester,
+    } = checked.map_err(|e| {
+        warn!(reason = %e, "raw access refused");
+        let status = match e {
+            AccessError::NotEnoughApprovals(_) | AccessError::Approval { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.to_string())
+    })?;
+    let mut patient_key = [0u8; 32];
+    hex::decode_to_slice(&access.patient, &mut patient_key).expect("checked by the policy");
+    let patient = Pseudonym::from_public_key(&patient_key);
+    let mut names: Vec<String> = approvers
+        .iter()
+        .map(|k| {
+            if *k == patient_key {
+                return "the patient".to_string();
+            }
+            state
+                .registry
+                .identities
+                .iter()
+                .find(|(_, _, v)| v.to_bytes() == *k)
+                .map_or_else(|| hex::encode(k), |(n, _, _)| n.clone())
+        })
+        .collect();
+    names.sort();
+    let text = json!({
+        "why": access.why,
+        "indicators": access.indicators,
+        "approvers": names,
+        "requester": access.requester,
+    })
+    .to_string();
+    let subject = digest(&req);
+    let cached = state.clone();
+    let (records, leaf) = with_store(&state, move |store| {
+        let mut ids = Vec::new();
+        if access.indicators.is_empty() {
+            ids = store.scan_patient(&patient, None)?;
+        } else {
+            for code in &access.indicators {
+                ids.extend(store.scan_patient(&patient, Some(code))?);
+            }
+        }
+        // Anchored before any record leaves the node.
+        let (leaf, head) = store.anchor_use(
+            EntryKind::Access,
+            subject,
+            &text,
+            requester,
+            &BTreeSet::from([patient]),
+            now(),
+        )?;
+        cached.tree_size.store(store.tree_size(), Ordering::Release);
+        *cached
+            .head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head);
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            records.push(to_fhir(&store.get(&id)?, Catalog::builtin()));
+        }
+        Ok((records, leaf))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    info!(
+        records = records.len(),
+        ledger_index = leaf,
+        "raw access granted"
+    );
+    Ok(Json(json!({
+        "records": records,
+        "ledger_index": leaf,
+        "approvers": approvers.iter().map(hex::encode).collect::<Vec<_>>(),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+
+    const T: i64 = 1_750_000_000_000;
+
+    fn setup() -> (SigningKey, SigningKey, Registry, ApprovedRequest) {
+        let (patient, clinician) = (
+            SigningKey::from_bytes(&[1; 32]),
+            SigningKey::from_bytes(&[2; 32]),
+        );
+        let registry = Registry {
+            identities: vec![(
+                "clinician-1".into(),
+                Role::Clinician,
+                clinician.verifying_key(),
+            )],
+        };
+        let body = serde_json::to_string(&AccessRequest {
+            patient: hex::encode(patient.verifying_key().to_bytes()),
+            requester: hex::encode(clinician.verifying_key().to_bytes()),
+            indicators: vec!["8867-4".into()],
+            why: "follow-up".into(),
+            until: T + 60_000,
+        })
+        .unwrap();
+        let req = ApprovedRequest {
+            body,
+            nonce: hex::encode([7u8; 16]),
+            time: T,
+            approvals: vec![],
+        };
+        (patient, clinician, registry, req)
+    }
+
+    #[test]
+    fn two_of_two_is_granted_and_fewer_or_other_approvers_are_refused() {
+        let (patient, clinician, registry, req) = setup();
+        let mut only_clinician = req.clone();
+        only_clinician.approve(&clinician);
+        let e = check(
+            &only_clinician,
+            T,
+            60_000,
+            &registry,
+            &mut ReplayCache::new(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, AccessError::NotEnoughApprovals(m) if m.contains("the patient")),
+            "{e}"
+        );
+        let mut only_patient = req.clone();
+        only_patient.approve(&patient);
+        let e = check(&only_patient, T, 60_000, &registry, &mut ReplayCache::new()).unwrap_err();
+        assert!(e.to_string().contains("the requesting clinician"), "{e}");
+        // The patient approving twice is still one approver.
+        only_patient.approve(&patient);
+        assert!(check(&only_patient, T, 60_000, &registry, &mut ReplayCache::new()).is_err());
+
+        let mut both = req.clone();
+        both.approve(&patient);
+        both.approve(&clinician);
+        let mut cache = ReplayCache::new();
+        let granted = check(&both, T, 60_000, &registry, &mut cache).unwrap();
+        assert_eq!(granted.approvers.len(), 2);
+        assert_eq!(granted.requester, clinician.verifying_key().to_bytes());
+        let e = check(&both, T + 1, 60_000, &registry, &mut cache).unwrap_err();
+        assert!(e.to_string().contains("replayed"), "{e}");
+        let e = check(
+            &both,
+            T + 61_000,
+            60_000,
+            &registry,
+            &mut ReplayCache::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, AccessError::Stale(_)), "{e}");
+    }
+
+    #[test]
+    fn a_tampered_body_or_an_unregistered_requester_is_refused() {
+        let (patient, clinician, registry, req) = setup();
+        let mut both = req.clone();
+        both.approve(&patient);
+        both.approve(&clinician);
+        let mut tampered = both.clone();
+        tampered.body = tampered.body.replace("8867-4", "39156-5");
+        let e = check(&tampered, T, 60_000, &registry, &mut ReplayCache::new()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                AccessError::Approval {
+                    error: RequestError::BadSignature,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = check(
+            &both,
+            T,
+            60_000,
+            &Registry::default(),
+            &mut ReplayCache::new(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("registered treating clinician"),
+            "{e}"
+        );
+    }
+}
