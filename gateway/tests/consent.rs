@@ -198,8 +198,29 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     let (ok, out) = consent(dir, a_key, &["grant", "--purpose", "research"]);
     assert!(ok, "{out}");
     let a_grant = consent_id(&out);
-    let (ok, out) = consent(dir, c_key, &["grant", "--purpose", "research"]);
+    // C's grant comes as a FHIR R4 Consent (research, everything); the node answers with the
+    // FHIR form of what it stored.
+    let fhir = dir.join("consent-c.json");
+    std::fs::write(
+        &fhir,
+        r#"{"resourceType": "Consent", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "research"}]},
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "57016-8"}]}],
+            "provision": {"type": "permit", "purpose": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "HRESCH"}]}}"#,
+    )
+    .unwrap();
+    let (ok, out) = consent(
+        dir,
+        c_key,
+        &["--json", "grant", "--fhir", fhir.to_str().unwrap()],
+    );
     assert!(ok, "{out}");
+    let c_receipt: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        c_receipt["fhir"]["provision"]["purpose"][0]["code"], "HRESCH",
+        "{c_receipt}"
+    );
     let (ok, out) = consent(
         dir,
         b_key,

@@ -1,5 +1,6 @@
 //! `hdg consent`: a patient grants or revokes consent, signed with their own key, at any node;
-//! the node stores it and has both peers store it (see `node::consent_endpoint`).
+//! the node stores it and has both peers store it (see `node::consent_endpoint`). A grant can
+//! also be read from a FHIR R4 Consent (`grant --fhir FILE`, see `node::consent_fhir`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use super::http::{NodeUrl, post};
 use super::ingest::now;
 use super::query::{parse_time, read_seed};
 use crate::node::consent::{ConsentBody, Purpose};
+use crate::node::consent_fhir::from_fhir;
 use crate::node::signed::sign;
 
 /// Arguments of `hdg consent`.
@@ -36,8 +38,11 @@ enum Action {
     /// Permit the use of your data for a purpose.
     Grant {
         /// research, statistics or treatment (repeat for several).
-        #[arg(long = "purpose", required = true, value_parser = purpose)]
+        #[arg(long = "purpose", required_unless_present = "fhir", value_parser = purpose)]
         purposes: Vec<Purpose>,
+        /// Read the grant from a FHIR R4 Consent resource (JSON) instead of the options.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["purposes", "indicators", "from", "to", "institution", "expires"])]
+        fhir: Option<PathBuf>,
         /// Only this indicator's data (LOINC code; repeat for several). Default: all.
         #[arg(long = "indicator")]
         indicators: Vec<String>,
@@ -74,12 +79,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let time = |t: Option<String>| t.as_deref().map(parse_time).transpose();
     let body = match args.action {
         Action::Grant {
+            fhir: Some(file), ..
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let resource: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not JSON", file.display()))?;
+            from_fhir(&resource)
+                .map_err(|e| anyhow::anyhow!("{}: cannot map the Consent: {e}", file.display()))?
+        }
+        Action::Grant {
             purposes,
             indicators,
             from,
             to,
             institution,
             expires,
+            fhir: None,
         } => ConsentBody::Grant {
             purposes,
             indicators,

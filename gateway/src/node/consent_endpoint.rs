@@ -2,7 +2,7 @@
 //! (signature, clock-skew window, its own replay cache, the grant's rules; a revocation must name
 //! a grant of the same key held here), stores and anchors it, and forwards it to both peers
 //! ([`Request::Consent`]), which check it themselves and do the same. The answer names the
-//! consent id and each node's ledger index; a peer that cannot be reached is named, and until it
+//! consent id, each node's ledger index and, for a grant, its FHIR R4 Consent; a peer that cannot be reached is named, and until it
 //! holds the consent the parties' row sets differ, so queries are refused rather than computed
 //! on rows it would include or exclude differently.
 
@@ -90,6 +90,10 @@ pub async fn post_consent(
         .await
         .map_err(|(status, reason)| ApiError::new(status, reason))?;
     let id = super::consent::consent_id(&signed);
+    // The grant as a FHIR R4 Consent, for the patient's records (checked above, so it opens).
+    let fhir = open_consent(&signed)
+        .ok()
+        .and_then(|r| super::consent_fhir::to_fhir(&r.body));
     let me = state.party;
     let mut ledger: [Option<u64>; 3] = [None; 3];
     ledger[me] = own;
@@ -123,7 +127,7 @@ pub async fn post_consent(
     }
     info!("consent stored at the three parties");
     Ok(Json(
-        json!({ "consent_id": hex::encode(id), "ledger_index": ledger }),
+        json!({ "consent_id": hex::encode(id), "ledger_index": ledger, "fhir": fhir }),
     ))
 }
 

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod config;
 pub mod consent;
 pub mod consent_endpoint;
+pub mod consent_fhir;
 pub mod coordinator;
 pub mod ingest;
 pub mod query;
