@@ -11,7 +11,8 @@ use anyhow::Context;
 use super::http::{NodeUrl, post};
 use super::ingest::now;
 use super::query::read_seed;
-use crate::node::access::{AccessRequest, ApprovedRequest};
+use crate::node::access::AccessRequest;
+use crate::node::approvals::ApprovedRequest;
 use crate::node::signed::NONCE_BYTES;
 
 /// Arguments of `hdg access`.

@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use bytes::Bytes;
-use hdg_ledger::{EntryKind, sha256};
+use hdg_ledger::EntryKind;
 use hdg_schema::{Catalog, Pseudonym, to_fhir};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -27,10 +27,14 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use super::api::ApiError;
+use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
 use super::registry::{Registry, Role};
-use super::signed::{ReplayCache, RequestError, SignedRequest, check_signature};
+use super::signed::{ReplayCache, RequestError};
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
+
+/// Domain of an access request's digest.
+const ACCESS_DOMAIN: &str = "hdg access v1";
 
 /// What a raw access asks for (the signed body).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,47 +51,6 @@ pub struct AccessRequest {
     pub why: String,
     /// The request is refused after this time, unix ms.
     pub until: i64,
-}
-
-/// One approver's signature over the request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Approval {
-    /// The approver's ed25519 public key, hex.
-    pub signer: String,
-    /// The signature, hex.
-    pub signature: String,
-}
-
-/// A request with its approvals, as sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApprovedRequest {
-    /// The [`AccessRequest`] JSON.
-    pub body: String,
-    /// The nonce (hex), shared by all approvals.
-    pub nonce: String,
-    /// When it was made, unix ms.
-    pub time: i64,
-    /// The approvals.
-    pub approvals: Vec<Approval>,
-}
-
-impl ApprovedRequest {
-    /// Adds `key`'s approval of this request.
-    pub fn approve(&mut self, key: &ed25519_dalek::SigningKey) {
-        let nonce = hex::decode(&self.nonce).expect("a request made here has a hex nonce");
-        let s = super::signed::sign_with_nonce(
-            key,
-            &self.body,
-            hdg_schema::Timestamp(self.time),
-            &nonce,
-        );
-        self.approvals.push(Approval {
-            signer: s.signer,
-            signature: s.signature,
-        });
-    }
 }
 
 /// Why a raw access is refused (never a health value).
@@ -110,24 +73,6 @@ pub enum AccessError {
     /// The policy's approvers are not all there.
     #[error("access refused: not enough approvals: {0}")]
     NotEnoughApprovals(String),
-}
-
-/// Checks every approval's signature; the distinct approvers' keys.
-fn approvers(req: &ApprovedRequest) -> Result<BTreeSet<[u8; 32]>, AccessError> {
-    let mut out = BTreeSet::new();
-    for (index, a) in req.approvals.iter().enumerate() {
-        let signed = SignedRequest {
-            body: req.body.clone(),
-            signer: a.signer.clone(),
-            nonce: req.nonce.clone(),
-            time: req.time,
-            signature: a.signature.clone(),
-        };
-        let v = check_signature(&signed, |_| true)
-            .map_err(|error| AccessError::Approval { index, error })?;
-        out.insert(v.signer.to_bytes());
-    }
-    Ok(out)
 }
 
 /// The policy (2 of 2: the patient and the requesting clinician, registered as a clinician).
@@ -198,30 +143,18 @@ pub fn check(
             "indicator {code} is not in the catalog"
         )));
     }
-    let approvers = approvers(req)?;
+    let approvers =
+        approvers(req).map_err(|(index, error)| AccessError::Approval { index, error })?;
     let requester = check_policy(&access, &approvers, registry)?;
-    if (req.time - at).abs() > skew_ms {
-        return Err(AccessError::Stale("outside the clock-skew window".into()));
-    }
     if at > access.until {
         return Err(AccessError::Stale("the request is past its `until`".into()));
     }
-    let nonce =
-        hex::decode(&req.nonce).map_err(|_| AccessError::Body("nonce is not hex".into()))?;
-    cache.forget_before(at - skew_ms);
-    if !cache.insert(digest(req), &nonce, req.time) {
-        return Err(AccessError::Stale("replayed (nonce already used)".into()));
-    }
+    check_fresh(req, digest(req, ACCESS_DOMAIN), at, skew_ms, cache).map_err(AccessError::Stale)?;
     Ok(Granted {
         access,
         approvers,
         requester,
     })
-}
-
-/// The request's digest: the ledger entry's subject.
-fn digest(req: &ApprovedRequest) -> [u8; 32] {
-    sha256(format!("hdg access v1\n{}\n{}\n{}", req.nonce, req.time, req.body).as_bytes())
 }
 
 /// The handler of `POST /v1/access`.
@@ -283,7 +216,7 @@ pub async fn post_access(
         "requester": access.requester,
     })
     .to_string();
-    let subject = digest(&req);
+    let subject = digest(&req, ACCESS_DOMAIN);
     let cached = state.clone();
     let (records, leaf) = with_store(&state, move |store| {
         let mut ids = Vec::new();

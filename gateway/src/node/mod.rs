@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod api;
+pub mod approvals;
 pub mod audit;
 pub mod config;
 pub mod consent;
