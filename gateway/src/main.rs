@@ -43,6 +43,8 @@ enum Command {
     Key(cli::key::Args),
     /// Ask the cluster a researcher query (signed; answered in sealed secret shares).
     Query(cli::query::Args),
+    /// As node administrators: add or remove an identity (k of the admins approve).
+    Registry(cli::registry::Args),
     /// As a clinician: a patient's raw records, with the approvals their policy needs.
     Access(cli::access::Args),
     /// As a patient: every ledger entry about you at every node, each proof checked.
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Consent(a) => cli::consent::run(a),
         Command::Audit(a) => cli::audit::run(a),
         Command::Access(a) => cli::access::run(a),
+        Command::Registry(a) => cli::registry::run(a),
         Command::Bench(a) => cli::bench::run(a),
     };
     match result {

@@ -46,9 +46,12 @@ pub const CONSENTS: &str = "consents";
 pub const PATIENT_LOG: &str = "patient_log";
 /// leaf index (u64 BE) of a query or raw access -> its text (see `crate::patient_log`).
 pub const ENTRY_TEXT: &str = "entry_text";
+/// request digest -> (leaf index u64 BE, approved registry change JSON); see
+/// `crate::registry_log`.
+pub const REGISTRY_CHANGES: &str = "registry_changes";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 19] = [
+pub const ALL: [&str; 20] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -68,6 +71,7 @@ pub const ALL: [&str; 19] = [
     CONSENTS,
     PATIENT_LOG,
     ENTRY_TEXT,
+    REGISTRY_CHANGES,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.

@@ -24,6 +24,7 @@ mod outbox;
 mod patient_log;
 mod read;
 mod record;
+mod registry_log;
 mod seal;
 mod share_manifest;
 mod share_value;

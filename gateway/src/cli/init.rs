@@ -144,6 +144,7 @@ pub fn write_cluster(
             min_cohort: crate::node::config::DEFAULT_MIN_COHORT,
             clock_skew_ms: crate::node::config::DEFAULT_CLOCK_SKEW_MS,
             consent_required,
+            registry_quorum: 2,
             enrolments: None,
             peers: (0..NODES)
                 .filter(|j| *j != i)
@@ -231,6 +232,7 @@ fn write_identities(dir: &Path) -> anyhow::Result<()> {
     let mut names = vec![("research-institute".to_string(), Role::Researcher)];
     names.extend((1..=DEMO_PATIENTS).map(|i| (format!("patient-{i}"), Role::Patient)));
     names.push(("clinician-1".to_string(), Role::Clinician));
+    names.extend((0..3).map(|i| (format!("admin-{i}"), Role::Admin)));
     let mut registry = RegistryFile::default();
     for (name, role) in names {
         let seed = SecretKey::random();

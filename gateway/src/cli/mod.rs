@@ -20,6 +20,7 @@ pub mod local_cluster;
 pub mod node;
 pub mod proof;
 pub mod query;
+pub mod registry;
 pub mod synth;
 pub mod verify;
 pub mod verify_cluster;

@@ -20,6 +20,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::node::approvals::ApprovedRequest;
 use crate::node::query::PartyAnswer;
 use crate::node::signed::SignedRequest;
 
@@ -87,6 +88,11 @@ pub enum Request {
         /// The patient's signed request, as the receiving node got it.
         signed: SignedRequest,
     },
+    /// A registry change approved by the node administrators: check, store, apply.
+    RegistryChange {
+        /// The approved request, as the asking node got it.
+        request: ApprovedRequest,
+    },
     /// A patient's signed audit request: answer with this node's entries about them.
     Audit {
         /// The patient's signed request, as the asking node got it.
@@ -131,8 +137,8 @@ pub enum Response {
         /// The signed head closing that receipt, when one was written.
         signed_head: Option<String>,
     },
-    /// The consent record is stored and anchored (or was already held).
-    ConsentStored {
+    /// The consent or registry change is stored and anchored (or was already held).
+    Stored {
         /// Ledger index of its entry, when this request wrote it.
         leaf_index: Option<u64>,
     },

@@ -175,7 +175,11 @@ pub async fn post_access(
             .replay
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        check(&req, now().0, skew, &state.registry, &mut cache)
+        let registry = state
+            .registry
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        check(&req, now().0, skew, &registry, &mut cache)
     };
     let Granted {
         access,
@@ -202,10 +206,10 @@ pub async fn post_access(
             }
             state
                 .registry
-                .identities
-                .iter()
-                .find(|(_, _, v)| v.to_bytes() == *k)
-                .map_or_else(|| hex::encode(k), |(n, _, _)| n.clone())
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .name_of(k)
+                .map_or_else(|| hex::encode(k), str::to_string)
         })
         .collect();
     names.sort();

@@ -162,7 +162,10 @@ async fn own_report(
     with_store(state, move |store| {
         report(
             store,
-            &worker.registry,
+            &worker
+                .registry
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
             &worker.name,
             worker.party,
             &patient,

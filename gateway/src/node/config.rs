@@ -32,6 +32,10 @@ fn default_clock_skew_ms() -> u64 {
     DEFAULT_CLOCK_SKEW_MS
 }
 
+fn default_registry_quorum() -> usize {
+    2
+}
+
 fn yes() -> bool {
     true
 }
@@ -107,6 +111,9 @@ pub struct NodeConfig {
     /// synthetic data, whose patients cannot be asked; the same at every node of a cluster.
     #[serde(default = "yes")]
     pub consent_required: bool,
+    /// How many registered node administrators must approve a registry change (at least 1).
+    #[serde(default = "default_registry_quorum")]
+    pub registry_quorum: usize,
     /// The enrolled patients' file (`[[patient]]` with `reference` and `public_key`): their
     /// records are stored under pseudonyms from their keys, so their consents apply. Read at
     /// start.
@@ -179,6 +186,12 @@ impl NodeConfig {
                 "must be at least 2: a statistic over one patient reveals that patient's value",
             ));
         }
+        if self.registry_quorum == 0 {
+            return Err(bad(
+                "registry_quorum".into(),
+                "must be at least 1: every registry change needs an administrator",
+            ));
+        }
         if self.clock_skew_ms == 0 || self.clock_skew_ms > 86_400_000 {
             return Err(bad(
                 "clock_skew_ms".into(),
@@ -240,6 +253,7 @@ mod tests {
             min_cohort: 10,
             clock_skew_ms: 60_000,
             consent_required: true,
+            registry_quorum: 2,
             enrolments: None,
             peers: vec![
                 PeerConfig {

@@ -109,7 +109,7 @@ pub async fn post_consent(
     );
     for (peer, reply) in peers.iter().zip([a, b]) {
         match reply {
-            Ok(Response::ConsentStored { leaf_index }) => ledger[peer.index()] = leaf_index,
+            Ok(Response::Stored { leaf_index }) => ledger[peer.index()] = leaf_index,
             Ok(other) => missing.push(format!("{peer}: unexpected answer {other:?}")),
             Err(e) => missing.push(e.to_string()),
         }
@@ -134,7 +134,7 @@ pub async fn post_consent(
 /// A peer's [`Request::Consent`]: checked and stored here as if posted here.
 pub async fn answer_consent(state: &Arc<NodeState>, signed: &SignedRequest) -> Response {
     match store_consent(state, signed).await {
-        Ok(leaf_index) => Response::ConsentStored { leaf_index },
+        Ok(leaf_index) => Response::Stored { leaf_index },
         Err((_, reason)) => Response::Error { reason },
     }
 }

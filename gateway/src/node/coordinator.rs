@@ -126,7 +126,7 @@ fn kind_of(r: &Response) -> &'static str {
         Response::Error { .. } => "an error",
         Response::QueryAnswer { .. } => "an answer",
         Response::QueryRefused { .. } => "a refusal",
-        Response::ConsentStored { .. } => "a consent receipt",
+        Response::Stored { .. } => "a storage receipt",
         Response::AuditReport { .. } => "an audit report",
         Response::Cosigned { .. }
         | Response::WitnessConflict { .. }

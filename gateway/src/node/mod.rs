@@ -22,6 +22,7 @@ pub mod ingest;
 pub mod query;
 pub mod query_party;
 pub mod registry;
+pub mod registry_change;
 pub mod run;
 pub mod sharing;
 pub mod signed;

@@ -73,7 +73,13 @@ pub fn verify_researcher(
         signed,
         now(),
         state.clock_skew,
-        registered(&state.registry, Role::Researcher),
+        registered(
+            &state
+                .registry
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            Role::Researcher,
+        ),
         &mut cache,
     )
     .map_err(|e| {

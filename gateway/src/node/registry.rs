@@ -20,6 +20,8 @@ pub enum Role {
     Patient,
     /// A treating clinician: requests raw records, with the patient's approval.
     Clinician,
+    /// A node administrator: approves changes to this registry (k of the admins).
+    Admin,
 }
 
 /// One registered identity, as written in the registry file.
@@ -73,6 +75,21 @@ impl Registry {
             identities.push((entry.name, entry.role, key));
         }
         Ok(Registry { identities })
+    }
+
+    /// Whether `key` is registered with `role`.
+    pub fn has(&self, role: Role, key: &[u8; 32]) -> bool {
+        self.identities
+            .iter()
+            .any(|(_, r, k)| *r == role && k.as_bytes() == key)
+    }
+
+    /// The name registered for `key`, if any.
+    pub fn name_of(&self, key: &[u8; 32]) -> Option<&str> {
+        self.identities
+            .iter()
+            .find(|(_, _, k)| k.as_bytes() == key)
+            .map(|(n, _, _)| n.as_str())
     }
 
     /// How many identities have `role`.

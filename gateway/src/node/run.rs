@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -26,6 +26,7 @@ use super::api::router;
 use super::config::{Checked, NodeConfig};
 use super::query::run::QueryPolicy;
 use super::registry::{Registry, Role, load_enrolments};
+use super::registry_change::replay_changes;
 use super::sharing::{ShareSplitter, run_outbox, serve_peers};
 use super::signed::ReplayCache;
 use super::state::NodeState;
@@ -55,7 +56,7 @@ pub fn run(config_file: &Path) -> anyhow::Result<()> {
 async fn serve(checked: Checked) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let config = checked.config.clone();
-    let registry = Registry::load(&config.identities)?;
+    let mut registry = Registry::load(&config.identities)?;
     let enrolled = match &config.enrolments {
         Some(file) => load_enrolments(file)?,
         None => Enrolments::default(),
@@ -87,6 +88,10 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http_listen))?;
     let head = tokio::task::block_in_place(|| store.latest_head())?;
+    let changes = tokio::task::block_in_place(|| store.registry_changes())?;
+    replay_changes(&mut registry, &changes, config.registry_quorum)
+        .map_err(|e| anyhow::anyhow!("the registry's stored changes: {e}"))?;
+    let registry_counts = [Role::Researcher, Role::Patient].map(|r| registry.count(r));
     let cosigner = Cosigner::new(store.origin(), node_key.clone())
         .context("the store's origin is not a valid witness name")?;
     let outbox_len = tokio::task::block_in_place(|| store.outbox_len())?;
@@ -98,7 +103,8 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         vkey: store.vkey(),
         store: Mutex::new(Some(store)),
         links: links.clone(),
-        registry,
+        registry: RwLock::new(registry),
+        registry_quorum: config.registry_quorum,
         max_body: config.max_body_bytes,
         outbox_len: AtomicU64::new(outbox_len),
         outbox_wake: Notify::new(),
@@ -131,8 +137,8 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         http = %config.http_listen,
         quic = %config.quic_listen,
         ledger_size = state.tree_size.load(std::sync::atomic::Ordering::Acquire),
-        researchers = state.registry.count(Role::Researcher),
-        patients = state.registry.count(Role::Patient),
+        researchers = registry_counts[0],
+        patients = registry_counts[1],
         enrolled = state.enrolled.0.len(),
         consent_required = config.consent_required,
         "node started"

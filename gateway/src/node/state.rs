@@ -4,7 +4,7 @@
 //! workers.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use hdg_ledger::Cosigner;
@@ -34,8 +34,10 @@ pub struct NodeState {
     pub vkey: String,
     /// The node-to-node QUIC links.
     pub links: Arc<PeerLinks>,
-    /// The registered identities.
-    pub registry: Registry,
+    /// The registered identities (the file's, with the approved changes applied).
+    pub registry: RwLock<Registry>,
+    /// How many node administrators must approve a registry change.
+    pub registry_quorum: usize,
     /// Largest request body accepted, bytes.
     pub max_body: usize,
     /// Observations still to be shared (the outbox), updated after every ingest and share round.

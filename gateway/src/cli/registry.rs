@@ -1,0 +1,98 @@
+//! `hdg registry`: node administrators add or remove an identity of the cluster's registry; the
+//! change carries the signatures of the admin keys given and takes effect at every node once k
+//! of the registered admins approved it (see `node::registry_change`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::http::{NodeUrl, post};
+use super::ingest::now;
+use super::query::read_seed;
+use crate::node::approvals::ApprovedRequest;
+use crate::node::registry::Role;
+use crate::node::registry_change::RegistryChange;
+use crate::node::signed::NONCE_BYTES;
+
+/// Arguments of `hdg registry`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Any node's API, `http://host:port`.
+    #[arg(long)]
+    node: String,
+    /// An approving administrator's seed file; repeat for each approver.
+    #[arg(long = "approve", required = true)]
+    approvers: Vec<PathBuf>,
+    #[command(subcommand)]
+    change: Change,
+}
+
+/// Add or remove.
+#[derive(clap::Subcommand)]
+enum Change {
+    /// Register an identity.
+    Add {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// researcher, patient, clinician or admin.
+        #[arg(long, value_parser = role)]
+        role: Role,
+        /// Its ed25519 public key (64 hex digits).
+        #[arg(long)]
+        key: String,
+    },
+    /// Remove an identity.
+    Remove {
+        /// Its ed25519 public key (64 hex digits).
+        #[arg(long)]
+        key: String,
+    },
+}
+
+fn role(text: &str) -> Result<Role, String> {
+    serde_json::from_value(serde_json::json!(text))
+        .map_err(|_| format!("unknown role {text:?}: researcher, patient, clinician or admin"))
+}
+
+/// Builds the change, signs it with every approver, posts it; exit failure when refused.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let node = NodeUrl::parse(&args.node)?;
+    let change = match args.change {
+        Change::Add { name, role, key } => RegistryChange::Add {
+            name,
+            role,
+            public_key: key,
+        },
+        Change::Remove { key } => RegistryChange::Remove { public_key: key },
+    };
+    let mut req = ApprovedRequest {
+        body: serde_json::to_string(&change)?,
+        nonce: hex::encode(rand::random::<[u8; NONCE_BYTES]>()),
+        time: now().0,
+        approvals: Vec::new(),
+    };
+    for path in &args.approvers {
+        req.approve(&read_seed(path)?);
+    }
+    let bytes = serde_json::to_vec(&req).context("encoding the request")?;
+    let (status, answer) = post(
+        &node,
+        "/v1/registry",
+        "application/json",
+        &bytes,
+        Duration::from_secs(30),
+    )?;
+    if status == 200 {
+        println!(
+            "registry changed at the three nodes (ledger entries {})",
+            answer["ledger_index"]
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{} ({status})", answer["error"].as_str().unwrap_or("?"));
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,315 @@
+//! Changes to the identity registry, approved by k of the cluster's node administrators
+//! (`POST /v1/registry`; k is `registry_quorum` in the node config, default 2).
+//!
+//! A change adds or removes one identity. It is an approved request ([`super::approvals`]):
+//! every node checks the admins' signatures itself against its own registry, applies the change,
+//! and keeps it with a `Registry` ledger entry; the node asked forwards it to both peers
+//! ([`Request::RegistryChange`]). At start a node applies its stored changes again, in order, on
+//! top of its registry file, so a restart keeps them. A change that would leave fewer admins than
+//! the quorum is refused, so the registry can always be changed again.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use ed25519_dalek::VerifyingKey;
+use hdg_mpc::PartyId;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use super::api::ApiError;
+use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
+use super::registry::{Registry, Role};
+use super::state::{NodeState, with_store};
+use crate::cli::ingest::now;
+use crate::net::rpc::{Request, Response};
+
+/// Domain of a registry change's digest.
+const DOMAIN: &str = "hdg registry change v1";
+/// How long a peer may take to apply a change.
+const PEER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a registry change does (the approved body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RegistryChange {
+    /// Register a new identity.
+    Add {
+        /// Its name (never a patient's real name).
+        name: String,
+        /// What it may do.
+        role: Role,
+        /// Its ed25519 public key, hex.
+        public_key: String,
+    },
+    /// Remove an identity (every role it has).
+    Remove {
+        /// Its ed25519 public key, hex.
+        public_key: String,
+    },
+}
+
+/// Checks `req`'s admin approvals against `registry` (at least `quorum` distinct registered
+/// admins) and that the change applies; the change and its first approving admin.
+pub fn check_change(
+    req: &ApprovedRequest,
+    registry: &Registry,
+    quorum: usize,
+) -> Result<(RegistryChange, [u8; 32]), String> {
+    let change: RegistryChange =
+        serde_json::from_str(&req.body).map_err(|e| format!("malformed change: {e}"))?;
+    let approvers = approvers(req).map_err(|(i, e)| format!("approval {i}: {e}"))?;
+    let admins: Vec<[u8; 32]> = approvers
+        .into_iter()
+        .filter(|k| registry.has(Role::Admin, k))
+        .collect();
+    if admins.len() < quorum {
+        return Err(format!(
+            "not enough approvals: {} registered administrator(s) approved, {quorum} needed",
+            admins.len()
+        ));
+    }
+    let mut after = registry.clone();
+    apply(&mut after, &change)?;
+    if after.count(Role::Admin) < quorum {
+        return Err(format!(
+            "the change would leave fewer than {quorum} administrators: the registry could not be changed again"
+        ));
+    }
+    Ok((change, admins[0]))
+}
+
+/// Applies `change` to `registry`; `Err` names why it does not apply.
+pub fn apply(registry: &mut Registry, change: &RegistryChange) -> Result<(), String> {
+    let key = |hex_text: &str| {
+        let mut k = [0u8; 32];
+        hex::decode_to_slice(hex_text, &mut k)
+            .map_err(|_| "public_key: not 64 hex digits".to_string())?;
+        VerifyingKey::from_bytes(&k).map_err(|_| "public_key: not an ed25519 key".to_string())
+    };
+    match change {
+        RegistryChange::Add {
+            name,
+            role,
+            public_key,
+        } => {
+            let k = key(public_key)?;
+            if registry
+                .identities
+                .iter()
+                .any(|(n, r, v)| (*v == k && r == role) || n == name)
+            {
+                return Err(format!("{name} or its key is already registered as that"));
+            }
+            registry.identities.push((name.clone(), *role, k));
+        }
+        RegistryChange::Remove { public_key } => {
+            let k = key(public_key)?;
+            let before = registry.identities.len();
+            registry.identities.retain(|(_, _, v)| *v != k);
+            if registry.identities.len() == before {
+                return Err("no identity has that key".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks, stores, anchors and applies `req` at this node; the ledger index when written.
+pub async fn apply_here(
+    state: &Arc<NodeState>,
+    req: &ApprovedRequest,
+) -> Result<Option<u64>, String> {
+    let skew = i64::try_from(state.clock_skew.as_millis()).unwrap_or(i64::MAX);
+    let (change, admin) = {
+        let registry = state
+            .registry
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        check_change(req, &registry, state.registry_quorum)?
+    };
+    {
+        let mut cache = state
+            .replay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        check_fresh(req, digest(req, DOMAIN), now().0, skew, &mut cache)?;
+    }
+    let bytes = serde_json::to_vec(req).expect("a request serialises");
+    let subject = digest(req, DOMAIN);
+    let worker = state.clone();
+    with_store(state, move |store| {
+        let written = store.record_registry_change(subject, &bytes, admin, now())?;
+        worker.tree_size.store(store.tree_size(), Ordering::Release);
+        if let Some((_, head)) = &written {
+            *worker
+                .head
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head.clone());
+        }
+        Ok(written.map(|(leaf, _)| leaf))
+    })
+    .await
+    .and_then(|leaf| {
+        let mut registry = state
+            .registry
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        apply(&mut registry, &change)?;
+        info!(?change, "registry changed");
+        Ok(leaf)
+    })
+}
+
+/// Applies the changes stored in `store`, in order, on top of the registry file's `registry`
+/// (each checked again against the registry as it was then).
+pub fn replay_changes(
+    registry: &mut Registry,
+    stored: &[Vec<u8>],
+    quorum: usize,
+) -> Result<(), String> {
+    for (i, bytes) in stored.iter().enumerate() {
+        let req: ApprovedRequest = serde_json::from_slice(bytes)
+            .map_err(|e| format!("stored registry change {i}: {e}"))?;
+        let (change, _) = check_change(&req, registry, quorum)
+            .map_err(|e| format!("stored registry change {i} no longer checks out: {e}"))?;
+        apply(registry, &change)?;
+    }
+    Ok(())
+}
+
+/// The handler of `POST /v1/registry`.
+pub async fn post_registry(
+    State(state): State<Arc<NodeState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
+    let req: ApprovedRequest = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "body is not an approved request"))?;
+    let own = apply_here(&state, &req).await.map_err(|e| {
+        warn!(reason = %e, "registry change refused");
+        let status = if e.starts_with("not enough approvals") {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        ApiError::new(status, format!("registry change refused: {e}"))
+    })?;
+    let me = state.party;
+    let peers: Vec<PartyId> = PartyId::ALL
+        .into_iter()
+        .filter(|p| p.index() != me)
+        .collect();
+    let request = Request::RegistryChange { request: req };
+    let (a, b) = tokio::join!(
+        state.links.request(peers[0], &request, PEER_TIMEOUT),
+        state.links.request(peers[1], &request, PEER_TIMEOUT)
+    );
+    let mut ledger: [Option<u64>; 3] = [None; 3];
+    ledger[me] = own;
+    let mut missing = Vec::new();
+    for (peer, reply) in peers.iter().zip([a, b]) {
+        match reply {
+            Ok(Response::Stored { leaf_index }) => ledger[peer.index()] = leaf_index,
+            Ok(other) => missing.push(format!("{peer}: unexpected answer {other:?}")),
+            Err(e) => missing.push(e.to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "registry changed here but not at every node: {}",
+                missing.join("; ")
+            ),
+        ));
+    }
+    Ok(Json(json!({ "ledger_index": ledger })))
+}
+
+/// A peer's [`Request::RegistryChange`], checked and applied here as if posted here.
+pub async fn answer_registry_change(state: &Arc<NodeState>, req: &ApprovedRequest) -> Response {
+    match apply_here(state, req).await {
+        Ok(leaf_index) => Response::Stored { leaf_index },
+        Err(reason) => Response::Error { reason },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+
+    fn key(b: u8) -> SigningKey {
+        SigningKey::from_bytes(&[b; 32])
+    }
+
+    fn registry() -> Registry {
+        Registry {
+            identities: (1..=3)
+                .map(|i| (format!("admin-{i}"), Role::Admin, key(i).verifying_key()))
+                .collect(),
+        }
+    }
+
+    fn request(change: &RegistryChange, approvers: &[u8]) -> ApprovedRequest {
+        let mut req = ApprovedRequest {
+            body: serde_json::to_string(change).unwrap(),
+            nonce: hex::encode([5u8; 16]),
+            time: 1_750_000_000_000,
+            approvals: vec![],
+        };
+        for a in approvers {
+            req.approve(&key(*a));
+        }
+        req
+    }
+
+    fn add_researcher() -> RegistryChange {
+        RegistryChange::Add {
+            name: "new-institute".into(),
+            role: Role::Researcher,
+            public_key: hex::encode(key(9).verifying_key().to_bytes()),
+        }
+    }
+
+    #[test]
+    fn k_admins_change_the_registry_and_fewer_or_non_admins_cannot() {
+        let r = registry();
+        let one = check_change(&request(&add_researcher(), &[1]), &r, 2).unwrap_err();
+        assert!(
+            one.contains("not enough approvals: 1 registered administrator(s) approved, 2 needed"),
+            "{one}"
+        );
+        let outsiders = check_change(&request(&add_researcher(), &[1, 7, 8]), &r, 2).unwrap_err();
+        assert!(outsiders.contains("not enough approvals"), "{outsiders}");
+        let (change, _) = check_change(&request(&add_researcher(), &[1, 3]), &r, 2).unwrap();
+        let mut after = r.clone();
+        apply(&mut after, &change).unwrap();
+        assert!(after.has(Role::Researcher, key(9).verifying_key().as_bytes()));
+        // Replaying the stored change on the file's registry gives the same registry.
+        let mut replayed = r.clone();
+        let stored = serde_json::to_vec(&request(&add_researcher(), &[1, 3])).unwrap();
+        replay_changes(&mut replayed, &[stored], 2).unwrap();
+        assert_eq!(replayed.identities, after.identities);
+    }
+
+    #[test]
+    fn a_change_that_leaves_too_few_admins_or_does_not_apply_is_refused() {
+        let r = registry();
+        let remove = |b: u8| RegistryChange::Remove {
+            public_key: hex::encode(key(b).verifying_key().to_bytes()),
+        };
+        check_change(&request(&remove(3), &[1, 2]), &r, 2).unwrap();
+        let e = check_change(&request(&remove(3), &[1, 2, 3]), &r, 3).unwrap_err();
+        assert!(e.contains("fewer than 3 administrators"), "{e}");
+        let e = check_change(&request(&remove(9), &[1, 2]), &r, 2).unwrap_err();
+        assert!(e.contains("no identity has that key"), "{e}");
+    }
+}
