@@ -2,13 +2,13 @@
 //! real three-node cluster on this machine.
 //!
 //! Steps: write a cluster (`hdg init`) and start three `hdg node` processes; synthesise a cohort
-//! and post each file to its patients' home node (files dealt round robin: three hospitals);
-//! wait until every value is secret-shared to the three parties; ask the sample statistics as
-//! a signed researcher and print each MPC result beside the plaintext result computed here from
-//! the cohort files (see `demo_queries`); check every node's ledger head is cosigned by the two
-//! others and consistent with what they witnessed; stop the nodes with SIGTERM; verify all three stores
-//! and ledgers (records, share receipts, signed heads) and check one inclusion proof offline.
-//! Exits with failure if any result differs or any check fails.
+//! and post each file to its patients' home node (files dealt round robin: three hospitals); wait
+//! until every value is secret-shared to the three parties; ask the sample statistics as a signed
+//! researcher and print each MPC result beside the plaintext result computed here from the cohort
+//! files (see `demo_queries`); check every node's ledger head is cosigned by the two others and
+//! consistent with what they witnessed; stop the nodes with SIGTERM; verify all three stores and
+//! ledgers (records, share receipts, signed heads) and check one inclusion proof offline. Exits
+//! with failure if any result differs or any check fails.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

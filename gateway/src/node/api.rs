@@ -1,7 +1,8 @@
-//! The node's client HTTP JSON API (axum): health (with the outbox length), the latest signed
-//! and the latest cosigned head, the witness state and consistency proofs, ingest, and researcher queries (`POST /v1/query`, see [`super::coordinator`]).
-//! Every error is `{"error": "..."}` with a status that says whose fault it is; RocksDB work
-//! runs on blocking threads, one writer at a time (the store's mutex).
+//! The node's client HTTP JSON API (axum): health (with the outbox length), the latest signed and
+//! the latest cosigned head, the witness state and consistency proofs, ingest, and researcher
+//! queries (`POST /v1/query`, see [`super::coordinator`]). Every error is `{"error": "..."}` with a
+//! status that says whose fault it is; RocksDB work runs on blocking threads, one writer at a time
+//! (the store's mutex).
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! Requests approved by several keys (k of n): one body, nonce and time, and each approver's
-//! signature over the same signed-request message ([`super::signed`]) with the approver as
-//! signer. Used by raw access ([`super::access`]) and registry changes ([`super::registry_change`]).
+//! signature over the same signed-request message ([`super::signed`]) with the approver as signer.
+//! Used by raw access ([`super::access`]) and registry changes ([`super::registry_change`]).
 
 use std::collections::BTreeSet;
 

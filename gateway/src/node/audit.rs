@@ -1,10 +1,11 @@
 //! A patient's audit (`POST /v1/audit`, signed by the patient's key, body `{"action":"audit"}`):
-//! every ledger entry at every node that concerns the patient — records stored at their
-//! hospital, their consents, each query that selected their rows (with its statistic,
-//! indicator and institution, never other patients' data) and each raw access with its approvers — each with the entry's bytes and an
-//! inclusion proof under one signed head, cosigned by the two other nodes when the witnesses
-//! have caught up. The node asked answers for itself and asks both peers ([`Request::Audit`]),
-//! which check the signature themselves; the client (`hdg audit`) verifies every proof.
+//! every ledger entry at every node that concerns the patient — records stored at their hospital,
+//! their consents, each query that selected their rows (with its statistic, indicator and
+//! institution, never other patients' data) and each raw access with its approvers — each with the
+//! entry's bytes and an inclusion proof under one signed head, cosigned by the two other nodes when
+//! the witnesses have caught up. The node asked answers for itself and asks both peers
+//! ([`Request::Audit`]), which check the signature themselves; the client (`hdg audit`) verifies
+//! every proof.
 
 use std::sync::Arc;
 use std::time::Duration;

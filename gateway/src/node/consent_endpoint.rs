@@ -1,10 +1,10 @@
 //! `POST /v1/consent`: a patient's signed grant or revocation, at any node. The node checks it
-//! (signature, clock-skew window, its own replay cache, the grant's rules; a revocation must name
-//! a grant of the same key held here), stores and anchors it, and forwards it to both peers
-//! ([`Request::Consent`]), which check it themselves and do the same. The answer names the
-//! consent id, each node's ledger index and, for a grant, its FHIR R4 Consent; a peer that cannot be reached is named, and until it
-//! holds the consent the parties' row sets differ, so queries are refused rather than computed
-//! on rows it would include or exclude differently.
+//! (signature, clock-skew window, its own replay cache, the grant's rules; a revocation must name a
+//! grant of the same key held here), stores and anchors it, and forwards it to both peers
+//! ([`Request::Consent`]), which check it themselves and do the same. The answer names the consent
+//! id, each node's ledger index and, for a grant, its FHIR R4 Consent; a peer that cannot be
+//! reached is named, and until it holds the consent the parties' row sets differ, so queries are
+//! refused rather than computed on rows it would include or exclude differently.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

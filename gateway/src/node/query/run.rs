@@ -33,10 +33,10 @@ pub struct PartySetup<'a> {
     pub publics: &'a [PublicKey; 3],
 }
 
-/// Runs `q` on rows already selected (the store is not needed, so a node need not hold it
-/// during the MPC): exchanges the row digest with both peers and refuses on any difference,
-/// refuses an unfiltered statistic over fewer than `policy.min_cohort` patients, then computes the statistic in
-/// MPC and seals the output shares to `q.researcher_x25519`.
+/// Runs `q` on rows already selected (the store is not needed, so a node need not hold it during
+/// the MPC): exchanges the row digest with both peers and refuses on any difference, refuses an
+/// unfiltered statistic over fewer than `policy.min_cohort` patients, then computes the statistic
+/// in MPC and seals the output shares to `q.researcher_x25519`.
 pub fn run_selected(
     selection: &Selection,
     setup: &PartySetup<'_>,
