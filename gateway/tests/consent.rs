@@ -5,7 +5,8 @@
 //! exactly that patient's rows; a patient who is not enrolled has nothing shared; a revocation
 //! by another patient and a grant naming an unknown
 //! indicator are refused naming the reason. A clinician gets a patient's raw records only with
-//! the patient's approval too (2 of 2). Each patient's audit lists exactly their records,
+//! the patient's approval too (2 of 2), or a second clinician's under the patient's own 2-of-3
+//! policy. Each patient's audit lists exactly their records,
 //! consents, the queries that used their rows and the raw accesses, every entry proven. Every
 //! wait is bounded.
 
@@ -306,10 +307,46 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
             .all(|r| r["code"]["coding"][0]["code"] == HEART_RATE)
     );
 
+    // A's own policy: 2 of 3 among A, clinician-1 and a second clinician, who can then approve
+    // in A's place.
+    let seed_of = |file: &Path| {
+        let mut seed = [0u8; 32];
+        hex::decode_to_slice(std::fs::read_to_string(file).unwrap().trim(), &mut seed).unwrap();
+        hex::encode(SigningKey::from_bytes(&seed).verifying_key().to_bytes())
+    };
+    let second = dir.join("second-clinician.key");
+    std::fs::write(&second, hex::encode([77u8; 32])).unwrap();
+    let (ok, out) = consent(
+        dir,
+        a_key,
+        &[
+            "access-policy",
+            "--clinician",
+            &seed_of(&clinician),
+            "--clinician",
+            &seed_of(&second),
+            "--required",
+            "2",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, granted) = access(&[second.as_path()]);
+    assert!(ok, "{granted}");
+    assert_eq!(granted["records"].as_array().unwrap().len() as u64, a_hr);
+    let (ok, refused) = access(&[]);
+    assert!(!ok, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("policy is 2 of 3"),
+        "{refused}"
+    );
+
     // Each patient's audit: their records at their hospital, their consents, the queries that
     // selected their rows at every node and raw accesses, every entry proven by `hdg audit`.
     for (key, records, consents, queries, accesses) in
-        [(a_key, stored[0], 2, 3, 1), (b_key, stored[1], 1, 3, 0)]
+        [(a_key, stored[0], 3, 3, 2), (b_key, stored[1], 1, 3, 0)]
     {
         let url = format!("http://{}", http_addr(dir, 1));
         let (ok, out) = run(&[

@@ -59,6 +59,15 @@ enum Action {
         #[arg(long)]
         expires: Option<String>,
     },
+    /// Set who must approve a raw access to your records (replaces your earlier policy).
+    AccessPolicy {
+        /// A clinician's public key (64 hex digits); repeat for each.
+        #[arg(long = "clinician", required = true)]
+        clinicians: Vec<String>,
+        /// How many distinct approvals, among yours and the clinicians', a raw access needs.
+        #[arg(long)]
+        required: usize,
+    },
     /// Withdraw an earlier grant (its consent id, as `grant` printed it).
     Revoke {
         /// The consent id.
@@ -103,6 +112,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             to: time(to)?,
             institution,
             expires: time(expires)?,
+        },
+        Action::AccessPolicy {
+            clinicians,
+            required,
+        } => ConsentBody::AccessPolicy {
+            clinicians,
+            required,
         },
         Action::Revoke { id } => ConsentBody::Revoke { consent: id },
     };

@@ -4,8 +4,9 @@
 //! A request names the patient (their public key), the requesting clinician, the indicators (or
 //! all), why, and until when it is valid; it carries one nonce and time and the signatures of
 //! its approvers, each over the same bytes (the signed-request message of [`super::signed`] with
-//! the approver as signer). The policy, for every patient today: 2 of 2 — the patient's own key
-//! and a registered treating clinician, who must be the requester. With fewer valid approvals it
+//! the approver as signer). The policy is the patient's own (`AccessPolicy` in
+//! [`super::consent`], e.g. 2 of 3 with a second clinician) or by default 2 of 2 — the patient's
+//! own key and the requesting clinician; the requester is a registered clinician either way. With fewer valid approvals it
 //! is refused, naming who is missing. A granted access is anchored (`Access` entry: subject the
 //! request digest, actor the clinician, its text with the approvers beside it, indexed for the
 //! patient's audit) before any record leaves the node.
@@ -28,6 +29,7 @@ use tracing::{info, warn};
 
 use super::api::ApiError;
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
+use super::consent::ConsentSet;
 use super::registry::{Registry, Role};
 use super::signed::{ReplayCache, RequestError};
 use super::state::{NodeState, with_store};
@@ -75,11 +77,16 @@ pub enum AccessError {
     NotEnoughApprovals(String),
 }
 
-/// The policy (2 of 2: the patient and the requesting clinician, registered as a clinician).
+/// A patient's own access policy: the clinicians' keys and how many approvals it needs.
+pub type Policy = (Vec<[u8; 32]>, usize);
+
+/// The patient's policy, or without one the default (2 of 2: the patient and the requesting
+/// clinician); the requester must be a registered clinician either way.
 fn check_policy(
     access: &AccessRequest,
     approvers: &BTreeSet<[u8; 32]>,
     registry: &Registry,
+    policy: Option<&Policy>,
 ) -> Result<[u8; 32], AccessError> {
     let key = |hex_text: &str, what: &str| {
         let mut k = [0u8; 32];
@@ -89,28 +96,39 @@ fn check_policy(
     };
     let patient = key(&access.patient, "patient")?;
     let requester = key(&access.requester, "requester")?;
-    let is_clinician = registry
-        .identities
-        .iter()
-        .any(|(_, role, k)| *role == Role::Clinician && k.to_bytes() == requester);
-    let mut missing = Vec::new();
-    if !approvers.contains(&patient) {
-        missing.push("the patient");
+    let not_enough = |m: String| Err(AccessError::NotEnoughApprovals(m));
+    if !registry.has(Role::Clinician, &requester) {
+        return not_enough("the requester is not a registered treating clinician".into());
     }
-    if !is_clinician {
-        missing.push("a registered treating clinician as requester");
-    } else if !approvers.contains(&requester) {
-        missing.push("the requesting clinician");
+    if !approvers.contains(&requester) {
+        return not_enough("missing the requesting clinician's own approval".into());
     }
-    if missing.is_empty() {
-        Ok(requester)
-    } else {
-        Err(AccessError::NotEnoughApprovals(format!(
-            "the policy is 2 of 2 (the patient and the requesting clinician); missing {} ({} valid approval(s))",
-            missing.join(" and "),
-            approvers.len()
-        )))
+    match policy {
+        None => {
+            if !approvers.contains(&patient) {
+                return not_enough(format!(
+                    "the policy is 2 of 2 (the patient and the requesting clinician); missing the patient ({} valid approval(s))",
+                    approvers.len()
+                ));
+            }
+        }
+        Some((clinicians, required)) => {
+            if !clinicians.contains(&requester) {
+                return not_enough("the requester is not one of the patient's clinicians".into());
+            }
+            let counted = approvers
+                .iter()
+                .filter(|k| **k == patient || clinicians.contains(k))
+                .count();
+            if counted < *required {
+                return not_enough(format!(
+                    "the patient's policy is {required} of {} (the patient and their clinicians); {counted} of them approved",
+                    clinicians.len() + 1
+                ));
+            }
+        }
     }
+    Ok(requester)
 }
 
 /// A request that passed every check.
@@ -130,6 +148,7 @@ pub fn check(
     at: i64,
     skew_ms: i64,
     registry: &Registry,
+    policy: Option<&Policy>,
     cache: &mut ReplayCache,
 ) -> Result<Granted, AccessError> {
     let access: AccessRequest =
@@ -145,7 +164,7 @@ pub fn check(
     }
     let approvers =
         approvers(req).map_err(|(index, error)| AccessError::Approval { index, error })?;
-    let requester = check_policy(&access, &approvers, registry)?;
+    let requester = check_policy(&access, &approvers, registry, policy)?;
     if at > access.until {
         return Err(AccessError::Stale("the request is past its `until`".into()));
     }
@@ -155,6 +174,32 @@ pub fn check(
         approvers,
         requester,
     })
+}
+
+/// The access policy the request's patient signed last, if any (from the consent records here).
+async fn patient_policy(
+    state: &Arc<NodeState>,
+    req: &ApprovedRequest,
+) -> Result<Option<Policy>, ApiError> {
+    let access: AccessRequest = serde_json::from_str(&req.body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("access refused: malformed request ({e})"),
+        )
+    })?;
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(&access.patient, &mut key).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "access refused: patient is not a 64-hex-digit key",
+        )
+    })?;
+    let records = with_store(state, |s| s.consents())
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    let set = ConsentSet::from_stored(&records)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    Ok(set.access_policy(&Pseudonym::from_public_key(&key)))
 }
 
 /// The handler of `POST /v1/access`.
@@ -170,6 +215,7 @@ pub async fn post_access(
         )
     })?;
     let skew = i64::try_from(state.clock_skew.as_millis()).unwrap_or(i64::MAX);
+    let policy = patient_policy(&state, &req).await?;
     let checked = {
         let mut cache = state
             .replay
@@ -179,7 +225,7 @@ pub async fn post_access(
             .registry
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        check(&req, now().0, skew, &registry, &mut cache)
+        check(&req, now().0, skew, &registry, policy.as_ref(), &mut cache)
     };
     let Granted {
         access,
@@ -311,6 +357,7 @@ mod tests {
             T,
             60_000,
             &registry,
+            None,
             &mut ReplayCache::new(),
         )
         .unwrap_err();
@@ -320,30 +367,81 @@ mod tests {
         );
         let mut only_patient = req.clone();
         only_patient.approve(&patient);
-        let e = check(&only_patient, T, 60_000, &registry, &mut ReplayCache::new()).unwrap_err();
+        let e = check(
+            &only_patient,
+            T,
+            60_000,
+            &registry,
+            None,
+            &mut ReplayCache::new(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("the requesting clinician"), "{e}");
         // The patient approving twice is still one approver.
         only_patient.approve(&patient);
-        assert!(check(&only_patient, T, 60_000, &registry, &mut ReplayCache::new()).is_err());
+        assert!(
+            check(
+                &only_patient,
+                T,
+                60_000,
+                &registry,
+                None,
+                &mut ReplayCache::new()
+            )
+            .is_err()
+        );
 
         let mut both = req.clone();
         both.approve(&patient);
         both.approve(&clinician);
         let mut cache = ReplayCache::new();
-        let granted = check(&both, T, 60_000, &registry, &mut cache).unwrap();
+        let granted = check(&both, T, 60_000, &registry, None, &mut cache).unwrap();
         assert_eq!(granted.approvers.len(), 2);
         assert_eq!(granted.requester, clinician.verifying_key().to_bytes());
-        let e = check(&both, T + 1, 60_000, &registry, &mut cache).unwrap_err();
+        let e = check(&both, T + 1, 60_000, &registry, None, &mut cache).unwrap_err();
         assert!(e.to_string().contains("replayed"), "{e}");
         let e = check(
             &both,
             T + 61_000,
             60_000,
             &registry,
+            None,
             &mut ReplayCache::new(),
         )
         .unwrap_err();
         assert!(matches!(e, AccessError::Stale(_)), "{e}");
+    }
+
+    #[test]
+    fn a_patients_own_policy_of_two_of_three_lets_a_second_clinician_approve_instead() {
+        let (patient, clinician, registry, req) = setup();
+        let second = SigningKey::from_bytes(&[3; 32]);
+        let policy: Policy = (
+            vec![
+                clinician.verifying_key().to_bytes(),
+                second.verifying_key().to_bytes(),
+            ],
+            2,
+        );
+        let mut with_second = req.clone();
+        with_second.approve(&clinician);
+        with_second.approve(&second);
+        let check_with = |r: &ApprovedRequest, p: Option<&Policy>| {
+            check(r, T, 60_000, &registry, p, &mut ReplayCache::new())
+        };
+        check_with(&with_second, Some(&policy)).expect("2 of 3 without the patient");
+        // Without the policy, the default needs the patient.
+        assert!(check_with(&with_second, None).is_err());
+        let mut alone = req.clone();
+        alone.approve(&clinician);
+        let e = check_with(&alone, Some(&policy)).unwrap_err();
+        assert!(e.to_string().contains("policy is 2 of 3"), "{e}");
+        // An approver outside the policy does not count.
+        let mut outsider = req.clone();
+        outsider.approve(&clinician);
+        outsider.approve(&SigningKey::from_bytes(&[4; 32]));
+        assert!(check_with(&outsider, Some(&policy)).is_err());
+        let _ = patient;
     }
 
     #[test]
@@ -354,7 +452,15 @@ mod tests {
         both.approve(&clinician);
         let mut tampered = both.clone();
         tampered.body = tampered.body.replace("8867-4", "39156-5");
-        let e = check(&tampered, T, 60_000, &registry, &mut ReplayCache::new()).unwrap_err();
+        let e = check(
+            &tampered,
+            T,
+            60_000,
+            &registry,
+            None,
+            &mut ReplayCache::new(),
+        )
+        .unwrap_err();
         assert!(
             matches!(
                 e,
@@ -370,6 +476,7 @@ mod tests {
             T,
             60_000,
             &Registry::default(),
+            None,
             &mut ReplayCache::new(),
         )
         .unwrap_err();

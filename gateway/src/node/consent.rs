@@ -61,6 +61,15 @@ pub enum ConsentBody {
         #[serde(default)]
         expires: Option<i64>,
     },
+    /// Who must approve a raw access to the patient's records: `required` distinct keys among
+    /// the patient's own and `clinicians` (e.g. 2 of 3 with a second clinician). The latest
+    /// policy a patient signed applies; without one, the patient and the requesting clinician.
+    AccessPolicy {
+        /// The clinicians' keys (hex) who may request and approve.
+        clinicians: Vec<String>,
+        /// How many distinct approvals a raw access needs (at least 2).
+        required: usize,
+    },
     /// Withdraw an earlier grant by the same patient.
     Revoke {
         /// The grant's consent id (hex).
@@ -166,6 +175,22 @@ fn check_body(body: &ConsentBody, signed_at: i64) -> Result<(), ConsentError> {
             }
             Ok(())
         }
+        ConsentBody::AccessPolicy {
+            clinicians,
+            required,
+        } => {
+            if let Some(bad) = clinicians.iter().find(|c| !is_key_hex(c)) {
+                return Err(ConsentError::Rule(format!(
+                    "clinician {bad:?} is not a key in 64 hex digits"
+                )));
+            }
+            if *required < 2 || *required > clinicians.len() + 1 {
+                return rule(
+                    "an access policy requires from 2 approvals up to the patient and every clinician listed",
+                );
+            }
+            Ok(())
+        }
         ConsentBody::Revoke { consent } => {
             if consent.len() == 64 && consent.bytes().all(|b| b.is_ascii_hexdigit()) {
                 Ok(())
@@ -174,6 +199,10 @@ fn check_body(body: &ConsentBody, signed_at: i64) -> Result<(), ConsentError> {
             }
         }
     }
+}
+
+fn is_key_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A revocation may name only a grant held here and signed by the same key.
@@ -207,6 +236,7 @@ pub struct Use<'a> {
 pub struct ConsentSet {
     grants: BTreeMap<Pseudonym, Vec<ConsentRecord>>,
     revoked: BTreeSet<[u8; 32]>,
+    policies: BTreeMap<Pseudonym, ConsentRecord>,
 }
 
 impl ConsentSet {
@@ -229,6 +259,12 @@ impl ConsentSet {
                     set.grants.entry(record.patient).or_default().push(record)
                 }
                 ConsentBody::Revoke { .. } => revocations.push(record),
+                ConsentBody::AccessPolicy { .. } => {
+                    let newest = set.policies.entry(record.patient).or_insert(record.clone());
+                    if record.time > newest.time {
+                        *newest = record;
+                    }
+                }
             }
         }
         for r in revocations {
@@ -248,6 +284,25 @@ impl ConsentSet {
             }
         }
         Ok(set)
+    }
+
+    /// The raw-access policy `patient` signed last, as (clinicians' keys, approvals required).
+    pub fn access_policy(&self, patient: &Pseudonym) -> Option<(Vec<[u8; 32]>, usize)> {
+        let ConsentBody::AccessPolicy {
+            clinicians,
+            required,
+        } = &self.policies.get(patient)?.body
+        else {
+            return None;
+        };
+        let keys = clinicians
+            .iter()
+            .filter_map(|c| {
+                let mut k = [0u8; 32];
+                hex::decode_to_slice(c, &mut k).ok().map(|()| k)
+            })
+            .collect();
+        Some((keys, *required))
     }
 
     /// Whether a grant in force covers `patient`'s row of `indicator` effective at `effective`

@@ -14,7 +14,8 @@
 //! one institution key. `statistics` has no exact v3-ActReason code: `PUBHLTH` (public health)
 //! is the nearest and is read back as `statistics`. The patient is not in the resource: a grant
 //! binds the key that signs it (whose pseudonym is the patient's). A revocation is not a FHIR
-//! resource of its own (FHIR changes the Consent's `status`), so it has no mapping here.
+//! resource of its own (FHIR changes the Consent's `status`), so it has no mapping here; nor has
+//! an access policy (k-of-n approvers have no Consent element).
 
 use serde_json::{Value, json};
 
@@ -37,7 +38,8 @@ fn time_text(ms: i64) -> String {
     Timestamp(ms).to_string()
 }
 
-/// The FHIR R4 `Consent` of a grant (`None` for a revocation, which has no resource of its own).
+/// The FHIR R4 `Consent` of a grant (`None` for a revocation or an access policy, which have no
+/// faithful resource of their own).
 pub fn to_fhir(body: &ConsentBody) -> Option<Value> {
     let ConsentBody::Grant {
         purposes,
