@@ -1,5 +1,6 @@
 //! Consent end to end: three Synthea patients enrolled at node 0 with their own keys, their
-//! bundles ingested and shared, then researcher queries on a cluster that requires consent.
+//! bundles ingested (values held back until a consent covers them, then shared), and researcher
+//! queries on a cluster that requires consent.
 //! Nothing is computed before anyone consents; a grant lets exactly that patient's rows in
 //! (only the indicators it names); a revocation takes them out again, so the count drops by
 //! exactly that patient's rows; a patient who is not enrolled has nothing shared; a revocation
@@ -171,6 +172,7 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
             Some(("application/fhir+json", body)),
         );
         assert_eq!(status, 200, "{receipt}");
+        assert_eq!(receipt["outbox"], 0, "held until a consent covers them");
         stored.push(receipt["records"].as_array().unwrap().len());
     }
     wait_outbox_empty(&mut nodes, dir, 0);
@@ -228,6 +230,8 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         &["grant", "--purpose", "research", "--indicator", HEART_RATE],
     );
     assert!(ok, "{out}");
+    // The grants released the values they cover to the sharing outbox.
+    wait_outbox_empty(&mut nodes, dir, 0);
     assert_eq!(count_query(dir, HEART_RATE), Ok(a_hr + b_hr + c_hr));
     assert_eq!(
         count_query(dir, BMI),

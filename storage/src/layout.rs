@@ -33,6 +33,9 @@ pub const SHARE_IDS: &str = "share_ids";
 pub const SHARE_RECEIPTS: &str = "share_receipts";
 /// leaf index of a local record (u64 BE) -> record id: its value still has to be secret-shared.
 pub const OUTBOX: &str = "outbox";
+/// (patient pseudonym, leaf index u64 BE) -> record id: a value held back until a consent covers
+/// it (then moved to [`OUTBOX`]).
+pub const HELD: &str = "held";
 /// A peer log's ed25519 key -> the last signed checkpoint note this node cosigned for it.
 pub const WITNESSED: &str = "witnessed";
 /// (log key, SHA-256 of the presented note) -> fork evidence (see `crate::witness`).
@@ -51,7 +54,7 @@ pub const ENTRY_TEXT: &str = "entry_text";
 pub const REGISTRY_CHANGES: &str = "registry_changes";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 20] = [
+pub const ALL: [&str; 21] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -72,6 +75,7 @@ pub const ALL: [&str; 20] = [
     PATIENT_LOG,
     ENTRY_TEXT,
     REGISTRY_CHANGES,
+    HELD,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.

@@ -38,6 +38,7 @@ pub use consents::StoredConsent;
 pub use error::StoreError;
 pub use keys::{MASTER_KEY_ENV, MASTER_KEY_FILE, NODE_KEY_FILE, SecretKey};
 pub use ledger_state::DbNodes;
+pub use outbox::Sharing;
 pub use read::TimeRange;
 pub use shares::{PARTIES, ShareReceipt, ShareRow};
 pub use store::{Anchored, CommitReceipt, ErasureReceipt, Store};

@@ -9,13 +9,32 @@
 //! [`Store::commit_shares`] skips rows already present. Entries are keyed by the record's ledger
 //! leaf index, so pending values come out oldest first.
 
-use hdg_schema::{Observation, RecordId, Timestamp};
+use hdg_schema::{Observation, Pseudonym, RecordId, Timestamp};
 use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::error::StoreError;
 use crate::layout;
 use crate::store::{CommitReceipt, Store};
 use crate::verify::{VerifyError, bad};
+
+/// What happens to a committed numeric value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Queued in the outbox: secret-shared to the three parties.
+    Now,
+    /// Held until a consent covers it ([`Store::release_held`] then queues it).
+    Held,
+    /// Kept at this node only.
+    Never,
+}
+
+/// Key of a held value: the patient's pseudonym, then the record's leaf index.
+pub(crate) fn held_key(patient: &Pseudonym, leaf_index: u64) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..32].copy_from_slice(&patient.0);
+    k[32..].copy_from_slice(&leaf_index.to_be_bytes());
+    k
+}
 
 /// Key of a record's outbox entry: its ledger leaf index (u64 BE), which orders oldest first.
 pub(crate) fn outbox_key(leaf_index: u64) -> [u8; 8] {
@@ -30,18 +49,58 @@ impl Store {
         obs: &[Observation],
         now: Timestamp,
     ) -> Result<CommitReceipt, StoreError> {
-        self.commit_observations(obs, now, Some(&|_| true))
+        self.commit_observations(obs, now, Some(&|_| Sharing::Now))
     }
 
-    /// [`Store::commit_with_outbox`], queueing only the new numeric observations `share`
-    /// accepts (e.g. those of patients who can consent); the others stay local.
+    /// [`Store::commit_with_outbox`] where `decide` says, per new numeric observation, whether it
+    /// is queued now, held until a consent covers it, or kept local — in the same write.
     pub fn commit_sharing(
         &mut self,
         obs: &[Observation],
         now: Timestamp,
-        share: &dyn Fn(&Observation) -> bool,
+        decide: &dyn Fn(&Observation) -> Sharing,
     ) -> Result<CommitReceipt, StoreError> {
-        self.commit_observations(obs, now, Some(share))
+        self.commit_observations(obs, now, Some(decide))
+    }
+
+    /// Moves `patient`'s held values that `covers` accepts into the outbox, in one synced
+    /// write; returns how many. Values of an erased patient are dropped.
+    pub fn release_held(
+        &mut self,
+        patient: &Pseudonym,
+        covers: &dyn Fn(&Observation) -> bool,
+    ) -> Result<usize, StoreError> {
+        let mut batch = WriteBatch::default();
+        let mut released = 0;
+        for kv in self.db.prefix_iterator_cf(self.cf(layout::HELD), patient.0) {
+            let (k, v) = kv?;
+            if !k.starts_with(&patient.0) {
+                break;
+            }
+            let leaf = k
+                .get(32..40)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .ok_or_else(|| crate::store::corrupt("held entry", "not 40 bytes"))?;
+            let id = RecordId(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| crate::store::corrupt("held entry", "not a 32-byte id"))?,
+            );
+            match self.get(&id) {
+                Ok(o) if covers(&o) => {
+                    batch.delete_cf(self.cf(layout::HELD), &k);
+                    batch.put_cf(self.cf(layout::OUTBOX), leaf, id.0);
+                    released += 1;
+                }
+                Ok(_) => {}
+                Err(StoreError::Erased(_)) => batch.delete_cf(self.cf(layout::HELD), &k),
+                Err(e) => return Err(e),
+            }
+        }
+        if !batch.is_empty() {
+            self.write_durably(batch)?;
+        }
+        Ok(released)
     }
 
     /// Up to `limit` observations still to be shared, decrypted, oldest first. Records of a patient

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::error::StoreError;
 use crate::keys::{self, SecretKey};
 use crate::layout;
+use crate::outbox::Sharing;
 use crate::record::StoredRecord;
 use crate::seal;
 
@@ -204,13 +205,14 @@ impl Store {
         self.commit_observations(obs, now, None)
     }
 
-    /// [`Store::commit`], and with `outbox` every new numeric observation it accepts is also
-    /// queued in the outbox (see [`Store::commit_with_outbox`]) inside the same write batch.
+    /// [`Store::commit`], and with `outbox` every new numeric observation is queued for sharing,
+    /// held back, or kept local as it decides (see [`Store::commit_sharing`]), inside the same
+    /// write batch.
     pub(crate) fn commit_observations(
         &mut self,
         obs: &[Observation],
         now: Timestamp,
-        outbox: Option<&dyn Fn(&Observation) -> bool>,
+        outbox: Option<&dyn Fn(&Observation) -> Sharing>,
     ) -> Result<CommitReceipt, StoreError> {
         let mut batch = WriteBatch::default();
         let mut frontier = self.frontier.clone();
@@ -280,12 +282,21 @@ impl Store {
                 layout::by_patient_key(&o.patient, &o.indicator, o.effective, &o.id()),
                 [],
             );
-            if o.value.is_numeric() && outbox.is_some_and(|share| share(o)) {
-                batch.put_cf(
+            match outbox
+                .filter(|_| o.value.is_numeric())
+                .map(|decide| decide(o))
+            {
+                Some(Sharing::Now) => batch.put_cf(
                     self.cf(layout::OUTBOX),
                     crate::outbox::outbox_key(leaf_index),
                     o.id().0,
-                );
+                ),
+                Some(Sharing::Held) => batch.put_cf(
+                    self.cf(layout::HELD),
+                    crate::outbox::held_key(&o.patient, leaf_index),
+                    o.id().0,
+                ),
+                Some(Sharing::Never) | None => {}
             }
             in_batch.insert(o.id(), (o.patient, o.supersedes));
             receipt.records.push(Anchored {

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use hdg_ledger::NoteVerifier;
 use hdg_schema::{Observation, ObservationData, Pseudonym, RecordId, Status, Timestamp, Value};
-use hdg_storage::{Store, VerifyError, layout};
+use hdg_storage::{Sharing, Store, VerifyError, layout};
 use rocksdb::{DB, Options};
 
 /// A free-text observation: stored, but never secret-shared.
@@ -129,4 +129,51 @@ fn an_outbox_entry_naming_another_record_is_caught() {
         }
         other => panic!("verify did not name the outbox entry: {other:?}"),
     }
+}
+
+#[test]
+fn held_values_wait_outside_the_outbox_until_released_and_never_ones_stay_local() {
+    let (dir, mut store) = fresh();
+    // Patient 1's values are held, patient 2's kept local, patient 3's shared at once.
+    let batch: Vec<Observation> = [1u8, 2, 3]
+        .iter()
+        .flat_map(|p| {
+            (0..4).map(move |i| obs(*p, "4548-4", 60 + i64::from(*p) * 10 + i, 1_000 + i))
+        })
+        .collect();
+    let decide = |o: &Observation| match o.patient.0[0] {
+        1 => Sharing::Held,
+        2 => Sharing::Never,
+        _ => Sharing::Now,
+    };
+    store.commit_sharing(&batch, t(1), &decide).unwrap();
+    let pending_patients = |s: &Store| -> Vec<u8> {
+        s.outbox_pending(100)
+            .unwrap()
+            .iter()
+            .map(|o| o.patient.0[0])
+            .collect()
+    };
+    assert_eq!(pending_patients(&store), vec![3; 4]);
+    // A consent covering two of patient 1's values releases exactly those, durably.
+    let covered: Vec<RecordId> = batch[..2].iter().map(|o| o.id()).collect();
+    let released = store
+        .release_held(&Pseudonym([1; 32]), &|o| covered.contains(&o.id()))
+        .unwrap();
+    assert_eq!(released, 2);
+    assert_eq!(
+        store.release_held(&Pseudonym([2; 32]), &|_| true).unwrap(),
+        0
+    );
+    drop(store);
+    let mut store = Store::open(dir.path(), false).unwrap();
+    let mut pending = pending_patients(&store);
+    pending.sort();
+    assert_eq!(pending, vec![1, 1, 3, 3, 3, 3]);
+    // The other two stay held until a later consent covers them.
+    assert_eq!(
+        store.release_held(&Pseudonym([1; 32]), &|_| true).unwrap(),
+        2
+    );
+    assert_eq!(store.outbox_len().unwrap(), 8);
 }

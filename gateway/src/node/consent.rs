@@ -314,33 +314,61 @@ impl ConsentSet {
         effective: i64,
         use_: Use<'_>,
     ) -> bool {
-        let Some(grants) = self.grants.get(patient) else {
-            return false;
-        };
         let institution = hex::encode(use_.institution);
-        grants.iter().any(|g| {
-            let ConsentBody::Grant {
-                purposes,
-                indicators,
-                from,
-                to,
-                institution: only,
-                expires,
-            } = &g.body
-            else {
-                return false;
-            };
-            g.time <= use_.at
-                && !self.revoked.contains(&g.id)
-                && expires.is_none_or(|e| use_.at < e)
-                && purposes.contains(&use_.purpose)
-                && (indicators.is_empty() || indicators.iter().any(|c| c == indicator))
-                && from.is_none_or(|f| f <= effective)
-                && to.is_none_or(|t| effective < t)
-                && only
-                    .as_deref()
-                    .is_none_or(|i| i.eq_ignore_ascii_case(&institution))
-        })
+        self.in_force(patient, indicator, effective, use_.at)
+            .any(|(purposes, only)| {
+                purposes.contains(&use_.purpose)
+                    && only.is_none_or(|i| i.eq_ignore_ascii_case(&institution))
+            })
+    }
+
+    /// Whether some grant in force at `at` covers the row for any purpose or institution: the
+    /// rule for secret-sharing a value at all.
+    pub fn covers_any_use(
+        &self,
+        patient: &Pseudonym,
+        indicator: &str,
+        effective: i64,
+        at: i64,
+    ) -> bool {
+        self.in_force(patient, indicator, effective, at)
+            .next()
+            .is_some()
+    }
+
+    /// The (purposes, institution) of `patient`'s grants in force at `at` that cover a row of
+    /// `indicator` effective at `effective`.
+    fn in_force<'a>(
+        &'a self,
+        patient: &Pseudonym,
+        indicator: &'a str,
+        effective: i64,
+        at: i64,
+    ) -> impl Iterator<Item = (&'a [Purpose], Option<&'a str>)> + 'a {
+        self.grants
+            .get(patient)
+            .into_iter()
+            .flatten()
+            .filter_map(move |g| {
+                let ConsentBody::Grant {
+                    purposes,
+                    indicators,
+                    from,
+                    to,
+                    institution,
+                    expires,
+                } = &g.body
+                else {
+                    return None;
+                };
+                let covers = g.time <= at
+                    && !self.revoked.contains(&g.id)
+                    && expires.is_none_or(|e| at < e)
+                    && (indicators.is_empty() || indicators.iter().any(|c| c == indicator))
+                    && from.is_none_or(|f| f <= effective)
+                    && to.is_none_or(|t| effective < t);
+                covers.then_some((purposes.as_slice(), institution.as_deref()))
+            })
     }
 }
 

@@ -1,7 +1,8 @@
 //! `POST /v1/consent`: a patient's signed grant or revocation, at any node. The node checks it
 //! (signature, clock-skew window, its own replay cache, the grant's rules; a revocation must name a
 //! grant of the same key held here), stores and anchors it, and forwards it to both peers
-//! ([`Request::Consent`]), which check it themselves and do the same. The answer names the consent
+//! ([`Request::Consent`]), which check it themselves and do the same. At the patient's home node
+//! a grant releases the held values it covers to the sharing outbox. The answer names the consent
 //! id, each node's ledger index and, for a grant, its FHIR R4 Consent; a peer that cannot be
 //! reached is named, and until it holds the consent the parties' row sets differ, so queries are
 //! refused rather than computed on rows it would include or exclude differently.
@@ -20,7 +21,7 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use super::api::ApiError;
-use super::consent::{ConsentError, check_revocation, open_consent};
+use super::consent::{ConsentBody, ConsentError, ConsentSet, check_revocation, open_consent};
 use super::signed::{SignedRequest, verify};
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
@@ -50,7 +51,7 @@ pub async fn store_consent(
     let bytes = serde_json::to_vec(signed).expect("a signed request serialises");
     let cached = state.clone();
     let outcome = with_store(state, move |store| {
-        if let super::consent::ConsentBody::Revoke { consent } = &record.body {
+        if let ConsentBody::Revoke { consent } = &record.body {
             let mut id = [0u8; 32];
             hex::decode_to_slice(consent, &mut id).expect("checked as 64 hex digits");
             let revoked = match store.consent(&id)? {
@@ -64,6 +65,26 @@ pub async fn store_consent(
             }
         }
         let stored = store.record_consent(record.id, &bytes, record.signer, now())?;
+        // A grant releases the patient's held values it covers to the sharing outbox.
+        if matches!(record.body, ConsentBody::Grant { .. }) {
+            let set = ConsentSet::from_stored(&store.consents()?).map_err(|e| {
+                hdg_storage::StoreError::Corrupt {
+                    what: "consents".into(),
+                    reason: e,
+                }
+            })?;
+            let at = now().0;
+            let released = store.release_held(&record.patient, &|o| {
+                set.covers_any_use(&o.patient, &o.indicator, o.effective.0, at)
+            })?;
+            if released > 0 {
+                cached
+                    .outbox_len
+                    .store(store.outbox_len()?, Ordering::Release);
+                cached.outbox_wake.notify_one();
+                info!(released, "consent released held values for sharing");
+            }
+        }
         cached.tree_size.store(store.tree_size(), Ordering::Release);
         if let Some((_, head)) = &stored {
             *cached

@@ -12,8 +12,9 @@ use hdg_schema::{
     Catalog, Enrolments, Format, ImportError, ImportOptions, ImportReport, Mode, Pseudonym,
     RecordId,
 };
-use hdg_storage::{Anchored, CommitReceipt, Store};
+use hdg_storage::{Anchored, CommitReceipt, Sharing, Store};
 
+use super::consent::ConsentSet;
 use crate::cli::ingest::{IngestTotals, ingest_with};
 
 /// Observations per commit (the same group-commit size as `hdg ingest`).
@@ -115,16 +116,35 @@ pub fn ingest_body(
         refused.extend(r.refused.iter().map(|(id, why)| (*id, why.to_string())));
     };
     let mut totals = IngestTotals::default();
-    // With consent required, only values of patients who can consent (enrolled: their pseudonym
-    // is their key's) are shared; the others stay at this node.
+    // With consent required, a value is shared only when a consent covers it; an enrolled
+    // patient's other values are held until one does, anyone else's stay at this node.
     let shareable: HashSet<Pseudonym> = enrolled
         .0
         .values()
         .map(Pseudonym::from_public_key)
         .collect();
-    let share = |o: &hdg_schema::Observation| !consent_required || shareable.contains(&o.patient);
+    let consents = if consent_required {
+        let stored = store
+            .consents()
+            .map_err(|e| IngestFailure::Store(e.to_string()))?;
+        ConsentSet::from_stored(&stored).map_err(IngestFailure::Store)?
+    } else {
+        ConsentSet::default()
+    };
+    let at = crate::cli::ingest::now().0;
+    let decide = |o: &hdg_schema::Observation| {
+        if !consent_required {
+            Sharing::Now
+        } else if !shareable.contains(&o.patient) {
+            Sharing::Never
+        } else if consents.covers_any_use(&o.patient, &o.indicator, o.effective.0, at) {
+            Sharing::Now
+        } else {
+            Sharing::Held
+        }
+    };
     let commit =
-        |s: &mut Store, obs: &[hdg_schema::Observation], now| s.commit_sharing(obs, now, &share);
+        |s: &mut Store, obs: &[hdg_schema::Observation], now| s.commit_sharing(obs, now, &decide);
     let report = ingest_with(
         store,
         &commit,

@@ -1,8 +1,10 @@
 //! Ingest into shares: the outbox worker that secret-shares this node's committed numeric
 //! observations to the three parties, and the handler that stores the share batches peers send.
 //!
-//! Every numeric observation is queued in the store's outbox in the same write as its record
-//! ([`hdg_storage::Store::commit_with_outbox`]). The worker takes pending observations in
+//! Every numeric observation to be shared is queued in the store's outbox in the same write as
+//! its record ([`hdg_storage::Store::commit_sharing`]; with consent required, only once a consent
+//! covers it — until then it is held, and a grant releases it, see
+//! [`super::consent_endpoint`]). The worker takes pending observations in
 //! batches, splits each value x (its fixed-point integer, as a ring element mod 2^64) into
 //! x = x0 + x1 + x2 and gives party i the pair (x_i, x_{i+1}): one [`Request::ShareBatch`] per
 //! peer per batch over QUIC, its own rows committed locally. Only when all three parties have
