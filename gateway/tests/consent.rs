@@ -193,9 +193,12 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     let [a_bmi, c_bmi] = [a_bundle, c_bundle].map(|b| count(b, BMI));
     assert!(a_hr > 0 && b_hr > 0 && c_hr > 0 && a_bmi > 0 && c_bmi > 0);
 
-    // Nobody has consented: no rows, so the cohort rule refuses.
+    // Nobody has consented: no rows, so the cohort rule refuses, naming consent.
     let refused = count_query(dir, HEART_RATE).unwrap_err();
-    assert!(refused.contains("cohort too small"), "{refused}");
+    assert!(
+        refused.contains("cohort too small") && refused.contains("no consent"),
+        "{refused}"
+    );
 
     // A and C consent to research on everything, B to research on heart rate only.
     let (ok, out) = consent(dir, a_key, &["grant", "--purpose", "research"]);

@@ -271,7 +271,7 @@ pub fn query_status(e: &QueryError) -> u16 {
         | QueryError::Filter { .. }
         | QueryError::Value(_) => 400,
         QueryError::RowSetMismatch { .. } => 409,
-        QueryError::CohortTooSmall { .. } => 422,
+        QueryError::CohortTooSmall { .. } | QueryError::TooFewConsented { .. } => 422,
         QueryError::Store(_)
         | QueryError::WrongParty { .. }
         | QueryError::PolicyMismatch { .. } => 500,

@@ -168,6 +168,14 @@ pub enum QueryError {
         /// The rule's minimum.
         min_cohort: u64,
     },
+    /// With consent required: fewer patients than the minimum cohort consented to this use.
+    #[error(
+        "cohort too small: no consent covers this query for at least {min_cohort} patients (only consented rows are used)"
+    )]
+    TooFewConsented {
+        /// The rule's minimum.
+        min_cohort: u64,
+    },
     /// Exchanging the row digests failed.
     #[error("exchanging row digests: {0}")]
     Channel(#[from] ChannelError),

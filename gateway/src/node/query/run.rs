@@ -51,8 +51,14 @@ pub fn run_selected(
     let filtered = matches!(q.statistic, Statistic::FilteredMean { .. });
     // The rule counts patients, not rows: many rows of one patient are still that patient.
     if !filtered && (selection.patients.len() as u64) < policy.min_cohort {
-        return Err(QueryError::CohortTooSmall {
-            min_cohort: policy.min_cohort,
+        return Err(if policy.consent_required {
+            QueryError::TooFewConsented {
+                min_cohort: policy.min_cohort,
+            }
+        } else {
+            QueryError::CohortTooSmall {
+                min_cohort: policy.min_cohort,
+            }
         });
     }
     let mut party = Party::establish(
