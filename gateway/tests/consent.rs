@@ -7,13 +7,14 @@
 //! by another patient and a grant naming an unknown
 //! indicator are refused naming the reason. A clinician gets a patient's raw records only with
 //! the patient's approval too (2 of 2), or a second clinician's under the patient's own 2-of-3
-//! policy. Each patient's audit lists exactly their records,
+//! policy. A grant made while a party is down reaches it when it is back. Each patient's audit lists exactly their records,
 //! consents, the queries that used their rows and the raw accesses, every entry proven. Every
 //! wait is bounded.
 
 use std::collections::BTreeSet;
 use std::io::Cursor;
 use std::path::Path;
+use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use hdg_schema::{Catalog, Format, ImportOptions, Mode, RecordId, Value as ObsValue, import};
@@ -104,7 +105,12 @@ fn count_query(dir: &Path, indicator: &str) -> Result<u64, String> {
 
 /// `hdg consent` as the patient whose seed is in `key`, at node 2.
 fn consent(dir: &Path, key: &Path, action: &[&str]) -> (bool, String) {
-    let url = format!("http://{}", http_addr(dir, 2));
+    consent_at(dir, 2, key, action)
+}
+
+/// `hdg consent` as the patient whose seed is in `key`, at node `i`.
+fn consent_at(dir: &Path, i: usize, key: &Path, action: &[&str]) -> (bool, String) {
+    let url = format!("http://{}", http_addr(dir, i));
     let mut args = vec!["consent", "--node", &url, "--key", key.to_str().unwrap()];
     args.extend_from_slice(action);
     run(&args)
@@ -403,6 +409,23 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         "{text}"
     );
     println!("{text}");
+
+    // A grant made while a party is down is queued for it and delivered once it is back;
+    // meanwhile the parties' row sets differ and queries are refused, never computed.
+    nodes.terminate(2, Duration::from_secs(20));
+    let (ok, out) = consent_at(dir, 1, a_key, &["grant", "--purpose", "research"]);
+    assert!(ok && out.contains("queued for"), "{out}");
+    nodes.start(dir, 2);
+    for i in 0..3 {
+        wait_healthy(&mut nodes, dir, i, 2);
+    }
+    wait_for(
+        "the queued grant reaches node2 and A's rows count again",
+        || match count_query(dir, HEART_RATE) {
+            Ok(n) if n == a_hr + b_hr + c_hr => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
 
     // The consents are anchored at all three nodes, and the ledgers are still cosigned.
     wait_for("hdg verify --cluster passes", || {

@@ -13,6 +13,14 @@ use crate::layout;
 use crate::patient_log::patient_log_key;
 use crate::store::{Store, append_leaf, corrupt};
 
+/// [`layout::CONSENT_OUTBOX`] key: the peer's party index, then the consent id.
+fn delivery_key(peer: u8, id: &[u8; 32]) -> [u8; 33] {
+    let mut k = [0u8; 33];
+    k[0] = peer;
+    k[1..].copy_from_slice(id);
+    k
+}
+
 /// A stored consent record: its id and the signed request's JSON bytes.
 pub type StoredConsent = ([u8; 32], Vec<u8>);
 
@@ -53,6 +61,37 @@ impl Store {
         self.write_durably(batch)?;
         self.advance(frontier, &head);
         Ok(Some((leaf_index, head.note)))
+    }
+
+    /// Remembers (synced) that party `peer` still has to receive consent `id`.
+    pub fn queue_consent_delivery(&mut self, peer: u8, id: &[u8; 32]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(layout::CONSENT_OUTBOX), delivery_key(peer, id), []);
+        self.write_durably(batch)
+    }
+
+    /// The (peer, consent id) deliveries still to make.
+    pub fn pending_consent_deliveries(&self) -> Result<Vec<(u8, [u8; 32])>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self
+            .db
+            .iterator_cf(self.cf(layout::CONSENT_OUTBOX), IteratorMode::Start)
+        {
+            let (k, _) = kv?;
+            let (peer, id) = k
+                .split_first()
+                .and_then(|(p, id)| Some((*p, <[u8; 32]>::try_from(id).ok()?)))
+                .ok_or_else(|| corrupt("consent delivery", "not 33 bytes"))?;
+            out.push((peer, id));
+        }
+        Ok(out)
+    }
+
+    /// Forgets a delivery once the peer acknowledged it.
+    pub fn consent_delivered(&mut self, peer: u8, id: &[u8; 32]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(layout::CONSENT_OUTBOX), delivery_key(peer, id));
+        self.write_durably(batch)
     }
 
     /// Consent record `id`, if held.
@@ -107,5 +146,13 @@ mod tests {
         assert_eq!(s.patient_entries(&patient).unwrap(), vec![leaf]);
         s.verify(&s.verifier())
             .expect("the store verifies with a consent entry");
+        s.queue_consent_delivery(2, &[1; 32]).unwrap();
+        s.queue_consent_delivery(1, &[1; 32]).unwrap();
+        assert_eq!(
+            s.pending_consent_deliveries().unwrap(),
+            vec![(1, [1; 32]), (2, [1; 32])]
+        );
+        s.consent_delivered(1, &[1; 32]).unwrap();
+        assert_eq!(s.pending_consent_deliveries().unwrap(), vec![(2, [1; 32])]);
     }
 }

@@ -44,6 +44,8 @@ pub const FORKS: &str = "forks";
 pub const COSIGNATURES: &str = "cosignatures";
 /// consent id -> the patient's signed consent request (see `crate::consents`).
 pub const CONSENTS: &str = "consents";
+/// (peer party u8, consent id) -> (): a consent this node still has to deliver to that peer.
+pub const CONSENT_OUTBOX: &str = "consent_outbox";
 /// (patient pseudonym, leaf index u64 BE) -> (): ledger entries that concern the patient besides
 /// their records (consents, queries that selected their rows, raw accesses); see `crate::patient_log`.
 pub const PATIENT_LOG: &str = "patient_log";
@@ -54,7 +56,7 @@ pub const ENTRY_TEXT: &str = "entry_text";
 pub const REGISTRY_CHANGES: &str = "registry_changes";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 21] = [
+pub const ALL: [&str; 22] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -76,6 +78,7 @@ pub const ALL: [&str; 21] = [
     ENTRY_TEXT,
     REGISTRY_CHANGES,
     HELD,
+    CONSENT_OUTBOX,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.

@@ -131,6 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &request,
         Duration::from_secs(30),
     )?;
+    let stored = status == 200 || status == 202;
     if args.json {
         println!("{answer}");
     } else if status == 200 {
@@ -139,13 +140,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             answer["consent_id"].as_str().unwrap_or("?"),
             answer["ledger_index"]
         );
+    } else if status == 202 {
+        println!(
+            "consent {} stored (ledger entries {}); queued for: {}",
+            answer["consent_id"].as_str().unwrap_or("?"),
+            answer["ledger_index"],
+            answer["pending"]
+        );
     } else {
         eprintln!(
             "consent refused ({status}): {}",
             answer["error"].as_str().unwrap_or("?")
         );
     }
-    Ok(if status == 200 {
+    Ok(if stored {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

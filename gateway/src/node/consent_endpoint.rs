@@ -3,8 +3,9 @@
 //! grant of the same key held here), stores and anchors it, and forwards it to both peers
 //! ([`Request::Consent`]), which check it themselves and do the same. At the patient's home node
 //! a grant releases the held values it covers to the sharing outbox. The answer names the consent
-//! id, each node's ledger index and, for a grant, its FHIR R4 Consent; a peer that cannot be
-//! reached is named, and until it holds the consent the parties' row sets differ, so queries are
+//! id, each node's ledger index and, for a grant, its FHIR R4 Consent. A peer that cannot be
+//! reached (or refuses it for now) is named, and its copy is queued durably and delivered when it
+//! can be ([`run_consent_delivery`]); until then the parties' row sets differ, so queries are
 //! refused rather than computed on rows it would include or exclude differently.
 
 use std::sync::Arc;
@@ -18,12 +19,13 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use hdg_mpc::PartyId;
 use serde_json::{Value, json};
-use tracing::{info, warn};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
 
 use super::api::ApiError;
 use super::consent::{ConsentBody, ConsentError, ConsentSet, check_revocation, open_consent};
 use super::signed::{SignedRequest, verify};
-use super::state::{NodeState, with_store};
+use super::state::{NodeState, pause, with_store};
 use crate::cli::ingest::now;
 use crate::net::rpc::{Request, Response};
 
@@ -34,12 +36,15 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn store_consent(
     state: &Arc<NodeState>,
     signed: &SignedRequest,
+    from_client: bool,
 ) -> Result<Option<u64>, (StatusCode, String)> {
     let refused = |e: ConsentError| {
         warn!(reason = %e, "consent refused");
         (StatusCode::BAD_REQUEST, e.to_string())
     };
-    {
+    // A client's request must be fresh and new; a pinned peer's replication may come late (it
+    // retries until this node has the record), and storing is idempotent by consent id.
+    if from_client {
         let mut cache = state
             .replay
             .lock()
@@ -99,15 +104,16 @@ pub async fn store_consent(
     outcome.map_err(refused)
 }
 
-/// The handler of `POST /v1/consent`.
+/// The handler of `POST /v1/consent`: 200 when the three parties hold the consent, 202 when a
+/// peer's copy is queued (named in `pending`).
 pub async fn post_consent(
     State(state): State<Arc<NodeState>>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
     let signed: SignedRequest = serde_json::from_slice(&body)
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "body is not a signed request"))?;
-    let own = store_consent(&state, &signed)
+    let own = store_consent(&state, &signed, true)
         .await
         .map_err(|(status, reason)| ApiError::new(status, reason))?;
     let id = super::consent::consent_id(&signed);
@@ -129,33 +135,90 @@ pub async fn post_consent(
         state.links.request(peers[1], &request, PEER_TIMEOUT)
     );
     for (peer, reply) in peers.iter().zip([a, b]) {
-        match reply {
-            Ok(Response::Stored { leaf_index }) => ledger[peer.index()] = leaf_index,
-            Ok(other) => missing.push(format!("{peer}: unexpected answer {other:?}")),
-            Err(e) => missing.push(e.to_string()),
-        }
+        let problem = match reply {
+            Ok(Response::Stored { leaf_index }) => {
+                ledger[peer.index()] = leaf_index;
+                continue;
+            }
+            Ok(Response::Error { reason }) => format!("{peer} refused it for now: {reason}"),
+            Ok(other) => format!("{peer}: unexpected answer {other:?}"),
+            Err(e) => e.to_string(),
+        };
+        missing.push(problem);
+        let party = peer.index() as u8;
+        with_store(&state, move |s| s.queue_consent_delivery(party, &id))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
     }
-    if !missing.is_empty() {
-        warn!(problems = ?missing, "consent stored here but not at every party");
-        return Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "consent {} stored at this node but not at every party ({}); queries are refused until all three hold it",
-                hex::encode(id),
-                missing.join("; ")
-            ),
-        ));
+    let body = json!({
+        "consent_id": hex::encode(id),
+        "ledger_index": ledger,
+        "fhir": fhir,
+        "pending": missing,
+    });
+    if missing.is_empty() {
+        info!("consent stored at the three parties");
+        Ok((StatusCode::OK, Json(body)))
+    } else {
+        // Durably queued: delivered when the peer is back; until then the parties' row sets
+        // differ, so queries that the consent changes are refused, never computed.
+        warn!(problems = ?missing, "consent stored here, delivery to a peer queued");
+        Ok((StatusCode::ACCEPTED, Json(body)))
     }
-    info!("consent stored at the three parties");
-    Ok(Json(
-        json!({ "consent_id": hex::encode(id), "ledger_index": ledger, "fhir": fhir }),
-    ))
 }
 
-/// A peer's [`Request::Consent`]: checked and stored here as if posted here.
+/// A peer's [`Request::Consent`]: checked (signature and rules) and stored here.
 pub async fn answer_consent(state: &Arc<NodeState>, signed: &SignedRequest) -> Response {
-    match store_consent(state, signed).await {
+    match store_consent(state, signed, false).await {
         Ok(leaf_index) => Response::Stored { leaf_index },
         Err((_, reason)) => Response::Error { reason },
+    }
+}
+
+/// How often queued consent deliveries are retried.
+const DELIVERY_EVERY: Duration = Duration::from_secs(2);
+
+/// Until `stop`, delivers the consents queued for peers that were unreachable (or refused them
+/// for now, e.g. a revocation whose grant had not arrived yet), forgetting each once stored.
+pub async fn run_consent_delivery(state: Arc<NodeState>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if pause(&mut stop, DELIVERY_EVERY).await {
+            return;
+        }
+        let pending = match with_store(&state, |s| s.pending_consent_deliveries()).await {
+            Ok(p) => p,
+            Err(reason) => {
+                warn!(%reason, "cannot read the consent deliveries");
+                continue;
+            }
+        };
+        for (party, id) in pending {
+            let Some(peer) = PartyId::ALL.get(usize::from(party)).copied() else {
+                continue;
+            };
+            let Ok(Some(bytes)) = with_store(&state, move |s| s.consent(&id)).await else {
+                continue;
+            };
+            let Ok(signed) = serde_json::from_slice::<SignedRequest>(&bytes) else {
+                continue;
+            };
+            match state
+                .links
+                .request(peer, &Request::Consent { signed }, PEER_TIMEOUT)
+                .await
+            {
+                Ok(Response::Stored { .. }) => {
+                    if let Err(reason) =
+                        with_store(&state, move |s| s.consent_delivered(party, &id)).await
+                    {
+                        warn!(%reason, "cannot clear a consent delivery");
+                    } else {
+                        info!(%peer, "queued consent delivered");
+                    }
+                }
+                Ok(other) => debug!(%peer, answer = ?other, "queued consent not taken yet"),
+                Err(e) => debug!(%peer, reason = %e, "queued consent not delivered yet"),
+            }
+        }
     }
 }

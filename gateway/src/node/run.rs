@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 
 use super::api::router;
 use super::config::{Checked, NodeConfig};
+use super::consent_endpoint::run_consent_delivery;
 use super::query::run::QueryPolicy;
 use super::registry::{Registry, Role, load_enrolments};
 use super::registry_change::replay_changes;
@@ -122,6 +123,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     let connector = tokio::spawn(keep_connected(links.clone(), checked.quic));
     let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests(), pins));
     let (witness_stop, witness_stopped) = watch::channel(false);
+    let delivery = tokio::spawn(run_consent_delivery(state.clone(), witness_stopped.clone()));
     let witnessing = tokio::spawn(run_witnessing(state.clone(), witness_stopped));
     let splitter = ShareSplitter::from_node_seed(&node_key.to_bytes());
     let (outbox_stop, outbox_stopped) = watch::channel(false);
@@ -180,6 +182,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     }
     let _ = witness_stop.send(true);
     let _ = witnessing.await;
+    let _ = delivery.await;
     peer_server.abort();
     let _ = peer_server.await;
     connector.abort();
