@@ -408,7 +408,6 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         text.contains("raw access (follow-up visit) approved by clinician-1, the patient"),
         "{text}"
     );
-    println!("{text}");
 
     // A grant made while a party is down is queued for it and delivered once it is back;
     // meanwhile the parties' row sets differ and queries are refused, never computed.

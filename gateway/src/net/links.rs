@@ -178,7 +178,8 @@ impl PeerLinks {
         })
     }
 
-    /// The address the endpoint listens on.
+    /// The address the endpoint listens on (tests bind port 0).
+    #[cfg(test)]
     pub fn local_addr(&self) -> Result<SocketAddr, LinkError> {
         Ok(self.endpoint.local_addr()?)
     }
@@ -304,7 +305,9 @@ impl PeerLinks {
         let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
     }
 
-    /// Handshakes refused so far (most recent last, at most 64), each naming the reason.
+    /// Handshakes refused so far (most recent last, at most 64), each naming the reason (each is
+    /// also logged as it happens).
+    #[cfg(test)]
     pub fn refused(&self) -> Vec<String> {
         lock(&self.shared.refused).clone()
     }

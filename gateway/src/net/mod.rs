@@ -5,16 +5,15 @@
 //! the pinned keys; [`frame`] is the length-prefixed wire format with a size cap; [`links`]
 //! holds a party's endpoint and connections (one per pair of parties, lower id dials higher)
 //! and opens one stream per direction per session, which `sessions` pairs and pumps;
-//! [`quic_channel`] adapts that to the blocking `Channel` trait and starts three parties on
-//! loopback; [`rpc`] carries node-to-node requests (share batches) on bidirectional streams.
-#![allow(
-    dead_code,
-    reason = "the node (issue 5) wires the transport in; until then tests use it"
-)]
+//! [`quic_channel`] adapts that to the blocking `Channel` trait (`loopback` starts three parties on
+//! 127.0.0.1 for tests); [`rpc`] carries node-to-node requests (share batches, queries, consents, audits,
+//! registry changes, witness offers) on bidirectional streams.
 
 pub mod frame;
 pub mod identity;
 pub mod links;
+#[cfg(test)]
+pub mod loopback;
 pub mod pinning;
 pub mod quic_channel;
 pub mod rpc;

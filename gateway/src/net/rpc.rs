@@ -408,7 +408,7 @@ async fn read_bytes_frame(recv: &mut RecvStream, cap: usize) -> Result<Vec<u8>, 
 mod tests {
     use super::*;
     use crate::net::links::LinkConfig;
-    use crate::net::quic_channel::LoopbackCluster;
+    use crate::net::loopback::LoopbackCluster;
     use ed25519_dalek::SigningKey;
 
     fn cluster(frame_cap: usize) -> LoopbackCluster {

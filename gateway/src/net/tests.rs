@@ -12,8 +12,9 @@ use quinn::crypto::rustls::QuicClientConfig;
 
 use super::identity::{CERT_NAME, TlsIdentity};
 use super::links::{LinkConfig, LinkError, PeerLinks};
+use super::loopback::LoopbackCluster;
 use super::pinning::client_config;
-use super::quic_channel::{LoopbackCluster, QuicChannel};
+use super::quic_channel::QuicChannel;
 
 fn keys() -> [SigningKey; 3] {
     [0, 1, 2].map(|_| SigningKey::from_bytes(&rand::random::<[u8; 32]>()))

@@ -7,11 +7,6 @@
 //! signature from being valid for anything else the key signs, the lengths keep the fields
 //! from sliding into each other. Errors name the reason only, never a value of the request.
 
-#![allow(
-    dead_code,
-    reason = "called by the query endpoint and the coordinator, which land next"
-)]
-
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
@@ -117,14 +112,10 @@ impl ReplayCache {
         ReplayCache::default()
     }
 
-    /// Entries held.
-    pub fn len(&self) -> usize {
+    /// Entries held (tests check the cache forgets).
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.seen.len()
-    }
-
-    /// True when nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
     }
 
     /// Forgets every entry dated before `oldest` (unix ms).

@@ -18,7 +18,7 @@ use super::run::{PartySetup, QueryPolicy, run_selected};
 use super::select::select_rows;
 use super::*;
 use crate::net::links::LinkConfig;
-use crate::net::quic_channel::LoopbackCluster;
+use crate::net::loopback::LoopbackCluster;
 
 const HBA1C: &str = "4548-4";
 const BMI: &str = "39156-5";
