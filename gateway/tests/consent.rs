@@ -67,22 +67,12 @@ fn count(bundle: &[u8], indicator: &str) -> u64 {
     ids.len() as u64
 }
 
-fn run(args: &[&str]) -> (bool, String) {
-    let out = hdg(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 /// `hdg query --stat count --json` as the demo research institution: the rows counted, or the
 /// refusal's text.
 fn count_query(dir: &Path, indicator: &str) -> Result<u64, String> {
     let url = format!("http://{}", http_addr(dir, 1));
     let key = dir.join("identities/research-institute.key");
-    let (ok, text) = run(&[
+    let (ok, text) = hdg_text(&[
         "query",
         "--node",
         &url,
@@ -113,7 +103,7 @@ fn consent_at(dir: &Path, i: usize, key: &Path, action: &[&str]) -> (bool, Strin
     let url = format!("http://{}", http_addr(dir, i));
     let mut args = vec!["consent", "--node", &url, "--key", key.to_str().unwrap()];
     args.extend_from_slice(action);
-    run(&args)
+    hdg_text(&args)
 }
 
 /// The consent id `hdg consent grant` printed.
@@ -293,7 +283,7 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         for a in approvers {
             args.extend(["--approve", a.to_str().unwrap()]);
         }
-        let (ok, out) = run(&args);
+        let (ok, out) = hdg_text(&args);
         (
             ok,
             serde_json::from_str::<Value>(out.lines().next().unwrap_or_default()).unwrap(),
@@ -362,7 +352,7 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         [(a_key, stored[0], 3, 3, 2), (b_key, stored[1], 1, 3, 0)]
     {
         let url = format!("http://{}", http_addr(dir, 1));
-        let (ok, out) = run(&[
+        let (ok, out) = hdg_text(&[
             "audit",
             "--node",
             &url,
@@ -395,7 +385,7 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     }
 
     let url = format!("http://{}", http_addr(dir, 2));
-    let (ok, text) = run(&["audit", "--node", &url, "--key", a_key.to_str().unwrap()]);
+    let (ok, text) = hdg_text(&["audit", "--node", &url, "--key", a_key.to_str().unwrap()]);
     assert!(ok, "{text}");
     assert!(text.contains("each proven under its signed head"), "{text}");
     assert!(
@@ -427,10 +417,7 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     );
 
     // The consents are anchored at all three nodes, and the ledgers are still cosigned.
-    wait_for("hdg verify --cluster passes", || {
-        let (ok, out) = run(&["verify", "--cluster", dir.to_str().unwrap()]);
-        if ok { Ok(()) } else { Err(out) }
-    });
+    wait_cluster_verified(dir);
     for i in 0..3 {
         nodes.assert_running(i);
     }

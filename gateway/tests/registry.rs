@@ -13,21 +13,11 @@ use serde_json::Value;
 mod common;
 use common::*;
 
-fn run(args: &[&str]) -> (bool, String) {
-    let out = hdg(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 /// The refusal of a mean query signed with `key` at node `i` (there is no data, so a query
 /// that passes the registry check is refused for its cohort instead).
 fn query_refusal(dir: &Path, i: usize, key: &Path) -> String {
     let url = format!("http://{}", http_addr(dir, i));
-    let (ok, text) = run(&[
+    let (ok, text) = hdg_text(&[
         "query",
         "--node",
         &url,
@@ -59,7 +49,7 @@ fn registry(dir: &Path, admins: &[&str], change: &[&str]) -> (bool, String) {
         args.extend(["--approve", k.as_str()]);
     }
     args.extend_from_slice(change);
-    run(&args)
+    hdg_text(&args)
 }
 
 #[test]
@@ -121,10 +111,7 @@ fn two_of_three_admins_change_the_registry_at_every_node_and_it_survives_a_resta
     assert!(refused.contains("unknown key"), "{refused}");
 
     // The changes are anchored and the ledgers still cosigned and consistent.
-    wait_for("hdg verify --cluster passes", || {
-        let (ok, out) = run(&["verify", "--cluster", dir.to_str().unwrap()]);
-        if ok { Ok(()) } else { Err(out) }
-    });
+    wait_cluster_verified(dir);
     for i in 0..3 {
         nodes.assert_running(i);
     }

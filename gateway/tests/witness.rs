@@ -35,17 +35,6 @@ fn get(dir: &Path, i: usize, path: &str) -> Value {
     body
 }
 
-/// `hdg verify --cluster DIR`: success and stdout.
-fn verify_cluster(dir: &Path) -> (bool, String) {
-    let out = hdg(&["verify", "--cluster", dir.to_str().unwrap()]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 /// The size node `witness` last cosigned for node `log` (0 if none).
 fn witnessed_size(dir: &Path, witness: usize, log: usize) -> u64 {
     get(dir, witness, "/v1/witness")["witnessed"]
@@ -90,10 +79,7 @@ fn wait_witnessed_and_verified(nodes: &mut Nodes, dir: &Path) -> u64 {
             },
         );
     }
-    wait_for("hdg verify --cluster passes", || {
-        let (ok, out) = verify_cluster(dir);
-        if ok { Ok(out) } else { Err(out) }
-    });
+    wait_cluster_verified(dir);
     size
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use hdg_ledger::{
-    Checkpoint, CosignatureVerifier, Hash, LedgerEntry, NoteVerifier, leaf_hash, verify_inclusion,
+    Checkpoint, CosignatureVerifier, LedgerEntry, NoteVerifier, leaf_hash, verify_inclusion,
 };
 use hdg_schema::Timestamp;
 use serde_json::Value;
@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::http::{NodeUrl, post};
 use super::ingest::now;
 use super::query::read_seed;
+use super::verify_cluster::hash_hex;
 use crate::node::audit::AUDIT_BODY;
 use crate::node::signed::sign;
 
@@ -33,12 +34,6 @@ pub struct Args {
     /// Print the nodes' JSON answer (after checking it) instead of text.
     #[arg(long)]
     json: bool,
-}
-
-fn hash(text: &str) -> anyhow::Result<Hash> {
-    let mut h = [0u8; 32];
-    hex::decode_to_slice(text, &mut h).with_context(|| format!("{text:?} is not a hex hash"))?;
-    Ok(h)
 }
 
 /// Checks one node's report against the three published keys; the number of entries proven.
@@ -68,7 +63,7 @@ fn check_report(nodes: &[Value], i: usize) -> anyhow::Result<usize> {
             .as_array()
             .context("proof")?
             .iter()
-            .map(|h| hash(h.as_str().unwrap_or_default()))
+            .map(|h| hash_hex(h.as_str().unwrap_or_default()))
             .collect::<anyhow::Result<Vec<_>>>()?;
         verify_inclusion(&leaf_hash(&bytes), index, head.size, &proof, &head.root)
             .with_context(|| format!("{name} leaf {index} is not in its ledger"))?;

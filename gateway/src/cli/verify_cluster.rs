@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::http::{NodeUrl, get};
 use super::init::config_path;
-use crate::node::config::NodeConfig;
+use crate::node::config::{NodeConfig, parse_key};
 
 const NODES: usize = 3;
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,8 +51,8 @@ fn members(files: &[PathBuf]) -> anyhow::Result<Vec<Member>> {
         if a != b {
             bail!("the two other nodes pin different keys for node{i}: {a} and {b}");
         }
-        let mut raw = [0u8; 32];
-        hex::decode_to_slice(a, &mut raw).with_context(|| format!("node{i}'s pinned key"))?;
+        let raw =
+            parse_key(a).with_context(|| format!("node{i}'s pinned key is not 64 hex digits"))?;
         out.push(Member {
             name: c.config.name.clone(),
             url: NodeUrl::parse(&format!("http://{}", c.config.http_listen))?,
@@ -83,7 +83,8 @@ fn open_head(m: &Member, note: &str) -> anyhow::Result<(Checkpoint, SignedNote)>
         .with_context(|| format!("{}'s head does not verify under its pinned key", m.name))
 }
 
-fn hash_hex(s: &str) -> anyhow::Result<Hash> {
+/// A hash sent as 64 hex digits.
+pub fn hash_hex(s: &str) -> anyhow::Result<Hash> {
     let mut h = [0u8; 32];
     hex::decode_to_slice(s, &mut h).with_context(|| format!("{s:?} is not a hex hash"))?;
     Ok(h)

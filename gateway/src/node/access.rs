@@ -13,7 +13,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
@@ -29,6 +28,7 @@ use tracing::{info, warn};
 
 use super::api::ApiError;
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
+use super::config::parse_key;
 use super::consent::ConsentSet;
 use super::registry::{Registry, Role};
 use super::signed::{ReplayCache, RequestError};
@@ -89,10 +89,8 @@ fn check_policy(
     policy: Option<&Policy>,
 ) -> Result<[u8; 32], AccessError> {
     let key = |hex_text: &str, what: &str| {
-        let mut k = [0u8; 32];
-        hex::decode_to_slice(hex_text, &mut k)
-            .map(|()| k)
-            .map_err(|_| AccessError::Body(format!("{what} is not a 64-hex-digit key")))
+        parse_key(hex_text)
+            .ok_or_else(|| AccessError::Body(format!("{what} is not a 64-hex-digit key")))
     };
     let patient = key(&access.patient, "patient")?;
     let requester = key(&access.requester, "requester")?;
@@ -187,8 +185,7 @@ async fn patient_policy(
             format!("access refused: malformed request ({e})"),
         )
     })?;
-    let mut key = [0u8; 32];
-    hex::decode_to_slice(&access.patient, &mut key).map_err(|_| {
+    let key = parse_key(&access.patient).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "access refused: patient is not a 64-hex-digit key",
@@ -241,8 +238,7 @@ pub async fn post_access(
         };
         ApiError::new(status, e.to_string())
     })?;
-    let mut patient_key = [0u8; 32];
-    hex::decode_to_slice(&access.patient, &mut patient_key).expect("checked by the policy");
+    let patient_key = parse_key(&access.patient).expect("checked by the policy");
     let patient = Pseudonym::from_public_key(&patient_key);
     let mut names: Vec<String> = approvers
         .iter()
@@ -286,11 +282,7 @@ pub async fn post_access(
             &BTreeSet::from([patient]),
             now(),
         )?;
-        cached.tree_size.store(store.tree_size(), Ordering::Release);
-        *cached
-            .head
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head);
+        cached.ledger_written(store, Some(head));
         let mut records = Vec::with_capacity(ids.len());
         for id in ids {
             records.push(to_fhir(&store.get(&id)?, Catalog::builtin()));
@@ -414,7 +406,7 @@ mod tests {
 
     #[test]
     fn a_patients_own_policy_of_two_of_three_lets_a_second_clinician_approve_instead() {
-        let (patient, clinician, registry, req) = setup();
+        let (_, clinician, registry, req) = setup();
         let second = SigningKey::from_bytes(&[3; 32]);
         let policy: Policy = (
             vec![
@@ -441,7 +433,6 @@ mod tests {
         outsider.approve(&clinician);
         outsider.approve(&SigningKey::from_bytes(&[4; 32]));
         assert!(check_with(&outsider, Some(&policy)).is_err());
-        let _ = patient;
     }
 
     #[test]

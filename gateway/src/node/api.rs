@@ -207,8 +207,7 @@ async fn observations(
             worker.policy.consent_required,
         );
         if let Ok(done) = &result {
-            worker.tree_size.store(done.tree_size, Ordering::Release);
-            *lock(&worker.head) = done.head.clone();
+            worker.ledger_written(store, done.head.clone());
             worker.outbox_len.store(done.outbox_len, Ordering::Release);
             worker.outbox_wake.notify_one();
         }

@@ -16,7 +16,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use hdg_ledger::{EntryKind, LedgerEntry, inclusion_proof};
-use hdg_mpc::PartyId;
 use hdg_schema::Pseudonym;
 use hdg_storage::{Store, StoreError};
 use serde_json::{Value, json};
@@ -27,6 +26,7 @@ use super::query::Query;
 use super::registry::Registry;
 use super::signed::{SignedRequest, verify};
 use super::state::{NodeState, with_store};
+use super::witness::stored_checkpoint;
 use crate::cli::ingest::now;
 use crate::net::rpc::{Request, Response};
 
@@ -77,22 +77,14 @@ fn report(
     let latest = store
         .latest_head()?
         .ok_or_else(|| corrupt("ledger", "has entries but no signed head"))?;
-    let cosigned = store.latest_cosigned_head(2)?.map(|(_, note)| note);
-    let covers = |note: &str| {
-        note.lines()
-            .nth(1)
-            .and_then(|s| s.parse::<u64>().ok())
-            .is_some_and(|size| leaves.last().is_none_or(|l| *l < size))
+    let cosigned = match store.latest_cosigned_head(2)? {
+        Some((_, note)) => Some((stored_checkpoint(&note)?.size, note)),
+        None => None,
     };
-    let (head, is_cosigned) = match cosigned {
-        Some(note) if covers(&note) => (note, true),
-        _ => (latest, false),
+    let (size, head, is_cosigned) = match cosigned {
+        Some((size, note)) if leaves.last().is_none_or(|l| *l < size) => (size, note, true),
+        _ => (stored_checkpoint(&latest)?.size, latest, false),
     };
-    let size: u64 = head
-        .lines()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| corrupt("signed head", "no tree size"))?;
     let mut entries = Vec::with_capacity(leaves.len());
     for leaf in leaves {
         let bytes = store.leaf(leaf)?;
@@ -112,11 +104,7 @@ fn report(
             let query = store
                 .entry_text(leaf)?
                 .and_then(|t| serde_json::from_str::<Query>(&t).ok());
-            let institution = registry
-                .identities
-                .iter()
-                .find(|(_, _, k)| k.to_bytes() == entry.actor)
-                .map(|(n, _, _)| n.clone());
+            let institution = registry.name_of(&entry.actor);
             item["query"] = json!({
                 "statistic": query.as_ref().map(|q| q.statistic.clone()),
                 "indicator": query.as_ref().map(|q| q.indicator.clone()),
@@ -188,19 +176,11 @@ pub async fn post_audit(
         .await
         .map_err(|(status, reason)| ApiError::new(status, reason))?;
     let me = state.party;
-    let peers: Vec<PartyId> = PartyId::ALL
-        .into_iter()
-        .filter(|p| p.index() != me)
-        .collect();
     let request = Request::Audit { signed };
-    let (a, b) = tokio::join!(
-        state.links.request(peers[0], &request, PEER_TIMEOUT),
-        state.links.request(peers[1], &request, PEER_TIMEOUT)
-    );
     let mut nodes = vec![Value::Null; 3];
     nodes[me] = own;
     let mut missing = Vec::new();
-    for (peer, reply) in peers.iter().zip([a, b]) {
+    for (peer, reply) in state.ask_peers(&request, PEER_TIMEOUT).await {
         match reply {
             Ok(Response::AuditReport { report }) => nodes[peer.index()] = report,
             Ok(other) => missing.push(format!("{peer}: unexpected answer {other:?}")),

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use super::config::parse_key;
 use super::signed::{RequestError, SignedRequest, check_signature};
 
 /// What data may be used for.
@@ -295,13 +296,7 @@ impl ConsentSet {
         else {
             return None;
         };
-        let keys = clinicians
-            .iter()
-            .filter_map(|c| {
-                let mut k = [0u8; 32];
-                hex::decode_to_slice(c, &mut k).ok().map(|()| k)
-            })
-            .collect();
+        let keys = clinicians.iter().filter_map(|c| parse_key(c)).collect();
         Some((keys, *required))
     }
 

@@ -90,13 +90,7 @@ pub async fn store_consent(
                 info!(released, "consent released held values for sharing");
             }
         }
-        cached.tree_size.store(store.tree_size(), Ordering::Release);
-        if let Some((_, head)) = &stored {
-            *cached
-                .head
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head.clone());
-        }
+        cached.ledger_written(store, stored.as_ref().map(|(_, head)| head.clone()));
         Ok(Ok(stored.map(|(leaf, _)| leaf)))
     })
     .await
@@ -126,15 +120,7 @@ pub async fn post_consent(
     ledger[me] = own;
     let mut missing = Vec::new();
     let request = Request::Consent { signed };
-    let peers: Vec<PartyId> = PartyId::ALL
-        .into_iter()
-        .filter(|p| p.index() != me)
-        .collect();
-    let (a, b) = tokio::join!(
-        state.links.request(peers[0], &request, PEER_TIMEOUT),
-        state.links.request(peers[1], &request, PEER_TIMEOUT)
-    );
-    for (peer, reply) in peers.iter().zip([a, b]) {
+    for (peer, reply) in state.ask_peers(&request, PEER_TIMEOUT).await {
         let problem = match reply {
             Ok(Response::Stored { leaf_index }) => {
                 ledger[peer.index()] = leaf_index;

@@ -123,7 +123,8 @@ pub fn ingest_body(
         .values()
         .map(Pseudonym::from_public_key)
         .collect();
-    let consents = if consent_required {
+    // Only a node with enrolled patients needs the consents (each re-verified when read).
+    let consents = if consent_required && !shareable.is_empty() {
         let stored = store
             .consents()
             .map_err(|e| IngestFailure::Store(e.to_string()))?;

@@ -11,7 +11,6 @@
 //! rule or the step, never a value.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
@@ -191,11 +190,7 @@ pub async fn answer_query(
                 now(),
             )
             .map_err(|e| Refusal::new(500, format!("cannot log the query in the ledger: {e}")))?;
-        worker.tree_size.store(store.tree_size(), Ordering::Release);
-        *worker
-            .head
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head);
+        worker.ledger_written(store, Some(head));
         // The MPC needs only the selected rows: ingest and other queries go on meanwhile.
         drop(guard);
         let setup = PartySetup {

@@ -9,7 +9,6 @@
 //! the quorum is refused, so the registry can always be changed again.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Json;
@@ -18,13 +17,13 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use ed25519_dalek::VerifyingKey;
-use hdg_mpc::PartyId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use super::api::ApiError;
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
+use super::config::parse_key;
 use super::registry::{Registry, Role};
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
@@ -88,9 +87,7 @@ pub fn check_change(
 /// Applies `change` to `registry`; `Err` names why it does not apply.
 pub fn apply(registry: &mut Registry, change: &RegistryChange) -> Result<(), String> {
     let key = |hex_text: &str| {
-        let mut k = [0u8; 32];
-        hex::decode_to_slice(hex_text, &mut k)
-            .map_err(|_| "public_key: not 64 hex digits".to_string())?;
+        let k = parse_key(hex_text).ok_or("public_key: not 64 hex digits")?;
         VerifyingKey::from_bytes(&k).map_err(|_| "public_key: not an ed25519 key".to_string())
     };
     match change {
@@ -146,13 +143,7 @@ pub async fn apply_here(
     let worker = state.clone();
     with_store(state, move |store| {
         let written = store.record_registry_change(subject, &bytes, admin, now())?;
-        worker.tree_size.store(store.tree_size(), Ordering::Release);
-        if let Some((_, head)) = &written {
-            *worker
-                .head
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head.clone());
-        }
+        worker.ledger_written(store, written.as_ref().map(|(_, head)| head.clone()));
         Ok(written.map(|(leaf, _)| leaf))
     })
     .await
@@ -202,19 +193,11 @@ pub async fn post_registry(
         ApiError::new(status, format!("registry change refused: {e}"))
     })?;
     let me = state.party;
-    let peers: Vec<PartyId> = PartyId::ALL
-        .into_iter()
-        .filter(|p| p.index() != me)
-        .collect();
     let request = Request::RegistryChange { request: req };
-    let (a, b) = tokio::join!(
-        state.links.request(peers[0], &request, PEER_TIMEOUT),
-        state.links.request(peers[1], &request, PEER_TIMEOUT)
-    );
     let mut ledger: [Option<u64>; 3] = [None; 3];
     ledger[me] = own;
     let mut missing = Vec::new();
-    for (peer, reply) in peers.iter().zip([a, b]) {
+    for (peer, reply) in state.ask_peers(&request, PEER_TIMEOUT).await {
         match reply {
             Ok(Response::Stored { leaf_index }) => ledger[peer.index()] = leaf_index,
             Ok(other) => missing.push(format!("{peer}: unexpected answer {other:?}")),

@@ -126,13 +126,7 @@ async fn store_rows(state: &Arc<NodeState>, rows: Vec<ShareRow>, from_node: Node
     let cached = state.clone();
     let outcome = with_store(state, move |store| {
         let receipt = store.commit_shares(&rows, from_node, now())?;
-        cached.tree_size.store(store.tree_size(), Ordering::Release);
-        if receipt.checkpoint.is_some() {
-            *cached
-                .head
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = receipt.checkpoint.clone();
-        }
+        cached.ledger_written(store, receipt.checkpoint.clone());
         Ok(receipt)
     })
     .await;

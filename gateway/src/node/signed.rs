@@ -179,12 +179,7 @@ pub fn sign_with_nonce(
 
 /// A lookup for [`verify`]: is `key` registered in `registry` with `role`?
 pub fn registered(registry: &Registry, role: Role) -> impl Fn(&VerifyingKey) -> bool + '_ {
-    move |key| {
-        registry
-            .identities
-            .iter()
-            .any(|(_, r, k)| *r == role && k == key)
-    }
+    move |key| registry.has(role, key.as_bytes())
 }
 
 /// Checks a request: it decodes, is signed, by a key `is_known` accepts, the signature verifies,

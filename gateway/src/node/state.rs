@@ -3,11 +3,12 @@
 //! peer links, the identity registry and the witness key; [`with_store`] and [`pause`] for the
 //! workers.
 
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use hdg_ledger::Cosigner;
+use hdg_mpc::PartyId;
 use hdg_schema::Enrolments;
 use hdg_storage::{Store, StoreError};
 use tokio::sync::{Notify, watch};
@@ -17,6 +18,7 @@ use super::registry::Registry;
 use super::signed::ReplayCache;
 use crate::net::identity::NodeKey;
 use crate::net::links::PeerLinks;
+use crate::net::rpc::{Request, Response, RpcError};
 
 /// A running node's shared state.
 pub struct NodeState {
@@ -59,6 +61,32 @@ pub struct NodeState {
     pub pins: [NodeKey; 3],
     /// This node's witness key: cosigns the peers' heads (the node key, under its origin).
     pub cosigner: Cosigner,
+}
+
+impl NodeState {
+    /// Refreshes the cached ledger figures (health, head, the witness loop read them) after a
+    /// write to `store` that closed the signed head `head`, if it closed one.
+    pub fn ledger_written(&self, store: &Store, head: Option<String>) {
+        self.tree_size.store(store.tree_size(), Ordering::Release);
+        if head.is_some() {
+            *self.head.lock().unwrap_or_else(PoisonError::into_inner) = head;
+        }
+    }
+
+    /// Sends `request` to both peers at once; each answer (or why there is none) with its peer.
+    pub async fn ask_peers(
+        &self,
+        request: &Request,
+        timeout: Duration,
+    ) -> [(PartyId, Result<Response, RpcError>); 2] {
+        let me = PartyId::ALL[self.party];
+        let (next, prev) = (me.next(), me.prev());
+        let (a, b) = tokio::join!(
+            self.links.request(next, request, timeout),
+            self.links.request(prev, request, timeout)
+        );
+        [(next, a), (prev, b)]
+    }
 }
 
 /// Runs `f` on the store on a blocking thread; `Err` names why it could not.

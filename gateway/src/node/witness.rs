@@ -57,7 +57,7 @@ fn decode_proof(proof: &[String]) -> Result<Vec<Hash>, String> {
 }
 
 /// The parsed checkpoint of a stored note (verified when it was stored).
-fn stored_checkpoint(note: &str) -> Result<Checkpoint, StoreError> {
+pub(crate) fn stored_checkpoint(note: &str) -> Result<Checkpoint, StoreError> {
     let bad = |e: &dyn std::fmt::Display| StoreError::Corrupt {
         what: "witnessed head".into(),
         reason: e.to_string(),

@@ -33,6 +33,30 @@ pub fn hdg(args: &[&str]) -> Output {
         .expect("run hdg")
 }
 
+/// Runs `hdg args`: whether it succeeded, and its stdout then stderr.
+pub fn hdg_text(args: &[&str]) -> (bool, String) {
+    let out = hdg(args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `hdg verify --cluster DIR`: success, and what it printed.
+pub fn verify_cluster(dir: &Path) -> (bool, String) {
+    hdg_text(&["verify", "--cluster", dir.to_str().unwrap()])
+}
+
+/// Waits (bounded) until `hdg verify --cluster DIR` passes: every head cosigned and consistent.
+pub fn wait_cluster_verified(dir: &Path) {
+    wait_for("hdg verify --cluster passes", || {
+        let (ok, out) = verify_cluster(dir);
+        if ok { Ok(()) } else { Err(out) }
+    });
+}
+
 /// Running node processes, killed when dropped (a failed assertion must not leak them).
 pub struct Nodes {
     pub children: Vec<Option<Child>>,
