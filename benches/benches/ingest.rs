@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hdg_schema::Timestamp;
-use hdg_storage::Store;
+use hdg_storage::{KeySource, SecretKey, Store};
 
 const N: usize = 20_000;
 const BATCH: usize = 4096;
@@ -25,7 +25,8 @@ fn bench(c: &mut Criterion) {
                 salt += 1;
                 let obs = hdg_benches::observations(N, salt);
                 let dir = tempfile::tempdir().unwrap();
-                let mut store = Store::open(dir.path(), true).unwrap();
+                let keys = KeySource::Key(SecretKey::random());
+                let mut store = Store::open(dir.path(), true, &keys).unwrap();
                 store.keep_write_batches(true);
                 bytes_per_run.clear();
                 batches_per_run.clear();

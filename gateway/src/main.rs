@@ -90,7 +90,20 @@ fn main() -> ExitCode {
 /// A data folder argument shared by the store commands.
 #[derive(clap::Args, Clone)]
 pub struct DataDir {
-    /// The node's data folder (RocksDB, key files).
+    /// The node's data folder (RocksDB and its sealed keyring).
     #[arg(long = "data", value_name = "DIR")]
     pub dir: PathBuf,
+    #[command(flatten)]
+    pub unlock: cli::unlock::Unlock,
+}
+
+impl DataDir {
+    /// Opens the store in this folder (creating it with `create`), unlocked as the options say.
+    pub fn open(&self, create: bool) -> anyhow::Result<hdg_storage::Store> {
+        Ok(hdg_storage::Store::open(
+            &self.dir,
+            create,
+            &self.unlock.source()?,
+        )?)
+    }
 }

@@ -115,7 +115,19 @@ fn ingest_prove_and_verify_offline() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
     let data = data.to_str().unwrap();
-    let out = hdg(&["ingest", "--json", "--data", data, &synthea(0), &synthea(1)]);
+    // The store's keyring is sealed under a key file outside its data folder.
+    let key_file = dir.path().join("node.key");
+    let kf = key_file.to_str().unwrap();
+    let out = hdg(&[
+        "ingest",
+        "--json",
+        "--key-file",
+        kf,
+        "--data",
+        data,
+        &synthea(0),
+        &synthea(1),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -132,9 +144,17 @@ fn ingest_prove_and_verify_offline() {
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
     );
 
-    let key = String::from_utf8(hdg(&["key", "--data", data]).stdout).unwrap();
+    let key = String::from_utf8(hdg(&["key", "--key-file", kf, "--data", data]).stdout).unwrap();
     let key = key.trim();
-    let proof = hdg(&["proof", "--data", data, "--record", &first]);
+    let proof = hdg(&[
+        "proof",
+        "--key-file",
+        kf,
+        "--data",
+        data,
+        "--record",
+        &first,
+    ]);
     assert!(proof.status.success(), "{}", text(&proof));
     let proof_file = write(
         dir.path(),
@@ -154,10 +174,18 @@ fn ingest_prove_and_verify_offline() {
     assert!(!bad.status.success());
     assert!(text(&bad).contains("FAILED"), "{}", text(&bad));
 
-    let verify = hdg(&["verify", "--data", data]);
+    let verify = hdg(&["verify", "--key-file", kf, "--data", data]);
     assert!(verify.status.success(), "{}", text(&verify));
     assert!(text(&verify).starts_with("ok:"), "{}", text(&verify));
-    let again = hdg(&["ingest", "--json", "--data", data, &synthea(0)]);
+    let again = hdg(&[
+        "ingest",
+        "--json",
+        "--key-file",
+        kf,
+        "--data",
+        data,
+        &synthea(0),
+    ]);
     assert!(again.status.success());
     assert!(again.stdout.is_empty(), "re-ingest writes nothing new");
 }
@@ -167,11 +195,51 @@ fn unknown_record_and_bad_ids_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
     let data = data.to_str().unwrap();
-    assert!(hdg(&["key", "--data", data]).status.success());
-    let out = hdg(&["proof", "--data", data, "--record", &"ab".repeat(32)]);
+    // The store's keyring is sealed under a key file outside its data folder.
+    let key_file = dir.path().join("node.key");
+    let kf = key_file.to_str().unwrap();
+    let made = hdg(&["ingest", "--key-file", kf, "--data", data, &synthea(0)]);
+    assert!(made.status.success(), "{}", text(&made));
+    let unlocked = hdg(&["proof", "--data", data, "--record", &"ab".repeat(32)]);
+    assert!(!unlocked.status.success());
+    assert!(
+        text(&unlocked).contains("--key-file"),
+        "{}",
+        text(&unlocked)
+    );
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, "07".repeat(32)).unwrap();
+    let out = hdg(&[
+        "proof",
+        "--key-file",
+        wrong.to_str().unwrap(),
+        "--data",
+        data,
+        "--record",
+        &"ab".repeat(32),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("wrong key"), "{}", text(&out));
+    let out = hdg(&[
+        "proof",
+        "--key-file",
+        kf,
+        "--data",
+        data,
+        "--record",
+        &"ab".repeat(32),
+    ]);
     assert!(!out.status.success());
     assert!(text(&out).contains("not in the store"), "{}", text(&out));
-    let out = hdg(&["history", "--data", data, "--record", "xyz"]);
+    let out = hdg(&[
+        "history",
+        "--key-file",
+        kf,
+        "--data",
+        data,
+        "--record",
+        "xyz",
+    ]);
     assert!(!out.status.success());
     assert!(text(&out).contains("64 lowercase hex"), "{}", text(&out));
 }
@@ -181,7 +249,18 @@ fn history_then_erase_shreds_the_patient_and_the_store_still_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
     let data = data.to_str().unwrap();
-    let out = hdg(&["ingest", "--json", "--data", data, &synthea(2)]);
+    // The store's keyring is sealed under a key file outside its data folder.
+    let key_file = dir.path().join("node.key");
+    let kf = key_file.to_str().unwrap();
+    let out = hdg(&[
+        "ingest",
+        "--json",
+        "--key-file",
+        kf,
+        "--data",
+        data,
+        &synthea(2),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let first: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
@@ -190,21 +269,53 @@ fn history_then_erase_shreds_the_patient_and_the_store_still_verifies() {
         .unwrap()
         .to_owned();
 
-    let history = hdg(&["history", "--data", data, "--record", &record]);
+    let history = hdg(&[
+        "history",
+        "--key-file",
+        kf,
+        "--data",
+        data,
+        "--record",
+        &record,
+    ]);
     assert!(history.status.success(), "{}", text(&history));
     let line = String::from_utf8(history.stdout).unwrap();
     assert!(line.starts_with(&format!("* {record}")), "{line}");
     let patient = line.split_whitespace().last().unwrap().to_owned();
     assert_eq!(patient.len(), 64);
 
-    let erase = hdg(&["erase", "--data", data, "--patient", &patient]);
+    let erase = hdg(&[
+        "erase",
+        "--key-file",
+        kf,
+        "--data",
+        data,
+        "--patient",
+        &patient,
+    ]);
     assert!(erase.status.success(), "{}", text(&erase));
-    let gone = hdg(&["history", "--data", data, "--record", &record]);
+    let gone = hdg(&[
+        "history",
+        "--key-file",
+        kf,
+        "--data",
+        data,
+        "--record",
+        &record,
+    ]);
     assert!(!gone.status.success());
     assert!(text(&gone).contains("was erased"), "{}", text(&gone));
-    let again = hdg(&["erase", "--data", data, "--patient", &patient]);
+    let again = hdg(&[
+        "erase",
+        "--key-file",
+        kf,
+        "--data",
+        data,
+        "--patient",
+        &patient,
+    ]);
     assert!(!again.status.success());
-    let verify = hdg(&["verify", "--data", data]);
+    let verify = hdg(&["verify", "--key-file", kf, "--data", data]);
     assert!(verify.status.success(), "{}", text(&verify));
     assert!(text(&verify).contains("shredded"), "{}", text(&verify));
 }

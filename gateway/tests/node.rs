@@ -37,19 +37,40 @@ fn init_writes_keys_configs_and_identities() {
     let dir = tmp.path().join("cluster");
     init_cluster(&dir);
     let mut keys = Vec::new();
+    let (mut publics, mut pinned) = (Vec::new(), Vec::new());
     for i in 0..3 {
         let data = dir.join(format!("node{i}"));
-        #[cfg(unix)]
-        for key in ["node.key", "master.key"] {
-            assert_eq!(mode(&data.join(key)), 0o600, "node{i}/{key}");
+        // The data folder holds the sealed keyring and the public key, never a plaintext key;
+        // the key that unlocks it is outside the folder, readable by its owner only.
+        for plaintext in ["node.key", "master.key"] {
+            assert!(!data.join(plaintext).exists(), "node{i}/{plaintext}");
         }
-        keys.push(std::fs::read_to_string(data.join("node.key")).unwrap());
+        let key_file = dir.join(format!("keys/node{i}.key"));
+        #[cfg(unix)]
+        {
+            assert_eq!(mode(&key_file), 0o600, "keys/node{i}.key");
+            assert_eq!(mode(&dir.join("keys")), 0o700, "keys/");
+            assert_eq!(mode(&data.join("keyring")), 0o600, "node{i}/keyring");
+        }
+        keys.push(std::fs::read_to_string(&key_file).unwrap());
+        let public = std::fs::read_to_string(data.join("node.pub")).unwrap();
         let config: toml::Table =
             toml::from_str(&std::fs::read_to_string(dir.join(format!("node{i}.toml"))).unwrap())
                 .unwrap();
         assert_eq!(config["party"].as_integer(), Some(i as i64));
         let peers = config["peers"].as_array().unwrap();
         assert_eq!(peers.len(), 2);
+        assert_eq!(
+            config["key_file"].as_str(),
+            Some(format!("keys/node{i}.key").as_str())
+        );
+        publics.push(public.trim().to_owned());
+        pinned.extend(peers.iter().map(|p| {
+            (
+                p["party"].as_integer().unwrap() as usize,
+                p["public_key"].as_str().unwrap().to_owned(),
+            )
+        }));
         assert!(
             peers
                 .iter()
@@ -57,6 +78,11 @@ fn init_writes_keys_configs_and_identities() {
         );
     }
     assert!(keys[0] != keys[1] && keys[1] != keys[2] && keys[0] != keys[2]);
+    // Each node's public key (beside its keyring) is the key its peers pin.
+    assert_eq!(pinned.len(), 6);
+    for (party, key) in pinned {
+        assert_eq!(key, publics[party], "node{party}'s pin");
+    }
     let addrs: std::collections::HashSet<SocketAddr> = (0..3).map(|i| http_addr(&dir, i)).collect();
     assert_eq!(addrs.len(), 3, "HTTP ports must be distinct");
     let registry: toml::Table =
@@ -77,7 +103,7 @@ fn init_writes_keys_configs_and_identities() {
     let again = hdg(&["init", "--cluster", dir.to_str().unwrap()]);
     assert!(!again.status.success());
     assert_eq!(
-        std::fs::read_to_string(dir.join("node0/node.key")).unwrap(),
+        std::fs::read_to_string(dir.join("keys/node0.key")).unwrap(),
         keys[0]
     );
     let wrong = hdg(&[
@@ -234,16 +260,28 @@ fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
         assert!(status.success(), "node{i} exited with {status}");
     }
     let data: PathBuf = dir.join("node0");
-    let out = hdg(&["verify", "--data", data.to_str().unwrap()]);
+    let out = hdg(&[
+        "verify",
+        "--data",
+        data.to_str().unwrap(),
+        "--key-file",
+        dir.join("keys/node0.key").to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "verify failed: {stdout}");
     assert!(stdout.contains(&format!("{stored} records")), "{stdout}");
     for i in 1..3 {
         let d = dir.join(format!("node{i}"));
         assert!(
-            hdg(&["verify", "--data", d.to_str().unwrap()])
-                .status
-                .success()
+            hdg(&[
+                "verify",
+                "--data",
+                d.to_str().unwrap(),
+                "--key-file",
+                dir.join(format!("keys/node{i}.key")).to_str().unwrap(),
+            ])
+            .status
+            .success()
         );
     }
 }

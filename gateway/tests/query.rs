@@ -518,7 +518,7 @@ fn a_synthetic_cohort_ingested_at_three_home_nodes_gives_the_plaintext_statistic
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let store = hdg_storage::Store::open(&dir.join(format!("node{i}")), false).unwrap();
+            let store = open_store(dir, i);
             (f.clone(), store.pseudonym_key())
         })
         .collect();

@@ -36,9 +36,7 @@ const INDICATORS: [&str; 4] = ["8867-4", "39156-5", "8480-6", "4548-4"];
 /// reconstruct node 0's fixed-point value and the redundant copies agree. Returns the rows
 /// checked.
 fn check_shares(dir: &Path) -> usize {
-    let stores: Vec<Store> = (0..3)
-        .map(|i| Store::open(&dir.join(format!("node{i}")), false).expect("open store"))
-        .collect();
+    let stores: Vec<Store> = (0..3).map(|i| open_store(dir, i)).collect();
     for (i, store) in stores.iter().enumerate() {
         store
             .verify(&store.verifier())

@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn a_consent_is_stored_once_and_anchored_with_its_hash() {
         let dir = tempfile::TempDir::new().unwrap();
-        let mut s = Store::open(dir.path(), true).unwrap();
+        let mut s = Store::open(dir.path(), true, &crate::keyring::test_keys()).unwrap();
         let now = Timestamp(1_700_000_000_000);
         let (leaf, _) = s
             .record_consent([1; 32], b"{\"signed\":1}", [5; 32], now)

@@ -16,6 +16,15 @@ pub enum StoreError {
     /// A key file is missing, unreadable or malformed.
     #[error("key file {}: {reason}", path.display())]
     KeyFile { path: PathBuf, reason: String },
+    /// The key given does not open the data folder's keyring (another key, or the other kind).
+    #[error("{0}")]
+    WrongKey(String),
+    /// The data folder still holds a plaintext key file from an older store.
+    #[error(
+        "{} holds a key in plaintext: seal the folder's keys under a key kept outside it with `hdg key --data DIR --wrap --key-file FILE`",
+        .0.display()
+    )]
+    PlaintextKeys(PathBuf),
     /// No record with this id.
     #[error("record {0} is not in the store")]
     NotFound(RecordId),

@@ -1,12 +1,12 @@
-//! Key material at rest: the node master key, the node identity key, and per-patient data keys.
+//! Key material: 256-bit secret keys, and per-patient data keys wrapped by the master key.
 //!
 //! The master key wraps every patient's data key (XChaCha20-Poly1305, the patient pseudonym as
-//! associated data); destroying a data key crypto-shreds that patient's records. Key files are
-//! created with mode 0600; the master key may instead come from `HDG_MASTER_KEY` (64 hex digits).
+//! associated data); destroying a data key crypto-shreds that patient's records. The master key
+//! itself is kept sealed in the data folder's keyring ([`crate::keyring`]).
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -15,13 +15,6 @@ use rand::Rng;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::StoreError;
-
-/// Environment variable that supplies the master key instead of the `master.key` file.
-pub const MASTER_KEY_ENV: &str = "HDG_MASTER_KEY";
-/// File name of the master key inside the data folder.
-pub const MASTER_KEY_FILE: &str = "master.key";
-/// File name of the node's ed25519 identity key (its seed) inside the data folder.
-pub const NODE_KEY_FILE: &str = "node.key";
 
 const NONCE_LEN: usize = 24;
 const WRAP_CONTEXT: &[u8] = b"hdg data key v1";
@@ -48,10 +41,9 @@ impl SecretKey {
         SecretKey(blake3::derive_key(context, master.expose()))
     }
 
-    fn from_hex(text: &str) -> Option<Self> {
-        let bytes = Zeroizing::new(hex::decode(text.trim()).ok()?);
-        let arr: [u8; 32] = bytes.as_slice().try_into().ok()?;
-        Some(SecretKey(arr))
+    /// A key from its 32 bytes (the caller wipes its own copy).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        SecretKey(bytes)
     }
 }
 
@@ -114,44 +106,6 @@ fn wrap_aad(patient: &Pseudonym) -> Vec<u8> {
     aad
 }
 
-/// Loads the master key from `HDG_MASTER_KEY`, else from `dir/master.key`, creating the file
-/// (mode 0600) with a fresh key when `create` is set and neither exists.
-pub fn load_master_key(dir: &Path, create: bool) -> Result<SecretKey, StoreError> {
-    if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
-        return SecretKey::from_hex(&text).ok_or_else(|| StoreError::KeyFile {
-            path: PathBuf::from(format!("${MASTER_KEY_ENV}")),
-            reason: "must be 64 hex digits".into(),
-        });
-    }
-    load_or_create_hex_key(&dir.join(MASTER_KEY_FILE), create)
-}
-
-/// Loads the node's ed25519 identity seed from `dir/node.key`, creating it when `create` is set.
-pub fn load_node_key(dir: &Path, create: bool) -> Result<ed25519_dalek::SigningKey, StoreError> {
-    let seed = load_or_create_hex_key(&dir.join(NODE_KEY_FILE), create)?;
-    Ok(ed25519_dalek::SigningKey::from_bytes(seed.expose()))
-}
-
-fn load_or_create_hex_key(path: &Path, create: bool) -> Result<SecretKey, StoreError> {
-    let err = |reason: String| StoreError::KeyFile {
-        path: path.to_path_buf(),
-        reason,
-    };
-    match fs::read_to_string(path) {
-        Ok(text) => {
-            let text = Zeroizing::new(text);
-            SecretKey::from_hex(&text).ok_or_else(|| err("must hold 64 hex digits".into()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            let key = SecretKey::random();
-            write_private_file(path, hex::encode(key.expose()).as_bytes())
-                .map_err(|e| err(e.to_string()))?;
-            Ok(key)
-        }
-        Err(e) => Err(err(e.to_string())),
-    }
-}
-
 /// Writes a new file readable only by its owner (mode 0600 on Unix), all or nothing: the bytes go
 /// to a temporary file that is synced and then renamed into place, so a crash never leaves a
 /// truncated key behind. Refuses to overwrite an existing file.
@@ -201,21 +155,17 @@ mod tests {
     }
 
     #[test]
-    fn key_files_are_private_and_stable() {
+    fn private_files_are_owner_only_and_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
-        let a = load_node_key(dir.path(), true).unwrap();
-        let b = load_node_key(dir.path(), false).unwrap();
-        assert_eq!(a.to_bytes(), b.to_bytes());
+        let path = dir.path().join("k");
+        write_private_file(&path, b"one").unwrap();
+        assert!(write_private_file(&path, b"two").is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"one");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.path().join(NODE_KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let missing = tempfile::tempdir().unwrap();
-        assert!(load_node_key(missing.path(), false).is_err());
     }
 }

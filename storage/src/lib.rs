@@ -17,6 +17,7 @@
 pub mod baseline;
 mod consents;
 mod error;
+pub mod keyring;
 mod keys;
 pub mod layout;
 mod ledger_state;
@@ -36,7 +37,8 @@ mod witness;
 
 pub use consents::StoredConsent;
 pub use error::StoreError;
-pub use keys::{MASTER_KEY_ENV, MASTER_KEY_FILE, NODE_KEY_FILE, SecretKey};
+pub use keyring::{KeySource, node_public_key};
+pub use keys::SecretKey;
 pub use ledger_state::DbNodes;
 pub use outbox::Sharing;
 pub use read::TimeRange;

@@ -108,7 +108,7 @@ mod tests {
     #[test]
     fn a_query_is_logged_for_exactly_the_patients_it_selected() {
         let dir = tempfile::TempDir::new().unwrap();
-        let mut s = Store::open(dir.path(), true).unwrap();
+        let mut s = Store::open(dir.path(), true, &crate::keyring::test_keys()).unwrap();
         let (a, b, c) = (Pseudonym([1; 32]), Pseudonym([2; 32]), Pseudonym([3; 32]));
         let now = Timestamp(1_700_000_000_000);
         let text = r#"{"statistic":{"kind":"count"},"indicator":"8867-4"}"#;

@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn changes_come_back_in_anchor_order_once_each() {
         let dir = tempfile::TempDir::new().unwrap();
-        let mut s = Store::open(dir.path(), true).unwrap();
+        let mut s = Store::open(dir.path(), true, &crate::keyring::test_keys()).unwrap();
         let now = Timestamp(1_700_000_000_000);
         s.record_registry_change([9; 32], b"first", [1; 32], now)
             .unwrap()

@@ -14,6 +14,7 @@ use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch, Wri
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
+use crate::keyring::{self, KeySource};
 use crate::keys::{self, SecretKey};
 use crate::layout;
 use crate::outbox::Sharing;
@@ -82,9 +83,15 @@ pub struct ErasureReceipt {
 }
 
 impl Store {
-    /// Opens the store in `dir`; with `create`, makes the folder, keys and database when missing.
-    pub fn open(dir: &Path, create: bool) -> Result<Store, StoreError> {
-        if !create && !is_initialized(dir) {
+    /// Opens the store in `dir`, unlocking its keyring with `keys` (a key kept outside the
+    /// folder, see [`crate::keyring`]); with `create`, makes the folder, the keyring and the
+    /// database when missing. A wrong key is refused ([`StoreError::WrongKey`]), and so is a
+    /// folder that still keeps plaintext key files ([`StoreError::PlaintextKeys`]).
+    pub fn open(dir: &Path, create: bool, keys: &KeySource) -> Result<Store, StoreError> {
+        keyring::refuse_plaintext_keys(dir)?;
+        let has_db = dir.join("db").join("CURRENT").exists();
+        let has_ring = keyring::exists(dir);
+        if !create && !has_db {
             return Err(StoreError::NotInitialized(dir.to_path_buf()));
         }
         if create {
@@ -93,12 +100,23 @@ impl Store {
                 reason: e.to_string(),
             })?;
         }
-        // Creation order: master key, node key, database; `is_initialized` checks the last step.
-        // Keys are only ever made for a store that is not initialized yet: a created store whose
-        // key file went missing must fail, never silently get a new key.
-        let fresh = create && !is_initialized(dir);
-        let master = keys::load_master_key(dir, fresh)?;
-        let node_key = keys::load_node_key(dir, fresh)?;
+        // Creation order: keyring, then database. Keys are only ever made for a folder with
+        // neither: a database whose keyring went missing must fail, never get new keys.
+        let ring = match (has_ring, has_db) {
+            (true, _) => keyring::open(dir, keys)?,
+            (false, false) => keyring::create(dir, keys)?,
+            (false, true) => {
+                return Err(StoreError::KeyFile {
+                    path: dir.join(keyring::KEYRING_FILE),
+                    reason:
+                        "is missing, but the database exists: restore the keyring from its backup"
+                            .into(),
+                });
+            }
+        };
+        let master = ring.master.clone();
+        let node_key = ring.node_key();
+        keyring::restore_public_key(dir, &node_key)?;
 
         let mut opts = Options::default();
         opts.create_if_missing(create);
@@ -153,6 +171,11 @@ impl Store {
             data_keys: HashMap::new(),
             keep_batches: false,
         })
+    }
+
+    /// The node's ed25519 identity (TLS, signed heads, cosignatures, signed answers).
+    pub fn node_signing_key(&self) -> SigningKey {
+        self.node_key.clone()
     }
 
     /// The log's origin line (also the note key name).
@@ -648,11 +671,6 @@ fn column_family_options(name: &str) -> Options {
         o.set_block_based_table_factory(&table);
     }
     o
-}
-
-/// True once a store's last creation step (the database) happened in `dir`.
-fn is_initialized(dir: &Path) -> bool {
-    dir.join(keys::NODE_KEY_FILE).exists() && dir.join("db").join("CURRENT").exists()
 }
 
 /// A block head just written: its height, the hash chained into the next head, and the note.

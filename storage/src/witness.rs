@@ -232,7 +232,7 @@ mod tests {
 
     fn store() -> (TempDir, Store) {
         let dir = TempDir::new().unwrap();
-        let store = Store::open(dir.path(), true).unwrap();
+        let store = Store::open(dir.path(), true, &crate::keyring::test_keys()).unwrap();
         (dir, store)
     }
 
@@ -257,7 +257,7 @@ mod tests {
             "the same evidence is kept once"
         );
         drop(s);
-        let s = Store::open(dir.path(), false).unwrap();
+        let s = Store::open(dir.path(), false, &crate::keyring::test_keys()).unwrap();
         assert_eq!(s.witnessed(&a).unwrap().as_deref(), Some("note a2\n"));
         assert_eq!(
             s.witnessed_all().unwrap(),

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use hdg_schema::{Observation, ObservationData, Pseudonym, RecordId, Status, Timestamp, Value};
-use hdg_storage::Store;
+use hdg_storage::{KeySource, SecretKey, Store};
 
 /// A numeric observation of `indicator` for patient `p` at time `t`.
 pub fn obs(p: u8, indicator: &str, value: i64, t: i64) -> Observation {
@@ -27,10 +27,16 @@ pub fn correction(old: &Observation, value: i64) -> Observation {
     Observation::new(d)
 }
 
+/// The key that unlocks every test store's keyring (held by the test, as a key-management
+/// service would hand it to a node).
+pub fn keys() -> KeySource {
+    KeySource::Key(SecretKey::from_bytes([0x42; 32]))
+}
+
 /// A store in a fresh temporary folder.
 pub fn fresh() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), true).unwrap();
+    let store = Store::open(dir.path(), true, &keys()).unwrap();
     (dir, store)
 }
 

@@ -43,7 +43,7 @@ fn pending_equals_the_numeric_observations_committed_after_reopen() {
     store.commit_with_outbox(&second, t(3)).unwrap();
     drop(store);
 
-    let store = Store::open(dir.path(), false).unwrap();
+    let store = Store::open(dir.path(), false, &keys()).unwrap();
     let mut expected = numeric(&first);
     expected.extend(numeric(&second));
     assert_eq!(expected.len(), first.len() - 1 + second.len());
@@ -70,7 +70,7 @@ fn done_removes_entries_durably_and_the_rest_stay_pending() {
     store.outbox_done(&[RecordId([0xEE; 32])]).unwrap(); // unknown ids are ignored
     drop(store);
 
-    let mut store = Store::open(dir.path(), false).unwrap();
+    let mut store = Store::open(dir.path(), false, &keys()).unwrap();
     let rest: Vec<Observation> = batch.iter().skip(1).step_by(2).cloned().collect();
     assert_eq!(store.outbox_pending(usize::MAX).unwrap(), rest);
 
@@ -122,7 +122,7 @@ fn an_outbox_entry_naming_another_record_is_caught() {
         db.put_cf(outbox, 0u64.to_be_bytes(), batch[1].id().0)
             .unwrap();
     }
-    let store = Store::open(dir.path(), false).unwrap();
+    let store = Store::open(dir.path(), false, &keys()).unwrap();
     match store.verify(&NoteVerifier::from_vkey(&vkey).unwrap()) {
         Err(VerifyError::Bad { kind, id, .. }) => {
             assert_eq!((kind, id.as_str()), ("outbox entry", "0000000000000000"))
@@ -166,7 +166,7 @@ fn held_values_wait_outside_the_outbox_until_released_and_never_ones_stay_local(
         0
     );
     drop(store);
-    let mut store = Store::open(dir.path(), false).unwrap();
+    let mut store = Store::open(dir.path(), false, &keys()).unwrap();
     let mut pending = pending_patients(&store);
     pending.sort();
     assert_eq!(pending, vec![1, 1, 3, 3, 3, 3]);

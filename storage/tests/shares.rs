@@ -70,7 +70,7 @@ fn rows_come_back_in_record_id_order_for_a_time_range_and_survive_reopen() {
     assert_eq!(store.scan_shares("4548-4", range).unwrap(), expected);
     drop(store);
 
-    let store = Store::open(dir.path(), false).unwrap();
+    let store = Store::open(dir.path(), false, &keys()).unwrap();
     assert_eq!(store.scan_shares("4548-4", range).unwrap(), expected);
     let everything = store.scan_shares("8867-4", TimeRange::default()).unwrap();
     let expected_other = sorted_by_id(
@@ -204,7 +204,7 @@ fn tamper(dir: &Path, f: impl FnOnce(&DB)) {
 }
 
 fn verify_fails(dir: &Path, vkey: &str) -> (String, String, String) {
-    let store = Store::open(dir, false).unwrap();
+    let store = Store::open(dir, false, &keys()).unwrap();
     match store.verify(&NoteVerifier::from_vkey(vkey).unwrap()) {
         Err(VerifyError::Bad { kind, id, what }) => (kind.to_string(), id, what),
         other => panic!("verify did not name a bad entry: {other:?}"),

@@ -20,7 +20,7 @@ fn committed_records_read_back_and_survive_reopen() {
     let vkey = store.vkey();
     drop(store);
 
-    let store = Store::open(dir.path(), false).unwrap();
+    let store = Store::open(dir.path(), false, &keys()).unwrap();
     assert_eq!(store.vkey(), vkey);
     assert_eq!(store.tree_size(), batch.len() as u64);
     for o in &batch {
@@ -216,41 +216,56 @@ fn proofs_verify_offline_and_tampered_ones_fail() {
 fn an_uncreated_or_half_created_store_is_named_and_creation_resumes() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(
-        Store::open(dir.path(), false),
+        Store::open(dir.path(), false, &keys()),
         Err(StoreError::NotInitialized(_))
     ));
     // Keys written, database not yet (a crash between the two steps).
-    let store = Store::open(dir.path(), true).unwrap();
+    let store = Store::open(dir.path(), true, &keys()).unwrap();
     let vkey = store.vkey();
     drop(store);
     std::fs::remove_dir_all(dir.path().join("db")).unwrap();
     assert!(matches!(
-        Store::open(dir.path(), false),
+        Store::open(dir.path(), false, &keys()),
         Err(StoreError::NotInitialized(_))
     ));
-    let resumed = Store::open(dir.path(), true).unwrap();
+    let resumed = Store::open(dir.path(), true, &keys()).unwrap();
     assert_eq!(resumed.vkey(), vkey, "the existing node key is kept");
 }
 
 #[test]
-fn a_created_store_whose_master_key_vanished_is_refused_not_rekeyed() {
+fn a_created_store_whose_keyring_vanished_is_refused_not_rekeyed() {
     let (dir, mut store) = fresh();
     store.commit(&cohort(2), t(1)).unwrap();
     drop(store);
-    std::fs::remove_file(dir.path().join(hdg_storage::MASTER_KEY_FILE)).unwrap();
-    match Store::open(dir.path(), true) {
-        Err(StoreError::KeyFile { path, .. }) => {
-            assert!(path.ends_with(hdg_storage::MASTER_KEY_FILE))
+    std::fs::remove_file(dir.path().join(hdg_storage::keyring::KEYRING_FILE)).unwrap();
+    match Store::open(dir.path(), true, &keys()) {
+        Err(StoreError::KeyFile { path, reason }) => {
+            assert!(path.ends_with(hdg_storage::keyring::KEYRING_FILE));
+            assert!(reason.contains("missing"), "{reason}");
         }
         Err(other) => panic!("unexpected error {other}"),
-        Ok(_) => panic!("a missing master key must not be replaced by a new one"),
+        Ok(_) => panic!("a missing keyring must not be replaced by a new one"),
     }
+}
+
+#[test]
+fn a_store_opens_only_with_its_own_key() {
+    let (dir, mut store) = fresh();
+    store.commit(&cohort(2), t(1)).unwrap();
+    drop(store);
+    let other = hdg_storage::KeySource::Key(hdg_storage::SecretKey::from_bytes([7; 32]));
+    match Store::open(dir.path(), false, &other) {
+        Err(StoreError::WrongKey(reason)) => assert!(reason.contains("wrong key"), "{reason}"),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a store must not open under another key"),
+    }
+    Store::open(dir.path(), false, &keys()).unwrap();
 }
 
 #[test]
 fn replaying_kept_write_batches_rebuilds_an_identical_store() {
     // The ingest benchmark's main baseline replays the committed batches into bare RocksDB; this
-    // checks they are exactly the store's bytes: with the key files, the replica is the store.
+    // checks they are exactly the store's bytes: with the keyring, the replica is the store.
     let (dir, mut store) = fresh();
     store.keep_write_batches(true);
     let batch = cohort(12);
@@ -264,10 +279,13 @@ fn replaying_kept_write_batches_rebuilds_an_identical_store() {
 
     let replica = tempfile::tempdir().unwrap();
     hdg_storage::baseline::replay_write_batches(&replica.path().join("db"), &kept).unwrap();
-    for f in [hdg_storage::NODE_KEY_FILE, hdg_storage::MASTER_KEY_FILE] {
+    for f in [
+        hdg_storage::keyring::KEYRING_FILE,
+        hdg_storage::keyring::NODE_PUB_FILE,
+    ] {
         std::fs::copy(dir.path().join(f), replica.path().join(f)).unwrap();
     }
-    let copy = Store::open(replica.path(), false).unwrap();
+    let copy = Store::open(replica.path(), false, &keys()).unwrap();
     copy.verify(&NoteVerifier::from_vkey(&vkey).unwrap())
         .unwrap();
     for o in &batch {

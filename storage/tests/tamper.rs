@@ -32,7 +32,7 @@ fn tamper(dir: &Path, f: impl FnOnce(&DB)) {
 
 /// Runs `verify` with the published key; returns (kind, id, what) of the failure.
 fn verify_fails(dir: &Path, vkey: &str) -> (String, String, String) {
-    let store = Store::open(dir, false).unwrap();
+    let store = Store::open(dir, false, &keys()).unwrap();
     match store.verify(&NoteVerifier::from_vkey(vkey).unwrap()) {
         Err(VerifyError::Bad { kind, id, what }) => (kind.to_string(), id, what),
         other => panic!("verify did not name a bad entry: {other:?}"),
@@ -210,8 +210,15 @@ fn head_chain_broken() {
 #[test]
 fn heads_signed_after_the_node_key_was_replaced_fail_against_the_published_key() {
     let (dir, _batch, vkey) = two_blocks();
-    std::fs::remove_file(dir.path().join(hdg_storage::NODE_KEY_FILE)).unwrap();
-    let mut forged = Store::open(dir.path(), true).unwrap();
+    // Whoever replaces the keyring signs with another node key (and loses the master key).
+    for f in [
+        hdg_storage::keyring::KEYRING_FILE,
+        hdg_storage::keyring::NODE_PUB_FILE,
+    ] {
+        std::fs::remove_file(dir.path().join(f)).unwrap();
+    }
+    hdg_storage::keyring::create(dir.path(), &keys()).unwrap();
+    let mut forged = Store::open(dir.path(), true, &keys()).unwrap();
     assert_ne!(forged.vkey(), vkey);
     forged.commit(&[obs(9, "4548-4", 60, 1)], t(3)).unwrap();
     drop(forged);

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdg_ledger::NoteVerifier;
 use hdg_schema::RecordId;
-use hdg_storage::Store;
+use hdg_storage::{KeySource, Store};
 use hdg_tests::{SplitMix, hdg, hdg_bin};
 
 const TRIALS: usize = 20;
@@ -48,6 +48,9 @@ fn acknowledged_commits_survive_sigkill() {
     let mut killed_mid_ingest = 0;
     for trial in 0..TRIALS {
         let data = work.path().join(format!("node-{trial}"));
+        // The key that seals the store's keyring lives outside its data folder.
+        let key_file = work.path().join(format!("node-{trial}.key"));
+        let unlock = ["--key-file", key_file.to_str().unwrap()];
         let mut child = Command::new(hdg_bin())
             .args([
                 "ingest",
@@ -57,6 +60,7 @@ fn acknowledged_commits_survive_sigkill() {
                 "--data",
                 data.to_str().unwrap(),
             ])
+            .args(unlock)
             .args(&files)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -85,13 +89,18 @@ fn acknowledged_commits_survive_sigkill() {
             }
         }
 
-        let verify = hdg(&["verify", "--data", data.to_str().unwrap()]);
+        let verify = hdg(&[&["verify", "--data", data.to_str().unwrap()], &unlock[..]].concat());
         if acknowledged.is_empty()
             && String::from_utf8_lossy(&verify.stderr).contains("no store in")
         {
             // Killed while the store was being created: nothing was acknowledged, nothing lost.
             // The next ingest finishes the creation.
-            let resumed = hdg(&["key", "--data", data.to_str().unwrap()]);
+            let resumed = hdg(&[
+                &["ingest", "--data", data.to_str().unwrap()],
+                &unlock[..],
+                &[files[0].as_str()],
+            ]
+            .concat());
             assert!(
                 resumed.status.success(),
                 "trial {trial}: interrupted creation does not resume"
@@ -105,7 +114,7 @@ fn acknowledged_commits_survive_sigkill() {
             String::from_utf8_lossy(&verify.stdout),
             String::from_utf8_lossy(&verify.stderr)
         );
-        let store = Store::open(&data, false).unwrap();
+        let store = Store::open(&data, false, &KeySource::File(key_file.clone())).unwrap();
         store
             .verify(&NoteVerifier::from_vkey(&store.vkey()).unwrap())
             .unwrap();

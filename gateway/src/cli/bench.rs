@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use hdg_schema::{Catalog, Format, ImportOptions, Mode, Observation, import};
-use hdg_storage::Store;
+use hdg_storage::{KeySource, SecretKey, Store};
 
 use super::ingest::now;
 
@@ -89,7 +89,9 @@ pub fn synthetic_observations(
 
 fn bench_ingest(n: usize, batch: usize, json: bool) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
-    let mut store = Store::open(&dir.path().join("store"), true)?;
+    // A throwaway store: its keyring is sealed under a key held only by this process.
+    let keys = KeySource::Key(SecretKey::random());
+    let mut store = Store::open(&dir.path().join("store"), true, &keys)?;
     let (obs, validate_s) = synthetic_observations(n, store.pseudonym_key())?;
     store.keep_write_batches(true);
 

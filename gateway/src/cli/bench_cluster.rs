@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use hdg_mpc::workloads::{PartyRun, Workload, WorkloadReport, report, run_workload};
 use hdg_schema::Mode;
-use hdg_storage::Store;
+use hdg_storage::{KeySource, SecretKey, Store};
 use serde_json::{Value, json};
 
 use super::bench_party;
@@ -141,7 +141,9 @@ fn bench_ingest(
         .collect();
 
     // Baseline: the same files into one embedded store, no network and no sharing.
-    let mut store = Store::open(&root.join("embedded"), true)?;
+    // A throwaway store: its keyring is sealed under a key held only by this process.
+    let keys = KeySource::Key(SecretKey::random());
+    let mut store = Store::open(&root.join("embedded"), true, &keys)?;
     let t = Instant::now();
     let totals = ingest_files(&mut store, &files, Mode::Strict, 4096, &mut |_| {})?;
     let embedded_seconds = t.elapsed().as_secs_f64();

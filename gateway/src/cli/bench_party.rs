@@ -17,7 +17,7 @@ use crate::net::identity::TlsIdentity;
 use crate::net::links::{LinkConfig, PeerLinks};
 use crate::node::config::NodeConfig;
 use crate::node::query_party::exchange_publics;
-use crate::node::run::{pins, read_node_key};
+use crate::node::run::pins;
 
 /// How long the party waits for both peers' processes to come up.
 const CONNECT_WITHIN: Duration = Duration::from_secs(60);
@@ -59,7 +59,7 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<_>>()?;
     let checked = NodeConfig::load(&args.config)?;
     let me = PartyId::ALL[checked.config.party];
-    let key = read_node_key(&checked.config.data)?;
+    let key = super::unlock::node_signing_key(&checked.config.data, &checked.config.key_source()?)?;
     let identity = TlsIdentity::from_signing_key(&key)?;
     let pinned = pins(&checked, identity.public_key())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -14,9 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use hdg_ledger::NoteVerifier;
-use hdg_storage::Store;
 use indicatif::ProgressBar;
 
 use super::demo_queries::{Rows, read_rows, researcher_key, run_sample_queries};
@@ -129,8 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn plaintext(layout: &ClusterLayout, homes: &[Vec<PathBuf>]) -> anyhow::Result<Rows> {
     let mut rows = Rows::new();
     for (i, files) in homes.iter().enumerate() {
-        let store = Store::open(&layout.data[i], false)
-            .with_context(|| format!("cannot open node{i}'s store"))?;
+        let store = layout.open_store(i)?;
         let key = store.pseudonym_key();
         drop(store);
         read_rows(files, key, &mut rows)?;
@@ -157,7 +154,7 @@ fn verify_nodes(cluster: &LocalCluster) -> anyhow::Result<bool> {
     let t = Instant::now();
     let results: Vec<anyhow::Result<String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..3)
-            .map(|i| s.spawn(move || verify_node(&cluster.layout.data[i], i == 0)))
+            .map(|i| s.spawn(move || verify_node(&cluster.layout, i)))
             .collect();
         handles
             .into_iter()
@@ -179,8 +176,9 @@ fn verify_nodes(cluster: &LocalCluster) -> anyhow::Result<bool> {
 }
 
 /// Verifies one stopped node's store; with `proof`, also checks one inclusion proof offline.
-fn verify_node(data: &std::path::Path, proof: bool) -> anyhow::Result<String> {
-    let store = Store::open(data, false)?;
+fn verify_node(layout: &ClusterLayout, i: usize) -> anyhow::Result<String> {
+    let proof = i == 0;
+    let store = layout.open_store(i)?;
     let verifier = NoteVerifier::from_vkey(&store.vkey())?;
     let s = store.verify(&verifier)?;
     let mut text = format!(

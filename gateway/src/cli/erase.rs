@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use hdg_schema::Pseudonym;
-use hdg_storage::Store;
 
 use super::ingest::now;
 use crate::DataDir;
@@ -25,7 +24,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .patient
         .parse()
         .context("--patient must be 64 lowercase hex digits")?;
-    let mut store = Store::open(&args.data.dir, false)?;
+    let mut store = args.data.open(false)?;
     let r = store.erase_patient(&p, now())?;
     println!(
         "erased: {} records of patient {p} are unreadable; erasure anchored at leaf {}\n{}",

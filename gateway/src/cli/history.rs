@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use hdg_schema::{Catalog, RecordId, Value};
-use hdg_storage::Store;
 
 use crate::DataDir;
 
@@ -24,7 +23,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .record
         .parse()
         .context("--record must be 64 lowercase hex digits")?;
-    let store = Store::open(&args.data.dir, false)?;
+    let store = args.data.open(false)?;
     let catalog = Catalog::builtin();
     for o in store.history(&id)? {
         let value = match &o.value {

@@ -19,7 +19,8 @@ use super::files::{import_file, print_report_table};
 /// Arguments of `hdg ingest`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The node's data folder (RocksDB, key files): ingest into the embedded store.
+    /// The node's data folder (RocksDB and its sealed keyring): ingest into the embedded store
+    /// (created when missing, its keys sealed under `--key-file`).
     #[arg(
         long = "data",
         value_name = "DIR",
@@ -27,6 +28,8 @@ pub struct Args {
         conflicts_with = "node"
     )]
     data: Option<PathBuf>,
+    #[command(flatten)]
+    unlock: super::unlock::Unlock,
     /// A running node's API, `http://host:port`: post each file to its `/v1/observations`.
     #[arg(long, value_name = "URL")]
     node: Option<String>,
@@ -67,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("--data or --node is required")?;
         return ingest_remote(node, &args.files, args.lenient, args.json);
     };
-    let mut store = Store::open(&dir, true)?;
+    let mut store = Store::open(&dir, true, &args.unlock.source()?)?;
     let mode = if args.lenient {
         Mode::Lenient
     } else {

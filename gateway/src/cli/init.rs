@@ -1,10 +1,12 @@
 //! `hdg init --cluster DIR --nodes 3`: everything a three-node cluster on one machine needs.
 //!
-//! For each node i: `DIR/node{i}/` with its node key and master key (made by the store itself,
-//! mode 0600) and `DIR/node{i}.toml` (data folder, QUIC and HTTP addresses on 127.0.0.1, party
-//! index, the other nodes pinned by ed25519 key). Plus demo identities in `DIR/identities/`: a
-//! research institution and a few patients, each seed in a 0600 file, the public keys in
-//! `registry.toml`, which the nodes load.
+//! For each node i: `DIR/node{i}/`, its data folder, whose keyring (master key and node identity)
+//! the store seals under `DIR/keys/node{i}.key` — a key file outside the data folder, as an
+//! operator keeps it (mode 0600) — and `DIR/node{i}.toml` (data folder, key file, QUIC and HTTP
+//! addresses on 127.0.0.1, party index, the other nodes pinned by ed25519 key). `DIR/cluster.toml`
+//! is what clients pin: every node's name, party, public key and API address. Plus demo
+//! identities in `DIR/identities/`: a research institution and a few patients, each seed in a
+//! 0600 file, the public keys in `registry.toml`, which the nodes load.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
@@ -13,13 +15,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail, ensure};
 use ed25519_dalek::SigningKey;
-use hdg_storage::{NODE_KEY_FILE, SecretKey, Store};
+use hdg_storage::{KeySource, SecretKey, Store};
 
 use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig};
 use crate::node::registry::{IdentityEntry, RegistryFile, Role};
 
 /// The identities folder inside the cluster folder.
 const IDENTITIES: &str = "identities";
+/// The folder of the nodes' key files inside the cluster folder.
+const KEYS: &str = "keys";
 /// The registry file inside the identities folder.
 const REGISTRY: &str = "registry.toml";
 /// Demo patients written by `init`.
@@ -56,13 +60,21 @@ pub struct ClusterLayout {
     pub http: Vec<SocketAddr>,
     /// Node i's QUIC address.
     pub quic: Vec<SocketAddr>,
-    /// Node i's data folder (store and key files).
+    /// Node i's data folder (store and sealed keyring).
     pub data: Vec<PathBuf>,
+    /// Node i's key file, which unlocks its data folder's keyring.
+    pub keys: Vec<PathBuf>,
     /// The demo identities' folder (seed files and the registry).
     pub identities: PathBuf,
 }
 
 impl ClusterLayout {
+    /// Opens node i's store (the node must be stopped).
+    pub fn open_store(&self, i: usize) -> anyhow::Result<Store> {
+        Store::open(&self.data[i], false, &KeySource::File(self.keys[i].clone()))
+            .with_context(|| format!("cannot open node{i}'s store"))
+    }
+
     /// The seed file of the demo research institution.
     pub fn researcher_key(&self) -> PathBuf {
         self.identities.join("research-institute.key")
@@ -120,15 +132,17 @@ pub fn write_cluster(
         }
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    private_dir(&dir.join(KEYS))?;
     let (quic, http) = ports(base_port, NODES)?;
     let mut keys = Vec::with_capacity(NODES);
     for i in 0..NODES {
         let data = dir.join(format!("node{i}"));
-        // The store makes its own key files (mode 0600) and database.
-        let store = Store::open(&data, true)
+        // The store makes its keyring and database; the key file that seals the keyring is
+        // made (mode 0600) outside the data folder.
+        let unlock = KeySource::File(dir.join(key_file(i)));
+        let store = Store::open(&data, true, &unlock)
             .with_context(|| format!("cannot create the store in {}", data.display()))?;
-        drop(store);
-        keys.push(node_public_key(&data)?);
+        keys.push(store.node_signing_key().verifying_key().to_bytes());
     }
     write_identities(&dir.join(IDENTITIES))?;
     for i in 0..NODES {
@@ -136,6 +150,8 @@ pub fn write_cluster(
             name: format!("node{i}"),
             party: i,
             data: PathBuf::from(format!("node{i}")),
+            key_file: Some(key_file(i)),
+            passphrase_env: None,
             quic_listen: quic[i],
             http_listen: http[i],
             identities: Path::new(IDENTITIES).join(REGISTRY),
@@ -165,8 +181,14 @@ pub fn write_cluster(
         http,
         quic,
         data: (0..NODES).map(|i| dir.join(format!("node{i}"))).collect(),
+        keys: (0..NODES).map(|i| dir.join(key_file(i))).collect(),
         identities: dir.join(IDENTITIES),
     })
+}
+
+/// Node i's key file, relative to the cluster folder (outside its data folder).
+fn key_file(i: usize) -> PathBuf {
+    Path::new(KEYS).join(format!("node{i}.key"))
 }
 
 /// Node i's config file in a cluster folder.
@@ -213,19 +235,6 @@ fn ports(base: Option<u16>, nodes: usize) -> anyhow::Result<(Vec<SocketAddr>, Ve
     }
 }
 
-/// The public key of the node key the store wrote in `data`.
-fn node_public_key(data: &Path) -> anyhow::Result<[u8; 32]> {
-    let path = data.join(NODE_KEY_FILE);
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?,
-    );
-    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(text.trim(), seed.as_mut_slice())
-        .with_context(|| format!("{}: must hold 64 hex digits", path.display()))?;
-    Ok(SigningKey::from_bytes(&seed).verifying_key().to_bytes())
-}
-
 /// Writes the demo identities: seeds in 0600 files, public keys in the registry.
 fn write_identities(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -249,6 +258,18 @@ fn write_identities(dir: &Path) -> anyhow::Result<()> {
     let path = dir.join(REGISTRY);
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// Makes a folder only its owner may enter (mode 0700).
+fn private_dir(path: &Path) -> anyhow::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
+        .with_context(|| format!("cannot create {}", path.display()))
 }
 
 /// Writes a new file readable only by its owner (mode 0600), refusing to overwrite one.

@@ -22,5 +22,6 @@ pub mod proof;
 pub mod query;
 pub mod registry;
 pub mod synth;
+pub mod unlock;
 pub mod verify;
 pub mod verify_cluster;

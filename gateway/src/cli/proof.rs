@@ -19,6 +19,8 @@ pub struct Args {
         conflicts_with = "verify"
     )]
     data: Option<PathBuf>,
+    #[command(flatten)]
+    unlock: super::unlock::Unlock,
     /// The record id (lowercase hex).
     #[arg(long)]
     record: Option<String>,
@@ -62,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let id: RecordId = record
         .parse()
         .context("--record must be 64 lowercase hex digits")?;
-    let store = Store::open(&dir, false)?;
+    let store = Store::open(&dir, false, &args.unlock.source()?)?;
     let proof = store.inclusion_proof(&id)?;
     println!("{}", serde_json::to_string_pretty(&proof)?);
     Ok(ExitCode::SUCCESS)

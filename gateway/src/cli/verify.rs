@@ -10,9 +10,11 @@ use hdg_storage::{Store, VerifyError};
 /// Arguments of `hdg verify`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The node's data folder (RocksDB, key files), checked offline.
+    /// The node's data folder (RocksDB and its sealed keyring), checked offline.
     #[arg(long = "data", value_name = "DIR", required_unless_present = "cluster")]
     data: Option<PathBuf>,
+    #[command(flatten)]
+    unlock: super::unlock::Unlock,
     /// The node's published verifier key (name+keyhash+base64). Default: the key in the data
     /// folder — pass the published one to check a store you do not trust.
     #[arg(long, conflicts_with = "cluster")]
@@ -29,7 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return super::verify_cluster::run(dir);
     }
     let data = args.data.expect("clap requires --data without --cluster");
-    let store = Store::open(&data, false)?;
+    let store = Store::open(&data, false, &args.unlock.source()?)?;
     let vkey = args.key.unwrap_or_else(|| store.vkey());
     let verifier = NoteVerifier::from_vkey(&vkey)?;
     match store.verify(&verifier) {

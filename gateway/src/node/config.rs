@@ -82,8 +82,16 @@ pub struct NodeConfig {
     pub name: String,
     /// This node's MPC party index, 0, 1 or 2.
     pub party: usize,
-    /// The data folder: RocksDB and the key files `node.key`, `master.key`.
+    /// The data folder: RocksDB and its keyring (the master key and the node's identity key,
+    /// sealed under the key below).
     pub data: PathBuf,
+    /// The key file that unlocks the data folder's keyring (64 hex digits, mode 0600), kept
+    /// outside the data folder. Exactly one of `key_file` and `passphrase_env` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// The environment variable holding the passphrase that unlocks the keyring (Argon2id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase_env: Option<String>,
     /// Where the node-to-node QUIC endpoint listens.
     pub quic_listen: SocketAddr,
     /// Where the client HTTP API listens.
@@ -198,6 +206,24 @@ impl NodeConfig {
                 "must be positive and at most a day (86400000)",
             ));
         }
+        match (&self.key_file, &self.passphrase_env) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "key_file".into(),
+                    "give key_file or passphrase_env, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(bad(
+                    "key_file".into(),
+                    "missing: the data folder's keys are unlocked by a key file (key_file) or a passphrase (passphrase_env)",
+                ));
+            }
+            (None, Some(env)) if env.is_empty() => {
+                return Err(bad("passphrase_env".into(), "names no variable"));
+            }
+            _ => {}
+        }
         if self.peers.len() != 2 {
             return Err(bad("peers".into(), "must list exactly the two other nodes"));
         }
@@ -221,12 +247,24 @@ impl NodeConfig {
         }
         self.data = base.join(&self.data);
         self.identities = base.join(&self.identities);
+        self.key_file = self.key_file.map(|k| base.join(k));
         self.enrolments = self.enrolments.map(|e| base.join(e));
         Ok(Checked {
             config: self,
             peer_keys,
             quic,
         })
+    }
+}
+
+impl NodeConfig {
+    /// The key that unlocks this node's data folder (the environment variable is read now).
+    pub fn key_source(&self) -> anyhow::Result<hdg_storage::KeySource> {
+        let env = self
+            .passphrase_env
+            .as_deref()
+            .unwrap_or(crate::cli::unlock::PASSPHRASE_ENV);
+        crate::cli::unlock::key_source(self.key_file.as_deref(), env)
     }
 }
 
@@ -245,6 +283,8 @@ mod tests {
             name: "node0".into(),
             party: 0,
             data: "node0".into(),
+            key_file: Some("keys/node0.key".into()),
+            passphrase_env: None,
             quic_listen: "127.0.0.1:7000".parse().unwrap(),
             http_listen: "127.0.0.1:7100".parse().unwrap(),
             identities: "identities/registry.toml".into(),
@@ -279,6 +319,10 @@ mod tests {
         std::fs::write(&file, toml::to_string(&sample()).unwrap()).unwrap();
         let checked = NodeConfig::load(&file).unwrap();
         assert_eq!(checked.config.data, dir.path().join("node0"));
+        assert_eq!(
+            checked.config.key_file,
+            Some(dir.path().join("keys/node0.key"))
+        );
         assert_eq!(checked.peer_keys[0], None);
         assert_eq!(checked.peer_keys[2], Some([0x22; 32]));
         assert_eq!(checked.quic[1], "127.0.0.1:7001".parse().unwrap());
@@ -310,6 +354,14 @@ mod tests {
         c.clock_skew_ms = 0;
         let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
         assert!(e.contains("`clock_skew_ms`"), "{e}");
+        let mut c = sample();
+        c.passphrase_env = Some("HDG_PASSPHRASE".into());
+        let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
+        assert!(e.contains("`key_file`") && e.contains("not both"), "{e}");
+        let mut c = sample();
+        c.key_file = None;
+        let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
+        assert!(e.contains("`key_file`") && e.contains("missing"), "{e}");
         let mut c = sample();
         c.party = 3;
         assert!(

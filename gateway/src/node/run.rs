@@ -11,16 +11,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use ed25519_dalek::SigningKey;
 use hdg_ledger::Cosigner;
 use hdg_mpc::PartyId;
 use hdg_schema::Enrolments;
-use hdg_storage::{NODE_KEY_FILE, Store};
+use hdg_storage::Store;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, watch};
 use tracing::{debug, info, warn};
-use zeroize::Zeroizing;
 
 use super::api::router;
 use super::config::{Checked, NodeConfig};
@@ -63,10 +61,11 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         None => Enrolments::default(),
     };
     let data = config.data.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&data, false))
+    let keys = config.key_source()?;
+    let store = tokio::task::spawn_blocking(move || Store::open(&data, false, &keys))
         .await?
         .with_context(|| format!("cannot open the store in {}", config.data.display()))?;
-    let node_key = read_node_key(&config.data)?;
+    let node_key = store.node_signing_key();
     let identity = TlsIdentity::from_signing_key(&node_key)?;
     let pins = pins(&checked, identity.public_key())?;
     let pins_for_links = pins;
@@ -225,19 +224,6 @@ pub(crate) fn pins(checked: &Checked, own: NodeKey) -> anyhow::Result<[NodeKey; 
         bail!("a peer is pinned with this node's own key");
     }
     Ok(pins)
-}
-
-/// The node's ed25519 identity from `data/node.key` (the store's own key file).
-pub(crate) fn read_node_key(data: &Path) -> anyhow::Result<SigningKey> {
-    let path = data.join(NODE_KEY_FILE);
-    let text = Zeroizing::new(
-        std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the node key {}", path.display()))?,
-    );
-    let mut seed = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(text.trim(), seed.as_mut_slice())
-        .with_context(|| format!("{}: must hold 64 hex digits", path.display()))?;
-    Ok(SigningKey::from_bytes(&seed))
 }
 
 /// Keeps dialling (and waiting for) the peers; logs when the number connected changes.

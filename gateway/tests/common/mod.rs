@@ -57,6 +57,13 @@ pub fn wait_cluster_verified(dir: &Path) {
     });
 }
 
+/// Opens stopped node `i`'s store, unlocked with the key file `hdg init` wrote for it.
+pub fn open_store(dir: &Path, i: usize) -> hdg_storage::Store {
+    let keys = hdg_storage::KeySource::File(dir.join("keys").join(format!("node{i}.key")));
+    hdg_storage::Store::open(&dir.join(format!("node{i}")), false, &keys)
+        .unwrap_or_else(|e| panic!("cannot open node{i}'s store: {e}"))
+}
+
 /// Running node processes, killed when dropped (a failed assertion must not leak them).
 pub struct Nodes {
     pub children: Vec<Option<Child>>,

@@ -36,6 +36,11 @@ struct Obs {
     value: i64,
 }
 
+/// Every test store's keyring is sealed under this key.
+fn test_keys() -> hdg_storage::KeySource {
+    hdg_storage::KeySource::Key(hdg_storage::SecretKey::from_bytes([0x42; 32]))
+}
+
 struct Parties {
     _dirs: Vec<TempDir>,
     stores: [Store; 3],
@@ -43,7 +48,8 @@ struct Parties {
 
 fn parties() -> Parties {
     let dirs: Vec<TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let stores = [0, 1, 2].map(|i| Store::open(dirs[i].path(), true).expect("store opens"));
+    let stores =
+        [0, 1, 2].map(|i| Store::open(dirs[i].path(), true, &test_keys()).expect("store opens"));
     Parties {
         _dirs: dirs,
         stores,
