@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use hdg_schema::{RecordId, Value as ObsValue};
+use hdg_schema::{RecordHandle, Value as ObsValue};
 use hdg_storage::{ShareRow, Store, TimeRange};
 
 mod common;
@@ -49,9 +49,13 @@ fn check_shares(dir: &Path) -> usize {
         let ids = stores[0]
             .scan_indicator(indicator, TimeRange::default())
             .unwrap();
-        let mut plain: BTreeMap<RecordId, u64> = BTreeMap::new();
+        // The parties name records by handle and hold their days; node 0 knows both.
+        let mut plain: BTreeMap<RecordHandle, u64> = BTreeMap::new();
+        let mut days = BTreeMap::new();
         for id in &ids {
-            match stores[0].get(id).unwrap().value {
+            let obs = stores[0].get_handle(id).unwrap();
+            days.insert(*id, obs.effective.utc_day());
+            match obs.value {
                 ObsValue::Quantity(v) => {
                     plain.insert(*id, v as u64);
                 }
@@ -65,11 +69,15 @@ fn check_shares(dir: &Path) -> usize {
             .iter()
             .map(|s| s.scan_shares(indicator, TimeRange::default()).unwrap())
             .collect();
-        let want: Vec<RecordId> = plain.keys().copied().collect();
+        let want: Vec<RecordHandle> = plain.keys().copied().collect();
         for (i, rows) in parties.iter().enumerate() {
-            let got: Vec<RecordId> = rows.iter().map(|r| r.record).collect();
+            let got: Vec<RecordHandle> = rows.iter().map(|r| r.handle).collect();
             assert_eq!(got, want, "party {i}'s {indicator} records (once each)");
             assert!(rows.iter().all(|r| usize::from(r.party) == i));
+            assert!(
+                rows.iter().all(|r| r.day == days[&r.handle]),
+                "days, not instants"
+            );
         }
         for (k, (id, x)) in plain.iter().enumerate() {
             let pairs: Vec<(u64, u64)> = parties.iter().map(|rows| rows[k].pair).collect();

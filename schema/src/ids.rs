@@ -1,4 +1,4 @@
-//! 32-byte identifiers shown as lowercase hex: record ids and patient pseudonyms.
+//! 32-byte identifiers shown as lowercase hex: record ids, record handles and patient pseudonyms.
 
 use std::fmt;
 use std::str::FromStr;
@@ -67,6 +67,15 @@ hex_id!(
     /// Identifier of one observation: SHA-256 of its canonical bytes, so the same observation has
     /// the same id on every node.
     RecordId
+);
+
+hex_id!(
+    /// The name of a record everywhere outside its sealed body — store keys, indexes, the
+    /// ledger, share rows at the other parties, row digests: a keyed hash of its [`RecordId`]
+    /// under a secret of its home node. A record id is a hash of low-entropy content (one value
+    /// in a catalog range, with metadata a peer knows), so it must never leave the home node's
+    /// sealed bodies; a handle reveals nothing about the record without that secret.
+    RecordHandle
 );
 
 hex_id!(

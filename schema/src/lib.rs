@@ -53,7 +53,7 @@ pub use decimal::{DecimalError, Ratio};
 pub use fhir_convert::{LOINC_SYSTEM, SUPERSEDES_EXTENSION, UCUM_SYSTEM, UNKNOWN_SOURCE};
 pub use fhir_export::to_fhir;
 pub use fhir_subject::PSEUDONYM_SYSTEM;
-pub use ids::{HexIdError, Pseudonym, RecordId};
+pub use ids::{HexIdError, Pseudonym, RecordHandle, RecordId};
 pub use import::{Format, ImportError, ImportOptions, Mode, import};
 pub use indicator::{Indicator, UnitConversion, ValueError};
 pub use observation::{Observation, ObservationData};

@@ -38,6 +38,20 @@ impl Timestamp {
     /// 9999-12-31T23:59:59.999Z, the latest parseable instant.
     pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
 
+    /// Milliseconds in a UTC day.
+    pub const DAY_MS: i64 = 86_400_000;
+
+    /// The start (00:00 UTC) of the day this instant falls in: the precision at which the
+    /// computing parties hold effective times (they select by day, never by the millisecond).
+    pub fn utc_day(self) -> Timestamp {
+        Timestamp(self.0.div_euclid(Self::DAY_MS) * Self::DAY_MS)
+    }
+
+    /// True when this instant is the start of a UTC day.
+    pub fn is_utc_day(self) -> bool {
+        self.0.rem_euclid(Self::DAY_MS) == 0
+    }
+
     /// Parses FHIR date / dateTime / instant text (see the module doc).
     pub fn parse_fhir(text: &str) -> Result<Timestamp, TimeError> {
         let mut p = Cursor {
@@ -236,6 +250,23 @@ impl<'de> Deserialize<'de> for Timestamp {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn utc_days_floor_to_midnight(t in Timestamp::MIN.0..Timestamp::MAX.0) {
+            let day = Timestamp(t).utc_day();
+            prop_assert!(day.is_utc_day());
+            prop_assert!(day.0 <= t && t - day.0 < Timestamp::DAY_MS);
+            prop_assert_eq!(day.utc_day(), day);
+        }
+    }
+
+    #[test]
+    fn days_before_the_epoch_floor_down() {
+        let t = Timestamp::parse_fhir("1969-12-31T23:00:00Z").unwrap();
+        assert_eq!(t.utc_day(), Timestamp::parse_fhir("1969-12-31").unwrap());
+        assert!(!t.is_utc_day());
+    }
 
     fn ts(s: &str) -> Result<i64, TimeError> {
         Timestamp::parse_fhir(s).map(|t| t.0)

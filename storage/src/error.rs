@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use hdg_schema::{Pseudonym, RecordId};
+use hdg_schema::{Pseudonym, RecordHandle, RecordId};
 
 /// Everything a store operation can refuse or fail with.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +28,9 @@ pub enum StoreError {
     /// No record with this id.
     #[error("record {0} is not in the store")]
     NotFound(RecordId),
+    /// No record with this handle.
+    #[error("no record has the handle {0} in this store")]
+    NotFoundHandle(RecordHandle),
     /// The patient's data key was destroyed (crypto-shredded).
     #[error("patient {0} was erased: their records can no longer be read or added")]
     Erased(Pseudonym),
@@ -49,8 +52,8 @@ pub enum StoreError {
     /// A share row received from a peer is malformed; the whole batch is refused.
     #[error("share row for record {record}: {reason}")]
     InvalidShareRow {
-        /// The record the row shares.
-        record: RecordId,
+        /// The handle of the record the row shares.
+        record: RecordHandle,
         /// Which rule it breaks (never the share values).
         reason: &'static str,
     },

@@ -4,15 +4,18 @@
 //! patient's observations by indicator then time. Times are i64 milliseconds stored big-endian
 //! with the sign bit flipped, so byte order equals numeric order.
 
-use hdg_schema::{Pseudonym, RecordId, Timestamp};
+use hdg_schema::{Pseudonym, RecordHandle, Timestamp};
 
-/// id -> [`crate::record::StoredRecord`] bytes (patient, leaf index, sealed body).
+/// record handle -> [`crate::record::StoredRecord`] bytes (patient, leaf index, sealed body).
+///
+/// Every key of this node's own records names them by handle ([`RecordHandle`]: a keyed hash of
+/// the record id), never by id: an id is a hash of low-entropy content.
 pub const RECORDS: &str = "records";
-/// (indicator, effective, id) -> ().
+/// (indicator, effective, handle) -> ().
 pub const BY_INDICATOR: &str = "by_indicator";
-/// (patient, indicator, effective, id) -> ().
+/// (patient, indicator, effective, handle) -> ().
 pub const BY_PATIENT: &str = "by_patient";
-/// old id -> id of the observation that supersedes it.
+/// old handle -> handle of the observation that supersedes it.
 pub const SUPERSEDED_BY: &str = "superseded_by";
 /// leaf index (u64 BE) -> ledger entry bytes (the Merkle leaf data).
 pub const LEDGER_LEAVES: &str = "ledger_leaves";
@@ -24,11 +27,17 @@ pub const LEDGER_HEADS: &str = "ledger_heads";
 pub const KEYS: &str = "keys";
 /// Singletons: the ledger frontier, the origin name.
 pub const META: &str = "meta";
-/// (indicator, effective, id) -> this party's sealed share pair (see `crate::shares`); same key
-/// encoding as [`BY_INDICATOR`].
+/// (indicator, UTC day, record handle) -> this party's sealed share pair (see `crate::shares`);
+/// same key encoding as [`BY_INDICATOR`], with the effective time coarsened to its day.
 pub const SHARES: &str = "shares";
-/// record id -> its [`SHARES`] key: finds a share row by record id (duplicate check).
+/// record handle -> its [`SHARES`] key: finds a share row by handle (duplicate check).
 pub const SHARE_IDS: &str = "share_ids";
+/// (patient tag, record handle) -> its [`SHARES`] key: a patient's rows, for their erasure. The
+/// tag is a keyed hash of the pseudonym (`Store::patient_tag`), so the index names no patient.
+pub const SHARE_PATIENTS: &str = "share_patients";
+/// patient tag -> leaf index (u64 BE) of the erasure of the patient's rows here: rows of an
+/// erased patient that arrive later are dropped, never stored.
+pub const SHARES_ERASED: &str = "shares_erased";
 /// share receipt leaf index (u64 BE) -> manifest of the rows it anchors (keys and value digests).
 pub const SHARE_RECEIPTS: &str = "share_receipts";
 /// leaf index of a local record (u64 BE) -> record id: its value still has to be secret-shared.
@@ -56,7 +65,7 @@ pub const ENTRY_TEXT: &str = "entry_text";
 pub const REGISTRY_CHANGES: &str = "registry_changes";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 22] = [
+pub const ALL: [&str; 24] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -79,6 +88,8 @@ pub const ALL: [&str; 22] = [
     REGISTRY_CHANGES,
     HELD,
     CONSENT_OUTBOX,
+    SHARE_PATIENTS,
+    SHARES_ERASED,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.
@@ -113,7 +124,7 @@ pub fn indicator_prefix(indicator: &str) -> Vec<u8> {
 }
 
 /// Key in [`BY_INDICATOR`].
-pub fn by_indicator_key(indicator: &str, effective: Timestamp, id: &RecordId) -> Vec<u8> {
+pub fn by_indicator_key(indicator: &str, effective: Timestamp, id: &RecordHandle) -> Vec<u8> {
     let mut k = indicator_prefix(indicator);
     k.extend_from_slice(&time_key(effective));
     k.extend_from_slice(&id.0);
@@ -122,7 +133,7 @@ pub fn by_indicator_key(indicator: &str, effective: Timestamp, id: &RecordId) ->
 
 /// Key in [`SHARES`]: the same ordered encoding as [`BY_INDICATOR`], so an indicator's shares scan
 /// by effective time then record id.
-pub fn share_key(indicator: &str, effective: Timestamp, id: &RecordId) -> Vec<u8> {
+pub fn share_key(indicator: &str, effective: Timestamp, id: &RecordHandle) -> Vec<u8> {
     by_indicator_key(indicator, effective, id)
 }
 
@@ -131,7 +142,7 @@ pub fn by_patient_key(
     patient: &Pseudonym,
     indicator: &str,
     effective: Timestamp,
-    id: &RecordId,
+    id: &RecordHandle,
 ) -> Vec<u8> {
     let mut k = Vec::with_capacity(32 + 1 + indicator.len() + 40);
     k.extend_from_slice(&patient.0);
@@ -142,7 +153,7 @@ pub fn by_patient_key(
 }
 
 /// The parts of an index key after its prefix: (indicator, effective, id).
-pub type IndexTail = (String, Timestamp, RecordId);
+pub type IndexTail = (String, Timestamp, RecordHandle);
 
 /// Decodes `len | indicator | time | id` (a [`BY_INDICATOR`] key, or a [`BY_PATIENT`] key after
 /// its 32-byte patient prefix).
@@ -154,7 +165,7 @@ pub fn decode_index_tail(k: &[u8]) -> Option<IndexTail> {
     }
     let indicator = std::str::from_utf8(&rest[..len]).ok()?.to_owned();
     let time = time_from_key(rest[len..len + 8].try_into().ok()?);
-    let id = RecordId(rest[len + 8..].try_into().ok()?);
+    let id = RecordHandle(rest[len + 8..].try_into().ok()?);
     Some((indicator, time, id))
 }
 
@@ -183,30 +194,30 @@ mod tests {
             a in ("[0-9]{1,6}-[0-9]", any::<i64>(), any::<[u8; 32]>()),
             b in ("[0-9]{1,6}-[0-9]", any::<i64>(), any::<[u8; 32]>()),
         ) {
-            let ka = share_key(&a.0, Timestamp(a.1), &RecordId(a.2));
-            let kb = share_key(&b.0, Timestamp(b.1), &RecordId(b.2));
+            let ka = share_key(&a.0, Timestamp(a.1), &RecordHandle(a.2));
+            let kb = share_key(&b.0, Timestamp(b.1), &RecordHandle(b.2));
             // Within one indicator, keys order by (time, id); across indicators they never interleave.
             if a.0 == b.0 {
                 prop_assert_eq!(ka.cmp(&kb), (a.1, a.2).cmp(&(b.1, b.2)));
             } else {
                 prop_assert!(!ka.starts_with(&indicator_prefix(&b.0)));
             }
-            prop_assert_eq!(decode_index_tail(&ka), Some((a.0, Timestamp(a.1), RecordId(a.2))));
+            prop_assert_eq!(decode_index_tail(&ka), Some((a.0, Timestamp(a.1), RecordHandle(a.2))));
         }
 
         #[test]
         fn index_keys_round_trip(code in "[0-9]{1,6}-[0-9]", t: i64, id: [u8; 32]) {
-            let k = by_indicator_key(&code, Timestamp(t), &RecordId(id));
-            prop_assert_eq!(decode_index_tail(&k), Some((code.clone(), Timestamp(t), RecordId(id))));
-            let pk = by_patient_key(&Pseudonym([3; 32]), &code, Timestamp(t), &RecordId(id));
-            prop_assert_eq!(decode_index_tail(&pk[32..]), Some((code, Timestamp(t), RecordId(id))));
+            let k = by_indicator_key(&code, Timestamp(t), &RecordHandle(id));
+            prop_assert_eq!(decode_index_tail(&k), Some((code.clone(), Timestamp(t), RecordHandle(id))));
+            let pk = by_patient_key(&Pseudonym([3; 32]), &code, Timestamp(t), &RecordHandle(id));
+            prop_assert_eq!(decode_index_tail(&pk[32..]), Some((code, Timestamp(t), RecordHandle(id))));
         }
     }
 
     #[test]
     fn one_indicator_prefix_never_covers_another() {
         // "1-1" must not be a prefix of "1-10" keys: the length byte separates them.
-        let k = by_indicator_key("1-10", Timestamp(0), &RecordId([0; 32]));
+        let k = by_indicator_key("1-10", Timestamp(0), &RecordHandle([0; 32]));
         assert!(!k.starts_with(&indicator_prefix("1-1")));
     }
 }

@@ -62,7 +62,9 @@ impl Store {
 
     /// The outsider proof that record `id` is in the ledger under the latest signed head.
     pub fn inclusion_proof(&self, id: &RecordId) -> Result<InclusionProofJson, StoreError> {
-        let stored = self.stored(id)?.ok_or(StoreError::NotFound(*id))?;
+        let stored = self
+            .stored(&self.handle(id))?
+            .ok_or(StoreError::NotFound(*id))?;
         let checkpoint = self
             .latest_head()?
             .ok_or_else(|| corrupt("ledger", "has records but no signed head"))?;

@@ -16,6 +16,7 @@
 
 pub mod baseline;
 mod consents;
+mod erasure;
 mod error;
 pub mod keyring;
 mod keys;
@@ -36,6 +37,7 @@ mod verify_shares;
 mod witness;
 
 pub use consents::StoredConsent;
+pub use erasure::{Erasure, ErasureReceipt};
 pub use error::StoreError;
 pub use keyring::{KeySource, node_public_key};
 pub use keys::SecretKey;
@@ -43,6 +45,6 @@ pub use ledger_state::DbNodes;
 pub use outbox::Sharing;
 pub use read::TimeRange;
 pub use shares::{PARTIES, ShareReceipt, ShareRow};
-pub use store::{Anchored, CommitReceipt, ErasureReceipt, Store};
+pub use store::{Anchored, CommitReceipt, Store};
 pub use verify::{VerifyError, VerifySummary};
 pub use witness::{ForkEvidence, PeerKey};

@@ -9,7 +9,7 @@
 //! [`Store::commit_shares`] skips rows already present. Entries are keyed by the record's ledger
 //! leaf index, so pending values come out oldest first.
 
-use hdg_schema::{Observation, Pseudonym, RecordId, Timestamp};
+use hdg_schema::{Observation, Pseudonym, RecordHandle, Timestamp};
 use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::error::StoreError;
@@ -81,15 +81,15 @@ impl Store {
                 .get(32..40)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .ok_or_else(|| crate::store::corrupt("held entry", "not 40 bytes"))?;
-            let id = RecordId(
+            let handle = RecordHandle(
                 v.as_ref()
                     .try_into()
-                    .map_err(|_| crate::store::corrupt("held entry", "not a 32-byte id"))?,
+                    .map_err(|_| crate::store::corrupt("held entry", "not a 32-byte handle"))?,
             );
-            match self.get(&id) {
+            match self.get_handle(&handle) {
                 Ok(o) if covers(&o) => {
                     batch.delete_cf(self.cf(layout::HELD), &k);
-                    batch.put_cf(self.cf(layout::OUTBOX), leaf, id.0);
+                    batch.put_cf(self.cf(layout::OUTBOX), leaf, handle.0);
                     released += 1;
                 }
                 Ok(_) => {}
@@ -103,9 +103,12 @@ impl Store {
         Ok(released)
     }
 
-    /// Up to `limit` observations still to be shared, decrypted, oldest first. Records of a patient
-    /// erased since (whose entries the erasure removed) never appear.
-    pub fn outbox_pending(&self, limit: usize) -> Result<Vec<Observation>, StoreError> {
+    /// Up to `limit` observations still to be shared, decrypted, with their handles, oldest
+    /// first. Records of a patient erased since (whose entries the erasure removed) never appear.
+    pub fn outbox_pending(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(RecordHandle, Observation)>, StoreError> {
         let mut out = Vec::new();
         for kv in self
             .db
@@ -115,13 +118,13 @@ impl Store {
                 break;
             }
             let (_, v) = kv?;
-            let id = RecordId(
+            let handle = RecordHandle(
                 v.as_ref()
                     .try_into()
-                    .map_err(|_| crate::store::corrupt("outbox entry", "not a 32-byte id"))?,
+                    .map_err(|_| crate::store::corrupt("outbox entry", "not a 32-byte handle"))?,
             );
-            match self.get(&id) {
-                Ok(o) => out.push(o),
+            match self.get_handle(&handle) {
+                Ok(o) => out.push((handle, o)),
                 Err(StoreError::Erased(_)) => {}
                 Err(e) => return Err(e),
             }
@@ -129,12 +132,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Removes the outbox entries of `ids` in one synced write: call it only once all three parties
-    /// acknowledged their shares. Ids with no entry are ignored, so repeating it is harmless.
-    pub fn outbox_done(&mut self, ids: &[RecordId]) -> Result<(), StoreError> {
+    /// Removes the outbox entries of `handles` in one synced write: call it only once all three
+    /// parties acknowledged their shares. Handles with no entry are ignored, so repeating it is
+    /// harmless.
+    pub fn outbox_done(&mut self, handles: &[RecordHandle]) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
-        for id in ids {
-            if let Some(stored) = self.stored(id)? {
+        for handle in handles {
+            if let Some(stored) = self.stored(handle)? {
                 batch.delete_cf(self.cf(layout::OUTBOX), outbox_key(stored.leaf_index));
             }
         }
@@ -164,7 +168,7 @@ impl Store {
             .iterator_cf(self.cf(layout::OUTBOX), IteratorMode::Start)
         {
             let (k, v) = kv?;
-            let id = <[u8; 32]>::try_from(v.as_ref()).map(RecordId);
+            let id = <[u8; 32]>::try_from(v.as_ref()).map(RecordHandle);
             let anchored_here = match &id {
                 Ok(id) => self
                     .stored(id)?

@@ -78,8 +78,8 @@ impl Store {
     /// current records here, their consents, and the queries that selected their rows.
     pub fn patient_entries(&self, patient: &Pseudonym) -> Result<Vec<u64>, StoreError> {
         let mut leaves = BTreeSet::new();
-        for id in self.scan_patient(patient, None)? {
-            if let Some(r) = self.stored(&id)? {
+        for handle in self.scan_patient(patient, None)? {
+            if let Some(r) = self.stored(&handle)? {
                 leaves.insert(r.leaf_index);
             }
         }

@@ -1,6 +1,7 @@
-//! Reading records back: by id, latest version, correction history, and index range scans.
+//! Reading records back: by id or handle, latest version, correction history, and index range
+//! scans (which name records by handle).
 
-use hdg_schema::{Observation, Pseudonym, RecordId, Timestamp};
+use hdg_schema::{Observation, Pseudonym, RecordHandle, RecordId, Timestamp};
 use rocksdb::{Direction, IteratorMode};
 
 use crate::error::StoreError;
@@ -24,26 +25,35 @@ impl TimeRange {
 }
 
 impl Store {
-    /// The observation stored under `id` (this exact version), decrypted.
+    /// The observation stored as record `id` (this exact version), decrypted.
     pub fn get(&self, id: &RecordId) -> Result<Observation, StoreError> {
-        let stored = self.stored(id)?.ok_or(StoreError::NotFound(*id))?;
+        match self.get_handle(&self.handle(id)) {
+            Err(StoreError::NotFoundHandle(_)) => Err(StoreError::NotFound(*id)),
+            other => other,
+        }
+    }
+
+    /// The observation stored under `handle`, decrypted; its id is checked to give that handle.
+    pub fn get_handle(&self, handle: &RecordHandle) -> Result<Observation, StoreError> {
+        let stored = self
+            .stored(handle)?
+            .ok_or(StoreError::NotFoundHandle(*handle))?;
         let key = self.existing_data_key(&stored.patient)?;
-        let plain = seal::open(&key, id, &stored.patient, &stored.sealed)
-            .ok_or_else(|| corrupt(&format!("record {id}"), "does not open under its data key"))?;
+        let what = || format!("record {handle}");
+        let plain = seal::open(&key, handle, &stored.patient, &stored.sealed)
+            .ok_or_else(|| corrupt(&what(), "does not open under its data key"))?;
         let obs = Observation::from_canonical_bytes(&plain)
-            .map_err(|e| corrupt(&format!("record {id}"), &e.to_string()))?;
-        if obs.id() != *id {
-            return Err(corrupt(
-                &format!("record {id}"),
-                "body hashes to another id",
-            ));
+            .map_err(|e| corrupt(&what(), &e.to_string()))?;
+        if self.handle(&obs.id()) != *handle {
+            return Err(corrupt(&what(), "body belongs to another record"));
         }
         Ok(obs)
     }
 
-    /// The id of the newest version in `id`'s correction chain (`id` itself when never corrected).
-    pub fn latest_id(&self, id: &RecordId) -> Result<RecordId, StoreError> {
-        let mut cur = *id;
+    /// The handle of the newest version in `handle`'s correction chain (`handle` itself when
+    /// never corrected).
+    pub fn latest_handle(&self, handle: &RecordHandle) -> Result<RecordHandle, StoreError> {
+        let mut cur = *handle;
         while let Some(next) = self.superseded_by(&cur)? {
             cur = next;
         }
@@ -52,7 +62,8 @@ impl Store {
 
     /// The newest version of the observation `id` belongs to.
     pub fn latest(&self, id: &RecordId) -> Result<Observation, StoreError> {
-        self.get(&self.latest_id(id)?)
+        self.get(id)?;
+        self.get_handle(&self.latest_handle(&self.handle(id))?)
     }
 
     /// The whole correction chain that `id` belongs to, oldest first.
@@ -61,20 +72,21 @@ impl Store {
         while let Some(prev) = chain[0].supersedes {
             chain.insert(0, self.get(&prev)?);
         }
-        let mut cur = *id;
+        let mut cur = self.handle(id);
         while let Some(next) = self.superseded_by(&cur)? {
-            chain.push(self.get(&next)?);
+            chain.push(self.get_handle(&next)?);
             cur = next;
         }
         Ok(chain)
     }
 
-    /// Ids of the current (not superseded) observations of `indicator` in `range`, by time then id.
+    /// Handles of the current (not superseded) observations of `indicator` in `range`, by time
+    /// then handle.
     pub fn scan_indicator(
         &self,
         indicator: &str,
         range: TimeRange,
-    ) -> Result<Vec<RecordId>, StoreError> {
+    ) -> Result<Vec<RecordHandle>, StoreError> {
         let prefix = layout::indicator_prefix(indicator);
         let mut start = prefix.clone();
         if let Some(f) = range.from {
@@ -102,12 +114,13 @@ impl Store {
         Ok(ids)
     }
 
-    /// Ids of a patient's current observations, by indicator then time; optionally one indicator.
+    /// Handles of a patient's current observations, by indicator then time; optionally one
+    /// indicator.
     pub fn scan_patient(
         &self,
         patient: &Pseudonym,
         indicator: Option<&str>,
-    ) -> Result<Vec<RecordId>, StoreError> {
+    ) -> Result<Vec<RecordHandle>, StoreError> {
         let mut prefix = patient.0.to_vec();
         if let Some(code) = indicator {
             prefix.extend_from_slice(&layout::indicator_prefix(code));
@@ -130,17 +143,15 @@ impl Store {
         Ok(ids)
     }
 
-    fn superseded_by(&self, id: &RecordId) -> Result<Option<RecordId>, StoreError> {
+    fn superseded_by(&self, handle: &RecordHandle) -> Result<Option<RecordHandle>, StoreError> {
         match self
             .db
-            .get_pinned_cf(self.cf(layout::SUPERSEDED_BY), id.0)?
+            .get_pinned_cf(self.cf(layout::SUPERSEDED_BY), handle.0)?
         {
             None => Ok(None),
-            Some(b) => {
-                Ok(Some(RecordId(b.as_ref().try_into().map_err(|_| {
-                    corrupt("supersession entry", "not a 32-byte id")
-                })?)))
-            }
+            Some(b) => Ok(Some(RecordHandle(b.as_ref().try_into().map_err(|_| {
+                corrupt("supersession entry", "not a 32-byte handle")
+            })?))),
         }
     }
 }

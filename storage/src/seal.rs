@@ -1,19 +1,19 @@
 //! Sealing record bodies at rest: XChaCha20-Poly1305 under the patient's data key, with the record
-//! id and the patient pseudonym bound as associated data, so a body moved to another record or
+//! handle and the patient pseudonym bound as associated data, so a body moved to another record or
 //! another patient's key fails to open.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hdg_schema::{Pseudonym, RecordId};
+use hdg_schema::{Pseudonym, RecordHandle};
 use zeroize::Zeroizing;
 
 use crate::keys::{SecretKey, random_bytes};
 
 const NONCE_LEN: usize = 24;
-const CONTEXT: &[u8] = b"hdg record v1";
+const CONTEXT: &[u8] = b"hdg record v2";
 
 /// Encrypts a record's canonical bytes; returns `nonce || ciphertext`.
-pub fn seal(key: &SecretKey, id: &RecordId, patient: &Pseudonym, plain: &[u8]) -> Vec<u8> {
+pub fn seal(key: &SecretKey, id: &RecordHandle, patient: &Pseudonym, plain: &[u8]) -> Vec<u8> {
     let nonce = random_bytes::<NONCE_LEN>();
     let aad = aad(id, patient);
     let ct = XChaCha20Poly1305::new(&(*key.expose()).into())
@@ -34,7 +34,7 @@ pub fn seal(key: &SecretKey, id: &RecordId, patient: &Pseudonym, plain: &[u8]) -
 /// Decrypts `nonce || ciphertext`; `None` when the key, id or patient do not match the sealing.
 pub fn open(
     key: &SecretKey,
-    id: &RecordId,
+    id: &RecordHandle,
     patient: &Pseudonym,
     sealed: &[u8],
 ) -> Option<Zeroizing<Vec<u8>>> {
@@ -50,7 +50,7 @@ pub fn open(
         .map(Zeroizing::new)
 }
 
-fn aad(id: &RecordId, patient: &Pseudonym) -> [u8; 13 + 64] {
+fn aad(id: &RecordHandle, patient: &Pseudonym) -> [u8; 13 + 64] {
     let mut aad = [0u8; 13 + 64];
     aad[..13].copy_from_slice(CONTEXT);
     aad[13..45].copy_from_slice(&id.0);
@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn opens_only_with_the_same_key_id_and_patient() {
         let k = SecretKey::random();
-        let id = RecordId([7; 32]);
+        let id = RecordHandle([7; 32]);
         let p = Pseudonym([9; 32]);
         let sealed = seal(&k, &id, &p, b"canonical bytes");
         assert_eq!(
@@ -73,7 +73,7 @@ mod tests {
             b"canonical bytes"
         );
         assert!(open(&SecretKey::random(), &id, &p, &sealed).is_none());
-        assert!(open(&k, &RecordId([8; 32]), &p, &sealed).is_none());
+        assert!(open(&k, &RecordHandle([8; 32]), &p, &sealed).is_none());
         assert!(open(&k, &id, &Pseudonym([1; 32]), &sealed).is_none());
         let mut flipped = sealed.clone();
         flipped[30] ^= 1;

@@ -1,9 +1,9 @@
 //! The value stored under a share key: which receipt anchors it, its batch id, and the sealed share.
 //!
-//! Layout (version 1): `0x01 | receipt leaf index (u64 BE) | batch id (32) | sealed`. The leaf
+//! Layout (version 2): `0x02 | receipt leaf index (u64 BE) | batch id (32) | sealed`. The leaf
 //! index and batch id are metadata in the clear; `sealed` is `nonce || ciphertext` of
 //! `patient (32) | party (1) | x_i (u64 BE) | x_{i+1} (u64 BE)` under the store's share sealing key
-//! (XChaCha20-Poly1305), with the whole share key — indicator, effective time and record id — as
+//! (XChaCha20-Poly1305), with the whole share key — indicator, day and record handle — as
 //! associated data, so a sealed pair moved to another row fails to open.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -13,18 +13,18 @@ use zeroize::Zeroizing;
 
 use crate::keys::{SecretKey, random_bytes};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const HEADER: usize = 1 + 8 + 32;
 const NONCE_LEN: usize = 24;
 const PLAIN_LEN: usize = 32 + 1 + 8 + 8;
-const CONTEXT: &[u8] = b"hdg share v1";
+const CONTEXT: &[u8] = b"hdg share v2";
 
 /// A share row as stored: anchoring metadata in the clear, the share pair sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredShare {
     /// Index of the ledger leaf (a share receipt) that anchors this row.
     pub leaf_index: u64,
-    /// The sharing batch: the receipt's subject, SHA-256 over the batch's sorted record ids.
+    /// The sharing batch: the receipt's subject (see [`crate::share_manifest::batch_id`]).
     pub batch_id: [u8; 32],
     /// `nonce || ciphertext` of the secret part.
     pub sealed: Vec<u8>,
@@ -165,7 +165,7 @@ mod tests {
         };
         let mut b = s.to_bytes();
         assert!(StoredShare::from_bytes(&b[..HEADER - 1]).is_none());
-        b[0] = 2;
+        b[0] = 1;
         assert!(StoredShare::from_bytes(&b).is_none());
     }
 }

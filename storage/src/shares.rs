@@ -1,17 +1,20 @@
 //! Shares at rest: this party's replicated share pairs of observations shared by any node.
 //!
 //! A party P_i holds (x_i, x_{i+1}) of every shared value x = x_0 + x_1 + x_2 (mod 2^64), with the
-//! metadata a party needs to select rows without the record: indicator, effective time, patient
-//! pseudonym, its party index and the sharing batch. Rows are keyed like the indicator index
-//! (indicator, effective time, record id), sealed at rest under a key derived from the master key,
-//! and each received batch is anchored by one `ShareReceipt` ledger entry and a new signed head in
-//! the same synced write batch — the same durability as [`Store::commit`].
+//! least metadata the query rules need to select rows without the record: the indicator, the UTC
+//! day of the effective time (never the instant), the patient pseudonym, the party index, and the
+//! record's handle — an opaque name the home node derives from the record id with a secret key, so
+//! nothing a party holds is a function of the value. Rows are keyed (indicator, day, handle),
+//! sealed at rest under a key derived from the master key, indexed by handle (duplicates) and by
+//! a keyed tag of the patient (erasure), and each received batch is anchored by one `ShareReceipt`
+//! ledger entry and a new signed head in the same synced write batch — the same durability as
+//! [`Store::commit`]. Rows of a patient erased here are dropped on arrival, never stored.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use hdg_ledger::{EntryKind, LedgerEntry};
-use hdg_schema::{Pseudonym, RecordId, Timestamp};
+use hdg_schema::{Pseudonym, RecordHandle, Timestamp};
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -21,7 +24,7 @@ use crate::layout;
 use crate::read::TimeRange;
 use crate::share_manifest::{self, ManifestEntry};
 use crate::share_value::{self, StoredShare};
-use crate::store::{Store, append_leaf, corrupt, sorted_ids_digest};
+use crate::store::{Store, append_leaf, corrupt};
 
 /// Number of MPC parties; party indexes are `0..PARTIES`.
 pub const PARTIES: u8 = 3;
@@ -31,16 +34,16 @@ pub const PARTIES: u8 = 3;
 /// The pair is wiped from memory on drop and never printed by `Debug`.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct ShareRow {
-    /// The shared observation (on its home node).
+    /// The shared record's handle (an opaque name given by its home node).
     #[zeroize(skip)]
-    pub record: RecordId,
+    pub handle: RecordHandle,
     /// Its indicator code.
     #[zeroize(skip)]
     pub indicator: String,
-    /// Its effective time.
+    /// The UTC day of its effective time (00:00 UTC of that day).
     #[zeroize(skip)]
-    pub effective: Timestamp,
-    /// Its patient (pairing of indicators per patient is done on this metadata).
+    pub day: Timestamp,
+    /// Its patient (pairing of indicators per patient, consent and erasure use it).
     #[zeroize(skip)]
     pub patient: Pseudonym,
     /// The party holding this row (0, 1 or 2).
@@ -52,9 +55,9 @@ pub struct ShareRow {
 impl fmt::Debug for ShareRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ShareRow")
-            .field("record", &self.record)
+            .field("handle", &self.handle)
             .field("indicator", &self.indicator)
-            .field("effective", &self.effective)
+            .field("day", &self.day)
             .field("patient", &self.patient)
             .field("party", &self.party)
             .field("pair", &"<secret>")
@@ -65,11 +68,13 @@ impl fmt::Debug for ShareRow {
 /// What a durable [`Store::commit_shares`] did.
 #[derive(Debug, Clone)]
 pub struct ShareReceipt {
-    /// Records whose shares were stored, in record-id order.
-    pub stored: Vec<RecordId>,
+    /// Records whose shares were stored, in handle order.
+    pub stored: Vec<RecordHandle>,
     /// Records whose shares were already here (or repeated in the batch): skipped, never stored twice.
-    pub duplicates: Vec<RecordId>,
-    /// The batch id: SHA-256 over `stored` (the receipt's ledger subject); `None` when nothing new.
+    pub duplicates: Vec<RecordHandle>,
+    /// Records of patients erased here: dropped, never stored.
+    pub dropped: Vec<RecordHandle>,
+    /// The batch id (the receipt's ledger subject); `None` when nothing new.
     pub batch_id: Option<[u8; 32]>,
     /// Ledger index of the receipt entry, when one was written.
     pub leaf_index: Option<u64>,
@@ -86,10 +91,11 @@ impl Store {
     /// anchors one `ShareReceipt` ledger entry for it under a new signed head.
     ///
     /// Rows whose record already has a share here, or repeated in the batch, are skipped (a retried
-    /// send is harmless: a value is never stored twice); when nothing is new, nothing is written.
-    /// A malformed row (party index out of range, indicator code too long) refuses the whole batch.
-    /// The receipt's subject is SHA-256 over the stored rows' sorted record ids, its content hash
-    /// SHA-256 over the SHA-256 of each sealed value in that order, its actor `from_node`.
+    /// send is harmless: a value is never stored twice); rows of a patient erased here are dropped;
+    /// when nothing is new, nothing is written. A malformed row (party index out of range,
+    /// indicator code too long, a time that is not a UTC day) refuses the whole batch. The
+    /// receipt's subject and content hash commit to its manifest ([`share_manifest`]), its actor
+    /// is `from_node`.
     pub fn commit_shares(
         &mut self,
         batch: &[ShareRow],
@@ -98,19 +104,32 @@ impl Store {
     ) -> Result<ShareReceipt, StoreError> {
         batch.iter().try_for_each(check_row)?;
         let present = self.existing_shares(batch)?;
-        let mut new: BTreeMap<RecordId, &ShareRow> = BTreeMap::new();
-        let mut duplicates = Vec::new();
+        let mut new: BTreeMap<RecordHandle, &ShareRow> = BTreeMap::new();
+        let (mut duplicates, mut dropped) = (Vec::new(), Vec::new());
+        let mut erased: BTreeMap<Pseudonym, bool> = BTreeMap::new();
         for row in batch {
-            if present.contains(&row.record) || new.contains_key(&row.record) {
-                duplicates.push(row.record);
+            if present.contains(&row.handle) || new.contains_key(&row.handle) {
+                duplicates.push(row.handle);
+                continue;
+            }
+            let gone = match erased.get(&row.patient) {
+                Some(g) => *g,
+                None => {
+                    let g = self.shares_erased(&row.patient)?.is_some();
+                    erased.insert(row.patient, g);
+                    g
+                }
+            };
+            if gone {
+                dropped.push(row.handle);
             } else {
-                new.insert(row.record, row);
+                new.insert(row.handle, row);
             }
         }
-        let stored: Vec<RecordId> = new.keys().copied().collect();
         let mut receipt = ShareReceipt {
-            stored,
+            stored: new.keys().copied().collect(),
             duplicates,
+            dropped,
             batch_id: None,
             leaf_index: None,
             height: None,
@@ -124,23 +143,32 @@ impl Store {
         let mut wb = WriteBatch::default();
         let mut frontier = self.frontier.clone();
         let leaf_index = frontier.size();
-        let batch_id = sorted_ids_digest(&receipt.stored);
         let key = self.share_sealing_key();
         let mut manifest = Vec::with_capacity(new.len());
-        for (id, row) in &new {
-            let share_key = layout::share_key(&row.indicator, row.effective, id);
+        let mut sealed_rows = Vec::with_capacity(new.len());
+        for (handle, row) in &new {
+            let share_key = layout::share_key(&row.indicator, row.day, handle);
             let sealed = share_value::seal(&key, &share_key, &row.patient, row.party, row.pair);
-            manifest.push(ManifestEntry {
+            manifest.push(ManifestEntry::Row {
                 key: share_key.clone(),
                 digest: Sha256::digest(&sealed).into(),
             });
+            sealed_rows.push((*handle, row.patient, share_key, sealed));
+        }
+        let batch_id = share_manifest::batch_id(&manifest);
+        for (handle, patient, share_key, sealed) in sealed_rows {
             let value = StoredShare {
                 leaf_index,
                 batch_id,
                 sealed,
             };
             wb.put_cf(self.cf(layout::SHARES), &share_key, value.to_bytes());
-            wb.put_cf(self.cf(layout::SHARE_IDS), id.0, &share_key);
+            wb.put_cf(self.cf(layout::SHARE_IDS), handle.0, &share_key);
+            wb.put_cf(
+                self.cf(layout::SHARE_PATIENTS),
+                self.share_patient_key(&patient, &handle),
+                &share_key,
+            );
         }
         let entry = LedgerEntry {
             kind: EntryKind::ShareReceipt,
@@ -166,8 +194,8 @@ impl Store {
         Ok(receipt)
     }
 
-    /// This party's share rows of `indicator` with an effective time in `range`, in record-id
-    /// order: the deterministic row order every party uses, so the three select aligned vectors.
+    /// This party's share rows of `indicator` whose day is in `range`, in handle order: the
+    /// deterministic row order every party uses, so the three select aligned vectors.
     pub fn scan_shares(
         &self,
         indicator: &str,
@@ -189,40 +217,69 @@ impl Store {
             if !k.starts_with(&prefix) {
                 break;
             }
-            let (indicator, effective, record) = layout::decode_index_tail(&k)
+            let (indicator, day, handle) = layout::decode_index_tail(&k)
                 .ok_or_else(|| corrupt("share key", "does not decode"))?;
-            if range.to.is_some_and(|e| effective >= e) {
+            if range.to.is_some_and(|e| day >= e) {
                 break;
             }
-            let what = || format!("share row of record {record}");
+            let what = || format!("share row {handle}");
             let stored =
                 StoredShare::from_bytes(&v).ok_or_else(|| corrupt(&what(), "does not decode"))?;
             let opened = share_value::open(&key, &k, &stored.sealed)
                 .ok_or_else(|| corrupt(&what(), "does not open under the share key"))?;
             rows.push(ShareRow {
-                record,
+                handle,
                 indicator,
-                effective,
+                day,
                 patient: opened.patient,
                 party: opened.party,
                 pair: *opened.pair,
             });
         }
-        rows.sort_by_key(|r| r.record);
+        rows.sort_by_key(|r| r.handle);
         Ok(rows)
     }
 
+    /// The leaf index of the erasure of `patient`'s share rows here, if they were erased.
+    pub fn shares_erased(&self, patient: &Pseudonym) -> Result<Option<u64>, StoreError> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(layout::SHARES_ERASED), self.patient_tag(patient))?
+        {
+            None => Ok(None),
+            Some(v) => {
+                Ok(Some(u64::from_be_bytes(v.as_ref().try_into().map_err(
+                    |_| corrupt("share erasure entry", "not a leaf index"),
+                )?)))
+            }
+        }
+    }
+
+    /// A keyed hash of `patient` under a key derived from the master key: how the share indexes
+    /// name a patient without naming the pseudonym.
+    pub(crate) fn patient_tag(&self, patient: &Pseudonym) -> [u8; 32] {
+        *blake3::keyed_hash(self.share_patient_tag_key().expose(), &patient.0).as_bytes()
+    }
+
+    /// [`layout::SHARE_PATIENTS`] key of one row.
+    pub(crate) fn share_patient_key(&self, patient: &Pseudonym, handle: &RecordHandle) -> [u8; 64] {
+        let mut k = [0u8; 64];
+        k[..32].copy_from_slice(&self.patient_tag(patient));
+        k[32..].copy_from_slice(&handle.0);
+        k
+    }
+
     /// The records among `batch` that already have a share row here, in one batched read.
-    fn existing_shares(&self, batch: &[ShareRow]) -> Result<HashSet<RecordId>, StoreError> {
+    fn existing_shares(&self, batch: &[ShareRow]) -> Result<HashSet<RecordHandle>, StoreError> {
         let found = self.db.batched_multi_get_cf(
             self.cf(layout::SHARE_IDS),
-            batch.iter().map(|r| &r.record.0),
+            batch.iter().map(|r| &r.handle.0),
             false,
         );
         let mut out = HashSet::new();
         for (row, r) in batch.iter().zip(found) {
             if r?.is_some() {
-                out.insert(row.record);
+                out.insert(row.handle);
             }
         }
         Ok(out)
@@ -232,7 +289,7 @@ impl Store {
 /// Refuses a row that cannot be stored as given.
 fn check_row(row: &ShareRow) -> Result<(), StoreError> {
     let refuse = |reason| StoreError::InvalidShareRow {
-        record: row.record,
+        record: row.handle,
         reason,
     };
     if row.party >= PARTIES {
@@ -240,6 +297,11 @@ fn check_row(row: &ShareRow) -> Result<(), StoreError> {
     }
     if row.indicator.is_empty() || row.indicator.len() > 64 {
         return Err(refuse("indicator code is empty or longer than 64 bytes"));
+    }
+    if !row.day.is_utc_day() {
+        return Err(refuse(
+            "effective time is not a UTC day (a party holds days, never instants)",
+        ));
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use ed25519_dalek::SigningKey;
 use hdg_ledger::{
     Checkpoint, EntryKind, Frontier, Hash, LedgerEntry, NoteSigner, NoteVerifier, leaf_hash,
 };
-use hdg_schema::{Observation, Pseudonym, RecordId, Timestamp};
+use hdg_schema::{Observation, Pseudonym, RecordHandle, RecordId, Timestamp};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 use sha2::{Digest, Sha256};
 
@@ -25,6 +25,8 @@ use crate::seal;
 pub struct Store {
     pub(crate) db: DB,
     master: SecretKey,
+    /// Turns record ids into handles (derived from the master key).
+    handle_key: SecretKey,
     pub(crate) signer: NoteSigner,
     pub(crate) node_key: SigningKey,
     pub(crate) origin: String,
@@ -42,6 +44,8 @@ pub struct Store {
 pub struct Anchored {
     /// The record's id.
     pub id: RecordId,
+    /// Its handle (its name in the store and the ledger).
+    pub handle: RecordHandle,
     /// Index of its ledger leaf.
     pub leaf_index: u64,
 }
@@ -69,17 +73,6 @@ pub struct CommitReceipt {
     /// The serialised write batch, when [`Store::keep_write_batches`] is on (benchmarks replay it
     /// into a bare RocksDB to measure raw writes of exactly the same bytes).
     pub write_batch: Option<Vec<u8>>,
-}
-
-/// What an erasure did.
-#[derive(Debug, Clone)]
-pub struct ErasureReceipt {
-    /// Number of records made unreadable.
-    pub records: u64,
-    /// Ledger index of the erasure entry.
-    pub leaf_index: u64,
-    /// The signed head closing the erasure's block.
-    pub checkpoint: String,
 }
 
 impl Store {
@@ -161,6 +154,7 @@ impl Store {
             .map_err(|e| corrupt("origin", &e.to_string()))?;
         Ok(Store {
             db,
+            handle_key: SecretKey::derived(&master, HANDLE_CONTEXT),
             master,
             signer,
             node_key,
@@ -176,6 +170,13 @@ impl Store {
     /// The node's ed25519 identity (TLS, signed heads, cosignatures, signed answers).
     pub fn node_signing_key(&self) -> SigningKey {
         self.node_key.clone()
+    }
+
+    /// The handle of record `id` at this node: keyed BLAKE3 of the id under a key derived from
+    /// the master key. Store keys, ledger entries and share rows name records by handle, so none
+    /// of them is a hash of the record's content (see [`RecordHandle`]).
+    pub fn handle(&self, id: &RecordId) -> RecordHandle {
+        RecordHandle(*blake3::keyed_hash(self.handle_key.expose(), &id.0).as_bytes())
     }
 
     /// The log's origin line (also the note key name).
@@ -202,6 +203,18 @@ impl Store {
     /// The key that seals this party's share pairs at rest (derived from the master key).
     pub(crate) fn share_sealing_key(&self) -> SecretKey {
         SecretKey::derived(&self.master, "hdg 2026-11 share sealing key v1")
+    }
+
+    /// The key of the patient tags in the share indexes (derived from the master key).
+    pub(crate) fn share_patient_tag_key(&self) -> SecretKey {
+        SecretKey::derived(&self.master, "hdg 2026-11 share patient tag key v1")
+    }
+
+    /// The key this node splits its values into shares with, deterministically per record (so a
+    /// retried sharing sends the same shares). Derived from the master key: secret, and sealed
+    /// at rest with it.
+    pub fn share_split_key(&self) -> SecretKey {
+        SecretKey::derived(&self.master, "hdg 2026-11 share split key v1")
     }
 
     /// Benchmarks only: copy each commit's serialised write batch into its receipt, so the same
@@ -254,9 +267,10 @@ impl Store {
         };
         let actor = self.node_key.verifying_key().to_bytes();
 
-        let stored = self.existing_records(obs)?;
-        for o in obs {
-            if in_batch.contains_key(&o.id()) || stored.contains(&o.id()) {
+        let handles: Vec<RecordHandle> = obs.iter().map(|o| self.handle(&o.id())).collect();
+        let stored = self.existing_records(&handles)?;
+        for (o, handle) in obs.iter().zip(handles) {
+            if in_batch.contains_key(&o.id()) || stored.contains(&handle) {
                 receipt.duplicates.push(o.id());
                 continue;
             }
@@ -265,7 +279,11 @@ impl Store {
                     receipt.refused.push((o.id(), e));
                     continue;
                 }
-                batch.put_cf(self.cf(layout::SUPERSEDED_BY), old.0, o.id().0);
+                batch.put_cf(
+                    self.cf(layout::SUPERSEDED_BY),
+                    self.handle(&old).0,
+                    handle.0,
+                );
             }
             let key = match self.data_key_for(&o.patient, &mut new_keys, &mut batch) {
                 Ok(k) => k,
@@ -275,14 +293,14 @@ impl Store {
                 }
                 Err(e) => return Err(e),
             };
-            let sealed = seal::seal(&key, &o.id(), &o.patient, &o.canonical_bytes());
+            let sealed = seal::seal(&key, &handle, &o.patient, &o.canonical_bytes());
             let entry = LedgerEntry {
                 kind: if o.supersedes.is_some() {
                     EntryKind::Correction
                 } else {
                     EntryKind::Record
                 },
-                subject: o.id().0,
+                subject: handle.0,
                 content_hash: Sha256::digest(&sealed).into(),
                 actor,
                 time: now.0,
@@ -294,15 +312,15 @@ impl Store {
                 leaf_index,
                 sealed,
             };
-            batch.put_cf(self.cf(layout::RECORDS), o.id().0, stored.to_bytes());
+            batch.put_cf(self.cf(layout::RECORDS), handle.0, stored.to_bytes());
             batch.put_cf(
                 self.cf(layout::BY_INDICATOR),
-                layout::by_indicator_key(&o.indicator, o.effective, &o.id()),
+                layout::by_indicator_key(&o.indicator, o.effective, &handle),
                 [],
             );
             batch.put_cf(
                 self.cf(layout::BY_PATIENT),
-                layout::by_patient_key(&o.patient, &o.indicator, o.effective, &o.id()),
+                layout::by_patient_key(&o.patient, &o.indicator, o.effective, &handle),
                 [],
             );
             match outbox
@@ -312,18 +330,19 @@ impl Store {
                 Some(Sharing::Now) => batch.put_cf(
                     self.cf(layout::OUTBOX),
                     crate::outbox::outbox_key(leaf_index),
-                    o.id().0,
+                    handle.0,
                 ),
                 Some(Sharing::Held) => batch.put_cf(
                     self.cf(layout::HELD),
                     crate::outbox::held_key(&o.patient, leaf_index),
-                    o.id().0,
+                    handle.0,
                 ),
                 Some(Sharing::Never) | None => {}
             }
             in_batch.insert(o.id(), (o.patient, o.supersedes));
             receipt.records.push(Anchored {
                 id: o.id(),
+                handle,
                 leaf_index,
             });
         }
@@ -386,88 +405,17 @@ impl Store {
         Ok((leaf_index, head.note))
     }
 
-    /// Crypto-shreds a patient: destroys their data key, drops their index entries and anchors an
-    /// erasure entry. Their sealed bodies stay (unreadable) so the ledger still verifies.
-    pub fn erase_patient(
-        &mut self,
-        patient: &Pseudonym,
-        now: Timestamp,
-    ) -> Result<ErasureReceipt, StoreError> {
-        match self.db.get_cf(self.cf(layout::KEYS), patient.0)? {
-            None => return Err(StoreError::UnknownPatient(*patient)),
-            Some(v) if v == layout::ERASED => return Err(StoreError::Erased(*patient)),
-            Some(_) => {}
-        }
-        let mut batch = WriteBatch::default();
-        let ids = self.erase_indexes(patient, &mut batch)?;
-        batch.put_cf(self.cf(layout::KEYS), patient.0, layout::ERASED);
-
-        let mut frontier = self.frontier.clone();
-        let entry = LedgerEntry {
-            kind: EntryKind::Erasure,
-            subject: patient.0,
-            content_hash: sorted_ids_digest(&ids),
-            actor: self.node_key.verifying_key().to_bytes(),
-            time: now.0,
-        };
-        let leaf_index = frontier.size();
-        append_leaf(&mut batch, self, &mut frontier, &entry.to_bytes());
-        let head = self.close_block(&mut batch, &frontier, now);
-        self.write_durably(batch)?;
-        self.advance(frontier, &head);
-        self.data_keys.remove(patient);
-        Ok(ErasureReceipt {
-            records: ids.len() as u64,
-            leaf_index,
-            checkpoint: head.note,
-        })
-    }
-
-    /// Removes every index entry of `patient` into `batch`; returns the ids of their records.
-    fn erase_indexes(
-        &self,
-        patient: &Pseudonym,
-        batch: &mut WriteBatch,
-    ) -> Result<Vec<RecordId>, StoreError> {
-        let mut ids = Vec::new();
-        for kv in self
-            .db
-            .prefix_iterator_cf(self.cf(layout::BY_PATIENT), patient.0)
-        {
-            let (k, _) = kv?;
-            if !k.starts_with(&patient.0) {
-                break;
-            }
-            let (indicator, effective, id) = layout::decode_index_tail(&k[32..])
-                .ok_or_else(|| corrupt("patient index entry", "does not decode"))?;
-            batch.delete_cf(self.cf(layout::BY_PATIENT), &k);
-            batch.delete_cf(
-                self.cf(layout::BY_INDICATOR),
-                layout::by_indicator_key(&indicator, effective, &id),
-            );
-            // A shredded value must never be secret-shared afterwards.
-            if let Some(stored) = self.stored(&id)? {
-                batch.delete_cf(
-                    self.cf(layout::OUTBOX),
-                    crate::outbox::outbox_key(stored.leaf_index),
-                );
-            }
-            ids.push(id);
-        }
-        ids.sort();
-        Ok(ids)
-    }
-
     fn check_correction(
         &self,
         o: &Observation,
         old: &RecordId,
         in_batch: &HashMap<RecordId, (Pseudonym, Option<RecordId>)>,
     ) -> Result<(), StoreError> {
+        let old_handle = self.handle(old);
         let old_patient = match in_batch.get(old) {
             Some((p, _)) => *p,
             None => {
-                self.stored(old)?
+                self.stored(&old_handle)?
                     .ok_or(StoreError::UnknownSuperseded {
                         id: o.id(),
                         old: *old,
@@ -485,12 +433,16 @@ impl Store {
         if let Some((by, _)) = later_in_batch {
             return Err(StoreError::AlreadySuperseded { old: *old, by: *by });
         }
-        if let Some(by) = self.db.get_cf(self.cf(layout::SUPERSEDED_BY), old.0)? {
-            let by = RecordId(
+        if let Some(by) = self
+            .db
+            .get_cf(self.cf(layout::SUPERSEDED_BY), old_handle.0)?
+        {
+            let by = RecordHandle(
                 by.as_slice()
                     .try_into()
-                    .map_err(|_| corrupt("supersession", "bad id"))?,
+                    .map_err(|_| corrupt("supersession", "bad handle"))?,
             );
+            let by = self.get_handle(&by)?.id();
             return Err(StoreError::AlreadySuperseded { old: *old, by });
         }
         Ok(())
@@ -528,6 +480,11 @@ impl Store {
                 Ok(k)
             }
         }
+    }
+
+    /// Drops the cached data key of a patient whose key was destroyed.
+    pub(crate) fn forget_data_key(&mut self, patient: &Pseudonym) {
+        self.data_keys.remove(patient);
     }
 
     /// The unwrapped data key of a patient, or `Erased`/`UnknownPatient`.
@@ -591,30 +548,32 @@ impl Store {
         Ok(())
     }
 
-    /// The ids among `obs` that are already stored, looked up in one batched read.
-    fn existing_records(&self, obs: &[Observation]) -> Result<HashSet<RecordId>, StoreError> {
-        let ids: Vec<RecordId> = obs.iter().map(|o| o.id()).collect();
+    /// The handles among `handles` that are already stored, looked up in one batched read.
+    fn existing_records(
+        &self,
+        handles: &[RecordHandle],
+    ) -> Result<HashSet<RecordHandle>, StoreError> {
         let found = self.db.batched_multi_get_cf(
             self.cf(layout::RECORDS),
-            ids.iter().map(|id| &id.0),
+            handles.iter().map(|h| &h.0),
             false,
         );
         let mut out = HashSet::new();
-        for (id, r) in ids.iter().zip(found) {
+        for (h, r) in handles.iter().zip(found) {
             if r?.is_some() {
-                out.insert(*id);
+                out.insert(*h);
             }
         }
         Ok(out)
     }
 
-    /// The stored (sealed) form of a record, if present.
-    pub(crate) fn stored(&self, id: &RecordId) -> Result<Option<StoredRecord>, StoreError> {
-        match self.db.get_pinned_cf(self.cf(layout::RECORDS), id.0)? {
+    /// The stored (sealed) form of the record with `handle`, if present.
+    pub(crate) fn stored(&self, handle: &RecordHandle) -> Result<Option<StoredRecord>, StoreError> {
+        match self.db.get_pinned_cf(self.cf(layout::RECORDS), handle.0)? {
             None => Ok(None),
             Some(b) => StoredRecord::from_bytes(&b)
                 .map(Some)
-                .ok_or_else(|| corrupt(&format!("record {id}"), "does not decode")),
+                .ok_or_else(|| corrupt(&format!("record {handle}"), "does not decode")),
         }
     }
 
@@ -641,15 +600,18 @@ pub(crate) fn append_leaf(
     }
 }
 
-/// SHA-256 over sorted record ids: the erasure entry's content hash (the erased records) and the
-/// share receipt's subject (the batch id: the records whose shares it anchors).
-pub(crate) fn sorted_ids_digest(ids: &[RecordId]) -> [u8; 32] {
+/// SHA-256 over sorted record handles: the erasure entry's record part (the erased records) and
+/// the share receipt's subject (the batch id: the records whose shares it anchors).
+pub(crate) fn sorted_digest(handles: &[RecordHandle]) -> [u8; 32] {
     let mut h = Sha256::new();
-    for id in ids {
+    for id in handles {
         h.update(id.0);
     }
     h.finalize().into()
 }
+
+/// BLAKE3 key-derivation context of the record handle key.
+const HANDLE_CONTEXT: &str = "hdg 2026-11 record handle key v1";
 
 fn default_origin(key: &SigningKey) -> String {
     let pk = key.verifying_key().to_bytes();

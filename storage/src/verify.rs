@@ -10,14 +10,15 @@
 use std::collections::{BTreeMap, HashMap};
 
 use hdg_ledger::{Checkpoint, EntryKind, Frontier, Hash, LedgerEntry, NoteVerifier, leaf_hash};
-use hdg_schema::{Pseudonym, RecordId};
+use hdg_schema::{Pseudonym, RecordHandle};
 use rocksdb::IteratorMode;
 use sha2::{Digest, Sha256};
 
+use crate::erasure::erasure_content;
 use crate::error::StoreError;
 use crate::layout;
 use crate::seal;
-use crate::store::{Store, sorted_ids_digest};
+use crate::store::Store;
 use crate::verify_shares::SharesSeen;
 
 /// What a clean verification covered.
@@ -79,7 +80,7 @@ impl Store {
     pub fn verify(&self, verifier: &NoteVerifier) -> Result<VerifySummary, VerifyError> {
         let heads = self.check_heads(verifier)?;
         let erased = self.erased_patients()?;
-        let mut erased_ids: HashMap<Pseudonym, Vec<RecordId>> =
+        let mut erased_ids: HashMap<Pseudonym, Vec<RecordHandle>> =
             erased.iter().map(|p| (*p, Vec::new())).collect();
         let mut shares = SharesSeen::default();
         let mut frontier = Frontier::new();
@@ -135,7 +136,7 @@ impl Store {
             }
             match entry.kind {
                 EntryKind::Record | EntryKind::Correction => {
-                    let id = RecordId(entry.subject);
+                    let id = RecordHandle(entry.subject);
                     let shredded = self.check_anchored_record(index, &id, &entry, &erased)?;
                     if let Some(p) = shredded {
                         erased_ids.get_mut(&p).expect("erased patient").push(id);
@@ -146,15 +147,21 @@ impl Store {
                 }
                 EntryKind::Erasure => {
                     let p = Pseudonym(entry.subject);
-                    let ids = erased_ids.get_mut(&p).ok_or_else(|| {
-                        bad("erasure", index, "patient's data key was not destroyed")
-                    })?;
-                    ids.sort();
-                    if sorted_ids_digest(ids) != entry.content_hash {
+                    if self.has_live_data_key(&p)? {
                         return Err(bad(
                             "erasure",
                             index,
-                            "does not match the erased patient's records",
+                            "patient's data key was not destroyed",
+                        ));
+                    }
+                    let mut records = erased_ids.get(&p).cloned().unwrap_or_default();
+                    records.sort();
+                    let rows = shares.take_erased(index);
+                    if erasure_content(&records, &rows) != entry.content_hash {
+                        return Err(bad(
+                            "erasure",
+                            index,
+                            "does not match the erased patient's records and share rows",
                         ));
                     }
                 }
@@ -246,7 +253,7 @@ impl Store {
     fn check_anchored_record(
         &self,
         index: u64,
-        id: &RecordId,
+        id: &RecordHandle,
         entry: &LedgerEntry,
         erased: &[Pseudonym],
     ) -> Result<Option<Pseudonym>, VerifyError> {
@@ -290,7 +297,7 @@ impl Store {
         })?;
         let obs = hdg_schema::Observation::from_canonical_bytes(&plain)
             .map_err(|e| bad("record", id, format!("body does not decode: {e}")))?;
-        if obs.id() != *id || obs.patient != stored.patient {
+        if self.handle(&obs.id()) != *id || obs.patient != stored.patient {
             return Err(bad("record", id, "body belongs to another record"));
         }
         let by_ind = layout::by_indicator_key(&obs.indicator, obs.effective, id);
@@ -327,10 +334,10 @@ impl Store {
             .iterator_cf(self.cf(layout::RECORDS), IteratorMode::Start)
         {
             let (k, v) = kv?;
-            let id = RecordId(
+            let id = RecordHandle(
                 k.as_ref()
                     .try_into()
-                    .map_err(|_| bad("record", hex::encode(&k), "key is not a record id"))?,
+                    .map_err(|_| bad("record", hex::encode(&k), "key is not a record handle"))?,
             );
             let stored = crate::record::StoredRecord::from_bytes(&v)
                 .ok_or_else(|| bad("record", id, "does not decode"))?;
@@ -372,6 +379,14 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// True when `patient` has a data key here that was not destroyed.
+    fn has_live_data_key(&self, patient: &Pseudonym) -> Result<bool, VerifyError> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(layout::KEYS), patient.0)?
+            .is_some_and(|v| v.as_ref() != layout::ERASED))
     }
 
     fn erased_patients(&self) -> Result<Vec<Pseudonym>, VerifyError> {

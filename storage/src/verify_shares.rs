@@ -1,23 +1,23 @@
 //! `verify` for shares at rest: every share receipt in the ledger against the rows it anchors.
 //!
-//! A receipt's manifest must hash to the receipt's subject and content hash; every row it names
-//! must be stored, with a sealed value hashing to the manifest's digest, naming that receipt, and
-//! opening under the share key; the record-id index must point at it. Afterwards no row, index
-//! entry or manifest may exist that no receipt anchors. A changed or removed row is named by its
-//! record id.
+//! A receipt's manifest must hash to the receipt's subject and content hash; every row it still
+//! names must be stored, with a sealed value hashing to the manifest's digest, naming that
+//! receipt, and opening under the share key; the handle and patient indexes must point at it.
+//! Every erased entry must be accounted for by the erasure entry it names (checked with that
+//! entry, see `verify`). Afterwards no row, index entry or manifest may exist that no receipt
+//! anchors. A changed or removed row is named by its handle.
 
 use std::collections::{HashMap, HashSet};
 
 use hdg_ledger::LedgerEntry;
-use hdg_schema::RecordId;
 use rocksdb::IteratorMode;
 use sha2::{Digest, Sha256};
 
 use crate::layout;
-use crate::share_manifest;
+use crate::share_manifest::{self, ManifestEntry};
 use crate::share_value::{self, StoredShare};
 use crate::shares::PARTIES;
-use crate::store::{Store, sorted_ids_digest};
+use crate::store::Store;
 use crate::verify::{VerifyError, bad};
 
 /// What the share checks have seen so far while walking the ledger.
@@ -27,12 +27,22 @@ pub(crate) struct SharesSeen {
     rows: HashMap<Vec<u8>, u64>,
     /// Leaf indexes of the share receipts checked.
     receipts: HashSet<u64>,
+    /// Erasure leaf -> ids of the rows the manifests say it erased.
+    erased: HashMap<u64, Vec<[u8; 32]>>,
+    /// Leaf indexes of the erasure entries checked.
+    erasures: HashSet<u64>,
 }
 
 impl SharesSeen {
     /// Number of share rows anchored by the receipts checked.
     pub(crate) fn rows(&self) -> u64 {
         self.rows.len() as u64
+    }
+
+    /// The ids of the rows erased by the erasure at `leaf` (checked against it now).
+    pub(crate) fn take_erased(&mut self, leaf: u64) -> Vec<[u8; 32]> {
+        self.erasures.insert(leaf);
+        self.erased.remove(&leaf).unwrap_or_default()
     }
 }
 
@@ -51,16 +61,8 @@ impl Store {
             .ok_or_else(|| receipt("manifest of its rows is missing"))?;
         let manifest = share_manifest::from_bytes(&bytes)
             .ok_or_else(|| receipt("manifest does not decode"))?;
-        let ids = manifest
-            .iter()
-            .map(|e| e.record())
-            .collect::<Option<Vec<RecordId>>>()
-            .ok_or_else(|| receipt("manifest names a share key that does not decode"))?;
-        if !ids.windows(2).all(|w| w[0] < w[1]) {
-            return Err(receipt("manifest is not in record-id order"));
-        }
-        if sorted_ids_digest(&ids) != entry.subject {
-            return Err(receipt("manifest's records differ from the anchored batch"));
+        if share_manifest::batch_id(&manifest) != entry.subject {
+            return Err(receipt("manifest's rows differ from the anchored batch"));
         }
         if share_manifest::content_hash(&manifest) != entry.content_hash {
             return Err(receipt(
@@ -68,52 +70,91 @@ impl Store {
             ));
         }
         let key = self.share_sealing_key();
-        for (e, id) in manifest.iter().zip(&ids) {
-            let row = |what: String| bad("share row", id, what);
-            let value = self
-                .db
-                .get_pinned_cf(self.cf(layout::SHARES), &e.key)?
-                .ok_or_else(|| {
-                    row(format!(
-                        "anchored by receipt {index} but missing from the store"
-                    ))
-                })?;
-            let stored =
-                StoredShare::from_bytes(&value).ok_or_else(|| row("does not decode".into()))?;
-            if <[u8; 32]>::from(Sha256::digest(&stored.sealed)) != e.digest {
-                return Err(row(
-                    "sealed value differs from the one anchored in the ledger".into(),
-                ));
-            }
-            if stored.leaf_index != index || stored.batch_id != entry.subject {
-                return Err(row(format!(
-                    "names receipt {} but is anchored by receipt {index}",
-                    stored.leaf_index
-                )));
-            }
-            let opened = share_value::open(&key, &e.key, &stored.sealed)
-                .ok_or_else(|| row("does not open under the share key".into()))?;
-            if opened.party >= PARTIES {
-                return Err(row("party index is not 0, 1 or 2".into()));
-            }
-            let indexed = self.db.get_pinned_cf(self.cf(layout::SHARE_IDS), id.0)?;
-            if indexed.as_deref() != Some(e.key.as_slice()) {
-                return Err(bad(
-                    "share index",
-                    id,
-                    "does not point to the record's share row",
-                ));
-            }
-            if seen.rows.insert(e.key.clone(), index).is_some() {
-                return Err(row(format!("anchored again by receipt {index}")));
+        for e in &manifest {
+            match e {
+                ManifestEntry::Row {
+                    key: share_key,
+                    digest,
+                } => {
+                    let handle = e.handle().ok_or_else(|| {
+                        receipt("manifest names a share key that does not decode")
+                    })?;
+                    let row = |what: String| bad("share row", handle, what);
+                    let value = self
+                        .db
+                        .get_pinned_cf(self.cf(layout::SHARES), share_key)?
+                        .ok_or_else(|| {
+                            row(format!(
+                                "anchored by receipt {index} but missing from the store"
+                            ))
+                        })?;
+                    let stored = StoredShare::from_bytes(&value)
+                        .ok_or_else(|| row("does not decode".into()))?;
+                    if <[u8; 32]>::from(Sha256::digest(&stored.sealed)) != *digest {
+                        return Err(row(
+                            "sealed value differs from the one anchored in the ledger".into(),
+                        ));
+                    }
+                    if stored.leaf_index != index || stored.batch_id != entry.subject {
+                        return Err(row(format!(
+                            "names receipt {} but is anchored by receipt {index}",
+                            stored.leaf_index
+                        )));
+                    }
+                    let opened = share_value::open(&key, share_key, &stored.sealed)
+                        .ok_or_else(|| row("does not open under the share key".into()))?;
+                    if opened.party >= PARTIES {
+                        return Err(row("party index is not 0, 1 or 2".into()));
+                    }
+                    let by_handle = self
+                        .db
+                        .get_pinned_cf(self.cf(layout::SHARE_IDS), handle.0)?;
+                    if by_handle.as_deref() != Some(share_key.as_slice()) {
+                        return Err(bad(
+                            "share index",
+                            handle,
+                            "does not point to the record's share row",
+                        ));
+                    }
+                    let by_patient = self.db.get_pinned_cf(
+                        self.cf(layout::SHARE_PATIENTS),
+                        self.share_patient_key(&opened.patient, &handle),
+                    )?;
+                    if by_patient.as_deref() != Some(share_key.as_slice()) {
+                        return Err(bad(
+                            "share patient index",
+                            handle,
+                            "has no entry for the row's patient",
+                        ));
+                    }
+                    if seen.rows.insert(share_key.clone(), index).is_some() {
+                        return Err(row(format!("anchored again by receipt {index}")));
+                    }
+                }
+                ManifestEntry::Erased {
+                    row_id, erasure, ..
+                } => {
+                    if *erasure <= index {
+                        return Err(receipt("names an erasure that is not later than it"));
+                    }
+                    seen.erased.entry(*erasure).or_default().push(*row_id);
+                }
             }
         }
         seen.receipts.insert(index);
         Ok(())
     }
 
-    /// No share row, record-id index entry or manifest exists that no checked receipt anchors.
+    /// No share row, index entry, manifest or erasure tombstone exists that the ledger does not
+    /// account for, and every erased row names an erasure entry.
     pub(crate) fn check_shares_anchored(&self, seen: &SharesSeen) -> Result<(), VerifyError> {
+        if let Some(leaf) = seen.erased.keys().next() {
+            return Err(bad(
+                "share receipt",
+                "manifest",
+                format!("names an erasure at leaf {leaf}, which is not an erasure entry"),
+            ));
+        }
         for kv in self
             .db
             .iterator_cf(self.cf(layout::SHARES), IteratorMode::Start)
@@ -121,7 +162,7 @@ impl Store {
             let (k, _) = kv?;
             if !seen.rows.contains_key(k.as_ref()) {
                 let name = layout::decode_index_tail(&k)
-                    .map_or_else(|| hex::encode(&k), |(_, _, id)| id.to_string());
+                    .map_or_else(|| hex::encode(&k), |(_, _, h)| h.to_string());
                 return Err(bad(
                     "share row",
                     name,
@@ -135,13 +176,29 @@ impl Store {
         {
             let (k, v) = kv?;
             let names_its_row = layout::decode_index_tail(&v)
-                .is_some_and(|(_, _, id)| id.0.as_slice() == k.as_ref())
+                .is_some_and(|(_, _, h)| h.0.as_slice() == k.as_ref())
                 && seen.rows.contains_key(v.as_ref());
             if !names_its_row {
                 return Err(bad(
                     "share index",
                     hex::encode(&k),
                     "names no anchored share row of that record",
+                ));
+            }
+        }
+        for kv in self
+            .db
+            .iterator_cf(self.cf(layout::SHARE_PATIENTS), IteratorMode::Start)
+        {
+            let (k, v) = kv?;
+            let names_its_row = layout::decode_index_tail(&v)
+                .is_some_and(|(_, _, h)| k.get(32..) == Some(h.0.as_slice()))
+                && seen.rows.contains_key(v.as_ref());
+            if !names_its_row {
+                return Err(bad(
+                    "share patient index",
+                    hex::encode(k.get(32..).unwrap_or_default()),
+                    "names no anchored share row",
                 ));
             }
         }
@@ -156,6 +213,20 @@ impl Store {
                     "share receipt",
                     hex::encode(&k),
                     "manifest has no share receipt in the ledger",
+                ));
+            }
+        }
+        for kv in self
+            .db
+            .iterator_cf(self.cf(layout::SHARES_ERASED), IteratorMode::Start)
+        {
+            let (_, v) = kv?;
+            let leaf = <[u8; 8]>::try_from(v.as_ref()).map(u64::from_be_bytes);
+            if !leaf.is_ok_and(|l| seen.erasures.contains(&l)) {
+                return Err(bad(
+                    "share erasure",
+                    hex::encode(&v),
+                    "tombstone names no erasure entry",
                 ));
             }
         }

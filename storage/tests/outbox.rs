@@ -5,7 +5,9 @@ mod common;
 
 use common::*;
 use hdg_ledger::NoteVerifier;
-use hdg_schema::{Observation, ObservationData, Pseudonym, RecordId, Status, Timestamp, Value};
+use hdg_schema::{
+    Observation, ObservationData, Pseudonym, RecordHandle, RecordId, Status, Timestamp, Value,
+};
 use hdg_storage::{Sharing, Store, VerifyError, layout};
 use rocksdb::{DB, Options};
 
@@ -21,6 +23,19 @@ fn text_obs(p: u8, t: i64) -> Observation {
         status: Status::Final,
         supersedes: None,
     })
+}
+
+/// The pending observations (the outbox also names each by its handle: checked here).
+fn pending(store: &Store, limit: usize) -> Vec<Observation> {
+    store
+        .outbox_pending(limit)
+        .unwrap()
+        .into_iter()
+        .map(|(h, o)| {
+            assert_eq!(h, store.handle(&o.id()));
+            o
+        })
+        .collect()
 }
 
 fn numeric(obs: &[Observation]) -> Vec<Observation> {
@@ -47,13 +62,9 @@ fn pending_equals_the_numeric_observations_committed_after_reopen() {
     let mut expected = numeric(&first);
     expected.extend(numeric(&second));
     assert_eq!(expected.len(), first.len() - 1 + second.len());
-    assert_eq!(
-        store.outbox_pending(usize::MAX).unwrap(),
-        expected,
-        "oldest first"
-    );
+    assert_eq!(pending(&store, usize::MAX), expected, "oldest first");
     assert_eq!(store.outbox_len().unwrap(), expected.len() as u64);
-    assert_eq!(store.outbox_pending(4).unwrap(), expected[..4]);
+    assert_eq!(pending(&store, 4), expected[..4]);
     store
         .verify(&NoteVerifier::from_vkey(&store.vkey()).unwrap())
         .unwrap();
@@ -64,22 +75,27 @@ fn done_removes_entries_durably_and_the_rest_stay_pending() {
     let (dir, mut store) = fresh();
     let batch = cohort(4);
     store.commit_with_outbox(&batch, t(1)).unwrap();
-    let done: Vec<RecordId> = batch.iter().step_by(2).map(|o| o.id()).collect();
+    let done: Vec<RecordHandle> = batch
+        .iter()
+        .step_by(2)
+        .map(|o| store.handle(&o.id()))
+        .collect();
     store.outbox_done(&done).unwrap();
     store.outbox_done(&done).unwrap(); // repeating is harmless
-    store.outbox_done(&[RecordId([0xEE; 32])]).unwrap(); // unknown ids are ignored
+    store.outbox_done(&[RecordHandle([0xEE; 32])]).unwrap(); // unknown handles are ignored
     drop(store);
 
     let mut store = Store::open(dir.path(), false, &keys()).unwrap();
     let rest: Vec<Observation> = batch.iter().skip(1).step_by(2).cloned().collect();
-    assert_eq!(store.outbox_pending(usize::MAX).unwrap(), rest);
+    assert_eq!(pending(&store, usize::MAX), rest);
 
     // Re-ingesting the same observations queues nothing again: they are duplicates.
     let again = store.commit_with_outbox(&batch, t(2)).unwrap();
     assert_eq!(again.duplicates.len(), batch.len());
-    assert_eq!(store.outbox_pending(usize::MAX).unwrap(), rest);
+    assert_eq!(pending(&store, usize::MAX), rest);
 
-    store.outbox_done(&ids(&rest)).unwrap();
+    let rest: Vec<RecordHandle> = rest.iter().map(|o| store.handle(&o.id())).collect();
+    store.outbox_done(&rest).unwrap();
     assert!(store.outbox_pending(usize::MAX).unwrap().is_empty());
     assert_eq!(store.outbox_len().unwrap(), 0);
 }
@@ -102,7 +118,7 @@ fn erasing_a_patient_drops_their_pending_values() {
         .filter(|o| o.patient != Pseudonym([2; 32]))
         .cloned()
         .collect();
-    assert_eq!(store.outbox_pending(usize::MAX).unwrap(), kept);
+    assert_eq!(pending(&store, usize::MAX), kept);
     assert_eq!(store.outbox_len().unwrap(), kept.len() as u64);
     store
         .verify(&NoteVerifier::from_vkey(&store.vkey()).unwrap())
@@ -151,7 +167,7 @@ fn held_values_wait_outside_the_outbox_until_released_and_never_ones_stay_local(
         s.outbox_pending(100)
             .unwrap()
             .iter()
-            .map(|o| o.patient.0[0])
+            .map(|(_, o)| o.patient.0[0])
             .collect()
     };
     assert_eq!(pending_patients(&store), vec![3; 4]);

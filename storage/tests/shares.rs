@@ -1,5 +1,6 @@
 //! Shares at rest: storing a party's share rows, reading them back in the order all parties share,
 //! idempotent re-sends, the share receipts in the ledger, and `verify` catching changed rows.
+//! Rows name records by handle and hold the UTC day of the effective time, never the instant.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::path::Path;
 
 use common::*;
 use hdg_ledger::{EntryKind, LedgerEntry, NoteVerifier};
-use hdg_schema::{Pseudonym, RecordId, Timestamp};
+use hdg_schema::{Pseudonym, RecordHandle, Timestamp};
 use hdg_storage::{ShareRow, Store, StoreError, TimeRange, VerifyError, layout};
 use proptest::prelude::*;
 use rocksdb::{DB, Options};
@@ -15,13 +16,15 @@ use sha2::{Digest, Sha256};
 
 const PEER: [u8; 32] = [0xAB; 32];
 
-/// A share row of a made-up record: `n` picks the id, time and pair.
-fn row(indicator: &str, n: u8, t: i64) -> ShareRow {
+const DAY: i64 = Timestamp::DAY_MS;
+
+/// A share row of a made-up record: `n` picks the handle and pair, `day` the day.
+fn row(indicator: &str, n: u8, day: i64) -> ShareRow {
     let id = Sha256::digest([n, 0x5a]).into();
     ShareRow {
-        record: RecordId(id),
+        handle: RecordHandle(id),
         indicator: indicator.into(),
-        effective: Timestamp(t),
+        day: Timestamp(day * DAY),
         patient: Pseudonym([n % 4; 32]),
         party: 1,
         pair: (
@@ -31,18 +34,18 @@ fn row(indicator: &str, n: u8, t: i64) -> ShareRow {
     }
 }
 
-/// Twelve rows over two indicators, times out of record-id order.
+/// Twelve rows over two indicators, days out of handle order.
 fn rows() -> Vec<ShareRow> {
     (0..12u8)
         .map(|n| {
             let code = if n % 3 == 0 { "8867-4" } else { "4548-4" };
-            row(code, n, 1_000 * i64::from(n % 5) - 2_000)
+            row(code, n, i64::from(n % 5) - 2)
         })
         .collect()
 }
 
-fn sorted_by_id(mut rows: Vec<ShareRow>) -> Vec<ShareRow> {
-    rows.sort_by_key(|r| r.record);
+fn sorted_by_handle(mut rows: Vec<ShareRow>) -> Vec<ShareRow> {
+    rows.sort_by_key(|r| r.handle);
     rows
 }
 
@@ -51,18 +54,18 @@ fn verifier(store: &Store) -> NoteVerifier {
 }
 
 #[test]
-fn rows_come_back_in_record_id_order_for_a_time_range_and_survive_reopen() {
+fn rows_come_back_in_handle_order_for_a_range_of_days_and_survive_reopen() {
     let (dir, mut store) = fresh();
     let all = rows();
     let r = store.commit_shares(&all, PEER, t(5)).unwrap();
     assert_eq!(r.stored.len(), all.len());
     let range = TimeRange {
-        from: Some(Timestamp(-1_000)),
-        to: Some(Timestamp(2_000)),
+        from: Some(Timestamp(-DAY)),
+        to: Some(Timestamp(2 * DAY)),
     };
-    let expected = sorted_by_id(
+    let expected = sorted_by_handle(
         all.iter()
-            .filter(|r| r.indicator == "4548-4" && (-1_000..2_000).contains(&r.effective.0))
+            .filter(|r| r.indicator == "4548-4" && (-DAY..2 * DAY).contains(&r.day.0))
             .cloned()
             .collect(),
     );
@@ -73,7 +76,7 @@ fn rows_come_back_in_record_id_order_for_a_time_range_and_survive_reopen() {
     let store = Store::open(dir.path(), false, &keys()).unwrap();
     assert_eq!(store.scan_shares("4548-4", range).unwrap(), expected);
     let everything = store.scan_shares("8867-4", TimeRange::default()).unwrap();
-    let expected_other = sorted_by_id(
+    let expected_other = sorted_by_handle(
         all.iter()
             .filter(|r| r.indicator == "8867-4")
             .cloned()
@@ -89,7 +92,7 @@ fn rows_come_back_in_record_id_order_for_a_time_range_and_survive_reopen() {
 }
 
 #[test]
-fn one_receipt_per_batch_anchors_the_sorted_ids_and_names_the_sender() {
+fn one_receipt_per_batch_anchors_its_row_ids_and_names_the_sender() {
     let (_dir, mut store) = fresh();
     store.commit(&cohort(2), t(1)).unwrap();
     let before = store.tree_size();
@@ -100,12 +103,17 @@ fn one_receipt_per_batch_anchors_the_sorted_ids_and_names_the_sender() {
     assert_eq!(r.height, Some(1));
     assert_eq!(store.latest_head().unwrap(), r.checkpoint);
 
-    let mut ids: Vec<RecordId> = batch.iter().map(|r| r.record).collect();
-    ids.sort();
-    assert_eq!(r.stored, ids);
+    let sorted = sorted_by_handle(batch.clone());
+    let handles: Vec<RecordHandle> = sorted.iter().map(|r| r.handle).collect();
+    assert_eq!(r.stored, handles);
+    // The batch id: SHA-256 over the rows' ids (SHA-256 of a domain and the share key), in
+    // handle order, as the manifest's documented layout says.
     let mut h = Sha256::new();
-    for id in &ids {
-        h.update(id.0);
+    for r in &sorted {
+        let mut row_id = Sha256::new();
+        row_id.update(b"hdg share row id v2\n");
+        row_id.update(key(r));
+        h.update(row_id.finalize());
     }
     let subject: [u8; 32] = h.finalize().into();
     assert_eq!(r.batch_id, Some(subject));
@@ -142,7 +150,7 @@ fn a_re_sent_batch_is_skipped_and_adds_no_ledger_entry() {
     let mut retry = vec![changed, all[9].clone(), all[9].clone()];
     retry.extend_from_slice(&all[5..8]);
     let r = store.commit_shares(&retry, PEER, t(3)).unwrap();
-    assert_eq!(r.stored, vec![all[9].record]);
+    assert_eq!(r.stored, vec![all[9].handle]);
     assert_eq!(r.duplicates.len(), 5);
     assert_eq!(store.tree_size(), size + 1);
     let stored: Vec<ShareRow> = ["4548-4", "8867-4"]
@@ -160,7 +168,7 @@ fn a_malformed_row_refuses_the_whole_batch() {
     let mut batch = rows();
     batch[4].party = 3;
     match store.commit_shares(&batch, PEER, t(1)) {
-        Err(StoreError::InvalidShareRow { record, .. }) => assert_eq!(record, batch[4].record),
+        Err(StoreError::InvalidShareRow { record, .. }) => assert_eq!(record, batch[4].handle),
         other => panic!("expected a refused row, got {other:?}"),
     }
     batch[4].party = 0;
@@ -169,6 +177,15 @@ fn a_malformed_row_refuses_the_whole_batch() {
         store.commit_shares(&batch, PEER, t(1)),
         Err(StoreError::InvalidShareRow { .. })
     ));
+    // A party holds days, never instants: a row with a finer time is refused.
+    let mut batch = rows();
+    batch[6].day = Timestamp(batch[6].day.0 + 1);
+    match store.commit_shares(&batch, PEER, t(1)) {
+        Err(e @ StoreError::InvalidShareRow { .. }) => {
+            assert!(e.to_string().contains("not a UTC day"), "{e}")
+        }
+        other => panic!("expected a refused row, got {other:?}"),
+    }
     assert_eq!(store.tree_size(), 0);
     assert!(
         store
@@ -212,7 +229,7 @@ fn verify_fails(dir: &Path, vkey: &str) -> (String, String, String) {
 }
 
 fn key(r: &ShareRow) -> Vec<u8> {
-    layout::share_key(&r.indicator, r.effective, &r.record)
+    layout::share_key(&r.indicator, r.day, &r.handle)
 }
 
 #[test]
@@ -227,7 +244,7 @@ fn a_share_row_replaced_by_another_rows_value_is_named() {
     let (kind, id, what) = verify_fails(dir.path(), &vkey);
     assert_eq!(
         (kind.as_str(), id),
-        ("share row", a.record.to_string()),
+        ("share row", a.handle.to_string()),
         "{what}"
     );
 }
@@ -246,7 +263,7 @@ fn a_share_row_with_one_byte_changed_is_named() {
     let (kind, id, what) = verify_fails(dir.path(), &vkey);
     assert_eq!(
         (kind.as_str(), id),
-        ("share row", victim.record.to_string())
+        ("share row", victim.handle.to_string())
     );
     assert!(what.contains("differs"), "{what}");
 }
@@ -262,13 +279,13 @@ fn a_removed_share_row_is_named() {
     let (kind, id, what) = verify_fails(dir.path(), &vkey);
     assert_eq!(
         (kind.as_str(), id),
-        ("share row", victim.record.to_string())
+        ("share row", victim.handle.to_string())
     );
     assert!(what.contains("missing"), "{what}");
 }
 
 #[test]
-fn a_share_row_moved_to_another_time_is_caught() {
+fn a_share_row_moved_to_another_day_is_caught() {
     let (dir, all, vkey) = with_shares();
     let victim = &all[5];
     tamper(dir.path(), |db| {
@@ -277,15 +294,15 @@ fn a_share_row_moved_to_another_time_is_caught() {
         db.delete_cf(shares, key(victim)).unwrap();
         let moved = layout::share_key(
             &victim.indicator,
-            Timestamp(victim.effective.0 + 1),
-            &victim.record,
+            Timestamp(victim.day.0 + DAY),
+            &victim.handle,
         );
         db.put_cf(shares, moved, v).unwrap();
     });
     let (kind, id, _) = verify_fails(dir.path(), &vkey);
     assert_eq!(
         (kind.as_str(), id),
-        ("share row", victim.record.to_string())
+        ("share row", victim.handle.to_string())
     );
 }
 
@@ -301,7 +318,7 @@ fn an_injected_share_row_is_named() {
     let (kind, id, what) = verify_fails(dir.path(), &vkey);
     assert_eq!(
         (kind.as_str(), id),
-        ("share row", forged.record.to_string())
+        ("share row", forged.handle.to_string())
     );
     assert!(what.contains("not anchored"), "{what}");
 }
@@ -321,9 +338,9 @@ fn a_removed_manifest_names_its_receipt() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(8))]
 
-    /// Whatever the batch, every stored row reads back, per indicator, in record-id order.
+    /// Whatever the batch, every stored row reads back, per indicator, in handle order.
     #[test]
-    fn scans_return_every_row_in_record_id_order(
+    fn scans_return_every_row_in_handle_order(
         spec in proptest::collection::vec((0u8..3, -50i64..50, any::<u64>(), any::<u64>()), 1..40),
     ) {
         let (_dir, mut store) = fresh();
@@ -332,9 +349,9 @@ proptest! {
             .iter()
             .enumerate()
             .map(|(i, (c, t, a, b))| ShareRow {
-                record: RecordId(Sha256::digest((i as u64).to_be_bytes()).into()),
+                handle: RecordHandle(Sha256::digest((i as u64).to_be_bytes()).into()),
                 indicator: codes[usize::from(*c)].into(),
-                effective: Timestamp(*t),
+                day: Timestamp(*t * DAY),
                 patient: Pseudonym([*c; 32]),
                 party: 2,
                 pair: (*a, *b),
@@ -342,7 +359,7 @@ proptest! {
             .collect();
         store.commit_shares(&batch, PEER, t(1)).unwrap();
         for code in codes {
-            let expected = sorted_by_id(batch.iter().filter(|r| r.indicator == code).cloned().collect());
+            let expected = sorted_by_handle(batch.iter().filter(|r| r.indicator == code).cloned().collect());
             prop_assert_eq!(store.scan_shares(code, TimeRange::default()).unwrap(), expected);
         }
     }

@@ -70,7 +70,7 @@ fn corrections_keep_both_versions_and_reads_prefer_the_latest() {
         store
             .scan_indicator("4548-4", TimeRange::default())
             .unwrap(),
-        vec![c.id()]
+        vec![store.handle(&c.id())]
     );
 
     // A second correction of an already corrected version is refused alone.
@@ -113,9 +113,15 @@ fn scans_follow_time_ranges_and_patients() {
         .iter()
         .filter(|o| o.indicator == "4548-4" && (5_000_000..10_000_000).contains(&o.effective.0))
         .collect();
-    expected.sort_by_key(|o| (o.effective, o.id()));
+    expected.sort_by_key(|o| (o.effective, store.handle(&o.id())));
     let got = store.scan_indicator("4548-4", range).unwrap();
-    assert_eq!(got, expected.iter().map(|o| o.id()).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        expected
+            .iter()
+            .map(|o| store.handle(&o.id()))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(got.len(), 15);
 
     let p2 = store
@@ -124,7 +130,7 @@ fn scans_follow_time_ranges_and_patients() {
     assert_eq!(p2.len(), 20);
     assert!(
         p2.iter()
-            .all(|id| store.get(id).unwrap().patient == Pseudonym([2; 32]))
+            .all(|h| store.get_handle(h).unwrap().patient == Pseudonym([2; 32]))
     );
     assert_eq!(
         store.scan_patient(&Pseudonym([2; 32]), None).unwrap().len(),
@@ -147,8 +153,10 @@ fn erasure_shreds_one_patient_and_keeps_the_ledger_verifiable() {
     let survivor = batch.iter().find(|o| o.patient != victim).unwrap().clone();
     let before = store.inclusion_proof(&survivor.id()).unwrap();
 
-    let r = store.erase_patient(&victim, t(2)).unwrap();
-    assert_eq!(r.records, 16);
+    let hdg_storage::Erasure::Erased(r) = store.erase_patient(&victim, t(2)).unwrap() else {
+        panic!("the patient has records here");
+    };
+    assert_eq!((r.records, r.share_rows), (16, 0));
     for o in batch.iter().filter(|o| o.patient == victim) {
         assert!(matches!(store.get(&o.id()), Err(StoreError::Erased(p)) if p == victim));
     }
@@ -168,10 +176,14 @@ fn erasure_shreds_one_patient_and_keeps_the_ledger_verifiable() {
             .1,
         StoreError::Erased(_)
     ));
-    assert!(matches!(
-        store.erase_patient(&victim, t(3)),
-        Err(StoreError::Erased(_))
-    ));
+    assert_eq!(
+        store.erase_patient(&victim, t(3)).unwrap(),
+        hdg_storage::Erasure::AlreadyErased
+    );
+    assert_eq!(
+        store.erase_patient(&Pseudonym([77; 32]), t(3)).unwrap(),
+        hdg_storage::Erasure::NothingHeld
+    );
 
     let verifier = NoteVerifier::from_vkey(&store.vkey()).unwrap();
     let summary = store.verify(&verifier).unwrap();

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::*;
 use hdg_ledger::{Checkpoint, NoteSigner, NoteVerifier};
-use hdg_schema::Observation;
+use hdg_schema::{Observation, RecordHandle};
 use hdg_storage::{Store, VerifyError, layout};
 use rocksdb::{DB, Options};
 
@@ -39,6 +39,11 @@ fn verify_fails(dir: &Path, vkey: &str) -> (String, String, String) {
     }
 }
 
+/// The handle (its name in the store and the ledger) of `o` in the store at `dir`.
+fn handle(dir: &Path, o: &Observation) -> RecordHandle {
+    Store::open(dir, false, &keys()).unwrap().handle(&o.id())
+}
+
 fn cf<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
     db.cf_handle(name).unwrap()
 }
@@ -46,7 +51,7 @@ fn cf<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
 #[test]
 fn record_body_replaced_by_another_validly_sealed_body() {
     let (dir, batch, vkey) = two_blocks();
-    let (a, b) = (batch[3].id(), batch[4].id());
+    let (a, b) = (handle(dir.path(), &batch[3]), handle(dir.path(), &batch[4]));
     tamper(dir.path(), |db| {
         let other = db.get_cf(cf(db, layout::RECORDS), b.0).unwrap().unwrap();
         db.put_cf(cf(db, layout::RECORDS), a.0, other).unwrap();
@@ -58,7 +63,7 @@ fn record_body_replaced_by_another_validly_sealed_body() {
 #[test]
 fn record_deleted() {
     let (dir, batch, vkey) = two_blocks();
-    let victim = batch[25].id();
+    let victim = handle(dir.path(), &batch[25]);
     tamper(dir.path(), |db| {
         db.delete_cf(cf(db, layout::RECORDS), victim.0).unwrap()
     });
@@ -71,26 +76,25 @@ fn record_deleted() {
 fn index_entry_pointing_elsewhere() {
     let (dir, batch, vkey) = two_blocks();
     let o = &batch[7];
+    let h = handle(dir.path(), o);
     tamper(dir.path(), |db| {
-        let k = layout::by_indicator_key(&o.indicator, o.effective, &o.id());
+        let k = layout::by_indicator_key(&o.indicator, o.effective, &h);
         db.delete_cf(cf(db, layout::BY_INDICATOR), &k).unwrap();
-        let moved = layout::by_indicator_key(
-            &o.indicator,
-            hdg_schema::Timestamp(o.effective.0 + 1),
-            &o.id(),
-        );
+        let moved =
+            layout::by_indicator_key(&o.indicator, hdg_schema::Timestamp(o.effective.0 + 1), &h);
         db.put_cf(cf(db, layout::BY_INDICATOR), moved, []).unwrap();
     });
     let (kind, id, _) = verify_fails(dir.path(), &vkey);
-    assert_eq!((kind.as_str(), id), ("index entry", o.id().to_string()));
+    assert_eq!((kind.as_str(), id), ("index entry", h.to_string()));
 }
 
 #[test]
 fn extra_index_entry() {
     let (dir, batch, vkey) = two_blocks();
     let o = &batch[7];
+    let h = handle(dir.path(), o);
     tamper(dir.path(), |db| {
-        let extra = layout::by_indicator_key("2339-0", o.effective, &o.id());
+        let extra = layout::by_indicator_key("2339-0", o.effective, &h);
         db.put_cf(cf(db, layout::BY_INDICATOR), extra, []).unwrap();
     });
     assert_eq!(verify_fails(dir.path(), &vkey).0, "index entry");

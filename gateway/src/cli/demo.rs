@@ -70,8 +70,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let cluster_dir = root.join("cluster");
     let layout = LocalCluster::write(&cluster_dir, DEMO_MAX_BODY)?;
-    // The plaintext reference, with record ids as each home node derives them (its pseudonym
-    // key): read before the nodes open their stores.
+    // The plaintext reference, with pseudonyms and record handles as each home node derives
+    // them (its keys): read before the nodes open their stores.
     let plain = plaintext(&layout, &homes)?;
     let mut cluster = LocalCluster::start(&cluster_dir, layout)?;
     cluster.wait_ready(Duration::from_secs(60))?;
@@ -128,9 +128,7 @@ fn plaintext(layout: &ClusterLayout, homes: &[Vec<PathBuf>]) -> anyhow::Result<R
     let mut rows = Rows::new();
     for (i, files) in homes.iter().enumerate() {
         let store = layout.open_store(i)?;
-        let key = store.pseudonym_key();
-        drop(store);
-        read_rows(files, key, &mut rows)?;
+        read_rows(files, &store, &mut rows)?;
     }
     Ok(rows)
 }
@@ -186,8 +184,9 @@ fn verify_node(layout: &ClusterLayout, i: usize) -> anyhow::Result<String> {
          signed heads",
         s.leaves, s.records, s.shares, s.heads
     );
-    if proof && let Some(first) = store.scan_indicator("4548-4", Default::default())?.first() {
-        let p = store.inclusion_proof(first)?;
+    if proof && let Some(handle) = store.scan_indicator("4548-4", Default::default())?.first() {
+        let first = store.get_handle(handle)?.id();
+        let p = store.inclusion_proof(&first)?;
         p.verify(&verifier)?;
         text.push_str(&format!(
             "\n       inclusion proof of HbA1c record {first}: leaf {} of {}, {} hashes, \

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use hdg_mpc::stats::StatValue;
-use hdg_schema::{Catalog, ImportOptions, Mode, Pseudonym, RecordId, Timestamp, Value};
+use hdg_schema::{Catalog, ImportOptions, Mode, Pseudonym, RecordHandle, Timestamp, Value};
+use hdg_storage::Store;
 
 use super::files::import_file;
 use super::http::NodeUrl;
@@ -18,28 +19,25 @@ use super::query::{Answer, ask};
 use crate::node::query::Statistic;
 use crate::node::query::filter::{filtered_mean, parse_edges};
 
-/// One value as the cohort files say: patient, effective time, record id, fixed-point value.
+/// One value as the cohort files say: patient, effective day, record handle (as its home node
+/// names it), fixed-point value.
 #[derive(Clone, Copy, Debug)]
 pub struct Row {
     patient: Pseudonym,
-    effective: Timestamp,
-    record: RecordId,
+    day: Timestamp,
+    handle: RecordHandle,
     value: i64,
 }
 
 /// Numeric values per indicator, read straight from the cohort files (the plaintext reference).
 pub type Rows = HashMap<String, Vec<Row>>;
 
-/// Adds the values of `files` to `rows`, with record ids as a node with `pseudonym_key`
-/// derives them.
-pub fn read_rows(
-    files: &[PathBuf],
-    pseudonym_key: [u8; 32],
-    rows: &mut Rows,
-) -> anyhow::Result<()> {
+/// Adds the values of `files` to `rows`, with pseudonyms and handles as their home node's
+/// `store` derives them.
+pub fn read_rows(files: &[PathBuf], store: &Store, rows: &mut Rows) -> anyhow::Result<()> {
     let opts = ImportOptions {
         mode: Mode::Lenient,
-        pseudonym_key,
+        pseudonym_key: store.pseudonym_key(),
         catalog: Catalog::builtin(),
         enrolled: None,
     };
@@ -48,8 +46,8 @@ pub fn read_rows(
             if let Value::Quantity(value) = o.value {
                 rows.entry(o.indicator.clone()).or_default().push(Row {
                     patient: o.patient,
-                    effective: o.effective,
-                    record: o.id(),
+                    day: o.effective.utc_day(),
+                    handle: store.handle(&o.id()),
                     value,
                 });
             }
@@ -253,14 +251,14 @@ fn expected(sample: &Sample, plain: &Rows) -> Expected {
     }
 }
 
-/// Per patient, the latest value of each indicator (latest effective time, then larger record
-/// id), for patients with both, in pseudonym order: the nodes' pairing rule.
+/// Per patient, the latest value of each indicator (latest day, then larger handle), for
+/// patients with both, in pseudonym order: the nodes' pairing rule.
 fn latest_pairs(x: &[Row], y: &[Row]) -> (Vec<i64>, Vec<i64>) {
     let latest = |rows: &[Row]| {
         let mut m: BTreeMap<Pseudonym, Row> = BTreeMap::new();
         for r in rows {
             let e = m.entry(r.patient).or_insert(*r);
-            if (r.effective, r.record) > (e.effective, e.record) {
+            if (r.day, r.handle) > (e.day, e.handle) {
                 *e = *r;
             }
         }

@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use hdg_schema::Pseudonym;
+use hdg_storage::Erasure;
 
 use super::ingest::now;
 use crate::DataDir;
@@ -25,7 +26,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .parse()
         .context("--patient must be 64 lowercase hex digits")?;
     let mut store = args.data.open(false)?;
-    let r = store.erase_patient(&p, now())?;
+    let r = match store.erase_patient(&p, now())? {
+        Erasure::Erased(r) => r,
+        Erasure::AlreadyErased => bail!("patient {p} was already erased here"),
+        Erasure::NothingHeld => bail!("patient {p} has no data in this store"),
+    };
     println!(
         "erased: {} records of patient {p} are unreadable; erasure anchored at leaf {}\n{}",
         r.records, r.leaf_index, r.checkpoint

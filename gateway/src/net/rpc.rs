@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hdg_mpc::{PartyId, SessionId};
-use hdg_schema::{Pseudonym, RecordId};
+use hdg_schema::{Pseudonym, RecordHandle};
 use quinn::{Connection, RecvStream, SendStream};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -32,18 +32,20 @@ const ANSWER_LINGER: Duration = Duration::from_secs(10);
 pub const INBOX_DEPTH: usize = 64;
 
 /// One share row on the wire: the metadata a party stores in the clear and its secret pair.
-/// The pair is wiped on drop and never printed.
+/// Nothing in it is a function of the value: the record is named by its opaque handle, the
+/// effective time only by its UTC day. The pair is wiped on drop and never printed.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
 pub struct WireShare {
-    /// The shared observation's record id (on its home node).
+    /// The shared record's handle (a keyed hash of its id under a secret of its home node).
     #[zeroize(skip)]
-    pub record: RecordId,
+    pub handle: RecordHandle,
     /// Its indicator code.
     #[zeroize(skip)]
     pub indicator: String,
-    /// Its effective time, ms since the epoch.
+    /// The UTC day of its effective time, ms since the epoch (a multiple of a day).
     #[zeroize(skip)]
-    pub effective: i64,
+    pub day: i64,
     /// Its patient pseudonym.
     #[zeroize(skip)]
     pub patient: Pseudonym,
@@ -56,7 +58,7 @@ pub struct WireShare {
 impl std::fmt::Debug for WireShare {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WireShare")
-            .field("record", &self.record)
+            .field("handle", &self.handle)
             .field("indicator", &self.indicator)
             .field("party", &self.party)
             .field("pair", &"<secret>")
@@ -132,6 +134,9 @@ pub enum Response {
         stored: u64,
         /// Rows already held (a retry), skipped.
         duplicates: u64,
+        /// Rows of patients erased at this party, dropped.
+        #[serde(default)]
+        dropped: u64,
         /// Ledger index of the receipt entry, when one was written.
         leaf_index: Option<u64>,
         /// The signed head closing that receipt, when one was written.
@@ -423,9 +428,9 @@ mod tests {
     fn batch(from_party: u8, n: usize) -> Request {
         let rows = (0..n)
             .map(|i| WireShare {
-                record: RecordId([i as u8; 32]),
+                handle: RecordHandle([i as u8; 32]),
                 indicator: "8867-4".to_string(),
-                effective: i as i64,
+                day: i as i64 * 86_400_000,
                 patient: Pseudonym([1; 32]),
                 party: 1,
                 pair: (i as u64, 2 * i as u64),
@@ -448,6 +453,7 @@ mod tests {
                 let _ = call.reply.send(Response::ShareAck {
                     stored: rows.len() as u64,
                     duplicates: 0,
+                    dropped: 0,
                     leaf_index: Some(7),
                     signed_head: None,
                 });
@@ -474,6 +480,7 @@ mod tests {
             Response::ShareAck {
                 stored: 3,
                 duplicates: 0,
+                dropped: 0,
                 leaf_index: Some(7),
                 signed_head: None
             }
@@ -572,9 +579,9 @@ mod tests {
     #[test]
     fn requests_round_trip_through_json() {
         let row = WireShare {
-            record: RecordId([7; 32]),
+            handle: RecordHandle([7; 32]),
             indicator: "8867-4".to_string(),
-            effective: 1_700_000_000_000,
+            day: 1_699_920_000_000,
             patient: Pseudonym([9; 32]),
             party: 2,
             pair: (u64::MAX, 3),

@@ -285,7 +285,7 @@ pub async fn post_access(
         cached.ledger_written(store, Some(head));
         let mut records = Vec::with_capacity(ids.len());
         for id in ids {
-            records.push(to_fhir(&store.get(&id)?, Catalog::builtin()));
+            records.push(to_fhir(&store.get_handle(&id)?, Catalog::builtin()));
         }
         Ok((records, leaf))
     })

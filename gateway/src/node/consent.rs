@@ -12,12 +12,14 @@
 //! the [`ConsentSet`] for a query; a record that no longer verifies fails the query (closed, not
 //! open). A query at time `t` includes a row when some grant by the row's patient, signed at or
 //! before `t`, not revoked, not expired at `t`, covers the query's purpose, indicator and
-//! institution and the row's effective time. The query's signed time is used, not each node's
-//! clock, so the three parties decide alike.
+//! institution and the whole UTC day of the row's effective time (the parties hold days, not
+//! instants, so a grant whose window starts or ends inside a day leaves that day out). The
+//! query's signed time is used, not each node's clock, so the three parties decide alike; the
+//! home node decides what to share by the same rule.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hdg_schema::{Catalog, Pseudonym};
+use hdg_schema::{Catalog, Pseudonym, Timestamp};
 use hdg_storage::StoredConsent;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -300,17 +302,17 @@ impl ConsentSet {
         Some((keys, *required))
     }
 
-    /// Whether a grant in force covers `patient`'s row of `indicator` effective at `effective`
-    /// for `use_` (see the module doc).
+    /// Whether a grant in force covers `patient`'s row of `indicator` effective on `day` (its
+    /// UTC day) for `use_` (see the module doc).
     pub fn covers(
         &self,
         patient: &Pseudonym,
         indicator: &str,
-        effective: i64,
+        day: Timestamp,
         use_: Use<'_>,
     ) -> bool {
         let institution = hex::encode(use_.institution);
-        self.in_force(patient, indicator, effective, use_.at)
+        self.in_force(patient, indicator, day, use_.at)
             .any(|(purposes, only)| {
                 purposes.contains(&use_.purpose)
                     && only.is_none_or(|i| i.eq_ignore_ascii_case(&institution))
@@ -323,23 +325,22 @@ impl ConsentSet {
         &self,
         patient: &Pseudonym,
         indicator: &str,
-        effective: i64,
+        day: Timestamp,
         at: i64,
     ) -> bool {
-        self.in_force(patient, indicator, effective, at)
-            .next()
-            .is_some()
+        self.in_force(patient, indicator, day, at).next().is_some()
     }
 
     /// The (purposes, institution) of `patient`'s grants in force at `at` that cover a row of
-    /// `indicator` effective at `effective`.
+    /// `indicator` effective on `day` (the whole day inside the grant's window).
     fn in_force<'a>(
         &'a self,
         patient: &Pseudonym,
         indicator: &'a str,
-        effective: i64,
+        day: Timestamp,
         at: i64,
     ) -> impl Iterator<Item = (&'a [Purpose], Option<&'a str>)> + 'a {
+        let (first, end) = (day.utc_day().0, day.utc_day().0 + Timestamp::DAY_MS);
         self.grants
             .get(patient)
             .into_iter()
@@ -360,8 +361,8 @@ impl ConsentSet {
                     && !self.revoked.contains(&g.id)
                     && expires.is_none_or(|e| at < e)
                     && (indicators.is_empty() || indicators.iter().any(|c| c == indicator))
-                    && from.is_none_or(|f| f <= effective)
-                    && to.is_none_or(|t| effective < t);
+                    && from.is_none_or(|f| f <= first)
+                    && to.is_none_or(|t| end <= t);
                 covers.then_some((purposes.as_slice(), institution.as_deref()))
             })
     }
@@ -411,52 +412,71 @@ mod tests {
         }
     }
 
+    /// The start of the `n`th UTC day after the day of `T`.
+    fn day(n: i64) -> Timestamp {
+        Timestamp(Timestamp(T).utc_day().0 + n * Timestamp::DAY_MS)
+    }
+
     #[test]
-    fn a_grant_covers_its_patient_indicators_window_and_purpose_only() {
+    fn a_grant_covers_its_patient_indicators_whole_days_and_purpose_only() {
         let (a, b) = (key(1), key(2));
+        // Days 0 to 9 in full; day 10 only until noon, so not in full.
         let window = ConsentBody::Grant {
             purposes: vec![Purpose::Research],
             indicators: vec![HR.into()],
-            from: Some(T - 1000),
-            to: Some(T),
+            from: Some(day(0).0),
+            to: Some(day(10).0 + Timestamp::DAY_MS / 2),
             institution: Some(hex::encode([7u8; 32])),
             expires: Some(T + 10_000),
         };
         let set = ConsentSet::from_stored(&stored(&[signed(&a, &window, T)])).unwrap();
         let pa = Pseudonym::from_public_key(&a.verifying_key().to_bytes());
         let pb = Pseudonym::from_public_key(&b.verifying_key().to_bytes());
-        assert!(set.covers(&pa, HR, T - 1, use_at(T + 1)));
+        assert!(set.covers(&pa, HR, day(0), use_at(T + 1)));
+        assert!(set.covers(&pa, HR, day(9), use_at(T + 1)));
         assert!(
-            !set.covers(&pb, HR, T - 1, use_at(T + 1)),
+            !set.covers(&pb, HR, day(5), use_at(T + 1)),
             "another patient"
         );
         assert!(
-            !set.covers(&pa, BMI, T - 1, use_at(T + 1)),
+            !set.covers(&pa, BMI, day(5), use_at(T + 1)),
             "another indicator"
         );
         assert!(
-            !set.covers(&pa, HR, T, use_at(T + 1)),
-            "data after the window"
+            !set.covers(&pa, HR, day(10), use_at(T + 1)),
+            "a day the window covers only in part"
         );
         assert!(
-            !set.covers(&pa, HR, T - 1001, use_at(T + 1)),
+            !set.covers(&pa, HR, day(-1), use_at(T + 1)),
             "data before the window"
         );
         assert!(
-            !set.covers(&pa, HR, T - 1, use_at(T - 1)),
+            !set.covers(&pa, HR, day(5), use_at(T - 1)),
             "a query before the grant"
         );
-        assert!(!set.covers(&pa, HR, T - 1, use_at(T + 10_000)), "expired");
+        assert!(!set.covers(&pa, HR, day(5), use_at(T + 10_000)), "expired");
         let statistics = Use {
             purpose: Purpose::Statistics,
             ..use_at(T + 1)
         };
-        assert!(!set.covers(&pa, HR, T - 1, statistics), "another purpose");
+        assert!(!set.covers(&pa, HR, day(5), statistics), "another purpose");
         let other = Use {
             institution: &[8; 32],
             ..use_at(T + 1)
         };
-        assert!(!set.covers(&pa, HR, T - 1, other), "another institution");
+        assert!(!set.covers(&pa, HR, day(5), other), "another institution");
+        // A window starting after midnight leaves its first day out too.
+        let late = ConsentBody::Grant {
+            purposes: vec![Purpose::Research],
+            indicators: vec![],
+            from: Some(day(0).0 + 1),
+            to: None,
+            institution: None,
+            expires: None,
+        };
+        let set = ConsentSet::from_stored(&stored(&[signed(&a, &late, T)])).unwrap();
+        assert!(!set.covers_any_use(&pa, HR, day(0), T + 1));
+        assert!(set.covers_any_use(&pa, HR, day(1), T + 1));
     }
 
     #[test]
@@ -469,7 +489,7 @@ mod tests {
         };
         let by_other = signed(&b, &revoke, T + 1);
         let set = ConsentSet::from_stored(&stored(&[g.clone(), by_other.clone()])).unwrap();
-        assert!(set.covers(&pa, HR, T, use_at(T + 5)));
+        assert!(set.covers(&pa, HR, day(0), use_at(T + 5)));
         let grant_record = open_consent(&g).unwrap();
         assert_eq!(
             check_revocation(&open_consent(&by_other).unwrap(), Some(&grant_record)),
@@ -478,7 +498,7 @@ mod tests {
         let own = signed(&a, &revoke, T + 2);
         check_revocation(&open_consent(&own).unwrap(), Some(&grant_record)).unwrap();
         let set = ConsentSet::from_stored(&stored(&[g, by_other, own])).unwrap();
-        assert!(!set.covers(&pa, HR, T, use_at(T + 5)));
+        assert!(!set.covers(&pa, HR, day(0), use_at(T + 5)));
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub async fn store_consent(
             })?;
             let at = now().0;
             let released = store.release_held(&record.patient, &|o| {
-                set.covers_any_use(&o.patient, &o.indicator, o.effective.0, at)
+                set.covers_any_use(&o.patient, &o.indicator, o.effective.utc_day(), at)
             })?;
             if released > 0 {
                 cached

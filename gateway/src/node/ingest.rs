@@ -138,7 +138,7 @@ pub fn ingest_body(
             Sharing::Now
         } else if !shareable.contains(&o.patient) {
             Sharing::Never
-        } else if consents.covers_any_use(&o.patient, &o.indicator, o.effective.0, at) {
+        } else if consents.covers_any_use(&o.patient, &o.indicator, o.effective.utc_day(), at) {
             Sharing::Now
         } else {
             Sharing::Held

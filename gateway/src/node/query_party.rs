@@ -171,7 +171,7 @@ pub async fn answer_query(
                 at,
             };
             select_rows(store, me, &query, &|row| {
-                consents.covers(&row.patient, &row.indicator, row.effective.0, use_)
+                consents.covers(&row.patient, &row.indicator, row.day, use_)
             })
         } else {
             select_rows(store, me, &query, &|_| true)
@@ -263,6 +263,7 @@ pub fn query_status(e: &QueryError) -> u16 {
     match e {
         QueryError::UnknownIndicator { .. }
         | QueryError::EmptyWindow
+        | QueryError::WindowNotWholeDays
         | QueryError::Filter { .. }
         | QueryError::Value(_) => 400,
         QueryError::RowSetMismatch { .. } => 409,

@@ -66,6 +66,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         .await?
         .with_context(|| format!("cannot open the store in {}", config.data.display()))?;
     let node_key = store.node_signing_key();
+    let splitter = ShareSplitter::new(store.share_split_key());
     let identity = TlsIdentity::from_signing_key(&node_key)?;
     let pins = pins(&checked, identity.public_key())?;
     let pins_for_links = pins;
@@ -124,7 +125,6 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     let (witness_stop, witness_stopped) = watch::channel(false);
     let delivery = tokio::spawn(run_consent_delivery(state.clone(), witness_stopped.clone()));
     let witnessing = tokio::spawn(run_witnessing(state.clone(), witness_stopped));
-    let splitter = ShareSplitter::from_node_seed(&node_key.to_bytes());
     let (outbox_stop, outbox_stopped) = watch::channel(false);
     let mut outbox = tokio::spawn(run_outbox(
         state.clone(),

@@ -14,10 +14,14 @@
 //! An idle worker woken by an ingest lingers until ingests are quiet for a moment (bounded), so
 //! bursts of requests share in few batches; a busy or retrying worker never lingers.
 //!
+//! What a row carries besides the pair: the record's handle (never its id, which is a hash of
+//! low-entropy content), the indicator, the UTC day of the effective time (never the instant)
+//! and the patient's pseudonym — the least the query rules need (see SECURITY.md).
+//!
 //! Consistency of retries: the split is deterministic. x1 and x2 are the output of BLAKE3 keyed
-//! with a key derived from this node's identity seed (`node.key`, secret, mode 0600) and the
-//! record id, so a retry — after a crash, a restart or a peer outage — sends exactly the shares
-//! the first attempt sent. Receivers keep the first rows they get per record
+//! with this node's split key (derived from its master key, sealed at rest) and the record's
+//! handle, so a retry — after a crash, a restart or a peer outage — sends exactly the shares the
+//! first attempt sent. Receivers keep the first rows they get per record
 //! ([`hdg_storage::Store::commit_shares`] is idempotent), so the three parties always hold
 //! pairs of one and the same split, never a mix of two. x1 and x2 are pseudorandom to anyone
 //! without the node's key, so any two of the three shares a party sees reveal nothing of x.
@@ -27,8 +31,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hdg_mpc::PartyId;
-use hdg_schema::{Observation, RecordId, Timestamp, Value};
-use hdg_storage::ShareRow;
+use hdg_schema::{Observation, RecordHandle, Timestamp, Value};
+use hdg_storage::{SecretKey, ShareRow};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
@@ -59,28 +63,23 @@ const LINGER: Duration = Duration::from_secs(2);
 const MAX_LINGER: Duration = Duration::from_secs(10);
 /// How often an idle worker looks at the outbox even without a wake-up.
 const IDLE_POLL: Duration = Duration::from_secs(2);
-/// BLAKE3 key-derivation context of the split key.
-const SPLIT_CONTEXT: &str = "hdg 2026-11 gateway replicated share split v1";
-
 /// Splits values into replicated shares deterministically per record (see the module doc).
 pub struct ShareSplitter {
-    key: Zeroizing<[u8; 32]>,
+    key: SecretKey,
 }
 
 impl ShareSplitter {
-    /// The splitter of the node whose ed25519 identity seed is `seed`.
-    pub fn from_node_seed(seed: &[u8; 32]) -> ShareSplitter {
-        ShareSplitter {
-            key: Zeroizing::new(blake3::derive_key(SPLIT_CONTEXT, seed)),
-        }
+    /// The splitter keyed with `key` (the store's [`hdg_storage::Store::share_split_key`]).
+    pub fn new(key: SecretKey) -> ShareSplitter {
+        ShareSplitter { key }
     }
 
-    /// The three parties' pairs of `value` for `record`: party i gets (x_i, x_{i+1 mod 3}),
-    /// with x0 + x1 + x2 = value (mod 2^64).
-    pub fn split(&self, record: &RecordId, value: u64) -> [(u64, u64); 3] {
+    /// The three parties' pairs of `value` for the record `handle`: party i gets
+    /// (x_i, x_{i+1 mod 3}), with x0 + x1 + x2 = value (mod 2^64).
+    pub fn split(&self, handle: &RecordHandle, value: u64) -> [(u64, u64); 3] {
         let mut mask = Zeroizing::new([0u8; 16]);
-        blake3::Hasher::new_keyed(&self.key)
-            .update(&record.0)
+        blake3::Hasher::new_keyed(self.key.expose())
+            .update(&handle.0)
             .finalize_xof()
             .fill(mask.as_mut_slice());
         let x1 = u64::from_le_bytes(mask[..8].try_into().expect("8 bytes"));
@@ -99,18 +98,21 @@ pub fn ring_value(obs: &Observation) -> Option<u64> {
     }
 }
 
-/// Each party's rows of `batch`, and the ids of the observations the batch covers (all of
-/// them: a non-numeric one, which the outbox never holds, is simply not shared).
-pub fn rows_for(splitter: &ShareSplitter, batch: &[Observation]) -> [Vec<WireShare>; 3] {
+/// Each party's rows of `batch` (observations with their handles; a non-numeric one, which the
+/// outbox never holds, is simply not shared).
+pub fn rows_for(
+    splitter: &ShareSplitter,
+    batch: &[(RecordHandle, Observation)],
+) -> [Vec<WireShare>; 3] {
     let mut rows: [Vec<WireShare>; 3] = Default::default();
-    for obs in batch {
+    for (handle, obs) in batch {
         let Some(x) = ring_value(obs) else { continue };
-        let pairs = splitter.split(&obs.id(), x);
+        let pairs = splitter.split(handle, x);
         for (party, pair) in pairs.into_iter().enumerate() {
             rows[party].push(WireShare {
-                record: obs.id(),
+                handle: *handle,
                 indicator: obs.indicator.clone(),
-                effective: obs.effective.0,
+                day: obs.effective.utc_day().0,
                 patient: obs.patient,
                 party: party as u8,
                 pair,
@@ -134,6 +136,7 @@ async fn store_rows(state: &Arc<NodeState>, rows: Vec<ShareRow>, from_node: Node
         Ok(r) => Response::ShareAck {
             stored: r.stored.len() as u64,
             duplicates: r.duplicates.len() as u64,
+            dropped: r.dropped.len() as u64,
             leaf_index: r.leaf_index,
             signed_head: r.checkpoint,
         },
@@ -145,9 +148,9 @@ async fn store_rows(state: &Arc<NodeState>, rows: Vec<ShareRow>, from_node: Node
 
 fn to_row(w: &WireShare) -> ShareRow {
     ShareRow {
-        record: w.record,
+        handle: w.handle,
         indicator: w.indicator.clone(),
-        effective: Timestamp(w.effective),
+        day: Timestamp(w.day),
         patient: w.patient,
         party: w.party,
         pair: w.pair,
@@ -221,8 +224,8 @@ fn check_batch(me: usize, peer: PartyId, from_party: u8, rows: &[WireShare]) -> 
     }
     if let Some(bad) = rows.iter().find(|r| usize::from(r.party) != me) {
         return Err(format!(
-            "row of record {} is for party {}, not this party {me}",
-            bad.record, bad.party
+            "row {} is for party {}, not this party {me}",
+            bad.handle, bad.party
         ));
     }
     Ok(())
@@ -263,7 +266,7 @@ pub async fn run_outbox(
             }
             continue;
         }
-        let ids: Vec<RecordId> = pending.iter().map(Observation::id).collect();
+        let ids: Vec<RecordHandle> = pending.iter().map(|(h, _)| *h).collect();
         let rows = rows_for(&splitter, &pending);
         match share_round(&state, rows, own_key).await {
             Ok(()) => {
@@ -336,8 +339,11 @@ async fn share_round(
                 };
                 match state.links.request(peer, &request, ACK_TIMEOUT).await {
                     Ok(Response::ShareAck {
-                        stored, duplicates, ..
-                    }) if stored + duplicates == expected => Ok(()),
+                        stored,
+                        duplicates,
+                        dropped,
+                        ..
+                    }) if stored + duplicates + dropped == expected => Ok(()),
                     Ok(other) => Err(format!("{peer} answered unexpectedly: {other:?}")),
                     Err(e) => Err(e.to_string()),
                 }
@@ -368,8 +374,8 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
         fn splits_reconstruct_agree_and_repeat(seed in any::<[u8; 32]>(), id in any::<[u8; 32]>(), x in any::<u64>()) {
-            let s = ShareSplitter::from_node_seed(&seed);
-            let record = RecordId(id);
+            let s = ShareSplitter::new(SecretKey::from_bytes(seed));
+            let record = RecordHandle(id);
             let pairs = s.split(&record, x);
             for i in 0..3 {
                 let sum = pairs[i].0.wrapping_add(pairs[(i + 1) % 3].0).wrapping_add(pairs[(i + 2) % 3].0);
@@ -382,19 +388,19 @@ mod tests {
 
     #[test]
     fn other_nodes_and_records_get_other_masks() {
-        let a = ShareSplitter::from_node_seed(&[1; 32]);
-        let b = ShareSplitter::from_node_seed(&[2; 32]);
-        let r = RecordId([5; 32]);
+        let a = ShareSplitter::new(SecretKey::from_bytes([1; 32]));
+        let b = ShareSplitter::new(SecretKey::from_bytes([2; 32]));
+        let r = RecordHandle([5; 32]);
         assert_ne!(a.split(&r, 7)[1], b.split(&r, 7)[1]);
-        assert_ne!(a.split(&r, 7)[1], a.split(&RecordId([6; 32]), 7)[1]);
+        assert_ne!(a.split(&r, 7)[1], a.split(&RecordHandle([6; 32]), 7)[1]);
     }
 
     #[test]
     fn batches_for_another_party_or_from_a_false_sender_are_refused() {
         let row = |party| WireShare {
-            record: RecordId([1; 32]),
+            handle: RecordHandle([1; 32]),
             indicator: "8867-4".into(),
-            effective: 0,
+            day: 0,
             patient: hdg_schema::Pseudonym([2; 32]),
             party,
             pair: (1, 2),

@@ -69,10 +69,10 @@ pub struct Query {
     pub statistic: Statistic,
     /// The indicator code (LOINC), e.g. `4548-4`.
     pub indicator: String,
-    /// Earliest effective time included, unix ms.
+    /// Earliest effective day included, unix ms of its midnight (UTC).
     #[serde(default)]
     pub from: Option<i64>,
-    /// First effective time excluded, unix ms.
+    /// First effective day excluded, unix ms of its midnight (UTC).
     #[serde(default)]
     pub to: Option<i64>,
     /// The researcher's X25519 public key the output shares are sealed to.
@@ -95,7 +95,8 @@ pub struct PartyAnswer {
     pub sealed: SealedAggregates,
     /// Rows the statistic ran on (pairs, for a paired statistic).
     pub rows: u64,
-    /// SHA-256 of the selected record ids (see [`row_digest`]); the same at every party.
+    /// SHA-256 of the selected record handles (see [`select::row_digest`]); the same at every
+    /// party.
     #[serde(with = "hex32")]
     pub digest: [u8; 32],
     /// Index of the query's entry in this party's ledger (set by the node that anchored it).
@@ -119,6 +120,11 @@ pub enum QueryError {
     /// The time window is empty (`from` not before `to`).
     #[error("time window is empty: from must be before to")]
     EmptyWindow,
+    /// A bound of the time window is not the start of a UTC day.
+    #[error(
+        "time window refused: from and to must be whole UTC days (midnight), as the parties hold effective dates to the day"
+    )]
+    WindowNotWholeDays,
     /// The `--where` filter does not parse.
     #[error("filter refused: {reason}")]
     Filter {

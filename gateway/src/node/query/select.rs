@@ -1,21 +1,23 @@
-//! Row selection: which of this party's share rows a query runs on. The rule uses only public
-//! metadata (indicator, effective time, patient pseudonym, record id), so every party selects
-//! the same rows in the same order from its own store, and a digest of the selected record ids
-//! lets the three confirm it before computing.
+//! Row selection: which of this party's share rows a query runs on. The rule uses only the
+//! metadata every party holds (indicator, UTC day, patient pseudonym, record handle), so every
+//! party selects the same rows in the same order from its own store, and a digest of the
+//! selected handles lets the three confirm it before computing.
 //!
 //! Only rows the caller admits count: with consent required, rows a patient's consent covers
 //! for the query ([`crate::node::consent`]).
 //!
-//! - One indicator: every share row of the indicator with effective time in `[from, to)`, in
-//!   record-id order.
+//! - A window is whole UTC days: `from` and `to` must be midnights (the parties hold days, not
+//!   instants); a query with another window is refused before anything is read.
+//! - One indicator: every share row of the indicator whose day is in `[from, to)`, in handle
+//!   order.
 //! - Paired (Pearson x ~ y): per patient pseudonym, the latest row of x and the latest row of y
-//!   in the window (latest effective time; equal times broken by the larger record id); only
-//!   patients with both; pairs in pseudonym order.
+//!   in the window (latest day; rows of the same day broken by the larger handle, an arbitrary
+//!   but common choice); only patients with both; pairs in pseudonym order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use hdg_mpc::{ArithShares, PartyId};
-use hdg_schema::{Pseudonym, RecordId, Timestamp};
+use hdg_schema::{Pseudonym, RecordHandle, Timestamp};
 use hdg_storage::{ShareRow, Store, TimeRange};
 use sha2::{Digest, Sha256};
 
@@ -24,8 +26,8 @@ use super::{Query, QueryError, Statistic};
 /// The rows a query runs on at this party: one aligned column per input vector.
 #[derive(Debug)]
 pub struct Selection {
-    /// Record ids of each column, row by row.
-    pub ids: Vec<Vec<RecordId>>,
+    /// Record handles of each column, row by row.
+    pub ids: Vec<Vec<RecordHandle>>,
     /// This party's shares of each column.
     pub shares: Vec<ArithShares>,
     /// The patients whose rows were selected (for their audit).
@@ -38,17 +40,17 @@ impl Selection {
         self.ids.first().map_or(0, |c| c.len() as u64)
     }
 
-    /// The digest of the selected record ids ([`row_digest`]).
+    /// The digest of the selected handles ([`row_digest`]).
     pub fn digest(&self) -> [u8; 32] {
         row_digest(&self.ids)
     }
 }
 
-/// SHA-256 over `"hdg rows v1\n"` and, per column, its length (u64 BE) and its record ids: equal
-/// at two parties exactly when they selected the same records in the same order.
-pub fn row_digest(columns: &[Vec<RecordId>]) -> [u8; 32] {
+/// SHA-256 over `"hdg rows v2\n"` and, per column, its length (u64 BE) and its record handles:
+/// equal at two parties exactly when they selected the same records in the same order.
+pub fn row_digest(columns: &[Vec<RecordHandle>]) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(b"hdg rows v1\n");
+    h.update(b"hdg rows v2\n");
     for column in columns {
         h.update((column.len() as u64).to_be_bytes());
         for id in column {
@@ -58,12 +60,19 @@ pub fn row_digest(columns: &[Vec<RecordId>]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// The time range of a query, refusing an empty window.
+/// The time range of a query, refusing an empty window and one that is not whole UTC days.
 pub fn time_range(q: &Query) -> Result<TimeRange, QueryError> {
     if let (Some(f), Some(t)) = (q.from, q.to)
         && f >= t
     {
         return Err(QueryError::EmptyWindow);
+    }
+    if [q.from, q.to]
+        .into_iter()
+        .flatten()
+        .any(|t| !Timestamp(t).is_utc_day())
+    {
+        return Err(QueryError::WindowNotWholeDays);
     }
     Ok(TimeRange {
         from: q.from.map(Timestamp),
@@ -109,7 +118,7 @@ fn column<'a>(rows: impl Iterator<Item = &'a ShareRow>) -> Selection {
     let (mut ids, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
     let mut patients = BTreeSet::new();
     for r in rows {
-        ids.push(r.record);
+        ids.push(r.handle);
         a.push(r.pair.0);
         b.push(r.pair.1);
         patients.insert(r.patient);
@@ -121,12 +130,12 @@ fn column<'a>(rows: impl Iterator<Item = &'a ShareRow>) -> Selection {
     }
 }
 
-/// Each patient's latest row (by effective time, then record id).
+/// Each patient's latest row (by day, then handle).
 fn latest(rows: &[ShareRow]) -> BTreeMap<Pseudonym, &ShareRow> {
     let mut out: BTreeMap<Pseudonym, &ShareRow> = BTreeMap::new();
     for r in rows {
         let e = out.entry(r.patient).or_insert(r);
-        if (r.effective, r.record) > (e.effective, e.record) {
+        if (r.day, r.handle) > (e.day, e.handle) {
             *e = r;
         }
     }

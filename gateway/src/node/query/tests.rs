@@ -9,7 +9,7 @@ use hdg_mpc::memory::memory_channels;
 use hdg_mpc::ring::encode;
 use hdg_mpc::stats::{StatValue, open_aggregates};
 use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret, StaticSecret};
-use hdg_schema::{Pseudonym, RecordId, Timestamp};
+use hdg_schema::{Pseudonym, RecordHandle, Timestamp};
 use hdg_storage::{ShareRow, Store};
 use tempfile::TempDir;
 
@@ -24,12 +24,13 @@ const HBA1C: &str = "4548-4";
 const BMI: &str = "39156-5";
 const GLUCOSE: &str = "2339-0";
 const DAY: i64 = 86_400_000;
-const T0: i64 = 1_700_000_000_000;
+/// A midnight (UTC): query windows are whole days.
+const T0: i64 = 1_699_920_000_000;
 
-/// One plaintext observation: (record, indicator, effective, patient, fixed-point value).
+/// One plaintext observation: (handle, indicator, effective, patient, fixed-point value).
 #[derive(Clone, Debug)]
 struct Obs {
-    record: RecordId,
+    handle: RecordHandle,
     indicator: &'static str,
     effective: i64,
     patient: u8,
@@ -60,15 +61,16 @@ fn random_below(span: u64) -> u64 {
     rand::random::<u64>() % span
 }
 
-/// `n` observations of `code` with random plausible values, patients 0..n, one day apart.
+/// `n` observations of `code` with random plausible values, patients 0..n, one day apart at
+/// various hours (the parties hold only the day).
 fn observations(code: &'static str, n: usize) -> Vec<Obs> {
     let ind = indicator(code).unwrap();
     let span = (ind.max_fixed - ind.min_fixed) as u64 + 1;
     (0..n)
         .map(|i| Obs {
-            record: RecordId(rand::random()),
+            handle: RecordHandle(rand::random()),
             indicator: code,
-            effective: T0 + i as i64 * DAY,
+            effective: T0 + i as i64 * DAY + (i as i64 % 24) * 3_600_000,
             patient: i as u8,
             value: ind.min_fixed + random_below(span) as i64,
         })
@@ -77,20 +79,20 @@ fn observations(code: &'static str, n: usize) -> Vec<Obs> {
 
 /// Splits every value x = x0 + x1 + x2 and stores (x_i, x_{i+1}) at party i, skipping the
 /// records in `missing_at_2` at party 2.
-fn store_shares(p: &mut Parties, obs: &[Obs], missing_at_2: &[RecordId]) {
+fn store_shares(p: &mut Parties, obs: &[Obs], missing_at_2: &[RecordHandle]) {
     let mut batches: [Vec<ShareRow>; 3] = Default::default();
     for o in obs {
         let (x0, x1) = (rand::random::<u64>(), rand::random::<u64>());
         let x2 = encode(o.value).wrapping_sub(x0).wrapping_sub(x1);
         let x = [x0, x1, x2];
         for (i, batch) in batches.iter_mut().enumerate() {
-            if i == 2 && missing_at_2.contains(&o.record) {
+            if i == 2 && missing_at_2.contains(&o.handle) {
                 continue;
             }
             batch.push(ShareRow {
-                record: o.record,
+                handle: o.handle,
                 indicator: o.indicator.to_string(),
-                effective: Timestamp(o.effective),
+                day: Timestamp(o.effective).utc_day(),
                 patient: Pseudonym([o.patient; 32]),
                 party: i as u8,
                 pair: (x[i], x[(i + 1) % 3]),
@@ -240,12 +242,13 @@ fn variance_in_a_time_window_equals_plaintext() {
 }
 
 /// Plaintext pairing, written independently of the selection code: per patient the latest
-/// (effective, record) of each indicator inside the window, patients with both, by pseudonym.
+/// (day, handle) of each indicator inside the window, patients with both, by pseudonym.
 fn plaintext_pairs(obs: &[Obs], x: &str, y: &str, from: i64) -> Vec<(i64, i64)> {
     let mut best: BTreeMap<(u8, &str), &Obs> = BTreeMap::new();
     for o in obs.iter().filter(|o| o.effective >= from) {
         let slot = best.entry((o.patient, o.indicator)).or_insert(o);
-        if (o.effective, o.record) > (slot.effective, slot.record) {
+        let day = |o: &Obs| Timestamp(o.effective).utc_day();
+        if (day(o), o.handle) > (day(slot), slot.handle) {
             *slot = o;
         }
     }
@@ -271,14 +274,14 @@ fn pearson_pairs_latest_values_per_patient() {
             }
         }
     }
-    // Two observations of one patient at the same time: the larger record id wins.
+    // Two observations of one patient on the same day: the larger handle wins.
     let mut tie = obs
         .iter()
         .rev()
         .find(|o| o.indicator == BMI)
         .unwrap()
         .clone();
-    tie.record = RecordId(rand::random());
+    tie.handle = RecordHandle(rand::random());
     tie.value = indicator(BMI).unwrap().min_fixed;
     obs.push(tie);
     store_shares(&mut p, &obs, &[]);
@@ -409,7 +412,7 @@ fn median_is_the_lower_median() {
 fn a_missing_row_at_one_party_fails_every_party_with_the_digest_error() {
     let mut p = parties();
     let obs = observations(HBA1C, 20);
-    store_shares(&mut p, &obs, &[obs[7].record]);
+    store_shares(&mut p, &obs, &[obs[7].handle]);
     let researcher = StaticSecret::random_from_rng(&mut rand::rng());
     let out = run_memory(&p, &query(Statistic::Mean, HBA1C, &researcher));
     for (i, o) in out.into_iter().enumerate() {
@@ -518,6 +521,17 @@ fn an_unknown_indicator_and_an_empty_window_are_refused() {
     };
     for o in run_memory(&p, &q) {
         assert!(matches!(o, Err(QueryError::EmptyWindow)));
+    }
+    // A bound inside a day would select by instant, which the parties cannot (and must not).
+    for (from, to) in [(Some(T0 + 1), None), (None, Some(T0 + DAY - 1))] {
+        let q = Query {
+            from,
+            to,
+            ..query(Statistic::Mean, HBA1C, &researcher)
+        };
+        for o in run_memory(&p, &q) {
+            assert!(matches!(o, Err(QueryError::WindowNotWholeDays)), "{o:?}");
+        }
     }
 }
 

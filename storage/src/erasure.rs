@@ -1,0 +1,318 @@
+//! Erasing a patient at this node, in one synced write and one ledger entry, whatever roles the
+//! node plays for them:
+//!
+//! - as their home node: crypto-shred their records (destroy the data key, leave the tombstone
+//!   [`layout::ERASED`]; the sealed bodies stay, unreadable, so the ledger still verifies), drop
+//!   their index entries and any value still waiting to be shared or held for a consent;
+//! - as a computing party: delete their share rows (from every hospital) and the rows' index
+//!   entries, turn the rows' manifest entries into erased entries that keep only hashes (row id
+//!   and value digest), and leave a tombstone so rows that arrive later are dropped.
+//!
+//! The `Erasure` ledger entry has the pseudonym as subject and, as content hash,
+//! SHA-256("hdg erasure v2\n" || records digest || share rows digest): SHA-256 over the erased
+//! records' sorted handles, and over the erased rows' sorted row ids. The patient's audit lists it.
+//! Afterwards the deleted bytes are flushed and compacted out of the database files, so neither a
+//! destroyed data key nor an erased share survives in a copy of the folder taken later.
+
+use std::collections::BTreeMap;
+
+use hdg_ledger::{EntryKind, LedgerEntry};
+use hdg_schema::{Pseudonym, RecordHandle, Timestamp};
+use rocksdb::{BottommostLevelCompaction, CompactOptions, WriteBatch};
+use sha2::{Digest, Sha256};
+
+use crate::error::StoreError;
+use crate::layout;
+use crate::patient_log::patient_log_key;
+use crate::share_manifest::{self, ManifestEntry};
+use crate::share_value::StoredShare;
+use crate::store::{Store, append_leaf, corrupt, sorted_digest};
+
+/// What [`Store::erase_patient`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Erasure {
+    /// The patient's data here was erased and the erasure anchored.
+    Erased(ErasureReceipt),
+    /// Everything of the patient here was already erased (by an earlier request).
+    AlreadyErased,
+    /// This node holds nothing of the patient, and never did.
+    NothingHeld,
+}
+
+/// What an erasure did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureReceipt {
+    /// Records made unreadable (this node is their home).
+    pub records: u64,
+    /// Share rows deleted (this node is a computing party).
+    pub share_rows: u64,
+    /// Ledger index of the erasure entry.
+    pub leaf_index: u64,
+    /// The signed head closing the erasure's block.
+    pub checkpoint: String,
+}
+
+/// The content hash of an erasure entry from its two parts.
+pub(crate) fn erasure_content(records: &[RecordHandle], rows: &[[u8; 32]]) -> [u8; 32] {
+    let mut rows = rows.to_vec();
+    rows.sort();
+    let mut shares = Sha256::new();
+    for r in &rows {
+        shares.update(r);
+    }
+    let shares: [u8; 32] = shares.finalize().into();
+    let mut h = Sha256::new();
+    h.update(b"hdg erasure v2\n");
+    h.update(sorted_digest(records));
+    h.update(shares);
+    h.finalize().into()
+}
+
+impl Store {
+    /// Erases `patient` at this node (see the module doc) and anchors it. Idempotent: a second
+    /// call finds nothing left and answers [`Erasure::AlreadyErased`].
+    pub fn erase_patient(
+        &mut self,
+        patient: &Pseudonym,
+        now: Timestamp,
+    ) -> Result<Erasure, StoreError> {
+        let key_state = self.db.get_cf(self.cf(layout::KEYS), patient.0)?;
+        let shred = matches!(&key_state, Some(v) if v != layout::ERASED);
+        let rows = self.patient_share_rows(patient)?;
+        let was_erased = key_state.is_some() || self.shares_erased(patient)?.is_some();
+        if !shred && rows.is_empty() {
+            return Ok(if was_erased {
+                Erasure::AlreadyErased
+            } else {
+                Erasure::NothingHeld
+            });
+        }
+
+        let mut batch = WriteBatch::default();
+        let mut frontier = self.frontier.clone();
+        let leaf_index = frontier.size();
+        let mut touched = Touched::default();
+        let records = if shred {
+            let handles = self.erase_indexes(patient, &mut batch, &mut touched)?;
+            batch.put_cf(self.cf(layout::KEYS), patient.0, layout::ERASED);
+            touched.add(layout::KEYS, &patient.0);
+            handles
+        } else {
+            Vec::new()
+        };
+        let row_ids = self.erase_share_rows(&rows, leaf_index, &mut batch, &mut touched)?;
+        batch.put_cf(
+            self.cf(layout::SHARES_ERASED),
+            self.patient_tag(patient),
+            leaf_index.to_be_bytes(),
+        );
+        let entry = LedgerEntry {
+            kind: EntryKind::Erasure,
+            subject: patient.0,
+            content_hash: erasure_content(&records, &row_ids),
+            actor: self.node_key.verifying_key().to_bytes(),
+            time: now.0,
+        };
+        append_leaf(&mut batch, self, &mut frontier, &entry.to_bytes());
+        // The patient's audit lists the erasure.
+        batch.put_cf(
+            self.cf(layout::PATIENT_LOG),
+            patient_log_key(patient, leaf_index),
+            [],
+        );
+        let head = self.close_block(&mut batch, &frontier, now);
+        self.write_durably(batch)?;
+        self.advance(frontier, &head);
+        self.forget_data_key(patient);
+        self.compact(&touched)?;
+        Ok(Erasure::Erased(ErasureReceipt {
+            records: records.len() as u64,
+            share_rows: row_ids.len() as u64,
+            leaf_index,
+            checkpoint: head.note,
+        }))
+    }
+
+    /// The patient's share rows here.
+    fn patient_share_rows(&self, patient: &Pseudonym) -> Result<Vec<IndexedRow>, StoreError> {
+        let tag = self.patient_tag(patient);
+        let mut out = Vec::new();
+        for kv in self
+            .db
+            .prefix_iterator_cf(self.cf(layout::SHARE_PATIENTS), tag)
+        {
+            let (k, v) = kv?;
+            if !k.starts_with(&tag) {
+                break;
+            }
+            out.push(IndexedRow {
+                index_key: k.to_vec(),
+                share_key: v.to_vec(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Deletes `rows` and their index entries into `batch` and turns their manifest entries into
+    /// erased entries naming the erasure at `leaf`; returns the erased rows' ids.
+    fn erase_share_rows(
+        &self,
+        rows: &[IndexedRow],
+        leaf: u64,
+        batch: &mut WriteBatch,
+        touched: &mut Touched,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        let mut by_receipt: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
+        for IndexedRow {
+            index_key,
+            share_key,
+        } in rows
+        {
+            let (_, _, handle) = layout::decode_index_tail(share_key)
+                .ok_or_else(|| corrupt("share patient index entry", "does not name a share key"))?;
+            let value = self
+                .db
+                .get_cf(self.cf(layout::SHARES), share_key)?
+                .ok_or_else(|| corrupt(&format!("share row {handle}"), "indexed but missing"))?;
+            let stored = StoredShare::from_bytes(&value)
+                .ok_or_else(|| corrupt(&format!("share row {handle}"), "does not decode"))?;
+            by_receipt
+                .entry(stored.leaf_index)
+                .or_default()
+                .push(share_key.clone());
+            batch.delete_cf(self.cf(layout::SHARES), share_key);
+            batch.delete_cf(self.cf(layout::SHARE_IDS), handle.0);
+            batch.delete_cf(self.cf(layout::SHARE_PATIENTS), index_key);
+            touched.add(layout::SHARES, share_key);
+            touched.add(layout::SHARE_IDS, &handle.0);
+            touched.add(layout::SHARE_PATIENTS, index_key);
+        }
+        let mut row_ids = Vec::with_capacity(rows.len());
+        for (receipt, keys) in by_receipt {
+            let receipt_key = receipt.to_be_bytes();
+            let bytes = self
+                .db
+                .get_cf(self.cf(layout::SHARE_RECEIPTS), receipt_key)?
+                .ok_or_else(|| corrupt(&format!("share receipt {receipt}"), "manifest missing"))?;
+            let mut manifest = share_manifest::from_bytes(&bytes).ok_or_else(|| {
+                corrupt(
+                    &format!("share receipt {receipt}"),
+                    "manifest does not decode",
+                )
+            })?;
+            for e in &mut manifest {
+                if let ManifestEntry::Row { key, digest } = e
+                    && keys.contains(key)
+                {
+                    let row_id = share_manifest::row_id(key);
+                    row_ids.push(row_id);
+                    *e = ManifestEntry::Erased {
+                        row_id,
+                        digest: *digest,
+                        erasure: leaf,
+                    };
+                }
+            }
+            batch.put_cf(
+                self.cf(layout::SHARE_RECEIPTS),
+                receipt_key,
+                share_manifest::to_bytes(&manifest),
+            );
+            touched.add(layout::SHARE_RECEIPTS, &receipt_key);
+        }
+        Ok(row_ids)
+    }
+
+    /// Removes every index entry of `patient`'s records into `batch`, and any of their values
+    /// still queued for sharing or held for a consent; returns their records' handles.
+    fn erase_indexes(
+        &self,
+        patient: &Pseudonym,
+        batch: &mut WriteBatch,
+        touched: &mut Touched,
+    ) -> Result<Vec<RecordHandle>, StoreError> {
+        let mut handles = Vec::new();
+        for kv in self
+            .db
+            .prefix_iterator_cf(self.cf(layout::BY_PATIENT), patient.0)
+        {
+            let (k, _) = kv?;
+            if !k.starts_with(&patient.0) {
+                break;
+            }
+            let (indicator, effective, handle) = layout::decode_index_tail(&k[32..])
+                .ok_or_else(|| corrupt("patient index entry", "does not decode"))?;
+            let by_indicator = layout::by_indicator_key(&indicator, effective, &handle);
+            batch.delete_cf(self.cf(layout::BY_PATIENT), &k);
+            batch.delete_cf(self.cf(layout::BY_INDICATOR), &by_indicator);
+            touched.add(layout::BY_PATIENT, &k);
+            touched.add(layout::BY_INDICATOR, &by_indicator);
+            // A shredded value must never be secret-shared afterwards.
+            if let Some(stored) = self.stored(&handle)? {
+                let outbox = crate::outbox::outbox_key(stored.leaf_index);
+                batch.delete_cf(self.cf(layout::OUTBOX), outbox);
+                touched.add(layout::OUTBOX, &outbox);
+            }
+            handles.push(handle);
+        }
+        // Nor a value held back for a consent.
+        for kv in self.db.prefix_iterator_cf(self.cf(layout::HELD), patient.0) {
+            let (k, _) = kv?;
+            if !k.starts_with(&patient.0) {
+                break;
+            }
+            batch.delete_cf(self.cf(layout::HELD), &k);
+            touched.add(layout::HELD, &k);
+        }
+        handles.sort();
+        Ok(handles)
+    }
+
+    /// Flushes the memtables and compacts the key ranges an erasure deleted or rewrote, to the
+    /// bottom level, so the old values leave the database files (and the write-ahead log files
+    /// that held them become obsolete and are removed).
+    fn compact(&self, touched: &Touched) -> Result<(), StoreError> {
+        let cfs: Vec<_> = layout::ALL.iter().map(|name| self.cf(name)).collect();
+        self.db
+            .flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())?;
+        let mut opts = CompactOptions::default();
+        opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
+        for (name, (first, last)) in &touched.ranges {
+            // The end of a compaction range is exclusive: extend it past the last key.
+            let mut end = last.clone();
+            end.push(0);
+            self.db
+                .compact_range_cf_opt(self.cf(name), Some(first), Some(&end), &opts);
+        }
+        Ok(())
+    }
+}
+
+/// A share row as the patient index names it.
+struct IndexedRow {
+    /// Its key in [`layout::SHARE_PATIENTS`].
+    index_key: Vec<u8>,
+    /// Its key in [`layout::SHARES`].
+    share_key: Vec<u8>,
+}
+
+/// The key ranges an erasure touched, per column family.
+#[derive(Default)]
+struct Touched {
+    ranges: BTreeMap<&'static str, (Vec<u8>, Vec<u8>)>,
+}
+
+impl Touched {
+    fn add(&mut self, cf: &'static str, key: &[u8]) {
+        let range = self
+            .ranges
+            .entry(cf)
+            .or_insert_with(|| (key.to_vec(), key.to_vec()));
+        if key < range.0.as_slice() {
+            range.0 = key.to_vec();
+        }
+        if key > range.1.as_slice() {
+            range.1 = key.to_vec();
+        }
+    }
+}
