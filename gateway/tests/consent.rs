@@ -74,6 +74,8 @@ fn count_query(dir: &Path, indicator: &str) -> Result<u64, String> {
     let key = dir.join("identities/research-institute.key");
     let (ok, text) = hdg_text(&[
         "query",
+        "--cluster",
+        dir.to_str().unwrap(),
         "--node",
         &url,
         "--key",

@@ -102,6 +102,8 @@ fn query(dir: &Path, i: usize, key: &str, extra: &[&str]) -> (bool, Value) {
     let key = dir.join("identities").join(key);
     let mut args = vec![
         "query",
+        "--cluster",
+        dir.to_str().unwrap(),
         "--node",
         &url,
         "--key",

@@ -19,6 +19,8 @@ fn query_refusal(dir: &Path, i: usize, key: &Path) -> String {
     let url = format!("http://{}", http_addr(dir, i));
     let (ok, text) = hdg_text(&[
         "query",
+        "--cluster",
+        dir.to_str().unwrap(),
         "--node",
         &url,
         "--key",

@@ -107,7 +107,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "\n== statistics by three-party computation, asked as a signed researcher, sealed to them"
     );
     let researcher = researcher_key(&cluster.layout.researcher_key())?;
-    let all_agree = run_sample_queries(&cluster.url(0), &researcher, &plain)?;
+    let pins = cluster.layout.pins()?;
+    let all_agree = run_sample_queries(&cluster.url(0), &pins, &researcher, &plain)?;
 
     println!("\n== witnessing: each node's ledger head cosigned by the two others");
     let witnessed = check_witnessing(&cluster)?;

@@ -107,6 +107,7 @@ fn samples() -> anyhow::Result<Vec<Sample>> {
 /// one, and returns whether all agree.
 pub fn run_sample_queries(
     node: &NodeUrl,
+    pins: &[[u8; 32]; 3],
     researcher: &SigningKey,
     plain: &Rows,
 ) -> anyhow::Result<bool> {
@@ -119,6 +120,7 @@ pub fn run_sample_queries(
         let t = Instant::now();
         let answer = ask(
             node,
+            pins,
             researcher,
             sample.statistic.clone(),
             sample.indicator,

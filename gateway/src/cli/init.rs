@@ -17,6 +17,7 @@ use anyhow::{Context, bail, ensure};
 use ed25519_dalek::SigningKey;
 use hdg_storage::{KeySource, SecretKey, Store};
 
+use super::cluster_file::{CLUSTER_FILE, ClusterFile, ClusterNode};
 use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig};
 use crate::node::registry::{IdentityEntry, RegistryFile, Role};
 
@@ -66,6 +67,8 @@ pub struct ClusterLayout {
     pub keys: Vec<PathBuf>,
     /// The demo identities' folder (seed files and the registry).
     pub identities: PathBuf,
+    /// The cluster file clients pin (`cluster.toml`).
+    pub cluster_file: PathBuf,
 }
 
 impl ClusterLayout {
@@ -73,6 +76,11 @@ impl ClusterLayout {
     pub fn open_store(&self, i: usize) -> anyhow::Result<Store> {
         Store::open(&self.data[i], false, &KeySource::File(self.keys[i].clone()))
             .with_context(|| format!("cannot open node{i}'s store"))
+    }
+
+    /// The three nodes' public keys, as clients pin them (from the cluster file).
+    pub fn pins(&self) -> anyhow::Result<[[u8; 32]; 3]> {
+        ClusterFile::load(&self.cluster_file)?.pins()
     }
 
     /// The seed file of the demo research institution.
@@ -176,6 +184,19 @@ pub fn write_cluster(
         std::fs::write(config_path(dir, i), text)
             .with_context(|| format!("cannot write {}", config_path(dir, i).display()))?;
     }
+    let cluster = ClusterFile {
+        nodes: (0..NODES)
+            .map(|i| ClusterNode {
+                name: format!("node{i}"),
+                party: i,
+                public_key: hex::encode(keys[i]),
+                api: format!("http://{}", http[i]),
+            })
+            .collect(),
+    };
+    let text = toml::to_string(&cluster).context("cannot write the cluster file")?;
+    let path = dir.join(CLUSTER_FILE);
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(ClusterLayout {
         configs: (0..NODES).map(|i| config_path(dir, i)).collect(),
         http,
@@ -183,6 +204,7 @@ pub fn write_cluster(
         data: (0..NODES).map(|i| dir.join(format!("node{i}"))).collect(),
         keys: (0..NODES).map(|i| dir.join(key_file(i))).collect(),
         identities: dir.join(IDENTITIES),
+        cluster_file: path,
     })
 }
 

@@ -1,8 +1,12 @@
-//! `hdg query --node URL --key RESEARCHER_KEY --stat mean --indicator 4548-4 ...`: a researcher's
-//! query. The client makes a fresh X25519 key pair for the answer, signs the query with the
-//! researcher's ed25519 seed (`hdg init` writes it under `DIR/identities/`), posts it to the
-//! node (the coordinator) at `/v1/query`, opens the three parties' sealed answers (which checks
-//! that the redundant copies of each share agree) and prints the result and the row count.
+//! `hdg query --cluster CLUSTER_FILE --key RESEARCHER_KEY --stat mean --indicator 4548-4 ...`: a
+//! researcher's query. The client makes a fresh X25519 key pair for the answer, signs the query
+//! with the researcher's ed25519 seed (`hdg init` writes it under `DIR/identities/`), posts it to
+//! a node (the coordinator) at `/v1/query`, checks the three parties' answers against the node
+//! keys the cluster file pins — each signed by its party, for this request's session and
+//! statistic, over the same rows ([`crate::node::query::answer`]) — and only then opens the
+//! sealed aggregates (bound to this request; the redundant copies of each share must agree) and
+//! prints the result and the row count. A relayed answer that fails a check is refused, naming
+//! the check, and no value is printed.
 //!
 //! Results are in the indicator's fixed point (the catalog's precision): `scale` says by what to
 //! divide a sum or a mean (and its square for a variance) to get the canonical unit.
@@ -19,19 +23,27 @@ use hdg_schema::Timestamp;
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use super::cluster_file::ClusterFile;
 use super::http::{NodeUrl, post};
 use super::ingest::now;
 use crate::node::consent::Purpose;
+use crate::node::query::answer::{check_answers, query_digest};
 use crate::node::query::filter::{filtered_mean, indicator, parse_edges};
 use crate::node::query::{DEFAULT_MIN_COHORT, PartyAnswer, Query, Statistic};
+use crate::node::query_party::session_of;
 use crate::node::signed::sign;
 
 /// Arguments of `hdg query`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The coordinator node's API, `http://host:port`.
+    /// The cluster file (`cluster.toml` from `hdg init`, or its folder): the node keys the
+    /// answers must be signed by.
+    #[arg(long, value_name = "FILE")]
+    cluster: PathBuf,
+    /// The coordinator node's API, `http://host:port` (default: the first node of the cluster
+    /// file).
     #[arg(long)]
-    node: String,
+    node: Option<String>,
     /// The researcher's ed25519 seed file (64 hex digits, as `hdg init` writes it).
     #[arg(long)]
     key: PathBuf,
@@ -94,10 +106,16 @@ pub struct Refused {
 }
 
 /// Signs `query` with `key` (the answer sealed to a fresh X25519 key made here), posts it to
-/// `node`, checks the three parties selected the same rows and opens the answer. `Ok(Err(_))`
-/// is the cluster's refusal; `Err` a failure to ask or to open.
+/// `node`, checks the three answers against the parties' `pins` and opens them. `Ok(Err(_))` is
+/// the cluster's refusal; `Err` a failure to ask, an answer refused by a check, or one that does
+/// not open.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per use; a struct adds nothing"
+)]
 pub fn ask(
     node: &NodeUrl,
+    pins: &[[u8; 32]; 3],
     key: &SigningKey,
     statistic: Statistic,
     indicator: &str,
@@ -129,14 +147,22 @@ pub fn ask(
             reason: reason.to_owned(),
         }));
     }
-    let answers: [PartyAnswer; 3] = serde_json::from_value(answer["answers"].clone())
-        .context("the node's answer does not hold three party answers")?;
-    if answers.iter().any(|a| a.digest != answers[0].digest) {
-        bail!("the parties report different row sets: result refused");
-    }
+    let answers: Vec<PartyAnswer> = serde_json::from_value(answer["answers"].clone())
+        .context("the node's answer does not hold the parties' answers")?;
+    let digest = query_digest(&body);
+    check_answers(
+        &answers,
+        pins,
+        &session_of(&signed).0,
+        &digest,
+        &query.statistic,
+    )?;
+    let answers: [PartyAnswer; 3] = answers
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("three answers were checked"))?;
     let sealed: [SealedAggregates; 3] = answers.clone().map(|a| a.sealed);
-    let value = open_aggregates(&recipient, &sealed)
-        .context("opening the sealed answers (the parties' shares disagree?)")?;
+    let value = open_aggregates(&recipient, &sealed, &digest)
+        .context("answer refused: the sealed answers do not open as the answer to this query")?;
     Ok(Ok(Answer {
         value,
         rows: answers[0].rows,
@@ -147,7 +173,16 @@ pub fn ask(
 
 /// Runs the query.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let node = NodeUrl::parse(&args.node)?;
+    let cluster = ClusterFile::load(&args.cluster)?;
+    let pins = cluster.pins()?;
+    let node = match &args.node {
+        Some(url) => url.clone(),
+        None => cluster
+            .api(0)
+            .context("the cluster file names no API for node 0")?
+            .to_owned(),
+    };
+    let node = NodeUrl::parse(&node)?;
     let key = read_seed(&args.key)?;
     let statistic = statistic(&args)?;
     let window = (
@@ -156,6 +191,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let answer = ask(
         &node,
+        &pins,
         &key,
         statistic,
         &args.indicator,

@@ -19,6 +19,7 @@ use tracing::warn;
 use hdg_ledger::EntryKind;
 
 use super::consent::{ConsentSet, Use};
+use super::query::answer::{query_digest, sign_answer};
 use super::query::run::{PartySetup, run_selected};
 use super::query::select::select_rows;
 use super::query::{PartyAnswer, Query, QueryError};
@@ -193,15 +194,19 @@ pub async fn answer_query(
         worker.ledger_written(store, Some(head));
         // The MPC needs only the selected rows: ingest and other queries go on meanwhile.
         drop(guard);
+        let digest = query_digest(&query_text);
         let setup = PartySetup {
             me,
             session: &session,
             secret: &secret,
             publics: &publics,
+            query: &digest,
         };
         let mut answer = run_selected(&selection, &setup, channel, &query, &worker.policy)
             .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
         answer.ledger_index = Some(ledger_index);
+        // Signed last, over every field: the coordinator relays it and cannot change it.
+        sign_answer(&worker.node_key, &digest, &mut answer);
         Ok::<PartyAnswer, Refusal>(answer)
     })
     .await

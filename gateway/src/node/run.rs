@@ -119,6 +119,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         clock_skew: Duration::from_millis(config.clock_skew_ms),
         pins,
         cosigner,
+        node_key: node_key.clone(),
     });
     let connector = tokio::spawn(keep_connected(links.clone(), checked.quic));
     let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests(), pins));

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
+use ed25519_dalek::SigningKey;
 use hdg_ledger::Cosigner;
 use hdg_mpc::PartyId;
 use hdg_schema::Enrolments;
@@ -61,6 +62,8 @@ pub struct NodeState {
     pub pins: [NodeKey; 3],
     /// This node's witness key: cosigns the peers' heads (the node key, under its origin).
     pub cosigner: Cosigner,
+    /// The node's ed25519 identity: signs this party's answers to queries.
+    pub node_key: SigningKey,
 }
 
 impl NodeState {

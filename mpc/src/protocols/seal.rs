@@ -2,7 +2,10 @@
 //!
 //! Each party encrypts its pair (x_i, x_{i+1}) to the recipient's X25519 key: an ephemeral
 //! X25519 key pair, the shared secret fed to BLAKE3 `derive_key` (bound to the session, the
-//! party, both public keys and the vector length) and ChaCha20-Poly1305 with that one-time key.
+//! party, both public keys, the vector length and the caller's context — what the output is,
+//! e.g. the statistic, its parameters and the request it answers) and ChaCha20-Poly1305 with
+//! that one-time key; the context is also associated data, so an output presented as the answer
+//! to anything else fails to open.
 //! The recipient gets every share twice (x_k from P_k and from P_{k-1}), checks that the copies
 //! agree and fails loudly when they do not: a party that alters its output shares is caught.
 //! No communication between parties: the caller forwards the [`SealedOutput`]s.
@@ -51,8 +54,11 @@ pub enum RevealError {
         /// The odd one out.
         party: PartyId,
     },
-    /// Authentication failed: wrong recipient key, or the ciphertext was altered.
-    #[error("sealed output of {party} does not decrypt under this recipient key")]
+    /// Authentication failed: wrong recipient key, another context (the output answers
+    /// something else), or the ciphertext was altered.
+    #[error(
+        "sealed output of {party} does not open: sealed to another key, for another statistic or request, or altered"
+    )]
     Decrypt {
         /// The party whose output failed.
         party: PartyId,
@@ -71,14 +77,12 @@ fn seal_key(
     session: &SessionId,
     party: PartyId,
     n: u64,
+    context: &[u8],
     ephemeral: &PublicKey,
     recipient: &PublicKey,
     shared: &[u8; 32],
 ) -> [u8; 32] {
-    let mut m = Vec::with_capacity(32 + 1 + 8 + 96);
-    m.extend_from_slice(&session.0);
-    m.push(party.index() as u8);
-    m.extend_from_slice(&n.to_le_bytes());
+    let mut m = aad(session, party, n, context);
     m.extend_from_slice(ephemeral.as_bytes());
     m.extend_from_slice(recipient.as_bytes());
     m.extend_from_slice(shared);
@@ -87,18 +91,24 @@ fn seal_key(
     k
 }
 
-fn aad(session: &SessionId, party: PartyId, n: u64) -> Vec<u8> {
-    let mut a = session.0.to_vec();
+/// Session, party, length and the caller's context (length-prefixed), the associated data.
+fn aad(session: &SessionId, party: PartyId, n: u64, context: &[u8]) -> Vec<u8> {
+    let mut a = Vec::with_capacity(32 + 1 + 8 + 8 + context.len() + 96);
+    a.extend_from_slice(&session.0);
     a.push(party.index() as u8);
     a.extend_from_slice(&n.to_le_bytes());
+    a.extend_from_slice(&(context.len() as u64).to_le_bytes());
+    a.extend_from_slice(context);
     a
 }
 
-/// Seals this party's shares of x to `recipient`. No communication.
+/// Seals this party's shares of x to `recipient`, bound to `context` (what the output is: the
+/// recipient must name the same context to open it). No communication.
 pub fn seal_output<R: CryptoRng + ?Sized>(
     party: &Party,
     x: &ArithShares,
     recipient: &PublicKey,
+    context: &[u8],
     rng: &mut R,
 ) -> SealedOutput {
     let me = party.id();
@@ -107,7 +117,15 @@ pub fn seal_output<R: CryptoRng + ?Sized>(
     let eph = EphemeralSecret::random_from_rng(rng);
     let eph_pub = PublicKey::from(&eph);
     let shared = eph.diffie_hellman(recipient);
-    let mut key = seal_key(&session, me, n, &eph_pub, recipient, shared.as_bytes());
+    let mut key = seal_key(
+        &session,
+        me,
+        n,
+        context,
+        &eph_pub,
+        recipient,
+        shared.as_bytes(),
+    );
     let cipher = ChaCha20Poly1305::new(&Key::from(key));
     key.zeroize();
     let mut plain = Vec::with_capacity(16 * x.len());
@@ -119,7 +137,7 @@ pub fn seal_output<R: CryptoRng + ?Sized>(
             &Nonce::default(),
             Payload {
                 msg: &plain,
-                aad: &aad(&session, me, n),
+                aad: &aad(&session, me, n, context),
             },
         )
         .expect("ChaCha20-Poly1305 accepts any message below 256 GiB");
@@ -133,11 +151,13 @@ pub fn seal_output<R: CryptoRng + ?Sized>(
     }
 }
 
-/// Opens the three parties' sealed outputs (in party order) with the recipient's secret key,
-/// checks every share's two copies agree and returns the values.
+/// Opens the three parties' sealed outputs (in party order) with the recipient's secret key, as
+/// outputs for `context` (the one they were sealed to), checks every share's two copies agree and
+/// returns the values.
 pub fn open_sealed(
     recipient: &StaticSecret,
     sealed: &[SealedOutput; 3],
+    context: &[u8],
 ) -> Result<Vec<u64>, RevealError> {
     let recipient_pub = PublicKey::from(recipient);
     let (session, n) = (sealed[0].session, sealed[0].n);
@@ -158,6 +178,7 @@ pub fn open_sealed(
             &session,
             s.party,
             n,
+            context,
             &eph,
             &recipient_pub,
             shared.as_bytes(),
@@ -169,7 +190,7 @@ pub fn open_sealed(
                 &Nonce::default(),
                 Payload {
                     msg: &s.ciphertext,
-                    aad: &aad(&session, s.party, n),
+                    aad: &aad(&session, s.party, n, context),
                 },
             )
             .map_err(|_| RevealError::Decrypt { party: s.party })?;

@@ -262,36 +262,44 @@ fn sealed_outputs_open_only_for_the_recipient_and_detect_tampering() {
     let v = vec![3i64, -4, 1 << 40, 0];
     let sealed = run_three(|p| {
         let x = share(p, &v);
-        let honest = seal_output(p, &x, &recipient_pub, &mut rand::rng());
+        let honest = seal_output(p, &x, &recipient_pub, b"query 1", &mut rand::rng());
         // a party that shifts its first share: one copy of x_i no longer matches
         let mut bad = x.clone();
         bad.a[0] = bad.a[0].wrapping_add(1);
-        let tampered = seal_output(p, &bad, &recipient_pub, &mut rand::rng());
+        let tampered = seal_output(p, &bad, &recipient_pub, b"query 1", &mut rand::rng());
         (honest, tampered)
     });
     let honest = [0, 1, 2].map(|i| sealed[i].0.clone());
-    assert_eq!(decode_all(&open_sealed(&recipient, &honest).unwrap()), v);
+    assert_eq!(
+        decode_all(&open_sealed(&recipient, &honest, b"query 1").unwrap()),
+        v
+    );
+    // Outputs presented as the answer to something else do not open.
+    assert_eq!(
+        open_sealed(&recipient, &honest, b"query 2"),
+        Err(RevealError::Decrypt { party: PartyId::P0 })
+    );
 
     let mut one_bad = honest.clone();
     one_bad[1] = sealed[1].1.clone();
     assert_eq!(
-        open_sealed(&recipient, &one_bad),
+        open_sealed(&recipient, &one_bad, b"query 1"),
         Err(RevealError::Inconsistent { share: 1, prev: 0 })
     );
     let stranger = StaticSecret::random_from_rng(&mut rand::rng());
     assert_eq!(
-        open_sealed(&stranger, &honest),
+        open_sealed(&stranger, &honest, b"query 1"),
         Err(RevealError::Decrypt { party: PartyId::P0 })
     );
     let mut flipped = honest.clone();
     flipped[2].ciphertext[0] ^= 1;
     assert_eq!(
-        open_sealed(&recipient, &flipped),
+        open_sealed(&recipient, &flipped, b"query 1"),
         Err(RevealError::Decrypt { party: PartyId::P2 })
     );
     let swapped = [honest[1].clone(), honest[0].clone(), honest[2].clone()];
     assert!(matches!(
-        open_sealed(&recipient, &swapped),
+        open_sealed(&recipient, &swapped, b"query 1"),
         Err(RevealError::WrongParty { position: 0, .. })
     ));
 }

@@ -81,6 +81,63 @@ pub enum Statistic {
     VectorSum,
 }
 
+impl Statistic {
+    /// The statistic and its public parameters in one canonical encoding (a tag byte, then the
+    /// parameters as big-endian integers, a list with its length first): what a sealed output is
+    /// bound to, so it cannot be presented as another statistic or with other parameters.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16);
+        let mut tag = |t: u8| out.push(t);
+        match self {
+            Statistic::Count => tag(1),
+            Statistic::Sum => tag(2),
+            Statistic::Mean => tag(3),
+            Statistic::Variance => tag(4),
+            Statistic::Covariance => tag(5),
+            Statistic::Pearson => tag(6),
+            Statistic::Histogram { edges } => {
+                tag(7);
+                out.extend_from_slice(&(edges.len() as u64).to_be_bytes());
+                for e in edges {
+                    out.extend_from_slice(&e.to_be_bytes());
+                }
+            }
+            Statistic::FilteredMean { threshold } => {
+                tag(8);
+                out.extend_from_slice(&threshold.to_be_bytes());
+            }
+            Statistic::Withheld { min_cohort } => {
+                tag(9);
+                out.extend_from_slice(&min_cohort.to_be_bytes());
+            }
+            Statistic::OrderStatistic { rank } => {
+                tag(10);
+                out.extend_from_slice(&rank.to_be_bytes());
+            }
+            Statistic::LinearRegression { covariates } => {
+                tag(11);
+                out.extend_from_slice(&(*covariates as u64).to_be_bytes());
+            }
+            Statistic::VectorSum => tag(12),
+        }
+        out
+    }
+}
+
+/// What sealed aggregates are bound to: the statistic with its parameters, the number of input
+/// rows, and the caller's context (e.g. the digest of the request they answer).
+fn seal_context(statistic: &Statistic, n: u64, context: &[u8]) -> Vec<u8> {
+    let label = statistic.canonical_bytes();
+    let mut out = Vec::with_capacity(16 + label.len() + 16 + context.len());
+    out.extend_from_slice(b"hdg sealed aggregates v1\n");
+    out.extend_from_slice(&(label.len() as u64).to_be_bytes());
+    out.extend_from_slice(&label);
+    out.extend_from_slice(&n.to_be_bytes());
+    out.extend_from_slice(&(context.len() as u64).to_be_bytes());
+    out.extend_from_slice(context);
+    out
+}
+
 /// Why a statistic could not be computed or opened.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum StatsError {
@@ -151,26 +208,31 @@ impl Aggregates {
         finish(&self.statistic, self.n, &values)
     }
 
-    /// Seals this party's shares to the recipient (no communication between parties).
+    /// Seals this party's shares to the recipient (no communication between parties), bound to
+    /// the statistic, its parameters, the row count and `context` (what the output answers).
     pub fn seal<R: CryptoRng + ?Sized>(
         &self,
         party: &Party,
         recipient: &PublicKey,
+        context: &[u8],
         rng: &mut R,
     ) -> SealedAggregates {
+        let bound = seal_context(&self.statistic, self.n, context);
         SealedAggregates {
             statistic: self.statistic.clone(),
             n: self.n,
-            output: seal_output(party, &self.shares, recipient, rng),
+            output: seal_output(party, &self.shares, recipient, &bound, rng),
         }
     }
 }
 
-/// The recipient's side: opens the three parties' sealed aggregates (party order), checks they
-/// agree, and finishes the statistic.
+/// The recipient's side: opens the three parties' sealed aggregates (party order) as the answer
+/// for `context`, checks they agree, and finishes the statistic. The statistic and row count
+/// written beside the ciphertexts are bound to them: relabelled aggregates do not open.
 pub fn open_aggregates(
     recipient: &StaticSecret,
     sealed: &[SealedAggregates; 3],
+    context: &[u8],
 ) -> Result<StatValue, StatsError> {
     if sealed
         .iter()
@@ -179,7 +241,8 @@ pub fn open_aggregates(
         return Err(StatsError::Mismatch);
     }
     let outputs = [0, 1, 2].map(|i| sealed[i].output.clone());
-    let values = open_sealed(recipient, &outputs)?;
+    let bound = seal_context(&sealed[0].statistic, sealed[0].n, context);
+    let values = open_sealed(recipient, &outputs, &bound)?;
     finish(&sealed[0].statistic, sealed[0].n, &values)
 }
 

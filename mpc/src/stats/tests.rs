@@ -360,12 +360,12 @@ fn sealed_aggregates_open_for_the_recipient_only() {
         let agg = variance(p, &x, bound()).unwrap();
         let mean_agg = mean(&x, bound()).unwrap();
         (
-            agg.seal(p, &public, &mut rand::rng()),
-            mean_agg.seal(p, &public, &mut rand::rng()),
+            agg.seal(p, &public, b"request", &mut rand::rng()),
+            mean_agg.seal(p, &public, b"request", &mut rand::rng()),
         )
     });
     let sealed = [0, 1, 2].map(|i| out[i].0.clone());
-    match open_aggregates(&recipient, &sealed).unwrap() {
+    match open_aggregates(&recipient, &sealed, b"request").unwrap() {
         StatValue::Variance {
             sum, sum_squares, ..
         } => assert_eq!((sum, sum_squares), (12, 116)),
@@ -373,9 +373,55 @@ fn sealed_aggregates_open_for_the_recipient_only() {
     }
     let mixed = [out[0].0.clone(), out[1].1.clone(), out[2].0.clone()];
     assert_eq!(
-        open_aggregates(&recipient, &mixed),
+        open_aggregates(&recipient, &mixed, b"request"),
         Err(StatsError::Mismatch)
     );
+    // Relabelled aggregates (another statistic, other parameters or another row count written
+    // beside the same ciphertexts) and aggregates for another request do not open.
+    let relabel = |f: &dyn Fn(&mut SealedAggregates)| {
+        let mut s = sealed.clone();
+        s.iter_mut().for_each(f);
+        open_aggregates(&recipient, &s, b"request")
+    };
+    for changed in [
+        relabel(&|s| s.statistic = Statistic::Covariance),
+        relabel(&|s| s.n += 1),
+        open_aggregates(&recipient, &sealed, b"another request"),
+    ] {
+        assert!(
+            matches!(
+                changed,
+                Err(StatsError::Reveal(RevealError::Decrypt { .. }))
+            ),
+            "{changed:?}"
+        );
+    }
+}
+
+#[test]
+fn canonical_bytes_tell_every_statistic_and_parameter_apart() {
+    let all = [
+        Statistic::Count,
+        Statistic::Sum,
+        Statistic::Mean,
+        Statistic::Variance,
+        Statistic::Covariance,
+        Statistic::Pearson,
+        Statistic::Histogram { edges: vec![] },
+        Statistic::Histogram { edges: vec![1] },
+        Statistic::Histogram { edges: vec![1, 2] },
+        Statistic::Histogram { edges: vec![2] },
+        Statistic::FilteredMean { threshold: 1 },
+        Statistic::FilteredMean { threshold: -1 },
+        Statistic::Withheld { min_cohort: 1 },
+        Statistic::OrderStatistic { rank: 1 },
+        Statistic::OrderStatistic { rank: 2 },
+        Statistic::LinearRegression { covariates: 1 },
+        Statistic::VectorSum,
+    ];
+    let bytes: std::collections::HashSet<Vec<u8>> =
+        all.iter().map(Statistic::canonical_bytes).collect();
+    assert_eq!(bytes.len(), all.len());
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! [`run::run_selected`] (see [`crate::node::signed`] and [`crate::node::query_party`]);
 //! forwarding by the coordinator and the HTTP endpoint are in [`crate::node::coordinator`].
 
+pub mod answer;
 pub mod filter;
 pub mod run;
 pub mod select;
@@ -88,9 +89,17 @@ fn research() -> Purpose {
     Purpose::Research
 }
 
-/// One party's answer: its sealed output shares and what it computed on.
+/// One party's answer: its sealed output shares and what it computed on, signed by the party's
+/// node key (see [`answer`]) so that the node relaying it cannot forge, swap, replay or relabel
+/// it unnoticed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PartyAnswer {
+    /// The party that computed it (0, 1 or 2).
+    pub party: u8,
+    /// The query's MPC session (derived from the researcher's signed request).
+    #[serde(with = "hex32")]
+    pub session: [u8; 32],
     /// This party's aggregates sealed to the researcher.
     pub sealed: SealedAggregates,
     /// Rows the statistic ran on (pairs, for a paired statistic).
@@ -106,6 +115,10 @@ pub struct PartyAnswer {
     /// set-up and the MPC protocol).
     #[serde(default)]
     pub bytes_sent: u64,
+    /// The party's ed25519 signature over everything above and the query's digest
+    /// ([`answer::signed_message`]); empty until signed.
+    #[serde(default)]
+    pub signature: String,
 }
 
 /// Why a party refused or failed a query. Names the rule or the step, never a health value.

@@ -31,6 +31,9 @@ pub struct PartySetup<'a> {
     pub secret: &'a SessionSecret,
     /// The three parties' session public keys, in party order.
     pub publics: &'a [PublicKey; 3],
+    /// The digest of the researcher's signed query ([`super::answer::query_digest`]): the sealed
+    /// output is bound to it.
+    pub query: &'a [u8; 32],
 }
 
 /// Runs `q` on rows already selected (the store is not needed, so a node need not hold it during
@@ -71,13 +74,16 @@ pub fn run_selected(
     )?;
     let aggregates = compute(&mut party, q, selection, bounds, policy)?;
     let recipient = PublicKey::from(q.researcher_x25519);
-    let sealed = aggregates.seal(&party, &recipient, &mut rand::rng());
+    let sealed = aggregates.seal(&party, &recipient, setup.query, &mut rand::rng());
     Ok(PartyAnswer {
+        party: setup.me.index() as u8,
+        session: setup.session.0,
         sealed,
         rows,
         digest,
         ledger_index: None,
         bytes_sent: party.stats().bytes_sent,
+        signature: String::new(),
     })
 }
 

@@ -37,6 +37,9 @@ struct Obs {
     value: i64,
 }
 
+/// The digest of the request the answers are sealed for (any fixed value here).
+const QUERY: [u8; 32] = [0x51; 32];
+
 /// Every test store's keyring is sealed under this key.
 fn test_keys() -> hdg_storage::KeySource {
     hdg_storage::KeySource::Key(hdg_storage::SecretKey::from_bytes([0x42; 32]))
@@ -154,6 +157,7 @@ fn run_with_policies(
                     session,
                     secret,
                     publics,
+                    query: &QUERY,
                 };
                 let selection = select_rows(store, me, q, &|_| true)?;
                 run_selected(&selection, &setup, ch, q, &policies[i])
@@ -175,7 +179,8 @@ fn open(researcher: &StaticSecret, outcomes: [Outcome; 3]) -> (StatValue, u64) {
     assert_eq!((a.rows, a.digest), (b.rows, b.digest));
     assert_eq!((a.rows, a.digest), (c.rows, c.digest));
     let rows = a.rows;
-    let value = open_aggregates(researcher, &[a.sealed, b.sealed, c.sealed]).expect("opens");
+    let value =
+        open_aggregates(researcher, &[a.sealed, b.sealed, c.sealed], &QUERY).expect("opens");
     (value, rows)
 }
 

@@ -1,0 +1,139 @@
+//! `cluster.toml`: what a client pins of a cluster — every node's name, party index, ed25519
+//! public key and API address. `hdg init` writes it beside the node configs; a consortium hands
+//! it to its researchers and patients. Only public keys live here.
+//!
+//! A client never takes a node's key from the node it talks to: answers, heads and proofs are
+//! checked against the keys in this file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::node::config::parse_key;
+
+/// The file name inside a cluster folder.
+pub const CLUSTER_FILE: &str = "cluster.toml";
+
+/// One node as clients know it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterNode {
+    /// Its name.
+    pub name: String,
+    /// Its MPC party index, 0, 1 or 2.
+    pub party: usize,
+    /// Its ed25519 public key, 64 hex digits (the key of its TLS certificate, signed heads and
+    /// signed answers).
+    pub public_key: String,
+    /// Its HTTP API, `http://host:port`.
+    pub api: String,
+}
+
+/// The file's contents.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFile {
+    /// Every node, by party.
+    #[serde(rename = "node")]
+    pub nodes: Vec<ClusterNode>,
+}
+
+impl ClusterFile {
+    /// Reads `path`, or `path/cluster.toml` when `path` is a folder, checking it names parties
+    /// 0, 1 and 2 once each, with valid keys.
+    pub fn load(path: &Path) -> anyhow::Result<ClusterFile> {
+        let file: PathBuf = if path.is_dir() {
+            path.join(CLUSTER_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read the cluster file {}", file.display()))?;
+        let parsed: ClusterFile = toml::from_str(&text)
+            .with_context(|| format!("{}: not a cluster file", file.display()))?;
+        parsed
+            .pins()
+            .with_context(|| format!("{}: bad node list", file.display()))?;
+        Ok(parsed)
+    }
+
+    /// The three parties' public keys, in party order.
+    pub fn pins(&self) -> anyhow::Result<[[u8; 32]; 3]> {
+        let mut pins = [None; 3];
+        for node in &self.nodes {
+            let Some(slot) = pins.get_mut(node.party) else {
+                bail!("{}: party {} is not 0, 1 or 2", node.name, node.party);
+            };
+            if slot.is_some() {
+                bail!("party {} is listed twice", node.party);
+            }
+            let key = parse_key(&node.public_key)
+                .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
+                .with_context(|| format!("{}: public_key is not an ed25519 key", node.name))?;
+            *slot = Some(key);
+        }
+        match pins {
+            [Some(a), Some(b), Some(c)] => Ok([a, b, c]),
+            _ => bail!("parties 0, 1 and 2 must each be listed"),
+        }
+    }
+
+    /// The API address of party `party`.
+    pub fn api(&self, party: usize) -> Option<&str> {
+        self.nodes
+            .iter()
+            .find(|n| n.party == party)
+            .map(|n| n.api.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(party: usize, key: u8) -> ClusterNode {
+        let k = ed25519_dalek::SigningKey::from_bytes(&[key; 32]);
+        ClusterNode {
+            name: format!("node{party}"),
+            party,
+            public_key: hex::encode(k.verifying_key().to_bytes()),
+            api: format!("http://127.0.0.1:{}", 7000 + party),
+        }
+    }
+
+    #[test]
+    fn a_written_file_reads_back_and_gives_the_pins_in_party_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ClusterFile {
+            nodes: vec![node(2, 3), node(0, 1), node(1, 2)],
+        };
+        std::fs::write(
+            dir.path().join(CLUSTER_FILE),
+            toml::to_string(&file).unwrap(),
+        )
+        .unwrap();
+        let read = ClusterFile::load(dir.path()).unwrap();
+        let pins = read.pins().unwrap();
+        assert_eq!(hex::encode(pins[0]), node(0, 1).public_key);
+        assert_eq!(read.api(1), Some("http://127.0.0.1:7001"));
+    }
+
+    #[test]
+    fn a_missing_or_repeated_party_or_a_bad_key_is_refused() {
+        let missing = ClusterFile {
+            nodes: vec![node(0, 1), node(1, 2)],
+        };
+        assert!(missing.pins().is_err());
+        let twice = ClusterFile {
+            nodes: vec![node(0, 1), node(1, 2), node(1, 3)],
+        };
+        assert!(twice.pins().unwrap_err().to_string().contains("twice"));
+        let mut bad = node(2, 3);
+        bad.public_key = "zz".repeat(32);
+        let file = ClusterFile {
+            nodes: vec![node(0, 1), node(1, 2), bad],
+        };
+        assert!(file.pins().is_err());
+    }
+}
