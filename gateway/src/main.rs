@@ -51,7 +51,7 @@ enum Command {
     Audit(cli::audit::Args),
     /// Grant or revoke consent as a patient (signed with the patient's key).
     Consent(cli::consent::Args),
-    /// Crypto-shred a patient's records (destroy their data key) and anchor the erasure.
+    /// Erase a patient at every node: records crypto-shredded, share rows deleted, anchored.
     Erase(cli::erase::Args),
     /// Measure ingest or MPC throughput against a baseline measured in the same run.
     Bench(cli::bench::Args),

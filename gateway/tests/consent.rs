@@ -11,13 +11,10 @@
 //! consents, the queries that used their rows and the raw accesses, every entry proven. Every
 //! wait is bounded.
 
-use std::collections::BTreeSet;
-use std::io::Cursor;
 use std::path::Path;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use hdg_schema::{Catalog, Format, ImportOptions, Mode, RecordId, Value as ObsValue, import};
 use serde_json::Value;
 
 mod common;
@@ -25,75 +22,6 @@ use common::*;
 
 const HEART_RATE: &str = "8867-4";
 const BMI: &str = "39156-5";
-
-fn bundle(name: &str) -> Vec<u8> {
-    std::fs::read(patient_0().replace("patient-0.json", name)).unwrap()
-}
-
-/// The `Patient/{id}` reference of a bundle's patient (what the importer pseudonymises).
-fn patient_reference(bundle: &[u8]) -> String {
-    let json: Value = serde_json::from_slice(bundle).unwrap();
-    let patient = json["entry"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["resource"])
-        .find(|r| r["resourceType"] == "Patient")
-        .expect("the bundle has a Patient");
-    format!("Patient/{}", patient["id"].as_str().unwrap())
-}
-
-/// Numeric observations of `indicator` in a bundle, once per record, read straight from it.
-fn count(bundle: &[u8], indicator: &str) -> u64 {
-    let opts = ImportOptions {
-        mode: Mode::Strict,
-        pseudonym_key: [3; 32],
-        catalog: Catalog::builtin(),
-        enrolled: None,
-    };
-    let mut ids: BTreeSet<RecordId> = BTreeSet::new();
-    import(
-        Cursor::new(bundle),
-        Format::FhirJson,
-        "b",
-        &opts,
-        &mut |o| {
-            if o.indicator == indicator && matches!(o.value, ObsValue::Quantity(_)) {
-                ids.insert(o.id());
-            }
-        },
-    )
-    .unwrap();
-    ids.len() as u64
-}
-
-/// `hdg query --stat count --json` as the demo research institution: the rows counted, or the
-/// refusal's text.
-fn count_query(dir: &Path, indicator: &str) -> Result<u64, String> {
-    let url = format!("http://{}", http_addr(dir, 1));
-    let key = dir.join("identities/research-institute.key");
-    let (ok, text) = hdg_text(&[
-        "query",
-        "--cluster",
-        dir.to_str().unwrap(),
-        "--node",
-        &url,
-        "--key",
-        key.to_str().unwrap(),
-        "--stat",
-        "count",
-        "--indicator",
-        indicator,
-        "--json",
-    ]);
-    let json: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no JSON ({e}): {text}"));
-    if ok {
-        Ok(json["rows"].as_u64().unwrap())
-    } else {
-        Err(json["error"].as_str().unwrap_or_default().to_string())
-    }
-}
 
 /// `hdg consent` as the patient whose seed is in `key`, at node 2.
 fn consent(dir: &Path, key: &Path, action: &[&str]) -> (bool, String) {
@@ -123,40 +51,15 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     let dir = tmp.path();
     init_cluster(dir);
     let bundles = [
-        bundle("patient-0.json"),
-        bundle("patient-2.json"),
-        bundle("patient-3.json"),
+        synthea_bundle("patient-0.json"),
+        synthea_bundle("patient-2.json"),
+        synthea_bundle("patient-3.json"),
     ];
     let [a_bundle, b_bundle, c_bundle] = &bundles;
-    let keys = ["a", "b", "c"].map(|p| dir.join(format!("patient-{p}.key")));
-    let [a_key, b_key, c_key] = &keys;
-    let mut enrolments = String::new();
-    for (i, (body, file)) in bundles.iter().zip(&keys).enumerate() {
-        let seed = [11 * (i as u8 + 1); 32];
-        std::fs::write(file, hex::encode(seed)).unwrap();
-        enrolments.push_str(&format!(
-            "[[patient]]\nreference = \"{}\"\npublic_key = \"{}\"\n\n",
-            patient_reference(body),
-            hex::encode(SigningKey::from_bytes(&seed).verifying_key().to_bytes()),
-        ));
-    }
-    std::fs::write(dir.join("enrolments.toml"), enrolments).unwrap();
-    // Node 0 is the patients' hospital; every node requires consent, with k = 2.
-    for i in 0..3 {
-        let path = dir.join(format!("node{i}.toml"));
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            text.contains("consent_required = true"),
-            "init requires consent"
-        );
-        let text = text.replace("min_cohort = 10\n", "min_cohort = 2\n");
-        let text = if i == 0 {
-            format!("enrolments = \"enrolments.toml\"\n{text}")
-        } else {
-            text
-        };
-        std::fs::write(&path, text).unwrap();
-    }
+    let keys = enrol_at_node0(dir, &bundles);
+    let [a_key, b_key, c_key] = &keys[..] else {
+        unreachable!("three bundles, three keys")
+    };
     let mut nodes = Nodes::start_all(dir);
     for i in 0..3 {
         wait_healthy(&mut nodes, dir, i, 2);
@@ -179,7 +82,7 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         http_addr(dir, 0),
         "POST",
         "/v1/observations",
-        Some(("application/fhir+json", &bundle("patient-1.json"))),
+        Some(("application/fhir+json", &synthea_bundle("patient-1.json"))),
     );
     assert_eq!(status, 200, "{receipt}");
     assert!(!receipt["records"].as_array().unwrap().is_empty());
@@ -187,8 +90,8 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         receipt["outbox"], 0,
         "nothing of theirs is queued for sharing"
     );
-    let [a_hr, b_hr, c_hr] = [a_bundle, b_bundle, c_bundle].map(|b| count(b, HEART_RATE));
-    let [a_bmi, c_bmi] = [a_bundle, c_bundle].map(|b| count(b, BMI));
+    let [a_hr, b_hr, c_hr] = [a_bundle, b_bundle, c_bundle].map(|b| numeric_count(b, HEART_RATE));
+    let [a_bmi, c_bmi] = [a_bundle, c_bundle].map(|b| numeric_count(b, BMI));
     assert!(a_hr > 0 && b_hr > 0 && c_hr > 0 && a_bmi > 0 && c_bmi > 0);
 
     // Nobody has consented: no rows, so the cohort rule refuses, naming consent.

@@ -8,9 +8,13 @@
 //!   entries, turn the rows' manifest entries into erased entries that keep only hashes (row id
 //!   and value digest), and leave a tombstone so rows that arrive later are dropped.
 //!
-//! The `Erasure` ledger entry has the pseudonym as subject and, as content hash,
-//! SHA-256("hdg erasure v2\n" || records digest || share rows digest): SHA-256 over the erased
-//! records' sorted handles, and over the erased rows' sorted row ids. The patient's audit lists it.
+//! The `Erasure` ledger entry has the pseudonym as subject, who asked as actor and, as content
+//! hash, SHA-256("hdg erasure v2\n" || records digest || share rows digest): SHA-256 over the
+//! erased records' sorted handles, and over the erased rows' sorted row ids. The patient's audit
+//! lists it, with the text the caller gave (who asked, never a value) kept beside it.
+//!
+//! Erasure requests a peer could not take yet wait in [`layout::ERASURE_OUTBOX`] until they are
+//! delivered.
 //! Afterwards the deleted bytes are flushed and compacted out of the database files, so neither a
 //! destroyed data key nor an erased share survives in a copy of the folder taken later.
 
@@ -52,6 +56,17 @@ pub struct ErasureReceipt {
     pub checkpoint: String,
 }
 
+/// An erasure request a peer still has to receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingErasure {
+    /// The peer's party index.
+    pub peer: u8,
+    /// The request's digest.
+    pub digest: [u8; 32],
+    /// The request as posted (JSON).
+    pub request: Vec<u8>,
+}
+
 /// The content hash of an erasure entry from its two parts.
 pub(crate) fn erasure_content(records: &[RecordHandle], rows: &[[u8; 32]]) -> [u8; 32] {
     let mut rows = rows.to_vec();
@@ -69,11 +84,15 @@ pub(crate) fn erasure_content(records: &[RecordHandle], rows: &[[u8; 32]]) -> [u
 }
 
 impl Store {
-    /// Erases `patient` at this node (see the module doc) and anchors it. Idempotent: a second
-    /// call finds nothing left and answers [`Erasure::AlreadyErased`].
+    /// Erases `patient` at this node (see the module doc) and anchors it, with `actor` (who
+    /// asked: the patient's or an approving admin's key) and `text` (how it was asked, shown in
+    /// the patient's audit). Idempotent: a second call finds nothing left and answers
+    /// [`Erasure::AlreadyErased`].
     pub fn erase_patient(
         &mut self,
         patient: &Pseudonym,
+        actor: [u8; 32],
+        text: &str,
         now: Timestamp,
     ) -> Result<Erasure, StoreError> {
         let key_state = self.db.get_cf(self.cf(layout::KEYS), patient.0)?;
@@ -110,10 +129,15 @@ impl Store {
             kind: EntryKind::Erasure,
             subject: patient.0,
             content_hash: erasure_content(&records, &row_ids),
-            actor: self.node_key.verifying_key().to_bytes(),
+            actor,
             time: now.0,
         };
         append_leaf(&mut batch, self, &mut frontier, &entry.to_bytes());
+        batch.put_cf(
+            self.cf(layout::ENTRY_TEXT),
+            leaf_index.to_be_bytes(),
+            text.as_bytes(),
+        );
         // The patient's audit lists the erasure.
         batch.put_cf(
             self.cf(layout::PATIENT_LOG),
@@ -131,6 +155,61 @@ impl Store {
             leaf_index,
             checkpoint: head.note,
         }))
+    }
+
+    /// True when this store holds share receipts: it is a computing party of a cluster (whose
+    /// patients are erased through the cluster, never at one node alone).
+    pub fn has_share_receipts(&self) -> Result<bool, StoreError> {
+        let mut it = self.db.iterator_cf(
+            self.cf(layout::SHARE_RECEIPTS),
+            rocksdb::IteratorMode::Start,
+        );
+        Ok(it.next().transpose()?.is_some())
+    }
+
+    /// Remembers (synced) that party `peer` still has to receive the erasure request `bytes`
+    /// (its digest `digest`).
+    pub fn queue_erasure_delivery(
+        &mut self,
+        peer: u8,
+        digest: &[u8; 32],
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(layout::ERASURE_OUTBOX),
+            delivery_key(peer, digest),
+            bytes,
+        );
+        self.write_durably(batch)
+    }
+
+    /// The erasure deliveries still to make.
+    pub fn pending_erasure_deliveries(&self) -> Result<Vec<PendingErasure>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.db.iterator_cf(
+            self.cf(layout::ERASURE_OUTBOX),
+            rocksdb::IteratorMode::Start,
+        ) {
+            let (k, v) = kv?;
+            let (peer, digest) = k
+                .split_first()
+                .and_then(|(p, d)| Some((*p, <[u8; 32]>::try_from(d).ok()?)))
+                .ok_or_else(|| corrupt("erasure delivery", "not 33 bytes"))?;
+            out.push(PendingErasure {
+                peer,
+                digest,
+                request: v.to_vec(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Forgets an erasure delivery once the peer took it.
+    pub fn erasure_delivered(&mut self, peer: u8, digest: &[u8; 32]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(layout::ERASURE_OUTBOX), delivery_key(peer, digest));
+        self.write_durably(batch)
     }
 
     /// The patient's share rows here.
@@ -286,6 +365,14 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// [`layout::ERASURE_OUTBOX`] key: the peer's party index, then the request digest.
+fn delivery_key(peer: u8, digest: &[u8; 32]) -> [u8; 33] {
+    let mut k = [0u8; 33];
+    k[0] = peer;
+    k[1..].copy_from_slice(digest);
+    k
 }
 
 /// A share row as the patient index names it.

@@ -38,6 +38,9 @@ pub const SHARE_PATIENTS: &str = "share_patients";
 /// patient tag -> leaf index (u64 BE) of the erasure of the patient's rows here: rows of an
 /// erased patient that arrive later are dropped, never stored.
 pub const SHARES_ERASED: &str = "shares_erased";
+/// (peer party u8, request digest) -> the erasure request (JSON) this node still has to deliver
+/// to that peer.
+pub const ERASURE_OUTBOX: &str = "erasure_outbox";
 /// share receipt leaf index (u64 BE) -> manifest of the rows it anchors (keys and value digests).
 pub const SHARE_RECEIPTS: &str = "share_receipts";
 /// leaf index of a local record (u64 BE) -> record id: its value still has to be secret-shared.
@@ -65,7 +68,7 @@ pub const ENTRY_TEXT: &str = "entry_text";
 pub const REGISTRY_CHANGES: &str = "registry_changes";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 24] = [
+pub const ALL: [&str; 25] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -90,6 +93,7 @@ pub const ALL: [&str; 24] = [
     CONSENT_OUTBOX,
     SHARE_PATIENTS,
     SHARES_ERASED,
+    ERASURE_OUTBOX,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.

@@ -37,7 +37,7 @@ mod verify_shares;
 mod witness;
 
 pub use consents::StoredConsent;
-pub use erasure::{Erasure, ErasureReceipt};
+pub use erasure::{Erasure, ErasureReceipt, PendingErasure};
 pub use error::StoreError;
 pub use keyring::{KeySource, node_public_key};
 pub use keys::SecretKey;

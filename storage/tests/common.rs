@@ -33,6 +33,9 @@ pub fn keys() -> KeySource {
     KeySource::Key(SecretKey::from_bytes([0x42; 32]))
 }
 
+/// Who asks for an erasure in these tests (an actor key).
+pub const ERASER: [u8; 32] = [0xE5; 32];
+
 /// A store in a fresh temporary folder.
 pub fn fresh() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();

@@ -99,14 +99,22 @@ fn an_erasure_removes_the_patients_rows_and_records_and_the_store_still_verifies
     let theirs: Vec<&ShareRow> = all.iter().filter(|r| r.patient == victim).collect();
     let before = store.tree_size();
 
-    let Erasure::Erased(r) = store.erase_patient(&victim, t(4)).unwrap() else {
+    let asked = r#"{"requested_by":"patient"}"#;
+    let Erasure::Erased(r) = store.erase_patient(&victim, ERASER, asked, t(4)).unwrap() else {
         panic!("the patient has data here");
     };
     assert_eq!((r.records, r.share_rows), (8, theirs.len() as u64));
     assert_eq!(r.leaf_index, before);
     let entry = LedgerEntry::from_bytes(&store.leaf(r.leaf_index).unwrap()).unwrap();
-    assert_eq!((entry.kind, entry.subject), (EntryKind::Erasure, victim.0));
+    assert_eq!(
+        (entry.kind, entry.subject, entry.actor),
+        (EntryKind::Erasure, victim.0, ERASER)
+    );
     assert_eq!(store.patient_entries(&victim).unwrap(), vec![r.leaf_index]);
+    assert_eq!(
+        store.entry_text(r.leaf_index).unwrap().as_deref(),
+        Some(asked)
+    );
 
     // Only the others' rows remain, and queries never see the patient's again.
     let left = all_rows(&store);
@@ -140,7 +148,7 @@ fn an_erasure_removes_the_patients_rows_and_records_and_the_store_still_verifies
     let mut store = Store::open(dir.path(), false, &keys()).unwrap();
     let size = store.tree_size();
     assert_eq!(
-        store.erase_patient(&victim, t(5)).unwrap(),
+        store.erase_patient(&victim, ERASER, "test", t(5)).unwrap(),
         Erasure::AlreadyErased
     );
     assert_eq!(store.tree_size(), size);
@@ -150,7 +158,7 @@ fn an_erasure_removes_the_patients_rows_and_records_and_the_store_still_verifies
 fn rows_of_an_erased_patient_that_arrive_later_are_dropped() {
     let (_dir, mut store, _) = home_and_party();
     let victim = Pseudonym([3; 32]);
-    store.erase_patient(&victim, t(4)).unwrap();
+    store.erase_patient(&victim, ERASER, "test", t(4)).unwrap();
     let late: Vec<ShareRow> = rows(9).into_iter().skip(6).collect();
     let r = store.commit_shares(&late, PEER, t(5)).unwrap();
     let (gone, kept): (Vec<&ShareRow>, Vec<&ShareRow>) =
@@ -165,12 +173,17 @@ fn rows_of_an_erased_patient_that_arrive_later_are_dropped() {
 fn a_party_that_holds_only_rows_erases_them_and_one_that_holds_nothing_says_so() {
     let (_dir, mut store) = fresh();
     store.commit_shares(&rows(4), PEER, t(1)).unwrap();
-    let Erasure::Erased(r) = store.erase_patient(&Pseudonym([1; 32]), t(2)).unwrap() else {
+    let Erasure::Erased(r) = store
+        .erase_patient(&Pseudonym([1; 32]), ERASER, "test", t(2))
+        .unwrap()
+    else {
         panic!("the patient has rows here");
     };
     assert_eq!((r.records, r.share_rows), (0, 4));
     assert_eq!(
-        store.erase_patient(&Pseudonym([9; 32]), t(3)).unwrap(),
+        store
+            .erase_patient(&Pseudonym([9; 32]), ERASER, "test", t(3))
+            .unwrap(),
         Erasure::NothingHeld
     );
     store.verify(&verifier(&store)).unwrap();
@@ -209,7 +222,7 @@ fn after_erasure_the_destroyed_data_key_and_the_rows_are_gone_from_the_database_
         "the wrapped key is in the files before the erasure"
     );
 
-    store.erase_patient(&victim, t(4)).unwrap();
+    store.erase_patient(&victim, ERASER, "test", t(4)).unwrap();
     drop(store);
     for (name, bytes) in files(dir.path()) {
         assert!(
@@ -250,7 +263,10 @@ fn erased_leaf_offsets(manifest: &[u8]) -> Vec<usize> {
 #[test]
 fn an_erased_entry_pointed_at_another_erasure_is_named_by_verify() {
     let (dir, mut store, _) = home_and_party();
-    let Erasure::Erased(r) = store.erase_patient(&Pseudonym([2; 32]), t(4)).unwrap() else {
+    let Erasure::Erased(r) = store
+        .erase_patient(&Pseudonym([2; 32]), ERASER, "test", t(4))
+        .unwrap()
+    else {
         panic!("erased");
     };
     let vkey = store.vkey();

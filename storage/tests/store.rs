@@ -153,7 +153,9 @@ fn erasure_shreds_one_patient_and_keeps_the_ledger_verifiable() {
     let survivor = batch.iter().find(|o| o.patient != victim).unwrap().clone();
     let before = store.inclusion_proof(&survivor.id()).unwrap();
 
-    let hdg_storage::Erasure::Erased(r) = store.erase_patient(&victim, t(2)).unwrap() else {
+    let hdg_storage::Erasure::Erased(r) =
+        store.erase_patient(&victim, ERASER, "test", t(2)).unwrap()
+    else {
         panic!("the patient has records here");
     };
     assert_eq!((r.records, r.share_rows), (16, 0));
@@ -177,11 +179,13 @@ fn erasure_shreds_one_patient_and_keeps_the_ledger_verifiable() {
         StoreError::Erased(_)
     ));
     assert_eq!(
-        store.erase_patient(&victim, t(3)).unwrap(),
+        store.erase_patient(&victim, ERASER, "test", t(3)).unwrap(),
         hdg_storage::Erasure::AlreadyErased
     );
     assert_eq!(
-        store.erase_patient(&Pseudonym([77; 32]), t(3)).unwrap(),
+        store
+            .erase_patient(&Pseudonym([77; 32]), ERASER, "test", t(3))
+            .unwrap(),
         hdg_storage::Erasure::NothingHeld
     );
 

@@ -106,6 +106,23 @@ fn describe(e: &Value) -> String {
             )
         }
         "record" => format!("record stored {}", e["subject"].as_str().unwrap_or("?")),
+        "erasure" => {
+            let by = &e["erasure"];
+            match by["approvers"].as_array() {
+                Some(names) => format!(
+                    "your data here erased, asked by the administrators {}",
+                    names
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => format!(
+                    "your data here erased, asked by the {}",
+                    by["requested_by"].as_str().unwrap_or("?")
+                ),
+            }
+        }
         other => other.to_string(),
     };
     format!("#{:<8} {}  {what}", e["leaf_index"], time)

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::node::approvals::ApprovedRequest;
+use crate::node::erasure::ErasureRequest;
 use crate::node::query::PartyAnswer;
 use crate::node::signed::SignedRequest;
 
@@ -95,6 +96,11 @@ pub enum Request {
         /// The approved request, as the asking node got it.
         request: ApprovedRequest,
     },
+    /// Erase a patient's data here (the receiver checks the request itself).
+    Erasure {
+        /// The patient's signed request or the administrators' approved one.
+        request: ErasureRequest,
+    },
     /// A patient's signed audit request: answer with this node's entries about them.
     Audit {
         /// The patient's signed request, as the asking node got it.
@@ -145,6 +151,14 @@ pub enum Response {
     /// The consent or registry change is stored and anchored (or was already held).
     Stored {
         /// Ledger index of its entry, when this request wrote it.
+        leaf_index: Option<u64>,
+    },
+    /// What this node's erasure did: `erased` (with its ledger index), `already erased` or
+    /// `nothing held`.
+    Erasure {
+        /// The outcome.
+        outcome: String,
+        /// Ledger index of the erasure entry, when this request wrote one.
         leaf_index: Option<u64>,
     },
     /// This node's audit report for the patient (entries with inclusion proofs).

@@ -64,6 +64,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/v1/consent", post(super::consent_endpoint::post_consent))
         .route("/v1/audit", post(super::audit::post_audit))
         .route("/v1/access", post(super::access::post_access))
+        .route("/v1/erasure", post(super::erasure_endpoint::post_erasure))
         .route("/v1/registry", post(super::registry_change::post_registry))
         .route("/v1/consistency", get(consistency))
         .route(

@@ -1,7 +1,8 @@
 //! A patient's audit (`POST /v1/audit`, signed by the patient's key, body `{"action":"audit"}`):
 //! every ledger entry at every node that concerns the patient — records stored at their hospital,
 //! their consents, each query that selected their rows (with its statistic, indicator and
-//! institution, never other patients' data) and each raw access with its approvers — each with the
+//! institution, never other patients' data), each raw access with its approvers and the erasure
+//! of their data (who asked) — each with the
 //! entry's bytes and an inclusion proof under one signed head, cosigned by the two other nodes when
 //! the witnesses have caught up. The node asked answers for itself and asks both peers
 //! ([`Request::Audit`]), which check the signature themselves; the client (`hdg audit`) verifies
@@ -113,9 +114,14 @@ fn report(
                 "institution_key": hex::encode(entry.actor),
             });
         }
-        if entry.kind == EntryKind::Access {
+        if matches!(entry.kind, EntryKind::Access | EntryKind::Erasure) {
             let text = store.entry_text(leaf)?.unwrap_or_default();
-            item["access"] = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let key = if entry.kind == EntryKind::Access {
+                "access"
+            } else {
+                "erasure"
+            };
+            item[key] = serde_json::from_str(&text).unwrap_or(Value::Null);
         }
         entries.push(item);
     }

@@ -5,7 +5,7 @@
 //! a grant releases the held values it covers to the sharing outbox. The answer names the consent
 //! id, each node's ledger index and, for a grant, its FHIR R4 Consent. A peer that cannot be
 //! reached (or refuses it for now) is named, and its copy is queued durably and delivered when it
-//! can be ([`run_consent_delivery`]); until then the parties' row sets differ, so queries are
+//! can be ([`deliver_pending_consents`]); until then the parties' row sets differ, so queries are
 //! refused rather than computed on rows it would include or exclude differently.
 
 use std::sync::Arc;
@@ -19,13 +19,12 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use hdg_mpc::PartyId;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::api::ApiError;
 use super::consent::{ConsentBody, ConsentError, ConsentSet, check_revocation, open_consent};
 use super::signed::{SignedRequest, verify};
-use super::state::{NodeState, pause, with_store};
+use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
 use crate::net::rpc::{Request, Response};
 
@@ -161,50 +160,42 @@ pub async fn answer_consent(state: &Arc<NodeState>, signed: &SignedRequest) -> R
     }
 }
 
-/// How often queued consent deliveries are retried.
-const DELIVERY_EVERY: Duration = Duration::from_secs(2);
-
-/// Until `stop`, delivers the consents queued for peers that were unreachable (or refused them
-/// for now, e.g. a revocation whose grant had not arrived yet), forgetting each once stored.
-pub async fn run_consent_delivery(state: Arc<NodeState>, mut stop: watch::Receiver<bool>) {
-    loop {
-        if pause(&mut stop, DELIVERY_EVERY).await {
+/// Delivers the consents queued for peers that were unreachable (or refused them for now, e.g. a
+/// revocation whose grant had not arrived yet), forgetting each once stored.
+pub async fn deliver_pending_consents(state: &Arc<NodeState>) {
+    let pending = match with_store(state, |s| s.pending_consent_deliveries()).await {
+        Ok(p) => p,
+        Err(reason) => {
+            warn!(%reason, "cannot read the consent deliveries");
             return;
         }
-        let pending = match with_store(&state, |s| s.pending_consent_deliveries()).await {
-            Ok(p) => p,
-            Err(reason) => {
-                warn!(%reason, "cannot read the consent deliveries");
-                continue;
-            }
+    };
+    for (party, id) in pending {
+        let Some(peer) = PartyId::ALL.get(usize::from(party)).copied() else {
+            continue;
         };
-        for (party, id) in pending {
-            let Some(peer) = PartyId::ALL.get(usize::from(party)).copied() else {
-                continue;
-            };
-            let Ok(Some(bytes)) = with_store(&state, move |s| s.consent(&id)).await else {
-                continue;
-            };
-            let Ok(signed) = serde_json::from_slice::<SignedRequest>(&bytes) else {
-                continue;
-            };
-            match state
-                .links
-                .request(peer, &Request::Consent { signed }, PEER_TIMEOUT)
-                .await
-            {
-                Ok(Response::Stored { .. }) => {
-                    if let Err(reason) =
-                        with_store(&state, move |s| s.consent_delivered(party, &id)).await
-                    {
-                        warn!(%reason, "cannot clear a consent delivery");
-                    } else {
-                        info!(%peer, "queued consent delivered");
-                    }
+        let Ok(Some(bytes)) = with_store(state, move |s| s.consent(&id)).await else {
+            continue;
+        };
+        let Ok(signed) = serde_json::from_slice::<SignedRequest>(&bytes) else {
+            continue;
+        };
+        match state
+            .links
+            .request(peer, &Request::Consent { signed }, PEER_TIMEOUT)
+            .await
+        {
+            Ok(Response::Stored { .. }) => {
+                if let Err(reason) =
+                    with_store(state, move |s| s.consent_delivered(party, &id)).await
+                {
+                    warn!(%reason, "cannot clear a consent delivery");
+                } else {
+                    info!(%peer, "queued consent delivered");
                 }
-                Ok(other) => debug!(%peer, answer = ?other, "queued consent not taken yet"),
-                Err(e) => debug!(%peer, reason = %e, "queued consent not delivered yet"),
             }
+            Ok(other) => debug!(%peer, answer = ?other, "queued consent not taken yet"),
+            Err(e) => debug!(%peer, reason = %e, "queued consent not delivered yet"),
         }
     }
 }

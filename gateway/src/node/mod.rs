@@ -7,7 +7,9 @@
 //! [`sharing`] secret-shares committed values to the three parties (the outbox worker);
 //! [`coordinator`] answers `POST /v1/query` by running [`query_party`] at the three parties
 //! (itself and, over [`crate::net::rpc`], the two peers) and relaying their sealed answers;
-//! [`witness`] has the peers cosign this node's heads and cosigns theirs, refusing forks.
+//! [`witness`] has the peers cosign this node's heads and cosigns theirs, refusing forks;
+//! [`erasure`] decides who may erase a patient and [`erasure_endpoint`] erases them at the three
+//! nodes; [`delivery`] retries what a peer could not take when asked (consents, erasures).
 
 pub mod access;
 pub mod api;
@@ -18,6 +20,9 @@ pub mod consent;
 pub mod consent_endpoint;
 pub mod consent_fhir;
 pub mod coordinator;
+pub mod delivery;
+pub mod erasure;
+pub mod erasure_endpoint;
 pub mod ingest;
 pub mod query;
 pub mod query_party;

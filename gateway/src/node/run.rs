@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 
 use super::api::router;
 use super::config::{Checked, NodeConfig};
-use super::consent_endpoint::run_consent_delivery;
+use super::delivery::run_deliveries;
 use super::query::run::QueryPolicy;
 use super::registry::{Registry, Role, load_enrolments};
 use super::registry_change::replay_changes;
@@ -124,7 +124,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     let connector = tokio::spawn(keep_connected(links.clone(), checked.quic));
     let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests(), pins));
     let (witness_stop, witness_stopped) = watch::channel(false);
-    let delivery = tokio::spawn(run_consent_delivery(state.clone(), witness_stopped.clone()));
+    let delivery = tokio::spawn(run_deliveries(state.clone(), witness_stopped.clone()));
     let witnessing = tokio::spawn(run_witnessing(state.clone(), witness_stopped));
     let (outbox_stop, outbox_stopped) = watch::channel(false);
     let mut outbox = tokio::spawn(run_outbox(

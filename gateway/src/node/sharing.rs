@@ -39,6 +39,7 @@ use zeroize::Zeroizing;
 
 use super::audit::answer_audit;
 use super::consent_endpoint::answer_consent;
+use super::erasure_endpoint::answer_erasure;
 use super::query_party::answer_query;
 use super::registry_change::answer_registry_change;
 use super::state::{NodeState, pause, with_store};
@@ -188,6 +189,7 @@ pub async fn serve_peers(
             Request::Query { .. } => unreachable!("queries are answered above"),
             Request::Consent { signed } => answer_consent(&state, signed).await,
             Request::Audit { signed } => answer_audit(&state, signed).await,
+            Request::Erasure { request } => answer_erasure(&state, request).await,
             Request::RegistryChange { request } => answer_registry_change(&state, request).await,
             Request::AddCheckpoint {
                 old_size,

@@ -14,6 +14,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod consented;
+#[allow(
+    unused_imports,
+    reason = "each test binary uses a different part of the harness"
+)]
+pub use consented::*;
+
 /// The first shared Synthea bundle. The path is read when the test runs (cargo sets
 /// CARGO_MANIFEST_DIR), not baked in at compile time: a build cache shared between two
 /// checkouts would otherwise point at the other checkout.

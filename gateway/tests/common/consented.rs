@@ -1,0 +1,126 @@
+//! A cluster whose patients can consent: Synthea patients enrolled at node 0 with their own keys
+//! (and registered as patients with the cluster), the cluster's minimum cohort lowered to 2, and
+//! the helpers that read what a bundle holds and count what a query sees.
+
+use std::collections::BTreeSet;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+use hdg_schema::{Catalog, Format, ImportOptions, Mode, RecordId, Value as ObsValue, import};
+use serde_json::Value;
+
+use super::{hdg_text, http_addr, patient_0};
+
+/// A Synthea bundle of the shared data by file name (`patient-2.json`).
+pub fn synthea_bundle(name: &str) -> Vec<u8> {
+    std::fs::read(patient_0().replace("patient-0.json", name)).unwrap()
+}
+
+/// The `Patient/{id}` reference of a bundle's patient (what the importer pseudonymises).
+pub fn patient_reference(bundle: &[u8]) -> String {
+    let json: Value = serde_json::from_slice(bundle).unwrap();
+    let patient = json["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["resourceType"] == "Patient")
+        .expect("the bundle has a Patient");
+    format!("Patient/{}", patient["id"].as_str().unwrap())
+}
+
+/// Numeric observations of `indicator` in a bundle, once per record, read straight from it.
+pub fn numeric_count(bundle: &[u8], indicator: &str) -> u64 {
+    let opts = ImportOptions {
+        mode: Mode::Strict,
+        pseudonym_key: [3; 32],
+        catalog: Catalog::builtin(),
+        enrolled: None,
+    };
+    let mut ids: BTreeSet<RecordId> = BTreeSet::new();
+    import(
+        Cursor::new(bundle),
+        Format::FhirJson,
+        "b",
+        &opts,
+        &mut |o| {
+            if o.indicator == indicator && matches!(o.value, ObsValue::Quantity(_)) {
+                ids.insert(o.id());
+            }
+        },
+    )
+    .unwrap();
+    ids.len() as u64
+}
+
+/// Enrols the patients of `bundles` at node 0 of the (not yet started) cluster in `dir`, each
+/// with a key of their own written to `dir/patient-{a,b,c,...}.key`, registers those keys as
+/// patients with the cluster, and lowers every node's minimum cohort to 2. The key files, in
+/// bundle order.
+pub fn enrol_at_node0(dir: &Path, bundles: &[Vec<u8>]) -> Vec<PathBuf> {
+    let mut enrolments = String::new();
+    let mut registry = std::fs::read_to_string(dir.join("identities/registry.toml")).unwrap();
+    let mut keys = Vec::new();
+    for (i, body) in bundles.iter().enumerate() {
+        let file = dir.join(format!("patient-{}.key", (b'a' + i as u8) as char));
+        let seed = [11 * (i as u8 + 1); 32];
+        std::fs::write(&file, hex::encode(seed)).unwrap();
+        let public = hex::encode(SigningKey::from_bytes(&seed).verifying_key().to_bytes());
+        enrolments.push_str(&format!(
+            "[[patient]]\nreference = \"{}\"\npublic_key = \"{public}\"\n\n",
+            patient_reference(body),
+        ));
+        registry.push_str(&format!(
+            "\n[[identity]]\nname = \"enrolled-{i}\"\nrole = \"patient\"\npublic_key = \"{public}\"\n"
+        ));
+        keys.push(file);
+    }
+    std::fs::write(dir.join("enrolments.toml"), enrolments).unwrap();
+    std::fs::write(dir.join("identities/registry.toml"), registry).unwrap();
+    // Node 0 is the patients' hospital; every node requires consent, with k = 2.
+    for i in 0..3 {
+        let path = dir.join(format!("node{i}.toml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("consent_required = true"),
+            "init requires consent"
+        );
+        let text = text.replace("min_cohort = 10\n", "min_cohort = 2\n");
+        let text = if i == 0 {
+            format!("enrolments = \"enrolments.toml\"\n{text}")
+        } else {
+            text
+        };
+        std::fs::write(&path, text).unwrap();
+    }
+    keys
+}
+
+/// `hdg query --stat count --json` at node 1 as the demo research institution: the rows
+/// counted, or the refusal's text.
+pub fn count_query(dir: &Path, indicator: &str) -> Result<u64, String> {
+    let url = format!("http://{}", http_addr(dir, 1));
+    let key = dir.join("identities/research-institute.key");
+    let (ok, text) = hdg_text(&[
+        "query",
+        "--cluster",
+        dir.to_str().unwrap(),
+        "--node",
+        &url,
+        "--key",
+        key.to_str().unwrap(),
+        "--stat",
+        "count",
+        "--indicator",
+        indicator,
+        "--json",
+    ]);
+    let json: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {text}"));
+    if ok {
+        Ok(json["rows"].as_u64().unwrap())
+    } else {
+        Err(json["error"].as_str().unwrap_or_default().to_string())
+    }
+}

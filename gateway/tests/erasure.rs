@@ -1,0 +1,327 @@
+//! Erasure as a cluster operation: four Synthea patients enrolled at node 0 consent and their
+//! values are shared. A patient asks a node that is not their hospital to erase them: every
+//! party destroys their share rows and their home node shreds their records, each anchoring it;
+//! a count query drops by exactly their rows; their audit lists the erasure at the three nodes.
+//! A second patient is erased while a party is down: the party gets it when it is back. The
+//! third is erased by two administrators. Unsigned, replayed, non-patient, unknown-patient and
+//! one-admin requests are refused with their reasons. Afterwards no party's store holds any of
+//! the erased patients' rows, handles or pseudonyms in its share data, and every ledger verifies.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use hdg_schema::{Pseudonym, RecordHandle, RecordId};
+use hdg_storage::{TimeRange, layout};
+use serde_json::{Value, json};
+
+mod common;
+use common::*;
+
+const HEART_RATE: &str = "8867-4";
+
+/// `hdg erase` with `args` at node `i`: success and output.
+fn erase_at(dir: &Path, i: usize, args: &[&str]) -> (bool, String) {
+    let url = format!("http://{}", http_addr(dir, i));
+    let mut all = vec!["erase", "--node", &url, "--json"];
+    all.extend_from_slice(args);
+    hdg_text(&all)
+}
+
+/// The JSON `hdg erase --json` printed: (HTTP status, the node's answer).
+fn answer(out: &str) -> (u64, Value) {
+    let v: Value = serde_json::from_str(out.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {out}"));
+    (v["status"].as_u64().unwrap(), v["answer"].clone())
+}
+
+/// Posts `body` to `/v1/erasure` at node `i`: status and answer.
+fn post_erasure(dir: &Path, i: usize, body: &Value) -> (u16, Value) {
+    http(
+        http_addr(dir, i),
+        "POST",
+        "/v1/erasure",
+        Some(("application/json", body.to_string().as_bytes())),
+    )
+}
+
+fn seed(path: &Path) -> SigningKey {
+    let mut s = [0u8; 32];
+    hex::decode_to_slice(std::fs::read_to_string(path).unwrap().trim(), &mut s).unwrap();
+    SigningKey::from_bytes(&s)
+}
+
+fn pseudonym(key: &Path) -> Pseudonym {
+    Pseudonym::from_public_key(&seed(key).verifying_key().to_bytes())
+}
+
+/// The kinds of the entries `hdg audit` lists for the patient at each node.
+fn audit_kinds(dir: &Path, key: &Path) -> Vec<Vec<String>> {
+    let url = format!("http://{}", http_addr(dir, 2));
+    let (ok, out) = hdg_text(&[
+        "audit",
+        "--node",
+        &url,
+        "--key",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{out}");
+    let answer: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    answer["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            n["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["kind"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn erasure_reaches_every_party_and_leaves_nothing_of_the_patient_in_share_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init_cluster(dir);
+    let bundles = [
+        synthea_bundle("patient-0.json"),
+        synthea_bundle("patient-2.json"),
+        synthea_bundle("patient-3.json"),
+        synthea_bundle("patient-1.json"),
+    ];
+    let keys = enrol_at_node0(dir, &bundles);
+    let [a_key, b_key, c_key, _] = &keys[..] else {
+        unreachable!("four bundles, four keys")
+    };
+    let mut nodes = Nodes::start_all(dir);
+    for i in 0..3 {
+        wait_healthy(&mut nodes, dir, i, 2);
+    }
+    let mut record_ids: Vec<Vec<RecordId>> = Vec::new();
+    for body in &bundles {
+        let (status, receipt) = http(
+            http_addr(dir, 0),
+            "POST",
+            "/v1/observations",
+            Some(("application/fhir+json", body)),
+        );
+        assert_eq!(status, 200, "{receipt}");
+        record_ids.push(
+            receipt["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["record_id"].as_str().unwrap().parse().unwrap())
+                .collect(),
+        );
+    }
+    for key in &keys {
+        let url = format!("http://{}", http_addr(dir, 1));
+        let (ok, out) = hdg_text(&[
+            "consent",
+            "--node",
+            &url,
+            "--key",
+            key.to_str().unwrap(),
+            "grant",
+            "--purpose",
+            "research",
+        ]);
+        assert!(ok, "{out}");
+    }
+    wait_outbox_empty(&mut nodes, dir, 0);
+    let [a_hr, b_hr, c_hr, d_hr] = [0, 1, 2, 3].map(|i| numeric_count(&bundles[i], HEART_RATE));
+    assert!(a_hr > 0 && b_hr > 0 && c_hr > 0 && d_hr > 0);
+    let all = a_hr + b_hr + c_hr + d_hr;
+    assert_eq!(count_query(dir, HEART_RATE), Ok(all));
+
+    // Refused, each with its reason, and nothing erased.
+    let unsigned = json!({ "by": "patient", "signed": {
+        "body": r#"{"action":"erase"}"#,
+        "signer": hex::encode(seed(b_key).verifying_key().to_bytes()),
+        "nonce": "00".repeat(16), "time": 0, "signature": "" } });
+    let (status, e) = post_erasure(dir, 1, &unsigned);
+    assert_eq!(status, 401, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("unsigned"), "{e}");
+    let researcher = dir.join("identities/research-institute.key");
+    let (ok, out) = erase_at(dir, 1, &["--key", researcher.to_str().unwrap()]);
+    let (status, e) = answer(&out);
+    assert!(!ok && status == 403, "{out}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a registered patient"),
+        "{e}"
+    );
+    // A registered patient of whom no node holds anything.
+    let nobody = dir.join("identities/patient-1.key");
+    let (ok, out) = erase_at(dir, 0, &["--key", nobody.to_str().unwrap()]);
+    let (status, e) = answer(&out);
+    assert!(!ok && status == 404, "{out}");
+    assert!(
+        e["error"].as_str().unwrap().contains("unknown patient"),
+        "{e}"
+    );
+    let admin = |i: usize| dir.join(format!("identities/admin-{i}.key"));
+    let a_pseudonym = pseudonym(a_key).to_string();
+    let (ok, out) = erase_at(
+        dir,
+        2,
+        &[
+            "--approve",
+            admin(0).to_str().unwrap(),
+            "--patient",
+            &a_pseudonym,
+        ],
+    );
+    let (status, e) = answer(&out);
+    assert!(!ok && status == 403, "{out}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("1 registered administrator"),
+        "{e}"
+    );
+    assert_eq!(count_query(dir, HEART_RATE), Ok(all));
+
+    // B asks node 1 (not their hospital): erased at the three nodes.
+    let saved = dir.join("erase-b.json");
+    let (ok, out) = erase_at(
+        dir,
+        1,
+        &[
+            "--key",
+            b_key.to_str().unwrap(),
+            "--save-request",
+            saved.to_str().unwrap(),
+        ],
+    );
+    let (status, done) = answer(&out);
+    assert!(ok && status == 200, "{out}");
+    for (i, n) in done["nodes"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(n["outcome"], "erased", "node{i}: {done}");
+        assert!(n["ledger_index"].is_u64(), "{done}");
+    }
+    // The same request again is refused as replayed.
+    let b_request: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    let (status, e) = post_erasure(dir, 1, &b_request);
+    assert_eq!(status, 403, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("replayed"), "{e}");
+    assert_eq!(count_query(dir, HEART_RATE), Ok(a_hr + c_hr + d_hr));
+    for (i, kinds) in audit_kinds(dir, b_key).iter().enumerate() {
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "erasure").count(),
+            1,
+            "node{i}: {kinds:?}"
+        );
+    }
+
+    // C is erased while node 2 is down: queued for it, delivered when it is back.
+    nodes.terminate(2, Duration::from_secs(20));
+    let (ok, out) = erase_at(dir, 0, &["--key", c_key.to_str().unwrap()]);
+    let (status, queued) = answer(&out);
+    assert!(ok && status == 202, "{out}");
+    assert_eq!(queued["nodes"][2]["outcome"], "queued", "{queued}");
+    assert_eq!(queued["pending"].as_array().unwrap().len(), 1, "{queued}");
+    nodes.start(dir, 2);
+    for i in 0..3 {
+        wait_healthy(&mut nodes, dir, i, 2);
+    }
+    wait_for(
+        "node2 takes the queued erasure and C's rows are gone",
+        || match count_query(dir, HEART_RATE) {
+            Ok(n) if n == a_hr + d_hr => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+
+    // A is erased by two administrators, by pseudonym.
+    let (ok, out) = erase_at(
+        dir,
+        2,
+        &[
+            "--approve",
+            admin(0).to_str().unwrap(),
+            "--approve",
+            admin(1).to_str().unwrap(),
+            "--patient",
+            &a_pseudonym,
+        ],
+    );
+    assert!(ok, "{out}");
+    let refused = count_query(dir, HEART_RATE).unwrap_err();
+    assert!(
+        refused.contains("cohort too small"),
+        "only D is left: {refused}"
+    );
+    wait_cluster_verified(dir);
+    for i in 0..3 {
+        nodes.terminate(i, Duration::from_secs(20));
+    }
+
+    // Through RocksDB: no party holds a row, handle or pseudonym of the erased patients in its
+    // share data, and every ledger verifies.
+    let home = open_store(dir, 0);
+    let handles: Vec<RecordHandle> = record_ids
+        .iter()
+        .flatten()
+        .map(|id| home.handle(id))
+        .collect();
+    drop(home);
+    let erased: Vec<Pseudonym> = keys[..3].iter().map(|k| pseudonym(k)).collect();
+    let erased_handles = &handles[..record_ids[..3].iter().map(Vec::len).sum::<usize>()];
+    for i in 0..3 {
+        let store = open_store(dir, i);
+        store.verify(&store.verifier()).unwrap();
+        for code in [HEART_RATE, "39156-5", "8480-6"] {
+            let rows = store.scan_shares(code, TimeRange::default()).unwrap();
+            assert!(
+                rows.iter().all(|r| !erased.contains(&r.patient)),
+                "node{i} still holds {code} rows of an erased patient"
+            );
+        }
+        drop(store);
+        let db = rocksdb::DB::open_cf_for_read_only(
+            &rocksdb::Options::default(),
+            dir.join(format!("node{i}/db")),
+            layout::ALL,
+            false,
+        )
+        .unwrap();
+        for family in [
+            layout::SHARES,
+            layout::SHARE_IDS,
+            layout::SHARE_PATIENTS,
+            layout::SHARE_RECEIPTS,
+            layout::SHARES_ERASED,
+        ] {
+            let cf = db.cf_handle(family).unwrap();
+            for kv in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
+                let (k, v) = kv.unwrap();
+                for h in erased_handles {
+                    assert!(
+                        !contains(&k, &h.0) && !contains(&v, &h.0),
+                        "node{i} {family}"
+                    );
+                }
+                for p in &erased {
+                    assert!(
+                        !contains(&k, &p.0) && !contains(&v, &p.0),
+                        "node{i} {family}"
+                    );
+                }
+            }
+        }
+    }
+}
