@@ -170,6 +170,7 @@ pub fn write_cluster(
             consent_required,
             registry_quorum: 2,
             enrolments: None,
+            wire_tap: None,
             peers: (0..NODES)
                 .filter(|j| *j != i)
                 .map(|j| PeerConfig {

@@ -27,6 +27,7 @@ use super::rpc::{
     INBOX_DEPTH, InboxSlot, Request, Response, RpcCall, RpcError, call, serve_requests,
 };
 use super::sessions::{BAD_FRAME, SessionQueues, lock, read_session, write_session};
+use super::tap::{Reception, WireTap};
 
 /// Largest UDP payload an endpoint accepts (the UDP maximum; loopback carries it).
 const MAX_UDP_PAYLOAD: u16 = 65_527;
@@ -47,6 +48,8 @@ pub struct LinkConfig {
     /// Largest UDP payload path-MTU discovery tries (it starts at 1200). Larger values did
     /// not speed up loopback (GSO already batches) and slowed fresh connections (lost probes).
     pub max_mtu: u16,
+    /// Where every message received from the peers is recorded (tests only; see [`super::tap`]).
+    pub tap: Option<Arc<WireTap>>,
 }
 
 impl Default for LinkConfig {
@@ -56,6 +59,7 @@ impl Default for LinkConfig {
             recv_timeout: hdg_mpc::memory::DEFAULT_TIMEOUT,
             connect_timeout: Duration::from_secs(10),
             max_mtu: 1452,
+            tap: None,
         }
     }
 }
@@ -111,7 +115,7 @@ pub enum LinkError {
 struct Shared {
     me: PartyId,
     pins: [NodeKey; 3],
-    frame_cap: usize,
+    reception: Reception,
     peers: Mutex<[Option<Connection>; 3]>,
     changed: Notify,
     sessions: SessionQueues,
@@ -162,7 +166,10 @@ impl PeerLinks {
         let shared = Arc::new(Shared {
             me,
             pins,
-            frame_cap: config.frame_cap,
+            reception: Reception {
+                cap: config.frame_cap,
+                tap: config.tap.clone(),
+            },
             peers: Mutex::new([None, None, None]),
             changed: Notify::new(),
             sessions: SessionQueues::new(config.recv_timeout + config.connect_timeout),
@@ -336,7 +343,7 @@ impl PeerLinks {
                 peer,
                 reason: e.to_string(),
             })?;
-        call(&conn, peer, request, self.config.frame_cap, timeout).await
+        call(&conn, peer, request, &self.shared.reception, timeout).await
     }
 
     /// The connection to `peer`, if any (tests write raw bytes on it).
@@ -368,7 +375,7 @@ impl Shared {
             conn,
             peer,
             self.rpc_inbox.clone(),
-            self.frame_cap,
+            self.reception.clone(),
         ));
     }
 
@@ -450,7 +457,7 @@ async fn accept_streams(conn: Connection, peer: PartyId, shared: Arc<Shared>) {
                 return;
             }
             if let Some(tx) = shared.sessions.take_sender(session, peer) {
-                read_session(stream, tx, peer, shared.frame_cap).await;
+                read_session(stream, tx, peer, &shared.reception).await;
             }
         });
     }

@@ -25,6 +25,8 @@ use crate::node::erasure::ErasureRequest;
 use crate::node::query::PartyAnswer;
 use crate::node::signed::SignedRequest;
 
+use super::tap::{Reception, TapKind};
+
 /// First byte of a request stream.
 pub const RPC_TAG: u8 = b'R';
 /// How long an answer's stream is kept open for the peer to read it.
@@ -260,9 +262,10 @@ pub async fn call(
     conn: &Connection,
     peer: PartyId,
     request: &Request,
-    cap: usize,
+    reception: &Reception,
     timeout: Duration,
 ) -> Result<Response, RpcError> {
+    let cap = reception.cap;
     let exchange = async {
         let stream_err = |e: &dyn std::fmt::Display| RpcError::Stream {
             peer,
@@ -296,6 +299,7 @@ pub async fn call(
             Err(FrameFault::TooLarge(size)) => return Err(RpcError::TooLarge { peer, size, cap }),
             Err(e) => return Err(stream_err(&e)),
         };
+        reception.record(TapKind::Response, peer, &answer);
         let response: Response =
             serde_json::from_slice(&answer).map_err(|e| RpcError::Malformed {
                 peer,
@@ -316,10 +320,15 @@ pub(super) type InboxSlot = Arc<Mutex<Option<mpsc::Sender<RpcCall>>>>;
 
 /// Answers the request streams `peer` opens on `conn`, each through `inbox` (or with an error
 /// when this node serves no requests), until the connection ends.
-pub(super) async fn serve_requests(conn: Connection, peer: PartyId, inbox: InboxSlot, cap: usize) {
+pub(super) async fn serve_requests(
+    conn: Connection,
+    peer: PartyId,
+    inbox: InboxSlot,
+    reception: Reception,
+) {
     while let Ok((send, recv)) = conn.accept_bi().await {
         let inbox = inbox.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        tokio::spawn(answer(send, recv, peer, inbox, cap));
+        tokio::spawn(answer(send, recv, peer, inbox, reception.clone()));
     }
 }
 
@@ -329,9 +338,9 @@ async fn answer(
     mut recv: RecvStream,
     peer: PartyId,
     inbox: Option<mpsc::Sender<RpcCall>>,
-    cap: usize,
+    reception: Reception,
 ) {
-    let response = match read_request(&mut recv, cap).await {
+    let response = match read_request(&mut recv, peer, &reception).await {
         Err(reason) => {
             tracing::warn!(%peer, %reason, "bad request refused");
             Response::Error { reason }
@@ -372,8 +381,12 @@ async fn dispatch(
     })
 }
 
-/// The request on `recv`: tag, then one frame of JSON; `Err` names the problem.
-async fn read_request(recv: &mut RecvStream, cap: usize) -> Result<Request, String> {
+/// The request from `peer` on `recv`: tag, then one frame of JSON; `Err` names the problem.
+async fn read_request(
+    recv: &mut RecvStream,
+    peer: PartyId,
+    reception: &Reception,
+) -> Result<Request, String> {
     let mut tag = [0u8; 1];
     recv.read_exact(&mut tag)
         .await
@@ -382,10 +395,11 @@ async fn read_request(recv: &mut RecvStream, cap: usize) -> Result<Request, Stri
         return Err(format!("unknown stream tag {:#04x}", tag[0]));
     }
     let body = Zeroizing::new(
-        read_bytes_frame(recv, cap)
+        read_bytes_frame(recv, reception.cap)
             .await
             .map_err(|e| format!("bad request frame: {e}"))?,
     );
+    reception.record(TapKind::Request, peer, &body);
     serde_json::from_slice(&body).map_err(|e| format!("malformed request: {e}"))
 }
 

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::frame::{FrameError, read_frame, write_frame};
 use super::quic_channel::Incoming;
+use super::tap::Reception;
 
 /// Application error code with which a receiver stops a stream that sent a bad frame.
 pub(super) const BAD_FRAME: VarInt = VarInt::from_u32(1);
@@ -91,11 +92,12 @@ pub(super) async fn read_session(
     mut stream: RecvStream,
     tx: std_mpsc::Sender<Result<Vec<u64>, ChannelError>>,
     peer: PartyId,
-    cap: usize,
+    reception: &Reception,
 ) {
     loop {
-        match read_frame(&mut stream, cap).await {
+        match read_frame(&mut stream, reception.cap).await {
             Ok(Some(words)) => {
+                reception.record_words(peer, &words);
                 if tx.send(Ok(words)).is_err() {
                     let _ = stream.stop(VarInt::from_u32(0));
                     return;

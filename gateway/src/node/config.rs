@@ -127,6 +127,10 @@ pub struct NodeConfig {
     /// start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrolments: Option<PathBuf>,
+    /// A test instrument: every message this node receives from its peers is appended to this
+    /// file in the clear (shares included; see `net::tap`). Never set on a production node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire_tap: Option<PathBuf>,
     /// The two other nodes, pinned by key.
     pub peers: Vec<PeerConfig>,
 }
@@ -248,6 +252,7 @@ impl NodeConfig {
         self.data = base.join(&self.data);
         self.identities = base.join(&self.identities);
         self.key_file = self.key_file.map(|k| base.join(k));
+        self.wire_tap = self.wire_tap.map(|t| base.join(t));
         self.enrolments = self.enrolments.map(|e| base.join(e));
         Ok(Checked {
             config: self,
@@ -295,6 +300,7 @@ mod tests {
             consent_required: true,
             registry_quorum: 2,
             enrolments: None,
+            wire_tap: None,
             peers: vec![
                 PeerConfig {
                     name: "node1".into(),

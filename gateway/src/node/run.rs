@@ -32,6 +32,7 @@ use super::state::NodeState;
 use super::witness::run_witnessing;
 use crate::net::identity::{NodeKey, TlsIdentity};
 use crate::net::links::{LinkConfig, PeerLinks};
+use crate::net::tap::WireTap;
 
 /// How long in-flight requests may take to finish after a stop signal.
 const GRACE: Duration = Duration::from_secs(10);
@@ -71,8 +72,22 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     let pins = pins(&checked, identity.public_key())?;
     let pins_for_links = pins;
     let me = PartyId::ALL[config.party];
+    let tap = match &config.wire_tap {
+        Some(path) => {
+            warn!(
+                file = %path.display(),
+                "wire tap on: every message from the peers, shares included, is written to this file in the clear; a test instrument, never for production"
+            );
+            Some(
+                WireTap::open(path)
+                    .with_context(|| format!("cannot open the wire tap {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let link_config = LinkConfig {
         connect_timeout: Duration::from_secs(3),
+        tap,
         ..LinkConfig::default()
     };
     let links = Arc::new(
