@@ -134,6 +134,58 @@ fn a_bad_config_names_the_file_and_field() {
 }
 
 #[test]
+fn a_node_refuses_to_start_with_a_wrong_or_missing_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    init_cluster(&dir);
+    let file = dir.join("node0.toml");
+    let key = dir.join("keys/node0.key");
+    let good = std::fs::read_to_string(&key).unwrap();
+    // Another operator key: the keyring does not open, and the node says so.
+    std::fs::write(&key, "07".repeat(32)).unwrap();
+    let out = hdg(&["node", "--config", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("wrong key"), "{err}");
+    // No key file at all: named.
+    std::fs::remove_file(&key).unwrap();
+    let out = hdg(&["node", "--config", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("node0.key"), "{err}");
+    // A passphrase instead of the key file: the keyring says what it was sealed under.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let with_passphrase = text.replace(
+        "key_file = \"keys/node0.key\"",
+        "passphrase_env = \"HDG_TEST_PASSPHRASE\"",
+    );
+    assert_ne!(with_passphrase, text);
+    std::fs::write(&file, with_passphrase).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hdg"))
+        .args(["node", "--config", file.to_str().unwrap()])
+        .env("HDG_TEST_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sealed under a key file"), "{err}");
+    // The right key again: the node's store opens (checked offline by verify).
+    std::fs::write(&key, good).unwrap();
+    let out = hdg(&[
+        "verify",
+        "--data",
+        dir.join("node0").to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
 fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
