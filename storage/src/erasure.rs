@@ -220,13 +220,20 @@ impl Store {
             .db
             .prefix_iterator_cf(self.cf(layout::SHARE_PATIENTS), tag)
         {
-            let (k, v) = kv?;
+            let (k, _) = kv?;
             if !k.starts_with(&tag) {
                 break;
             }
+            let handle = k
+                .get(32..)
+                .ok_or_else(|| corrupt("share patient index entry", "not 64 bytes"))?;
+            let share_key = self
+                .db
+                .get_cf(self.cf(layout::SHARE_IDS), handle)?
+                .ok_or_else(|| corrupt("share patient index entry", "names no share row"))?;
             out.push(IndexedRow {
                 index_key: k.to_vec(),
-                share_key: v.to_vec(),
+                share_key,
             });
         }
         Ok(out)

@@ -32,8 +32,9 @@ pub const META: &str = "meta";
 pub const SHARES: &str = "shares";
 /// record handle -> its [`SHARES`] key: finds a share row by handle (duplicate check).
 pub const SHARE_IDS: &str = "share_ids";
-/// (patient tag, record handle) -> its [`SHARES`] key: a patient's rows, for their erasure. The
-/// tag is a keyed hash of the pseudonym (`Store::patient_tag`), so the index names no patient.
+/// (patient tag, record handle) -> (): a patient's rows, for their erasure (the row's key is
+/// found through [`SHARE_IDS`]). The tag is a keyed hash of the pseudonym (`Store::patient_tag`),
+/// so the index names no patient.
 pub const SHARE_PATIENTS: &str = "share_patients";
 /// patient tag -> leaf index (u64 BE) of the erasure of the patient's rows here: rows of an
 /// erased patient that arrive later are dropped, never stored.

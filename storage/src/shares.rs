@@ -167,7 +167,7 @@ impl Store {
             wb.put_cf(
                 self.cf(layout::SHARE_PATIENTS),
                 self.share_patient_key(&patient, &handle),
-                &share_key,
+                [],
             );
         }
         let entry = LedgerEntry {

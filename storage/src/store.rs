@@ -27,6 +27,8 @@ pub struct Store {
     master: SecretKey,
     /// Turns record ids into handles (derived from the master key).
     handle_key: SecretKey,
+    /// Turns pseudonyms into the tags of the share indexes (derived from the master key).
+    tag_key: SecretKey,
     pub(crate) signer: NoteSigner,
     pub(crate) node_key: SigningKey,
     pub(crate) origin: String,
@@ -155,6 +157,7 @@ impl Store {
         Ok(Store {
             db,
             handle_key: SecretKey::derived(&master, HANDLE_CONTEXT),
+            tag_key: SecretKey::derived(&master, TAG_CONTEXT),
             master,
             signer,
             node_key,
@@ -206,8 +209,8 @@ impl Store {
     }
 
     /// The key of the patient tags in the share indexes (derived from the master key).
-    pub(crate) fn share_patient_tag_key(&self) -> SecretKey {
-        SecretKey::derived(&self.master, "hdg 2026-11 share patient tag key v1")
+    pub(crate) fn share_patient_tag_key(&self) -> &SecretKey {
+        &self.tag_key
     }
 
     /// The key this node splits its values into shares with, deterministically per record (so a
@@ -612,6 +615,8 @@ pub(crate) fn sorted_digest(handles: &[RecordHandle]) -> [u8; 32] {
 
 /// BLAKE3 key-derivation context of the record handle key.
 const HANDLE_CONTEXT: &str = "hdg 2026-11 record handle key v1";
+/// BLAKE3 key-derivation context of the share patient tag key.
+const TAG_CONTEXT: &str = "hdg 2026-11 share patient tag key v1";
 
 fn default_origin(key: &SigningKey) -> String {
     let pk = key.verifying_key().to_bytes();

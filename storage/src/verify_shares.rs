@@ -31,6 +31,8 @@ pub(crate) struct SharesSeen {
     erased: HashMap<u64, Vec<[u8; 32]>>,
     /// Leaf indexes of the erasure entries checked.
     erasures: HashSet<u64>,
+    /// The patient index entries the rows imply.
+    patient_keys: HashSet<[u8; 64]>,
 }
 
 impl SharesSeen {
@@ -116,17 +118,8 @@ impl Store {
                             "does not point to the record's share row",
                         ));
                     }
-                    let by_patient = self.db.get_pinned_cf(
-                        self.cf(layout::SHARE_PATIENTS),
-                        self.share_patient_key(&opened.patient, &handle),
-                    )?;
-                    if by_patient.as_deref() != Some(share_key.as_slice()) {
-                        return Err(bad(
-                            "share patient index",
-                            handle,
-                            "has no entry for the row's patient",
-                        ));
-                    }
+                    seen.patient_keys
+                        .insert(self.share_patient_key(&opened.patient, &handle));
                     if seen.rows.insert(share_key.clone(), index).is_some() {
                         return Err(row(format!("anchored again by receipt {index}")));
                     }
@@ -186,21 +179,32 @@ impl Store {
                 ));
             }
         }
+        let mut indexed = 0;
         for kv in self
             .db
             .iterator_cf(self.cf(layout::SHARE_PATIENTS), IteratorMode::Start)
         {
-            let (k, v) = kv?;
-            let names_its_row = layout::decode_index_tail(&v)
-                .is_some_and(|(_, _, h)| k.get(32..) == Some(h.0.as_slice()))
-                && seen.rows.contains_key(v.as_ref());
-            if !names_its_row {
+            let (k, _) = kv?;
+            let implied =
+                <[u8; 64]>::try_from(k.as_ref()).is_ok_and(|key| seen.patient_keys.contains(&key));
+            if !implied {
                 return Err(bad(
                     "share patient index",
                     hex::encode(k.get(32..).unwrap_or_default()),
-                    "names no anchored share row",
+                    "names no anchored share row of that patient",
                 ));
             }
+            indexed += 1;
+        }
+        if indexed != seen.patient_keys.len() {
+            return Err(bad(
+                "share patient index",
+                "entries",
+                format!(
+                    "{indexed} entries for {} anchored rows: a row's entry is missing",
+                    seen.patient_keys.len()
+                ),
+            ));
         }
         for kv in self
             .db

@@ -324,6 +324,36 @@ fn an_injected_share_row_is_named() {
 }
 
 #[test]
+fn a_removed_or_injected_patient_index_entry_is_named() {
+    let (dir, _all, vkey) = with_shares();
+    let entries = |db: &DB| -> Vec<Vec<u8>> {
+        let cf = db.cf_handle(layout::SHARE_PATIENTS).unwrap();
+        db.iterator_cf(cf, rocksdb::IteratorMode::Start)
+            .map(|kv| kv.unwrap().0.to_vec())
+            .collect()
+    };
+    tamper(dir.path(), |db| {
+        let first = entries(db).remove(0);
+        db.delete_cf(db.cf_handle(layout::SHARE_PATIENTS).unwrap(), first)
+            .unwrap();
+    });
+    let (kind, _, what) = verify_fails(dir.path(), &vkey);
+    assert_eq!(kind, "share patient index", "{what}");
+    assert!(what.contains("missing"), "{what}");
+
+    let (dir, _all, vkey) = with_shares();
+    tamper(dir.path(), |db| {
+        // The same row indexed under another patient's tag.
+        let mut moved = entries(db).remove(0);
+        moved[0] ^= 1;
+        db.put_cf(db.cf_handle(layout::SHARE_PATIENTS).unwrap(), moved, [])
+            .unwrap();
+    });
+    let (kind, _, what) = verify_fails(dir.path(), &vkey);
+    assert_eq!(kind, "share patient index", "{what}");
+}
+
+#[test]
 fn a_removed_manifest_names_its_receipt() {
     let (dir, _all, vkey) = with_shares();
     // Twelve records (leaves 0..12), then the receipts at leaves 12 and 13.
