@@ -28,14 +28,6 @@ fn consent(dir: &Path, key: &Path, action: &[&str]) -> (bool, String) {
     consent_at(dir, 2, key, action)
 }
 
-/// `hdg consent` as the patient whose seed is in `key`, at node `i`.
-fn consent_at(dir: &Path, i: usize, key: &Path, action: &[&str]) -> (bool, String) {
-    let url = format!("http://{}", http_addr(dir, i));
-    let mut args = vec!["consent", "--node", &url, "--key", key.to_str().unwrap()];
-    args.extend_from_slice(action);
-    hdg_text(&args)
-}
-
 /// The consent id `hdg consent grant` printed.
 fn consent_id(out: &str) -> String {
     out.split_whitespace()
@@ -49,34 +41,20 @@ fn consent_id(out: &str) -> String {
 fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_rows() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    init_cluster(dir);
-    let bundles = [
-        synthea_bundle("patient-0.json"),
-        synthea_bundle("patient-2.json"),
-        synthea_bundle("patient-3.json"),
-    ];
-    let [a_bundle, b_bundle, c_bundle] = &bundles;
-    let keys = enrol_at_node0(dir, &bundles);
+    let (bundles, keys) =
+        consented_cluster(dir, &["patient-0.json", "patient-2.json", "patient-3.json"]);
+    let [a_bundle, b_bundle, c_bundle] = &bundles[..] else {
+        unreachable!("three bundles")
+    };
     let [a_key, b_key, c_key] = &keys[..] else {
         unreachable!("three bundles, three keys")
     };
-    let mut nodes = Nodes::start_all(dir);
-    for i in 0..3 {
-        wait_healthy(&mut nodes, dir, i, 2);
-    }
-    let mut stored = Vec::new();
-    for body in &bundles {
-        let (status, receipt) = http(
-            http_addr(dir, 0),
-            "POST",
-            "/v1/observations",
-            Some(("application/fhir+json", body)),
-        );
-        assert_eq!(status, 200, "{receipt}");
-        assert_eq!(receipt["outbox"], 0, "held until a consent covers them");
-        stored.push(receipt["records"].as_array().unwrap().len());
-    }
-    wait_outbox_empty(&mut nodes, dir, 0);
+    let mut nodes = Nodes::start_healthy(dir);
+    let stored: Vec<usize> = ingest_at_node0(dir, &bundles)
+        .iter()
+        .map(Vec::len)
+        .collect();
+    assert_eq!(outbox(dir, 0), 0, "held until a consent covers them");
     // A patient who is not enrolled cannot consent: their values are stored but stay local.
     let (status, receipt) = http(
         http_addr(dir, 0),

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use hdg_schema::{Pseudonym, RecordHandle, RecordId};
+use hdg_schema::{Pseudonym, RecordHandle};
 use hdg_storage::{TimeRange, layout};
 use serde_json::{Value, json};
 
@@ -20,12 +20,11 @@ use common::*;
 
 const HEART_RATE: &str = "8867-4";
 
-/// `hdg erase` with `args` at node `i`: success and output.
+/// `hdg erase --json` with `args` at node `i`: success and output.
 fn erase_at(dir: &Path, i: usize, args: &[&str]) -> (bool, String) {
-    let url = format!("http://{}", http_addr(dir, i));
-    let mut all = vec!["erase", "--node", &url, "--json"];
+    let mut all = vec!["--json"];
     all.extend_from_slice(args);
-    hdg_text(&all)
+    hdg_at(dir, i, "erase", &all)
 }
 
 /// The JSON `hdg erase --json` printed: (HTTP status, the node's answer).
@@ -33,6 +32,15 @@ fn answer(out: &str) -> (u64, Value) {
     let v: Value = serde_json::from_str(out.lines().next().unwrap_or_default())
         .unwrap_or_else(|e| panic!("no JSON ({e}): {out}"));
     (v["status"].as_u64().unwrap(), v["answer"].clone())
+}
+
+/// `hdg erase --json` with `args` at node `i`, which must be refused with `status` and a reason
+/// containing `reason`.
+fn refused(dir: &Path, i: usize, args: &[&str], status: u64, reason: &str) {
+    let (ok, out) = erase_at(dir, i, args);
+    let (got, e) = answer(&out);
+    assert!(!ok && got == status, "{out}");
+    assert!(e["error"].as_str().unwrap().contains(reason), "{e}");
 }
 
 /// Posts `body` to `/v1/erasure` at node `i`: status and answer.
@@ -57,15 +65,7 @@ fn pseudonym(key: &Path) -> Pseudonym {
 
 /// The kinds of the entries `hdg audit` lists for the patient at each node.
 fn audit_kinds(dir: &Path, key: &Path) -> Vec<Vec<String>> {
-    let url = format!("http://{}", http_addr(dir, 2));
-    let (ok, out) = hdg_text(&[
-        "audit",
-        "--node",
-        &url,
-        "--key",
-        key.to_str().unwrap(),
-        "--json",
-    ]);
+    let (ok, out) = hdg_at(dir, 2, "audit", &["--key", key.to_str().unwrap(), "--json"]);
     assert!(ok, "{out}");
     let answer: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     answer["nodes"]
@@ -91,51 +91,22 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn erasure_reaches_every_party_and_leaves_nothing_of_the_patient_in_share_data() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    init_cluster(dir);
-    let bundles = [
-        synthea_bundle("patient-0.json"),
-        synthea_bundle("patient-2.json"),
-        synthea_bundle("patient-3.json"),
-        synthea_bundle("patient-1.json"),
-    ];
-    let keys = enrol_at_node0(dir, &bundles);
+    let (bundles, keys) = consented_cluster(
+        dir,
+        &[
+            "patient-0.json",
+            "patient-2.json",
+            "patient-3.json",
+            "patient-1.json",
+        ],
+    );
     let [a_key, b_key, c_key, _] = &keys[..] else {
         unreachable!("four bundles, four keys")
     };
-    let mut nodes = Nodes::start_all(dir);
-    for i in 0..3 {
-        wait_healthy(&mut nodes, dir, i, 2);
-    }
-    let mut record_ids: Vec<Vec<RecordId>> = Vec::new();
-    for body in &bundles {
-        let (status, receipt) = http(
-            http_addr(dir, 0),
-            "POST",
-            "/v1/observations",
-            Some(("application/fhir+json", body)),
-        );
-        assert_eq!(status, 200, "{receipt}");
-        record_ids.push(
-            receipt["records"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["record_id"].as_str().unwrap().parse().unwrap())
-                .collect(),
-        );
-    }
+    let mut nodes = Nodes::start_healthy(dir);
+    let record_ids = ingest_at_node0(dir, &bundles);
     for key in &keys {
-        let url = format!("http://{}", http_addr(dir, 1));
-        let (ok, out) = hdg_text(&[
-            "consent",
-            "--node",
-            &url,
-            "--key",
-            key.to_str().unwrap(),
-            "grant",
-            "--purpose",
-            "research",
-        ]);
+        let (ok, out) = consent_at(dir, 1, key, &["grant", "--purpose", "research"]);
         assert!(ok, "{out}");
     }
     wait_outbox_empty(&mut nodes, dir, 0);
@@ -152,47 +123,28 @@ fn erasure_reaches_every_party_and_leaves_nothing_of_the_patient_in_share_data()
     let (status, e) = post_erasure(dir, 1, &unsigned);
     assert_eq!(status, 401, "{e}");
     assert!(e["error"].as_str().unwrap().contains("unsigned"), "{e}");
-    let researcher = dir.join("identities/research-institute.key");
-    let (ok, out) = erase_at(dir, 1, &["--key", researcher.to_str().unwrap()]);
-    let (status, e) = answer(&out);
-    assert!(!ok && status == 403, "{out}");
-    assert!(
-        e["error"]
-            .as_str()
-            .unwrap()
-            .contains("not a registered patient"),
-        "{e}"
-    );
+    let institute = researcher(dir);
+    let as_researcher = ["--key", institute.to_str().unwrap()];
+    refused(dir, 1, &as_researcher, 403, "not a registered patient");
     // A registered patient of whom no node holds anything.
     let nobody = dir.join("identities/patient-1.key");
-    let (ok, out) = erase_at(dir, 0, &["--key", nobody.to_str().unwrap()]);
-    let (status, e) = answer(&out);
-    assert!(!ok && status == 404, "{out}");
-    assert!(
-        e["error"].as_str().unwrap().contains("unknown patient"),
-        "{e}"
+    refused(
+        dir,
+        0,
+        &["--key", nobody.to_str().unwrap()],
+        404,
+        "unknown patient",
     );
     let admin = |i: usize| dir.join(format!("identities/admin-{i}.key"));
     let a_pseudonym = pseudonym(a_key).to_string();
-    let (ok, out) = erase_at(
-        dir,
-        2,
-        &[
-            "--approve",
-            admin(0).to_str().unwrap(),
-            "--patient",
-            &a_pseudonym,
-        ],
-    );
-    let (status, e) = answer(&out);
-    assert!(!ok && status == 403, "{out}");
-    assert!(
-        e["error"]
-            .as_str()
-            .unwrap()
-            .contains("1 registered administrator"),
-        "{e}"
-    );
+    let (admin_0, admin_1) = (admin(0), admin(1));
+    let one_admin = [
+        "--approve",
+        admin_0.to_str().unwrap(),
+        "--patient",
+        &a_pseudonym,
+    ];
+    refused(dir, 2, &one_admin, 403, "1 registered administrator");
     assert_eq!(count_query(dir, HEART_RATE), Ok(all));
 
     // B asks node 1 (not their hospital): erased at the three nodes.
@@ -252,9 +204,9 @@ fn erasure_reaches_every_party_and_leaves_nothing_of_the_patient_in_share_data()
         2,
         &[
             "--approve",
-            admin(0).to_str().unwrap(),
+            admin_0.to_str().unwrap(),
             "--approve",
-            admin(1).to_str().unwrap(),
+            admin_1.to_str().unwrap(),
             "--patient",
             &a_pseudonym,
         ],

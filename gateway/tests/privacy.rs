@@ -91,79 +91,31 @@ fn dump_db(db: &Path, held: &mut Holdings) {
 fn a_curious_peer_recovers_no_value_and_sees_no_record_id() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    init_cluster(dir);
-    let bundles = [
-        synthea_bundle("patient-0.json"),
-        synthea_bundle("patient-2.json"),
-        synthea_bundle("patient-3.json"),
-    ];
-    let keys = enrol_at_node0(dir, &bundles);
+    let (bundles, keys) =
+        consented_cluster(dir, &["patient-0.json", "patient-2.json", "patient-3.json"]);
     let config = dir.join("node1.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, format!("wire_tap = \"tap1.bin\"\n{text}")).unwrap();
-    let mut nodes = Nodes::start_all(dir);
-    for i in 0..3 {
-        wait_healthy(&mut nodes, dir, i, 2);
-    }
-    let mut ids: Vec<RecordId> = Vec::new();
-    for body in &bundles {
-        let (status, receipt) = http(
-            http_addr(dir, 0),
-            "POST",
-            "/v1/observations",
-            Some(("application/fhir+json", body)),
-        );
-        assert_eq!(status, 200, "{receipt}");
-        ids.extend(receipt["records"].as_array().unwrap().iter().map(|r| {
-            r["record_id"]
-                .as_str()
-                .unwrap()
-                .parse::<RecordId>()
-                .unwrap()
-        }));
-    }
+    let mut nodes = Nodes::start_healthy(dir);
+    let ids: Vec<RecordId> = ingest_at_node0(dir, &bundles).concat();
     for key in &keys {
-        let url = format!("http://{}", http_addr(dir, 1));
-        let mut args = vec![
-            "consent",
-            "--node",
-            &url,
-            "--key",
-            key.to_str().unwrap(),
-            "grant",
-            "--purpose",
-            "research",
-        ];
+        let mut grant = vec!["grant", "--purpose", "research"];
         for code in SHARED {
-            args.extend(["--indicator", code]);
+            grant.extend(["--indicator", code]);
         }
-        let (ok, out) = hdg_text(&args);
+        let (ok, out) = consent_at(dir, 1, key, &grant);
         assert!(ok, "{out}");
     }
     wait_outbox_empty(&mut nodes, dir, 0);
     // Queries coordinated by node 1 (it relays the others' answers) and by node 0 (node 1 gets
     // the query forwarded); a patient's audit through node 1 (it relays node 0's report).
     assert!(count_query(dir, "8867-4").unwrap() > 0);
-    let researcher = dir.join("identities/research-institute.key");
     for (node, stat) in [(0, "mean"), (1, "median"), (0, "variance")] {
-        let url = format!("http://{}", http_addr(dir, node));
-        let (ok, out) = hdg_text(&[
-            "query",
-            "--cluster",
-            dir.to_str().unwrap(),
-            "--node",
-            &url,
-            "--key",
-            researcher.to_str().unwrap(),
-            "--stat",
-            stat,
-            "--indicator",
-            "8480-6",
-        ]);
+        let args = ["--stat", stat, "--indicator", "8480-6"];
+        let (ok, out) = hdg_query(dir, node, &researcher(dir), &args);
         assert!(ok, "{out}");
     }
-    let url = format!("http://{}", http_addr(dir, 1));
-    let (ok, out) = hdg_text(&["audit", "--node", &url, "--key", keys[0].to_str().unwrap()]);
+    let (ok, out) = hdg_at(dir, 1, "audit", &["--key", keys[0].to_str().unwrap()]);
     assert!(ok, "{out}");
     for i in 0..3 {
         nodes.terminate(i, Duration::from_secs(20));

@@ -98,28 +98,12 @@ fn plaintext(files: &[PathBuf]) -> BTreeMap<String, Vec<i64>> {
 
 /// Runs `hdg query --json` against node `i`; the exit status and the JSON it printed.
 fn query(dir: &Path, i: usize, key: &str, extra: &[&str]) -> (bool, Value) {
-    let url = format!("http://{}", http_addr(dir, i));
-    let key = dir.join("identities").join(key);
-    let mut args = vec![
-        "query",
-        "--cluster",
-        dir.to_str().unwrap(),
-        "--node",
-        &url,
-        "--key",
-        key.to_str().unwrap(),
-        "--json",
-    ];
+    let mut args = vec!["--json"];
     args.extend_from_slice(extra);
-    let out = hdg(&args);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let json = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
-        panic!(
-            "query printed no JSON ({e}): {text}; stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.success(), json)
+    let (ok, text) = hdg_query(dir, i, &dir.join("identities").join(key), &args);
+    let json = serde_json::from_str(text.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("query printed no JSON ({e}): {text}"));
+    (ok, json)
 }
 
 /// The bound a query may take at a coordinator in the test cluster, milliseconds.

@@ -16,21 +16,8 @@ use common::*;
 /// The refusal of a mean query signed with `key` at node `i` (there is no data, so a query
 /// that passes the registry check is refused for its cohort instead).
 fn query_refusal(dir: &Path, i: usize, key: &Path) -> String {
-    let url = format!("http://{}", http_addr(dir, i));
-    let (ok, text) = hdg_text(&[
-        "query",
-        "--cluster",
-        dir.to_str().unwrap(),
-        "--node",
-        &url,
-        "--key",
-        key.to_str().unwrap(),
-        "--stat",
-        "mean",
-        "--indicator",
-        "8867-4",
-        "--json",
-    ]);
+    let args = ["--stat", "mean", "--indicator", "8867-4", "--json"];
+    let (ok, text) = hdg_query(dir, i, key, &args);
     assert!(!ok, "{text}");
     let json: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     json["error"].as_str().unwrap().to_string()

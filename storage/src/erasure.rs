@@ -1,28 +1,36 @@
 //! Erasing a patient at this node, in one synced write and one ledger entry, whatever roles the
 //! node plays for them:
 //!
-//! - as their home node: crypto-shred their records (destroy the data key, leave the tombstone
-//!   [`layout::ERASED`]; the sealed bodies stay, unreadable, so the ledger still verifies), drop
-//!   their index entries and any value still waiting to be shared or held for a consent;
+//! - as their home node: crypto-shred their records (destroy the data key; the sealed bodies stay,
+//!   unreadable, so the ledger still verifies), drop their index entries and any value still
+//!   waiting to be shared or held for a consent;
 //! - as a computing party: delete their share rows (from every hospital) and the rows' index
-//!   entries, turn the rows' manifest entries into erased entries that keep only hashes (row id
-//!   and value digest), and leave a tombstone so rows that arrive later are dropped.
+//!   entries, and turn the rows' manifest entries into erased entries that keep only hashes (row
+//!   id and value digest).
+//!
+//! Either way it leaves two tombstones, even where it held nothing yet: [`layout::ERASED`] for
+//! the data key, so no record of the patient is stored here again, and one in
+//! [`layout::SHARES_ERASED`], so their rows that arrive later (a share round already under way at
+//! their home node) are dropped. An erasure is therefore final, and a repeated one changes
+//! nothing ([`Erasure::AlreadyErased`]).
 //!
 //! The `Erasure` ledger entry has the pseudonym as subject, who asked as actor and, as content
 //! hash, SHA-256("hdg erasure v2\n" || records digest || share rows digest): SHA-256 over the
 //! erased records' sorted handles, and over the erased rows' sorted row ids. The patient's audit
-//! lists it, with the text the caller gave (who asked, never a value) kept beside it.
+//! lists it, with the text the caller gave (who asked, never a value) kept beside it. The copies
+//! of the request owed to peers are queued in [`layout::ERASURE_OUTBOX`] in the same write.
 //!
-//! Erasure requests a peer could not take yet wait in [`layout::ERASURE_OUTBOX`] until they are
-//! delivered.
-//! Afterwards the deleted bytes are flushed and compacted out of the database files, so neither a
-//! destroyed data key nor an erased share survives in a copy of the folder taken later.
+//! The deleted bytes must also leave the database files, so that neither a destroyed data key
+//! nor an erased share survives in a copy of the folder taken later: the write records the key
+//! ranges it touched ([`layout::META_COMPACTION`]), and [`Compaction`] flushes and compacts them
+//! away — outside the store's lock, and again at the next open if the process died first.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use hdg_ledger::{EntryKind, LedgerEntry};
 use hdg_schema::{Pseudonym, RecordHandle, Timestamp};
-use rocksdb::{BottommostLevelCompaction, CompactOptions, WriteBatch};
+use rocksdb::{BottommostLevelCompaction, CompactOptions, DB, WriteBatch};
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
@@ -30,17 +38,26 @@ use crate::layout;
 use crate::patient_log::patient_log_key;
 use crate::share_manifest::{self, ManifestEntry};
 use crate::share_value::StoredShare;
-use crate::store::{Store, append_leaf, corrupt, sorted_digest};
+use crate::store::{Store, append_leaf, cf, corrupt, sorted_digest};
 
 /// What [`Store::erase_patient`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Erasure {
-    /// The patient's data here was erased and the erasure anchored.
+    /// The patient was erased here now and the erasure anchored.
     Erased(ErasureReceipt),
-    /// Everything of the patient here was already erased (by an earlier request).
+    /// An earlier request erased the patient here already; nothing was written.
     AlreadyErased,
-    /// This node holds nothing of the patient, and never did.
-    NothingHeld,
+}
+
+/// What this node holds of a patient (asked before an erasure, to tell an unknown patient).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holding {
+    /// No record, no share row, no tombstone.
+    Nothing,
+    /// Records or share rows.
+    Data,
+    /// Erased already.
+    Erased,
 }
 
 /// What an erasure did.
@@ -54,6 +71,20 @@ pub struct ErasureReceipt {
     pub leaf_index: u64,
     /// The signed head closing the erasure's block.
     pub checkpoint: String,
+}
+
+/// An erasure to carry out here.
+#[derive(Debug, Clone)]
+pub struct ErasureOrder<'a> {
+    /// Whose data.
+    pub patient: Pseudonym,
+    /// Who asked (the patient's key, or an approving admin's): the entry's actor.
+    pub actor: [u8; 32],
+    /// How it was asked, for the patient's audit (never a value).
+    pub text: &'a str,
+    /// The peers still owed the request, and the request (digest, bytes): queued in the same
+    /// write, so a crash after it cannot leave them unerased.
+    pub owed: Option<(&'a [u8], [u8; 32], &'a [u8])>,
 }
 
 /// An erasure request a peer still has to receive.
@@ -84,41 +115,52 @@ pub(crate) fn erasure_content(records: &[RecordHandle], rows: &[[u8; 32]]) -> [u
 }
 
 impl Store {
-    /// Erases `patient` at this node (see the module doc) and anchors it, with `actor` (who
-    /// asked: the patient's or an approving admin's key) and `text` (how it was asked, shown in
-    /// the patient's audit). Idempotent: a second call finds nothing left and answers
-    /// [`Erasure::AlreadyErased`].
+    /// What this node holds of `patient`.
+    pub fn holding(&self, patient: &Pseudonym) -> Result<Holding, StoreError> {
+        let key_state = self.db.get_cf(self.cf(layout::KEYS), patient.0)?;
+        let erased = self.shares_erased(patient)?.is_some();
+        Ok(match key_state {
+            Some(v) if v == layout::ERASED && erased => Holding::Erased,
+            Some(v) if v != layout::ERASED => Holding::Data,
+            _ if !self.patient_share_rows(patient)?.is_empty() => Holding::Data,
+            Some(_) => Holding::Erased,
+            None if erased => Holding::Erased,
+            None => Holding::Nothing,
+        })
+    }
+
+    /// Erases `order.patient` at this node (see the module doc) and anchors it. The compaction
+    /// of what it deleted is left to [`Store::pending_compaction`].
     pub fn erase_patient(
         &mut self,
-        patient: &Pseudonym,
-        actor: [u8; 32],
-        text: &str,
+        order: &ErasureOrder<'_>,
         now: Timestamp,
     ) -> Result<Erasure, StoreError> {
+        let patient = &order.patient;
+        let mut batch = WriteBatch::default();
+        queue_owed(self, &mut batch, order);
         let key_state = self.db.get_cf(self.cf(layout::KEYS), patient.0)?;
-        let shred = matches!(&key_state, Some(v) if v != layout::ERASED);
+        let keys_erased = key_state.as_deref() == Some(layout::ERASED);
         let rows = self.patient_share_rows(patient)?;
-        let was_erased = key_state.is_some() || self.shares_erased(patient)?.is_some();
-        if !shred && rows.is_empty() {
-            return Ok(if was_erased {
-                Erasure::AlreadyErased
-            } else {
-                Erasure::NothingHeld
-            });
+        if keys_erased && rows.is_empty() && self.shares_erased(patient)?.is_some() {
+            if !batch.is_empty() {
+                self.write_durably(batch)?;
+            }
+            return Ok(Erasure::AlreadyErased);
         }
 
-        let mut batch = WriteBatch::default();
         let mut frontier = self.frontier.clone();
         let leaf_index = frontier.size();
         let mut touched = Touched::default();
-        let records = if shred {
-            let handles = self.erase_indexes(patient, &mut batch, &mut touched)?;
+        let records = match key_state {
+            Some(_) if keys_erased => Vec::new(),
+            Some(_) => self.erase_indexes(patient, &mut batch, &mut touched)?,
+            None => Vec::new(),
+        };
+        if !keys_erased {
             batch.put_cf(self.cf(layout::KEYS), patient.0, layout::ERASED);
             touched.add(layout::KEYS, &patient.0);
-            handles
-        } else {
-            Vec::new()
-        };
+        }
         let row_ids = self.erase_share_rows(&rows, leaf_index, &mut batch, &mut touched)?;
         batch.put_cf(
             self.cf(layout::SHARES_ERASED),
@@ -129,14 +171,14 @@ impl Store {
             kind: EntryKind::Erasure,
             subject: patient.0,
             content_hash: erasure_content(&records, &row_ids),
-            actor,
+            actor: order.actor,
             time: now.0,
         };
         append_leaf(&mut batch, self, &mut frontier, &entry.to_bytes());
         batch.put_cf(
             self.cf(layout::ENTRY_TEXT),
             leaf_index.to_be_bytes(),
-            text.as_bytes(),
+            order.text.as_bytes(),
         );
         // The patient's audit lists the erasure.
         batch.put_cf(
@@ -144,17 +186,26 @@ impl Store {
             patient_log_key(patient, leaf_index),
             [],
         );
+        batch.put_cf(
+            self.cf(layout::META),
+            compaction_key(leaf_index),
+            touched.to_bytes(),
+        );
         let head = self.close_block(&mut batch, &frontier, now);
         self.write_durably(batch)?;
         self.advance(frontier, &head);
         self.forget_data_key(patient);
-        self.compact(&touched)?;
         Ok(Erasure::Erased(ErasureReceipt {
             records: records.len() as u64,
             share_rows: row_ids.len() as u64,
             leaf_index,
             checkpoint: head.note,
         }))
+    }
+
+    /// The compactions erasures still owe (see the module doc), to run without the store's lock.
+    pub fn pending_compaction(&self) -> Result<Option<Compaction>, StoreError> {
+        Compaction::pending(&self.db)
     }
 
     /// True when this store holds share receipts: it is a computing party of a cluster (whose
@@ -353,25 +404,6 @@ impl Store {
         handles.sort();
         Ok(handles)
     }
-
-    /// Flushes the memtables and compacts the key ranges an erasure deleted or rewrote, to the
-    /// bottom level, so the old values leave the database files (and the write-ahead log files
-    /// that held them become obsolete and are removed).
-    fn compact(&self, touched: &Touched) -> Result<(), StoreError> {
-        let cfs: Vec<_> = layout::ALL.iter().map(|name| self.cf(name)).collect();
-        self.db
-            .flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())?;
-        let mut opts = CompactOptions::default();
-        opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
-        for (name, (first, last)) in &touched.ranges {
-            // The end of a compaction range is exclusive: extend it past the last key.
-            let mut end = last.clone();
-            end.push(0);
-            self.db
-                .compact_range_cf_opt(self.cf(name), Some(first), Some(&end), &opts);
-        }
-        Ok(())
-    }
 }
 
 /// [`layout::ERASURE_OUTBOX`] key: the peer's party index, then the request digest.
@@ -389,6 +421,29 @@ struct IndexedRow {
     /// Its key in [`layout::SHARES`].
     share_key: Vec<u8>,
 }
+
+/// Queues the copies of the request `order` owes peers into `batch`.
+fn queue_owed(store: &Store, batch: &mut WriteBatch, order: &ErasureOrder<'_>) {
+    if let Some((peers, digest, request)) = order.owed {
+        for peer in peers {
+            batch.put_cf(
+                store.cf(layout::ERASURE_OUTBOX),
+                delivery_key(*peer, &digest),
+                request,
+            );
+        }
+    }
+}
+
+/// [`layout::META`] key of the compaction an erasure at `leaf` owes.
+fn compaction_key(leaf: u64) -> Vec<u8> {
+    let mut k = layout::META_COMPACTION.to_vec();
+    k.extend_from_slice(&leaf.to_be_bytes());
+    k
+}
+
+/// Key ranges to compact: (column family, first key, last key).
+type Ranges = Vec<(String, Vec<u8>, Vec<u8>)>;
 
 /// The key ranges an erasure touched, per column family.
 #[derive(Default)]
@@ -408,5 +463,94 @@ impl Touched {
         if key > range.1.as_slice() {
             range.1 = key.to_vec();
         }
+    }
+
+    /// `count (u16 BE)`, then per range: the family's name (u8 length) and the first and last
+    /// keys (u16 lengths).
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = (self.ranges.len() as u16).to_be_bytes().to_vec();
+        for (name, (first, last)) in &self.ranges {
+            out.push(name.len() as u8);
+            out.extend_from_slice(name.as_bytes());
+            for k in [first, last] {
+                out.extend_from_slice(&(k.len() as u16).to_be_bytes());
+                out.extend_from_slice(k);
+            }
+        }
+        out
+    }
+
+    fn from_bytes(b: &[u8]) -> Option<Ranges> {
+        let (count, mut rest) = b.split_first_chunk::<2>()?;
+        let mut out = Vec::new();
+        for _ in 0..u16::from_be_bytes(*count) {
+            let (&len, r) = rest.split_first()?;
+            let (name, r) = r.split_at_checked(usize::from(len))?;
+            let (first, r) = key(r)?;
+            let (last, r) = key(r)?;
+            out.push((String::from_utf8(name.to_vec()).ok()?, first, last));
+            rest = r;
+        }
+        rest.is_empty().then_some(out)
+    }
+}
+
+fn key(b: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+    let (len, r) = b.split_first_chunk::<2>()?;
+    let (k, r) = r.split_at_checked(usize::from(u16::from_be_bytes(*len)))?;
+    Some((k.to_vec(), r))
+}
+
+/// The compactions erasures owe: flush the memtables, then compact each touched key range to the
+/// bottom level, so the deleted values leave the table files (and the write-ahead logs that held
+/// them become obsolete and are removed). Holds its own handle on the database, so it runs while
+/// others use the store.
+pub struct Compaction {
+    db: Arc<DB>,
+    /// Per erasure: its marker key, and the ranges it touched.
+    owed: Vec<(Vec<u8>, Ranges)>,
+}
+
+impl Compaction {
+    /// The compactions recorded in `db`, if any.
+    pub(crate) fn pending(db: &Arc<DB>) -> Result<Option<Compaction>, StoreError> {
+        let mut owed = Vec::new();
+        for kv in db.prefix_iterator_cf(cf(db, layout::META), layout::META_COMPACTION) {
+            let (k, v) = kv?;
+            if !k.starts_with(layout::META_COMPACTION) {
+                break;
+            }
+            let ranges = Touched::from_bytes(&v)
+                .ok_or_else(|| corrupt("erasure compaction", "does not decode"))?;
+            owed.push((k.to_vec(), ranges));
+        }
+        Ok((!owed.is_empty()).then(|| Compaction {
+            db: db.clone(),
+            owed,
+        }))
+    }
+
+    /// Runs the compactions and forgets them.
+    pub fn run(self) -> Result<(), StoreError> {
+        let cfs: Vec<_> = layout::ALL.iter().map(|name| cf(&self.db, name)).collect();
+        self.db
+            .flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())?;
+        let mut opts = CompactOptions::default();
+        opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
+        for (marker, ranges) in &self.owed {
+            for (name, first, last) in ranges {
+                let family = self
+                    .db
+                    .cf_handle(name)
+                    .ok_or_else(|| corrupt("erasure compaction", "names no column family"))?;
+                // The end of a compaction range is exclusive: extend it past the last key.
+                let mut end = last.clone();
+                end.push(0);
+                self.db
+                    .compact_range_cf_opt(family, Some(first), Some(&end), &opts);
+            }
+            self.db.delete_cf(cf(&self.db, layout::META), marker)?;
+        }
+        Ok(())
     }
 }

@@ -21,10 +21,15 @@ pub enum StoreError {
     WrongKey(String),
     /// The data folder still holds a plaintext key file from an older store.
     #[error(
-        "{} holds a key in plaintext: seal the folder's keys under a key kept outside it with `hdg key --data DIR --wrap --key-file FILE`",
+        "{} holds a key in plaintext: the folder was made by an older hdg, whose keys and layout this one does not read; import its records into a new store",
         .0.display()
     )]
     PlaintextKeys(PathBuf),
+    /// The database was written in another on-disk layout.
+    #[error(
+        "the database was made by an older hdg (records named by id, shares by instant), whose layout this one does not read; import its records into a new store"
+    )]
+    OldLayout,
     /// No record with this id.
     #[error("record {0} is not in the store")]
     NotFound(RecordId),

@@ -34,8 +34,8 @@ use crate::keys::{SecretKey, random_bytes, write_private_file};
 pub const KEYRING_FILE: &str = "keyring";
 /// File name of the node's ed25519 public key (64 hex digits) inside the data folder.
 pub const NODE_PUB_FILE: &str = "node.pub";
-/// Names of the plaintext key files of stores made before keys were sealed; a store that still
-/// has one is refused until its keys are wrapped ([`wrap_plaintext_keys`]).
+/// Names of the plaintext key files of stores made before keys were sealed; a folder that has one
+/// is refused (its layout is an older one too).
 pub const LEGACY_KEY_FILES: [&str; 2] = ["master.key", "node.key"];
 
 const MAGIC: &[u8; 12] = b"hdg keyring\n";
@@ -53,6 +53,9 @@ const KEY_FILE_CONTEXT: &str = "hdg 2026-11 keyring wrapping key from an operato
 const ARGON2_M_KIB: u32 = 64 * 1024;
 const ARGON2_T: u32 = 3;
 const ARGON2_P: u32 = 1;
+/// The most a keyring may ask of Argon2id (1 GiB, 16 passes, 8 lanes): the parameters come from
+/// the file, and a tampered file must not make opening it exhaust the machine.
+const ARGON2_MAX: (u32, u32, u32) = (1 << 20, 16, 8);
 
 /// Where the key that unlocks a data folder's keyring comes from. Always from outside the folder.
 pub enum KeySource {
@@ -221,43 +224,6 @@ pub fn restore_public_key(dir: &Path, key: &SigningKey) -> Result<(), StoreError
     })
 }
 
-/// Seals the plaintext `master.key` and `node.key` of an older store under `source` and removes
-/// them once the keyring is on disk; the store keeps its keys, so everything it holds still opens.
-pub fn wrap_plaintext_keys(dir: &Path, source: &KeySource) -> Result<(), StoreError> {
-    if exists(dir) {
-        return Err(StoreError::KeyFile {
-            path: dir.join(KEYRING_FILE),
-            reason: "already exists: the keys are sealed".into(),
-        });
-    }
-    let read = |name: &str| -> Result<SecretKey, StoreError> {
-        let path = dir.join(name);
-        let text = Zeroizing::new(fs::read_to_string(&path).map_err(|e| StoreError::KeyFile {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?);
-        let mut key = Zeroizing::new([0u8; 32]);
-        hex::decode_to_slice(text.trim(), key.as_mut_slice()).map_err(|_| StoreError::KeyFile {
-            path,
-            reason: "must hold 64 hex digits".into(),
-        })?;
-        Ok(SecretKey::from_bytes(*key))
-    };
-    let ring = Keyring {
-        master: read(LEGACY_KEY_FILES[0])?,
-        node_seed: read(LEGACY_KEY_FILES[1])?,
-    };
-    write(dir, source, &ring)?;
-    for name in LEGACY_KEY_FILES {
-        let path = dir.join(name);
-        fs::remove_file(&path).map_err(|e| StoreError::KeyFile {
-            path,
-            reason: e.to_string(),
-        })?;
-    }
-    sync_dir(dir)
-}
-
 fn write(dir: &Path, source: &KeySource, ring: &Keyring) -> Result<(), StoreError> {
     let params = match source {
         KeySource::Passphrase(_) => KdfParams {
@@ -330,6 +296,12 @@ fn wrapping_key(
             if text.is_empty() {
                 return Err(StoreError::WrongKey("the passphrase is empty".into()));
             }
+            let (m, t, p) = ARGON2_MAX;
+            if params.m_kib > m || params.t > t || params.p > p {
+                return Err(StoreError::WrongKey(
+                    "the keyring's Argon2id parameters exceed the bounds (1 GiB, 16 passes, 8 lanes): not a keyring this store wrote".into(),
+                ));
+            }
             let argon = Params::new(params.m_kib, params.t, params.p, Some(32))
                 .map_err(|e| StoreError::WrongKey(format!("Argon2id parameters: {e}")))?;
             let mut out = Zeroizing::new([0u8; 32]);
@@ -378,15 +350,6 @@ fn refuse_inside(key_file: &Path, dir: &Path) -> Result<(), StoreError> {
         });
     }
     Ok(())
-}
-
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StoreError::KeyFile {
-            path: dir.to_path_buf(),
-            reason: e.to_string(),
-        })
 }
 
 /// Argon2id parameters and salt as stored (all zero for a key file).
@@ -521,19 +484,25 @@ mod tests {
     }
 
     #[test]
-    fn plaintext_keys_of_an_older_store_are_refused_then_wrapped() {
-        let (data, outside) = folder();
+    fn plaintext_keys_of_an_older_store_are_refused() {
+        let (data, _) = folder();
         fs::write(data.path().join("master.key"), hex::encode([1u8; 32])).unwrap();
-        fs::write(data.path().join("node.key"), hex::encode([2u8; 32])).unwrap();
-        assert!(matches!(
-            refuse_plaintext_keys(data.path()),
-            Err(StoreError::PlaintextKeys(_))
-        ));
-        let source = KeySource::File(outside.path().join("k"));
-        wrap_plaintext_keys(data.path(), &source).unwrap();
-        refuse_plaintext_keys(data.path()).unwrap();
-        let ring = open(data.path(), &source).unwrap();
-        assert_eq!(ring.master.expose(), &[1u8; 32]);
-        assert_eq!(ring.node_seed.expose(), &[2u8; 32]);
+        let e = refuse_plaintext_keys(data.path()).unwrap_err();
+        assert!(matches!(e, StoreError::PlaintextKeys(_)), "{e}");
+        assert!(e.to_string().contains("older hdg"), "{e}");
+    }
+
+    #[test]
+    fn argon2_parameters_beyond_the_bounds_are_refused_before_any_work() {
+        let (data, _) = folder();
+        let pass = KeySource::Passphrase(Zeroizing::new("p".into()));
+        create(data.path(), &pass).unwrap();
+        let path = data.path().join(KEYRING_FILE);
+        let mut bytes = fs::read(&path).unwrap();
+        // m_cost: 16 TiB of memory, a tampered keyring's denial of service.
+        bytes[MAGIC.len() + 2..MAGIC.len() + 6].copy_from_slice(&u32::MAX.to_be_bytes());
+        fs::write(&path, &bytes).unwrap();
+        let e = open(data.path(), &pass).err().unwrap();
+        assert!(e.to_string().contains("parameters"), "{e}");
     }
 }

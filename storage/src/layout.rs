@@ -44,10 +44,11 @@ pub const SHARES_ERASED: &str = "shares_erased";
 pub const ERASURE_OUTBOX: &str = "erasure_outbox";
 /// share receipt leaf index (u64 BE) -> manifest of the rows it anchors (keys and value digests).
 pub const SHARE_RECEIPTS: &str = "share_receipts";
-/// leaf index of a local record (u64 BE) -> record id: its value still has to be secret-shared.
+/// leaf index of a local record (u64 BE) -> record handle: its value still has to be
+/// secret-shared.
 pub const OUTBOX: &str = "outbox";
-/// (patient pseudonym, leaf index u64 BE) -> record id: a value held back until a consent covers
-/// it (then moved to [`OUTBOX`]).
+/// (patient pseudonym, leaf index u64 BE) -> record handle: a value held back until a consent
+/// covers it (then moved to [`OUTBOX`]).
 pub const HELD: &str = "held";
 /// A peer log's ed25519 key -> the last signed checkpoint note this node cosigned for it.
 pub const WITNESSED: &str = "witnessed";
@@ -103,6 +104,10 @@ pub const ERASED: &[u8] = b"erased";
 pub const META_FRONTIER: &[u8] = b"frontier";
 /// [`META`] key of the log's origin line.
 pub const META_ORIGIN: &[u8] = b"origin";
+/// [`META`] key of the on-disk layout version (one byte).
+pub const META_LAYOUT: &[u8] = b"layout";
+/// [`META`] key of the key ranges an erasure deleted and has not yet compacted away.
+pub const META_COMPACTION: &[u8] = b"erasure compaction";
 
 /// Order-preserving encoding of a signed time.
 pub fn time_key(t: Timestamp) -> [u8; 8] {
@@ -136,8 +141,8 @@ pub fn by_indicator_key(indicator: &str, effective: Timestamp, id: &RecordHandle
     k
 }
 
-/// Key in [`SHARES`]: the same ordered encoding as [`BY_INDICATOR`], so an indicator's shares scan
-/// by effective time then record id.
+/// Key in [`SHARES`]: the same ordered encoding as [`BY_INDICATOR`] with the day as the time, so
+/// an indicator's shares scan by day then handle.
 pub fn share_key(indicator: &str, effective: Timestamp, id: &RecordHandle) -> Vec<u8> {
     by_indicator_key(indicator, effective, id)
 }
@@ -160,8 +165,8 @@ pub fn by_patient_key(
 /// The parts of an index key after its prefix: (indicator, effective, id).
 pub type IndexTail = (String, Timestamp, RecordHandle);
 
-/// Decodes `len | indicator | time | id` (a [`BY_INDICATOR`] key, or a [`BY_PATIENT`] key after
-/// its 32-byte patient prefix).
+/// Decodes `len | indicator | time | handle` (a [`BY_INDICATOR`] or [`SHARES`] key, or a
+/// [`BY_PATIENT`] key after its 32-byte patient prefix).
 pub fn decode_index_tail(k: &[u8]) -> Option<IndexTail> {
     let (&len, rest) = k.split_first()?;
     let len = usize::from(len);

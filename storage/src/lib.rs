@@ -37,9 +37,9 @@ mod verify_shares;
 mod witness;
 
 pub use consents::StoredConsent;
-pub use erasure::{Erasure, ErasureReceipt, PendingErasure};
+pub use erasure::{Compaction, Erasure, ErasureOrder, ErasureReceipt, Holding, PendingErasure};
 pub use error::StoreError;
-pub use keyring::{KeySource, node_public_key};
+pub use keyring::KeySource;
 pub use keys::SecretKey;
 pub use ledger_state::DbNodes;
 pub use outbox::Sharing;

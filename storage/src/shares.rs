@@ -298,9 +298,9 @@ fn check_row(row: &ShareRow) -> Result<(), StoreError> {
     if row.indicator.is_empty() || row.indicator.len() > 64 {
         return Err(refuse("indicator code is empty or longer than 64 bytes"));
     }
-    if !row.day.is_utc_day() {
+    if !row.day.is_utc_day() || row.day < Timestamp::MIN || row.day > Timestamp::MAX {
         return Err(refuse(
-            "effective time is not a UTC day (a party holds days, never instants)",
+            "effective time is not a UTC day between years 1 and 9999 (a party holds days, never instants)",
         ));
     }
     Ok(())

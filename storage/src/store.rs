@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 use hdg_ledger::{
@@ -23,7 +24,8 @@ use crate::seal;
 
 /// A node's embedded store: records, indexes, ledger state and wrapped keys in one RocksDB.
 pub struct Store {
-    pub(crate) db: DB,
+    /// Shared with work that runs outside the store's lock (an erasure's compaction).
+    pub(crate) db: Arc<DB>,
     master: SecretKey,
     /// Turns record ids into handles (derived from the master key).
     handle_key: SecretKey,
@@ -125,7 +127,12 @@ impl Store {
         let cfs = layout::ALL
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, column_family_options(name)));
-        let db = DB::open_cf_descriptors(&opts, dir.join("db"), cfs)?;
+        let db = Arc::new(DB::open_cf_descriptors(&opts, dir.join("db"), cfs)?);
+        check_layout(&db)?;
+        // An erasure whose compaction did not finish (a crash) finishes it now.
+        if let Some(c) = crate::erasure::Compaction::pending(&db)? {
+            c.run()?;
+        }
 
         let origin = match db.get_cf(cf(&db, layout::META), layout::META_ORIGIN)? {
             Some(o) => String::from_utf8(o).map_err(|_| corrupt("origin", "not UTF-8"))?,
@@ -525,6 +532,8 @@ impl Store {
             layout::META_FRONTIER,
             frontier.to_bytes(),
         );
+        // Every block carries the layout it was written in (a replayed batch is self-contained).
+        batch.put_cf(self.cf(layout::META), layout::META_LAYOUT, [LAYOUT_VERSION]);
         batch.put_cf(
             self.cf(layout::LEDGER_HEADS),
             self.height.to_be_bytes(),
@@ -603,14 +612,35 @@ pub(crate) fn append_leaf(
     }
 }
 
-/// SHA-256 over sorted record handles: the erasure entry's record part (the erased records) and
-/// the share receipt's subject (the batch id: the records whose shares it anchors).
+/// SHA-256 over sorted record handles: the records part of an erasure entry's content hash.
 pub(crate) fn sorted_digest(handles: &[RecordHandle]) -> [u8; 32] {
     let mut h = Sha256::new();
     for id in handles {
         h.update(id.0);
     }
     h.finalize().into()
+}
+
+/// The on-disk layout this code reads and writes: 2 names records by handle and holds share rows
+/// by day (version 1, before it, named records by id).
+const LAYOUT_VERSION: u8 = 2;
+
+/// Refuses a database of another layout; marks a new one with this layout.
+fn check_layout(db: &DB) -> Result<(), StoreError> {
+    let meta = cf(db, layout::META);
+    match db.get_cf(meta, layout::META_LAYOUT)? {
+        Some(v) if v.as_slice() == [LAYOUT_VERSION] => Ok(()),
+        Some(_) => Err(StoreError::OldLayout),
+        None => {
+            let mut leaves =
+                db.iterator_cf(cf(db, layout::LEDGER_LEAVES), rocksdb::IteratorMode::Start);
+            if leaves.next().transpose()?.is_some() {
+                return Err(StoreError::OldLayout);
+            }
+            db.put_cf(meta, layout::META_LAYOUT, [LAYOUT_VERSION])?;
+            Ok(())
+        }
+    }
 }
 
 /// BLAKE3 key-derivation context of the record handle key.

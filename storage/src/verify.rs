@@ -147,11 +147,18 @@ impl Store {
                 }
                 EntryKind::Erasure => {
                     let p = Pseudonym(entry.subject);
-                    if self.has_live_data_key(&p)? {
+                    if !self.data_key_destroyed(&p)? {
                         return Err(bad(
                             "erasure",
                             index,
                             "patient's data key was not destroyed",
+                        ));
+                    }
+                    if self.shares_erased(&p)? != Some(index) {
+                        return Err(bad(
+                            "erasure",
+                            index,
+                            "the tombstone that drops the patient's later share rows is missing",
                         ));
                     }
                     let mut records = erased_ids.get(&p).cloned().unwrap_or_default();
@@ -381,12 +388,12 @@ impl Store {
         Ok(())
     }
 
-    /// True when `patient` has a data key here that was not destroyed.
-    fn has_live_data_key(&self, patient: &Pseudonym) -> Result<bool, VerifyError> {
+    /// True when `patient`'s data key here is the erased tombstone.
+    fn data_key_destroyed(&self, patient: &Pseudonym) -> Result<bool, VerifyError> {
         Ok(self
             .db
             .get_pinned_cf(self.cf(layout::KEYS), patient.0)?
-            .is_some_and(|v| v.as_ref() != layout::ERASED))
+            .is_some_and(|v| v.as_ref() == layout::ERASED))
     }
 
     fn erased_patients(&self) -> Result<Vec<Pseudonym>, VerifyError> {

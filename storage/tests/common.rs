@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use hdg_schema::{Observation, ObservationData, Pseudonym, RecordId, Status, Timestamp, Value};
-use hdg_storage::{KeySource, SecretKey, Store};
+use hdg_storage::{Erasure, ErasureOrder, KeySource, SecretKey, Store};
 
 /// A numeric observation of `indicator` for patient `p` at time `t`.
 pub fn obs(p: u8, indicator: &str, value: i64, t: i64) -> Observation {
@@ -35,6 +35,22 @@ pub fn keys() -> KeySource {
 
 /// Who asks for an erasure in these tests (an actor key).
 pub const ERASER: [u8; 32] = [0xE5; 32];
+
+/// Erases patient `p` at time `at`, asked by [`ERASER`] with `text`, and runs the compaction it
+/// owes.
+pub fn erase(store: &mut Store, p: Pseudonym, text: &str, at: Timestamp) -> Erasure {
+    let order = ErasureOrder {
+        patient: p,
+        actor: ERASER,
+        text,
+        owed: None,
+    };
+    let outcome = store.erase_patient(&order, at).unwrap();
+    if let Some(c) = store.pending_compaction().unwrap() {
+        c.run().unwrap();
+    }
+    outcome
+}
 
 /// A store in a fresh temporary folder.
 pub fn fresh() -> (tempfile::TempDir, Store) {

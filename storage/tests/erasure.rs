@@ -9,7 +9,7 @@ use std::path::Path;
 use common::*;
 use hdg_ledger::{EntryKind, LedgerEntry, NoteVerifier};
 use hdg_schema::{Pseudonym, RecordHandle, Timestamp};
-use hdg_storage::{Erasure, ShareRow, Store, TimeRange, VerifyError, layout};
+use hdg_storage::{Erasure, Holding, ShareRow, Store, StoreError, TimeRange, VerifyError, layout};
 use rocksdb::{DB, Options};
 use sha2::{Digest, Sha256};
 
@@ -100,7 +100,7 @@ fn an_erasure_removes_the_patients_rows_and_records_and_the_store_still_verifies
     let before = store.tree_size();
 
     let asked = r#"{"requested_by":"patient"}"#;
-    let Erasure::Erased(r) = store.erase_patient(&victim, ERASER, asked, t(4)).unwrap() else {
+    let Erasure::Erased(r) = erase(&mut store, victim, asked, t(4)) else {
         panic!("the patient has data here");
     };
     assert_eq!((r.records, r.share_rows), (8, theirs.len() as u64));
@@ -148,7 +148,7 @@ fn an_erasure_removes_the_patients_rows_and_records_and_the_store_still_verifies
     let mut store = Store::open(dir.path(), false, &keys()).unwrap();
     let size = store.tree_size();
     assert_eq!(
-        store.erase_patient(&victim, ERASER, "test", t(5)).unwrap(),
+        erase(&mut store, victim, "test", t(5)),
         Erasure::AlreadyErased
     );
     assert_eq!(store.tree_size(), size);
@@ -158,7 +158,7 @@ fn an_erasure_removes_the_patients_rows_and_records_and_the_store_still_verifies
 fn rows_of_an_erased_patient_that_arrive_later_are_dropped() {
     let (_dir, mut store, _) = home_and_party();
     let victim = Pseudonym([3; 32]);
-    store.erase_patient(&victim, ERASER, "test", t(4)).unwrap();
+    erase(&mut store, victim, "test", t(4));
     let late: Vec<ShareRow> = rows(9).into_iter().skip(6).collect();
     let r = store.commit_shares(&late, PEER, t(5)).unwrap();
     let (gone, kept): (Vec<&ShareRow>, Vec<&ShareRow>) =
@@ -170,27 +170,79 @@ fn rows_of_an_erased_patient_that_arrive_later_are_dropped() {
 }
 
 #[test]
-fn a_party_that_holds_only_rows_erases_them_and_one_that_holds_nothing_says_so() {
+fn a_party_that_holds_only_rows_erases_them_and_one_that_holds_nothing_still_blocks_them() {
     let (_dir, mut store) = fresh();
     store.commit_shares(&rows(4), PEER, t(1)).unwrap();
-    let Erasure::Erased(r) = store
-        .erase_patient(&Pseudonym([1; 32]), ERASER, "test", t(2))
-        .unwrap()
-    else {
+    assert_eq!(store.holding(&Pseudonym([1; 32])).unwrap(), Holding::Data);
+    let Erasure::Erased(r) = erase(&mut store, Pseudonym([1; 32]), "test", t(2)) else {
         panic!("the patient has rows here");
     };
     assert_eq!((r.records, r.share_rows), (0, 4));
+    assert_eq!(store.holding(&Pseudonym([1; 32])).unwrap(), Holding::Erased);
+    // A patient of whom nothing is held yet: the erasure still leaves its tombstones, so rows
+    // already on their way from the home node (and any record later) are refused here.
+    let unseen = Pseudonym([9; 32]);
+    assert_eq!(store.holding(&unseen).unwrap(), Holding::Nothing);
+    let Erasure::Erased(r) = erase(&mut store, unseen, "test", t(3)) else {
+        panic!("an erasure is anchored even where nothing was held");
+    };
+    assert_eq!((r.records, r.share_rows), (0, 0));
+    let late: Vec<ShareRow> = rows(4)
+        .into_iter()
+        .filter(|r| r.patient == unseen)
+        .collect();
+    let receipt = store.commit_shares(&late, PEER, t(4)).unwrap();
+    assert_eq!(receipt.dropped.len(), late.len());
+    let refused = store.commit(&[obs(9, "4548-4", 60, 9)], t(5)).unwrap();
+    assert!(matches!(refused.refused[0].1, StoreError::Erased(_)));
     assert_eq!(
-        store
-            .erase_patient(&Pseudonym([9; 32]), ERASER, "test", t(3))
-            .unwrap(),
-        Erasure::NothingHeld
+        erase(&mut store, unseen, "test", t(6)),
+        Erasure::AlreadyErased
     );
     store.verify(&verifier(&store)).unwrap();
 }
 
 #[test]
+fn an_erasure_without_its_tombstone_is_named_by_verify() {
+    let (dir, mut store, _) = home_and_party();
+    let Erasure::Erased(r) = erase(&mut store, Pseudonym([3; 32]), "test", t(4)) else {
+        panic!("erased");
+    };
+    let vkey = store.vkey();
+    drop(store);
+    let db = DB::open_cf(&Options::default(), dir.path().join("db"), layout::ALL).unwrap();
+    let tombstones = db.cf_handle(layout::SHARES_ERASED).unwrap();
+    let (k, _) = db
+        .iterator_cf(tombstones, rocksdb::IteratorMode::Start)
+        .next()
+        .unwrap()
+        .unwrap();
+    db.delete_cf(tombstones, k).unwrap();
+    drop(db);
+    let store = Store::open(dir.path(), false, &keys()).unwrap();
+    match store.verify(&NoteVerifier::from_vkey(&vkey).unwrap()) {
+        Err(VerifyError::Bad { kind, id, what }) => {
+            assert_eq!((kind, id), ("erasure", r.leaf_index.to_string()), "{what}");
+            assert!(what.contains("tombstone"), "{what}");
+        }
+        other => panic!("a missing tombstone must fail verify, got {other:?}"),
+    }
+}
+
+#[test]
 fn after_erasure_the_destroyed_data_key_and_the_rows_are_gone_from_the_database_files() {
+    gone_from_the_files(false);
+}
+
+#[test]
+fn a_compaction_a_crash_interrupted_is_finished_at_the_next_open() {
+    gone_from_the_files(true);
+}
+
+/// Erases a patient and checks neither their wrapped data key nor their sealed rows remain in
+/// any database file; with `crash`, the process "dies" after the erasure's write and before its
+/// compaction, which the next open finishes.
+fn gone_from_the_files(crash: bool) {
     let (dir, store, all) = home_and_party();
     let victim = Pseudonym([1; 32]);
     drop(store);
@@ -222,8 +274,23 @@ fn after_erasure_the_destroyed_data_key_and_the_rows_are_gone_from_the_database_
         "the wrapped key is in the files before the erasure"
     );
 
-    store.erase_patient(&victim, ERASER, "test", t(4)).unwrap();
-    drop(store);
+    if crash {
+        let order = hdg_storage::ErasureOrder {
+            patient: victim,
+            actor: ERASER,
+            text: "test",
+            owed: None,
+        };
+        store.erase_patient(&order, t(4)).unwrap();
+        assert!(store.pending_compaction().unwrap().is_some());
+        drop(store);
+        let reopened = Store::open(dir.path(), false, &keys()).unwrap();
+        assert!(reopened.pending_compaction().unwrap().is_none());
+    } else {
+        erase(&mut store, victim, "test", t(4));
+        assert!(store.pending_compaction().unwrap().is_none());
+        drop(store);
+    }
     for (name, bytes) in files(dir.path()) {
         assert!(
             !contains(&bytes, &wrapped),
@@ -263,10 +330,7 @@ fn erased_leaf_offsets(manifest: &[u8]) -> Vec<usize> {
 #[test]
 fn an_erased_entry_pointed_at_another_erasure_is_named_by_verify() {
     let (dir, mut store, _) = home_and_party();
-    let Erasure::Erased(r) = store
-        .erase_patient(&Pseudonym([2; 32]), ERASER, "test", t(4))
-        .unwrap()
-    else {
+    let Erasure::Erased(r) = erase(&mut store, Pseudonym([2; 32]), "test", t(4)) else {
         panic!("erased");
     };
     let vkey = store.vkey();

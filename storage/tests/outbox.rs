@@ -112,9 +112,7 @@ fn erasing_a_patient_drops_their_pending_values() {
     let (_dir, mut store) = fresh();
     let batch = cohort(3);
     store.commit_with_outbox(&batch, t(1)).unwrap();
-    store
-        .erase_patient(&Pseudonym([2; 32]), ERASER, "test", t(2))
-        .unwrap();
+    erase(&mut store, Pseudonym([2; 32]), "test", t(2));
     let kept: Vec<Observation> = batch
         .iter()
         .filter(|o| o.patient != Pseudonym([2; 32]))

@@ -153,9 +153,7 @@ fn erasure_shreds_one_patient_and_keeps_the_ledger_verifiable() {
     let survivor = batch.iter().find(|o| o.patient != victim).unwrap().clone();
     let before = store.inclusion_proof(&survivor.id()).unwrap();
 
-    let hdg_storage::Erasure::Erased(r) =
-        store.erase_patient(&victim, ERASER, "test", t(2)).unwrap()
-    else {
+    let hdg_storage::Erasure::Erased(r) = erase(&mut store, victim, "test", t(2)) else {
         panic!("the patient has records here");
     };
     assert_eq!((r.records, r.share_rows), (16, 0));
@@ -179,14 +177,12 @@ fn erasure_shreds_one_patient_and_keeps_the_ledger_verifiable() {
         StoreError::Erased(_)
     ));
     assert_eq!(
-        store.erase_patient(&victim, ERASER, "test", t(3)).unwrap(),
+        erase(&mut store, victim, "test", t(3)),
         hdg_storage::Erasure::AlreadyErased
     );
     assert_eq!(
-        store
-            .erase_patient(&Pseudonym([77; 32]), ERASER, "test", t(3))
-            .unwrap(),
-        hdg_storage::Erasure::NothingHeld
+        store.holding(&Pseudonym([77; 32])).unwrap(),
+        hdg_storage::Holding::Nothing
     );
 
     let verifier = NoteVerifier::from_vkey(&store.vkey()).unwrap();
@@ -261,6 +257,29 @@ fn a_created_store_whose_keyring_vanished_is_refused_not_rekeyed() {
         }
         Err(other) => panic!("unexpected error {other}"),
         Ok(_) => panic!("a missing keyring must not be replaced by a new one"),
+    }
+}
+
+#[test]
+fn a_database_of_the_older_layout_is_refused_by_name() {
+    let (dir, mut store) = fresh();
+    store.commit(&cohort(2), t(1)).unwrap();
+    drop(store);
+    // A store written before records were named by handle carries no layout marker.
+    let db = rocksdb::DB::open_cf(
+        &rocksdb::Options::default(),
+        dir.path().join("db"),
+        hdg_storage::layout::ALL,
+    )
+    .unwrap();
+    let meta = db.cf_handle(hdg_storage::layout::META).unwrap();
+    db.delete_cf(meta, hdg_storage::layout::META_LAYOUT)
+        .unwrap();
+    drop(db);
+    match Store::open(dir.path(), false, &keys()) {
+        Err(e @ StoreError::OldLayout) => assert!(e.to_string().contains("older hdg"), "{e}"),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("an older layout must not be read as this one"),
     }
 }
 

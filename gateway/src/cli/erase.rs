@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use hdg_schema::Pseudonym;
-use hdg_storage::Erasure;
+use hdg_storage::{Erasure, ErasureOrder, Holding};
 use serde_json::json;
 
 use super::http::{NodeUrl, post};
@@ -142,13 +142,24 @@ fn offline(args: &Args, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
-    let actor = store.node_signing_key().verifying_key().to_bytes();
+    match store.holding(&p)? {
+        Holding::Nothing => bail!("patient {p} has no data in this store"),
+        Holding::Erased => bail!("patient {p} was already erased here"),
+        Holding::Data => {}
+    }
     let text = json!({ "requested_by": "operator, offline" }).to_string();
-    let r = match store.erase_patient(&p, actor, &text, now())? {
-        Erasure::Erased(r) => r,
-        Erasure::AlreadyErased => bail!("patient {p} was already erased here"),
-        Erasure::NothingHeld => bail!("patient {p} has no data in this store"),
+    let order = ErasureOrder {
+        patient: p,
+        actor: store.node_signing_key().verifying_key().to_bytes(),
+        text: &text,
+        owed: None,
     };
+    let Erasure::Erased(r) = store.erase_patient(&order, now())? else {
+        bail!("patient {p} was already erased here");
+    };
+    if let Some(c) = store.pending_compaction()? {
+        c.run()?;
+    }
     println!(
         "erased: {} records of patient {p} are unreadable; erasure anchored at leaf {}\n{}",
         r.records, r.leaf_index, r.checkpoint

@@ -116,7 +116,13 @@ struct Shared {
     me: PartyId,
     pins: [NodeKey; 3],
     reception: Reception,
-    peers: Mutex<[Option<Connection>; 3]>,
+    /// Per peer, the connections admitted, newest last (closed ones pruned on the next admit):
+    /// a link is the newest one still open, so a connection that closes after a newer one was
+    /// admitted (a dial abandoned half-way) never hides the newer one.
+    peers: Mutex<[Vec<Connection>; 3]>,
+    /// Per peer, held while dialing it: one dial at a time, so concurrent callers (the
+    /// reconnect loop, requests, sessions) never open duplicate connections.
+    dialing: [tokio::sync::Mutex<()>; 3],
     changed: Notify,
     sessions: SessionQueues,
     refused: Mutex<Vec<String>>,
@@ -170,7 +176,8 @@ impl PeerLinks {
                 cap: config.frame_cap,
                 tap: config.tap.clone(),
             },
-            peers: Mutex::new([None, None, None]),
+            peers: Mutex::new([Vec::new(), Vec::new(), Vec::new()]),
+            dialing: Default::default(),
             changed: Notify::new(),
             sessions: SessionQueues::new(config.recv_timeout + config.connect_timeout),
             refused: Mutex::new(Vec::new()),
@@ -215,6 +222,16 @@ impl PeerLinks {
             return self.wait_for(peer, deadline).await;
         }
         let addr = lock(&self.addrs).ok_or(LinkError::NotConnected { peer })?[peer.index()];
+        let _dialing = tokio::time::timeout_at(deadline, self.shared.dialing[peer.index()].lock())
+            .await
+            .map_err(|_| LinkError::Connect {
+                peer,
+                reason: "another dial did not finish within the connect timeout".to_string(),
+            })?;
+        // Whoever held the lock may have connected meanwhile.
+        if let Some(conn) = self.shared.connection(peer) {
+            return Ok(conn);
+        }
         let conn = self.dial(peer, addr, deadline).await?;
         self.shared.admit(conn.clone(), peer);
         Ok(conn)
@@ -362,13 +379,20 @@ impl Drop for PeerLinks {
 impl Shared {
     fn connection(&self, peer: PartyId) -> Option<Connection> {
         lock(&self.peers)[peer.index()]
-            .clone()
-            .filter(|c| c.close_reason().is_none())
+            .iter()
+            .rev()
+            .find(|c| c.close_reason().is_none())
+            .cloned()
     }
 
-    /// Records `conn` as the link to `peer` and starts taking its session streams.
+    /// Records `conn` as the newest link to `peer` and starts taking its session streams.
     fn admit(self: &Arc<Self>, conn: Connection, peer: PartyId) {
-        lock(&self.peers)[peer.index()] = Some(conn.clone());
+        {
+            let mut peers = lock(&self.peers);
+            let links = &mut peers[peer.index()];
+            links.retain(|c| c.close_reason().is_none());
+            links.push(conn.clone());
+        }
         self.changed.notify_waiters();
         tokio::spawn(accept_streams(conn.clone(), peer, self.clone()));
         tokio::spawn(serve_requests(

@@ -98,6 +98,12 @@ pub enum Request {
         /// The approved request, as the asking node got it.
         request: ApprovedRequest,
     },
+    /// Does the receiver hold anything of the patient of this erasure request (checked there)?
+    /// Asked first, so an erasure of an unknown patient writes nothing anywhere.
+    ErasureProbe {
+        /// The patient's signed request or the administrators' approved one.
+        request: ErasureRequest,
+    },
     /// Erase a patient's data here (the receiver checks the request itself).
     Erasure {
         /// The patient's signed request or the administrators' approved one.
@@ -155,8 +161,12 @@ pub enum Response {
         /// Ledger index of its entry, when this request wrote it.
         leaf_index: Option<u64>,
     },
-    /// What this node's erasure did: `erased` (with its ledger index), `already erased` or
-    /// `nothing held`.
+    /// What this node holds of the patient of an erasure probe: `nothing`, `data` or `erased`.
+    Holding {
+        /// The answer.
+        holds: String,
+    },
+    /// What this node's erasure did: `erased` (with its ledger index) or `already erased`.
     Erasure {
         /// The outcome.
         outcome: String,

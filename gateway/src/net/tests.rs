@@ -15,6 +15,7 @@ use super::links::{LinkConfig, LinkError, PeerLinks};
 use super::loopback::LoopbackCluster;
 use super::pinning::client_config;
 use super::quic_channel::QuicChannel;
+use super::rpc::{Request, Response};
 
 fn keys() -> [SigningKey; 3] {
     [0, 1, 2].map(|_| SigningKey::from_bytes(&rand::random::<[u8; 32]>()))
@@ -232,6 +233,62 @@ fn a_peer_that_is_down_does_not_keep_a_node_from_the_other() {
     );
     assert_eq!(p0.connected(), vec![PartyId::P2]);
     assert_eq!(p2.connected(), vec![PartyId::P0]);
+}
+
+#[test]
+fn a_second_connection_that_closes_never_hides_the_link_that_still_works() {
+    // A dial abandoned half-way (its deadline passed as the peer came back) can complete at the
+    // peer after the dial that replaced it, and then close. The peer must keep using the link
+    // that works, not the one admitted last.
+    let keys = keys();
+    let cluster = LoopbackCluster::start(&keys, LinkConfig::default()).unwrap();
+    let mut inbox = cluster.links(PartyId::P0).serve_requests();
+    cluster.runtime().spawn(async move {
+        while let Some(call) = inbox.recv().await {
+            let _ = call.reply.send(Response::Stored { leaf_index: None });
+        }
+    });
+    let p2 = cluster.links(PartyId::P2);
+    let target = p2.local_addr().unwrap();
+    let as_p0 = TlsIdentity::from_signing_key(&keys[0]).unwrap();
+    let p2_key = TlsIdentity::from_signing_key(&keys[2])
+        .unwrap()
+        .public_key();
+    cluster.runtime().block_on(async {
+        let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let mut endpoint = quinn::Endpoint::client(bind).unwrap();
+        let tls = client_config(&as_p0, &[p2_key]).unwrap();
+        let crypto = QuicClientConfig::try_from(tls).unwrap();
+        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+        let extra = endpoint.connect(target, CERT_NAME).unwrap().await.unwrap();
+        // Party 2 admits it as its newest link to party 0, then it closes.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        extra.close(quinn::VarInt::from_u32(0), b"abandoned");
+        endpoint.wait_idle().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    });
+    assert!(
+        p2.connected().contains(&PartyId::P0),
+        "{:?}",
+        p2.connected()
+    );
+    let request = Request::Consent {
+        signed: crate::node::signed::SignedRequest {
+            body: "{}".into(),
+            signer: String::new(),
+            nonce: String::new(),
+            time: 0,
+            signature: String::new(),
+        },
+    };
+    let answer =
+        cluster
+            .runtime()
+            .block_on(p2.request(PartyId::P0, &request, Duration::from_secs(2)));
+    assert!(
+        matches!(answer, Ok(Response::Stored { .. })),
+        "party 2 reaches party 0 over the link that works: {answer:?}"
+    );
 }
 
 #[test]

@@ -340,7 +340,8 @@ impl ConsentSet {
         day: Timestamp,
         at: i64,
     ) -> impl Iterator<Item = (&'a [Purpose], Option<&'a str>)> + 'a {
-        let (first, end) = (day.utc_day().0, day.utc_day().0 + Timestamp::DAY_MS);
+        let first = day.utc_day().0;
+        let end = first.saturating_add(Timestamp::DAY_MS);
         self.grants
             .get(patient)
             .into_iter()

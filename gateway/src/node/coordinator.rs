@@ -128,7 +128,7 @@ fn kind_of(r: &Response) -> &'static str {
         Response::QueryRefused { .. } => "a refusal",
         Response::Stored { .. } => "a storage receipt",
         Response::AuditReport { .. } => "an audit report",
-        Response::Erasure { .. } => "an erasure outcome",
+        Response::Erasure { .. } | Response::Holding { .. } => "an erasure answer",
         Response::Cosigned { .. }
         | Response::WitnessConflict { .. }
         | Response::WitnessFork { .. } => "a witness answer",

@@ -1,13 +1,16 @@
 //! `POST /v1/erasure`: a patient's (or k administrators') request to erase the patient's data at
-//! every node, at any node. The node asked checks it ([`super::erasure`]), erases here
-//! ([`hdg_storage::Store::erase_patient`]: records if it is their home, share rows as a party)
-//! and forwards it to both peers ([`Request::Erasure`]), which check it themselves and do the
-//! same. A peer that cannot be reached is named and its copy is queued durably, delivered when it
-//! is back ([`deliver_pending_erasures`]).
+//! every node, at any node. The node asked checks it ([`super::erasure`]) and asks both peers
+//! whether they hold anything of the patient ([`Request::ErasureProbe`], which they check
+//! themselves): when no node does, the patient is unknown and nothing is written anywhere (404).
+//! Otherwise it erases here ([`hdg_storage::Store::erase_patient`]: records if it is their home,
+//! share rows as a party, tombstones either way) with the peers' copies queued in the same write,
+//! and forwards it to both ([`Request::Erasure`]), which check it and do the same; a copy a peer
+//! took is forgotten, one it did not is delivered when it can be ([`deliver_pending_erasures`]).
+//! Each node then compacts what it deleted out of its files, without holding the store.
 //!
-//! Answers: 200 with each node's outcome (`erased` with its ledger index, `already erased`,
-//! `nothing held`); 202 when a peer's copy is queued; 404 when no node holds anything of the
-//! patient (nothing is anchored then); 400/401/403 for a refused request.
+//! Answers: 200 with each node's outcome (`erased` with its ledger index, or `already erased`);
+//! 202 when a peer's copy is queued; 404 for an unknown patient; 400/401/403 for a refused
+//! request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +21,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use hdg_mpc::PartyId;
-use hdg_storage::{Erasure, PendingErasure};
+use hdg_storage::{Erasure, ErasureOrder, Holding, PendingErasure};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
@@ -28,13 +31,11 @@ use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
 use crate::net::rpc::{Request, Response};
 
-/// How long a peer may take to erase.
+/// How long a peer may take to answer a probe or to erase.
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
-/// A node's outcome when it erased nothing because it holds nothing of the patient.
-pub const NOTHING_HELD: &str = "nothing held";
 /// A node's outcome when an earlier request erased everything already.
 pub const ALREADY_ERASED: &str = "already erased";
-/// A node's outcome when it erased the patient's data now.
+/// A node's outcome when it erased the patient now.
 pub const ERASED: &str = "erased";
 
 /// Checks `req` here (and, from a client, its freshness); `Err` is (status, reason).
@@ -65,23 +66,46 @@ fn check_here(
     Ok(checked)
 }
 
-/// Erases the checked request's patient here: the outcome and the ledger index when anchored.
+/// What this node holds of the checked request's patient.
+async fn holding_here(state: &Arc<NodeState>, checked: &CheckedErasure) -> Result<Holding, String> {
+    let patient = checked.patient;
+    with_store(state, move |store| store.holding(&patient)).await
+}
+
+/// Erases the checked request's patient here, with the copies `owed` to peers (their party
+/// indexes, and the request) queued in the same write, then compacts what it deleted without
+/// holding the store: the outcome and the ledger index when anchored.
 async fn erase_here(
     state: &Arc<NodeState>,
     checked: CheckedErasure,
+    owed: Option<(Vec<u8>, Vec<u8>)>,
 ) -> Result<(&'static str, Option<u64>), String> {
     let cached = state.clone();
-    let outcome = with_store(state, move |store| {
-        let outcome = store.erase_patient(&checked.patient, checked.actor, &checked.text, now())?;
+    let (outcome, compaction) = with_store(state, move |store| {
+        let order = ErasureOrder {
+            patient: checked.patient,
+            actor: checked.actor,
+            text: &checked.text,
+            owed: owed
+                .as_ref()
+                .map(|(peers, request)| (peers.as_slice(), checked.digest, request.as_slice())),
+        };
+        let outcome = store.erase_patient(&order, now())?;
         if let Erasure::Erased(r) = &outcome {
             cached.ledger_written(store, Some(r.checkpoint.clone()));
             cached
                 .outbox_len
                 .store(store.outbox_len()?, std::sync::atomic::Ordering::Release);
         }
-        Ok(outcome)
+        Ok((outcome, store.pending_compaction()?))
     })
     .await?;
+    if let Some(c) = compaction {
+        tokio::task::spawn_blocking(move || c.run())
+            .await
+            .map_err(|e| format!("compaction task failed: {e}"))?
+            .map_err(|e| format!("compacting the erased data: {e}"))?;
+    }
     Ok(match outcome {
         Erasure::Erased(r) => {
             info!(
@@ -93,7 +117,6 @@ async fn erase_here(
             (ERASED, Some(r.leaf_index))
         }
         Erasure::AlreadyErased => (ALREADY_ERASED, None),
-        Erasure::NothingHeld => (NOTHING_HELD, None),
     })
 }
 
@@ -115,17 +138,35 @@ pub async fn post_erasure(
             reason,
         )
     })?;
-    let digest = checked.digest;
-    let own = erase_here(&state, checked)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    let mut nodes = vec![Value::Null; 3];
-    nodes[state.party] = outcome_json(own);
-    let mut outcomes = vec![own.0];
-    let mut pending = Vec::new();
-    let request = Request::Erasure {
+    let unavailable = |e: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e);
+    // An unknown patient: no node holds anything (a peer that does not answer might).
+    let here = holding_here(&state, &checked).await.map_err(unavailable)?;
+    let probe = Request::ErasureProbe {
         request: req.clone(),
     };
+    let mut known = here != Holding::Nothing;
+    for (_, reply) in state.ask_peers(&probe, PEER_TIMEOUT).await {
+        known |= !matches!(reply, Ok(Response::Holding { holds }) if holds == "nothing");
+    }
+    if !known {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "erasure refused: unknown patient (no node holds data of this patient)",
+        ));
+    }
+
+    let me = PartyId::ALL[state.party];
+    let peers = [me.next(), me.prev()];
+    let bytes = serde_json::to_vec(&req).expect("a request serialises");
+    let owed = (peers.map(|p| p.index() as u8).to_vec(), bytes);
+    let digest = checked.digest;
+    let own = erase_here(&state, checked, Some(owed))
+        .await
+        .map_err(unavailable)?;
+    let mut nodes = vec![Value::Null; 3];
+    nodes[state.party] = json!({ "outcome": own.0, "ledger_index": own.1 });
+    let mut pending = Vec::new();
+    let request = Request::Erasure { request: req };
     for (peer, reply) in state.ask_peers(&request, PEER_TIMEOUT).await {
         match reply {
             Ok(Response::Erasure {
@@ -133,37 +174,22 @@ pub async fn post_erasure(
                 leaf_index,
             }) => {
                 nodes[peer.index()] = json!({ "outcome": outcome, "ledger_index": leaf_index });
-                outcomes.push(if outcome == NOTHING_HELD {
-                    NOTHING_HELD
-                } else {
-                    ERASED
-                });
+                let party = peer.index() as u8;
+                with_store(&state, move |s| s.erasure_delivered(party, &digest))
+                    .await
+                    .map_err(unavailable)?;
             }
             other => {
-                let problem = match other {
+                nodes[peer.index()] = json!({ "outcome": "queued" });
+                pending.push(match other {
                     Ok(Response::Error { reason }) => {
                         format!("{peer} refused it for now: {reason}")
                     }
                     Ok(o) => format!("{peer}: unexpected answer {o:?}"),
                     Err(e) => e.to_string(),
-                };
-                let bytes = serde_json::to_vec(&req).expect("a request serialises");
-                let party = peer.index() as u8;
-                with_store(&state, move |s| {
-                    s.queue_erasure_delivery(party, &digest, &bytes)
-                })
-                .await
-                .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
-                nodes[peer.index()] = json!({ "outcome": "queued" });
-                pending.push(problem);
+                });
             }
         }
-    }
-    if pending.is_empty() && outcomes.iter().all(|o| *o == NOTHING_HELD) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "erasure refused: unknown patient (no node holds data of this patient)",
-        ));
     }
     let answer = json!({ "nodes": nodes, "pending": pending });
     if pending.is_empty() {
@@ -175,8 +201,23 @@ pub async fn post_erasure(
     }
 }
 
-fn outcome_json((outcome, leaf): (&'static str, Option<u64>)) -> Value {
-    json!({ "outcome": outcome, "ledger_index": leaf })
+/// A peer's [`Request::ErasureProbe`]: checked here, then what this node holds of the patient.
+pub async fn answer_probe(state: &Arc<NodeState>, req: &ErasureRequest) -> Response {
+    let checked = match check_here(state, req, false) {
+        Ok(c) => c,
+        Err((_, reason)) => return Response::Error { reason },
+    };
+    match holding_here(state, &checked).await {
+        Ok(h) => Response::Holding {
+            holds: match h {
+                Holding::Nothing => "nothing",
+                Holding::Data => "data",
+                Holding::Erased => "erased",
+            }
+            .to_string(),
+        },
+        Err(reason) => Response::Error { reason },
+    }
 }
 
 /// A peer's [`Request::Erasure`]: checked (signatures and roles) and carried out here.
@@ -185,7 +226,7 @@ pub async fn answer_erasure(state: &Arc<NodeState>, req: &ErasureRequest) -> Res
         Ok(c) => c,
         Err((_, reason)) => return Response::Error { reason },
     };
-    match erase_here(state, checked).await {
+    match erase_here(state, checked, None).await {
         Ok((outcome, leaf_index)) => Response::Erasure {
             outcome: outcome.to_string(),
             leaf_index,
@@ -194,8 +235,7 @@ pub async fn answer_erasure(state: &Arc<NodeState>, req: &ErasureRequest) -> Res
     }
 }
 
-/// Delivers the erasure requests queued for peers that were unreachable, forgetting each once
-/// the peer carried it out.
+/// Delivers the erasure requests queued for peers, forgetting each once the peer carried it out.
 pub async fn deliver_pending_erasures(state: &Arc<NodeState>) {
     let pending = match with_store(state, |s| s.pending_erasure_deliveries()).await {
         Ok(p) => p,

@@ -39,7 +39,7 @@ use zeroize::Zeroizing;
 
 use super::audit::answer_audit;
 use super::consent_endpoint::answer_consent;
-use super::erasure_endpoint::answer_erasure;
+use super::erasure_endpoint::{answer_erasure, answer_probe};
 use super::query_party::answer_query;
 use super::registry_change::answer_registry_change;
 use super::state::{NodeState, pause, with_store};
@@ -190,6 +190,7 @@ pub async fn serve_peers(
             Request::Consent { signed } => answer_consent(&state, signed).await,
             Request::Audit { signed } => answer_audit(&state, signed).await,
             Request::Erasure { request } => answer_erasure(&state, request).await,
+            Request::ErasureProbe { request } => answer_probe(&state, request).await,
             Request::RegistryChange { request } => answer_registry_change(&state, request).await,
             Request::AddCheckpoint {
                 old_size,

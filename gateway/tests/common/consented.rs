@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use hdg_schema::{Catalog, Format, ImportOptions, Mode, RecordId, Value as ObsValue, import};
 use serde_json::Value;
 
-use super::{hdg_text, http_addr, patient_0};
+use super::{hdg_at, hdg_query, http, http_addr, patient_0};
 
 /// A Synthea bundle of the shared data by file name (`patient-2.json`).
 pub fn synthea_bundle(name: &str) -> Vec<u8> {
@@ -52,6 +52,16 @@ pub fn numeric_count(bundle: &[u8], indicator: &str) -> u64 {
     )
     .unwrap();
     ids.len() as u64
+}
+
+/// A consent-requiring cluster written to `dir` (`hdg init`) whose node 0 enrols the patients of
+/// the shared Synthea bundles `names` ([`enrol_at_node0`]); not started. The bundles and the
+/// patients' key files, in `names` order.
+pub fn consented_cluster(dir: &Path, names: &[&str]) -> (Vec<Vec<u8>>, Vec<PathBuf>) {
+    super::init_cluster(dir);
+    let bundles: Vec<Vec<u8>> = names.iter().map(|n| synthea_bundle(n)).collect();
+    let keys = enrol_at_node0(dir, &bundles);
+    (bundles, keys)
 }
 
 /// Enrols the patients of `bundles` at node 0 of the (not yet started) cluster in `dir`, each
@@ -97,25 +107,49 @@ pub fn enrol_at_node0(dir: &Path, bundles: &[Vec<u8>]) -> Vec<PathBuf> {
     keys
 }
 
+/// Posts each bundle to node 0; the record ids each receipt names, per bundle.
+pub fn ingest_at_node0(dir: &Path, bundles: &[Vec<u8>]) -> Vec<Vec<RecordId>> {
+    bundles
+        .iter()
+        .map(|body| {
+            let (status, receipt) = http(
+                http_addr(dir, 0),
+                "POST",
+                "/v1/observations",
+                Some(("application/fhir+json", body)),
+            );
+            assert_eq!(status, 200, "{receipt}");
+            receipt["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["record_id"].as_str().unwrap().parse().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// `hdg consent` at node `i` as the patient whose seed is in `key`: success and output.
+pub fn consent_at(dir: &Path, i: usize, key: &Path, action: &[&str]) -> (bool, String) {
+    let mut args = vec!["--key", key.to_str().unwrap()];
+    args.extend_from_slice(action);
+    hdg_at(dir, i, "consent", &args)
+}
+
+/// The demo research institution's key file.
+pub fn researcher(dir: &Path) -> PathBuf {
+    dir.join("identities/research-institute.key")
+}
+
 /// `hdg query --stat count --json` at node 1 as the demo research institution: the rows
 /// counted, or the refusal's text.
 pub fn count_query(dir: &Path, indicator: &str) -> Result<u64, String> {
-    let url = format!("http://{}", http_addr(dir, 1));
-    let key = dir.join("identities/research-institute.key");
-    let (ok, text) = hdg_text(&[
-        "query",
-        "--cluster",
-        dir.to_str().unwrap(),
-        "--node",
-        &url,
-        "--key",
-        key.to_str().unwrap(),
-        "--stat",
-        "count",
-        "--indicator",
-        indicator,
-        "--json",
-    ]);
+    let (ok, text) = hdg_query(
+        dir,
+        1,
+        &researcher(dir),
+        &["--stat", "count", "--indicator", indicator, "--json"],
+    );
     let json: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
         .unwrap_or_else(|e| panic!("no JSON ({e}): {text}"));
     if ok {

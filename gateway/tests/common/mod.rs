@@ -51,6 +51,27 @@ pub fn hdg_text(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `hdg COMMAND --node <node i's API> ARGS...`: success, and stdout then stderr.
+pub fn hdg_at(dir: &Path, i: usize, command: &str, args: &[&str]) -> (bool, String) {
+    let url = format!("http://{}", http_addr(dir, i));
+    let mut all = vec![command, "--node", url.as_str()];
+    all.extend_from_slice(args);
+    hdg_text(&all)
+}
+
+/// `hdg query --cluster DIR --node <node i's API> --key KEY ARGS...` (the answers checked
+/// against the cluster file's keys): success, and stdout then stderr.
+pub fn hdg_query(dir: &Path, i: usize, key: &Path, args: &[&str]) -> (bool, String) {
+    let mut all = vec![
+        "--cluster",
+        dir.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    hdg_at(dir, i, "query", &all)
+}
+
 /// `hdg verify --cluster DIR`: success, and what it printed.
 pub fn verify_cluster(dir: &Path) -> (bool, String) {
     hdg_text(&["verify", "--cluster", dir.to_str().unwrap()])
@@ -88,6 +109,15 @@ impl Nodes {
         let mut nodes = Nodes::none();
         for i in 0..3 {
             nodes.start(dir, i);
+        }
+        nodes
+    }
+
+    /// Starts all three nodes and waits (bounded) until each has both peers connected.
+    pub fn start_healthy(dir: &Path) -> Nodes {
+        let mut nodes = Nodes::start_all(dir);
+        for i in 0..3 {
+            wait_healthy(&mut nodes, dir, i, 2);
         }
         nodes
     }
@@ -238,10 +268,14 @@ pub fn http_addr(dir: &Path, i: usize) -> SocketAddr {
     config["http_listen"].as_str().unwrap().parse().unwrap()
 }
 
+/// How long a process test waits for a cluster to reach a state. Generous: the machines the
+/// tests run on are shared, and a restarted peer is noticed only after the links' idle timeout.
+pub const WAIT: Duration = Duration::from_secs(90);
+
 /// Waits (bounded) until node `i` answers health with at least `peers` peers connected.
 pub fn wait_healthy(nodes: &mut Nodes, dir: &Path, i: usize, peers: u64) -> Value {
     let addr = http_addr(dir, i);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + WAIT;
     loop {
         nodes.assert_running(i);
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -252,7 +286,7 @@ pub fn wait_healthy(nodes: &mut Nodes, dir: &Path, i: usize, peers: u64) -> Valu
         }
         assert!(
             Instant::now() < deadline,
-            "node{i} not healthy with {peers} peers within 30 s; log:\n{}",
+            "node{i} not healthy with {peers} peers within {WAIT:?}; log:\n{}",
             std::fs::read_to_string(dir.join(format!("node{i}.log"))).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -300,7 +334,7 @@ pub fn outbox(dir: &Path, i: usize) -> u64 {
 
 /// Waits (bounded) until node `i`'s outbox is empty.
 pub fn wait_outbox_empty(nodes: &mut Nodes, dir: &Path, i: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + WAIT;
     loop {
         nodes.assert_running(i);
         if outbox(dir, i) == 0 {
@@ -308,22 +342,22 @@ pub fn wait_outbox_empty(nodes: &mut Nodes, dir: &Path, i: usize) {
         }
         assert!(
             Instant::now() < deadline,
-            "node{i}'s outbox did not drain within 60 s; log:\n{}",
+            "node{i}'s outbox did not drain within {WAIT:?}; log:\n{}",
             std::fs::read_to_string(dir.join(format!("node{i}.log"))).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-/// Polls `check` every 200 ms for at most 30 s; panics with `what` and the last value.
+/// Polls `check` every 200 ms for at most [`WAIT`]; panics with `what` and the last value.
 pub fn wait_for<T: std::fmt::Debug>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + WAIT;
     loop {
         match check() {
             Ok(v) => return v,
             Err(last) => assert!(
                 Instant::now() < deadline,
-                "{what} within 30 s; last: {last}"
+                "{what} within {WAIT:?}; last: {last}"
             ),
         }
         std::thread::sleep(Duration::from_millis(200));
