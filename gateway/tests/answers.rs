@@ -132,7 +132,14 @@ fn a_coordinator_that_forges_swaps_replays_or_relabels_answers_is_caught() {
         .collect();
     files.sort();
     let url = format!("http://{}", http_addr(&dir, 0));
-    let mut args = vec!["ingest", "--node", url.as_str()];
+    let source = dir.join("identities/source-node0.key");
+    let mut args = vec![
+        "ingest",
+        "--node",
+        url.as_str(),
+        "--key",
+        source.to_str().unwrap(),
+    ];
     args.extend(files.iter().map(String::as_str));
     let (ok, text) = hdg_text(&args);
     assert!(ok, "{text}");

@@ -56,11 +56,12 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         .collect();
     assert_eq!(outbox(dir, 0), 0, "held until a consent covers them");
     // A patient who is not enrolled cannot consent: their values are stored but stay local.
-    let (status, receipt) = http(
-        http_addr(dir, 0),
-        "POST",
-        "/v1/observations",
-        Some(("application/fhir+json", &synthea_bundle("patient-1.json"))),
+    let (status, receipt) = post_observations(
+        dir,
+        0,
+        "",
+        "application/fhir+json",
+        &synthea_bundle("patient-1.json"),
     );
     assert_eq!(status, 200, "{receipt}");
     assert!(!receipt["records"].as_array().unwrap().is_empty());

@@ -204,13 +204,12 @@ fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
     assert!(expected > 0);
     let bundle = std::fs::read(patient_0()).unwrap();
     assert!(bundle.len() < BODY_LIMIT);
-    let (status, receipt) = http(
-        node0,
-        "POST",
-        "/v1/observations",
-        Some(("application/fhir+json", &bundle)),
-    );
+    let (status, receipt) = post_observations(&dir, 0, "", "application/fhir+json", &bundle);
     assert_eq!(status, 200, "{receipt}");
+    assert_eq!(
+        receipt["source"], "source-node0",
+        "the receipt names the source"
+    );
     let records = receipt["records"].as_array().unwrap();
     let duplicates = receipt["duplicates"].as_array().unwrap();
     assert_eq!(receipt["accepted"], expected);
@@ -228,40 +227,84 @@ fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
     assert_eq!(head["signed_head"].as_str(), Some(signed_head));
     assert!(head["vkey"].as_str().unwrap().contains('+'));
 
-    // Posting it again stores nothing new.
-    let (status, again) = http(
+    // Records come only from a registered source, signed: unsigned 401; signed by a key that is
+    // not a source 403; the signature of another body 401; the same signed request again 403.
+    let csv =
+        b"patient,indicator,value,unit,effective,source\np-9,8867-4,70,/min,2024-05-01,ward\n";
+    let (status, err) = http(node0, "POST", "/v1/observations", Some(("text/csv", csv)));
+    assert_eq!(status, 401, "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("registered source"),
+        "{err}"
+    );
+    let not_a_source = dir.join("identities/research-institute.key");
+    let headers = ingest_signature(&not_a_source, "text/csv", csv);
+    let (status, err) = http_with(
         node0,
         "POST",
         "/v1/observations",
-        Some(("application/fhir+json", &bundle)),
+        &headers,
+        Some(("text/csv", csv)),
     );
+    assert_eq!(status, 403, "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("unknown key"),
+        "{err}"
+    );
+    let source = dir.join("identities/source-node0.key");
+    let other = ingest_signature(&source, "text/csv", b"another body");
+    let (status, err) = http_with(
+        node0,
+        "POST",
+        "/v1/observations",
+        &other,
+        Some(("text/csv", csv)),
+    );
+    assert_eq!(status, 401, "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("bad signature"),
+        "{err}"
+    );
+    let signed = ingest_signature(&source, "text/csv", csv);
+    let (status, first) = http_with(
+        node0,
+        "POST",
+        "/v1/observations",
+        &signed,
+        Some(("text/csv", csv)),
+    );
+    assert_eq!(status, 200, "{first}");
+    let (status, err) = http_with(
+        node0,
+        "POST",
+        "/v1/observations",
+        &signed,
+        Some(("text/csv", csv)),
+    );
+    assert_eq!(status, 403, "{err}");
+    assert!(err["error"].as_str().unwrap().contains("replayed"), "{err}");
+    let extra = first["records"].as_array().unwrap().len();
+
+    // Posting it again stores nothing new.
+    let (status, again) = post_observations(&dir, 0, "", "application/fhir+json", &bundle);
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["records"].as_array().unwrap().len(), 0);
     // Sharing may have anchored share receipts meanwhile, never removed anything.
     assert!(again["tree_size"].as_u64().unwrap() >= records.len() as u64);
 
     // Malformed JSON: 400 naming the problem; the node stays up.
-    let (status, err) = http(
-        node0,
-        "POST",
-        "/v1/observations",
-        Some(("application/fhir+json", b"{\"resourceType\": ")),
-    );
+    let (status, err) =
+        post_observations(&dir, 0, "", "application/fhir+json", b"{\"resourceType\": ");
     assert_eq!(status, 400, "{err}");
     let message = err["error"].as_str().unwrap();
     assert!(message.contains("malformed JSON"), "{message}");
     // An unsupported type: 415 naming it.
-    let (status, err) = http(node0, "POST", "/v1/observations", Some(("image/png", b"x")));
+    let (status, err) = post_observations(&dir, 0, "", "image/png", b"x");
     assert_eq!(status, 415, "{err}");
     assert!(err["error"].as_str().unwrap().contains("image/png"));
     // Oversized: 413 naming the limit.
     let big = vec![b' '; BODY_LIMIT + 1];
-    let (status, err) = http(
-        node0,
-        "POST",
-        "/v1/observations",
-        Some(("application/fhir+json", &big)),
-    );
+    let (status, err) = post_observations(&dir, 0, "", "application/fhir+json", &big);
     assert_eq!(status, 413, "{err}");
     assert!(
         err["error"]
@@ -275,7 +318,7 @@ fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
     let csv = b"patient,indicator,value,unit,effective,source\n\
                 p-77,8867-4,72,/min,2024-05-01T08:30:00Z,ward\n\
                 p-77,8867-4,98765,/min,2024-05-02T08:30:00Z,ward\n";
-    let (status, err) = http(node0, "POST", "/v1/observations", Some(("text/csv", csv)));
+    let (status, err) = post_observations(&dir, 0, "", "text/csv", csv);
     assert_eq!(status, 422, "{err}");
     let message = err["error"].as_str().unwrap();
     assert!(
@@ -286,16 +329,11 @@ fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
         !message.contains("98765"),
         "a health value leaked: {message}"
     );
-    let (status, lenient) = http(
-        node0,
-        "POST",
-        "/v1/observations?lenient=true",
-        Some(("text/csv", csv)),
-    );
+    let (status, lenient) = post_observations(&dir, 0, "?lenient=true", "text/csv", csv);
     assert_eq!(status, 200, "{lenient}");
     assert_eq!(lenient["records"].as_array().unwrap().len(), 1);
     assert_eq!(lenient["rejected"].as_array().unwrap().len(), 1);
-    let stored = records.len() + 1;
+    let stored = records.len() + extra + 1;
     let leaf = lenient["records"][0]["leaf_index"].as_u64().unwrap();
     assert!(leaf >= records.len() as u64);
     assert_eq!(lenient["tree_size"].as_u64().unwrap(), leaf + 1);
@@ -322,6 +360,22 @@ fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "verify failed: {stdout}");
     assert!(stdout.contains(&format!("{stored} records")), "{stdout}");
+    // The ledger names the source that wrote each record.
+    let registry: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir.join("identities/registry.toml")).unwrap())
+            .unwrap();
+    let source_key = registry["identity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"].as_str() == Some("source-node0"))
+        .and_then(|i| i["public_key"].as_str())
+        .unwrap()
+        .to_owned();
+    let store = open_store(&dir, 0);
+    let entry = hdg_ledger::LedgerEntry::from_bytes(&store.leaf(0).unwrap()).unwrap();
+    assert_eq!(hex::encode(entry.actor), source_key);
+    drop(store);
     for i in 1..3 {
         let d = dir.join(format!("node{i}"));
         assert!(

@@ -133,7 +133,17 @@ fn start_cluster(dir: &Path) -> Nodes {
 
 fn ingest_bundles(nodes: &mut Nodes, dir: &Path, files: &[PathBuf]) {
     let url = format!("http://{}", http_addr(dir, 0));
-    let mut args = vec!["ingest".to_string(), "--node".to_string(), url];
+    let source = dir
+        .join("identities/source-node0.key")
+        .display()
+        .to_string();
+    let mut args = vec![
+        "ingest".to_string(),
+        "--node".to_string(),
+        url,
+        "--key".to_string(),
+        source,
+    ];
     args.extend(files.iter().map(|f| f.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = hdg(&args);
@@ -516,7 +526,15 @@ fn a_synthetic_cohort_ingested_at_three_home_nodes_gives_the_plaintext_statistic
     // File i to home node i.
     for (i, file) in files.iter().enumerate() {
         let url = format!("http://{}", http_addr(dir, i));
-        let out = hdg(&["ingest", "--node", &url, file.to_str().unwrap()]);
+        let source = dir.join(format!("identities/source-node{i}.key"));
+        let out = hdg(&[
+            "ingest",
+            "--node",
+            &url,
+            "--key",
+            source.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ]);
         assert!(
             out.status.success(),
             "{}",

@@ -18,12 +18,7 @@ use common::*;
 /// Posts patient-0's bundle to node 0; the number of records it stored.
 fn post_patient_0(dir: &Path) -> usize {
     let bundle = std::fs::read(patient_0()).unwrap();
-    let (status, receipt) = http(
-        http_addr(dir, 0),
-        "POST",
-        "/v1/observations",
-        Some(("application/fhir+json", &bundle)),
-    );
+    let (status, receipt) = post_observations(dir, 0, "", "application/fhir+json", &bundle);
     assert_eq!(status, 200, "{receipt}");
     receipt["records"].as_array().unwrap().len()
 }

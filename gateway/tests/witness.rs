@@ -20,12 +20,7 @@ fn bundle(name: &str) -> Vec<u8> {
 }
 
 fn post(dir: &Path, i: usize, body: &[u8]) {
-    let (status, receipt) = http(
-        http_addr(dir, i),
-        "POST",
-        "/v1/observations",
-        Some(("application/fhir+json", body)),
-    );
+    let (status, receipt) = post_observations(dir, i, "", "application/fhir+json", body);
     assert_eq!(status, 200, "{receipt}");
 }
 

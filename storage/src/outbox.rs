@@ -49,18 +49,20 @@ impl Store {
         obs: &[Observation],
         now: Timestamp,
     ) -> Result<CommitReceipt, StoreError> {
-        self.commit_observations(obs, now, Some(&|_| Sharing::Now))
+        self.commit_observations(obs, now, None, Some(&|_| Sharing::Now))
     }
 
     /// [`Store::commit_with_outbox`] where `decide` says, per new numeric observation, whether it
-    /// is queued now, held until a consent covers it, or kept local — in the same write.
+    /// is queued now, held until a consent covers it, or kept local — in the same write — and the
+    /// records' ledger entries name `source` (the key of the feed that posted them) as actor.
     pub fn commit_sharing(
         &mut self,
         obs: &[Observation],
         now: Timestamp,
+        source: [u8; 32],
         decide: &dyn Fn(&Observation) -> Sharing,
     ) -> Result<CommitReceipt, StoreError> {
-        self.commit_observations(obs, now, Some(decide))
+        self.commit_observations(obs, now, Some(source), Some(decide))
     }
 
     /// Moves `patient`'s held values that `covers` accepts into the outbox, in one synced

@@ -248,16 +248,19 @@ impl Store {
         obs: &[Observation],
         now: Timestamp,
     ) -> Result<CommitReceipt, StoreError> {
-        self.commit_observations(obs, now, None)
+        self.commit_observations(obs, now, None, None)
     }
 
     /// [`Store::commit`], and with `outbox` every new numeric observation is queued for sharing,
     /// held back, or kept local as it decides (see [`Store::commit_sharing`]), inside the same
     /// write batch.
+    /// `actor` is who wrote the records (a source's key), recorded in their ledger entries;
+    /// `None` is this node itself (an offline import).
     pub(crate) fn commit_observations(
         &mut self,
         obs: &[Observation],
         now: Timestamp,
+        actor: Option<[u8; 32]>,
         outbox: Option<&dyn Fn(&Observation) -> Sharing>,
     ) -> Result<CommitReceipt, StoreError> {
         let mut batch = WriteBatch::default();
@@ -275,7 +278,7 @@ impl Store {
             entries_written: 0,
             write_batch: None,
         };
-        let actor = self.node_key.verifying_key().to_bytes();
+        let actor = actor.unwrap_or_else(|| self.node_key.verifying_key().to_bytes());
 
         let handles: Vec<RecordHandle> = obs.iter().map(|o| self.handle(&o.id())).collect();
         let stored = self.existing_records(&handles)?;

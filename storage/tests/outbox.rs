@@ -162,7 +162,15 @@ fn held_values_wait_outside_the_outbox_until_released_and_never_ones_stay_local(
         2 => Sharing::Never,
         _ => Sharing::Now,
     };
-    store.commit_sharing(&batch, t(1), &decide).unwrap();
+    let source = [0x5c; 32];
+    let receipt = store.commit_sharing(&batch, t(1), source, &decide).unwrap();
+    let entry =
+        hdg_ledger::LedgerEntry::from_bytes(&store.leaf(receipt.records[0].leaf_index).unwrap())
+            .unwrap();
+    assert_eq!(
+        entry.actor, source,
+        "the ledger names the source that wrote the record"
+    );
     let pending_patients = |s: &Store| -> Vec<u8> {
         s.outbox_pending(100)
             .unwrap()

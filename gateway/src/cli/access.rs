@@ -13,7 +13,7 @@ use super::ingest::now;
 use super::query::read_seed;
 use crate::node::access::AccessRequest;
 use crate::node::approvals::ApprovedRequest;
-use crate::node::signed::NONCE_BYTES;
+use crate::node::signed::{Kind, NONCE_BYTES};
 
 /// Arguments of `hdg access`.
 #[derive(clap::Args)]
@@ -62,9 +62,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         time,
         approvals: Vec::new(),
     };
-    req.approve(&requester);
+    req.approve(&requester, Kind::Access);
     for path in &args.approvers {
-        req.approve(&read_seed(path)?);
+        req.approve(&read_seed(path)?, Kind::Access);
     }
     let bytes = serde_json::to_vec(&req).context("encoding the request")?;
     let (status, answer) = post(

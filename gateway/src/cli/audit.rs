@@ -20,7 +20,7 @@ use super::ingest::now;
 use super::query::read_seed;
 use super::verify_cluster::hash_hex;
 use crate::node::audit::AUDIT_BODY;
-use crate::node::signed::sign;
+use crate::node::signed::{Kind, sign};
 
 /// Arguments of `hdg audit`.
 #[derive(clap::Args)]
@@ -132,7 +132,7 @@ fn describe(e: &Value) -> String {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let node = NodeUrl::parse(&args.node)?;
     let key = read_seed(&args.key)?;
-    let signed = sign(&key, AUDIT_BODY, now());
+    let signed = sign(&key, Kind::Audit, AUDIT_BODY, now());
     let request = serde_json::to_vec(&signed)?;
     let (status, answer) = post(
         &node,

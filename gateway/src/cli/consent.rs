@@ -14,7 +14,7 @@ use super::ingest::now;
 use super::query::{parse_time, read_seed};
 use crate::node::consent::{ConsentBody, Purpose};
 use crate::node::consent_fhir::from_fhir;
-use crate::node::signed::sign;
+use crate::node::signed::{Kind, sign};
 
 /// Arguments of `hdg consent`.
 #[derive(clap::Args)]
@@ -122,7 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         Action::Revoke { id } => ConsentBody::Revoke { consent: id },
     };
-    let signed = sign(&key, &serde_json::to_string(&body)?, now());
+    let signed = sign(&key, Kind::Consent, &serde_json::to_string(&body)?, now());
     let request = serde_json::to_vec(&signed).context("encoding the signed request")?;
     let (status, answer) = post(
         &node,

@@ -22,7 +22,7 @@ use super::query::read_seed;
 use super::unlock::Unlock;
 use crate::node::approvals::ApprovedRequest;
 use crate::node::erasure::{AdminErasure, ERASE_BODY, ErasureRequest};
-use crate::node::signed::{NONCE_BYTES, sign};
+use crate::node::signed::{Kind, NONCE_BYTES, sign};
 
 /// Arguments of `hdg erase`.
 #[derive(clap::Args)]
@@ -64,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )?;
     let request = match (&args.key, args.approvers.is_empty()) {
         (Some(key), true) => ErasureRequest::Patient {
-            signed: sign(&read_seed(key)?, ERASE_BODY, now()),
+            signed: sign(&read_seed(key)?, Kind::Erase, ERASE_BODY, now()),
         },
         (None, false) => {
             let patient: Pseudonym = args
@@ -84,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 approvals: Vec::new(),
             };
             for path in &args.approvers {
-                request.approve(&read_seed(path)?);
+                request.approve(&read_seed(path)?, Kind::Erase);
             }
             ErasureRequest::Admins { request }
         }

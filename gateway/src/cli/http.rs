@@ -40,18 +40,38 @@ pub fn post(
     body: &[u8],
     timeout: Duration,
 ) -> anyhow::Result<(u16, Value)> {
-    exchange(node, "POST", path, Some((content_type, body)), timeout)
+    exchange(node, "POST", path, &[], Some((content_type, body)), timeout)
+}
+
+/// [`post`] with extra request `headers` (a source's signature of an ingest).
+pub fn post_with_headers(
+    node: &NodeUrl,
+    path: &str,
+    content_type: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<(u16, Value)> {
+    exchange(
+        node,
+        "POST",
+        path,
+        headers,
+        Some((content_type, body)),
+        timeout,
+    )
 }
 
 /// GETs `path` and returns the status and the JSON answer; `timeout` as for [`post`].
 pub fn get(node: &NodeUrl, path: &str, timeout: Duration) -> anyhow::Result<(u16, Value)> {
-    exchange(node, "GET", path, None, timeout)
+    exchange(node, "GET", path, &[], None, timeout)
 }
 
 fn exchange(
     node: &NodeUrl,
     method: &str,
     path: &str,
+    headers: &[(&str, String)],
     body: Option<(&str, &[u8])>,
     timeout: Duration,
 ) -> anyhow::Result<(u16, Value)> {
@@ -69,6 +89,9 @@ fn exchange(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
         node.authority
     );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some((content_type, bytes)) = body {
         head.push_str(&format!(
             "Content-Type: {content_type}\r\nContent-Length: {}\r\n",

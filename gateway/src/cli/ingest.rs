@@ -15,6 +15,8 @@ use hdg_storage::{CommitReceipt, Store, StoreError};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::files::{import_file, print_report_table};
+use super::query::read_seed;
+use crate::node::ingest_auth::sign_ingest;
 
 /// Arguments of `hdg ingest`.
 #[derive(clap::Args)]
@@ -30,9 +32,13 @@ pub struct Args {
     data: Option<PathBuf>,
     #[command(flatten)]
     unlock: super::unlock::Unlock,
-    /// A running node's API, `http://host:port`: post each file to its `/v1/observations`.
-    #[arg(long, value_name = "URL")]
+    /// A running node's API, `http://host:port`: post each file to its `/v1/observations`,
+    /// signed as the source whose seed `--key` names.
+    #[arg(long, value_name = "URL", requires = "key")]
     node: Option<String>,
+    /// With `--node`: the seed file of a source (an EHR feed) registered with the cluster.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
     /// One JSON line per acknowledged commit instead of a progress bar and summary.
     #[arg(long)]
     json: bool,
@@ -68,7 +74,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .node
             .as_deref()
             .context("--data or --node is required")?;
-        return ingest_remote(node, &args.files, args.lenient, args.json);
+        let key = read_seed(
+            args.key
+                .as_deref()
+                .context("--node needs --key SOURCE_KEY")?,
+        )?;
+        return ingest_remote(node, &key, &args.files, args.lenient, args.json);
     };
     let mut store = Store::open(&dir, true, &args.unlock.source()?)?;
     let mode = if args.lenient {
@@ -117,6 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// prints each receipt; fails when any file is refused.
 fn ingest_remote(
     node: &str,
+    source: &ed25519_dalek::SigningKey,
     files: &[PathBuf],
     lenient: bool,
     json: bool,
@@ -136,10 +148,13 @@ fn ingest_remote(
     for file in files {
         let body =
             std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let (status, receipt) = super::http::post(
+        let content_type = content_type_of(file);
+        let signature = sign_ingest(source, content_type, &body, now());
+        let (status, receipt) = super::http::post_with_headers(
             &node,
             path,
-            content_type_of(file),
+            content_type,
+            &signature,
             &body,
             std::time::Duration::from_secs(300),
         )

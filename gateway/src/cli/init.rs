@@ -83,6 +83,11 @@ impl ClusterLayout {
         ClusterFile::load(&self.cluster_file)?.pins()
     }
 
+    /// The seed file of node i's demo source (its EHR feed).
+    pub fn source_key(&self, i: usize) -> PathBuf {
+        self.identities.join(format!("{}.key", source_name(i)))
+    }
+
     /// The seed file of the demo research institution.
     pub fn researcher_key(&self) -> PathBuf {
         self.identities.join("research-institute.key")
@@ -265,6 +270,8 @@ fn write_identities(dir: &Path) -> anyhow::Result<()> {
     names.extend((1..=DEMO_PATIENTS).map(|i| (format!("patient-{i}"), Role::Patient)));
     names.push(("clinician-1".to_string(), Role::Clinician));
     names.extend((0..3).map(|i| (format!("admin-{i}"), Role::Admin)));
+    // One EHR feed per hospital: the records each node takes in are signed by it.
+    names.extend((0..3).map(|i| (source_name(i), Role::Source)));
     let mut registry = RegistryFile::default();
     for (name, role) in names {
         let seed = SecretKey::random();
@@ -281,6 +288,11 @@ fn write_identities(dir: &Path) -> anyhow::Result<()> {
     let path = dir.join(REGISTRY);
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// The demo source (EHR feed) of node i.
+pub fn source_name(i: usize) -> String {
+    format!("source-node{i}")
 }
 
 /// Makes a folder only its owner may enter (mode 0700).

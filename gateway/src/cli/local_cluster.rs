@@ -11,9 +11,11 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
-use super::http::{NodeUrl, get, post};
-use super::ingest::content_type_of;
+use super::http::{NodeUrl, get, post_with_headers};
+use super::ingest::{content_type_of, now};
 use super::init::{ClusterLayout, write_cluster};
+use super::query::read_seed;
+use crate::node::ingest_auth::sign_ingest;
 
 /// How long one health request may take.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,8 +70,9 @@ impl LocalCluster {
         }
     }
 
-    /// Posts `homes[i]`'s files to node i, the three in parallel, with a progress bar; returns
-    /// the records stored. A refused file is an error naming the file and the reason.
+    /// Posts `homes[i]`'s files to node i, signed by node i's demo source, the three in parallel,
+    /// with a progress bar; returns the records stored. A refused file is an error naming the
+    /// file and the reason.
     pub fn post_files(&self, homes: &[Vec<PathBuf>]) -> anyhow::Result<u64> {
         let total: usize = homes.iter().map(Vec::len).sum();
         let bar = ProgressBar::new(total as u64).with_style(
@@ -82,15 +85,19 @@ impl LocalCluster {
                 .enumerate()
                 .map(|(i, files)| {
                     let (node, bar) = (self.url(i), bar.clone());
+                    let source = self.layout.source_key(i);
                     s.spawn(move || -> anyhow::Result<u64> {
+                        let source = read_seed(&source)?;
                         let mut stored = 0;
                         for file in files {
                             let body = std::fs::read(file)
                                 .with_context(|| format!("cannot read {}", file.display()))?;
-                            let (status, receipt) = post(
+                            let content_type = content_type_of(file);
+                            let (status, receipt) = post_with_headers(
                                 &node,
                                 "/v1/observations",
-                                content_type_of(file),
+                                content_type,
+                                &sign_ingest(&source, content_type, &body, now()),
                                 &body,
                                 Duration::from_secs(300),
                             )

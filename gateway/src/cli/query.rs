@@ -31,7 +31,7 @@ use crate::node::query::answer::{check_answers, query_digest};
 use crate::node::query::filter::{filtered_mean, indicator, parse_edges};
 use crate::node::query::{DEFAULT_MIN_COHORT, PartyAnswer, Query, Statistic};
 use crate::node::query_party::session_of;
-use crate::node::signed::sign;
+use crate::node::signed::{Kind, sign};
 
 /// Arguments of `hdg query`.
 #[derive(clap::Args)]
@@ -133,7 +133,7 @@ pub fn ask(
         purpose: Purpose::Research,
     };
     let body = serde_json::to_string(&query).context("encoding the query")?;
-    let signed = sign(key, &body, now());
+    let signed = sign(key, Kind::Query, &body, now());
     let request = serde_json::to_vec(&signed).context("encoding the signed request")?;
     if let Some(path) = save_request {
         std::fs::write(path, &request)

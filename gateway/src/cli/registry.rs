@@ -14,7 +14,7 @@ use super::query::read_seed;
 use crate::node::approvals::ApprovedRequest;
 use crate::node::registry::Role;
 use crate::node::registry_change::RegistryChange;
-use crate::node::signed::NONCE_BYTES;
+use crate::node::signed::{Kind, NONCE_BYTES};
 
 /// Arguments of `hdg registry`.
 #[derive(clap::Args)]
@@ -75,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         approvals: Vec::new(),
     };
     for path in &args.approvers {
-        req.approve(&read_seed(path)?);
+        req.approve(&read_seed(path)?, Kind::Registry);
     }
     let bytes = serde_json::to_vec(&req).context("encoding the request")?;
     let (status, answer) = post(

@@ -31,7 +31,7 @@ use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
 use super::config::parse_key;
 use super::consent::ConsentSet;
 use super::registry::{Registry, Role};
-use super::signed::{ReplayCache, RequestError};
+use super::signed::{Kind, ReplayCache, RequestError};
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
 
@@ -160,8 +160,8 @@ pub fn check(
             "indicator {code} is not in the catalog"
         )));
     }
-    let approvers =
-        approvers(req).map_err(|(index, error)| AccessError::Approval { index, error })?;
+    let approvers = approvers(req, Kind::Access)
+        .map_err(|(index, error)| AccessError::Approval { index, error })?;
     let requester = check_policy(&access, &approvers, registry, policy)?;
     if at > access.until {
         return Err(AccessError::Stale("the request is past its `until`".into()));
@@ -343,7 +343,7 @@ mod tests {
     fn two_of_two_is_granted_and_fewer_or_other_approvers_are_refused() {
         let (patient, clinician, registry, req) = setup();
         let mut only_clinician = req.clone();
-        only_clinician.approve(&clinician);
+        only_clinician.approve(&clinician, Kind::Access);
         let e = check(
             &only_clinician,
             T,
@@ -358,7 +358,7 @@ mod tests {
             "{e}"
         );
         let mut only_patient = req.clone();
-        only_patient.approve(&patient);
+        only_patient.approve(&patient, Kind::Access);
         let e = check(
             &only_patient,
             T,
@@ -370,7 +370,7 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("the requesting clinician"), "{e}");
         // The patient approving twice is still one approver.
-        only_patient.approve(&patient);
+        only_patient.approve(&patient, Kind::Access);
         assert!(
             check(
                 &only_patient,
@@ -384,8 +384,8 @@ mod tests {
         );
 
         let mut both = req.clone();
-        both.approve(&patient);
-        both.approve(&clinician);
+        both.approve(&patient, Kind::Access);
+        both.approve(&clinician, Kind::Access);
         let mut cache = ReplayCache::new();
         let granted = check(&both, T, 60_000, &registry, None, &mut cache).unwrap();
         assert_eq!(granted.approvers.len(), 2);
@@ -416,8 +416,8 @@ mod tests {
             2,
         );
         let mut with_second = req.clone();
-        with_second.approve(&clinician);
-        with_second.approve(&second);
+        with_second.approve(&clinician, Kind::Access);
+        with_second.approve(&second, Kind::Access);
         let check_with = |r: &ApprovedRequest, p: Option<&Policy>| {
             check(r, T, 60_000, &registry, p, &mut ReplayCache::new())
         };
@@ -425,13 +425,13 @@ mod tests {
         // Without the policy, the default needs the patient.
         assert!(check_with(&with_second, None).is_err());
         let mut alone = req.clone();
-        alone.approve(&clinician);
+        alone.approve(&clinician, Kind::Access);
         let e = check_with(&alone, Some(&policy)).unwrap_err();
         assert!(e.to_string().contains("policy is 2 of 3"), "{e}");
         // An approver outside the policy does not count.
         let mut outsider = req.clone();
-        outsider.approve(&clinician);
-        outsider.approve(&SigningKey::from_bytes(&[4; 32]));
+        outsider.approve(&clinician, Kind::Access);
+        outsider.approve(&SigningKey::from_bytes(&[4; 32]), Kind::Access);
         assert!(check_with(&outsider, Some(&policy)).is_err());
     }
 
@@ -439,8 +439,8 @@ mod tests {
     fn a_tampered_body_or_an_unregistered_requester_is_refused() {
         let (patient, clinician, registry, req) = setup();
         let mut both = req.clone();
-        both.approve(&patient);
-        both.approve(&clinician);
+        both.approve(&patient, Kind::Access);
+        both.approve(&clinician, Kind::Access);
         let mut tampered = both.clone();
         tampered.body = tampered.body.replace("8867-4", "39156-5");
         let e = check(

@@ -22,8 +22,13 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use super::ingest::{IngestFailure, Ingested, format_of, ingest_body};
+use super::ingest_auth;
+use super::query_party::request_status;
+use super::registry::Role;
+use super::signed::{Kind, RequestError, registered, verify};
 use super::state::{NodeState, with_store};
 use super::witness::witness_report;
+use crate::cli::ingest::now;
 
 /// An API error: a status and a message naming what is wrong (never a health value).
 #[derive(Debug)]
@@ -179,6 +184,8 @@ async fn observations(
         )
     })?;
     let body = body.map_err(|e| body_error(&e, state.max_body))?;
+    // Only a registered source writes records: its signature covers this very body.
+    let (source, source_name) = authenticate_source(&state, &headers, &body)?;
     let content_type = match headers.get(header::CONTENT_TYPE) {
         None => None,
         Some(v) => Some(
@@ -206,6 +213,7 @@ async fn observations(
             mode,
             &worker.enrolled,
             worker.policy.consent_required,
+            source,
         );
         if let Ok(done) = &result {
             worker.ledger_written(store, done.head.clone());
@@ -228,12 +236,55 @@ async fn observations(
                 duplicates = done.duplicates.len(),
                 rejected = done.report.rejected.len(),
                 tree_size = done.tree_size,
+                source = %source_name,
                 "ingested"
             );
-            Ok(Json(receipt(&done)))
+            let mut answer = receipt(&done);
+            answer["source"] = json!(source_name);
+            answer["source_key"] = json!(hex::encode(source));
+            Ok(Json(answer))
         }
         Err(failure) => Err(failure_error(failure)),
     }
+}
+
+/// Checks the ingest's signature (see [`super::ingest_auth`]) against the registered sources:
+/// the source's key and name, or 401 (unsigned, bad signature, stale) / 403 (not a registered
+/// source, replayed).
+fn authenticate_source(
+    state: &NodeState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<([u8; 32], String), ApiError> {
+    let refuse = |e: RequestError| {
+        warn!(reason = %e, "ingest refused");
+        let status = StatusCode::from_u16(request_status(e)).unwrap_or(StatusCode::UNAUTHORIZED);
+        let hint = if e == RequestError::Unsigned {
+            ": records are accepted only from a registered source, signed (Hdg-Signer, Hdg-Nonce, Hdg-Time, Hdg-Signature; hdg ingest --key)"
+        } else {
+            ""
+        };
+        ApiError::new(status, format!("{e}{hint}"))
+    };
+    let signed = ingest_auth::from_headers(headers, body).map_err(refuse)?;
+    // Lock order as everywhere: the replay cache, then the registry.
+    let mut cache = lock(&state.replay);
+    let registry = state
+        .registry
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let verified = verify(
+        &signed,
+        Kind::Ingest,
+        now(),
+        state.clock_skew,
+        registered(&registry, Role::Source),
+        &mut cache,
+    )
+    .map_err(refuse)?;
+    let key = verified.signer.to_bytes();
+    let name = registry.name_of(&key).unwrap_or("source").to_owned();
+    Ok((key, name))
 }
 
 /// The JSON receipt of an ingest.

@@ -1,6 +1,9 @@
 //! Requests approved by several keys (k of n): one body, nonce and time, and each approver's
-//! signature over the same signed-request message ([`super::signed`]) with the approver as signer.
-//! Used by raw access ([`super::access`]) and registry changes ([`super::registry_change`]).
+//! signature over the same signed-request message ([`super::signed`], of the request's [`Kind`])
+//! with the approver as signer. Used by raw access ([`super::access`]), registry changes
+//! ([`super::registry_change`]) and erasures by administrators ([`super::erasure`]). The
+//! request's digest (its replay key and ledger subject) is over the decoded nonce, so it has one
+//! value however the request is spelled.
 
 use std::collections::BTreeSet;
 
@@ -8,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use hdg_ledger::sha256;
 
-use super::signed::{ReplayCache, RequestError, SignedRequest, check_signature, sign_with_nonce};
+use super::signed::{
+    Kind, ReplayCache, RequestError, SignedRequest, check_signature, decode_lower, sign_with_nonce,
+};
 
 /// One approver's signature over the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,10 +40,16 @@ pub struct ApprovedRequest {
 }
 
 impl ApprovedRequest {
-    /// Adds `key`'s approval of this request.
-    pub fn approve(&mut self, key: &ed25519_dalek::SigningKey) {
+    /// Adds `key`'s approval of this request, a request of `kind`.
+    pub fn approve(&mut self, key: &ed25519_dalek::SigningKey, kind: Kind) {
         let nonce = hex::decode(&self.nonce).expect("a request made here has a hex nonce");
-        let s = sign_with_nonce(key, &self.body, hdg_schema::Timestamp(self.time), &nonce);
+        let s = sign_with_nonce(
+            key,
+            kind,
+            &self.body,
+            hdg_schema::Timestamp(self.time),
+            &nonce,
+        );
         self.approvals.push(Approval {
             signer: s.signer,
             signature: s.signature,
@@ -46,9 +57,12 @@ impl ApprovedRequest {
     }
 }
 
-/// Checks every approval's signature; the distinct approvers' keys, or the first bad approval's
-/// index and why.
-pub fn approvers(req: &ApprovedRequest) -> Result<BTreeSet<[u8; 32]>, (usize, RequestError)> {
+/// Checks every approval's signature, as approvals of a request of `kind`; the distinct
+/// approvers' keys, or the first bad approval's index and why.
+pub fn approvers(
+    req: &ApprovedRequest,
+    kind: Kind,
+) -> Result<BTreeSet<[u8; 32]>, (usize, RequestError)> {
     let mut out = BTreeSet::new();
     for (index, a) in req.approvals.iter().enumerate() {
         let signed = SignedRequest {
@@ -58,15 +72,28 @@ pub fn approvers(req: &ApprovedRequest) -> Result<BTreeSet<[u8; 32]>, (usize, Re
             time: req.time,
             signature: a.signature.clone(),
         };
-        let v = check_signature(&signed, |_| true).map_err(|error| (index, error))?;
+        let v = check_signature(&signed, kind, |_| true).map_err(|error| (index, error))?;
         out.insert(v.signer.to_bytes());
     }
     Ok(out)
 }
 
-/// The request's digest under `domain`: the subject of its ledger entry and its replay key.
+/// The request's digest under `domain`: the subject of its ledger entry and its replay key. Over
+/// the decoded nonce (a nonce that is not lowercase hex counts as empty: such a request never
+/// passes [`approvers`] anyway), with every field length-prefixed.
 pub fn digest(req: &ApprovedRequest, domain: &str) -> [u8; 32] {
-    sha256(format!("{domain}\n{}\n{}\n{}", req.nonce, req.time, req.body).as_bytes())
+    let nonce = decode_lower(&req.nonce).unwrap_or_default();
+    let mut m = Vec::with_capacity(domain.len() + nonce.len() + req.body.len() + 32);
+    for field in [
+        domain.as_bytes(),
+        &nonce,
+        &req.time.to_be_bytes(),
+        req.body.as_bytes(),
+    ] {
+        m.extend_from_slice(&(field.len() as u64).to_be_bytes());
+        m.extend_from_slice(field);
+    }
+    sha256(&m)
 }
 
 /// Refuses a request dated outside `skew_ms` of `at`, or whose nonce was already used with the
@@ -78,13 +105,75 @@ pub fn check_fresh(
     skew_ms: i64,
     cache: &mut ReplayCache,
 ) -> Result<(), String> {
-    if (req.time - at).abs() > skew_ms {
+    if req.time.abs_diff(at) > skew_ms.unsigned_abs() {
         return Err("outside the clock-skew window".into());
     }
-    let nonce = hex::decode(&req.nonce).map_err(|_| "nonce is not hex".to_string())?;
-    cache.forget_before(at - skew_ms);
+    let nonce = decode_lower(&req.nonce).ok_or("nonce is not lowercase hex".to_string())?;
+    cache.forget_before(at.saturating_sub(skew_ms));
     if !cache.insert(key, &nonce, req.time) {
         return Err("replayed (nonce already used)".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+
+    const T: i64 = 1_750_000_000_000;
+
+    fn request(approvers_: &[u8]) -> ApprovedRequest {
+        let mut req = ApprovedRequest {
+            body: r#"{"why":"follow-up"}"#.into(),
+            nonce: hex::encode([0xab; 16]),
+            time: T,
+            approvals: vec![],
+        };
+        for b in approvers_ {
+            req.approve(&SigningKey::from_bytes(&[*b; 32]), Kind::Access);
+        }
+        req
+    }
+
+    #[test]
+    fn a_request_re_spelled_in_uppercase_is_refused_not_replayed() {
+        // Before: hex decoding ignored case and the digest hashed the nonce's text, so an
+        // upper-cased nonce made a "new" request past the replay cache.
+        let req = request(&[1, 2]);
+        let mut cache = ReplayCache::new();
+        check_fresh(&req, digest(&req, "d"), T, 60_000, &mut cache).unwrap();
+        let mut twin = req.clone();
+        twin.nonce = twin.nonce.to_uppercase();
+        assert!(matches!(
+            approvers(&twin, Kind::Access),
+            Err((0, RequestError::Malformed { field: "nonce", .. }))
+        ));
+        assert!(check_fresh(&twin, digest(&twin, "d"), T, 60_000, &mut cache).is_err());
+        // And the same approvals re-sent as they were are a replay.
+        assert_eq!(
+            check_fresh(&req, digest(&req, "d"), T, 60_000, &mut cache),
+            Err("replayed (nonce already used)".to_string())
+        );
+    }
+
+    #[test]
+    fn approvals_are_bound_to_their_kind() {
+        let req = request(&[1]);
+        assert!(approvers(&req, Kind::Access).is_ok());
+        assert!(matches!(
+            approvers(&req, Kind::Registry),
+            Err((0, RequestError::BadSignature))
+        ));
+    }
+
+    #[test]
+    fn a_time_far_from_now_is_refused_without_overflow() {
+        let mut req = request(&[1]);
+        req.time = i64::MIN;
+        let mut cache = ReplayCache::new();
+        assert!(check_fresh(&req, [0; 32], i64::MAX, 60_000, &mut cache).is_err());
+        req.time = i64::MAX;
+        assert!(check_fresh(&req, [0; 32], i64::MIN, i64::MAX, &mut cache).is_err());
+    }
 }

@@ -25,7 +25,7 @@ use tracing::warn;
 use super::api::ApiError;
 use super::query::Query;
 use super::registry::Registry;
-use super::signed::{SignedRequest, verify};
+use super::signed::{Kind, SignedRequest, verify};
 use super::state::{NodeState, with_store};
 use super::witness::stored_checkpoint;
 use crate::cli::ingest::now;
@@ -42,8 +42,15 @@ fn check(state: &NodeState, signed: &SignedRequest) -> Result<[u8; 32], String> 
         .replay
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let verified =
-        verify(signed, now(), state.clock_skew, |_| true, &mut cache).map_err(|e| e.to_string())?;
+    let verified = verify(
+        signed,
+        Kind::Audit,
+        now(),
+        state.clock_skew,
+        |_| true,
+        &mut cache,
+    )
+    .map_err(|e| e.to_string())?;
     if verified.body != AUDIT_BODY {
         return Err(format!(
             "request refused: an audit request's body is {AUDIT_BODY}"

@@ -26,7 +26,9 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::config::parse_key;
-use super::signed::{RequestError, SignedRequest, check_signature};
+use super::signed::{
+    Kind, RequestError, SignedRequest, check_signature, decode_fixed, decode_lower, signed_message,
+};
 
 /// What data may be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -115,19 +117,36 @@ pub struct ConsentRecord {
     pub body: ConsentBody,
 }
 
-/// The id of a signed consent: SHA-256 over a domain prefix and the signature (unique per
-/// signed request: the signature covers the nonce).
+/// The id of a signed consent: SHA-256 over a domain prefix and the message its signature covers
+/// (signer, nonce, time and body, decoded): one id per signed request however it is spelled, and
+/// the same for every valid signature of it. A request whose fields do not decode has the id of
+/// its raw text; it never passes [`open_consent`].
 pub fn consent_id(signed: &SignedRequest) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(b"hdg consent id v1\n");
-    h.update(signed.signature.as_bytes());
+    h.update(b"hdg consent id v2\n");
+    match (
+        decode_fixed::<32>(&signed.signer, "signer", ""),
+        decode_lower(&signed.nonce),
+    ) {
+        (Ok(signer), Some(nonce)) => h.update(signed_message(
+            Kind::Consent,
+            &signer,
+            &nonce,
+            signed.time,
+            signed.body.as_bytes(),
+        )),
+        _ => {
+            h.update(b"undecodable\n");
+            h.update(serde_json::to_vec(signed).unwrap_or_default());
+        }
+    }
     h.finalize().into()
 }
 
 /// Checks the signature (any key: a consent binds only its own signer's pseudonym) and the
 /// body's rules; the time window and replay checks are the endpoint's.
 pub fn open_consent(signed: &SignedRequest) -> Result<ConsentRecord, ConsentError> {
-    let verified = check_signature(signed, |_| true)?;
+    let verified = check_signature(signed, Kind::Consent, |_| true)?;
     let body: ConsentBody =
         serde_json::from_str(&signed.body).map_err(|e| ConsentError::Body(e.to_string()))?;
     check_body(&body, verified.time.0)?;
@@ -396,7 +415,12 @@ mod tests {
     }
 
     fn signed(k: &SigningKey, body: &ConsentBody, at: i64) -> SignedRequest {
-        sign(k, &serde_json::to_string(body).unwrap(), Timestamp(at))
+        sign(
+            k,
+            Kind::Consent,
+            &serde_json::to_string(body).unwrap(),
+            Timestamp(at),
+        )
     }
 
     fn stored(reqs: &[SignedRequest]) -> Vec<StoredConsent> {
@@ -500,6 +524,28 @@ mod tests {
         check_revocation(&open_consent(&own).unwrap(), Some(&grant_record)).unwrap();
         let set = ConsentSet::from_stored(&stored(&[g, by_other, own])).unwrap();
         assert!(!set.covers(&pa, HR, day(0), use_at(T + 5)));
+    }
+
+    #[test]
+    fn a_grant_re_spelled_in_uppercase_is_refused_so_a_revocation_leaves_no_twin() {
+        // Before: the consent id hashed the signature's hex text, and hex decoding ignored case,
+        // so a grant re-posted with upper-cased letters got a second id its revocation missed.
+        let a = key(1);
+        let g = signed(&a, &grant(&[]), T);
+        let mut twin = g.clone();
+        twin.signature = twin.signature.to_uppercase();
+        assert_ne!(twin.signature, g.signature);
+        assert!(matches!(
+            open_consent(&twin),
+            Err(ConsentError::Request(RequestError::Malformed {
+                field: "signature",
+                ..
+            }))
+        ));
+        // The id is the signed message's, not its spelling's.
+        let mut same = g.clone();
+        same.signature = "00".repeat(64);
+        assert_eq!(consent_id(&same), consent_id(&g));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 
 use super::api::ApiError;
 use super::consent::{ConsentBody, ConsentError, ConsentSet, check_revocation, open_consent};
-use super::signed::{SignedRequest, verify};
+use super::signed::{Kind, SignedRequest, verify};
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
 use crate::net::rpc::{Request, Response};
@@ -48,8 +48,15 @@ pub async fn store_consent(
             .replay
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        verify(signed, now(), state.clock_skew, |_| true, &mut cache)
-            .map_err(|e| refused(e.into()))?;
+        verify(
+            signed,
+            Kind::Consent,
+            now(),
+            state.clock_skew,
+            |_| true,
+            &mut cache,
+        )
+        .map_err(|e| refused(e.into()))?;
     }
     let record = open_consent(signed).map_err(refused)?;
     let bytes = serde_json::to_vec(signed).expect("a signed request serialises");

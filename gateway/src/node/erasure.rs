@@ -22,7 +22,7 @@ use thiserror::Error;
 
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
 use super::registry::{Registry, Role};
-use super::signed::{ReplayCache, RequestError, SignedRequest, check_signature};
+use super::signed::{Kind, ReplayCache, RequestError, SignedRequest, check_signature};
 
 /// The body of a patient's erasure request.
 pub const ERASE_BODY: &str = r#"{"action":"erase"}"#;
@@ -116,7 +116,7 @@ pub fn check_erasure(
 ) -> Result<CheckedErasure, ErasureError> {
     match req {
         ErasureRequest::Patient { signed } => {
-            let verified = check_signature(signed, |_| true)?;
+            let verified = check_signature(signed, Kind::Erase, |_| true)?;
             if signed.body != ERASE_BODY {
                 return Err(ErasureError::Malformed(format!(
                     "a patient's erasure request's body is {ERASE_BODY}"
@@ -139,7 +139,8 @@ pub fn check_erasure(
             if body.action != "erase" {
                 return Err(ErasureError::Malformed("action must be \"erase\"".into()));
             }
-            let signers = approvers(request).map_err(|(_, e)| ErasureError::Request(e))?;
+            let signers =
+                approvers(request, Kind::Erase).map_err(|(_, e)| ErasureError::Request(e))?;
             let admins: Vec<[u8; 32]> = signers
                 .into_iter()
                 .filter(|k| registry.has(Role::Admin, k))
@@ -242,7 +243,7 @@ mod tests {
 
     fn by_patient(k: &SigningKey, body: &str) -> ErasureRequest {
         ErasureRequest::Patient {
-            signed: sign(k, body, Timestamp(NOW)),
+            signed: sign(k, Kind::Erase, body, Timestamp(NOW)),
         }
     }
 
@@ -259,7 +260,7 @@ mod tests {
             approvals: vec![],
         };
         for b in approvers {
-            request.approve(&key(*b));
+            request.approve(&key(*b), Kind::Erase);
         }
         ErasureRequest::Admins { request }
     }
@@ -296,7 +297,7 @@ mod tests {
             (e.clone(), e.status()),
             (RequestError::Unsigned.into(), 401)
         );
-        signed = sign(&key(2), ERASE_BODY, Timestamp(NOW));
+        signed = sign(&key(2), Kind::Erase, ERASE_BODY, Timestamp(NOW));
         signed.signer = hex::encode(key(1).verifying_key().to_bytes());
         let e = check_erasure(&ErasureRequest::Patient { signed }, &r, 2).unwrap_err();
         assert_eq!(e.status(), 401);

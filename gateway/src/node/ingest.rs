@@ -80,8 +80,9 @@ pub fn format_of(content_type: Option<&str>, body: &[u8]) -> Result<Format, Stri
     }
 }
 
-/// Validates and commits `body`, enrolled patients under the pseudonyms of their keys, and
-/// queues the numeric values for sharing (with `consent_required`, only enrolled patients'
+/// Validates and commits `body` as written by the source with key `source` (the actor of every
+/// record's ledger entry), enrolled patients under the pseudonyms of their keys, and queues the
+/// numeric values for sharing (with `consent_required`, only enrolled patients'
 /// values: nobody else can consent). Strict mode validates the whole body first and stores
 /// nothing when any entry is rejected; lenient mode stores the good entries.
 pub fn ingest_body(
@@ -91,6 +92,7 @@ pub fn ingest_body(
     mode: Mode,
     enrolled: &Enrolments,
     consent_required: bool,
+    source: [u8; 32],
 ) -> Result<Ingested, IngestFailure> {
     let opts = ImportOptions {
         mode,
@@ -144,8 +146,9 @@ pub fn ingest_body(
             Sharing::Held
         }
     };
-    let commit =
-        |s: &mut Store, obs: &[hdg_schema::Observation], now| s.commit_sharing(obs, now, &decide);
+    let commit = |s: &mut Store, obs: &[hdg_schema::Observation], now| {
+        s.commit_sharing(obs, now, source, &decide)
+    };
     let report = ingest_with(
         store,
         &commit,

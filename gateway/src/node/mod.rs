@@ -24,6 +24,7 @@ pub mod delivery;
 pub mod erasure;
 pub mod erasure_endpoint;
 pub mod ingest;
+pub mod ingest_auth;
 pub mod query;
 pub mod query_party;
 pub mod registry;

@@ -24,7 +24,7 @@ use super::query::run::{PartySetup, run_selected};
 use super::query::select::select_rows;
 use super::query::{PartyAnswer, Query, QueryError};
 use super::registry::Role;
-use super::signed::{RequestError, SignedRequest, VerifiedRequest, registered, verify};
+use super::signed::{Kind, RequestError, SignedRequest, VerifiedRequest, registered, verify};
 use super::state::NodeState;
 use crate::cli::ingest::now;
 
@@ -71,6 +71,7 @@ pub fn verify_researcher(
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     verify(
         signed,
+        Kind::Query,
         now(),
         state.clock_skew,
         registered(

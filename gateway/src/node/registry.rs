@@ -22,6 +22,8 @@ pub enum Role {
     Clinician,
     /// A node administrator: approves changes to this registry (k of the admins).
     Admin,
+    /// A hospital's feed of records (an EHR interface): signs the records it posts.
+    Source,
 }
 
 /// One registered identity, as written in the registry file.

@@ -25,6 +25,7 @@ use super::api::ApiError;
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
 use super::config::parse_key;
 use super::registry::{Registry, Role};
+use super::signed::Kind;
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
 use crate::net::rpc::{Request, Response};
@@ -63,7 +64,8 @@ pub fn check_change(
 ) -> Result<(RegistryChange, [u8; 32]), String> {
     let change: RegistryChange =
         serde_json::from_str(&req.body).map_err(|e| format!("malformed change: {e}"))?;
-    let approvers = approvers(req).map_err(|(i, e)| format!("approval {i}: {e}"))?;
+    let approvers =
+        approvers(req, Kind::Registry).map_err(|(i, e)| format!("approval {i}: {e}"))?;
     let admins: Vec<[u8; 32]> = approvers
         .into_iter()
         .filter(|k| registry.has(Role::Admin, k))
@@ -249,7 +251,7 @@ mod tests {
             approvals: vec![],
         };
         for a in approvers {
-            req.approve(&key(*a));
+            req.approve(&key(*a), Kind::Registry);
         }
         req
     }

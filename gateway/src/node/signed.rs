@@ -2,10 +2,14 @@
 //! public key, a random nonce, the time it was made and a signature over all of them and the
 //! body, so a node can check who asks, refuse a stale request and refuse a replayed one.
 //!
-//! The signature covers `"hdg request v1\n" || signer (32) || len(nonce) (u64 BE) || nonce ||
-//! time (i64 BE, unix ms) || len(body) (u64 BE) || body`: the domain prefix keeps a request
-//! signature from being valid for anything else the key signs, the lengths keep the fields
-//! from sliding into each other. Errors name the reason only, never a value of the request.
+//! The signature covers `domain || signer (32) || len(nonce) (u64 BE) || nonce || time (i64 BE,
+//! unix ms) || len(body) (u64 BE) || body`. The domain is the request's [`Kind`] (`"hdg query
+//! request v2\n"`, ...): a signature made for one kind of request is never valid for another, nor
+//! for anything else the key signs; the lengths keep the fields from sliding into each other.
+//!
+//! Every hex field has exactly one spelling: lowercase, decoded once here at the edge and refused
+//! otherwise, so no id, digest or replay-cache key derived from a request can be varied by
+//! re-spelling it. Errors name the reason only, never a value of the request.
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
@@ -17,8 +21,39 @@ use thiserror::Error;
 
 use super::registry::{Registry, Role};
 
-/// The domain-separation prefix of every request signature.
-pub const REQUEST_DOMAIN: &[u8] = b"hdg request v1\n";
+/// What a signed request is for: each kind has a signing domain of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A researcher's query.
+    Query,
+    /// A patient's consent (grant, revocation, access policy).
+    Consent,
+    /// A patient's audit.
+    Audit,
+    /// An approval of a raw access.
+    Access,
+    /// An administrator's approval of a registry change.
+    Registry,
+    /// A source's ingest.
+    Ingest,
+    /// A patient's erasure request, or an administrator's approval of one.
+    Erase,
+}
+
+impl Kind {
+    /// The signing domain of this kind of request.
+    pub fn domain(self) -> &'static [u8] {
+        match self {
+            Kind::Query => b"hdg query request v2\n",
+            Kind::Consent => b"hdg consent request v2\n",
+            Kind::Audit => b"hdg audit request v2\n",
+            Kind::Access => b"hdg access request v2\n",
+            Kind::Registry => b"hdg registry request v2\n",
+            Kind::Ingest => b"hdg ingest request v2\n",
+            Kind::Erase => b"hdg erasure request v2\n",
+        }
+    }
+}
 
 /// Bytes of nonce [`sign`] draws.
 pub const NONCE_BYTES: usize = 16;
@@ -141,10 +176,16 @@ impl ReplayCache {
 }
 
 /// The bytes a request signature covers (see the module doc).
-pub fn signed_message(signer: &[u8; 32], nonce: &[u8], time: i64, body: &[u8]) -> Vec<u8> {
-    let mut m =
-        Vec::with_capacity(REQUEST_DOMAIN.len() + 32 + 8 + nonce.len() + 8 + 8 + body.len());
-    m.extend_from_slice(REQUEST_DOMAIN);
+pub fn signed_message(
+    kind: Kind,
+    signer: &[u8; 32],
+    nonce: &[u8],
+    time: i64,
+    body: &[u8],
+) -> Vec<u8> {
+    let domain = kind.domain();
+    let mut m = Vec::with_capacity(domain.len() + 32 + 8 + nonce.len() + 8 + 8 + body.len());
+    m.extend_from_slice(domain);
     m.extend_from_slice(signer);
     m.extend_from_slice(&(nonce.len() as u64).to_be_bytes());
     m.extend_from_slice(nonce);
@@ -154,20 +195,28 @@ pub fn signed_message(signer: &[u8; 32], nonce: &[u8], time: i64, body: &[u8]) -
     m
 }
 
-/// Signs `body` as made at `now` with a fresh random nonce.
-pub fn sign(key: &SigningKey, body: &str, now: Timestamp) -> SignedRequest {
-    sign_with_nonce(key, body, now, &rand::random::<[u8; NONCE_BYTES]>())
+/// Signs `body`, a request of `kind`, as made at `now` with a fresh random nonce.
+pub fn sign(key: &SigningKey, kind: Kind, body: &str, now: Timestamp) -> SignedRequest {
+    sign_with_nonce(key, kind, body, now, &rand::random::<[u8; NONCE_BYTES]>())
 }
 
-/// Signs `body` as made at `now` with the given nonce (tests; callers should use [`sign`]).
+/// Signs `body`, a request of `kind`, as made at `now` with the given nonce (approvals share
+/// one nonce; otherwise use [`sign`]).
 pub fn sign_with_nonce(
     key: &SigningKey,
+    kind: Kind,
     body: &str,
     now: Timestamp,
     nonce: &[u8],
 ) -> SignedRequest {
     let signer = key.verifying_key().to_bytes();
-    let signature = key.sign(&signed_message(&signer, nonce, now.0, body.as_bytes()));
+    let signature = key.sign(&signed_message(
+        kind,
+        &signer,
+        nonce,
+        now.0,
+        body.as_bytes(),
+    ));
     SignedRequest {
         body: body.to_string(),
         signer: hex::encode(signer),
@@ -182,17 +231,18 @@ pub fn registered(registry: &Registry, role: Role) -> impl Fn(&VerifyingKey) -> 
     move |key| registry.has(role, key.as_bytes())
 }
 
-/// Checks a request: it decodes, is signed, by a key `is_known` accepts, the signature verifies,
-/// its time is within `skew` of `now`, and its (signer, nonce) was not seen in the window. Only an
-/// accepted request enters `cache`.
+/// Checks a request of `kind`: it decodes, is signed, by a key `is_known` accepts, the signature
+/// verifies, its time is within `skew` of `now`, and its (signer, nonce) was not seen in the
+/// window. Only an accepted request enters `cache`.
 pub fn verify(
     request: &SignedRequest,
+    kind: Kind,
     now: Timestamp,
     skew: Duration,
     is_known: impl Fn(&VerifyingKey) -> bool,
     cache: &mut ReplayCache,
 ) -> Result<VerifiedRequest, RequestError> {
-    let verified = check_signature(request, is_known)?;
+    let verified = check_signature(request, kind, is_known)?;
     let window_ms = u64::try_from(skew.as_millis()).unwrap_or(u64::MAX);
     let window = i64::try_from(window_ms).unwrap_or(i64::MAX);
     let oldest = now.0.saturating_sub(window);
@@ -209,23 +259,25 @@ pub fn verify(
     Ok(verified)
 }
 
-/// Checks a request's form and signature only (by a key `is_known` accepts), not its time or
-/// nonce: for records kept and re-checked later, such as a patient's consent.
+/// Checks a request of `kind`: its form and signature only (by a key `is_known` accepts), not
+/// its time or nonce: for records kept and re-checked later, such as a patient's consent.
 pub fn check_signature(
     request: &SignedRequest,
+    kind: Kind,
     is_known: impl Fn(&VerifyingKey) -> bool,
 ) -> Result<VerifiedRequest, RequestError> {
     if request.signature.is_empty() {
         return Err(RequestError::Unsigned);
     }
-    let signer_bytes: [u8; 32] = decode_fixed(&request.signer, "signer", "must be 64 hex digits")?;
+    let signer_bytes: [u8; 32] =
+        decode_fixed(&request.signer, "signer", "must be 64 lowercase hex digits")?;
     let signer = VerifyingKey::from_bytes(&signer_bytes).map_err(|_| RequestError::Malformed {
         field: "signer",
         reason: "not an ed25519 public key",
     })?;
-    let nonce = hex::decode(&request.nonce).map_err(|_| RequestError::Malformed {
+    let nonce = decode_lower(&request.nonce).ok_or(RequestError::Malformed {
         field: "nonce",
-        reason: "not hex",
+        reason: "not lowercase hex",
     })?;
     if !(MIN_NONCE_BYTES..=MAX_NONCE_BYTES).contains(&nonce.len()) {
         return Err(RequestError::Malformed {
@@ -233,12 +285,21 @@ pub fn check_signature(
             reason: "must be 16 to 64 bytes",
         });
     }
-    let sig_bytes: [u8; 64] =
-        decode_fixed(&request.signature, "signature", "must be 128 hex digits")?;
+    let sig_bytes: [u8; 64] = decode_fixed(
+        &request.signature,
+        "signature",
+        "must be 128 lowercase hex digits",
+    )?;
     if !is_known(&signer) {
         return Err(RequestError::UnknownKey);
     }
-    let message = signed_message(&signer_bytes, &nonce, request.time, request.body.as_bytes());
+    let message = signed_message(
+        kind,
+        &signer_bytes,
+        &nonce,
+        request.time,
+        request.body.as_bytes(),
+    );
     signer
         .verify_strict(&message, &Signature::from_bytes(&sig_bytes))
         .map_err(|_| RequestError::BadSignature)?;
@@ -250,14 +311,24 @@ pub fn check_signature(
     })
 }
 
-fn decode_fixed<const N: usize>(
+/// Lowercase hex, the one spelling every hex field has; `None` for anything else (uppercase
+/// digits included).
+pub fn decode_lower(text: &str) -> Option<Vec<u8>> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    hex::decode(text).ok()
+}
+
+/// Exactly `N` bytes of lowercase hex.
+pub fn decode_fixed<const N: usize>(
     text: &str,
     field: &'static str,
     reason: &'static str,
 ) -> Result<[u8; N], RequestError> {
-    let mut out = [0u8; N];
-    hex::decode_to_slice(text, &mut out).map_err(|_| RequestError::Malformed { field, reason })?;
-    Ok(out)
+    decode_lower(text)
+        .and_then(|b| <[u8; N]>::try_from(b.as_slice()).ok())
+        .ok_or(RequestError::Malformed { field, reason })
 }
 
 #[cfg(test)]
@@ -282,13 +353,20 @@ mod tests {
         k: &SigningKey,
         now: Timestamp,
     ) -> Result<VerifiedRequest, RequestError> {
-        verify(req, now, SKEW, known(k), &mut ReplayCache::new())
+        verify(
+            req,
+            Kind::Query,
+            now,
+            SKEW,
+            known(k),
+            &mut ReplayCache::new(),
+        )
     }
 
     #[test]
     fn accepts_a_fresh_signed_request() {
         let k = key(1);
-        let req = sign(&k, r#"{"q":1}"#, NOW);
+        let req = sign(&k, Kind::Query, r#"{"q":1}"#, NOW);
         let v = check(&req, &k, Timestamp(NOW.0 + 5_000)).unwrap();
         assert_eq!(v.body, r#"{"q":1}"#);
         assert_eq!(v.signer, k.verifying_key());
@@ -297,9 +375,55 @@ mod tests {
     }
 
     #[test]
+    fn a_signature_made_for_one_kind_of_request_is_refused_for_another() {
+        let k = key(1);
+        let req = sign(&k, Kind::Consent, "{}", NOW);
+        assert!(check_signature(&req, Kind::Consent, known(&k)).is_ok());
+        for other in [
+            Kind::Query,
+            Kind::Audit,
+            Kind::Access,
+            Kind::Registry,
+            Kind::Ingest,
+            Kind::Erase,
+        ] {
+            assert_eq!(
+                check_signature(&req, other, known(&k)),
+                Err(RequestError::BadSignature),
+                "{other:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_hex_field_has_one_spelling_and_uppercase_is_refused() {
+        let k = key(1);
+        let good = sign(&k, Kind::Query, "{}", NOW);
+        type Upper = fn(&mut SignedRequest);
+        let cases: [(Upper, &str); 3] = [
+            (|r| r.signer = r.signer.to_uppercase(), "signer"),
+            (|r| r.nonce = r.nonce.to_uppercase(), "nonce"),
+            (|r| r.signature = r.signature.to_uppercase(), "signature"),
+        ];
+        for (upper, field) in cases {
+            let mut req = good.clone();
+            upper(&mut req);
+            // Only a request whose spelling really changed is a test of the rule.
+            assert_ne!(req, good, "{field}");
+            match check(&req, &k, NOW) {
+                Err(RequestError::Malformed { field: f, reason }) => {
+                    assert_eq!(f, field);
+                    assert!(reason.contains("lowercase"), "{reason}");
+                }
+                other => panic!("expected {field} refused as malformed, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn refuses_unsigned() {
         let k = key(1);
-        let mut req = sign(&k, "{}", NOW);
+        let mut req = sign(&k, Kind::Query, "{}", NOW);
         req.signature.clear();
         assert_eq!(check(&req, &k, NOW), Err(RequestError::Unsigned));
     }
@@ -310,7 +434,7 @@ mod tests {
     #[test]
     fn refuses_malformed_fields() {
         let k = key(1);
-        let good = sign(&k, "{}", NOW);
+        let good = sign(&k, Kind::Query, "{}", NOW);
         let cases: [(Spoil, &str); 5] = [
             (|r| r.signer.truncate(10), "signer"),
             (|r| r.nonce = "zz".repeat(16), "nonce"),
@@ -331,7 +455,7 @@ mod tests {
     #[test]
     fn refuses_unknown_key() {
         let (k, other) = (key(1), key(2));
-        let req = sign(&k, "{}", NOW);
+        let req = sign(&k, Kind::Query, "{}", NOW);
         assert_eq!(check(&req, &other, NOW), Err(RequestError::UnknownKey));
     }
 
@@ -341,10 +465,11 @@ mod tests {
         let registry = Registry {
             identities: vec![("p".to_string(), Role::Patient, k.verifying_key())],
         };
-        let req = sign(&k, "{}", NOW);
+        let req = sign(&k, Kind::Query, "{}", NOW);
         let mut cache = ReplayCache::new();
         let as_researcher = verify(
             &req,
+            Kind::Query,
             NOW,
             SKEW,
             registered(&registry, Role::Researcher),
@@ -354,6 +479,7 @@ mod tests {
         assert!(
             verify(
                 &req,
+                Kind::Query,
                 NOW,
                 SKEW,
                 registered(&registry, Role::Patient),
@@ -366,7 +492,7 @@ mod tests {
     #[test]
     fn refuses_a_signature_by_another_key() {
         let (k, other) = (key(1), key(2));
-        let mut req = sign(&other, "{}", NOW);
+        let mut req = sign(&other, Kind::Query, "{}", NOW);
         req.signer = hex::encode(k.verifying_key().to_bytes());
         assert_eq!(check(&req, &k, NOW), Err(RequestError::BadSignature));
     }
@@ -374,7 +500,7 @@ mod tests {
     #[test]
     fn refuses_expired_and_future_requests_at_the_window_edges() {
         let k = key(1);
-        let req = sign(&k, "{}", NOW);
+        let req = sign(&k, Kind::Query, "{}", NOW);
         let window_ms = 60_000;
         assert!(check(&req, &k, Timestamp(NOW.0 + 60_000)).is_ok());
         assert_eq!(
@@ -392,23 +518,30 @@ mod tests {
     fn refuses_a_replay_and_forgets_after_the_window() {
         let k = key(1);
         let mut cache = ReplayCache::new();
-        let req = sign(&k, "{}", NOW);
-        assert!(verify(&req, NOW, SKEW, known(&k), &mut cache).is_ok());
-        let again = verify(&req, Timestamp(NOW.0 + 1), SKEW, known(&k), &mut cache);
+        let req = sign(&k, Kind::Query, "{}", NOW);
+        assert!(verify(&req, Kind::Query, NOW, SKEW, known(&k), &mut cache).is_ok());
+        let again = verify(
+            &req,
+            Kind::Query,
+            Timestamp(NOW.0 + 1),
+            SKEW,
+            known(&k),
+            &mut cache,
+        );
         assert_eq!(again, Err(RequestError::Replayed));
         // Same nonce, other signer: not a replay.
         let k2 = key(2);
         let nonce = hex::decode(&req.nonce).unwrap();
-        let other = sign_with_nonce(&k2, "{}", NOW, &nonce);
-        assert!(verify(&other, NOW, SKEW, known(&k2), &mut cache).is_ok());
+        let other = sign_with_nonce(&k2, Kind::Query, "{}", NOW, &nonce);
+        assert!(verify(&other, Kind::Query, NOW, SKEW, known(&k2), &mut cache).is_ok());
         assert_eq!(cache.len(), 2);
         // After the window the old entries are forgotten (a replay is now expired instead).
         let later = Timestamp(NOW.0 + 120_000);
-        let fresh = sign(&k, "{}", later);
-        assert!(verify(&fresh, later, SKEW, known(&k), &mut cache).is_ok());
+        let fresh = sign(&k, Kind::Query, "{}", later);
+        assert!(verify(&fresh, Kind::Query, later, SKEW, known(&k), &mut cache).is_ok());
         assert_eq!(cache.len(), 1);
         assert_eq!(
-            verify(&req, later, SKEW, known(&k), &mut cache),
+            verify(&req, Kind::Query, later, SKEW, known(&k), &mut cache),
             Err(RequestError::Expired { window_ms: 60_000 })
         );
     }
@@ -417,20 +550,20 @@ mod tests {
     fn a_refused_request_does_not_burn_its_nonce() {
         let k = key(1);
         let mut cache = ReplayCache::new();
-        let req = sign(&k, "{}", NOW);
+        let req = sign(&k, Kind::Query, "{}", NOW);
         let mut bad = req.clone();
         bad.body = "{ }".to_string();
         assert_eq!(
-            verify(&bad, NOW, SKEW, known(&k), &mut cache),
+            verify(&bad, Kind::Query, NOW, SKEW, known(&k), &mut cache),
             Err(RequestError::BadSignature)
         );
-        assert!(verify(&req, NOW, SKEW, known(&k), &mut cache).is_ok());
+        assert!(verify(&req, Kind::Query, NOW, SKEW, known(&k), &mut cache).is_ok());
     }
 
     #[test]
     fn errors_never_echo_request_values() {
         let k = key(1);
-        let mut req = sign(&k, "{\"secret\":\"HBA1C-7.3\"}", NOW);
+        let mut req = sign(&k, Kind::Query, "{\"secret\":\"HBA1C-7.3\"}", NOW);
         req.body.push(' ');
         let msg = check(&req, &k, NOW).unwrap_err().to_string();
         assert!(!msg.contains("HBA1C") && !msg.contains(&req.nonce[..8]));
@@ -460,7 +593,7 @@ mod tests {
             flip in 1u8..=255,
         ) {
             let k = key(7);
-            let req = sign(&k, &body, NOW);
+            let req = sign(&k, Kind::Query, &body, NOW);
             let mut bad = req.clone();
             let change = |bytes: &mut Vec<u8>| {
                 let i = pos % bytes.len();
@@ -497,9 +630,9 @@ mod tests {
             }
             // The registry knows both the real key and whatever key a changed signer names, so
             // the refusal must come from the signature or the clock, never from the lookup.
-            let result = verify(&bad, NOW, SKEW, |_| true, &mut ReplayCache::new());
+            let result = verify(&bad, Kind::Query, NOW, SKEW, |_| true, &mut ReplayCache::new());
             prop_assert!(result.is_err());
-            prop_assert!(verify(&req, NOW, SKEW, known(&k), &mut ReplayCache::new()).is_ok());
+            prop_assert!(verify(&req, Kind::Query, NOW, SKEW, known(&k), &mut ReplayCache::new()).is_ok());
         }
     }
 }

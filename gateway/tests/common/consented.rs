@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use hdg_schema::{Catalog, Format, ImportOptions, Mode, RecordId, Value as ObsValue, import};
 use serde_json::Value;
 
-use super::{hdg_at, hdg_query, http, http_addr, patient_0};
+use super::{hdg_at, hdg_query, patient_0};
 
 /// A Synthea bundle of the shared data by file name (`patient-2.json`).
 pub fn synthea_bundle(name: &str) -> Vec<u8> {
@@ -112,12 +112,8 @@ pub fn ingest_at_node0(dir: &Path, bundles: &[Vec<u8>]) -> Vec<Vec<RecordId>> {
     bundles
         .iter()
         .map(|body| {
-            let (status, receipt) = http(
-                http_addr(dir, 0),
-                "POST",
-                "/v1/observations",
-                Some(("application/fhir+json", body)),
-            );
+            let (status, receipt) =
+                super::post_observations(dir, 0, "", "application/fhir+json", body);
             assert_eq!(status, 200, "{receipt}");
             receipt["records"]
                 .as_array()

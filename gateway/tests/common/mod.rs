@@ -190,6 +190,17 @@ pub fn http(
     path: &str,
     body: Option<(&str, &[u8])>,
 ) -> (u16, Value) {
+    http_with(addr, method, path, &[], body)
+}
+
+/// [`http`] with extra request headers.
+pub fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: Option<(&str, &[u8])>,
+) -> (u16, Value) {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
@@ -198,6 +209,9 @@ pub fn http(
         .set_write_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
     let bytes: &[u8] = match body {
         Some((content_type, bytes)) => {
             request.push_str(&format!(
@@ -259,6 +273,66 @@ pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
         b = &b[eol + 2 + size + 2..];
     }
+}
+
+/// The headers that sign `body` sent as `content_type` by the source whose seed is in
+/// `key_file`, as `node::ingest_auth` documents them: an ingest-kind request signature over
+/// `content-type:<media type>\nsha256:<hex of the body>`.
+pub fn ingest_signature(key_file: &Path, content_type: &str, body: &[u8]) -> Vec<(String, String)> {
+    use ed25519_dalek::Signer;
+    use sha2::Digest;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(std::fs::read_to_string(key_file).unwrap().trim(), &mut seed).unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap()
+        .trim()
+        .to_ascii_lowercase();
+    let statement = format!(
+        "content-type:{media}\nsha256:{}",
+        hex::encode(sha2::Sha256::digest(body))
+    );
+    let nonce: [u8; 16] = rand::random();
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let signer = key.verifying_key().to_bytes();
+    let mut m = b"hdg ingest request v2\n".to_vec();
+    m.extend_from_slice(&signer);
+    m.extend_from_slice(&(nonce.len() as u64).to_be_bytes());
+    m.extend_from_slice(&nonce);
+    m.extend_from_slice(&time.to_be_bytes());
+    m.extend_from_slice(&(statement.len() as u64).to_be_bytes());
+    m.extend_from_slice(statement.as_bytes());
+    vec![
+        ("Hdg-Signer".into(), hex::encode(signer)),
+        ("Hdg-Nonce".into(), hex::encode(nonce)),
+        ("Hdg-Time".into(), time.to_string()),
+        ("Hdg-Signature".into(), hex::encode(key.sign(&m).to_bytes())),
+    ]
+}
+
+/// Posts `body` to node `i`'s `/v1/observations` (with `query`, e.g. `?lenient=true`), signed by
+/// node i's demo source (`identities/source-node{i}.key`, written by `hdg init`).
+pub fn post_observations(
+    dir: &Path,
+    i: usize,
+    query: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, Value) {
+    let key = dir.join(format!("identities/source-node{i}.key"));
+    let headers = ingest_signature(&key, content_type, body);
+    http_with(
+        http_addr(dir, i),
+        "POST",
+        &format!("/v1/observations{query}"),
+        &headers,
+        Some((content_type, body)),
+    )
 }
 
 /// The HTTP address in node `i`'s config.
