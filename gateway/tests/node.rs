@@ -284,6 +284,7 @@ fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
     assert_eq!(status, 403, "{err}");
     assert!(err["error"].as_str().unwrap().contains("replayed"), "{err}");
     let extra = first["records"].as_array().unwrap().len();
+    let csv_signed = csv;
 
     // Posting it again stores nothing new.
     let (status, again) = post_observations(&dir, 0, "", "application/fhir+json", &bundle);
@@ -390,4 +391,18 @@ fn three_nodes_ingest_refuse_bad_bodies_and_stop_cleanly() {
             .success()
         );
     }
+
+    // The replay cache outlives a restart: the ingest signed before it is still a replay.
+    nodes.start(&dir, 0);
+    wait_healthy(&mut nodes, &dir, 0, 0);
+    let (status, err) = http_with(
+        node0,
+        "POST",
+        "/v1/observations",
+        &signed,
+        Some(("text/csv", csv_signed)),
+    );
+    assert_eq!(status, 403, "{err}");
+    assert!(err["error"].as_str().unwrap().contains("replayed"), "{err}");
+    assert!(nodes.terminate(0, Duration::from_secs(10)).success());
 }

@@ -65,4 +65,7 @@ pub enum StoreError {
     /// The ledger refused an operation (e.g. a proof for a size it does not have).
     #[error("ledger: {0}")]
     Ledger(String),
+    /// The store was closed (the node is shutting down) while a handle to it was still in use.
+    #[error("the store is closed")]
+    Closed,
 }

@@ -68,9 +68,13 @@ pub const ENTRY_TEXT: &str = "entry_text";
 /// request digest -> (leaf index u64 BE, approved registry change JSON); see
 /// `crate::registry_log`.
 pub const REGISTRY_CHANGES: &str = "registry_changes";
+/// (request time, signer, nonce) -> (): the signed requests this node accepted within the
+/// clock-skew window, so a replay after a restart is still refused (see `crate::replay_log`).
+/// The time is encoded as in [`time_key`]; entries older than the window are deleted.
+pub const REPLAY: &str = "replay";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 25] = [
+pub const ALL: [&str; 26] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -96,6 +100,7 @@ pub const ALL: [&str; 25] = [
     SHARE_PATIENTS,
     SHARES_ERASED,
     ERASURE_OUTBOX,
+    REPLAY,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.

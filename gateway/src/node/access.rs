@@ -31,7 +31,8 @@ use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
 use super::config::parse_key;
 use super::consent::ConsentSet;
 use super::registry::{Registry, Role};
-use super::signed::{Kind, ReplayCache, RequestError};
+use super::replay::ReplayCache;
+use super::signed::{Kind, RequestError};
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
 
@@ -69,9 +70,12 @@ pub enum AccessError {
     /// The body is not an access request.
     #[error("access refused: malformed request ({0})")]
     Body(String),
-    /// Outside the clock-skew window, past `until`, or replayed.
+    /// Past its `until`.
     #[error("access refused: {0}")]
     Stale(String),
+    /// Outside the clock-skew window, replayed, or not recorded against replays.
+    #[error("access refused: {0}")]
+    Fresh(RequestError),
     /// The policy's approvers are not all there.
     #[error("access refused: not enough approvals: {0}")]
     NotEnoughApprovals(String),
@@ -166,7 +170,7 @@ pub fn check(
     if at > access.until {
         return Err(AccessError::Stale("the request is past its `until`".into()));
     }
-    check_fresh(req, digest(req, ACCESS_DOMAIN), at, skew_ms, cache).map_err(AccessError::Stale)?;
+    check_fresh(req, digest(req, ACCESS_DOMAIN), at, skew_ms, cache).map_err(AccessError::Fresh)?;
     Ok(Granted {
         access,
         approvers,
@@ -234,7 +238,10 @@ pub async fn post_access(
             AccessError::NotEnoughApprovals(_) | AccessError::Approval { .. } => {
                 StatusCode::FORBIDDEN
             }
-            _ => StatusCode::BAD_REQUEST,
+            AccessError::Fresh(e) => {
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            AccessError::Body(_) | AccessError::Stale(_) => StatusCode::BAD_REQUEST,
         };
         ApiError::new(status, e.to_string())
     })?;
@@ -350,7 +357,7 @@ mod tests {
             60_000,
             &registry,
             None,
-            &mut ReplayCache::new(),
+            &mut ReplayCache::default(),
         )
         .unwrap_err();
         assert!(
@@ -365,7 +372,7 @@ mod tests {
             60_000,
             &registry,
             None,
-            &mut ReplayCache::new(),
+            &mut ReplayCache::default(),
         )
         .unwrap_err();
         assert!(e.to_string().contains("the requesting clinician"), "{e}");
@@ -378,7 +385,7 @@ mod tests {
                 60_000,
                 &registry,
                 None,
-                &mut ReplayCache::new()
+                &mut ReplayCache::default()
             )
             .is_err()
         );
@@ -386,7 +393,7 @@ mod tests {
         let mut both = req.clone();
         both.approve(&patient, Kind::Access);
         both.approve(&clinician, Kind::Access);
-        let mut cache = ReplayCache::new();
+        let mut cache = ReplayCache::default();
         let granted = check(&both, T, 60_000, &registry, None, &mut cache).unwrap();
         assert_eq!(granted.approvers.len(), 2);
         assert_eq!(granted.requester, clinician.verifying_key().to_bytes());
@@ -398,7 +405,7 @@ mod tests {
             60_000,
             &registry,
             None,
-            &mut ReplayCache::new(),
+            &mut ReplayCache::default(),
         )
         .unwrap_err();
         assert!(matches!(e, AccessError::Stale(_)), "{e}");
@@ -419,7 +426,7 @@ mod tests {
         with_second.approve(&clinician, Kind::Access);
         with_second.approve(&second, Kind::Access);
         let check_with = |r: &ApprovedRequest, p: Option<&Policy>| {
-            check(r, T, 60_000, &registry, p, &mut ReplayCache::new())
+            check(r, T, 60_000, &registry, p, &mut ReplayCache::default())
         };
         check_with(&with_second, Some(&policy)).expect("2 of 3 without the patient");
         // Without the policy, the default needs the patient.
@@ -449,7 +456,7 @@ mod tests {
             60_000,
             &registry,
             None,
-            &mut ReplayCache::new(),
+            &mut ReplayCache::default(),
         )
         .unwrap_err();
         assert!(
@@ -468,7 +475,7 @@ mod tests {
             60_000,
             &Registry::default(),
             None,
-            &mut ReplayCache::new(),
+            &mut ReplayCache::default(),
         )
         .unwrap_err();
         assert!(

@@ -23,7 +23,6 @@ use tracing::{info, warn};
 
 use super::ingest::{IngestFailure, Ingested, format_of, ingest_body};
 use super::ingest_auth;
-use super::query_party::request_status;
 use super::registry::Role;
 use super::signed::{Kind, RequestError, registered, verify};
 use super::state::{NodeState, with_store};
@@ -258,7 +257,7 @@ fn authenticate_source(
 ) -> Result<([u8; 32], String), ApiError> {
     let refuse = |e: RequestError| {
         warn!(reason = %e, "ingest refused");
-        let status = StatusCode::from_u16(request_status(e)).unwrap_or(StatusCode::UNAUTHORIZED);
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
         let hint = if e == RequestError::Unsigned {
             ": records are accepted only from a registered source, signed (Hdg-Signer, Hdg-Nonce, Hdg-Time, Hdg-Signature; hdg ingest --key)"
         } else {

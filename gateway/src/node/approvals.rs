@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use hdg_ledger::sha256;
 
+use super::replay::ReplayCache;
 use super::signed::{
-    Kind, ReplayCache, RequestError, SignedRequest, check_signature, decode_lower, sign_with_nonce,
+    Kind, RequestError, SignedRequest, check_signature, decode_lower, sign_with_nonce,
 };
 
 /// One approver's signature over the request.
@@ -96,23 +97,29 @@ pub fn digest(req: &ApprovedRequest, domain: &str) -> [u8; 32] {
     sha256(&m)
 }
 
-/// Refuses a request dated outside `skew_ms` of `at`, or whose nonce was already used with the
-/// same request; `Err` names which.
+/// Refuses a request dated outside `skew_ms` of `at` (expired, or too far ahead), or whose nonce
+/// was already used with the same request (replayed), or that the replay log could not record.
 pub fn check_fresh(
     req: &ApprovedRequest,
     key: [u8; 32],
     at: i64,
     skew_ms: i64,
     cache: &mut ReplayCache,
-) -> Result<(), String> {
-    if req.time.abs_diff(at) > skew_ms.unsigned_abs() {
-        return Err("outside the clock-skew window".into());
+) -> Result<(), RequestError> {
+    let window_ms = skew_ms.unsigned_abs();
+    if req.time.abs_diff(at) > window_ms {
+        return Err(if req.time < at {
+            RequestError::Expired { window_ms }
+        } else {
+            RequestError::OutsideClockSkew { window_ms }
+        });
     }
-    let nonce = decode_lower(&req.nonce).ok_or("nonce is not lowercase hex".to_string())?;
+    let nonce = decode_lower(&req.nonce).ok_or(RequestError::Malformed {
+        field: "nonce",
+        reason: "not lowercase hex",
+    })?;
     cache.forget_before(at.saturating_sub(skew_ms));
-    if !cache.insert(key, &nonce, req.time) {
-        return Err("replayed (nonce already used)".into());
-    }
+    cache.admit(key, &nonce, req.time)?;
     Ok(())
 }
 
@@ -141,7 +148,7 @@ mod tests {
         // Before: hex decoding ignored case and the digest hashed the nonce's text, so an
         // upper-cased nonce made a "new" request past the replay cache.
         let req = request(&[1, 2]);
-        let mut cache = ReplayCache::new();
+        let mut cache = ReplayCache::default();
         check_fresh(&req, digest(&req, "d"), T, 60_000, &mut cache).unwrap();
         let mut twin = req.clone();
         twin.nonce = twin.nonce.to_uppercase();
@@ -153,7 +160,7 @@ mod tests {
         // And the same approvals re-sent as they were are a replay.
         assert_eq!(
             check_fresh(&req, digest(&req, "d"), T, 60_000, &mut cache),
-            Err("replayed (nonce already used)".to_string())
+            Err(RequestError::Replayed)
         );
     }
 
@@ -171,7 +178,7 @@ mod tests {
     fn a_time_far_from_now_is_refused_without_overflow() {
         let mut req = request(&[1]);
         req.time = i64::MIN;
-        let mut cache = ReplayCache::new();
+        let mut cache = ReplayCache::default();
         assert!(check_fresh(&req, [0; 32], i64::MAX, 60_000, &mut cache).is_err());
         req.time = i64::MAX;
         assert!(check_fresh(&req, [0; 32], i64::MIN, i64::MAX, &mut cache).is_err());

@@ -36,8 +36,8 @@ pub const AUDIT_BODY: &str = r#"{"action":"audit"}"#;
 /// How long a peer may take to answer.
 const PEER_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Checks the signed audit request here; the patient's key.
-fn check(state: &NodeState, signed: &SignedRequest) -> Result<[u8; 32], String> {
+/// Checks the signed audit request here; the patient's key, or the refusal's status and reason.
+fn check(state: &NodeState, signed: &SignedRequest) -> Result<[u8; 32], (StatusCode, String)> {
     let mut cache = state
         .replay
         .lock()
@@ -50,10 +50,14 @@ fn check(state: &NodeState, signed: &SignedRequest) -> Result<[u8; 32], String> 
         |_| true,
         &mut cache,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        (status, e.to_string())
+    })?;
     if verified.body != AUDIT_BODY {
-        return Err(format!(
-            "request refused: an audit request's body is {AUDIT_BODY}"
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("request refused: an audit request's body is {AUDIT_BODY}"),
         ));
     }
     Ok(verified.signer.to_bytes())
@@ -155,9 +159,9 @@ async fn own_report(
     state: &Arc<NodeState>,
     signed: &SignedRequest,
 ) -> Result<Value, (StatusCode, String)> {
-    let key = check(state, signed).map_err(|e| {
+    let key = check(state, signed).map_err(|(status, e)| {
         warn!(reason = %e, "audit refused");
-        (StatusCode::BAD_REQUEST, e)
+        (status, e)
     })?;
     let patient = Pseudonym::from_public_key(&key);
     let worker = state.clone();

@@ -39,7 +39,13 @@ pub async fn store_consent(
 ) -> Result<Option<u64>, (StatusCode, String)> {
     let refused = |e: ConsentError| {
         warn!(reason = %e, "consent refused");
-        (StatusCode::BAD_REQUEST, e.to_string())
+        let status = match &e {
+            ConsentError::Request(r) => {
+                StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        (status, e.to_string())
     };
     // A client's request must be fresh and new; a pinned peer's replication may come late (it
     // retries until this node has the record), and storing is idempotent by consent id.

@@ -22,7 +22,8 @@ use thiserror::Error;
 
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
 use super::registry::{Registry, Role};
-use super::signed::{Kind, ReplayCache, RequestError, SignedRequest, check_signature};
+use super::replay::ReplayCache;
+use super::signed::{Kind, RequestError, SignedRequest, check_signature};
 
 /// The body of a patient's erasure request.
 pub const ERASE_BODY: &str = r#"{"action":"erase"}"#;
@@ -75,22 +76,16 @@ pub enum ErasureError {
         /// The registry quorum.
         quorum: usize,
     },
-    /// Outside the clock-skew window, or already used.
-    #[error("erasure refused: {0}")]
-    Stale(String),
 }
 
 impl ErasureError {
-    /// The HTTP status of the refusal: 401 unsigned or badly signed, 403 not allowed or
-    /// replayed, 400 malformed.
+    /// The HTTP status of the refusal: the signed request's own ([`RequestError::status`]),
+    /// 403 not allowed, 400 malformed.
     pub fn status(&self) -> u16 {
         match self {
-            ErasureError::Request(RequestError::UnknownKey | RequestError::Replayed) => 403,
-            ErasureError::Request(_) => 401,
+            ErasureError::Request(e) => e.status(),
             ErasureError::Malformed(_) => 400,
             ErasureError::NotAPatient | ErasureError::NotEnoughAdmins { .. } => 403,
-            ErasureError::Stale(reason) if reason.contains("replayed") => 403,
-            ErasureError::Stale(_) => 401,
         }
     }
 }
@@ -176,17 +171,22 @@ pub fn check_fresh_erasure(
     };
     match req {
         ErasureRequest::Patient { .. } => {
-            if (time - now).abs() > skew_ms {
-                return Err(ErasureError::Stale("outside the clock-skew window".into()));
+            let window_ms = skew_ms.unsigned_abs();
+            if time.abs_diff(now) > window_ms {
+                return Err(ErasureError::Request(if time < now {
+                    RequestError::Expired { window_ms }
+                } else {
+                    RequestError::OutsideClockSkew { window_ms }
+                }));
             }
-            cache.forget_before(now - skew_ms);
-            if !cache.insert(checked.actor, &checked.digest, time) {
-                return Err(ErasureError::Stale("replayed (already used)".into()));
-            }
+            cache.forget_before(now.saturating_sub(skew_ms));
+            cache
+                .admit(checked.actor, &checked.digest, time)
+                .map_err(|e| ErasureError::Request(e.into()))?;
             Ok(())
         }
         ErasureRequest::Admins { request } => {
-            check_fresh(request, checked.digest, now, skew_ms, cache).map_err(ErasureError::Stale)
+            check_fresh(request, checked.digest, now, skew_ms, cache).map_err(ErasureError::Request)
         }
     }
 }
@@ -324,11 +324,11 @@ mod tests {
         let r = registry();
         let req = by_patient(&key(1), ERASE_BODY);
         let c = check_erasure(&req, &r, 2).unwrap();
-        let mut cache = ReplayCache::new();
+        let mut cache = ReplayCache::default();
         check_fresh_erasure(&req, &c, NOW + 5, 60_000, &mut cache).unwrap();
         let e = check_fresh_erasure(&req, &c, NOW + 6, 60_000, &mut cache).unwrap_err();
         assert_eq!(e.status(), 403);
-        let e = check_fresh_erasure(&req, &c, NOW + 120_000, 60_000, &mut ReplayCache::new())
+        let e = check_fresh_erasure(&req, &c, NOW + 120_000, 60_000, &mut ReplayCache::default())
             .unwrap_err();
         assert_eq!(e.status(), 401);
         let admins = by_admins(Pseudonym([4; 32]), &[7, 8]);

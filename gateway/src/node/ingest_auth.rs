@@ -104,7 +104,8 @@ pub fn from_headers(headers: &HeaderMap, body: &[u8]) -> Result<SignedRequest, R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::signed::{ReplayCache, verify};
+    use crate::node::replay::ReplayCache;
+    use crate::node::signed::verify;
     use axum::http::HeaderValue;
     use std::time::Duration;
 
@@ -128,7 +129,7 @@ mod tests {
             NOW,
             Duration::from_secs(60),
             |k| *k == key,
-            &mut ReplayCache::new(),
+            &mut ReplayCache::default(),
         )
         .map(|_| ())
     }

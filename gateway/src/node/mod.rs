@@ -29,6 +29,7 @@ pub mod query;
 pub mod query_party;
 pub mod registry;
 pub mod registry_change;
+pub mod replay;
 pub mod run;
 pub mod sharing;
 pub mod signed;

@@ -24,7 +24,7 @@ use super::query::run::{PartySetup, run_selected};
 use super::query::select::select_rows;
 use super::query::{PartyAnswer, Query, QueryError};
 use super::registry::Role;
-use super::signed::{Kind, RequestError, SignedRequest, VerifiedRequest, registered, verify};
+use super::signed::{Kind, SignedRequest, VerifiedRequest, registered, verify};
 use super::state::NodeState;
 use crate::cli::ingest::now;
 
@@ -85,17 +85,8 @@ pub fn verify_researcher(
     )
     .map_err(|e| {
         warn!(reason = %e, "query refused");
-        Refusal::new(request_status(e), e.to_string())
+        Refusal::new(e.status(), e.to_string())
     })
-}
-
-/// The HTTP status of a request refusal: 403 when the signer is not a registered researcher or
-/// the request was already used, 401 otherwise (unsigned, bad signature, malformed, stale).
-pub fn request_status(e: RequestError) -> u16 {
-    match e {
-        RequestError::UnknownKey | RequestError::Replayed => 403,
-        _ => 401,
-    }
 }
 
 /// The query in a verified request's body; 400 when it does not parse.
@@ -305,11 +296,6 @@ mod tests {
 
     #[test]
     fn refusals_map_to_the_status_of_whose_fault_it_is() {
-        assert_eq!(request_status(RequestError::UnknownKey), 403);
-        assert_eq!(request_status(RequestError::Replayed), 403);
-        assert_eq!(request_status(RequestError::BadSignature), 401);
-        assert_eq!(request_status(RequestError::Unsigned), 401);
-        assert_eq!(request_status(RequestError::Expired { window_ms: 1 }), 401);
         assert_eq!(query_status(&QueryError::EmptyWindow), 400);
         assert_eq!(
             query_status(&QueryError::CohortTooSmall { min_cohort: 10 }),

@@ -120,25 +120,36 @@ pub fn apply(registry: &mut Registry, change: &RegistryChange) -> Result<(), Str
     Ok(())
 }
 
-/// Checks, stores, anchors and applies `req` at this node; the ledger index when written.
+/// Checks, stores, anchors and applies `req` at this node; the ledger index when written, or
+/// the refusal's status and reason.
 pub async fn apply_here(
     state: &Arc<NodeState>,
     req: &ApprovedRequest,
-) -> Result<Option<u64>, String> {
+) -> Result<Option<u64>, (StatusCode, String)> {
     let skew = i64::try_from(state.clock_skew.as_millis()).unwrap_or(i64::MAX);
     let (change, admin) = {
         let registry = state
             .registry
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        check_change(req, &registry, state.registry_quorum)?
+        check_change(req, &registry, state.registry_quorum).map_err(|e| {
+            let status = if e.starts_with("not enough approvals") {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            (status, e)
+        })?
     };
     {
         let mut cache = state
             .replay
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        check_fresh(req, digest(req, DOMAIN), now().0, skew, &mut cache)?;
+        check_fresh(req, digest(req, DOMAIN), now().0, skew, &mut cache).map_err(|e| {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, e.to_string())
+        })?;
     }
     let bytes = serde_json::to_vec(req).expect("a request serialises");
     let subject = digest(req, DOMAIN);
@@ -149,12 +160,13 @@ pub async fn apply_here(
         Ok(written.map(|(leaf, _)| leaf))
     })
     .await
+    .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))
     .and_then(|leaf| {
         let mut registry = state
             .registry
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        apply(&mut registry, &change)?;
+        apply(&mut registry, &change).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
         info!(?change, "registry changed");
         Ok(leaf)
     })
@@ -185,13 +197,8 @@ pub async fn post_registry(
     let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
     let req: ApprovedRequest = serde_json::from_slice(&body)
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "body is not an approved request"))?;
-    let own = apply_here(&state, &req).await.map_err(|e| {
+    let own = apply_here(&state, &req).await.map_err(|(status, e)| {
         warn!(reason = %e, "registry change refused");
-        let status = if e.starts_with("not enough approvals") {
-            StatusCode::FORBIDDEN
-        } else {
-            StatusCode::BAD_REQUEST
-        };
         ApiError::new(status, format!("registry change refused: {e}"))
     })?;
     let me = state.party;
@@ -222,7 +229,7 @@ pub async fn post_registry(
 pub async fn answer_registry_change(state: &Arc<NodeState>, req: &ApprovedRequest) -> Response {
     match apply_here(state, req).await {
         Ok(leaf_index) => Response::Stored { leaf_index },
-        Err(reason) => Response::Error { reason },
+        Err((_, reason)) => Response::Error { reason },
     }
 }
 

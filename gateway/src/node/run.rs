@@ -26,10 +26,11 @@ use super::delivery::run_deliveries;
 use super::query::run::QueryPolicy;
 use super::registry::{Registry, Role, load_enrolments};
 use super::registry_change::replay_changes;
+use super::replay::ReplayCache;
 use super::sharing::{ShareSplitter, run_outbox, serve_peers};
-use super::signed::ReplayCache;
 use super::state::NodeState;
 use super::witness::run_witnessing;
+use crate::cli::ingest::now;
 use crate::net::identity::{NodeKey, TlsIdentity};
 use crate::net::links::{LinkConfig, PeerLinks};
 use crate::net::tap::WireTap;
@@ -111,6 +112,12 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     let cosigner = Cosigner::new(store.origin(), node_key.clone())
         .context("the store's origin is not a valid witness name")?;
     let outbox_len = tokio::task::block_in_place(|| store.outbox_len())?;
+    // The requests accepted before a restart stay refused as replays after it.
+    let skew_ms = i64::try_from(config.clock_skew_ms).unwrap_or(i64::MAX);
+    let replay = tokio::task::block_in_place(|| {
+        ReplayCache::persistent(store.replay_log(), now().0.saturating_sub(skew_ms))
+    })
+    .context("cannot load the replay log")?;
     let state = Arc::new(NodeState {
         name: config.name.clone(),
         party: config.party,
@@ -124,7 +131,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         max_body: config.max_body_bytes,
         outbox_len: AtomicU64::new(outbox_len),
         outbox_wake: Notify::new(),
-        replay: Mutex::new(ReplayCache::new()),
+        replay: Mutex::new(replay),
         query_timeout: Duration::from_millis(config.query_timeout_ms),
         policy: QueryPolicy {
             min_cohort: config.min_cohort,

@@ -11,7 +11,6 @@
 //! otherwise, so no id, digest or replay-cache key derived from a request can be varied by
 //! re-spelling it. Errors name the reason only, never a value of the request.
 
-use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -20,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::registry::{Registry, Role};
+use super::replay::{NotAdmitted, ReplayCache};
 
 /// What a signed request is for: each kind has a signing domain of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,49 +129,35 @@ pub enum RequestError {
     /// The same signer already sent this nonce within the window.
     #[error("request refused: replayed (nonce already used by this signer)")]
     Replayed,
+    /// The node could not write the request's nonce to its replay log, so it does not act on
+    /// it (a request it acted on must stay refused as a replay after a restart).
+    #[error("request refused for now: this node could not record it against replays; retry")]
+    NotRecorded,
 }
 
-/// The (signer, nonce) pairs accepted within the clock-skew window, to refuse replays.
-///
-/// An entry is forgotten once its request time falls out of the window: a replay of it would be
-/// refused as expired anyway, so the cache holds at most the requests of one window.
-#[derive(Debug, Default)]
-pub struct ReplayCache {
-    seen: HashSet<([u8; 32], Vec<u8>)>,
-    by_time: BTreeSet<(i64, [u8; 32], Vec<u8>)>,
+impl From<NotAdmitted> for RequestError {
+    fn from(e: NotAdmitted) -> RequestError {
+        match e {
+            NotAdmitted::Replayed => RequestError::Replayed,
+            NotAdmitted::NotRecorded => RequestError::NotRecorded,
+        }
+    }
 }
 
-impl ReplayCache {
-    /// An empty cache.
-    pub fn new() -> ReplayCache {
-        ReplayCache::default()
-    }
-
-    /// Entries held (tests check the cache forgets).
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.seen.len()
-    }
-
-    /// Forgets every entry dated before `oldest` (unix ms).
-    pub fn forget_before(&mut self, oldest: i64) {
-        while let Some(first) = self.by_time.first() {
-            if first.0 >= oldest {
-                break;
-            }
-            if let Some((_, signer, nonce)) = self.by_time.pop_first() {
-                self.seen.remove(&(signer, nonce));
-            }
+impl RequestError {
+    /// The HTTP status of this refusal: 401 when the request does not authenticate (unsigned,
+    /// malformed, bad signature, stale), 403 when its signer may not make it or it was already
+    /// used, 503 when the node could not record it.
+    pub fn status(self) -> u16 {
+        match self {
+            RequestError::UnknownKey | RequestError::Replayed => 403,
+            RequestError::NotRecorded => 503,
+            RequestError::Unsigned
+            | RequestError::Malformed { .. }
+            | RequestError::BadSignature
+            | RequestError::Expired { .. }
+            | RequestError::OutsideClockSkew { .. } => 401,
         }
-    }
-
-    /// Records (signer, nonce) at `time`; false when it was already there.
-    pub fn insert(&mut self, signer: [u8; 32], nonce: &[u8], time: i64) -> bool {
-        if !self.seen.insert((signer, nonce.to_vec())) {
-            return false;
-        }
-        self.by_time.insert((time, signer, nonce.to_vec()));
-        true
     }
 }
 
@@ -253,9 +239,7 @@ pub fn verify(
         return Err(RequestError::OutsideClockSkew { window_ms });
     }
     cache.forget_before(oldest);
-    if !cache.insert(verified.signer.to_bytes(), &verified.nonce, request.time) {
-        return Err(RequestError::Replayed);
-    }
+    cache.admit(verified.signer.to_bytes(), &verified.nonce, request.time)?;
     Ok(verified)
 }
 
@@ -359,8 +343,18 @@ mod tests {
             now,
             SKEW,
             known(k),
-            &mut ReplayCache::new(),
+            &mut ReplayCache::default(),
         )
+    }
+
+    #[test]
+    fn refusals_map_to_the_status_of_whose_fault_it_is() {
+        assert_eq!(RequestError::UnknownKey.status(), 403);
+        assert_eq!(RequestError::Replayed.status(), 403);
+        assert_eq!(RequestError::BadSignature.status(), 401);
+        assert_eq!(RequestError::Unsigned.status(), 401);
+        assert_eq!(RequestError::Expired { window_ms: 1 }.status(), 401);
+        assert_eq!(RequestError::NotRecorded.status(), 503);
     }
 
     #[test]
@@ -466,7 +460,7 @@ mod tests {
             identities: vec![("p".to_string(), Role::Patient, k.verifying_key())],
         };
         let req = sign(&k, Kind::Query, "{}", NOW);
-        let mut cache = ReplayCache::new();
+        let mut cache = ReplayCache::default();
         let as_researcher = verify(
             &req,
             Kind::Query,
@@ -517,7 +511,7 @@ mod tests {
     #[test]
     fn refuses_a_replay_and_forgets_after_the_window() {
         let k = key(1);
-        let mut cache = ReplayCache::new();
+        let mut cache = ReplayCache::default();
         let req = sign(&k, Kind::Query, "{}", NOW);
         assert!(verify(&req, Kind::Query, NOW, SKEW, known(&k), &mut cache).is_ok());
         let again = verify(
@@ -549,7 +543,7 @@ mod tests {
     #[test]
     fn a_refused_request_does_not_burn_its_nonce() {
         let k = key(1);
-        let mut cache = ReplayCache::new();
+        let mut cache = ReplayCache::default();
         let req = sign(&k, Kind::Query, "{}", NOW);
         let mut bad = req.clone();
         bad.body = "{ }".to_string();
@@ -630,9 +624,9 @@ mod tests {
             }
             // The registry knows both the real key and whatever key a changed signer names, so
             // the refusal must come from the signature or the clock, never from the lookup.
-            let result = verify(&bad, Kind::Query, NOW, SKEW, |_| true, &mut ReplayCache::new());
+            let result = verify(&bad, Kind::Query, NOW, SKEW, |_| true, &mut ReplayCache::default());
             prop_assert!(result.is_err());
-            prop_assert!(verify(&req, Kind::Query, NOW, SKEW, known(&k), &mut ReplayCache::new()).is_ok());
+            prop_assert!(verify(&req, Kind::Query, NOW, SKEW, known(&k), &mut ReplayCache::default()).is_ok());
         }
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, watch};
 
 use super::query::run::QueryPolicy;
 use super::registry::Registry;
-use super::signed::ReplayCache;
+use super::replay::ReplayCache;
 use crate::net::identity::NodeKey;
 use crate::net::links::PeerLinks;
 use crate::net::rpc::{Request, Response, RpcError};
