@@ -1,7 +1,9 @@
 //! Registry changes approved by k of n node administrators, end to end: a new research
 //! institution's queries are refused as an unknown key; one admin's approval is not enough; two
 //! admins' approval registers it at the three nodes (its queries now pass the registry check at
-//! every party); a restarted node keeps the change; two admins remove it again. Every wait is
+//! every party) for research, the purpose it has without a list; two admins set its purposes to
+//! statistics, and research is refused; a restarted node keeps the changes; two admins remove
+//! it again. Every wait is
 //! bounded.
 
 use std::path::Path;
@@ -13,10 +15,23 @@ use serde_json::Value;
 mod common;
 use common::*;
 
-/// The refusal of a mean query signed with `key` at node `i` (there is no data, so a query
-/// that passes the registry check is refused for its cohort instead).
+/// The refusal of a mean query for research signed with `key` at node `i` (there is no data,
+/// so a query that passes the registry check is refused for its cohort instead).
 fn query_refusal(dir: &Path, i: usize, key: &Path) -> String {
-    let args = ["--stat", "mean", "--indicator", "8867-4", "--json"];
+    query_refusal_for(dir, i, key, "research")
+}
+
+/// [`query_refusal`] for `purpose`.
+fn query_refusal_for(dir: &Path, i: usize, key: &Path, purpose: &str) -> String {
+    let args = [
+        "--stat",
+        "mean",
+        "--indicator",
+        "8867-4",
+        "--purpose",
+        purpose,
+        "--json",
+    ];
     let (ok, text) = hdg_query(dir, i, key, &args);
     assert!(!ok, "{text}");
     let json: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
@@ -84,15 +99,37 @@ fn two_of_three_admins_change_the_registry_at_every_node_and_it_survives_a_resta
     // Registered at every party: the query now fails only for want of data.
     let refused = query_refusal(dir, 1, &key_file);
     assert!(refused.contains("cohort too small"), "{refused}");
+    // Registered without purposes it may query for research only; admins allow statistics
+    // instead, and research is refused.
+    let refused = query_refusal_for(dir, 1, &key_file, "statistics");
+    assert!(
+        refused.contains("not registered for the purpose"),
+        "{refused}"
+    );
+    let purposes = ["purposes", "--key", &public, "--purpose", "statistics"];
+    let (ok, out) = registry(dir, &["admin-0"], &purposes);
+    assert!(!ok && out.contains("not enough approvals"), "{out}");
+    let (ok, out) = registry(dir, &["admin-0", "admin-2"], &purposes);
+    assert!(ok, "{out}");
+    let refused = query_refusal(dir, 1, &key_file);
+    assert!(
+        refused.contains("not registered for the purpose"),
+        "{refused}"
+    );
 
-    // Node 2 restarts and applies the stored change again.
+    // Node 2 restarts and applies the stored changes again.
     nodes.terminate(2, Duration::from_secs(20));
     nodes.start(dir, 2);
     for i in 0..3 {
         wait_healthy(&mut nodes, dir, i, 2);
     }
-    let refused = query_refusal(dir, 2, &key_file);
+    let refused = query_refusal_for(dir, 2, &key_file, "statistics");
     assert!(refused.contains("cohort too small"), "{refused}");
+    let refused = query_refusal(dir, 2, &key_file);
+    assert!(
+        refused.contains("not registered for the purpose"),
+        "{refused}"
+    );
 
     let (ok, out) = registry(dir, &["admin-1", "admin-2"], &["remove", "--key", &public]);
     assert!(ok, "{out}");

@@ -76,7 +76,8 @@ enum Action {
     },
 }
 
-fn purpose(text: &str) -> Result<Purpose, String> {
+/// A purpose as typed on the command line (`hdg consent`, `hdg query`, `hdg registry`).
+pub(crate) fn purpose(text: &str) -> Result<Purpose, String> {
     serde_json::from_value(json!(text))
         .map_err(|_| format!("unknown purpose {text:?}: research, statistics or treatment"))
 }

@@ -15,7 +15,8 @@ use hdg_storage::Store;
 
 use super::files::import_file;
 use super::http::NodeUrl;
-use super::query::{Answer, ask};
+use super::query::{Answer, Question, ask};
+use crate::node::consent::Purpose;
 use crate::node::query::Statistic;
 use crate::node::query::filter::{filtered_mean, parse_edges};
 
@@ -118,13 +119,17 @@ pub fn run_sample_queries(
     let mut all_agree = true;
     for sample in samples()? {
         let t = Instant::now();
+        let question = Question {
+            statistic: sample.statistic.clone(),
+            indicator: sample.indicator.to_owned(),
+            window: (None, None),
+            purpose: Purpose::Research,
+        };
         let answer = ask(
             node,
             pins,
             researcher,
-            sample.statistic.clone(),
-            sample.indicator,
-            (None, None),
+            question,
             Duration::from_secs(120),
             None,
         )?;

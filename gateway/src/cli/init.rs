@@ -19,6 +19,7 @@ use hdg_storage::{KeySource, SecretKey, Store};
 
 use super::cluster_file::{CLUSTER_FILE, ClusterFile, ClusterNode};
 use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig};
+use crate::node::consent::Purpose;
 use crate::node::registry::{IdentityEntry, RegistryFile, Role};
 
 /// The identities folder inside the cluster folder.
@@ -282,6 +283,12 @@ fn write_identities(dir: &Path) -> anyhow::Result<()> {
             name,
             role,
             public_key: hex::encode(key.verifying_key().to_bytes()),
+            // The demo institute does research and aggregate statistics, never treatment.
+            purposes: if role == Role::Researcher {
+                vec![Purpose::Research, Purpose::Statistics]
+            } else {
+                Vec::new()
+            },
         });
     }
     let text = toml::to_string(&registry).context("cannot write the identity registry")?;

@@ -24,6 +24,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::cluster_file::ClusterFile;
+use super::consent::purpose;
 use super::http::{NodeUrl, post};
 use super::ingest::now;
 use crate::node::consent::Purpose;
@@ -69,6 +70,10 @@ pub struct Args {
     /// Comma-separated bucket edges of `--stat histogram`, in the indicator's canonical unit.
     #[arg(long)]
     edges: Option<String>,
+    /// What the result is for: research, statistics or treatment (the registry must allow it
+    /// for this researcher).
+    #[arg(long, default_value = "research", value_parser = purpose)]
+    purpose: Purpose,
     /// Smallest filtered cohort released by a filtered mean (the node may raise it).
     #[arg(long, default_value_t = DEFAULT_MIN_COHORT)]
     min_cohort: u64,
@@ -105,32 +110,39 @@ pub struct Refused {
     pub reason: String,
 }
 
-/// Signs `query` with `key` (the answer sealed to a fresh X25519 key made here), posts it to
+/// What a researcher asks, before it is sealed and signed.
+#[derive(Debug, Clone)]
+pub struct Question {
+    /// The statistic.
+    pub statistic: Statistic,
+    /// The indicator's LOINC code.
+    pub indicator: String,
+    /// The effective-time window (whole UTC days), unix ms: from included, to excluded.
+    pub window: (Option<i64>, Option<i64>),
+    /// What the result is for.
+    pub purpose: Purpose,
+}
+
+/// Signs `question` with `key` (the answer sealed to a fresh X25519 key made here), posts it to
 /// `node`, checks the three answers against the parties' `pins` and opens them. `Ok(Err(_))` is
 /// the cluster's refusal; `Err` a failure to ask, an answer refused by a check, or one that does
 /// not open.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call site per use; a struct adds nothing"
-)]
 pub fn ask(
     node: &NodeUrl,
     pins: &[[u8; 32]; 3],
     key: &SigningKey,
-    statistic: Statistic,
-    indicator: &str,
-    window: (Option<i64>, Option<i64>),
+    question: Question,
     timeout: Duration,
     save_request: Option<&Path>,
 ) -> anyhow::Result<Result<Answer, Refused>> {
     let recipient = StaticSecret::random_from_rng(&mut rand::rng());
     let query = Query {
-        statistic,
-        indicator: indicator.to_owned(),
-        from: window.0,
-        to: window.1,
+        statistic: question.statistic,
+        indicator: question.indicator,
+        from: question.window.0,
+        to: question.window.1,
         researcher_x25519: PublicKey::from(&recipient).to_bytes(),
-        purpose: Purpose::Research,
+        purpose: question.purpose,
     };
     let body = serde_json::to_string(&query).context("encoding the query")?;
     let signed = sign(key, Kind::Query, &body, now());
@@ -189,13 +201,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.from.as_deref().map(parse_time).transpose()?,
         args.to.as_deref().map(parse_time).transpose()?,
     );
+    let question = Question {
+        statistic,
+        indicator: args.indicator.clone(),
+        window,
+        purpose: args.purpose,
+    };
     let answer = ask(
         &node,
         &pins,
         &key,
-        statistic,
-        &args.indicator,
-        window,
+        question,
         Duration::from_secs(args.timeout),
         args.save_request.as_deref(),
     )?;

@@ -1,4 +1,5 @@
-//! `hdg registry`: node administrators add or remove an identity of the cluster's registry; the
+//! `hdg registry`: node administrators add or remove an identity of the cluster's registry, or
+//! set the purposes a researcher may query for; the
 //! change carries the signatures of the admin keys given and takes effect at every node once k
 //! of the registered admins approved it (see `node::registry_change`).
 
@@ -8,10 +9,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::consent::purpose;
 use super::http::{NodeUrl, post};
 use super::ingest::now;
 use super::query::read_seed;
 use crate::node::approvals::ApprovedRequest;
+use crate::node::consent::Purpose;
 use crate::node::registry::Role;
 use crate::node::registry_change::RegistryChange;
 use crate::node::signed::{Kind, NONCE_BYTES};
@@ -29,7 +32,7 @@ pub struct Args {
     change: Change,
 }
 
-/// Add or remove.
+/// Add, set purposes, or remove.
 #[derive(clap::Subcommand)]
 enum Change {
     /// Register an identity.
@@ -37,12 +40,25 @@ enum Change {
         /// Its name.
         #[arg(long)]
         name: String,
-        /// researcher, patient, clinician or admin.
+        /// researcher, patient, clinician, admin or source.
         #[arg(long, value_parser = role)]
         role: Role,
         /// Its ed25519 public key (64 hex digits).
         #[arg(long)]
         key: String,
+        /// A researcher's allowed purpose (research, statistics, treatment); repeat for more.
+        /// None: research only.
+        #[arg(long = "purpose", value_parser = purpose)]
+        purposes: Vec<Purpose>,
+    },
+    /// Set the purposes a registered researcher may query for.
+    Purposes {
+        /// The researcher's ed25519 public key (64 hex digits).
+        #[arg(long)]
+        key: String,
+        /// An allowed purpose (research, statistics, treatment); repeat for more.
+        #[arg(long = "purpose", value_parser = purpose, required = true)]
+        purposes: Vec<Purpose>,
     },
     /// Remove an identity.
     Remove {
@@ -53,18 +69,29 @@ enum Change {
 }
 
 fn role(text: &str) -> Result<Role, String> {
-    serde_json::from_value(serde_json::json!(text))
-        .map_err(|_| format!("unknown role {text:?}: researcher, patient, clinician or admin"))
+    serde_json::from_value(serde_json::json!(text)).map_err(|_| {
+        format!("unknown role {text:?}: researcher, patient, clinician, admin or source")
+    })
 }
 
 /// Builds the change, signs it with every approver, posts it; exit failure when refused.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let node = NodeUrl::parse(&args.node)?;
     let change = match args.change {
-        Change::Add { name, role, key } => RegistryChange::Add {
+        Change::Add {
+            name,
+            role,
+            key,
+            purposes,
+        } => RegistryChange::Add {
             name,
             role,
             public_key: key,
+            purposes,
+        },
+        Change::Purposes { key, purposes } => RegistryChange::Purposes {
+            public_key: key,
+            purposes,
         },
         Change::Remove { key } => RegistryChange::Remove { public_key: key },
     };

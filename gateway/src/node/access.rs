@@ -328,6 +328,7 @@ mod tests {
                 Role::Clinician,
                 clinician.verifying_key(),
             )],
+            ..Registry::default()
         };
         let body = serde_json::to_string(&AccessRequest {
             patient: hex::encode(patient.verifying_key().to_bytes()),

@@ -13,8 +13,10 @@
 //! open). A query at time `t` includes a row when some grant by the row's patient, signed at or
 //! before `t`, not revoked, not expired at `t`, covers the query's purpose, indicator and
 //! institution and the whole UTC day of the row's effective time (the parties hold days, not
-//! instants, so a grant whose window starts or ends inside a day leaves that day out). The
-//! query's signed time is used, not each node's clock, so the three parties decide alike; the
+//! instants, so a grant whose window starts or ends inside a day leaves that day out). Each
+//! node judges at its own clock, never the query's signed time: the researcher chooses that, and
+//! could backdate it within the clock-skew window to use a grant that has lapsed. Parties whose
+//! clocks straddle a grant's expiry select different rows and the query fails (409), closed; the
 //! home node decides what to share by the same rule.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -249,7 +251,7 @@ pub struct Use<'a> {
     pub purpose: Purpose,
     /// The researcher's key.
     pub institution: &'a [u8; 32],
-    /// The query's signed time, unix ms.
+    /// When the use is judged (the node's clock), unix ms.
     pub at: i64,
 }
 

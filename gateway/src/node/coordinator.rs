@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use super::api::ApiError;
 use super::query::PartyAnswer;
-use super::query_party::{Refusal, answer_query, parse_query, session_of, verify_researcher};
+use super::query_party::{Refusal, answer_query, authorise_query, session_of, verify_researcher};
 use super::signed::SignedRequest;
 use super::state::NodeState;
 use crate::net::rpc::{Request, Response, RpcError};
@@ -34,7 +34,7 @@ pub async fn query(
         ApiError::new(StatusCode::BAD_REQUEST, "body is not a signed request")
     })?;
     verify_researcher(&state, &signed).map_err(refusal_error)?;
-    parse_query(&signed.body).map_err(refusal_error)?;
+    authorise_query(&state, &signed).map_err(refusal_error)?;
     let session = session_of(&signed);
     let answers = run_three(&state, &signed, session)
         .await

@@ -238,7 +238,10 @@ mod tests {
         for b in 7..=9 {
             identities.push((format!("admin-{b}"), Role::Admin, key(b).verifying_key()));
         }
-        Registry { identities }
+        Registry {
+            identities,
+            ..Registry::default()
+        }
     }
 
     fn by_patient(k: &SigningKey, body: &str) -> ErasureRequest {

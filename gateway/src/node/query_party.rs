@@ -113,6 +113,30 @@ impl ClassifyKind for serde_json::Error {
     }
 }
 
+/// The query a verified researcher's request asks, if this node's registry lets that researcher
+/// ask for its purpose (403 otherwise: the purpose is matched against the patients' consents,
+/// so it is the registry's, never the researcher's own word).
+pub fn authorise_query(state: &NodeState, signed: &SignedRequest) -> Result<Query, Refusal> {
+    let query = parse_query(&signed.body)?;
+    let researcher = signer_key(signed)?;
+    let allowed = state
+        .registry
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .may_query_for(&researcher, query.purpose);
+    if !allowed {
+        let purpose = serde_json::to_value(query.purpose).unwrap_or_default();
+        warn!(%purpose, "query refused: purpose not registered for this researcher");
+        return Err(Refusal::new(
+            403,
+            format!(
+                "query refused: this researcher is not registered for the purpose {purpose} (an administrator sets a researcher's purposes)"
+            ),
+        ));
+    }
+    Ok(query)
+}
+
 /// Runs the signed query at this party (see the module doc).
 pub async fn answer_query(
     state: &Arc<NodeState>,
@@ -130,7 +154,7 @@ pub async fn answer_query(
             "session id does not match the signed request",
         ));
     }
-    let query = parse_query(&signed.body)?;
+    let query = authorise_query(state, signed)?;
     let query_text = signed.body.clone();
     let researcher = signer_key(signed)?;
     let channel = state
@@ -139,8 +163,6 @@ pub async fn answer_query(
         .await
         .map_err(|e| Refusal::new(502, format!("cannot open the MPC session: {e}")))?;
     let me = PartyId::ALL[state.party];
-    // Consents are judged at the request's signed time, the same at the three parties.
-    let at = signed.time;
     let worker = state.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let mut channel: Box<dyn Channel> = Box::new(channel);
@@ -158,10 +180,12 @@ pub async fn answer_query(
                 .consents()
                 .map_err(|e| Refusal::new(500, format!("cannot read the consents: {e}")))
                 .and_then(|c| ConsentSet::from_stored(&c).map_err(|e| Refusal::new(500, e)))?;
+            // Judged at this node's own time, never the request's (which the researcher
+            // chose, and could backdate within the clock-skew window to use a lapsed grant).
             let use_ = Use {
                 purpose: query.purpose,
                 institution: &researcher,
-                at,
+                at: now().0,
             };
             select_rows(store, me, &query, &|row| {
                 consents.covers(&row.patient, &row.indicator, row.day, use_)

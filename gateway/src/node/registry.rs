@@ -1,7 +1,12 @@
 //! The identity registry: the public keys of the research institutions and patients a cluster
 //! knows (`identities/registry.toml`, written by `hdg init`, loaded by every node). Only public
 //! keys live here; each identity's ed25519 seed is in its own 0600 file beside it.
+//!
+//! A researcher is registered with the purposes it may query for (admins set them, k of n, like
+//! any registry change); without a list it may query for research only. A query's purpose is
+//! what the consents are matched against, so it is never the researcher's own word.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
@@ -9,6 +14,7 @@ use hdg_schema::Enrolments;
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, parse_key};
+use super::consent::Purpose;
 
 /// What an identity may do.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -36,6 +42,9 @@ pub struct IdentityEntry {
     pub role: Role,
     /// Its ed25519 public key, 64 hex digits.
     pub public_key: String,
+    /// A researcher's allowed purposes (none listed: research only); only for researchers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub purposes: Vec<Purpose>,
 }
 
 /// The registry file's contents.
@@ -52,7 +61,12 @@ pub struct RegistryFile {
 pub struct Registry {
     /// `(name, role, key)` of every identity.
     pub identities: Vec<(String, Role, VerifyingKey)>,
+    /// The purposes of the researchers registered with a list (see the module doc).
+    pub purposes: BTreeMap<[u8; 32], BTreeSet<Purpose>>,
 }
+
+/// What a researcher registered without a list of purposes may query for.
+pub const DEFAULT_PURPOSE: Purpose = Purpose::Research;
 
 impl Registry {
     /// Reads `file`, checking every key is a valid ed25519 public key.
@@ -65,18 +79,61 @@ impl Registry {
             file: file.to_path_buf(),
             reason: e.to_string().trim_end().to_string(),
         })?;
-        let mut identities = Vec::with_capacity(parsed.identities.len());
+        let mut registry = Registry::default();
         for (i, entry) in parsed.identities.into_iter().enumerate() {
+            let bad = |field: &str, reason: &str| ConfigError::Field {
+                file: file.to_path_buf(),
+                field: format!("identity[{i}].{field}"),
+                reason: reason.to_string(),
+            };
             let key = parse_key(&entry.public_key)
                 .and_then(|k| VerifyingKey::from_bytes(&k).ok())
-                .ok_or_else(|| ConfigError::Field {
-                    file: file.to_path_buf(),
-                    field: format!("identity[{i}].public_key"),
-                    reason: "must be an ed25519 public key in 64 hex digits".to_string(),
+                .ok_or_else(|| {
+                    bad(
+                        "public_key",
+                        "must be an ed25519 public key in 64 hex digits",
+                    )
                 })?;
-            identities.push((entry.name, entry.role, key));
+            registry
+                .set_purposes(entry.role, key.as_bytes(), &entry.purposes)
+                .map_err(|reason| bad("purposes", reason))?;
+            registry.identities.push((entry.name, entry.role, key));
         }
-        Ok(Registry { identities })
+        Ok(registry)
+    }
+
+    /// Sets the purposes `key`, registered as `role`, may query for; `Err` when they do not
+    /// apply (not a researcher, or the same purpose twice). An empty list is the default.
+    pub fn set_purposes(
+        &mut self,
+        role: Role,
+        key: &[u8; 32],
+        purposes: &[Purpose],
+    ) -> Result<(), &'static str> {
+        if purposes.is_empty() {
+            self.purposes.remove(key);
+            return Ok(());
+        }
+        if role != Role::Researcher {
+            return Err("only a researcher has purposes");
+        }
+        let set: BTreeSet<Purpose> = purposes.iter().copied().collect();
+        if set.len() != purposes.len() {
+            return Err("lists a purpose twice");
+        }
+        self.purposes.insert(*key, set);
+        Ok(())
+    }
+
+    /// Whether `key` is a registered researcher allowed to query for `purpose`.
+    pub fn may_query_for(&self, key: &[u8; 32], purpose: Purpose) -> bool {
+        self.has(Role::Researcher, key)
+            && self
+                .purposes
+                .get(key)
+                .map_or(purpose == DEFAULT_PURPOSE, |allowed| {
+                    allowed.contains(&purpose)
+                })
     }
 
     /// Whether `key` is registered with `role`.
@@ -152,4 +209,59 @@ pub fn load_enrolments(file: &Path) -> Result<Enrolments, ConfigError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_with(entries: &str) -> Result<Registry, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.toml");
+        std::fs::write(&path, entries).unwrap();
+        Registry::load(&path)
+    }
+
+    fn key(b: u8) -> String {
+        let k = ed25519_dalek::SigningKey::from_bytes(&[b; 32]);
+        hex::encode(k.verifying_key().to_bytes())
+    }
+
+    #[test]
+    fn a_researchers_purposes_come_from_the_file_and_default_to_research() {
+        let r = file_with(&format!(
+            "[[identity]]\nname = \"a\"\nrole = \"researcher\"\npublic_key = \"{}\"\n\
+             purposes = [\"statistics\", \"treatment\"]\n\
+             [[identity]]\nname = \"b\"\nrole = \"researcher\"\npublic_key = \"{}\"\n",
+            key(1),
+            key(2)
+        ))
+        .unwrap();
+        let k = |b: u8| {
+            *ed25519_dalek::SigningKey::from_bytes(&[b; 32])
+                .verifying_key()
+                .as_bytes()
+        };
+        assert!(r.may_query_for(&k(1), Purpose::Treatment));
+        assert!(!r.may_query_for(&k(1), Purpose::Research));
+        assert!(r.may_query_for(&k(2), Purpose::Research));
+        assert!(!r.may_query_for(&k(2), Purpose::Statistics));
+        // Not registered at all: nothing.
+        assert!(!r.may_query_for(&k(3), Purpose::Research));
+    }
+
+    #[test]
+    fn purposes_on_anyone_but_a_researcher_name_the_field() {
+        let e = file_with(&format!(
+            "[[identity]]\nname = \"p\"\nrole = \"patient\"\npublic_key = \"{}\"\n\
+             purposes = [\"research\"]\n",
+            key(1)
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("identity[0].purposes") && e.contains("only a researcher"),
+            "{e}"
+        );
+    }
 }

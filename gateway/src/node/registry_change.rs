@@ -1,7 +1,7 @@
 //! Changes to the identity registry, approved by k of the cluster's node administrators
 //! (`POST /v1/registry`; k is `registry_quorum` in the node config, default 2).
 //!
-//! A change adds or removes one identity. It is an approved request ([`super::approvals`]):
+//! A change adds or removes one identity, or sets the purposes a researcher may query for. It is an approved request ([`super::approvals`]):
 //! every node checks the admins' signatures itself against its own registry, applies the change,
 //! and keeps it with a `Registry` ledger entry; the node asked forwards it to both peers
 //! ([`Request::RegistryChange`]). At start a node applies its stored changes again, in order, on
@@ -24,6 +24,7 @@ use tracing::{info, warn};
 use super::api::ApiError;
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
 use super::config::parse_key;
+use super::consent::Purpose;
 use super::registry::{Registry, Role};
 use super::signed::Kind;
 use super::state::{NodeState, with_store};
@@ -47,6 +48,16 @@ pub enum RegistryChange {
         role: Role,
         /// Its ed25519 public key, hex.
         public_key: String,
+        /// A researcher's allowed purposes (none: research only).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        purposes: Vec<Purpose>,
+    },
+    /// Set the purposes a registered researcher may query for.
+    Purposes {
+        /// The researcher's ed25519 public key, hex.
+        public_key: String,
+        /// Its allowed purposes (at least one).
+        purposes: Vec<Purpose>,
     },
     /// Remove an identity (every role it has).
     Remove {
@@ -97,6 +108,7 @@ pub fn apply(registry: &mut Registry, change: &RegistryChange) -> Result<(), Str
             name,
             role,
             public_key,
+            purposes,
         } => {
             let k = key(public_key)?;
             if registry
@@ -106,7 +118,21 @@ pub fn apply(registry: &mut Registry, change: &RegistryChange) -> Result<(), Str
             {
                 return Err(format!("{name} or its key is already registered as that"));
             }
+            registry.set_purposes(*role, k.as_bytes(), purposes)?;
             registry.identities.push((name.clone(), *role, k));
+        }
+        RegistryChange::Purposes {
+            public_key,
+            purposes,
+        } => {
+            let k = key(public_key)?;
+            if !registry.has(Role::Researcher, k.as_bytes()) {
+                return Err("no researcher has that key".into());
+            }
+            if purposes.is_empty() {
+                return Err("purposes: name at least one".into());
+            }
+            registry.set_purposes(Role::Researcher, k.as_bytes(), purposes)?;
         }
         RegistryChange::Remove { public_key } => {
             let k = key(public_key)?;
@@ -115,6 +141,7 @@ pub fn apply(registry: &mut Registry, change: &RegistryChange) -> Result<(), Str
             if registry.identities.len() == before {
                 return Err("no identity has that key".into());
             }
+            registry.purposes.remove(k.as_bytes());
         }
     }
     Ok(())
@@ -247,6 +274,7 @@ mod tests {
             identities: (1..=3)
                 .map(|i| (format!("admin-{i}"), Role::Admin, key(i).verifying_key()))
                 .collect(),
+            ..Registry::default()
         }
     }
 
@@ -268,7 +296,50 @@ mod tests {
             name: "new-institute".into(),
             role: Role::Researcher,
             public_key: hex::encode(key(9).verifying_key().to_bytes()),
+            purposes: vec![],
         }
+    }
+
+    #[test]
+    fn admins_set_a_researchers_purposes_and_nobody_elses() {
+        let mut r = registry();
+        apply(&mut r, &add_researcher()).unwrap();
+        let k9 = *key(9).verifying_key().as_bytes();
+        // Registered without a list: research only.
+        assert!(r.may_query_for(&k9, Purpose::Research));
+        assert!(!r.may_query_for(&k9, Purpose::Treatment));
+        let set = |b: u8, purposes: Vec<Purpose>| RegistryChange::Purposes {
+            public_key: hex::encode(key(b).verifying_key().to_bytes()),
+            purposes,
+        };
+        let (change, _) =
+            check_change(&request(&set(9, vec![Purpose::Statistics]), &[1, 2]), &r, 2).unwrap();
+        apply(&mut r, &change).unwrap();
+        assert!(r.may_query_for(&k9, Purpose::Statistics));
+        assert!(!r.may_query_for(&k9, Purpose::Research));
+        // An admin is not a researcher; an empty or repeated list is refused.
+        let e = check_change(&request(&set(1, vec![Purpose::Research]), &[1, 2]), &r, 2);
+        assert!(e.unwrap_err().contains("no researcher"));
+        let e = check_change(&request(&set(9, vec![]), &[1, 2]), &r, 2);
+        assert!(e.unwrap_err().contains("at least one"));
+        let twice = vec![Purpose::Research, Purpose::Research];
+        let e = check_change(&request(&set(9, twice), &[1, 2]), &r, 2);
+        assert!(e.unwrap_err().contains("twice"));
+        // Adding a non-researcher with purposes is refused; removal forgets the purposes.
+        let clinician = RegistryChange::Add {
+            name: "dr".into(),
+            role: Role::Clinician,
+            public_key: hex::encode(key(8).verifying_key().to_bytes()),
+            purposes: vec![Purpose::Treatment],
+        };
+        let e = check_change(&request(&clinician, &[1, 2]), &r, 2).unwrap_err();
+        assert!(e.contains("only a researcher"), "{e}");
+        let remove = RegistryChange::Remove {
+            public_key: hex::encode(k9),
+        };
+        apply(&mut r, &remove).unwrap();
+        assert!(r.purposes.is_empty());
+        assert!(!r.may_query_for(&k9, Purpose::Statistics));
     }
 
     #[test]

@@ -458,6 +458,7 @@ mod tests {
         let k = key(1);
         let registry = Registry {
             identities: vec![("p".to_string(), Role::Patient, k.verifying_key())],
+            ..Registry::default()
         };
         let req = sign(&k, Kind::Query, "{}", NOW);
         let mut cache = ReplayCache::default();

@@ -275,15 +275,68 @@ pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
     }
 }
 
+/// The signing key in the seed file `key_file` (64 hex digits, as `hdg init` writes it).
+pub fn seed_key(key_file: &Path) -> ed25519_dalek::SigningKey {
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(std::fs::read_to_string(key_file).unwrap().trim(), &mut seed).unwrap();
+    ed25519_dalek::SigningKey::from_bytes(&seed)
+}
+
+/// Now, unix ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// `(signer, nonce, signature)` in hex of a request signed as `node::signed` documents it:
+/// `domain || signer || len(nonce) || nonce || time || len(body) || body`, with a fresh nonce.
+pub fn sign_request(
+    key: &ed25519_dalek::SigningKey,
+    domain: &[u8],
+    body: &[u8],
+    time: i64,
+) -> (String, String, String) {
+    use ed25519_dalek::Signer;
+    let nonce: [u8; 16] = rand::random();
+    let signer = key.verifying_key().to_bytes();
+    let mut m = domain.to_vec();
+    m.extend_from_slice(&signer);
+    m.extend_from_slice(&(nonce.len() as u64).to_be_bytes());
+    m.extend_from_slice(&nonce);
+    m.extend_from_slice(&time.to_be_bytes());
+    m.extend_from_slice(&(body.len() as u64).to_be_bytes());
+    m.extend_from_slice(body);
+    (
+        hex::encode(signer),
+        hex::encode(nonce),
+        hex::encode(key.sign(&m).to_bytes()),
+    )
+}
+
+/// A researcher's signed query (the JSON `POST /v1/query` takes) of `body`, dated `time`.
+pub fn signed_query(key_file: &Path, body: &str, time: i64) -> Value {
+    let (signer, nonce, signature) = sign_request(
+        &seed_key(key_file),
+        b"hdg query request v2\n",
+        body.as_bytes(),
+        time,
+    );
+    serde_json::json!({
+        "body": body,
+        "signer": signer,
+        "nonce": nonce,
+        "time": time,
+        "signature": signature,
+    })
+}
+
 /// The headers that sign `body` sent as `content_type` by the source whose seed is in
 /// `key_file`, as `node::ingest_auth` documents them: an ingest-kind request signature over
 /// `content-type:<media type>\nsha256:<hex of the body>`.
 pub fn ingest_signature(key_file: &Path, content_type: &str, body: &[u8]) -> Vec<(String, String)> {
-    use ed25519_dalek::Signer;
     use sha2::Digest;
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(std::fs::read_to_string(key_file).unwrap().trim(), &mut seed).unwrap();
-    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
     let media = content_type
         .split(';')
         .next()
@@ -294,24 +347,18 @@ pub fn ingest_signature(key_file: &Path, content_type: &str, body: &[u8]) -> Vec
         "content-type:{media}\nsha256:{}",
         hex::encode(sha2::Sha256::digest(body))
     );
-    let nonce: [u8; 16] = rand::random();
-    let time = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let signer = key.verifying_key().to_bytes();
-    let mut m = b"hdg ingest request v2\n".to_vec();
-    m.extend_from_slice(&signer);
-    m.extend_from_slice(&(nonce.len() as u64).to_be_bytes());
-    m.extend_from_slice(&nonce);
-    m.extend_from_slice(&time.to_be_bytes());
-    m.extend_from_slice(&(statement.len() as u64).to_be_bytes());
-    m.extend_from_slice(statement.as_bytes());
+    let time = now_ms();
+    let (signer, nonce, signature) = sign_request(
+        &seed_key(key_file),
+        b"hdg ingest request v2\n",
+        statement.as_bytes(),
+        time,
+    );
     vec![
-        ("Hdg-Signer".into(), hex::encode(signer)),
-        ("Hdg-Nonce".into(), hex::encode(nonce)),
+        ("Hdg-Signer".into(), signer),
+        ("Hdg-Nonce".into(), nonce),
         ("Hdg-Time".into(), time.to_string()),
-        ("Hdg-Signature".into(), hex::encode(key.sign(&m).to_bytes())),
+        ("Hdg-Signature".into(), signature),
     ]
 }
 
