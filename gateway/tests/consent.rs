@@ -80,6 +80,16 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         "{refused}"
     );
 
+    // A key nobody registered cannot consent (or fill the store with grants from fresh keys):
+    // 403, nothing stored.
+    let stranger = dir.join("stranger.key");
+    std::fs::write(&stranger, hex::encode([0x5a; 32])).unwrap();
+    let (ok, out) = consent(dir, &stranger, &["grant", "--purpose", "research"]);
+    assert!(
+        !ok && out.contains("403") && out.contains("unknown key"),
+        "{out}"
+    );
+
     // A and C consent to research on everything, B to research on heart rate only.
     let (ok, out) = consent(dir, a_key, &["grant", "--purpose", "research"]);
     assert!(ok, "{out}");

@@ -381,6 +381,32 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
         "{refusal}"
     );
 
+    // A histogram over more edges than a party computes: 422 naming the cap, before any row
+    // is read (at 10^6 edges over these rows it would ask each party for gigabytes).
+    let edges: Vec<String> = (0..65).map(|i| (40 + i).to_string()).collect();
+    let (ok, got) = query(
+        dir,
+        1,
+        researcher,
+        &[
+            "--stat",
+            "histogram",
+            "--indicator",
+            "8867-4",
+            "--edges",
+            &edges.join(","),
+        ],
+    );
+    assert!(!ok, "{got}");
+    assert_eq!(got["status"], 422, "{got}");
+    assert!(
+        got["error"]
+            .as_str()
+            .unwrap()
+            .contains("65 edges, at most 64"),
+        "{got}"
+    );
+
     // A party down before the query: a clear error within the bound, no answers.
     kill(&mut nodes, 2);
     let started = Instant::now();

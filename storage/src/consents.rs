@@ -60,7 +60,15 @@ impl Store {
         let head = self.close_block(&mut batch, &frontier, now);
         self.write_durably(batch)?;
         self.advance(frontier, &head);
+        self.consent_generation += 1;
         Ok(Some((leaf_index, head.note)))
+    }
+
+    /// Changes whenever this handle stores a consent record (records are never changed or
+    /// deleted otherwise): a cache of what [`Store::consents`] returned, taken at one
+    /// generation, is still exact at the same generation of the same handle.
+    pub fn consent_generation(&self) -> u64 {
+        self.consent_generation
     }
 
     /// Remembers (synced) that party `peer` still has to receive consent `id`.

@@ -41,6 +41,8 @@ pub struct Store {
     data_keys: HashMap<Pseudonym, SecretKey>,
     /// Benchmarks only: keep a copy of each commit's serialised write batch in its receipt.
     keep_batches: bool,
+    /// How many consent records this handle wrote (see [`Store::consent_generation`]).
+    pub(crate) consent_generation: u64,
 }
 
 /// One record anchored by a commit.
@@ -174,6 +176,7 @@ impl Store {
             last_head,
             data_keys: HashMap::new(),
             keep_batches: false,
+            consent_generation: 0,
         })
     }
 

@@ -171,6 +171,7 @@ pub fn write_cluster(
             identities: Path::new(IDENTITIES).join(REGISTRY),
             max_body_bytes,
             query_timeout_ms: crate::node::config::DEFAULT_QUERY_TIMEOUT_MS,
+            max_concurrent_queries: crate::node::config::DEFAULT_MAX_CONCURRENT_QUERIES,
             min_cohort: crate::node::config::DEFAULT_MIN_COHORT,
             clock_skew_ms: crate::node::config::DEFAULT_CLOCK_SKEW_MS,
             consent_required,

@@ -72,6 +72,9 @@ pub fn check_header(header: [u8; HEADER_BYTES], cap: usize) -> Result<usize, Fra
     }
 }
 
+/// Words reserved before any payload arrived (64 KiB).
+const INITIAL_WORDS: usize = 8 << 10;
+
 /// Builds a word vector from byte chunks that may split words anywhere.
 pub struct WordAssembler {
     words: Vec<u64>,
@@ -80,10 +83,12 @@ pub struct WordAssembler {
 }
 
 impl WordAssembler {
-    /// An assembler for a frame of `len` words (already checked against the cap).
+    /// An assembler for a frame of `len` words (already checked against the cap). Memory grows
+    /// with the bytes that actually arrive, never with what the header announced: a peer that
+    /// announces a full frame and sends little costs little.
     pub fn new(len: usize) -> WordAssembler {
         WordAssembler {
-            words: Vec::with_capacity(len),
+            words: Vec::with_capacity(len.min(INITIAL_WORDS)),
             partial: [0; 8],
             partial_len: 0,
         }
@@ -168,6 +173,16 @@ pub async fn read_frame(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_announced_frame_reserves_little_before_its_bytes_arrive() {
+        let huge = WordAssembler::new(DEFAULT_FRAME_CAP / 8);
+        assert!(huge.words.capacity() <= INITIAL_WORDS);
+        let mut small = WordAssembler::new(3);
+        small.push(&[1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]);
+        small.push(&[0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(small.finish(), vec![1, 2, 3]);
+    }
 
     #[test]
     fn the_header_is_checked_against_the_cap_before_anything_else() {

@@ -2,22 +2,36 @@
 //!
 //! The MPC code is synchronous, the links are async: `send` encodes the vector into one frame
 //! and queues it for the session's writer task (so it never waits for the peer), and `recv`
-//! blocks on the queue the session's reader task fills, up to the timeout. Counters count
+//! blocks on the queue the session's reader task fills, up to the timeout. That queue is bounded
+//! ([`INCOMING_DEPTH`] frames): a peer that sends faster than this party computes is held back
+//! by QUIC's flow control instead of filling this party's memory. `recv` must run outside the
+//! runtime's worker threads (the MPC runs on blocking threads). Counters count
 //! payload bytes (8 per ring element), exactly as the in-memory channel does, so protocol
 //! costs compare one to one.
 
-use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use hdg_mpc::{Channel, ChannelError, ChannelStats, PartyId};
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use super::frame::encode;
 
 /// The queue a session's reader task fills with one peer's messages (or the error that ended
 /// the stream).
-pub type Incoming = std_mpsc::Receiver<Result<Vec<u64>, ChannelError>>;
+pub type Incoming = mpsc::Receiver<Result<Vec<u64>, ChannelError>>;
+
+/// The reader task's end of [`Incoming`].
+pub type IncomingSender = mpsc::Sender<Result<Vec<u64>, ChannelError>>;
+
+/// Frames a session's reader may queue from one peer before it stops reading that stream.
+pub const INCOMING_DEPTH: usize = 8;
+
+/// A bounded queue for one peer's frames of one session.
+pub fn incoming_queue() -> (IncomingSender, Incoming) {
+    mpsc::channel(INCOMING_DEPTH)
+}
 
 /// One party's end of a session's QUIC streams to the two other parties.
 pub struct QuicChannel {
@@ -27,9 +41,11 @@ pub struct QuicChannel {
     frame_cap: usize,
     timeout: Duration,
     stats: ChannelStats,
+    runtime: Handle,
 }
 
 impl QuicChannel {
+    /// A channel on the current runtime (call from inside it, as `open_session` does).
     pub(super) fn new(
         me: PartyId,
         to: [Option<mpsc::UnboundedSender<Bytes>>; 3],
@@ -44,6 +60,7 @@ impl QuicChannel {
             frame_cap,
             timeout,
             stats: ChannelStats::default(),
+            runtime: Handle::current(),
         }
     }
 }
@@ -66,16 +83,16 @@ impl Channel for QuicChannel {
 
     fn recv(&mut self, from: PartyId) -> Result<Vec<u64>, ChannelError> {
         let rx = self.from[from.index()]
-            .as_ref()
+            .as_mut()
             .ok_or(ChannelError::SelfMessage { peer: self.me })?;
-        let msg = match rx.recv_timeout(self.timeout) {
-            Ok(msg) => msg?,
-            Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                return Err(ChannelError::Timeout { peer: from });
-            }
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(ChannelError::Closed { peer: from });
-            }
+        let timeout = self.timeout;
+        let msg = match self
+            .runtime
+            .block_on(async { tokio::time::timeout(timeout, rx.recv()).await })
+        {
+            Ok(Some(msg)) => msg?,
+            Ok(None) => return Err(ChannelError::Closed { peer: from }),
+            Err(_) => return Err(ChannelError::Timeout { peer: from }),
         };
         self.stats.bytes_received += 8 * msg.len() as u64;
         self.stats.messages_received += 1;

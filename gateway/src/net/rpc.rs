@@ -404,11 +404,9 @@ async fn read_request(
     if tag[0] != RPC_TAG {
         return Err(format!("unknown stream tag {:#04x}", tag[0]));
     }
-    let body = Zeroizing::new(
-        read_bytes_frame(recv, reception.cap)
-            .await
-            .map_err(|e| format!("bad request frame: {e}"))?,
-    );
+    let body = read_bytes_frame(recv, reception.cap)
+        .await
+        .map_err(|e| format!("bad request frame: {e}"))?;
     reception.record(TapKind::Request, peer, &body);
     serde_json::from_slice(&body).map_err(|e| format!("malformed request: {e}"))
 }
@@ -430,20 +428,36 @@ async fn write_bytes_frame(send: &mut SendStream, body: &[u8]) -> Result<(), Str
     send.write_all(&buf).await.map_err(|e| e.to_string())
 }
 
-/// One frame: the length is checked against `cap` before anything is allocated.
-async fn read_bytes_frame(recv: &mut RecvStream, cap: usize) -> Result<Vec<u8>, FrameFault> {
+/// One frame: the length is checked against `cap` before anything is read, and the body grows
+/// with the bytes that arrive, never with what the header announced (each outgrown buffer is
+/// zeroed as it is dropped: a body may hold shares).
+async fn read_bytes_frame(
+    recv: &mut RecvStream,
+    cap: usize,
+) -> Result<Zeroizing<Vec<u8>>, FrameFault> {
     let mut header = [0u8; 4];
     recv.read_exact(&mut header)
         .await
         .map_err(|e| FrameFault::Stream(e.to_string()))?;
-    let size = u64::from(u32::from_le_bytes(header));
-    if size > cap as u64 {
-        return Err(FrameFault::TooLarge(size));
+    let size = u32::from_le_bytes(header) as usize;
+    if size > cap {
+        return Err(FrameFault::TooLarge(size as u64));
     }
-    let mut body = vec![0u8; size as usize];
-    recv.read_exact(&mut body)
-        .await
-        .map_err(|e| FrameFault::Stream(e.to_string()))?;
+    let mut body = Zeroizing::new(Vec::with_capacity(size.min(64 << 10)));
+    while body.len() < size {
+        let chunk = recv
+            .read_chunk(size - body.len(), true)
+            .await
+            .map_err(|e| FrameFault::Stream(e.to_string()))?
+            .ok_or_else(|| FrameFault::Stream("the stream ended inside a frame".into()))?;
+        let need = body.len() + chunk.bytes.len();
+        if need > body.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(need.max(2 * body.capacity())));
+            bigger.extend_from_slice(&body);
+            body = bigger;
+        }
+        body.extend_from_slice(&chunk.bytes);
+    }
     Ok(body)
 }
 

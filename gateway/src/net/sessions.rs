@@ -3,7 +3,6 @@
 //! frames between the streams and the channels.
 
 use std::collections::HashMap;
-use std::sync::mpsc as std_mpsc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::frame::{FrameError, read_frame, write_frame};
-use super::quic_channel::Incoming;
+use super::quic_channel::{Incoming, IncomingSender, incoming_queue};
 use super::tap::Reception;
 
 /// Application error code with which a receiver stops a stream that sent a bad frame.
@@ -23,7 +22,7 @@ pub(super) const BAD_FRAME: VarInt = VarInt::from_u32(1);
 /// Both ends of the queue carrying one session's messages from one peer, until the stream's
 /// reader and the local channel have each taken theirs.
 struct Pending {
-    tx: Option<std_mpsc::Sender<Result<Vec<u64>, ChannelError>>>,
+    tx: Option<IncomingSender>,
     rx: Option<Incoming>,
     created: Instant,
 }
@@ -52,7 +51,7 @@ impl SessionQueues {
         sessions.retain(|_, p| now.duration_since(p.created) < self.ttl);
         let key = (session, peer.index());
         let entry = sessions.entry(key).or_insert_with(|| {
-            let (tx, rx) = std_mpsc::channel();
+            let (tx, rx) = incoming_queue();
             Pending {
                 tx: Some(tx),
                 rx: Some(rx),
@@ -69,15 +68,11 @@ impl SessionQueues {
     /// The local channel's end of `peer`'s queue for `session` (a closed queue if taken twice).
     pub(super) fn take_receiver(&self, session: [u8; 32], peer: PartyId) -> Incoming {
         self.take_end(session, peer, |p| p.rx.take())
-            .unwrap_or_else(|| std_mpsc::channel().1)
+            .unwrap_or_else(|| incoming_queue().1)
     }
 
     /// The stream reader's end of `peer`'s queue for `session`; `None` if already taken.
-    pub(super) fn take_sender(
-        &self,
-        session: [u8; 32],
-        peer: PartyId,
-    ) -> Option<std_mpsc::Sender<Result<Vec<u64>, ChannelError>>> {
+    pub(super) fn take_sender(&self, session: [u8; 32], peer: PartyId) -> Option<IncomingSender> {
         self.take_end(session, peer, |p| p.tx.take())
     }
 }
@@ -87,10 +82,11 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Moves frames from `stream` to `tx` until the stream ends, fails or sends a bad frame.
+/// Moves frames from `stream` to `tx` until the stream ends, fails or sends a bad frame; waits
+/// (reading nothing more) while the queue is full.
 pub(super) async fn read_session(
     mut stream: RecvStream,
-    tx: std_mpsc::Sender<Result<Vec<u64>, ChannelError>>,
+    tx: IncomingSender,
     peer: PartyId,
     reception: &Reception,
 ) {
@@ -98,7 +94,7 @@ pub(super) async fn read_session(
         match read_frame(&mut stream, reception.cap).await {
             Ok(Some(words)) => {
                 reception.record_words(peer, &words);
-                if tx.send(Ok(words)).is_err() {
+                if tx.send(Ok(words)).await.is_err() {
                     let _ = stream.stop(VarInt::from_u32(0));
                     return;
                 }
@@ -109,7 +105,7 @@ pub(super) async fn read_session(
                     let _ = stream.stop(BAD_FRAME);
                 }
                 let reason = e.to_string();
-                let _ = tx.send(Err(ChannelError::Transport { peer, reason }));
+                let _ = tx.send(Err(ChannelError::Transport { peer, reason })).await;
                 return;
             }
         }

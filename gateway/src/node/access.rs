@@ -29,7 +29,6 @@ use tracing::{info, warn};
 use super::api::ApiError;
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
 use super::config::parse_key;
-use super::consent::ConsentSet;
 use super::registry::{Registry, Role};
 use super::replay::ReplayCache;
 use super::signed::{Kind, RequestError};
@@ -195,11 +194,10 @@ async fn patient_policy(
             "access refused: patient is not a 64-hex-digit key",
         )
     })?;
-    let records = with_store(state, |s| s.consents())
+    let cache = state.clone();
+    let set = with_store(state, move |s| cache.consents.get(s))
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    let set = ConsentSet::from_stored(&records)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     Ok(set.access_policy(&Pseudonym::from_public_key(&key)))
 }
 
@@ -226,7 +224,12 @@ pub async fn post_access(
             .registry
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        check(&req, now().0, skew, &registry, policy.as_ref(), &mut cache)
+        check(&req, now().0, skew, &registry, policy.as_ref(), &mut cache).and_then(|granted| {
+            state
+                .charge(Kind::Access, &granted.requester)
+                .map_err(AccessError::Fresh)?;
+            Ok(granted)
+        })
     };
     let Granted {
         access,

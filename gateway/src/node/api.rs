@@ -211,7 +211,7 @@ async fn observations(
             format,
             mode,
             &worker.enrolled,
-            worker.policy.consent_required,
+            worker.policy.consent_required.then_some(&worker.consents),
             source,
         );
         if let Ok(done) = &result {
@@ -282,6 +282,7 @@ fn authenticate_source(
     )
     .map_err(refuse)?;
     let key = verified.signer.to_bytes();
+    state.charge(Kind::Ingest, &key).map_err(refuse)?;
     let name = registry.name_of(&key).unwrap_or("source").to_owned();
     Ok((key, name))
 }

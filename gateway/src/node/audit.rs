@@ -24,8 +24,8 @@ use tracing::warn;
 
 use super::api::ApiError;
 use super::query::Query;
-use super::registry::Registry;
-use super::signed::{Kind, SignedRequest, verify};
+use super::registry::{Registry, Role};
+use super::signed::{Kind, SignedRequest, registered, verify};
 use super::state::{NodeState, with_store};
 use super::witness::stored_checkpoint;
 use crate::cli::ingest::now;
@@ -47,9 +47,19 @@ fn check(state: &NodeState, signed: &SignedRequest) -> Result<[u8; 32], (StatusC
         Kind::Audit,
         now(),
         state.clock_skew,
-        |_| true,
+        registered(
+            &state
+                .registry
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            Role::Patient,
+        ),
         &mut cache,
     )
+    .and_then(|verified| {
+        state.charge(Kind::Audit, verified.signer.as_bytes())?;
+        Ok(verified)
+    })
     .map_err(|e| {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
         (status, e.to_string())

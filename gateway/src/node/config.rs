@@ -13,6 +13,13 @@ use crate::net::identity::NodeKey;
 /// Default bound on a query's time at the coordinator, milliseconds.
 pub const DEFAULT_QUERY_TIMEOUT_MS: u64 = 60_000;
 
+/// Default of [`NodeConfig::max_concurrent_queries`].
+pub const DEFAULT_MAX_CONCURRENT_QUERIES: usize = 4;
+
+fn default_max_concurrent_queries() -> usize {
+    DEFAULT_MAX_CONCURRENT_QUERIES
+}
+
 fn default_query_timeout_ms() -> u64 {
     DEFAULT_QUERY_TIMEOUT_MS
 }
@@ -105,6 +112,10 @@ pub struct NodeConfig {
     /// with 504 and no output, milliseconds.
     #[serde(default = "default_query_timeout_ms")]
     pub query_timeout_ms: u64,
+    /// Most queries this party runs at once; a query that finds no slot within a few seconds
+    /// is refused with 503 (each query holds its rows and MPC state in memory).
+    #[serde(default = "default_max_concurrent_queries")]
+    pub max_concurrent_queries: usize,
     /// Statistics over fewer patients' rows than this are refused (a filtered mean: withheld,
     /// decided inside the MPC). The same at every node of a cluster (the parties compare it
     /// before computing); never below 2.
@@ -295,6 +306,7 @@ mod tests {
             identities: "identities/registry.toml".into(),
             max_body_bytes: 1000,
             query_timeout_ms: 5000,
+            max_concurrent_queries: 4,
             min_cohort: 10,
             clock_skew_ms: 60_000,
             consent_required: true,

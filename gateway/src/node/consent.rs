@@ -102,7 +102,38 @@ pub enum ConsentError {
     /// The revoked consent was granted by another key.
     #[error("consent refused: consent {0} was granted by another patient")]
     NotYours(String),
+    /// The signer is not a registered patient.
+    #[error("consent refused: the signer is not a registered patient")]
+    NotAPatient,
+    /// The patient already has as many grants in force as a patient may.
+    #[error(
+        "consent refused: {max} grants are already in force for this patient; revoke one first"
+    )]
+    TooManyGrants {
+        /// The cap ([`MAX_GRANTS_IN_FORCE`]).
+        max: usize,
+    },
 }
+
+impl ConsentError {
+    /// The HTTP status of the refusal: the signed request's own ([`RequestError::status`]),
+    /// 403 for a signer who may not consent, 422 over the cap, 400 otherwise.
+    pub fn status(&self) -> u16 {
+        match self {
+            ConsentError::Request(e) => e.status(),
+            ConsentError::NotAPatient => 403,
+            ConsentError::TooManyGrants { .. } => 422,
+            ConsentError::Body(_)
+            | ConsentError::Rule(_)
+            | ConsentError::UnknownConsent(_)
+            | ConsentError::NotYours(_) => 400,
+        }
+    }
+}
+
+/// Most grants one patient may have in force at once (not revoked, not expired): every query
+/// and ingest looks through a patient's grants, and a patient's needs are a handful.
+pub const MAX_GRANTS_IN_FORCE: usize = 64;
 
 /// A consent record whose signature checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,6 +383,20 @@ impl ConsentSet {
         self.in_force(patient, indicator, day, at).next().is_some()
     }
 
+    /// How many of `patient`'s grants are in force at `at` (not revoked, not expired).
+    pub fn grants_in_force(&self, patient: &Pseudonym, at: i64) -> usize {
+        self.grants.get(patient).map_or(0, |gs| {
+            gs.iter()
+                .filter(|g| {
+                    let ConsentBody::Grant { expires, .. } = &g.body else {
+                        return false;
+                    };
+                    !self.revoked.contains(&g.id) && expires.is_none_or(|e| at < e)
+                })
+                .count()
+        })
+    }
+
     /// The (purposes, institution) of `patient`'s grants in force at `at` that cover a row of
     /// `indicator` effective on `day` (the whole day inside the grant's window).
     fn in_force<'a>(
@@ -526,6 +571,36 @@ mod tests {
         check_revocation(&open_consent(&own).unwrap(), Some(&grant_record)).unwrap();
         let set = ConsentSet::from_stored(&stored(&[g, by_other, own])).unwrap();
         assert!(!set.covers(&pa, HR, day(0), use_at(T + 5)));
+    }
+
+    #[test]
+    fn grants_in_force_leave_out_the_revoked_and_the_expired() {
+        let a = key(1);
+        let pa = Pseudonym::from_public_key(&a.verifying_key().to_bytes());
+        let lapsing = ConsentBody::Grant {
+            purposes: vec![Purpose::Research],
+            indicators: vec![],
+            from: None,
+            to: None,
+            institution: None,
+            expires: Some(T + 100),
+        };
+        let kept = signed(&a, &grant(&[]), T);
+        let revoked = signed(&a, &grant(&[HR]), T + 1);
+        let revoke = signed(
+            &a,
+            &ConsentBody::Revoke {
+                consent: hex::encode(consent_id(&revoked)),
+            },
+            T + 2,
+        );
+        let records = [kept, revoked, revoke, signed(&a, &lapsing, T + 3)];
+        let set = ConsentSet::from_stored(&stored(&records)).unwrap();
+        assert_eq!(set.grants_in_force(&pa, T + 50), 2);
+        assert_eq!(set.grants_in_force(&pa, T + 100), 1);
+        assert_eq!(set.grants_in_force(&Pseudonym([0; 32]), T), 0);
+        assert_eq!(ConsentError::TooManyGrants { max: 64 }.status(), 422);
+        assert_eq!(ConsentError::NotAPatient.status(), 403);
     }
 
     #[test]

@@ -22,8 +22,11 @@ use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
 use super::api::ApiError;
-use super::consent::{ConsentBody, ConsentError, ConsentSet, check_revocation, open_consent};
-use super::signed::{Kind, SignedRequest, verify};
+use super::consent::{
+    ConsentBody, ConsentError, MAX_GRANTS_IN_FORCE, check_revocation, open_consent,
+};
+use super::registry::Role;
+use super::signed::{Kind, SignedRequest, registered, verify};
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
 use crate::net::rpc::{Request, Response};
@@ -39,12 +42,7 @@ pub async fn store_consent(
 ) -> Result<Option<u64>, (StatusCode, String)> {
     let refused = |e: ConsentError| {
         warn!(reason = %e, "consent refused");
-        let status = match &e {
-            ConsentError::Request(r) => {
-                StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST)
-            }
-            _ => StatusCode::BAD_REQUEST,
-        };
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
         (status, e.to_string())
     };
     // A client's request must be fresh and new; a pinned peer's replication may come late (it
@@ -59,12 +57,31 @@ pub async fn store_consent(
             Kind::Consent,
             now(),
             state.clock_skew,
-            |_| true,
+            registered(
+                &state
+                    .registry
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Role::Patient,
+            ),
             &mut cache,
         )
+        .and_then(|verified| {
+            state.charge(Kind::Consent, verified.signer.as_bytes())?;
+            Ok(verified)
+        })
         .map_err(|e| refused(e.into()))?;
     }
     let record = open_consent(signed).map_err(refused)?;
+    // Only a registered patient consents, from a client or relayed by a peer.
+    let is_patient = state
+        .registry
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .has(Role::Patient, &record.signer);
+    if !is_patient {
+        return Err(refused(ConsentError::NotAPatient));
+    }
     let bytes = serde_json::to_vec(signed).expect("a signed request serialises");
     let cached = state.clone();
     let outcome = with_store(state, move |store| {
@@ -81,15 +98,23 @@ pub async fn store_consent(
                 return Ok(Err(e));
             }
         }
+        // A client's new grant beyond the cap is refused; a peer's copy of a grant another node
+        // accepted is stored, so the parties' consents stay the same.
+        if from_client && matches!(record.body, ConsentBody::Grant { .. }) {
+            let in_force = cached
+                .consents
+                .get(store)?
+                .grants_in_force(&record.patient, now().0);
+            if in_force >= MAX_GRANTS_IN_FORCE && store.consent(&record.id)?.is_none() {
+                return Ok(Err(ConsentError::TooManyGrants {
+                    max: MAX_GRANTS_IN_FORCE,
+                }));
+            }
+        }
         let stored = store.record_consent(record.id, &bytes, record.signer, now())?;
         // A grant releases the patient's held values it covers to the sharing outbox.
         if matches!(record.body, ConsentBody::Grant { .. }) {
-            let set = ConsentSet::from_stored(&store.consents()?).map_err(|e| {
-                hdg_storage::StoreError::Corrupt {
-                    what: "consents".into(),
-                    reason: e,
-                }
-            })?;
+            let set = cached.consents.get(store)?;
             let at = now().0;
             let released = store.release_held(&record.patient, &|o| {
                 set.covers_any_use(&o.patient, &o.indicator, o.effective.utc_day(), at)

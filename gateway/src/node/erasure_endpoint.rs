@@ -27,6 +27,7 @@ use tracing::{debug, info, warn};
 
 use super::api::ApiError;
 use super::erasure::{CheckedErasure, ErasureRequest, check_erasure, check_fresh_erasure};
+use super::signed::Kind;
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
 use crate::net::rpc::{Request, Response};
@@ -62,6 +63,9 @@ fn check_here(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         check_fresh_erasure(req, &checked, now().0, skew, &mut cache).map_err(refused)?;
+        state
+            .charge(Kind::Erase, &checked.actor)
+            .map_err(|e| refused(e.into()))?;
     }
     Ok(checked)
 }

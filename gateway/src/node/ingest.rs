@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::io::Cursor;
+use std::sync::Arc;
 
 use hdg_schema::{
     Catalog, Enrolments, Format, ImportError, ImportOptions, ImportReport, Mode, Pseudonym,
@@ -15,6 +16,7 @@ use hdg_schema::{
 use hdg_storage::{Anchored, CommitReceipt, Sharing, Store};
 
 use super::consent::ConsentSet;
+use super::consent_cache::ConsentCache;
 use crate::cli::ingest::{IngestTotals, ingest_with};
 
 /// Observations per commit (the same group-commit size as `hdg ingest`).
@@ -82,8 +84,8 @@ pub fn format_of(content_type: Option<&str>, body: &[u8]) -> Result<Format, Stri
 
 /// Validates and commits `body` as written by the source with key `source` (the actor of every
 /// record's ledger entry), enrolled patients under the pseudonyms of their keys, and queues the
-/// numeric values for sharing (with `consent_required`, only enrolled patients'
-/// values: nobody else can consent). Strict mode validates the whole body first and stores
+/// numeric values for sharing (with `consents`, the cluster requires consent: only enrolled
+/// patients' values a consent covers, the others held; nobody else can consent). Strict mode validates the whole body first and stores
 /// nothing when any entry is rejected; lenient mode stores the good entries.
 pub fn ingest_body(
     store: &mut Store,
@@ -91,9 +93,10 @@ pub fn ingest_body(
     format: Format,
     mode: Mode,
     enrolled: &Enrolments,
-    consent_required: bool,
+    consents: Option<&ConsentCache>,
     source: [u8; 32],
 ) -> Result<Ingested, IngestFailure> {
+    let consent_required = consents.is_some();
     let opts = ImportOptions {
         mode,
         pseudonym_key: store.pseudonym_key(),
@@ -125,14 +128,12 @@ pub fn ingest_body(
         .values()
         .map(Pseudonym::from_public_key)
         .collect();
-    // Only a node with enrolled patients needs the consents (each re-verified when read).
-    let consents = if consent_required && !shareable.is_empty() {
-        let stored = store
-            .consents()
-            .map_err(|e| IngestFailure::Store(e.to_string()))?;
-        ConsentSet::from_stored(&stored).map_err(IngestFailure::Store)?
-    } else {
-        ConsentSet::default()
+    // Only a node with enrolled patients needs the consents.
+    let consents = match consents {
+        Some(cache) if !shareable.is_empty() => cache
+            .get(store)
+            .map_err(|e| IngestFailure::Store(e.to_string()))?,
+        _ => Arc::new(ConsentSet::default()),
     };
     let at = crate::cli::ingest::now().0;
     let decide = |o: &hdg_schema::Observation| {

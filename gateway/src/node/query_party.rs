@@ -18,8 +18,9 @@ use tracing::warn;
 
 use hdg_ledger::EntryKind;
 
-use super::consent::{ConsentSet, Use};
+use super::consent::Use;
 use super::query::answer::{query_digest, sign_answer};
+use super::query::limits;
 use super::query::run::{PartySetup, run_selected};
 use super::query::select::select_rows;
 use super::query::{PartyAnswer, Query, QueryError};
@@ -83,6 +84,10 @@ pub fn verify_researcher(
         ),
         &mut cache,
     )
+    .and_then(|verified| {
+        state.charge(Kind::Query, verified.signer.as_bytes())?;
+        Ok(verified)
+    })
     .map_err(|e| {
         warn!(reason = %e, "query refused");
         Refusal::new(e.status(), e.to_string())
@@ -118,6 +123,7 @@ impl ClassifyKind for serde_json::Error {
 /// so it is the registry's, never the researcher's own word).
 pub fn authorise_query(state: &NodeState, signed: &SignedRequest) -> Result<Query, Refusal> {
     let query = parse_query(&signed.body)?;
+    limits::check_shape(&query).map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
     let researcher = signer_key(signed)?;
     let allowed = state
         .registry
@@ -137,6 +143,9 @@ pub fn authorise_query(state: &NodeState, signed: &SignedRequest) -> Result<Quer
     Ok(query)
 }
 
+/// How long a query waits for a free slot at a party before it is refused.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs the signed query at this party (see the module doc).
 pub async fn answer_query(
     state: &Arc<NodeState>,
@@ -147,6 +156,18 @@ pub async fn answer_query(
     if verify_here {
         verify_researcher(state, signed)?;
     }
+    // Held until this party's answer is made; a query waits a little for a slot, then is
+    // refused rather than queued without bound.
+    let _slot = tokio::time::timeout(SLOT_WAIT, state.query_slots.acquire())
+        .await
+        .map_err(|_| {
+            warn!("query refused: every query slot at this party is busy");
+            Refusal::new(
+                503,
+                "busy: this party is running as many queries as it may; retry shortly",
+            )
+        })?
+        .map_err(|_| Refusal::new(503, "the node is shutting down"))?;
     if session != session_of(signed) {
         warn!("query refused: session id does not match the request");
         return Err(Refusal::new(
@@ -176,10 +197,10 @@ pub async fn answer_query(
             .as_mut()
             .ok_or_else(|| Refusal::new(503, "the node is shutting down"))?;
         let selection = if worker.policy.consent_required {
-            let consents = store
-                .consents()
-                .map_err(|e| Refusal::new(500, format!("cannot read the consents: {e}")))
-                .and_then(|c| ConsentSet::from_stored(&c).map_err(|e| Refusal::new(500, e)))?;
+            let consents = worker
+                .consents
+                .get(store)
+                .map_err(|e| Refusal::new(500, format!("cannot read the consents: {e}")))?;
             // Judged at this node's own time, never the request's (which the researcher
             // chose, and could backdate within the clock-skew window to use a lapsed grant).
             let use_ = Use {
@@ -288,7 +309,10 @@ pub fn query_status(e: &QueryError) -> u16 {
         | QueryError::Filter { .. }
         | QueryError::Value(_) => 400,
         QueryError::RowSetMismatch { .. } => 409,
-        QueryError::CohortTooSmall { .. } | QueryError::TooFewConsented { .. } => 422,
+        QueryError::CohortTooSmall { .. }
+        | QueryError::TooFewConsented { .. }
+        | QueryError::TooManyEdges { .. }
+        | QueryError::TooMuchWork { .. } => 422,
         QueryError::Store(_)
         | QueryError::WrongParty { .. }
         | QueryError::PolicyMismatch { .. } => 500,

@@ -173,10 +173,12 @@ pub async fn apply_here(
             .replay
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        check_fresh(req, digest(req, DOMAIN), now().0, skew, &mut cache).map_err(|e| {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            (status, e.to_string())
-        })?;
+        check_fresh(req, digest(req, DOMAIN), now().0, skew, &mut cache)
+            .and_then(|()| state.charge(Kind::Registry, &admin))
+            .map_err(|e| {
+                let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                (status, e.to_string())
+            })?;
     }
     let bytes = serde_json::to_vec(req).expect("a request serialises");
     let subject = digest(req, DOMAIN);

@@ -17,13 +17,15 @@ use hdg_schema::Enrolments;
 use hdg_storage::Store;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{debug, info, warn};
 
 use super::api::router;
 use super::config::{Checked, NodeConfig};
+use super::consent_cache::ConsentCache;
 use super::delivery::run_deliveries;
 use super::query::run::QueryPolicy;
+use super::rate_limit::RateLimiter;
 use super::registry::{Registry, Role, load_enrolments};
 use super::registry_change::replay_changes;
 use super::replay::ReplayCache;
@@ -142,6 +144,9 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         pins,
         cosigner,
         node_key: node_key.clone(),
+        consents: ConsentCache::default(),
+        limits: RateLimiter::default(),
+        query_slots: Semaphore::new(config.max_concurrent_queries.max(1)),
     });
     let connector = tokio::spawn(keep_connected(links.clone(), checked.quic));
     let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests(), pins));

@@ -133,6 +133,12 @@ pub enum RequestError {
     /// it (a request it acted on must stay refused as a replay after a restart).
     #[error("request refused for now: this node could not record it against replays; retry")]
     NotRecorded,
+    /// The signer made more requests of this kind than its rate allows.
+    #[error("request refused: too many requests from this key; retry in {retry_ms} ms")]
+    TooMany {
+        /// Milliseconds until the next request is allowed.
+        retry_ms: u64,
+    },
 }
 
 impl From<NotAdmitted> for RequestError {
@@ -152,6 +158,7 @@ impl RequestError {
         match self {
             RequestError::UnknownKey | RequestError::Replayed => 403,
             RequestError::NotRecorded => 503,
+            RequestError::TooMany { .. } => 429,
             RequestError::Unsigned
             | RequestError::Malformed { .. }
             | RequestError::BadSignature

@@ -12,11 +12,15 @@ use hdg_ledger::Cosigner;
 use hdg_mpc::PartyId;
 use hdg_schema::Enrolments;
 use hdg_storage::{Store, StoreError};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
+use super::consent_cache::ConsentCache;
 use super::query::run::QueryPolicy;
+use super::rate_limit::RateLimiter;
 use super::registry::Registry;
 use super::replay::ReplayCache;
+use super::signed::{Kind, RequestError};
+use crate::cli::ingest::now;
 use crate::net::identity::NodeKey;
 use crate::net::links::PeerLinks;
 use crate::net::rpc::{Request, Response, RpcError};
@@ -64,6 +68,12 @@ pub struct NodeState {
     pub cosigner: Cosigner,
     /// The node's ed25519 identity: signs this party's answers to queries.
     pub node_key: SigningKey,
+    /// The verified consents, rebuilt only when one was stored since.
+    pub consents: ConsentCache,
+    /// Each signer's allowance of signed requests per kind.
+    pub limits: RateLimiter,
+    /// One permit per query this party may run at once.
+    pub query_slots: Semaphore,
 }
 
 impl NodeState {
@@ -74,6 +84,13 @@ impl NodeState {
         if head.is_some() {
             *self.head.lock().unwrap_or_else(PoisonError::into_inner) = head;
         }
+    }
+
+    /// Charges one verified request of `kind` by `signer` against its rate (429 beyond it).
+    pub fn charge(&self, kind: Kind, signer: &[u8; 32]) -> Result<(), RequestError> {
+        self.limits
+            .charge(kind, signer, now().0)
+            .map_err(|retry_ms| RequestError::TooMany { retry_ms })
     }
 
     /// Sends `request` to both peers at once; each answer (or why there is none) with its peer.

@@ -9,6 +9,7 @@
 
 pub mod answer;
 pub mod filter;
+pub mod limits;
 pub mod run;
 pub mod select;
 
@@ -194,6 +195,24 @@ pub enum QueryError {
     TooFewConsented {
         /// The rule's minimum.
         min_cohort: u64,
+    },
+    /// A histogram with more edges than a party computes.
+    #[error("histogram refused: {edges} edges, at most {max}")]
+    TooManyEdges {
+        /// Edges asked for.
+        edges: usize,
+        /// The cap ([`limits::MAX_HISTOGRAM_EDGES`]).
+        max: usize,
+    },
+    /// A query that would compare more values at once than a party computes.
+    #[error(
+        "query refused: it would compute on {work} values at once, at most {max} (fewer histogram edges or a narrower time window)"
+    )]
+    TooMuchWork {
+        /// Values it would compute on (rows x edges for a histogram).
+        work: u64,
+        /// The cap ([`limits::MAX_QUERY_WORK`]).
+        max: u64,
     },
     /// Exchanging the row digests failed.
     #[error("exchanging row digests: {0}")]

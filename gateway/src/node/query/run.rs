@@ -6,6 +6,7 @@ use hdg_mpc::stats::{Aggregates, ValueBound, filtered, histogram, moments, order
 use hdg_mpc::{Channel, Party, PartyId, PrfKind, PublicKey, SessionId, SessionSecret};
 
 use super::filter::indicator;
+use super::limits;
 use super::select::Selection;
 use super::{PartyAnswer, Query, QueryError, Statistic};
 
@@ -51,6 +52,8 @@ pub fn run_selected(
     let digest = selection.digest();
     compare_digests(channel.as_mut(), setup.me, &digest, policy)?;
     let rows = selection.rows();
+    // The same rows at the three parties (the digests agree), so all three refuse alike.
+    limits::check_work(q, rows)?;
     let filtered = matches!(q.statistic, Statistic::FilteredMean { .. });
     // The rule counts patients, not rows: many rows of one patient are still that patient.
     if !filtered && (selection.patients.len() as u64) < policy.min_cohort {

@@ -1,0 +1,98 @@
+//! The verified consents, kept between requests. Building a [`ConsentSet`] re-checks the
+//! signature of every consent record ever stored; every query, ingest and grant needs the set,
+//! so without a cache their cost grows with the number of consents ever posted. The cache holds
+//! the set built at the store's consent generation ([`Store::consent_generation`]) and is rebuilt
+//! when a consent was stored since.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use hdg_storage::{Store, StoreError};
+
+use super::consent::ConsentSet;
+
+/// The last verified consent set and the generation it was built at.
+#[derive(Debug, Default)]
+pub struct ConsentCache {
+    cached: Mutex<Option<(u64, Arc<ConsentSet>)>>,
+}
+
+impl ConsentCache {
+    /// The verified consents of `store` (the one store this cache serves), rebuilt only when a
+    /// consent was stored since the last call. A record that does not verify is an error, as
+    /// in [`ConsentSet::from_stored`].
+    pub fn get(&self, store: &Store) -> Result<Arc<ConsentSet>, StoreError> {
+        let generation = store.consent_generation();
+        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, set)) = cached.as_ref()
+            && *at == generation
+        {
+            return Ok(set.clone());
+        }
+        let set = Arc::new(
+            ConsentSet::from_stored(&store.consents()?).map_err(|reason| StoreError::Corrupt {
+                what: "consents".into(),
+                reason,
+            })?,
+        );
+        *cached = Some((generation, set.clone()));
+        Ok(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::consent::{ConsentBody, Purpose, open_consent};
+    use crate::node::signed::{Kind, sign};
+    use ed25519_dalek::SigningKey;
+    use hdg_schema::{Pseudonym, Timestamp};
+    use hdg_storage::{KeySource, SecretKey};
+
+    const T: i64 = 1_750_000_000_000;
+
+    #[test]
+    fn the_set_is_reused_until_a_consent_is_stored_and_then_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(
+            dir.path(),
+            true,
+            &KeySource::Key(SecretKey::from_bytes([1; 32])),
+        )
+        .unwrap();
+        let cache = ConsentCache::default();
+        let first = cache.get(&store).unwrap();
+        assert!(Arc::ptr_eq(&first, &cache.get(&store).unwrap()));
+
+        let patient = SigningKey::from_bytes(&[9; 32]);
+        let body = ConsentBody::Grant {
+            purposes: vec![Purpose::Research],
+            indicators: vec![],
+            from: None,
+            to: None,
+            institution: None,
+            expires: None,
+        };
+        let signed = sign(
+            &patient,
+            Kind::Consent,
+            &serde_json::to_string(&body).unwrap(),
+            Timestamp(T),
+        );
+        let record = open_consent(&signed).unwrap();
+        let bytes = serde_json::to_vec(&signed).unwrap();
+        store
+            .record_consent(record.id, &bytes, record.signer, Timestamp(T))
+            .unwrap();
+
+        let after = cache.get(&store).unwrap();
+        assert!(!Arc::ptr_eq(&first, &after));
+        let p = Pseudonym::from_public_key(patient.verifying_key().as_bytes());
+        assert!(!first.covers_any_use(&p, "8867-4", Timestamp(0), T + 1));
+        assert!(after.covers_any_use(&p, "8867-4", Timestamp(0), T + 1));
+        // Storing the same record again writes nothing, and the set is reused.
+        store
+            .record_consent(record.id, &bytes, record.signer, Timestamp(T))
+            .unwrap();
+        assert!(Arc::ptr_eq(&after, &cache.get(&store).unwrap()));
+    }
+}

@@ -1,0 +1,98 @@
+//! What one query may cost a party. A statistic's memory grows with the values it takes through
+//! the MPC's multiplications and comparisons at once: a histogram compares every row with every
+//! edge, so 10^6 edges over 5,000 rows would ask each party for about 160 GB. Count, sum and mean
+//! are local sums of the shares already selected and take nothing through the protocol. The caps are the same at every party (constants, not
+//! configuration), so the three refuse the same queries at the same step, and the refusal names
+//! the limit (422).
+//!
+//! The shape of a query (its edges) is checked before anything is read; its work, which needs
+//! the number of rows selected, before the MPC starts.
+
+use super::{Query, QueryError, Statistic};
+
+/// Most edges a histogram may have.
+pub const MAX_HISTOGRAM_EDGES: usize = 64;
+
+/// Most values one query may take through the protocol at once (rows × edges for a histogram):
+/// about 1 GiB of shares and comparison state at each party.
+pub const MAX_QUERY_WORK: u64 = 1 << 25;
+
+/// Refuses a query whose parameters alone exceed a cap.
+pub fn check_shape(q: &Query) -> Result<(), QueryError> {
+    if let Statistic::Histogram { edges } = &q.statistic
+        && edges.len() > MAX_HISTOGRAM_EDGES
+    {
+        return Err(QueryError::TooManyEdges {
+            edges: edges.len(),
+            max: MAX_HISTOGRAM_EDGES,
+        });
+    }
+    Ok(())
+}
+
+/// The values `q` takes through the protocol at once over `rows` rows (see the module doc);
+/// saturating.
+pub fn work(q: &Query, rows: u64) -> u64 {
+    let per_row = match &q.statistic {
+        Statistic::Histogram { edges } => edges.len() as u64,
+        Statistic::Variance
+        | Statistic::Pearson { .. }
+        | Statistic::FilteredMean { .. }
+        | Statistic::Median => 1,
+        Statistic::Count | Statistic::Sum | Statistic::Mean => 0,
+    };
+    rows.saturating_mul(per_row)
+}
+
+/// Refuses `q` over `rows` rows when its work exceeds [`MAX_QUERY_WORK`].
+pub fn check_work(q: &Query, rows: u64) -> Result<(), QueryError> {
+    let work = work(q, rows);
+    if work > MAX_QUERY_WORK {
+        return Err(QueryError::TooMuchWork {
+            work,
+            max: MAX_QUERY_WORK,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::consent::Purpose;
+
+    fn histogram(edges: usize) -> Query {
+        Query {
+            statistic: Statistic::Histogram {
+                edges: (0..edges as i64).collect(),
+            },
+            indicator: "8867-4".into(),
+            from: None,
+            to: None,
+            researcher_x25519: [0; 32],
+            purpose: Purpose::Research,
+        }
+    }
+
+    #[test]
+    fn the_edge_cap_is_inclusive_and_named() {
+        assert!(check_shape(&histogram(MAX_HISTOGRAM_EDGES)).is_ok());
+        let e = check_shape(&histogram(MAX_HISTOGRAM_EDGES + 1)).unwrap_err();
+        assert!(
+            e.to_string().contains(&MAX_HISTOGRAM_EDGES.to_string()),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn work_is_rows_times_edges_and_cannot_overflow() {
+        let q = histogram(64);
+        assert_eq!(work(&q, 1000), 64_000);
+        assert_eq!(work(&histogram(0), 7), 0);
+        assert_eq!(work(&q, u64::MAX), u64::MAX);
+        let rows_at_cap = MAX_QUERY_WORK / 64;
+        assert!(check_work(&q, rows_at_cap).is_ok());
+        let e = check_work(&q, rows_at_cap + 1).unwrap_err();
+        assert!(e.to_string().contains(&MAX_QUERY_WORK.to_string()), "{e}");
+    }
+}
