@@ -1,14 +1,11 @@
 //! `hdg`: the Healthcare Data Gateway command-line tool.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod cli;
-mod net;
-mod node;
+use hdg_gateway::cli;
 
 /// Healthcare Data Gateway: health records under an indicator-centric schema, anchored in a
 /// verifiable ledger, with statistics computed by three-party secure computation.
@@ -84,26 +81,5 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// A data folder argument shared by the store commands.
-#[derive(clap::Args, Clone)]
-pub struct DataDir {
-    /// The node's data folder (RocksDB and its sealed keyring).
-    #[arg(long = "data", value_name = "DIR")]
-    pub dir: PathBuf,
-    #[command(flatten)]
-    pub unlock: cli::unlock::Unlock,
-}
-
-impl DataDir {
-    /// Opens the store in this folder (creating it with `create`), unlocked as the options say.
-    pub fn open(&self, create: bool) -> anyhow::Result<hdg_storage::Store> {
-        Ok(hdg_storage::Store::open(
-            &self.dir,
-            create,
-            &self.unlock.source()?,
-        )?)
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use hdg_schema::{Catalog, RecordId, Value};
 
-use crate::DataDir;
+use super::unlock::DataDir;
 
 /// Arguments of `hdg history`.
 #[derive(clap::Args)]

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::DataDir;
+use super::unlock::DataDir;
 
 /// Arguments of `hdg key`.
 #[derive(clap::Args)]

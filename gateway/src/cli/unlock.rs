@@ -55,3 +55,24 @@ pub fn node_signing_key(
         .with_context(|| format!("cannot unlock the keys of {}", data.display()))?;
     Ok(ring.node_key())
 }
+
+/// A data folder argument shared by the store commands.
+#[derive(clap::Args, Clone)]
+pub struct DataDir {
+    /// The node's data folder (RocksDB and its sealed keyring).
+    #[arg(long = "data", value_name = "DIR")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub unlock: Unlock,
+}
+
+impl DataDir {
+    /// Opens the store in this folder (creating it with `create`), unlocked as the options say.
+    pub fn open(&self, create: bool) -> anyhow::Result<hdg_storage::Store> {
+        Ok(hdg_storage::Store::open(
+            &self.dir,
+            create,
+            &self.unlock.source()?,
+        )?)
+    }
+}
