@@ -17,8 +17,11 @@ use crate::node::consent_fhir::{from_fhir, to_fhir};
 use crate::node::ingest_auth;
 use crate::node::signed::{Kind, SignedRequest, check_signature};
 
+/// A fuzz target: its name and what it runs on one input.
+pub type Target = (&'static str, fn(&[u8]));
+
 /// Every fuzz target, by name (the names of `fuzz/fuzz_targets/*.rs` and `fuzz/corpus/*`).
-pub const TARGETS: [(&str, fn(&[u8])); 10] = [
+pub const TARGETS: [Target; 10] = [
     ("import_fhir", import_fhir),
     ("import_ndjson", import_ndjson),
     ("import_csv", import_csv),
