@@ -14,8 +14,10 @@ use serde_json::Value;
 mod common;
 use common::*;
 
-/// A one-connection proxy to `upstream` that passes the request through and the answer back
-/// after `tamper` rewrote its JSON body; what upstream answered is kept in `seen`.
+/// A one-connection proxy to `upstream` that passes the query through (over TLS, as any
+/// client) and the answer back after `tamper` rewrote its JSON body; what upstream answered is
+/// kept in `seen`. The client reaches the proxy over plain HTTP (`--insecure-http`): the
+/// coordinator is the adversary here, not the network.
 fn proxy(
     upstream: SocketAddr,
     seen: Arc<Mutex<Option<Value>>>,
@@ -26,11 +28,13 @@ fn proxy(
     let handle = std::thread::spawn(move || {
         let (mut client, _) = listener.accept().unwrap();
         let request = read_request(&mut client);
-        let mut node = TcpStream::connect(upstream).unwrap();
-        node.write_all(&request).unwrap();
-        let mut raw = Vec::new();
-        node.read_to_end(&mut raw).unwrap();
-        let (status, mut body) = parse_response(&raw);
+        let split = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let (status, mut body) = http(
+            upstream,
+            "POST",
+            "/v1/query",
+            Some(("application/json", &request[split + 4..])),
+        );
         *seen.lock().unwrap() = Some(body.clone());
         tamper(&mut body);
         let text = body.to_string();
@@ -72,6 +76,7 @@ fn ask_via(dir: &Path, via: SocketAddr) -> (bool, String, String) {
         dir.to_str().unwrap(),
         "--node",
         &format!("http://{via}"),
+        "--insecure-http",
         "--key",
         dir.join("identities/research-institute.key")
             .to_str()
@@ -131,12 +136,14 @@ fn a_coordinator_that_forges_swaps_replays_or_relabels_answers_is_caught() {
         .filter(|p| p.ends_with(".json") || p.ends_with(".ndjson"))
         .collect();
     files.sort();
-    let url = format!("http://{}", http_addr(&dir, 0));
+    let url = format!("https://{}", http_addr(&dir, 0));
     let source = dir.join("identities/source-node0.key");
     let mut args = vec![
         "ingest",
         "--node",
         url.as_str(),
+        "--cluster",
+        dir.to_str().unwrap(),
         "--key",
         source.to_str().unwrap(),
     ];

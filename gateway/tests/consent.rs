@@ -159,11 +159,13 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     let clinician = dir.join("identities/clinician-1.key");
     let a_public = hex::encode(SigningKey::from_bytes(&[11; 32]).verifying_key().to_bytes());
     let access = |approvers: &[&Path]| {
-        let url = format!("http://{}", http_addr(dir, 0));
+        let url = format!("https://{}", http_addr(dir, 0));
         let mut args = vec![
             "access",
             "--node",
             &url,
+            "--cluster",
+            dir.to_str().unwrap(),
             "--patient",
             &a_public,
             "--requester",
@@ -245,11 +247,13 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     for (key, records, consents, queries, accesses) in
         [(a_key, stored[0], 3, 3, 2), (b_key, stored[1], 1, 3, 0)]
     {
-        let url = format!("http://{}", http_addr(dir, 1));
+        let url = format!("https://{}", http_addr(dir, 1));
         let (ok, out) = hdg_text(&[
             "audit",
             "--node",
             &url,
+            "--cluster",
+            dir.to_str().unwrap(),
             "--key",
             key.to_str().unwrap(),
             "--json",
@@ -278,8 +282,16 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         }
     }
 
-    let url = format!("http://{}", http_addr(dir, 2));
-    let (ok, text) = hdg_text(&["audit", "--node", &url, "--key", a_key.to_str().unwrap()]);
+    let url = format!("https://{}", http_addr(dir, 2));
+    let (ok, text) = hdg_text(&[
+        "audit",
+        "--node",
+        &url,
+        "--cluster",
+        dir.to_str().unwrap(),
+        "--key",
+        a_key.to_str().unwrap(),
+    ]);
     assert!(ok, "{text}");
     assert!(text.contains("each proven under its signed head"), "{text}");
     assert!(

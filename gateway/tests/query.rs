@@ -132,7 +132,7 @@ fn start_cluster(dir: &Path) -> Nodes {
 }
 
 fn ingest_bundles(nodes: &mut Nodes, dir: &Path, files: &[PathBuf]) {
-    let url = format!("http://{}", http_addr(dir, 0));
+    let url = format!("https://{}", http_addr(dir, 0));
     let source = dir
         .join("identities/source-node0.key")
         .display()
@@ -141,6 +141,8 @@ fn ingest_bundles(nodes: &mut Nodes, dir: &Path, files: &[PathBuf]) {
         "ingest".to_string(),
         "--node".to_string(),
         url,
+        "--cluster".to_string(),
+        dir.display().to_string(),
         "--key".to_string(),
         source,
     ];
@@ -551,12 +553,14 @@ fn a_synthetic_cohort_ingested_at_three_home_nodes_gives_the_plaintext_statistic
     }
     // File i to home node i.
     for (i, file) in files.iter().enumerate() {
-        let url = format!("http://{}", http_addr(dir, i));
+        let url = format!("https://{}", http_addr(dir, i));
         let source = dir.join(format!("identities/source-node{i}.key"));
         let out = hdg(&[
             "ingest",
             "--node",
             &url,
+            "--cluster",
+            dir.to_str().unwrap(),
             "--key",
             source.to_str().unwrap(),
             file.to_str().unwrap(),

@@ -39,7 +39,7 @@ fn query_refusal_for(dir: &Path, i: usize, key: &Path, purpose: &str) -> String 
 }
 
 fn registry(dir: &Path, admins: &[&str], change: &[&str]) -> (bool, String) {
-    let url = format!("http://{}", http_addr(dir, 0));
+    let url = format!("https://{}", http_addr(dir, 0));
     let keys: Vec<String> = admins
         .iter()
         .map(|a| {
@@ -48,7 +48,13 @@ fn registry(dir: &Path, admins: &[&str], change: &[&str]) -> (bool, String) {
                 .to_string()
         })
         .collect();
-    let mut args = vec!["registry", "--node", &url];
+    let mut args = vec![
+        "registry",
+        "--node",
+        &url,
+        "--cluster",
+        dir.to_str().unwrap(),
+    ];
     for k in &keys {
         args.extend(["--approve", k.as_str()]);
     }

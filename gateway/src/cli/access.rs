@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::http::{NodeUrl, post};
+use super::http::{NodeArgs, post};
 use super::ingest::now;
 use super::query::read_seed;
 use crate::node::access::AccessRequest;
@@ -18,9 +18,8 @@ use crate::node::signed::{Kind, NONCE_BYTES};
 /// Arguments of `hdg access`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The patient's home node, `http://host:port`.
-    #[arg(long)]
-    node: String,
+    #[command(flatten)]
+    node: NodeArgs,
     /// The patient's public key (64 hex digits).
     #[arg(long)]
     patient: String,
@@ -46,7 +45,7 @@ pub struct Args {
 
 /// Builds the request, signs it with every approver, posts it; exit failure when refused.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let node = NodeUrl::parse(&args.node)?;
+    let node = args.node.open()?;
     let requester = read_seed(&args.requester)?;
     let time = now().0;
     let body = serde_json::to_string(&AccessRequest {

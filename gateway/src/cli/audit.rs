@@ -15,7 +15,7 @@ use hdg_ledger::{
 use hdg_schema::Timestamp;
 use serde_json::Value;
 
-use super::http::{NodeUrl, post};
+use super::http::{NodeArgs, post};
 use super::ingest::now;
 use super::query::read_seed;
 use super::verify_cluster::hash_hex;
@@ -25,9 +25,8 @@ use crate::node::signed::{Kind, sign};
 /// Arguments of `hdg audit`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Any node's API, `http://host:port`.
-    #[arg(long)]
-    node: String,
+    #[command(flatten)]
+    node: NodeArgs,
     /// The patient's ed25519 seed file (64 hex digits).
     #[arg(long)]
     key: PathBuf,
@@ -130,7 +129,7 @@ fn describe(e: &Value) -> String {
 
 /// Signs the audit request, posts it, checks every node's answer and prints it.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let node = NodeUrl::parse(&args.node)?;
+    let node = args.node.open()?;
     let key = read_seed(&args.key)?;
     let signed = sign(&key, Kind::Audit, AUDIT_BODY, now());
     let request = serde_json::to_vec(&signed)?;

@@ -26,7 +26,7 @@ pub struct ClusterNode {
     /// Its ed25519 public key, 64 hex digits (the key of its TLS certificate, signed heads and
     /// signed answers).
     pub public_key: String,
-    /// Its HTTP API, `http://host:port`.
+    /// Its API, `https://host:port` (TLS with the certificate of `public_key`).
     pub api: String,
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::json;
 
-use super::http::{NodeUrl, post};
+use super::http::{NodeArgs, post};
 use super::ingest::now;
 use super::query::{parse_time, read_seed};
 use crate::node::consent::{ConsentBody, Purpose};
@@ -19,9 +19,8 @@ use crate::node::signed::{Kind, sign};
 /// Arguments of `hdg consent`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Any node's API, `http://host:port`.
-    #[arg(long)]
-    node: String,
+    #[command(flatten)]
+    node: NodeArgs,
     /// The patient's ed25519 seed file (64 hex digits).
     #[arg(long)]
     key: PathBuf,
@@ -84,7 +83,7 @@ pub(crate) fn purpose(text: &str) -> Result<Purpose, String> {
 
 /// Signs and posts the consent; exit failure when the node refuses it.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let node = NodeUrl::parse(&args.node)?;
+    let node = args.node.open()?;
     let key = read_seed(&args.key)?;
     let time = |t: Option<String>| t.as_deref().map(parse_time).transpose();
     let body = match args.action {

@@ -108,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let researcher = researcher_key(&cluster.layout.researcher_key())?;
     let pins = cluster.layout.pins()?;
-    let all_agree = run_sample_queries(&cluster.url(0), &pins, &researcher, &plain)?;
+    let all_agree = run_sample_queries(&cluster.url(0)?, &pins, &researcher, &plain)?;
 
     println!("\n== witnessing: each node's ledger head cosigned by the two others");
     let witnessed = check_witnessing(&cluster)?;

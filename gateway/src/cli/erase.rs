@@ -16,7 +16,7 @@ use hdg_schema::Pseudonym;
 use hdg_storage::{Erasure, ErasureOrder, Holding};
 use serde_json::json;
 
-use super::http::{NodeUrl, post};
+use super::http::{connect, post};
 use super::ingest::now;
 use super::query::read_seed;
 use super::unlock::Unlock;
@@ -27,9 +27,15 @@ use crate::node::signed::{Kind, NONCE_BYTES, sign};
 /// Arguments of `hdg erase`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A node of the cluster, `http://host:port`: erase at every node.
+    /// A node of the cluster, `https://host:port`: erase at every node.
     #[arg(long, value_name = "URL", conflicts_with = "data")]
     node: Option<String>,
+    /// The cluster file (`cluster.toml`): the node keys an https node must present.
+    #[arg(long, value_name = "FILE")]
+    cluster: Option<PathBuf>,
+    /// Allow a plain-HTTP node (local debugging only).
+    #[arg(long)]
+    insecure_http: bool,
     /// The patient's seed file: erase as the patient (with `--node`).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["approvers", "data"])]
     key: Option<PathBuf>,
@@ -57,10 +63,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.data {
         return offline(&args, dir);
     }
-    let node = NodeUrl::parse(
+    let node = connect(
         args.node
             .as_deref()
             .context("give --node URL (or --data DIR)")?,
+        args.cluster.as_deref(),
+        args.insecure_http,
     )?;
     let request = match (&args.key, args.approvers.is_empty()) {
         (Some(key), true) => ErasureRequest::Patient {

@@ -1,38 +1,125 @@
-//! A small blocking HTTP/1.1 client over `std::net::TcpStream` for the commands that talk to a
-//! node's JSON API (`http://host:port` only; one request per connection, `Connection: close`).
+//! The client of a node's JSON API, on reqwest (blocking, rustls with the ring provider).
+//!
+//! A node serves its API over TLS 1.3 with the certificate of its node key, the key the
+//! cluster file (`cluster.toml`) pins. A client connects to `https://host:port` and accepts only
+//! a certificate whose key is one of the cluster's node keys: no CA, no name or date checks,
+//! as between the nodes themselves ([`crate::net::pinning`]). Plain `http://` is refused unless
+//! the caller says `--insecure-http` (a node started with `insecure_http = true`, for local
+//! debugging only).
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::Value;
 
-/// A node's base address, parsed from `http://host:port[/]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use super::cluster_file::ClusterFile;
+use crate::net::identity::NodeKey;
+use crate::net::pinning::api_client_config;
+
+/// A node's API, ready to be asked: its base URL and a client that trusts what it must.
+#[derive(Debug, Clone)]
 pub struct NodeUrl {
-    /// `host:port`.
-    pub authority: String,
+    base: String,
+    client: Client,
+}
+
+/// How a command reaches a node: `--node URL`, with `--cluster FILE` for the keys it pins, or
+/// `--insecure-http` for a node that serves plain HTTP.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// The node's API, `https://host:port` (`http://` only with --insecure-http).
+    #[arg(long)]
+    pub node: String,
+    /// The cluster file (`cluster.toml` from `hdg init`, or its folder): the node keys an
+    /// https node must present.
+    #[arg(long, value_name = "FILE")]
+    pub cluster: Option<PathBuf>,
+    /// Allow plain HTTP (a node with `insecure_http = true`; local debugging only: everything,
+    /// raw records included, crosses the network in the clear).
+    #[arg(long)]
+    pub insecure_http: bool,
+}
+
+impl NodeArgs {
+    /// The node, trusted as the arguments say.
+    pub fn open(&self) -> anyhow::Result<NodeUrl> {
+        connect(&self.node, self.cluster.as_deref(), self.insecure_http)
+    }
+}
+
+/// The node at `url`, pinned to the node keys of the cluster file at `cluster` (for https), or
+/// plain with `insecure_http`.
+pub fn connect(url: &str, cluster: Option<&Path>, insecure_http: bool) -> anyhow::Result<NodeUrl> {
+    let pins = match cluster {
+        Some(path) => Some(ClusterFile::load(path)?.pins()?),
+        None => None,
+    };
+    NodeUrl::open(url, pins.as_ref().map(|p| p.as_slice()), insecure_http)
+}
+
+/// `(scheme is https, host:port)` of `url`; anything but a bare scheme://host:port is refused.
+fn split_url(url: &str) -> anyhow::Result<(bool, &str)> {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        bail!("node URL must start with https:// (or http:// with --insecure-http)");
+    };
+    let authority = rest.trim_end_matches('/');
+    if authority.is_empty() || authority.contains('/') || !authority.contains(':') {
+        bail!("node URL must be https://host:port");
+    }
+    Ok((tls, authority))
 }
 
 impl NodeUrl {
-    /// Parses `http://host:port`; anything else (https, a path, no port) is refused.
-    pub fn parse(url: &str) -> anyhow::Result<NodeUrl> {
-        let Some(rest) = url.strip_prefix("http://") else {
-            bail!("node URL must start with http:// (https is not supported by this client)");
-        };
-        let authority = rest.trim_end_matches('/');
-        if authority.is_empty() || authority.contains('/') || !authority.contains(':') {
-            bail!("node URL must be http://host:port");
+    /// `url` trusted as follows: `https://` accepts only a node presenting one of `pins` (and
+    /// needs them); `http://` only with `insecure_http`.
+    pub fn open(
+        url: &str,
+        pins: Option<&[NodeKey]>,
+        insecure_http: bool,
+    ) -> anyhow::Result<NodeUrl> {
+        let (tls, authority) = split_url(url)?;
+        let builder = Client::builder().no_proxy();
+        let client = if tls {
+            let pins = pins.context(
+                "an https node is trusted by its key: give --cluster FILE (the cluster.toml its operator handed out)",
+            )?;
+            let config = api_client_config(pins).context("TLS client configuration")?;
+            builder.tls_backend_preconfigured(config)
+        } else {
+            if !insecure_http {
+                bail!(
+                    "{url} is plain HTTP: records and signed requests would cross the network in the clear; use https:// (or --insecure-http to debug a local node)"
+                );
+            }
+            // Plain HTTP never handshakes, but the client still wants a TLS configuration
+            // of its own: one that trusts no key at all.
+            builder.tls_backend_preconfigured(
+                api_client_config(&[]).context("TLS client configuration")?,
+            )
         }
+        .build()
+        .context("cannot set up the HTTP client")?;
+        let scheme = if tls { "https" } else { "http" };
         Ok(NodeUrl {
-            authority: authority.to_string(),
+            base: format!("{scheme}://{authority}"),
+            client,
         })
+    }
+
+    /// The base URL, `scheme://host:port`.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 }
 
 /// POSTs `body` to `path` with `content_type` and returns the status and the JSON answer;
-/// `timeout` bounds connecting, each write and each read.
+/// `timeout` bounds the whole exchange.
 pub fn post(
     node: &NodeUrl,
     path: &str,
@@ -40,7 +127,7 @@ pub fn post(
     body: &[u8],
     timeout: Duration,
 ) -> anyhow::Result<(u16, Value)> {
-    exchange(node, "POST", path, &[], Some((content_type, body)), timeout)
+    post_with_headers(node, path, content_type, &[], body, timeout)
 }
 
 /// [`post`] with extra request `headers` (a source's signature of an ingest).
@@ -52,110 +139,51 @@ pub fn post_with_headers(
     body: &[u8],
     timeout: Duration,
 ) -> anyhow::Result<(u16, Value)> {
-    exchange(
-        node,
-        "POST",
-        path,
-        headers,
-        Some((content_type, body)),
-        timeout,
-    )
+    let mut request = node
+        .client
+        .post(format!("{}{path}", node.base))
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    exchange(node, request, timeout)
 }
 
 /// GETs `path` and returns the status and the JSON answer; `timeout` as for [`post`].
 pub fn get(node: &NodeUrl, path: &str, timeout: Duration) -> anyhow::Result<(u16, Value)> {
-    exchange(node, "GET", path, &[], None, timeout)
+    let request = node.client.get(format!("{}{path}", node.base));
+    exchange(node, request, timeout)
 }
 
 fn exchange(
     node: &NodeUrl,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: Option<(&str, &[u8])>,
+    request: RequestBuilder,
     timeout: Duration,
 ) -> anyhow::Result<(u16, Value)> {
-    let addr = node
-        .authority
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {}", node.authority))?
-        .next()
-        .with_context(|| format!("{} has no address", node.authority))?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)
-        .with_context(|| format!("cannot connect to {}", node.authority))?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-        node.authority
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if let Some((content_type, bytes)) = body {
-        head.push_str(&format!(
-            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-            bytes.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream
-        .write_all(head.as_bytes())
-        .context("sending the request")?;
-    if let Some((_, bytes)) = body {
-        // The server may answer early (e.g. 413) and stop reading: its answer is still read
-        // below.
-        let _ = stream.write_all(bytes);
-    }
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .context("reading the response (timed out or connection lost)")?;
-    parse_response(&raw)
-}
-
-/// The status and JSON body of a raw HTTP/1.1 response.
-pub fn parse_response(raw: &[u8]) -> anyhow::Result<(u16, Value)> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("response has no header end")?;
-    let head = std::str::from_utf8(&raw[..split]).context("response headers are not ASCII")?;
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("response has no status code")?;
-    let mut body = raw[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body)?;
-    }
+    let response = request
+        .timeout(timeout)
+        .send()
+        .map_err(|e| anyhow::anyhow!("{}: {}", node.base, describe(&e)))?;
+    let status = response.status().as_u16();
+    let body = response
+        .bytes()
+        .map_err(|e| anyhow::anyhow!("{}: reading the answer: {}", node.base, describe(&e)))?;
     let json = serde_json::from_slice(&body)
         .with_context(|| format!("status {status}: the body is not JSON"))?;
     Ok((status, json))
 }
 
-fn dechunk(mut b: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let end = b
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .context("chunk size line")?;
-        let size_text = std::str::from_utf8(&b[..end]).context("chunk size")?;
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .context("chunk size is not hex")?;
-        if size == 0 {
-            return Ok(out);
-        }
-        let start = end + 2;
-        let chunk = b.get(start..start + size).context("truncated chunk")?;
-        out.extend_from_slice(chunk);
-        b = b.get(start + size + 2..).unwrap_or(&[]);
+/// The error and its causes on one line (a refused certificate names the unpinned key there).
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
     }
+    text
 }
 
 #[cfg(test)]
@@ -163,26 +191,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_must_be_plain_http_with_a_port() {
+    fn urls_are_a_scheme_host_and_port_and_http_needs_saying_so() {
         assert_eq!(
-            NodeUrl::parse("http://127.0.0.1:8080/").unwrap().authority,
-            "127.0.0.1:8080"
+            split_url("https://127.0.0.1:8080/").unwrap(),
+            (true, "127.0.0.1:8080")
         );
-        assert!(NodeUrl::parse("https://127.0.0.1:8080").is_err());
-        assert!(NodeUrl::parse("http://127.0.0.1").is_err());
-        assert!(NodeUrl::parse("http://127.0.0.1:80/v1").is_err());
-    }
-
-    #[test]
-    fn parses_plain_and_chunked_responses() {
-        let plain = b"HTTP/1.1 403 Forbidden\r\ncontent-length: 13\r\n\r\n{\"error\":\"x\"}";
-        let (status, json) = parse_response(plain).unwrap();
-        assert_eq!(status, 403);
-        assert_eq!(json["error"], "x");
-        let chunked =
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n";
-        let (status, json) = parse_response(chunked).unwrap();
-        assert_eq!(status, 200);
-        assert_eq!(json["a"], 1);
+        assert_eq!(
+            split_url("http://127.0.0.1:8080").unwrap(),
+            (false, "127.0.0.1:8080")
+        );
+        assert!(split_url("ftp://127.0.0.1:8080").is_err());
+        assert!(split_url("https://127.0.0.1").is_err());
+        assert!(split_url("https://127.0.0.1:80/v1").is_err());
+        let e = NodeUrl::open("http://127.0.0.1:1", None, false).unwrap_err();
+        assert!(e.to_string().contains("in the clear"), "{e}");
+        assert!(NodeUrl::open("http://127.0.0.1:1", None, true).is_ok());
+        let e = NodeUrl::open("https://127.0.0.1:1", None, false).unwrap_err();
+        assert!(e.to_string().contains("--cluster"), "{e}");
+        assert!(NodeUrl::open("https://127.0.0.1:1", Some(&[[1; 32]]), false).is_ok());
     }
 }

@@ -32,10 +32,17 @@ pub struct Args {
     data: Option<PathBuf>,
     #[command(flatten)]
     unlock: super::unlock::Unlock,
-    /// A running node's API, `http://host:port`: post each file to its `/v1/observations`,
+    /// A running node's API, `https://host:port`: post each file to its `/v1/observations`,
     /// signed as the source whose seed `--key` names.
     #[arg(long, value_name = "URL", requires = "key")]
     node: Option<String>,
+    /// With `--node`: the cluster file (`cluster.toml`), the node keys an https node must
+    /// present.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    cluster: Option<PathBuf>,
+    /// With `--node`: allow a plain-HTTP node (local debugging only).
+    #[arg(long, requires = "node")]
+    insecure_http: bool,
     /// With `--node`: the seed file of a source (an EHR feed) registered with the cluster.
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
@@ -79,7 +86,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .as_deref()
                 .context("--node needs --key SOURCE_KEY")?,
         )?;
-        return ingest_remote(node, &key, &args.files, args.lenient, args.json);
+        let node = super::http::connect(node, args.cluster.as_deref(), args.insecure_http)?;
+        return ingest_remote(&node, &key, &args.files, args.lenient, args.json);
     };
     let mut store = Store::open(&dir, true, &args.unlock.source()?)?;
     let mode = if args.lenient {
@@ -127,13 +135,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// Posts each file to the node's `/v1/observations` (content type from the extension) and
 /// prints each receipt; fails when any file is refused.
 fn ingest_remote(
-    node: &str,
+    node: &super::http::NodeUrl,
     source: &ed25519_dalek::SigningKey,
     files: &[PathBuf],
     lenient: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let node = super::http::NodeUrl::parse(node)?;
     let path = if lenient {
         "/v1/observations?lenient=true"
     } else {
@@ -151,7 +158,7 @@ fn ingest_remote(
         let content_type = content_type_of(file);
         let signature = sign_ingest(source, content_type, &body, now());
         let (status, receipt) = super::http::post_with_headers(
-            &node,
+            node,
             path,
             content_type,
             &signature,

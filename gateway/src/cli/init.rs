@@ -172,6 +172,7 @@ pub fn write_cluster(
             max_body_bytes,
             query_timeout_ms: crate::node::config::DEFAULT_QUERY_TIMEOUT_MS,
             max_concurrent_queries: crate::node::config::DEFAULT_MAX_CONCURRENT_QUERIES,
+            insecure_http: false,
             min_cohort: crate::node::config::DEFAULT_MIN_COHORT,
             clock_skew_ms: crate::node::config::DEFAULT_CLOCK_SKEW_MS,
             consent_required,
@@ -198,7 +199,7 @@ pub fn write_cluster(
                 name: format!("node{i}"),
                 party: i,
                 public_key: hex::encode(keys[i]),
-                api: format!("http://{}", http[i]),
+                api: format!("https://{}", http[i]),
             })
             .collect(),
     };

@@ -63,11 +63,13 @@ impl LocalCluster {
         Ok(cluster)
     }
 
-    /// Node `i`'s API address.
-    pub fn url(&self, i: usize) -> NodeUrl {
-        NodeUrl {
-            authority: self.layout.http[i].to_string(),
-        }
+    /// Node `i`'s API (https, pinned to the cluster's node keys).
+    pub fn url(&self, i: usize) -> anyhow::Result<NodeUrl> {
+        NodeUrl::open(
+            &format!("https://{}", self.layout.http[i]),
+            Some(&self.layout.pins()?),
+            false,
+        )
     }
 
     /// Posts `homes[i]`'s files to node i, signed by node i's demo source, the three in parallel,
@@ -87,6 +89,7 @@ impl LocalCluster {
                     let (node, bar) = (self.url(i), bar.clone());
                     let source = self.layout.source_key(i);
                     s.spawn(move || -> anyhow::Result<u64> {
+                        let node = node?;
                         let source = read_seed(&source)?;
                         let mut stored = 0;
                         for file in files {
@@ -132,7 +135,7 @@ impl LocalCluster {
 
     /// Node `i`'s health report.
     pub fn health(&self, i: usize) -> anyhow::Result<Value> {
-        let (status, health) = get(&self.url(i), "/v1/health", HEALTH_TIMEOUT)?;
+        let (status, health) = get(&self.url(i)?, "/v1/health", HEALTH_TIMEOUT)?;
         if status != 200 {
             bail!("node{i} health answered {status}");
         }

@@ -77,6 +77,10 @@ pub struct Args {
     /// Smallest filtered cohort released by a filtered mean (the node may raise it).
     #[arg(long, default_value_t = DEFAULT_MIN_COHORT)]
     min_cohort: u64,
+    /// Allow a plain-HTTP coordinator (local debugging only; the answers are still checked
+    /// against the cluster file's keys).
+    #[arg(long)]
+    insecure_http: bool,
     /// Seconds to wait for the node's answer.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -194,7 +198,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("the cluster file names no API for node 0")?
             .to_owned(),
     };
-    let node = NodeUrl::parse(&node)?;
+    let node = NodeUrl::open(&node, Some(&pins), args.insecure_http)?;
     let key = read_seed(&args.key)?;
     let statistic = statistic(&args)?;
     let window = (

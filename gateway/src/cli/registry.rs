@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::consent::purpose;
-use super::http::{NodeUrl, post};
+use super::http::{NodeArgs, post};
 use super::ingest::now;
 use super::query::read_seed;
 use crate::node::approvals::ApprovedRequest;
@@ -22,9 +22,8 @@ use crate::node::signed::{Kind, NONCE_BYTES};
 /// Arguments of `hdg registry`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Any node's API, `http://host:port`.
-    #[arg(long)]
-    node: String,
+    #[command(flatten)]
+    node: NodeArgs,
     /// An approving administrator's seed file; repeat for each approver.
     #[arg(long = "approve", required = true)]
     approvers: Vec<PathBuf>,
@@ -76,7 +75,7 @@ fn role(text: &str) -> Result<Role, String> {
 
 /// Builds the change, signs it with every approver, posts it; exit failure when refused.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let node = NodeUrl::parse(&args.node)?;
+    let node = args.node.open()?;
     let change = match args.change {
         Change::Add {
             name,

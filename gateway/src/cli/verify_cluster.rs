@@ -55,7 +55,15 @@ fn members(files: &[PathBuf]) -> anyhow::Result<Vec<Member>> {
             parse_key(a).with_context(|| format!("node{i}'s pinned key is not 64 hex digits"))?;
         out.push(Member {
             name: c.config.name.clone(),
-            url: NodeUrl::parse(&format!("http://{}", c.config.http_listen))?,
+            url: if c.config.insecure_http {
+                NodeUrl::open(&format!("http://{}", c.config.http_listen), None, true)?
+            } else {
+                NodeUrl::open(
+                    &format!("https://{}", c.config.http_listen),
+                    Some(&[raw]),
+                    false,
+                )?
+            },
             key: VerifyingKey::from_bytes(&raw).with_context(|| format!("node{i}'s pinned key"))?,
         });
     }

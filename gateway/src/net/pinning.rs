@@ -25,6 +25,9 @@ use super::identity::{NodeKey, TlsIdentity, peer_key};
 /// ALPN protocol of node-to-node links.
 pub const ALPN: &[u8] = b"hdg-node/1";
 
+/// ALPN protocol of the client API (HTTP/1.1 over TLS).
+pub const API_ALPN: &[u8] = b"http/1.1";
+
 /// A peer presented a certificate whose key is not pinned.
 #[derive(Debug, Error)]
 #[error("peer key {key} is not pinned")]
@@ -198,6 +201,30 @@ pub fn client_config(
         .with_custom_certificate_verifier(verifier)
         .with_client_auth_cert(vec![identity.certificate()], identity.private_key())?;
     config.alpn_protocols = vec![ALPN.to_vec()];
+    Ok(config)
+}
+
+/// TLS 1.3 server side of the client API: presents `identity` (the node's certificate, the key
+/// clients pin), asks clients for no certificate (their requests are signed instead).
+pub fn api_server_config(identity: &TlsIdentity) -> Result<ServerConfig, rustls::Error> {
+    let mut config = ServerConfig::builder_with_provider(Arc::new(provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(vec![identity.certificate()], identity.private_key())?;
+    config.alpn_protocols = vec![API_ALPN.to_vec()];
+    Ok(config)
+}
+
+/// TLS 1.3 client side of the client API: accepts a node whose key is one of `pinned` (the
+/// cluster's node keys, from its cluster file) and presents no certificate.
+pub fn api_client_config(pinned: &[NodeKey]) -> Result<ClientConfig, rustls::Error> {
+    let verifier = Arc::new(PinnedKeys::new(pinned.iter().copied()));
+    let mut config = ClientConfig::builder_with_provider(Arc::new(provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![API_ALPN.to_vec()];
     Ok(config)
 }
 

@@ -116,6 +116,10 @@ pub struct NodeConfig {
     /// is refused with 503 (each query holds its rows and MPC state in memory).
     #[serde(default = "default_max_concurrent_queries")]
     pub max_concurrent_queries: usize,
+    /// Serve the client API as plain HTTP instead of TLS: local debugging only (raw records,
+    /// ingest bodies and signed requests then cross the network in the clear).
+    #[serde(default)]
+    pub insecure_http: bool,
     /// Statistics over fewer patients' rows than this are refused (a filtered mean: withheld,
     /// decided inside the MPC). The same at every node of a cluster (the parties compare it
     /// before computing); never below 2.
@@ -307,6 +311,7 @@ mod tests {
             max_body_bytes: 1000,
             query_timeout_ms: 5000,
             max_concurrent_queries: 4,
+            insecure_http: false,
             min_cohort: 10,
             clock_skew_ms: 60_000,
             consent_required: true,

@@ -36,4 +36,5 @@ pub mod run;
 pub mod sharing;
 pub mod signed;
 pub mod state;
+pub mod tls_listener;
 pub mod witness;

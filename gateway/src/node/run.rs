@@ -31,10 +31,12 @@ use super::registry_change::replay_changes;
 use super::replay::ReplayCache;
 use super::sharing::{ShareSplitter, run_outbox, serve_peers};
 use super::state::NodeState;
+use super::tls_listener::TlsListener;
 use super::witness::run_witnessing;
 use crate::cli::ingest::now;
 use crate::net::identity::{NodeKey, TlsIdentity};
 use crate::net::links::{LinkConfig, PeerLinks};
+use crate::net::pinning::api_server_config;
 use crate::net::tap::WireTap;
 
 /// How long in-flight requests may take to finish after a stop signal.
@@ -175,13 +177,28 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let app = router(state.clone());
-    let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.changed().await;
-            })
-            .await
-    });
+    let stopping = async move {
+        let _ = stop_rx.changed().await;
+    };
+    let mut server = if config.insecure_http {
+        warn!(
+            http = %config.http_listen,
+            "insecure_http: the client API is plain HTTP; records, ingest bodies and signed requests cross the network in the clear (local debugging only)"
+        );
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await
+        })
+    } else {
+        let tls = api_server_config(&identity).context("the API's TLS configuration")?;
+        let listener = TlsListener::new(listener, Arc::new(tls))?;
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await
+        })
+    };
     let early = tokio::select! {
         _ = tokio::signal::ctrl_c() => { info!(signal = "SIGINT", "stopping"); None }
         _ = sigterm.recv() => { info!(signal = "SIGTERM", "stopping"); None }

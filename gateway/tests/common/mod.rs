@@ -1,12 +1,11 @@
 //! The process-test harness shared by the node, sharing and query tests: `hdg` runs, a guard
-//! over node processes (killed when dropped), a tiny HTTP/1.1 client over `TcpStream` (no extra
-//! dependencies), and bounded waits on a node's health.
+//! over node processes (killed when dropped), a client of the nodes' TLS API (the gateway's own,
+//! pinned to the cluster file's keys), and bounded waits on a node's health.
 #![allow(
     dead_code,
     reason = "each test binary uses a different part of the harness"
 )]
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -51,10 +50,14 @@ pub fn hdg_text(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// `hdg COMMAND --node <node i's API> ARGS...`: success, and stdout then stderr.
+/// `hdg COMMAND --node <node i's API> --cluster DIR ARGS...` (the node pinned by the cluster
+/// file; `hdg query` takes its `--cluster` among `args`): success, and stdout then stderr.
 pub fn hdg_at(dir: &Path, i: usize, command: &str, args: &[&str]) -> (bool, String) {
-    let url = format!("http://{}", http_addr(dir, i));
+    let url = format!("https://{}", http_addr(dir, i));
     let mut all = vec![command, "--node", url.as_str()];
+    if command != "query" {
+        all.extend(["--cluster", dir.to_str().unwrap()]);
+    }
     all.extend_from_slice(args);
     hdg_text(&all)
 }
@@ -183,7 +186,9 @@ impl Drop for Nodes {
     }
 }
 
-/// One HTTP/1.1 exchange (Connection: close): the status and the JSON body.
+/// One exchange with a node's API over TLS, the node pinned by its key from the cluster file
+/// (as every client of a node does): the status and the JSON body. `addr` comes from
+/// [`http_addr`], which remembers the cluster's keys for it.
 pub fn http(
     addr: SocketAddr,
     method: &str,
@@ -201,79 +206,32 @@ pub fn http_with(
     headers: &[(String, String)],
     body: Option<(&str, &[u8])>,
 ) -> (u16, Value) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    let bytes: &[u8] = match body {
-        Some((content_type, bytes)) => {
-            request.push_str(&format!(
-                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-                bytes.len()
-            ));
-            bytes
+    use hdg_gateway::cli::http::{NodeUrl, get, post_with_headers};
+    let pins = PINS
+        .lock()
+        .unwrap()
+        .get(&addr)
+        .copied()
+        .unwrap_or_else(|| panic!("{addr} was not looked up with http_addr"));
+    let node = NodeUrl::open(&format!("https://{addr}"), Some(&pins), false).unwrap();
+    let timeout = Duration::from_secs(30);
+    let headers: Vec<(&str, String)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.clone()))
+        .collect();
+    match (method, body) {
+        ("GET", None) => get(&node, path, timeout),
+        ("POST", Some((content_type, bytes))) => {
+            post_with_headers(&node, path, content_type, &headers, bytes, timeout)
         }
-        None => b"",
-    };
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).expect("send headers");
-    // The server may answer (413) and stop reading before the whole body is sent.
-    let _ = stream.write_all(bytes);
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read response");
-    parse_response(&raw)
+        other => panic!("the test client sends GET without a body or POST with one: {other:?}"),
+    }
+    .unwrap_or_else(|e| panic!("{method} {path} at {addr}: {e:#}"))
 }
 
-pub fn parse_response(raw: &[u8]) -> (u16, Value) {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("response has a header end");
-    let head = std::str::from_utf8(&raw[..split]).expect("ASCII headers");
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    let mut body = raw[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body);
-    }
-    let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
-        panic!(
-            "status {status}: body is not JSON ({e}): {}",
-            String::from_utf8_lossy(&body)
-        )
-    });
-    (status, json)
-}
-
-pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let eol = b
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("chunk size line");
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16)
-            .expect("chunk size");
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
-    }
-}
+/// The cluster keys of every node address [`http_addr`] handed out (the test client pins them).
+static PINS: std::sync::Mutex<std::collections::BTreeMap<SocketAddr, [[u8; 32]; 3]>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 /// The signing key in the seed file `key_file` (64 hex digits, as `hdg init` writes it).
 pub fn seed_key(key_file: &Path) -> ed25519_dalek::SigningKey {
@@ -386,7 +344,12 @@ pub fn post_observations(
 pub fn http_addr(dir: &Path, i: usize) -> SocketAddr {
     let text = std::fs::read_to_string(dir.join(format!("node{i}.toml"))).unwrap();
     let config: toml::Table = toml::from_str(&text).unwrap();
-    config["http_listen"].as_str().unwrap().parse().unwrap()
+    let addr = config["http_listen"].as_str().unwrap().parse().unwrap();
+    let pins = hdg_gateway::cli::cluster_file::ClusterFile::load(dir)
+        .and_then(|c| c.pins())
+        .unwrap_or_else(|e| panic!("the cluster file in {}: {e:#}", dir.display()));
+    PINS.lock().unwrap().insert(addr, pins);
+    addr
 }
 
 /// How long a process test waits for a cluster to reach a state. Generous: the machines the
