@@ -7,7 +7,8 @@
 //! by another patient and a grant naming an unknown
 //! indicator are refused naming the reason. A clinician gets a patient's raw records only with
 //! the patient's approval too (2 of 2), or a second clinician's under the patient's own 2-of-3
-//! policy. A grant made while a party is down reaches it when it is back. Each patient's audit lists exactly their records,
+//! policy. On the wire the records and each node's audit report are sealed to the requester's
+//! key for that request. A grant made while a party is down reaches it when it is back. Each patient's audit lists exactly their records,
 //! consents, the queries that used their rows and the raw accesses, every entry proven. Every
 //! wait is bounded.
 
@@ -15,6 +16,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use hdg_gateway::node::access::{ACCESS_DOMAIN, AccessRequest, records_context};
+use hdg_gateway::node::approvals::{ApprovedRequest, digest};
+use hdg_gateway::node::audit::{audit_body, report_context};
+use hdg_gateway::node::sealed_reply::{ReplyKey, SealedReply};
+use hdg_gateway::node::signed::{Kind, request_digest, sign};
+use hdg_schema::Timestamp;
 use serde_json::Value;
 
 mod common;
@@ -241,11 +248,12 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
             .contains("policy is 2 of 3"),
         "{refused}"
     );
+    wire_answers_are_sealed(dir, a_key, &clinician, a_hr);
 
     // Each patient's audit: their records at their hospital, their consents, the queries that
     // selected their rows at every node and raw accesses, every entry proven by `hdg audit`.
     for (key, records, consents, queries, accesses) in
-        [(a_key, stored[0], 3, 3, 2), (b_key, stored[1], 1, 3, 0)]
+        [(a_key, stored[0], 3, 3, 3), (b_key, stored[1], 1, 3, 0)]
     {
         let url = format!("https://{}", http_addr(dir, 1));
         let (ok, out) = hdg_text(&[
@@ -326,5 +334,112 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     wait_cluster_verified(dir);
     for i in 0..3 {
         nodes.assert_running(i);
+    }
+}
+
+/// A raw access and an audit as they cross the wire: the records and every node's report are
+/// sealed to the key the request names, open only with it and only as the answer to that
+/// request (and, for an audit, from that node), and a request naming a low-order key or no key
+/// is refused before anything is released. Adds one raw access of A's heart-rate records.
+fn wire_answers_are_sealed(dir: &Path, a_key: &Path, clinician: &Path, a_hr: u64) {
+    let post = |i: usize, path: &str, body: Vec<u8>| {
+        http(
+            http_addr(dir, i),
+            "POST",
+            path,
+            Some(("application/json", &body)),
+        )
+    };
+    let access_request = |reply_to: [u8; 32]| {
+        let body = serde_json::to_string(&AccessRequest {
+            patient: hex::encode(seed_key(a_key).verifying_key().to_bytes()),
+            requester: hex::encode(seed_key(clinician).verifying_key().to_bytes()),
+            indicators: vec![HEART_RATE.into()],
+            why: "wire check".into(),
+            until: now_ms() + 60_000,
+            reply_to: hex::encode(reply_to),
+        })
+        .unwrap();
+        let mut req = ApprovedRequest {
+            body,
+            nonce: hex::encode(rand::random::<[u8; 16]>()),
+            time: now_ms(),
+            approvals: vec![],
+        };
+        req.approve(&seed_key(clinician), Kind::Access);
+        req.approve(&seed_key(a_key), Kind::Access);
+        req
+    };
+
+    let (status, refused) = post(
+        0,
+        "/v1/access",
+        serde_json::to_vec(&access_request([0; 32])).unwrap(),
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("low-order"),
+        "{refused}"
+    );
+
+    let reply = ReplyKey::new();
+    let req = access_request(reply.public());
+    let (status, answer) = post(0, "/v1/access", serde_json::to_vec(&req).unwrap());
+    assert_eq!(status, 200, "{answer}");
+    let text = answer.to_string();
+    assert!(
+        answer.get("records").is_none()
+            && !text.contains(HEART_RATE)
+            && !text.contains("valueQuantity"),
+        "records in the clear: {text}"
+    );
+    let sealed: SealedReply = serde_json::from_value(answer["sealed"].clone()).unwrap();
+    let context = records_context(&digest(&req, ACCESS_DOMAIN));
+    let opened: Value = serde_json::from_slice(&reply.open(&sealed, &context).unwrap()).unwrap();
+    assert_eq!(opened["records"].as_array().unwrap().len() as u64, a_hr);
+    assert!(
+        ReplyKey::new().open(&sealed, &context).is_err(),
+        "opened with another key"
+    );
+    let other = records_context(&[0; 32]);
+    assert!(
+        reply.open(&sealed, &other).is_err(),
+        "opened as another request's answer"
+    );
+
+    // The audit, asked at node 1, which relays node 0's and node 2's reports: each is sealed by
+    // the node that wrote it, so the relay holds only ciphertext.
+    let reply = ReplyKey::new();
+    let signed = sign(
+        &seed_key(a_key),
+        Kind::Audit,
+        &audit_body(&reply.public()),
+        Timestamp(now_ms()),
+    );
+    let (status, answer) = post(1, "/v1/audit", serde_json::to_vec(&signed).unwrap());
+    assert_eq!(status, 200, "{answer}");
+    let request = request_digest(Kind::Audit, &signed).unwrap();
+    for (i, node) in answer["nodes"].as_array().unwrap().iter().enumerate() {
+        assert!(
+            node.get("entries").is_none(),
+            "node{i}'s report in the clear: {node}"
+        );
+        let sealed: SealedReply = serde_json::from_value(node["sealed"].clone()).unwrap();
+        let report: Value =
+            serde_json::from_slice(&reply.open(&sealed, &report_context(&request, i)).unwrap())
+                .unwrap();
+        assert_eq!(report["party"].as_u64(), Some(i as u64));
+        assert!(!report["entries"].as_array().unwrap().is_empty());
+        assert!(
+            reply
+                .open(&sealed, &report_context(&request, (i + 1) % 3))
+                .is_err(),
+            "node{i}'s report passes for another node's"
+        );
+    }
+    for body in [r#"{"action":"audit"}"#.to_string(), audit_body(&[0; 32])] {
+        let signed = sign(&seed_key(a_key), Kind::Audit, &body, Timestamp(now_ms()));
+        let (status, refused) = post(1, "/v1/audit", serde_json::to_vec(&signed).unwrap());
+        assert_eq!(status, 400, "{body}: {refused}");
     }
 }

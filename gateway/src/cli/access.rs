@@ -1,18 +1,21 @@
 //! `hdg access`: a clinician's request for a patient's raw records, approved by the signatures
 //! of the keys given (the clinician's, and the patient's or others'), posted to the patient's
-//! home node, which checks the approvals against the patient's policy (see `node::access`).
+//! home node, which checks the approvals against the patient's policy (see `node::access`). The
+//! records come back sealed to a key made for this request; `hdg` opens them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use serde_json::Value;
 
 use super::http::{NodeArgs, post};
 use super::ingest::now;
 use super::query::read_seed;
-use crate::node::access::AccessRequest;
-use crate::node::approvals::ApprovedRequest;
+use crate::node::access::{ACCESS_DOMAIN, AccessRequest, records_context};
+use crate::node::approvals::{ApprovedRequest, digest};
+use crate::node::sealed_reply::{ReplyKey, SealedReply};
 use crate::node::signed::{Kind, NONCE_BYTES};
 
 /// Arguments of `hdg access`.
@@ -48,12 +51,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let node = args.node.open()?;
     let requester = read_seed(&args.requester)?;
     let time = now().0;
+    let reply_key = ReplyKey::new();
     let body = serde_json::to_string(&AccessRequest {
         patient: args.patient.clone(),
         requester: hex::encode(requester.verifying_key().to_bytes()),
         indicators: args.indicators.clone(),
         why: args.why.clone(),
         until: time + args.valid_minutes * 60_000,
+        reply_to: hex::encode(reply_key.public()),
     })?;
     let mut req = ApprovedRequest {
         body,
@@ -73,6 +78,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &bytes,
         Duration::from_secs(60),
     )?;
+    let answer = if status == 200 {
+        open_records(&reply_key, &req, answer)?
+    } else {
+        answer
+    };
     if args.json {
         println!("{answer}");
     } else if status == 200 {
@@ -93,4 +103,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The answer with its sealed records opened (to our reply key, for this request) in their
+/// place: `{"records", "ledger_index", "approvers"}`.
+fn open_records(
+    reply_key: &ReplyKey,
+    req: &ApprovedRequest,
+    mut answer: Value,
+) -> anyhow::Result<Value> {
+    let sealed: SealedReply = serde_json::from_value(answer["sealed"].take())
+        .context("the node's answer carries no sealed records")?;
+    let plain = reply_key
+        .open(&sealed, &records_context(&digest(req, ACCESS_DOMAIN)))
+        .context("the records from the node")?;
+    let opened: Value = serde_json::from_slice(&plain).context("the opened records")?;
+    let object = answer
+        .as_object_mut()
+        .context("the answer is not an object")?;
+    object.remove("sealed");
+    object.insert("records".into(), opened["records"].clone());
+    Ok(answer)
 }

@@ -13,14 +13,15 @@ use hdg_ledger::{
     Checkpoint, CosignatureVerifier, LedgerEntry, NoteVerifier, leaf_hash, verify_inclusion,
 };
 use hdg_schema::Timestamp;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::http::{NodeArgs, post};
 use super::ingest::now;
 use super::query::read_seed;
 use super::verify_cluster::hash_hex;
-use crate::node::audit::AUDIT_BODY;
-use crate::node::signed::{Kind, sign};
+use crate::node::audit::{audit_body, report_context};
+use crate::node::sealed_reply::{ReplyKey, SealedReply};
+use crate::node::signed::{Kind, request_digest, sign};
 
 /// Arguments of `hdg audit`.
 #[derive(clap::Args)]
@@ -71,6 +72,29 @@ fn check_report(nodes: &[Value], i: usize) -> anyhow::Result<usize> {
         }
     }
     Ok(entries.len())
+}
+
+/// Opens party `i`'s sealed report (to our reply key, for this request, from party `i`).
+fn open_report(
+    reply_key: &ReplyKey,
+    digest: &[u8; 32],
+    sealed: &Value,
+    i: usize,
+) -> anyhow::Result<Value> {
+    if sealed["party"].as_u64() != Some(i as u64) {
+        bail!(
+            "the report in place {i} says it is party {}",
+            sealed["party"]
+        );
+    }
+    let sealed: SealedReply = serde_json::from_value(sealed["sealed"].clone())
+        .context("the report is not sealed to this request")?;
+    let plain = reply_key.open(&sealed, &report_context(digest, i))?;
+    let report: Value = serde_json::from_slice(&plain).context("the opened report")?;
+    if report["party"].as_u64() != Some(i as u64) {
+        bail!("the opened report says it is party {}", report["party"]);
+    }
+    Ok(report)
 }
 
 fn describe(e: &Value) -> String {
@@ -131,7 +155,9 @@ fn describe(e: &Value) -> String {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let node = args.node.open()?;
     let key = read_seed(&args.key)?;
-    let signed = sign(&key, Kind::Audit, AUDIT_BODY, now());
+    let reply_key = ReplyKey::new();
+    let signed = sign(&key, Kind::Audit, &audit_body(&reply_key.public()), now());
+    let digest = request_digest(Kind::Audit, &signed).context("our own request")?;
     let request = serde_json::to_vec(&signed)?;
     let (status, answer) = post(
         &node,
@@ -147,16 +173,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    let nodes = answer["nodes"].as_array().context("no nodes")?;
     let mut ok = true;
     let mut lines = Vec::new();
+    let mut nodes = Vec::with_capacity(3);
+    for (i, sealed) in answer["nodes"]
+        .as_array()
+        .context("no nodes")?
+        .iter()
+        .enumerate()
+    {
+        if sealed.is_null() {
+            nodes.push(Value::Null);
+            continue;
+        }
+        match open_report(&reply_key, &digest, sealed, i) {
+            Ok(report) => nodes.push(report),
+            Err(e) => {
+                ok = false;
+                lines.push(format!("FAILED: node {i}: {e:#}"));
+                nodes.push(Value::Null);
+            }
+        }
+    }
     for (i, r) in nodes.iter().enumerate() {
         if r.is_null() {
             ok = false;
             lines.push(format!("node {i}: no answer"));
             continue;
         }
-        match check_report(nodes, i) {
+        match check_report(&nodes, i) {
             Ok(n) => {
                 let cosigned = if r["cosigned"].as_bool() == Some(true) {
                     "cosigned by the two other nodes"
@@ -183,7 +228,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         lines.push(format!("missing: {}", m.as_str().unwrap_or("?")));
     }
     if args.json {
-        println!("{answer}");
+        println!(
+            "{}",
+            json!({ "nodes": nodes, "missing": answer["missing"] })
+        );
     } else {
         for l in lines {
             println!("{l}");

@@ -9,7 +9,8 @@
 //! own key and the requesting clinician; the requester is a registered clinician either way. With fewer valid approvals it
 //! is refused, naming who is missing. A granted access is anchored (`Access` entry: subject the
 //! request digest, actor the clinician, its text with the approvers beside it, indexed for the
-//! patient's audit) before any record leaves the node.
+//! patient's audit) before any record leaves the node. The records leave sealed to the X25519
+//! key the request names (`reply_to`, approved with the rest), bound to the request's digest.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -25,18 +26,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thiserror::Error;
 use tracing::{info, warn};
+use zeroize::Zeroizing;
 
 use super::api::ApiError;
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
 use super::config::parse_key;
 use super::registry::{Registry, Role};
 use super::replay::ReplayCache;
-use super::signed::{Kind, RequestError};
+use super::sealed_reply;
+use super::signed::{Kind, RequestError, decode_fixed};
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
 
 /// Domain of an access request's digest.
-const ACCESS_DOMAIN: &str = "hdg access v1";
+pub const ACCESS_DOMAIN: &str = "hdg access v1";
 
 /// What a raw access asks for (the signed body).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +56,9 @@ pub struct AccessRequest {
     pub why: String,
     /// The request is refused after this time, unix ms.
     pub until: i64,
+    /// The X25519 key (64 lowercase hex digits), made for this one request, that the released
+    /// records are sealed to; the approvers sign it with the rest.
+    pub reply_to: String,
 }
 
 /// Why a raw access is refused (never a health value).
@@ -141,6 +147,13 @@ pub struct Granted {
     pub approvers: BTreeSet<[u8; 32]>,
     /// The requesting clinician's key.
     pub requester: [u8; 32],
+    /// The key the records are sealed to.
+    pub reply_to: [u8; 32],
+}
+
+/// What the released records are sealed under: the request's digest ([`ACCESS_DOMAIN`]).
+pub fn records_context(request_digest: &[u8; 32]) -> Vec<u8> {
+    sealed_reply::context("access", request_digest, 0)
 }
 
 /// Checks a request against the clock, the replay cache, the signatures and the policy.
@@ -163,6 +176,9 @@ pub fn check(
             "indicator {code} is not in the catalog"
         )));
     }
+    let reply_to = decode_fixed::<32>(&access.reply_to, "reply_to", "")
+        .map_err(|_| AccessError::Body("reply_to is not 64 lowercase hex digits".into()))?;
+    sealed_reply::check_recipient(&reply_to).map_err(|e| AccessError::Body(e.to_string()))?;
     let approvers = approvers(req, Kind::Access)
         .map_err(|(index, error)| AccessError::Approval { index, error })?;
     let requester = check_policy(&access, &approvers, registry, policy)?;
@@ -174,6 +190,7 @@ pub fn check(
         access,
         approvers,
         requester,
+        reply_to,
     })
 }
 
@@ -235,6 +252,7 @@ pub async fn post_access(
         access,
         approvers,
         requester,
+        reply_to,
     } = checked.map_err(|e| {
         warn!(reason = %e, "raw access refused");
         let status = match e {
@@ -306,8 +324,12 @@ pub async fn post_access(
         ledger_index = leaf,
         "raw access granted"
     );
+    let plain = Zeroizing::new(json!({ "records": records }).to_string().into_bytes());
+    drop(records);
+    let sealed = sealed_reply::seal(&reply_to, &records_context(&subject), &plain)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("access refused: {e}")))?;
     Ok(Json(json!({
-        "records": records,
+        "sealed": sealed,
         "ledger_index": leaf,
         "approvers": approvers.iter().map(hex::encode).collect::<Vec<_>>(),
     })))
@@ -316,6 +338,7 @@ pub async fn post_access(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::sealed_reply::ReplyKey;
     use ed25519_dalek::SigningKey;
 
     const T: i64 = 1_750_000_000_000;
@@ -339,6 +362,7 @@ mod tests {
             indicators: vec!["8867-4".into()],
             why: "follow-up".into(),
             until: T + 60_000,
+            reply_to: hex::encode(ReplyKey::new().public()),
         })
         .unwrap();
         let req = ApprovedRequest {

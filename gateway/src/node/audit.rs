@@ -1,12 +1,14 @@
-//! A patient's audit (`POST /v1/audit`, signed by the patient's key, body `{"action":"audit"}`):
-//! every ledger entry at every node that concerns the patient — records stored at their hospital,
-//! their consents, each query that selected their rows (with its statistic, indicator and
-//! institution, never other patients' data), each raw access with its approvers and the erasure
-//! of their data (who asked) — each with the
-//! entry's bytes and an inclusion proof under one signed head, cosigned by the two other nodes when
-//! the witnesses have caught up. The node asked answers for itself and asks both peers
-//! ([`Request::Audit`]), which check the signature themselves; the client (`hdg audit`) verifies
-//! every proof.
+//! A patient's audit (`POST /v1/audit`, signed by the patient's key, body
+//! `{"action":"audit","reply_to":"<X25519 key>"}`): every ledger entry at every node that
+//! concerns the patient — records stored at their hospital, their consents, each query that
+//! selected their rows (with its statistic, indicator and institution, never other patients'
+//! data), each raw access with its approvers and the erasure of their data (who asked) — each
+//! with the entry's bytes and an inclusion proof under one signed head, cosigned by the two
+//! other nodes when the witnesses have caught up. The node asked answers for itself and asks
+//! both peers ([`Request::Audit`]), which check the signature themselves. Each node seals its
+//! report to the request's `reply_to` key, bound to the request and to itself
+//! ([`super::sealed_reply`]), so the node relaying its peers' reports cannot read them; the
+//! client (`hdg audit`) opens them and verifies every proof.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,23 +23,51 @@ use hdg_schema::Pseudonym;
 use hdg_storage::{Store, StoreError};
 use serde_json::{Value, json};
 use tracing::warn;
+use zeroize::Zeroizing;
 
 use super::api::ApiError;
 use super::query::Query;
 use super::registry::{Registry, Role};
-use super::signed::{Kind, SignedRequest, registered, verify};
+use super::sealed_reply;
+use super::signed::{Kind, SignedRequest, decode_fixed, registered, request_digest, verify};
 use super::state::{NodeState, with_store};
 use super::witness::stored_checkpoint;
 use crate::cli::ingest::now;
 use crate::net::rpc::{Request, Response};
 
-/// The body an audit request signs (so no other signed request passes for one).
-pub const AUDIT_BODY: &str = r#"{"action":"audit"}"#;
+/// What an audit request's body starts with; [`audit_body`] is its one spelling.
+const AUDIT_PREFIX: &str = r#"{"action":"audit","reply_to":""#;
+
+/// The body an audit request signs (so no other signed request passes for one): the action and
+/// the X25519 key, made for this one request, that every node seals its report to.
+pub fn audit_body(reply_to: &[u8; 32]) -> String {
+    format!(r#"{AUDIT_PREFIX}{}"}}"#, hex::encode(reply_to))
+}
+
+/// The reply key of an audit `body` spelled exactly as [`audit_body`] spells it.
+fn reply_key(body: &str) -> Option<[u8; 32]> {
+    let key_hex = body.strip_prefix(AUDIT_PREFIX)?.strip_suffix(r#""}"#)?;
+    let key = decode_fixed::<32>(key_hex, "reply_to", "").ok()?;
+    (audit_body(&key) == body).then_some(key)
+}
+
+/// What a node seals its part of an audit under: the request's digest and its party.
+pub fn report_context(request_digest: &[u8; 32], party: usize) -> Vec<u8> {
+    sealed_reply::context("audit", request_digest, party)
+}
+
 /// How long a peer may take to answer.
 const PEER_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Checks the signed audit request here; the patient's key, or the refusal's status and reason.
-fn check(state: &NodeState, signed: &SignedRequest) -> Result<[u8; 32], (StatusCode, String)> {
+/// A checked audit request: whose, where the reports are sealed to, and what they answer.
+struct Checked {
+    patient: [u8; 32],
+    reply_to: [u8; 32],
+    digest: [u8; 32],
+}
+
+/// Checks the signed audit request here; the refusal's status and reason otherwise.
+fn check(state: &NodeState, signed: &SignedRequest) -> Result<Checked, (StatusCode, String)> {
     let mut cache = state
         .replay
         .lock()
@@ -64,13 +94,23 @@ fn check(state: &NodeState, signed: &SignedRequest) -> Result<[u8; 32], (StatusC
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
         (status, e.to_string())
     })?;
-    if verified.body != AUDIT_BODY {
-        return Err((
+    let reply_to = reply_key(&verified.body).ok_or_else(|| {
+        (
             StatusCode::BAD_REQUEST,
-            format!("request refused: an audit request's body is {AUDIT_BODY}"),
-        ));
-    }
-    Ok(verified.signer.to_bytes())
+            format!(
+                "request refused: an audit request's body is {}",
+                audit_body(&[0xab; 32]).replace(&"ab".repeat(32), "<X25519 key, 64 lowercase hex>")
+            ),
+        )
+    })?;
+    sealed_reply::check_recipient(&reply_to)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("request refused: {e}")))?;
+    let digest = request_digest(Kind::Audit, signed).expect("a verified request decodes");
+    Ok(Checked {
+        patient: verified.signer.to_bytes(),
+        reply_to,
+        digest,
+    })
 }
 
 fn kind_name(kind: EntryKind) -> &'static str {
@@ -164,18 +204,19 @@ fn corrupt(what: &str, reason: &str) -> StoreError {
     }
 }
 
-/// This node's part of the audit for `signed` (checked here).
+/// This node's part of the audit for `signed` (checked here), sealed to the requester:
+/// `{"party", "node", "sealed"}`.
 async fn own_report(
     state: &Arc<NodeState>,
     signed: &SignedRequest,
 ) -> Result<Value, (StatusCode, String)> {
-    let key = check(state, signed).map_err(|(status, e)| {
+    let checked = check(state, signed).map_err(|(status, e)| {
         warn!(reason = %e, "audit refused");
         (status, e)
     })?;
-    let patient = Pseudonym::from_public_key(&key);
+    let patient = Pseudonym::from_public_key(&checked.patient);
     let worker = state.clone();
-    with_store(state, move |store| {
+    let report = with_store(state, move |store| {
         report(
             store,
             &worker
@@ -188,7 +229,15 @@ async fn own_report(
         )
     })
     .await
-    .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))
+    .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?;
+    let plain = Zeroizing::new(report.to_string().into_bytes());
+    let sealed = sealed_reply::seal(
+        &checked.reply_to,
+        &report_context(&checked.digest, state.party),
+        &plain,
+    )
+    .map_err(|e| (StatusCode::BAD_REQUEST, format!("request refused: {e}")))?;
+    Ok(json!({ "party": state.party, "node": state.name, "sealed": sealed }))
 }
 
 /// The handler of `POST /v1/audit`: this node's report and both peers'.

@@ -33,6 +33,7 @@ pub mod registry;
 pub mod registry_change;
 pub mod replay;
 pub mod run;
+pub mod sealed_reply;
 pub mod sharing;
 pub mod signed;
 pub mod state;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use hdg_schema::Timestamp;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::registry::{Registry, Role};
@@ -186,6 +187,16 @@ pub fn signed_message(
     m.extend_from_slice(&(body.len() as u64).to_be_bytes());
     m.extend_from_slice(body);
     m
+}
+
+/// SHA-256 of the message `request`'s signature covers as a request of `kind` (its fields
+/// decoded, so one digest however it is spelled): what a sealed reply to it is bound to. `None`
+/// when its signer or nonce is not lowercase hex (such a request never verifies).
+pub fn request_digest(kind: Kind, request: &SignedRequest) -> Option<[u8; 32]> {
+    let signer = decode_fixed::<32>(&request.signer, "signer", "").ok()?;
+    let nonce = decode_lower(&request.nonce)?;
+    let message = signed_message(kind, &signer, &nonce, request.time, request.body.as_bytes());
+    Some(Sha256::digest(&message).into())
 }
 
 /// Signs `body`, a request of `kind`, as made at `now` with a fresh random nonce.
