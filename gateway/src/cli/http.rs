@@ -3,7 +3,9 @@
 //! A node serves its API over TLS 1.3 with the certificate of its node key, the key the
 //! cluster file (`cluster.toml`) pins. A client connects to `https://host:port` and accepts only
 //! a certificate whose key is one of the cluster's node keys: no CA, no name or date checks,
-//! as between the nodes themselves ([`crate::net::pinning`]). Plain `http://` is refused unless
+//! as between the nodes themselves ([`crate::net::pinning`]). A hospital that runs a CA may give
+//! a node a chain from it instead; its clients say `--ca FILE` and get WebPKI checks (chain,
+//! dates, the host name) against those roots ([`crate::net::ca`]). Plain `http://` is refused unless
 //! the caller says `--insecure-http` (a node started with `insecure_http = true`, for local
 //! debugging only).
 
@@ -15,8 +17,11 @@ use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::Value;
 
 use super::cluster_file::ClusterFile;
+use crate::net::ca::{api_client_config_with_roots, load_certificates};
 use crate::net::identity::NodeKey;
 use crate::net::pinning::api_client_config;
+use rustls::ClientConfig;
+use rustls::pki_types::CertificateDer;
 
 /// A node's API, ready to be asked: its base URL and a client that trusts what it must.
 #[derive(Debug, Clone)]
@@ -36,6 +41,10 @@ pub struct NodeArgs {
     /// https node must present.
     #[arg(long, value_name = "FILE")]
     pub cluster: Option<PathBuf>,
+    /// Trust the node by a certificate authority instead (PEM roots): for a node that serves a
+    /// chain from its hospital's CA (`api_certificate`); the URL's host must be in it.
+    #[arg(long, value_name = "FILE", conflicts_with = "cluster")]
+    pub ca: Option<PathBuf>,
     /// Allow plain HTTP (a node with `insecure_http = true`; local debugging only: everything,
     /// raw records included, crosses the network in the clear).
     #[arg(long)]
@@ -45,7 +54,10 @@ pub struct NodeArgs {
 impl NodeArgs {
     /// The node, trusted as the arguments say.
     pub fn open(&self) -> anyhow::Result<NodeUrl> {
-        connect(&self.node, self.cluster.as_deref(), self.insecure_http)
+        match &self.ca {
+            Some(ca) => NodeUrl::open_with_ca(&self.node, &load_certificates(ca)?),
+            None => connect(&self.node, self.cluster.as_deref(), self.insecure_http),
+        }
     }
 }
 
@@ -84,13 +96,11 @@ impl NodeUrl {
         insecure_http: bool,
     ) -> anyhow::Result<NodeUrl> {
         let (tls, authority) = split_url(url)?;
-        let builder = Client::builder().no_proxy();
-        let client = if tls {
+        let config = if tls {
             let pins = pins.context(
-                "an https node is trusted by its key: give --cluster FILE (the cluster.toml its operator handed out)",
+                "an https node is trusted by its key: give --cluster FILE (the cluster.toml its operator handed out), or --ca FILE for a node with a certificate from its hospital's CA",
             )?;
-            let config = api_client_config(pins).context("TLS client configuration")?;
-            builder.tls_backend_preconfigured(config)
+            api_client_config(pins).context("TLS client configuration")?
         } else {
             if !insecure_http {
                 bail!(
@@ -99,12 +109,27 @@ impl NodeUrl {
             }
             // Plain HTTP never handshakes, but the client still wants a TLS configuration
             // of its own: one that trusts no key at all.
-            builder.tls_backend_preconfigured(
-                api_client_config(&[]).context("TLS client configuration")?,
-            )
+            api_client_config(&[]).context("TLS client configuration")?
+        };
+        NodeUrl::with_tls(tls, authority, config)
+    }
+
+    /// `url` (https only) trusted by a certificate authority: its chain must lead to one of
+    /// `roots` and name the URL's host.
+    pub fn open_with_ca(url: &str, roots: &[CertificateDer<'static>]) -> anyhow::Result<NodeUrl> {
+        let (tls, authority) = split_url(url)?;
+        if !tls {
+            bail!("--ca is for https:// nodes");
         }
-        .build()
-        .context("cannot set up the HTTP client")?;
+        NodeUrl::with_tls(tls, authority, api_client_config_with_roots(roots)?)
+    }
+
+    fn with_tls(tls: bool, authority: &str, config: ClientConfig) -> anyhow::Result<NodeUrl> {
+        let client = Client::builder()
+            .no_proxy()
+            .tls_backend_preconfigured(config)
+            .build()
+            .context("cannot set up the HTTP client")?;
         let scheme = if tls { "https" } else { "http" };
         Ok(NodeUrl {
             base: format!("{scheme}://{authority}"),

@@ -173,6 +173,8 @@ pub fn write_cluster(
             query_timeout_ms: crate::node::config::DEFAULT_QUERY_TIMEOUT_MS,
             max_concurrent_queries: crate::node::config::DEFAULT_MAX_CONCURRENT_QUERIES,
             insecure_http: false,
+            api_certificate: None,
+            api_private_key: None,
             min_cohort: crate::node::config::DEFAULT_MIN_COHORT,
             clock_skew_ms: crate::node::config::DEFAULT_CLOCK_SKEW_MS,
             consent_required,

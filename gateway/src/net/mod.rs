@@ -10,6 +10,7 @@
 //! registry changes, witness offers) on bidirectional streams; [`tap`] is how a node takes in
 //! what peers send (the frame cap, and an optional wire tap for tests of what a party sees).
 
+pub mod ca;
 pub mod frame;
 pub mod identity;
 pub mod links;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, OtherError,
@@ -171,7 +171,7 @@ impl ClientCertVerifier for PinnedKeys {
 }
 
 /// The ring crypto provider (never aws-lc-rs).
-fn provider() -> CryptoProvider {
+pub(crate) fn provider() -> CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
@@ -204,13 +204,17 @@ pub fn client_config(
     Ok(config)
 }
 
-/// TLS 1.3 server side of the client API: presents `identity` (the node's certificate, the key
-/// clients pin), asks clients for no certificate (their requests are signed instead).
-pub fn api_server_config(identity: &TlsIdentity) -> Result<ServerConfig, rustls::Error> {
+/// TLS 1.3 server side of the client API: presents `chain` with its `key` — the node's own
+/// certificate (the key clients pin), or a chain from the hospital's CA ([`super::ca`]) — and
+/// asks clients for no certificate (their requests are signed instead).
+pub fn api_server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ServerConfig, rustls::Error> {
     let mut config = ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
-        .with_single_cert(vec![identity.certificate()], identity.private_key())?;
+        .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![API_ALPN.to_vec()];
     Ok(config)
 }

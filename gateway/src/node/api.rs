@@ -1,6 +1,7 @@
 //! The node's client HTTP JSON API (axum): health (with the outbox length), the latest signed and
 //! the latest cosigned head, the witness state and consistency proofs, ingest, and researcher
-//! queries (`POST /v1/query`, see [`super::coordinator`]). Every error is `{"error": "..."}` with a
+//! queries (`POST /v1/query`, see [`super::coordinator`]), and the API's own OpenAPI document
+//! ([`super::openapi`]). Every error is `{"error": "..."}` with a
 //! status that says whose fault it is; RocksDB work runs on blocking threads, one writer at a time
 //! (the store's mutex).
 
@@ -63,6 +64,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
     let limit = state.max_body;
     Router::new()
         .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(super::openapi::serve))
         .route("/v1/head", get(head))
         .route("/v1/witness", get(witness))
         .route("/v1/consent", post(super::consent_endpoint::post_consent))
@@ -80,11 +82,21 @@ pub fn router(state: Arc<NodeState>) -> Router {
             post(super::coordinator::query).layer(DefaultBodyLimit::max(limit)),
         )
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// A known path asked with a method it does not take: 405 with the JSON error like every other
+/// refusal (axum adds the `Allow` header).
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint does not take that method",
+    )
 }
 
 async fn health(State(state): State<Arc<NodeState>>) -> Json<Value> {

@@ -120,6 +120,14 @@ pub struct NodeConfig {
     /// ingest bodies and signed requests then cross the network in the clear).
     #[serde(default)]
     pub insecure_http: bool,
+    /// The client API's certificate chain from the hospital's CA (PEM, leaf first), served
+    /// instead of the certificate made from the node key; clients then trust the node with
+    /// `--ca`. Set with `api_private_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_certificate: Option<PathBuf>,
+    /// The private key of `api_certificate` (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_private_key: Option<PathBuf>,
     /// Statistics over fewer patients' rows than this are refused (a filtered mean: withheld,
     /// decided inside the MPC). The same at every node of a cluster (the parties compare it
     /// before computing); never below 2.
@@ -243,6 +251,21 @@ impl NodeConfig {
             }
             _ => {}
         }
+        match (&self.api_certificate, &self.api_private_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(bad(
+                    "api_certificate".into(),
+                    "and api_private_key are set together or not at all",
+                ));
+            }
+            (Some(_), Some(_)) if self.insecure_http => {
+                return Err(bad(
+                    "api_certificate".into(),
+                    "is for TLS, and insecure_http turns TLS off",
+                ));
+            }
+            _ => {}
+        }
         if self.peers.len() != 2 {
             return Err(bad("peers".into(), "must list exactly the two other nodes"));
         }
@@ -268,6 +291,8 @@ impl NodeConfig {
         self.identities = base.join(&self.identities);
         self.key_file = self.key_file.map(|k| base.join(k));
         self.wire_tap = self.wire_tap.map(|t| base.join(t));
+        self.api_certificate = self.api_certificate.map(|c| base.join(c));
+        self.api_private_key = self.api_private_key.map(|k| base.join(k));
         self.enrolments = self.enrolments.map(|e| base.join(e));
         Ok(Checked {
             config: self,
@@ -312,6 +337,8 @@ mod tests {
             query_timeout_ms: 5000,
             max_concurrent_queries: 4,
             insecure_http: false,
+            api_certificate: None,
+            api_private_key: None,
             min_cohort: 10,
             clock_skew_ms: 60_000,
             consent_required: true,

@@ -26,6 +26,7 @@ pub mod erasure;
 pub mod erasure_endpoint;
 pub mod ingest;
 pub mod ingest_auth;
+pub mod openapi;
 pub mod query;
 pub mod query_party;
 pub mod rate_limit;

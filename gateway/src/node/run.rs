@@ -34,6 +34,7 @@ use super::state::NodeState;
 use super::tls_listener::TlsListener;
 use super::witness::run_witnessing;
 use crate::cli::ingest::now;
+use crate::net::ca::{load_certificates, load_private_key};
 use crate::net::identity::{NodeKey, TlsIdentity};
 use crate::net::links::{LinkConfig, PeerLinks};
 use crate::net::pinning::api_server_config;
@@ -191,7 +192,11 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
                 .await
         })
     } else {
-        let tls = api_server_config(&identity).context("the API's TLS configuration")?;
+        let (chain, key) = match (&config.api_certificate, &config.api_private_key) {
+            (Some(chain), Some(key)) => (load_certificates(chain)?, load_private_key(key)?),
+            _ => (vec![identity.certificate()], identity.private_key()),
+        };
+        let tls = api_server_config(chain, key).context("the API's TLS configuration")?;
         let listener = TlsListener::new(listener, Arc::new(tls))?;
         tokio::spawn(async move {
             axum::serve(listener, app)
