@@ -89,6 +89,32 @@ pub enum AccessError {
 /// A patient's own access policy: the clinicians' keys and how many approvals it needs.
 pub type Policy = (Vec<[u8; 32]>, usize);
 
+fn key(hex_text: &str, what: &str) -> Result<[u8; 32], AccessError> {
+    parse_key(hex_text)
+        .ok_or_else(|| AccessError::Body(format!("{what} is not a 64-hex-digit key")))
+}
+
+/// The requester's key, when it is a registered clinician's and among the `approvers`: the
+/// part of the policy that holds whatever the patient chose.
+fn check_requester(
+    access: &AccessRequest,
+    approvers: &BTreeSet<[u8; 32]>,
+    registry: &Registry,
+) -> Result<[u8; 32], AccessError> {
+    let requester = key(&access.requester, "requester")?;
+    if !registry.has(Role::Clinician, &requester) {
+        return Err(AccessError::NotEnoughApprovals(
+            "the requester is not a registered treating clinician".into(),
+        ));
+    }
+    if !approvers.contains(&requester) {
+        return Err(AccessError::NotEnoughApprovals(
+            "missing the requesting clinician's own approval".into(),
+        ));
+    }
+    Ok(requester)
+}
+
 /// The patient's policy, or without one the default (2 of 2: the patient and the requesting
 /// clinician); the requester must be a registered clinician either way.
 fn check_policy(
@@ -97,19 +123,9 @@ fn check_policy(
     registry: &Registry,
     policy: Option<&Policy>,
 ) -> Result<[u8; 32], AccessError> {
-    let key = |hex_text: &str, what: &str| {
-        parse_key(hex_text)
-            .ok_or_else(|| AccessError::Body(format!("{what} is not a 64-hex-digit key")))
-    };
     let patient = key(&access.patient, "patient")?;
-    let requester = key(&access.requester, "requester")?;
+    let requester = check_requester(access, approvers, registry)?;
     let not_enough = |m: String| Err(AccessError::NotEnoughApprovals(m));
-    if !registry.has(Role::Clinician, &requester) {
-        return not_enough("the requester is not a registered treating clinician".into());
-    }
-    if !approvers.contains(&requester) {
-        return not_enough("missing the requesting clinician's own approval".into());
-    }
     match policy {
         None => {
             if !approvers.contains(&patient) {
@@ -197,25 +213,27 @@ pub fn check(
 /// The access policy the request's patient signed last, if any (from the consent records here).
 async fn patient_policy(
     state: &Arc<NodeState>,
-    req: &ApprovedRequest,
+    access: &AccessRequest,
 ) -> Result<Option<Policy>, ApiError> {
-    let access: AccessRequest = serde_json::from_str(&req.body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("access refused: malformed request ({e})"),
-        )
-    })?;
-    let key = parse_key(&access.patient).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "access refused: patient is not a 64-hex-digit key",
-        )
-    })?;
+    let key = key(&access.patient, "patient").map_err(refusal)?;
     let cache = state.clone();
     let set = with_store(state, move |s| cache.consents.get(s))
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
     Ok(set.access_policy(&Pseudonym::from_public_key(&key)))
+}
+
+/// A refused access as the API's answer (logged with its reason, never a value).
+fn refusal(e: AccessError) -> ApiError {
+    warn!(reason = %e, "raw access refused");
+    let status = match e {
+        AccessError::NotEnoughApprovals(_) | AccessError::Approval { .. } => StatusCode::FORBIDDEN,
+        AccessError::Fresh(e) => {
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST)
+        }
+        AccessError::Body(_) | AccessError::Stale(_) => StatusCode::BAD_REQUEST,
+    };
+    ApiError::new(status, e.to_string())
 }
 
 /// The handler of `POST /v1/access`.
@@ -231,7 +249,22 @@ pub async fn post_access(
         )
     })?;
     let skew = i64::try_from(state.clock_skew.as_millis()).unwrap_or(i64::MAX);
-    let policy = patient_policy(&state, &req).await?;
+    // The signatures and the requester first: nothing is read from the store for a request
+    // that no registered clinician approved.
+    let signers = approvers(&req, Kind::Access)
+        .map_err(|(index, error)| refusal(AccessError::Approval { index, error }))?;
+    let access: AccessRequest =
+        serde_json::from_str(&req.body).map_err(|e| refusal(AccessError::Body(e.to_string())))?;
+    check_requester(
+        &access,
+        &signers,
+        &state
+            .registry
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+    .map_err(refusal)?;
+    let policy = patient_policy(&state, &access).await?;
     let checked = {
         let mut cache = state
             .replay
@@ -253,19 +286,7 @@ pub async fn post_access(
         approvers,
         requester,
         reply_to,
-    } = checked.map_err(|e| {
-        warn!(reason = %e, "raw access refused");
-        let status = match e {
-            AccessError::NotEnoughApprovals(_) | AccessError::Approval { .. } => {
-                StatusCode::FORBIDDEN
-            }
-            AccessError::Fresh(e) => {
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST)
-            }
-            AccessError::Body(_) | AccessError::Stale(_) => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(status, e.to_string())
-    })?;
+    } = checked.map_err(refusal)?;
     let patient_key = parse_key(&access.patient).expect("checked by the policy");
     let patient = Pseudonym::from_public_key(&patient_key);
     let mut names: Vec<String> = approvers

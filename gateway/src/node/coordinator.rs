@@ -135,7 +135,38 @@ fn kind_of(r: &Response) -> &'static str {
     }
 }
 
+/// A party's refusal as the coordinator's answer. It keeps the party's status only when that
+/// is an error status: a peer cannot make the coordinator answer success, or a redirect, with a
+/// refusal's body (anything else is 502).
 fn refusal_error(r: Refusal) -> ApiError {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let status = StatusCode::from_u16(r.status)
+        .ok()
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
     ApiError::new(status, r.reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+
+    #[test]
+    fn a_refusal_keeps_an_error_status_and_nothing_else() {
+        let status = |code: u16| {
+            refusal_error(Refusal {
+                status: code,
+                reason: "no".into(),
+            })
+            .into_response()
+            .status()
+            .as_u16()
+        };
+        assert_eq!(status(403), 403);
+        assert_eq!(status(422), 422);
+        assert_eq!(status(503), 503);
+        for not_an_error in [100, 200, 204, 302, 999, 0] {
+            assert_eq!(status(not_an_error), 502, "{not_an_error}");
+        }
+    }
 }

@@ -154,19 +154,26 @@ pub async fn apply_here(
     req: &ApprovedRequest,
 ) -> Result<Option<u64>, (StatusCode, String)> {
     let skew = i64::try_from(state.clock_skew.as_millis()).unwrap_or(i64::MAX);
-    let (change, admin) = {
+    // One change at a time, checked and applied to a copy before anything is stored: a change
+    // that is stored always applies, here and when the node replays its changes at start.
+    let _one_at_a_time = state.registry_changes.lock().await;
+    let (admin, next) = {
         let registry = state
             .registry
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        check_change(req, &registry, state.registry_quorum).map_err(|e| {
+        let (change, admin) = check_change(req, &registry, state.registry_quorum).map_err(|e| {
             let status = if e.starts_with("not enough approvals") {
                 StatusCode::FORBIDDEN
             } else {
                 StatusCode::BAD_REQUEST
             };
             (status, e)
-        })?
+        })?;
+        let mut next = registry.clone();
+        apply(&mut next, &change).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        info!(?change, "registry change accepted");
+        (admin, next)
     };
     {
         let mut cache = state
@@ -190,14 +197,11 @@ pub async fn apply_here(
     })
     .await
     .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))
-    .and_then(|leaf| {
-        let mut registry = state
+    .inspect(|_| {
+        *state
             .registry
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        apply(&mut registry, &change).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
-        info!(?change, "registry changed");
-        Ok(leaf)
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
     })
 }
 

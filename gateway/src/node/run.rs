@@ -150,6 +150,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         consents: ConsentCache::default(),
         limits: RateLimiter::default(),
         query_slots: Semaphore::new(config.max_concurrent_queries.max(1)),
+        registry_changes: tokio::sync::Mutex::new(()),
     });
     let connector = tokio::spawn(keep_connected(links.clone(), checked.quic));
     let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests(), pins));

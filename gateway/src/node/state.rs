@@ -74,6 +74,9 @@ pub struct NodeState {
     pub limits: RateLimiter,
     /// One permit per query this party may run at once.
     pub query_slots: Semaphore,
+    /// Held while a registry change is checked, stored and applied, so two changes never both
+    /// pass their checks against the same registry.
+    pub registry_changes: tokio::sync::Mutex<()>,
 }
 
 impl NodeState {
