@@ -95,4 +95,73 @@ mod tests {
             .unwrap();
         assert!(Arc::ptr_eq(&after, &cache.get(&store).unwrap()));
     }
+
+    /// What a replayed relay of a revoked grant does: a peer's copy is stored without the
+    /// client-side freshness check (a delivery may come late), so its safety rests on storing
+    /// by the digest of the signed message. The same grant again writes nothing and the
+    /// revocation stands; a re-spelled copy does not open at all.
+    #[test]
+    fn a_replayed_grant_after_its_revocation_stays_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(
+            dir.path(),
+            true,
+            &KeySource::Key(SecretKey::from_bytes([1; 32])),
+        )
+        .unwrap();
+        let patient = SigningKey::from_bytes(&[9; 32]);
+        let p = Pseudonym::from_public_key(patient.verifying_key().as_bytes());
+        let mut put = |body: &ConsentBody| {
+            let signed = sign(
+                &patient,
+                Kind::Consent,
+                &serde_json::to_string(body).unwrap(),
+                Timestamp(T),
+            );
+            let record = open_consent(&signed).unwrap();
+            let bytes = serde_json::to_vec(&signed).unwrap();
+            store
+                .record_consent(record.id, &bytes, record.signer, Timestamp(T))
+                .unwrap();
+            (signed, record.id)
+        };
+        let grant = ConsentBody::Grant {
+            purposes: vec![Purpose::Research],
+            indicators: vec![],
+            from: None,
+            to: None,
+            institution: None,
+            expires: None,
+        };
+        let (granted, id) = put(&grant);
+        put(&ConsentBody::Revoke {
+            consent: hex::encode(id),
+        });
+        let cache = ConsentCache::default();
+        assert!(
+            !cache
+                .get(&store)
+                .unwrap()
+                .covers_any_use(&p, "8867-4", Timestamp(0), T + 1)
+        );
+
+        let record = open_consent(&granted).unwrap();
+        let bytes = serde_json::to_vec(&granted).unwrap();
+        assert_eq!(
+            store
+                .record_consent(record.id, &bytes, record.signer, Timestamp(T + 5))
+                .unwrap(),
+            None,
+            "the replayed grant was written again"
+        );
+        assert!(
+            !cache
+                .get(&store)
+                .unwrap()
+                .covers_any_use(&p, "8867-4", Timestamp(0), T + 1)
+        );
+        let mut twin = granted.clone();
+        twin.signature = twin.signature.to_uppercase();
+        assert!(open_consent(&twin).is_err(), "a re-spelled copy opened");
+    }
 }
