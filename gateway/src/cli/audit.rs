@@ -41,6 +41,14 @@ fn check_report(nodes: &[Value], i: usize) -> anyhow::Result<usize> {
     let r = &nodes[i];
     let name = r["node"].as_str().unwrap_or("?");
     let verifier = NoteVerifier::from_vkey(r["vkey"].as_str().context("no vkey")?)?;
+    if r["signed_head"].is_null() {
+        // A node whose ledger is still empty: nothing to prove, and nothing may be listed.
+        let listed = r["entries"].as_array().map_or(0, Vec::len);
+        if r["tree_size"].as_u64() != Some(0) || listed != 0 {
+            bail!("{name} lists entries but no signed head to prove them under");
+        }
+        return Ok(0);
+    }
     let note = r["signed_head"].as_str().context("no signed head")?;
     let (head, signed) = Checkpoint::open(note, &verifier)
         .with_context(|| format!("{name}'s head does not verify under its key"))?;
@@ -202,6 +210,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             continue;
         }
         match check_report(&nodes, i) {
+            Ok(_) if r["signed_head"].is_null() => lines.push(format!(
+                "{}: its ledger is still empty, nothing about you",
+                r["node"].as_str().unwrap_or("?")
+            )),
             Ok(n) => {
                 let cosigned = if r["cosigned"].as_bool() == Some(true) {
                     "cosigned by the two other nodes"
@@ -242,4 +254,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VKEY: &str =
+        "hdg.local/node-f8983490+c401e85d+AfiYNJDKvLlrcvHDgrz98WzVKnIQXnm92jBPL6+BYt0C";
+
+    #[test]
+    fn an_empty_ledger_proves_nothing_and_may_list_nothing() {
+        let empty = serde_json::json!({
+            "node": "node0", "vkey": VKEY, "signed_head": null, "tree_size": 0, "entries": []
+        });
+        assert_eq!(check_report(std::slice::from_ref(&empty), 0).unwrap(), 0);
+        let mut listing = empty.clone();
+        listing["entries"] = serde_json::json!([{ "leaf_index": 0 }]);
+        assert!(check_report(&[listing], 0).is_err());
+        let mut sized = empty;
+        sized["tree_size"] = serde_json::json!(5);
+        assert!(check_report(&[sized], 0).is_err());
+    }
 }

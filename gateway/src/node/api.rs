@@ -166,7 +166,7 @@ async fn consistency(
         })
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
     let proof: Vec<String> = proof.iter().map(hex::encode).collect();
     Ok(Json(
         json!({ "old_size": old, "new_size": new, "proof": proof }),

@@ -136,9 +136,21 @@ fn report(
 ) -> Result<Value, StoreError> {
     let leaves = store.patient_entries(patient)?;
     // One head for every proof: the newest cosigned one when it covers every entry.
-    let latest = store
-        .latest_head()?
-        .ok_or_else(|| corrupt("ledger", "has entries but no signed head"))?;
+    let Some(latest) = store.latest_head()? else {
+        // A ledger nothing was written to yet has no head to prove anything under.
+        if store.tree_size() > 0 || !leaves.is_empty() {
+            return Err(corrupt("ledger", "has entries but no signed head"));
+        }
+        return Ok(json!({
+            "node": name,
+            "party": party,
+            "vkey": store.vkey(),
+            "signed_head": null,
+            "cosigned": false,
+            "tree_size": 0,
+            "entries": [],
+        }));
+    };
     let cosigned = match store.latest_cosigned_head(2)? {
         Some((_, note)) => Some((stored_checkpoint(&note)?.size, note)),
         None => None,
@@ -271,5 +283,30 @@ pub async fn answer_audit(state: &Arc<NodeState>, signed: &SignedRequest) -> Res
     match own_report(state, signed).await {
         Ok(report) => Response::AuditReport { report },
         Err((_, reason)) => Response::Error { reason },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdg_storage::{KeySource, SecretKey};
+
+    /// A node that has written nothing yet answers an audit with an empty report (it used to
+    /// call its empty ledger corrupt: 503).
+    #[test]
+    fn an_empty_ledger_gives_an_empty_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            dir.path(),
+            true,
+            &KeySource::Key(SecretKey::from_bytes([1; 32])),
+        )
+        .unwrap();
+        let patient = Pseudonym::from_public_key(&[7; 32]);
+        let r = report(&store, &Registry::default(), "node0", 0, &patient).unwrap();
+        assert_eq!(r["tree_size"], 0);
+        assert!(r["signed_head"].is_null());
+        assert_eq!(r["entries"].as_array().map(Vec::len), Some(0));
+        assert_eq!(r["vkey"].as_str(), Some(store.vkey().as_str()));
     }
 }
