@@ -54,7 +54,10 @@ done
 # positive_data_acceptance is left out: a request that matches the schema is still refused
 # when it is not signed by a registered key (401/403), which is the point of the API.
 # The hooks sign generated requests as the cluster's demo identities (see the file).
-HDG_IDENTITIES="$work/c/identities" SCHEMATHESIS_HOOKS="$PWD/scripts/schemathesis_hooks.py" \
+# It runs in the scratch folder: schemathesis keeps a cache in its working directory.
+hooks="$PWD/scripts/schemathesis_hooks.py"
+cd "$work"
+HDG_IDENTITIES="$work/c/identities" SCHEMATHESIS_HOOKS="$hooks" \
 "$venv/bin/st" run "https://${addrs[0]}/v1/openapi.json" \
     --url "https://${addrs[0]}" \
     --tls-verify false \
