@@ -50,15 +50,21 @@ mod tests {
 
     const T: i64 = 1_750_000_000_000;
 
-    #[test]
-    fn the_set_is_reused_until_a_consent_is_stored_and_then_rebuilt() {
+    /// A new store in a temporary folder (kept while the folder lives).
+    fn fresh_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(
+        let store = Store::open(
             dir.path(),
             true,
             &KeySource::Key(SecretKey::from_bytes([1; 32])),
         )
         .unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn the_set_is_reused_until_a_consent_is_stored_and_then_rebuilt() {
+        let (_dir, mut store) = fresh_store();
         let cache = ConsentCache::default();
         let first = cache.get(&store).unwrap();
         assert!(Arc::ptr_eq(&first, &cache.get(&store).unwrap()));
@@ -102,13 +108,7 @@ mod tests {
     /// revocation stands; a re-spelled copy does not open at all.
     #[test]
     fn a_replayed_grant_after_its_revocation_stays_revoked() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(
-            dir.path(),
-            true,
-            &KeySource::Key(SecretKey::from_bytes([1; 32])),
-        )
-        .unwrap();
+        let (_dir, mut store) = fresh_store();
         let patient = SigningKey::from_bytes(&[9; 32]);
         let p = Pseudonym::from_public_key(patient.verifying_key().as_bytes());
         let mut put = |body: &ConsentBody| {
