@@ -14,7 +14,7 @@ SCHEMATHESIS_VERSION=4.32.5
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/hdg-target}"
 hdg="$CARGO_TARGET_DIR/release/hdg"
-[ -x "$hdg" ] || cargo build --release --workspace --locked
+cargo build --release --workspace --locked --quiet   # a no-op when the build is current
 
 venv="${HDG_SCHEMATHESIS_VENV:-/var/tmp/hdg-schemathesis-venv}"
 CRYPTOGRAPHY_VERSION=46.0.3
@@ -57,6 +57,7 @@ PY
 for i in 0 1 2; do
     for _ in $(seq 1 300); do
         healthy "${addrs[$i]}" && break
+        kill -0 "${pids[$i]}" 2>/dev/null || { echo "node$i exited"; cat "$work/node$i.log"; exit 1; }
         sleep 0.2
     done
     healthy "${addrs[$i]}" || { echo "node$i did not become healthy"; cat "$work/node$i.log"; exit 1; }
@@ -69,7 +70,7 @@ done
 hooks="$PWD/scripts/schemathesis_hooks.py"
 cd "$work"
 HDG_IDENTITIES="$work/c/identities" SCHEMATHESIS_HOOKS="$hooks" \
-"$venv/bin/st" run "https://${addrs[0]}/v1/openapi.json" \
+timeout 1800 "$venv/bin/st" run "https://${addrs[0]}/v1/openapi.json" \
     --url "https://${addrs[0]}" \
     --tls-verify false \
     --checks all \

@@ -18,7 +18,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use hdg_gateway::node::access::{ACCESS_DOMAIN, AccessRequest, records_context};
 use hdg_gateway::node::approvals::{ApprovedRequest, digest};
-use hdg_gateway::node::audit::{audit_body, report_context};
+use hdg_gateway::node::audit::{audit_body, report_context, report_signed_message};
 use hdg_gateway::node::sealed_reply::{ReplyKey, SealedReply};
 use hdg_gateway::node::signed::{Kind, request_digest, sign};
 use hdg_schema::Timestamp;
@@ -416,15 +416,27 @@ fn wire_answers_are_sealed(dir: &Path, a_key: &Path, clinician: &Path, a_hr: u64
     let (status, answer) = post(1, "/v1/audit", serde_json::to_vec(&signed).unwrap());
     assert_eq!(status, 200, "{answer}");
     let request = request_digest(Kind::Audit, &signed).unwrap();
+    let pins = hdg_gateway::cli::cluster_file::ClusterFile::load(dir)
+        .and_then(|c| c.pins())
+        .unwrap();
     for (i, node) in answer["nodes"].as_array().unwrap().iter().enumerate() {
         assert!(
             node.get("entries").is_none(),
             "node{i}'s report in the clear: {node}"
         );
         let sealed: SealedReply = serde_json::from_value(node["sealed"].clone()).unwrap();
-        let report: Value =
-            serde_json::from_slice(&reply.open(&sealed, &report_context(&request, i)).unwrap())
-                .unwrap();
+        // Inside: the node's signature on the report, by the key the cluster file pins.
+        let context = report_context(&request, i);
+        let plain = reply.open(&sealed, &context).unwrap();
+        let (signature, report) = plain.split_first_chunk::<64>().unwrap();
+        ed25519_dalek::VerifyingKey::from_bytes(&pins[i])
+            .unwrap()
+            .verify_strict(
+                &report_signed_message(&context, report),
+                &ed25519_dalek::Signature::from_bytes(signature),
+            )
+            .expect("the report is signed by its node's key");
+        let report: Value = serde_json::from_slice(report).unwrap();
         assert_eq!(report["party"].as_u64(), Some(i as u64));
         assert!(!report["entries"].as_array().unwrap().is_empty());
         assert!(

@@ -9,17 +9,20 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use hdg_ledger::{
     Checkpoint, CosignatureVerifier, LedgerEntry, NoteVerifier, leaf_hash, verify_inclusion,
 };
 use hdg_schema::Timestamp;
 use serde_json::{Value, json};
 
+use super::cluster_file::ClusterFile;
 use super::http::{NodeArgs, post};
 use super::ingest::now;
 use super::query::read_seed;
 use super::verify_cluster::hash_hex;
-use crate::node::audit::{audit_body, report_context};
+use crate::net::identity::NodeKey;
+use crate::node::audit::{audit_body, report_context, report_signed_message};
 use crate::node::sealed_reply::{ReplyKey, SealedReply};
 use crate::node::signed::{Kind, request_digest, sign};
 
@@ -36,11 +39,22 @@ pub struct Args {
     json: bool,
 }
 
-/// Checks one node's report against the three published keys; the number of entries proven.
-fn check_report(nodes: &[Value], i: usize) -> anyhow::Result<usize> {
+/// The verifier of a report's `vkey`, which must carry the node key the cluster file pins.
+fn pinned_verifier(report: &Value, pin: &NodeKey) -> anyhow::Result<NoteVerifier> {
+    let name = report["node"].as_str().unwrap_or("?");
+    let verifier = NoteVerifier::from_vkey(report["vkey"].as_str().context("no vkey")?)?;
+    if verifier.public_key().as_bytes() != pin {
+        bail!("{name}'s ledger key is not the node key the cluster file pins");
+    }
+    Ok(verifier)
+}
+
+/// Checks node `i`'s report against the node keys the cluster file pins; the number of entries
+/// proven.
+fn check_report(nodes: &[Value], i: usize, pins: &[NodeKey; 3]) -> anyhow::Result<usize> {
     let r = &nodes[i];
     let name = r["node"].as_str().unwrap_or("?");
-    let verifier = NoteVerifier::from_vkey(r["vkey"].as_str().context("no vkey")?)?;
+    let verifier = pinned_verifier(r, &pins[i])?;
     if r["signed_head"].is_null() {
         // A node whose ledger is still empty: nothing to prove, and nothing may be listed.
         let listed = r["entries"].as_array().map_or(0, Vec::len);
@@ -54,8 +68,8 @@ fn check_report(nodes: &[Value], i: usize) -> anyhow::Result<usize> {
         .with_context(|| format!("{name}'s head does not verify under its key"))?;
     if r["cosigned"].as_bool() == Some(true) {
         for (j, other) in nodes.iter().enumerate().filter(|(j, _)| *j != i) {
-            let witness = NoteVerifier::from_vkey(other["vkey"].as_str().unwrap_or_default())
-                .with_context(|| format!("node {j}'s vkey"))?;
+            let witness =
+                pinned_verifier(other, &pins[j]).with_context(|| format!("node {j}'s vkey"))?;
             CosignatureVerifier::new(witness.name(), *witness.public_key())?
                 .verify(&signed)
                 .with_context(|| format!("{name}'s head is not cosigned by {}", other["node"]))?;
@@ -82,12 +96,14 @@ fn check_report(nodes: &[Value], i: usize) -> anyhow::Result<usize> {
     Ok(entries.len())
 }
 
-/// Opens party `i`'s sealed report (to our reply key, for this request, from party `i`).
+/// Opens party `i`'s sealed report (to our reply key, for this request) and checks that party
+/// `i` signed it with the node key `pin`.
 fn open_report(
     reply_key: &ReplyKey,
     digest: &[u8; 32],
     sealed: &Value,
     i: usize,
+    pin: &NodeKey,
 ) -> anyhow::Result<Value> {
     if sealed["party"].as_u64() != Some(i as u64) {
         bail!(
@@ -97,8 +113,19 @@ fn open_report(
     }
     let sealed: SealedReply = serde_json::from_value(sealed["sealed"].clone())
         .context("the report is not sealed to this request")?;
-    let plain = reply_key.open(&sealed, &report_context(digest, i))?;
-    let report: Value = serde_json::from_slice(&plain).context("the opened report")?;
+    let context = report_context(digest, i);
+    let plain = reply_key.open(&sealed, &context)?;
+    let (signature, report) = plain
+        .split_first_chunk::<64>()
+        .context("the opened report carries no signature")?;
+    VerifyingKey::from_bytes(pin)
+        .context("the pinned node key")?
+        .verify(
+            &report_signed_message(&context, report),
+            &Signature::from_bytes(signature),
+        )
+        .map_err(|_| anyhow::anyhow!("the report of party {i} is not signed by its node key"))?;
+    let report: Value = serde_json::from_slice(report).context("the opened report")?;
     if report["party"].as_u64() != Some(i as u64) {
         bail!("the opened report says it is party {}", report["party"]);
     }
@@ -162,6 +189,10 @@ fn describe(e: &Value) -> String {
 /// Signs the audit request, posts it, checks every node's answer and prints it.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let node = args.node.open()?;
+    let cluster = args.node.cluster.as_deref().context(
+        "hdg audit checks every node's report against the node keys of the cluster file: give --cluster FILE",
+    )?;
+    let pins = ClusterFile::load(cluster)?.pins()?;
     let key = read_seed(&args.key)?;
     let reply_key = ReplyKey::new();
     let signed = sign(&key, Kind::Audit, &audit_body(&reply_key.public()), now());
@@ -184,17 +215,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut ok = true;
     let mut lines = Vec::new();
     let mut nodes = Vec::with_capacity(3);
-    for (i, sealed) in answer["nodes"]
-        .as_array()
-        .context("no nodes")?
-        .iter()
-        .enumerate()
-    {
+    let sealed_reports = answer["nodes"].as_array().context("no nodes")?;
+    if sealed_reports.len() != 3 {
+        bail!(
+            "the answer holds {} reports, not the three nodes'",
+            sealed_reports.len()
+        );
+    }
+    for (i, sealed) in sealed_reports.iter().enumerate() {
         if sealed.is_null() {
             nodes.push(Value::Null);
             continue;
         }
-        match open_report(&reply_key, &digest, sealed, i) {
+        match open_report(&reply_key, &digest, sealed, i, &pins[i]) {
             Ok(report) => nodes.push(report),
             Err(e) => {
                 ok = false;
@@ -209,7 +242,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             lines.push(format!("node {i}: no answer"));
             continue;
         }
-        match check_report(&nodes, i) {
+        match check_report(&nodes, i, &pins) {
             Ok(_) if r["signed_head"].is_null() => lines.push(format!(
                 "{}: its ledger is still empty, nothing about you",
                 r["node"].as_str().unwrap_or("?")
@@ -263,17 +296,73 @@ mod tests {
     const VKEY: &str =
         "hdg.local/node-f8983490+c401e85d+AfiYNJDKvLlrcvHDgrz98WzVKnIQXnm92jBPL6+BYt0C";
 
+    /// The node key inside [`VKEY`].
+    fn pin() -> NodeKey {
+        *NoteVerifier::from_vkey(VKEY)
+            .unwrap()
+            .public_key()
+            .as_bytes()
+    }
+
     #[test]
     fn an_empty_ledger_proves_nothing_and_may_list_nothing() {
         let empty = serde_json::json!({
             "node": "node0", "vkey": VKEY, "signed_head": null, "tree_size": 0, "entries": []
         });
-        assert_eq!(check_report(std::slice::from_ref(&empty), 0).unwrap(), 0);
+        let pins = [pin(), [0; 32], [0; 32]];
+        assert_eq!(
+            check_report(std::slice::from_ref(&empty), 0, &pins).unwrap(),
+            0
+        );
         let mut listing = empty.clone();
         listing["entries"] = serde_json::json!([{ "leaf_index": 0 }]);
-        assert!(check_report(&[listing], 0).is_err());
+        assert!(check_report(&[listing], 0, &pins).is_err());
         let mut sized = empty;
         sized["tree_size"] = serde_json::json!(5);
-        assert!(check_report(&[sized], 0).is_err());
+        assert!(check_report(&[sized.clone()], 0, &pins).is_err());
+        // A report under a ledger key other than the pinned one is refused.
+        let mut empty_again = sized;
+        empty_again["tree_size"] = serde_json::json!(0);
+        assert!(
+            check_report(
+                std::slice::from_ref(&empty_again),
+                0,
+                &[[1; 32], [0; 32], [0; 32]]
+            )
+            .is_err()
+        );
+    }
+
+    /// The relaying node knows the reply key and the request, so it can seal a report in a
+    /// peer's place; without that peer's node key it cannot sign one.
+    #[test]
+    fn a_report_opens_only_when_its_own_node_signed_it() {
+        use crate::node::sealed_reply::seal;
+        use ed25519_dalek::{Signer, SigningKey};
+        let (node1, relay) = (
+            SigningKey::from_bytes(&[5; 32]),
+            SigningKey::from_bytes(&[6; 32]),
+        );
+        let reply = ReplyKey::new();
+        let digest = [9; 32];
+        let report = br#"{"party":1,"node":"node1","entries":[]}"#;
+        let sealed_by = |key: &SigningKey| {
+            let context = report_context(&digest, 1);
+            let mut plain = key
+                .sign(&report_signed_message(&context, report))
+                .to_bytes()
+                .to_vec();
+            plain.extend_from_slice(report);
+            json!({ "party": 1, "sealed": seal(&reply.public(), &context, &plain).unwrap() })
+        };
+        let pin = node1.verifying_key().to_bytes();
+        assert!(open_report(&reply, &digest, &sealed_by(&node1), 1, &pin).is_ok());
+        let forged = open_report(&reply, &digest, &sealed_by(&relay), 1, &pin).unwrap_err();
+        assert!(
+            forged.to_string().contains("not signed by its node key"),
+            "{forged}"
+        );
+        // Node 1's genuine report presented as node 2's does not open.
+        assert!(open_report(&reply, &digest, &sealed_by(&node1), 2, &pin).is_err());
     }
 }

@@ -79,6 +79,27 @@ impl ClusterFile {
         }
     }
 
+    /// The node key of the node whose API is `url` (compared without a trailing slash): the one
+    /// key a client dialling `url` accepts, so one node cannot answer in another's place.
+    pub fn key_of_api(&self, url: &str) -> anyhow::Result<[u8; 32]> {
+        let pins = self.pins()?;
+        let wanted = url.trim_end_matches('/');
+        self.nodes
+            .iter()
+            .find(|n| n.api.trim_end_matches('/') == wanted)
+            .map(|n| pins[n.party])
+            .with_context(|| {
+                format!(
+                    "{url} is not the API of any node in the cluster file (it lists {})",
+                    self.nodes
+                        .iter()
+                        .map(|n| n.api.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+    }
+
     /// The API address of party `party`.
     pub fn api(&self, party: usize) -> Option<&str> {
         self.nodes
@@ -98,7 +119,7 @@ mod tests {
             name: format!("node{party}"),
             party,
             public_key: hex::encode(k.verifying_key().to_bytes()),
-            api: format!("http://127.0.0.1:{}", 7000 + party),
+            api: format!("https://127.0.0.1:{}", 7000 + party),
         }
     }
 
@@ -116,7 +137,7 @@ mod tests {
         let read = ClusterFile::load(dir.path()).unwrap();
         let pins = read.pins().unwrap();
         assert_eq!(hex::encode(pins[0]), node(0, 1).public_key);
-        assert_eq!(read.api(1), Some("http://127.0.0.1:7001"));
+        assert_eq!(read.api(1), Some("https://127.0.0.1:7001"));
     }
 
     #[test]
@@ -135,5 +156,17 @@ mod tests {
             nodes: vec![node(0, 1), node(1, 2), bad],
         };
         assert!(file.pins().is_err());
+    }
+
+    #[test]
+    fn a_url_is_pinned_to_its_own_node_key_only() {
+        let file = ClusterFile {
+            nodes: vec![node(0, 1), node(1, 2), node(2, 3)],
+        };
+        let pins = file.pins().unwrap();
+        assert_eq!(file.key_of_api("https://127.0.0.1:7001").unwrap(), pins[1]);
+        assert_eq!(file.key_of_api("https://127.0.0.1:7002/").unwrap(), pins[2]);
+        let e = file.key_of_api("https://127.0.0.1:9999").unwrap_err();
+        assert!(e.to_string().contains("not the API of any node"), "{e}");
     }
 }

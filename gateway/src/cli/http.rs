@@ -9,6 +9,7 @@
 //! the caller says `--insecure-http` (a node started with `insecure_http = true`, for local
 //! debugging only).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -61,14 +62,16 @@ impl NodeArgs {
     }
 }
 
-/// The node at `url`, pinned to the node keys of the cluster file at `cluster` (for https), or
-/// plain with `insecure_http`.
+/// The node at `url`, pinned to its own node key from the cluster file at `cluster` (for
+/// https; the file must list `url` as a node's API), or plain with `insecure_http`.
 pub fn connect(url: &str, cluster: Option<&Path>, insecure_http: bool) -> anyhow::Result<NodeUrl> {
-    let pins = match cluster {
-        Some(path) => Some(ClusterFile::load(path)?.pins()?),
-        None => None,
+    let pin = match cluster {
+        Some(path) if url.starts_with("https://") => {
+            Some(ClusterFile::load(path)?.key_of_api(url)?)
+        }
+        _ => None,
     };
-    NodeUrl::open(url, pins.as_ref().map(|p| p.as_slice()), insecure_http)
+    NodeUrl::open(url, pin.as_ref().map(std::slice::from_ref), insecure_http)
 }
 
 /// `(scheme is https, host:port)` of `url`; anything but a bare scheme://host:port is refused.
@@ -125,8 +128,12 @@ impl NodeUrl {
     }
 
     fn with_tls(tls: bool, authority: &str, config: ClientConfig) -> anyhow::Result<NodeUrl> {
+        // No redirects: a node never sends one, and following one could carry a signed
+        // request or records to another host, or down to plain HTTP.
         let client = Client::builder()
             .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(tls)
             .tls_backend_preconfigured(config)
             .build()
             .context("cannot set up the HTTP client")?;
@@ -181,6 +188,9 @@ pub fn get(node: &NodeUrl, path: &str, timeout: Duration) -> anyhow::Result<(u16
     exchange(node, request, timeout)
 }
 
+/// The largest answer a client reads (a patient's raw records fit many times over).
+const MAX_ANSWER_BYTES: u64 = 256 << 20;
+
 fn exchange(
     node: &NodeUrl,
     request: RequestBuilder,
@@ -191,9 +201,17 @@ fn exchange(
         .send()
         .map_err(|e| anyhow::anyhow!("{}: {}", node.base, describe(&e)))?;
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .map_err(|e| anyhow::anyhow!("{}: reading the answer: {}", node.base, describe(&e)))?;
+    let mut body = Vec::new();
+    response
+        .take(MAX_ANSWER_BYTES + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| anyhow::anyhow!("{}: reading the answer: {e}", node.base))?;
+    if body.len() as u64 > MAX_ANSWER_BYTES {
+        bail!(
+            "{}: the answer is larger than {MAX_ANSWER_BYTES} bytes",
+            node.base
+        );
+    }
     let json = serde_json::from_slice(&body)
         .with_context(|| format!("status {status}: the body is not JSON"))?;
     Ok((status, json))

@@ -198,7 +198,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("the cluster file names no API for node 0")?
             .to_owned(),
     };
-    let node = NodeUrl::open(&node, Some(&pins), args.insecure_http)?;
+    let node = if node.starts_with("https://") {
+        NodeUrl::open(
+            &node,
+            Some(&[cluster.key_of_api(&node)?]),
+            args.insecure_http,
+        )?
+    } else {
+        NodeUrl::open(&node, None, args.insecure_http)?
+    };
     let key = read_seed(&args.key)?;
     let statistic = statistic(&args)?;
     let window = (

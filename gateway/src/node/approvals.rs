@@ -58,12 +58,25 @@ impl ApprovedRequest {
     }
 }
 
+/// Most approvals one request may carry: every policy needs far fewer, and each is a signature
+/// the node checks before it knows whether the request is any good.
+pub const MAX_APPROVALS: usize = 16;
+
 /// Checks every approval's signature, as approvals of a request of `kind`; the distinct
 /// approvers' keys, or the first bad approval's index and why.
 pub fn approvers(
     req: &ApprovedRequest,
     kind: Kind,
 ) -> Result<BTreeSet<[u8; 32]>, (usize, RequestError)> {
+    if req.approvals.len() > MAX_APPROVALS {
+        return Err((
+            MAX_APPROVALS,
+            RequestError::Malformed {
+                field: "approvals",
+                reason: "more than 16 (each costs the node a signature check)",
+            },
+        ));
+    }
     let mut out = BTreeSet::new();
     for (index, a) in req.approvals.iter().enumerate() {
         let signed = SignedRequest {
@@ -141,6 +154,15 @@ mod tests {
             req.approve(&SigningKey::from_bytes(&[*b; 32]), Kind::Access);
         }
         req
+    }
+
+    #[test]
+    fn at_most_sixteen_approvals_are_checked() {
+        let keys: Vec<u8> = (1..=16).collect();
+        assert_eq!(approvers(&request(&keys), Kind::Access).unwrap().len(), 16);
+        let keys: Vec<u8> = (1..=17).collect();
+        let (_, e) = approvers(&request(&keys), Kind::Access).unwrap_err();
+        assert!(e.to_string().contains("more than 16"), "{e}");
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! other nodes when the witnesses have caught up. The node asked answers for itself and asks
 //! both peers ([`Request::Audit`]), which check the signature themselves. Each node seals its
 //! report to the request's `reply_to` key, bound to the request and to itself
-//! ([`super::sealed_reply`]), so the node relaying its peers' reports cannot read them; the
-//! client (`hdg audit`) opens them and verifies every proof.
+//! ([`super::sealed_reply`]), so the node relaying its peers' reports cannot read them, and
+//! signs it with its node key, so that node cannot write one in their name either; the client
+//! (`hdg audit`) opens them, checks each signature against the node keys of the cluster file
+//! and verifies every proof.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +20,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use bytes::Bytes;
+use ed25519_dalek::{Signer, SigningKey};
 use hdg_ledger::{EntryKind, LedgerEntry, inclusion_proof};
 use hdg_schema::Pseudonym;
 use hdg_storage::{Store, StoreError};
@@ -54,6 +57,32 @@ fn reply_key(body: &str) -> Option<[u8; 32]> {
 /// What a node seals its part of an audit under: the request's digest and its party.
 pub fn report_context(request_digest: &[u8; 32], party: usize) -> Vec<u8> {
     sealed_reply::context("audit", request_digest, party)
+}
+
+/// Domain of a node's signature on its audit report.
+const REPORT_SIGNATURE_DOMAIN: &[u8] = b"hdg audit report v1\n";
+
+/// The bytes a node signs for its audit `report` under `context` ([`report_context`]): sealing
+/// hides a report from the node that relays it, and this signature, by the node key the
+/// cluster file pins, stops that node from writing one in a peer's name.
+pub fn report_signed_message(context: &[u8], report: &[u8]) -> Vec<u8> {
+    let mut m =
+        Vec::with_capacity(REPORT_SIGNATURE_DOMAIN.len() + 16 + context.len() + report.len());
+    m.extend_from_slice(REPORT_SIGNATURE_DOMAIN);
+    for part in [context, report] {
+        m.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        m.extend_from_slice(part);
+    }
+    m
+}
+
+/// What a node seals: its signature (64 bytes) on [`report_signed_message`], then the report.
+fn signed_report(key: &SigningKey, context: &[u8], report: &[u8]) -> Zeroizing<Vec<u8>> {
+    let signature = key.sign(&report_signed_message(context, report));
+    let mut plain = Zeroizing::new(Vec::with_capacity(64 + report.len()));
+    plain.extend_from_slice(&signature.to_bytes());
+    plain.extend_from_slice(report);
+    plain
 }
 
 /// How long a peer may take to answer.
@@ -242,13 +271,11 @@ async fn own_report(
     })
     .await
     .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?;
-    let plain = Zeroizing::new(report.to_string().into_bytes());
-    let sealed = sealed_reply::seal(
-        &checked.reply_to,
-        &report_context(&checked.digest, state.party),
-        &plain,
-    )
-    .map_err(|e| (StatusCode::BAD_REQUEST, format!("request refused: {e}")))?;
+    let context = report_context(&checked.digest, state.party);
+    let report = Zeroizing::new(report.to_string().into_bytes());
+    let plain = signed_report(&state.node_key, &context, &report);
+    let sealed = sealed_reply::seal(&checked.reply_to, &context, &plain)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("request refused: {e}")))?;
     Ok(json!({ "party": state.party, "node": state.name, "sealed": sealed }))
 }
 

@@ -108,9 +108,10 @@ async fn run_three(
 fn peer_answer(peer: PartyId, reply: Result<Response, RpcError>) -> Result<PartyAnswer, Refusal> {
     match reply {
         Ok(Response::QueryAnswer { answer }) => Ok(answer),
-        Ok(Response::QueryRefused { status, reason }) => {
-            Err(Refusal::new(status, format!("{peer}: {reason}")))
-        }
+        Ok(Response::QueryRefused { status, reason }) => Err(Refusal::new(
+            peer_status(status),
+            format!("{peer}: {reason}"),
+        )),
         Ok(other) => Err(Refusal::new(
             502,
             format!("{peer} answered a query with {}", kind_of(&other)),
@@ -135,9 +136,21 @@ fn kind_of(r: &Response) -> &'static str {
     }
 }
 
-/// A party's refusal as the coordinator's answer. It keeps the party's status only when that
-/// is an error status: a peer cannot make the coordinator answer success, or a redirect, with a
-/// refusal's body (anything else is 502).
+/// The statuses a peer's refusal of a query keeps at the coordinator: those `/v1/query`
+/// documents. A peer cannot make the coordinator answer success, a redirect or anything the
+/// researcher would not expect; anything else becomes 502.
+const PASSED_THROUGH: [u16; 10] = [400, 401, 403, 409, 422, 429, 500, 502, 503, 504];
+
+/// A peer's refusal status as the coordinator passes it on.
+fn peer_status(status: u16) -> u16 {
+    if PASSED_THROUGH.contains(&status) {
+        status
+    } else {
+        502
+    }
+}
+
+/// A refusal as the coordinator's answer (an error status always: 502 otherwise).
 fn refusal_error(r: Refusal) -> ApiError {
     let status = StatusCode::from_u16(r.status)
         .ok()
@@ -162,11 +175,32 @@ mod tests {
             .status()
             .as_u16()
         };
-        assert_eq!(status(403), 403);
+        assert_eq!(status(401), 401);
         assert_eq!(status(422), 422);
         assert_eq!(status(503), 503);
         for not_an_error in [100, 200, 204, 302, 999, 0] {
             assert_eq!(status(not_an_error), 502, "{not_an_error}");
+        }
+        // A peer's refusal keeps only the statuses /v1/query documents.
+        let peer = |code: u16| match peer_answer(
+            PartyId::ALL[1],
+            Ok(Response::QueryRefused {
+                status: code,
+                reason: "no".into(),
+            }),
+        ) {
+            Err(r) => r.status,
+            Ok(_) => panic!("a refusal was taken for an answer"),
+        };
+        for (sent, kept) in [
+            (403, 403),
+            (429, 429),
+            (200, 502),
+            (302, 502),
+            (404, 502),
+            (418, 502),
+        ] {
+            assert_eq!(peer(sent), kept, "{sent}");
         }
     }
 }

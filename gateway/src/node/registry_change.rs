@@ -157,7 +157,7 @@ pub async fn apply_here(
     // One change at a time, checked and applied to a copy before anything is stored: a change
     // that is stored always applies, here and when the node replays its changes at start.
     let _one_at_a_time = state.registry_changes.lock().await;
-    let (admin, next) = {
+    let (admin, next, change) = {
         let registry = state
             .registry
             .read()
@@ -172,8 +172,7 @@ pub async fn apply_here(
         })?;
         let mut next = registry.clone();
         apply(&mut next, &change).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
-        info!(?change, "registry change accepted");
-        (admin, next)
+        (admin, next, change)
     };
     {
         let mut cache = state
@@ -197,11 +196,15 @@ pub async fn apply_here(
     })
     .await
     .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))
-    .inspect(|_| {
-        *state
-            .registry
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+    .inspect(|leaf| {
+        // A change this node had stored already (a peer's copy of it) is already applied.
+        if leaf.is_some() {
+            *state
+                .registry
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+            info!(?change, "registry changed");
+        }
     })
 }
 
