@@ -84,7 +84,10 @@ fn split_url(url: &str) -> anyhow::Result<(bool, &str)> {
         bail!("node URL must start with https:// (or http:// with --insecure-http)");
     };
     let authority = rest.trim_end_matches('/');
-    if authority.is_empty() || authority.contains('/') || !authority.contains(':') {
+    if authority.is_empty()
+        || !authority.contains(':')
+        || authority.contains(['/', '@', '?', '#', '\\'])
+    {
         bail!("node URL must be https://host:port");
     }
     Ok((tls, authority))
@@ -246,6 +249,13 @@ mod tests {
         assert!(split_url("ftp://127.0.0.1:8080").is_err());
         assert!(split_url("https://127.0.0.1").is_err());
         assert!(split_url("https://127.0.0.1:80/v1").is_err());
+        for odd in [
+            "https://user@127.0.0.1:80",
+            "https://127.0.0.1:80?x",
+            "https://127.0.0.1:80#x",
+        ] {
+            assert!(split_url(odd).is_err(), "{odd}");
+        }
         let e = NodeUrl::open("http://127.0.0.1:1", None, false).unwrap_err();
         assert!(e.to_string().contains("in the clear"), "{e}");
         assert!(NodeUrl::open("http://127.0.0.1:1", None, true).is_ok());

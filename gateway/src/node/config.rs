@@ -258,6 +258,12 @@ impl NodeConfig {
                     "and api_private_key are set together or not at all",
                 ));
             }
+            _ if self.insecure_http && !self.http_listen.ip().is_loopback() => {
+                return Err(bad(
+                    "insecure_http".into(),
+                    "serves plain HTTP on loopback addresses only (http_listen is not one)",
+                ));
+            }
             (Some(_), Some(_)) if self.insecure_http => {
                 return Err(bad(
                     "api_certificate".into(),
@@ -377,6 +383,23 @@ mod tests {
         assert_eq!(checked.peer_keys[2], Some([0x22; 32]));
         assert_eq!(checked.quic[1], "127.0.0.1:7001".parse().unwrap());
         assert_eq!(checked.quic[0], "127.0.0.1:7000".parse().unwrap());
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback_and_a_ca_chain_comes_with_its_key() {
+        let (file, base) = (Path::new("/x/node0.toml"), Path::new("/x"));
+        let mut c = sample();
+        c.insecure_http = true;
+        assert!(c.clone().check(file, base).is_ok());
+        c.http_listen = "0.0.0.0:7100".parse().unwrap();
+        let e = c.check(file, base).unwrap_err().to_string();
+        assert!(e.contains("insecure_http") && e.contains("loopback"), "{e}");
+        let mut c = sample();
+        c.api_certificate = Some("chain.pem".into());
+        let e = c.clone().check(file, base).unwrap_err().to_string();
+        assert!(e.contains("api_private_key"), "{e}");
+        c.api_private_key = Some("key.pem".into());
+        assert!(c.check(file, base).is_ok());
     }
 
     #[test]
