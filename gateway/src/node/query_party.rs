@@ -147,6 +147,24 @@ pub fn authorise_query(state: &NodeState, signed: &SignedRequest) -> Result<Quer
 const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the signed query at this party (see the module doc).
+/// One of the party's query slots: a query waits up to `wait` for one, then is refused (503)
+/// rather than queued without bound.
+async fn query_slot(
+    slots: &tokio::sync::Semaphore,
+    wait: std::time::Duration,
+) -> Result<tokio::sync::SemaphorePermit<'_>, Refusal> {
+    tokio::time::timeout(wait, slots.acquire())
+        .await
+        .map_err(|_| {
+            warn!("query refused: every query slot at this party is busy");
+            Refusal::new(
+                503,
+                "busy: this party is running as many queries as it may; retry shortly",
+            )
+        })?
+        .map_err(|_| Refusal::new(503, "the node is shutting down"))
+}
+
 pub async fn answer_query(
     state: &Arc<NodeState>,
     signed: &SignedRequest,
@@ -156,18 +174,8 @@ pub async fn answer_query(
     if verify_here {
         verify_researcher(state, signed)?;
     }
-    // Held until this party's answer is made; a query waits a little for a slot, then is
-    // refused rather than queued without bound.
-    let _slot = tokio::time::timeout(SLOT_WAIT, state.query_slots.acquire())
-        .await
-        .map_err(|_| {
-            warn!("query refused: every query slot at this party is busy");
-            Refusal::new(
-                503,
-                "busy: this party is running as many queries as it may; retry shortly",
-            )
-        })?
-        .map_err(|_| Refusal::new(503, "the node is shutting down"))?;
+    // Held until this party's answer is made.
+    let _slot = query_slot(&state.query_slots, SLOT_WAIT).await?;
     if session != session_of(signed) {
         warn!("query refused: session id does not match the request");
         return Err(Refusal::new(
@@ -323,6 +331,21 @@ pub fn query_status(e: &QueryError) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With every slot taken, the next query waits its time and is refused as busy; a slot
+    /// given back lets the next one in.
+    #[tokio::test]
+    async fn a_query_beyond_the_slots_is_refused_busy() {
+        let slots = tokio::sync::Semaphore::new(2);
+        let wait = std::time::Duration::from_millis(50);
+        let first = query_slot(&slots, wait).await.unwrap();
+        let _second = query_slot(&slots, wait).await.unwrap();
+        let busy = query_slot(&slots, wait).await.unwrap_err();
+        assert_eq!(busy.status, 503);
+        assert!(busy.reason.contains("busy"), "{}", busy.reason);
+        drop(first);
+        assert!(query_slot(&slots, wait).await.is_ok());
+    }
 
     fn request(signature: &str) -> SignedRequest {
         SignedRequest {
