@@ -172,6 +172,17 @@ pub fn records_context(request_digest: &[u8; 32]) -> Vec<u8> {
     sealed_reply::context("access", request_digest, 0)
 }
 
+/// The request's body and its distinct approvers, every approval's signature checked.
+pub fn read_signed(
+    req: &ApprovedRequest,
+) -> Result<(AccessRequest, BTreeSet<[u8; 32]>), AccessError> {
+    let approvers = approvers(req, Kind::Access)
+        .map_err(|(index, error)| AccessError::Approval { index, error })?;
+    let access: AccessRequest =
+        serde_json::from_str(&req.body).map_err(|e| AccessError::Body(e.to_string()))?;
+    Ok((access, approvers))
+}
+
 /// Checks a request against the clock, the replay cache, the signatures and the policy.
 pub fn check(
     req: &ApprovedRequest,
@@ -181,8 +192,26 @@ pub fn check(
     policy: Option<&Policy>,
     cache: &mut ReplayCache,
 ) -> Result<Granted, AccessError> {
-    let access: AccessRequest =
-        serde_json::from_str(&req.body).map_err(|e| AccessError::Body(e.to_string()))?;
+    let (access, approvers) = read_signed(req)?;
+    check_read(req, access, approvers, at, skew_ms, registry, policy, cache)
+}
+
+/// [`check`] of a request [`read_signed`] already read: its body, the policy, the clock and
+/// the replay cache.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the pieces of one check, kept apart for the handler"
+)]
+fn check_read(
+    req: &ApprovedRequest,
+    access: AccessRequest,
+    approvers: BTreeSet<[u8; 32]>,
+    at: i64,
+    skew_ms: i64,
+    registry: &Registry,
+    policy: Option<&Policy>,
+    cache: &mut ReplayCache,
+) -> Result<Granted, AccessError> {
     if let Some(code) = access
         .indicators
         .iter()
@@ -195,8 +224,6 @@ pub fn check(
     let reply_to = decode_fixed::<32>(&access.reply_to, "reply_to", "")
         .map_err(|_| AccessError::Body("reply_to is not 64 lowercase hex digits".into()))?;
     sealed_reply::check_recipient(&reply_to).map_err(|e| AccessError::Body(e.to_string()))?;
-    let approvers = approvers(req, Kind::Access)
-        .map_err(|(index, error)| AccessError::Approval { index, error })?;
     let requester = check_policy(&access, &approvers, registry, policy)?;
     if at > access.until {
         return Err(AccessError::Stale("the request is past its `until`".into()));
@@ -251,10 +278,7 @@ pub async fn post_access(
     let skew = i64::try_from(state.clock_skew.as_millis()).unwrap_or(i64::MAX);
     // The signatures and the requester first: nothing is read from the store for a request
     // that no registered clinician approved.
-    let signers = approvers(&req, Kind::Access)
-        .map_err(|(index, error)| refusal(AccessError::Approval { index, error }))?;
-    let access: AccessRequest =
-        serde_json::from_str(&req.body).map_err(|e| refusal(AccessError::Body(e.to_string())))?;
+    let (access, signers) = read_signed(&req).map_err(refusal)?;
     check_requester(
         &access,
         &signers,
@@ -274,7 +298,17 @@ pub async fn post_access(
             .registry
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        check(&req, now().0, skew, &registry, policy.as_ref(), &mut cache).and_then(|granted| {
+        check_read(
+            &req,
+            access,
+            signers,
+            now().0,
+            skew,
+            &registry,
+            policy.as_ref(),
+            &mut cache,
+        )
+        .and_then(|granted| {
             state
                 .charge(Kind::Access, &granted.requester)
                 .map_err(AccessError::Fresh)?;

@@ -25,10 +25,9 @@ use tracing::{info, warn};
 use super::ingest::{IngestFailure, Ingested, format_of, ingest_body};
 use super::ingest_auth;
 use super::registry::Role;
-use super::signed::{Kind, RequestError, registered, verify};
+use super::signed::{Kind, RequestError};
 use super::state::{NodeState, with_store};
 use super::witness::witness_report;
-use crate::cli::ingest::now;
 
 /// An API error: a status and a message naming what is wrong (never a health value).
 #[derive(Debug)]
@@ -278,24 +277,17 @@ fn authenticate_source(
         ApiError::new(status, format!("{e}{hint}"))
     };
     let signed = ingest_auth::from_headers(headers, body).map_err(refuse)?;
-    // Lock order as everywhere: the replay cache, then the registry.
-    let mut cache = lock(&state.replay);
-    let registry = state
+    let verified = state
+        .admit(&signed, Kind::Ingest, Role::Source)
+        .map_err(refuse)?;
+    let key = verified.signer.to_bytes();
+    let name = state
         .registry
         .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let verified = verify(
-        &signed,
-        Kind::Ingest,
-        now(),
-        state.clock_skew,
-        registered(&registry, Role::Source),
-        &mut cache,
-    )
-    .map_err(refuse)?;
-    let key = verified.signer.to_bytes();
-    state.charge(Kind::Ingest, &key).map_err(refuse)?;
-    let name = registry.name_of(&key).unwrap_or("source").to_owned();
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .name_of(&key)
+        .unwrap_or("source")
+        .to_owned();
     Ok((key, name))
 }
 

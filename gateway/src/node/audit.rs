@@ -32,10 +32,9 @@ use super::api::ApiError;
 use super::query::Query;
 use super::registry::{Registry, Role};
 use super::sealed_reply;
-use super::signed::{Kind, SignedRequest, decode_fixed, registered, request_digest, verify};
+use super::signed::{Kind, SignedRequest, decode_fixed, request_digest};
 use super::state::{NodeState, with_store};
 use super::witness::stored_checkpoint;
-use crate::cli::ingest::now;
 use crate::net::rpc::{Request, Response};
 
 /// What an audit request's body starts with; [`audit_body`] is its one spelling.
@@ -97,32 +96,12 @@ struct Checked {
 
 /// Checks the signed audit request here; the refusal's status and reason otherwise.
 fn check(state: &NodeState, signed: &SignedRequest) -> Result<Checked, (StatusCode, String)> {
-    let mut cache = state
-        .replay
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let verified = verify(
-        signed,
-        Kind::Audit,
-        now(),
-        state.clock_skew,
-        registered(
-            &state
-                .registry
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-            Role::Patient,
-        ),
-        &mut cache,
-    )
-    .and_then(|verified| {
-        state.charge(Kind::Audit, verified.signer.as_bytes())?;
-        Ok(verified)
-    })
-    .map_err(|e| {
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        (status, e.to_string())
-    })?;
+    let verified = state
+        .admit(signed, Kind::Audit, Role::Patient)
+        .map_err(|e| {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, e.to_string())
+        })?;
     let reply_to = reply_key(&verified.body).ok_or_else(|| {
         (
             StatusCode::BAD_REQUEST,

@@ -43,7 +43,7 @@ impl ConsentCache {
 mod tests {
     use super::*;
     use crate::node::consent::{ConsentBody, Purpose, open_consent};
-    use crate::node::signed::{Kind, sign};
+    use crate::node::signed::{Kind, SignedRequest, sign};
     use ed25519_dalek::SigningKey;
     use hdg_schema::{Pseudonym, Timestamp};
     use hdg_storage::{KeySource, SecretKey};
@@ -62,6 +62,43 @@ mod tests {
         (dir, store)
     }
 
+    fn research_grant() -> ConsentBody {
+        ConsentBody::Grant {
+            purposes: vec![Purpose::Research],
+            indicators: vec![],
+            from: None,
+            to: None,
+            institution: None,
+            expires: None,
+        }
+    }
+
+    /// Stores `signed` as a node does (by its consent id) at `at`; whether it wrote anything.
+    fn store_signed(store: &mut Store, signed: &SignedRequest, at: i64) -> bool {
+        let record = open_consent(signed).unwrap();
+        let bytes = serde_json::to_vec(signed).unwrap();
+        store
+            .record_consent(record.id, &bytes, record.signer, Timestamp(at))
+            .unwrap()
+            .is_some()
+    }
+
+    /// `patient`'s consent `body`, signed at [`T`] and stored.
+    fn store_consent(store: &mut Store, patient: &SigningKey, body: &ConsentBody) -> SignedRequest {
+        let body = serde_json::to_string(body).unwrap();
+        let signed = sign(patient, Kind::Consent, &body, Timestamp(T));
+        assert!(store_signed(store, &signed, T));
+        signed
+    }
+
+    fn covers(cache: &ConsentCache, store: &Store, patient: &SigningKey) -> bool {
+        let p = Pseudonym::from_public_key(patient.verifying_key().as_bytes());
+        cache
+            .get(store)
+            .unwrap()
+            .covers_any_use(&p, "8867-4", Timestamp(0), T + 1)
+    }
+
     #[test]
     fn the_set_is_reused_until_a_consent_is_stored_and_then_rebuilt() {
         let (_dir, mut store) = fresh_store();
@@ -70,25 +107,7 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &cache.get(&store).unwrap()));
 
         let patient = SigningKey::from_bytes(&[9; 32]);
-        let body = ConsentBody::Grant {
-            purposes: vec![Purpose::Research],
-            indicators: vec![],
-            from: None,
-            to: None,
-            institution: None,
-            expires: None,
-        };
-        let signed = sign(
-            &patient,
-            Kind::Consent,
-            &serde_json::to_string(&body).unwrap(),
-            Timestamp(T),
-        );
-        let record = open_consent(&signed).unwrap();
-        let bytes = serde_json::to_vec(&signed).unwrap();
-        store
-            .record_consent(record.id, &bytes, record.signer, Timestamp(T))
-            .unwrap();
+        let signed = store_consent(&mut store, &patient, &research_grant());
 
         let after = cache.get(&store).unwrap();
         assert!(!Arc::ptr_eq(&first, &after));
@@ -96,9 +115,7 @@ mod tests {
         assert!(!first.covers_any_use(&p, "8867-4", Timestamp(0), T + 1));
         assert!(after.covers_any_use(&p, "8867-4", Timestamp(0), T + 1));
         // Storing the same record again writes nothing, and the set is reused.
-        store
-            .record_consent(record.id, &bytes, record.signer, Timestamp(T))
-            .unwrap();
+        assert!(!store_signed(&mut store, &signed, T));
         assert!(Arc::ptr_eq(&after, &cache.get(&store).unwrap()));
     }
 
@@ -110,56 +127,23 @@ mod tests {
     fn a_replayed_grant_after_its_revocation_stays_revoked() {
         let (_dir, mut store) = fresh_store();
         let patient = SigningKey::from_bytes(&[9; 32]);
-        let p = Pseudonym::from_public_key(patient.verifying_key().as_bytes());
-        let mut put = |body: &ConsentBody| {
-            let signed = sign(
-                &patient,
-                Kind::Consent,
-                &serde_json::to_string(body).unwrap(),
-                Timestamp(T),
-            );
-            let record = open_consent(&signed).unwrap();
-            let bytes = serde_json::to_vec(&signed).unwrap();
-            store
-                .record_consent(record.id, &bytes, record.signer, Timestamp(T))
-                .unwrap();
-            (signed, record.id)
-        };
-        let grant = ConsentBody::Grant {
-            purposes: vec![Purpose::Research],
-            indicators: vec![],
-            from: None,
-            to: None,
-            institution: None,
-            expires: None,
-        };
-        let (granted, id) = put(&grant);
-        put(&ConsentBody::Revoke {
-            consent: hex::encode(id),
-        });
-        let cache = ConsentCache::default();
-        assert!(
-            !cache
-                .get(&store)
-                .unwrap()
-                .covers_any_use(&p, "8867-4", Timestamp(0), T + 1)
+        let granted = store_consent(&mut store, &patient, &research_grant());
+        let id = open_consent(&granted).unwrap().id;
+        store_consent(
+            &mut store,
+            &patient,
+            &ConsentBody::Revoke {
+                consent: hex::encode(id),
+            },
         );
+        let cache = ConsentCache::default();
+        assert!(!covers(&cache, &store, &patient));
 
-        let record = open_consent(&granted).unwrap();
-        let bytes = serde_json::to_vec(&granted).unwrap();
-        assert_eq!(
-            store
-                .record_consent(record.id, &bytes, record.signer, Timestamp(T + 5))
-                .unwrap(),
-            None,
+        assert!(
+            !store_signed(&mut store, &granted, T + 5),
             "the replayed grant was written again"
         );
-        assert!(
-            !cache
-                .get(&store)
-                .unwrap()
-                .covers_any_use(&p, "8867-4", Timestamp(0), T + 1)
-        );
+        assert!(!covers(&cache, &store, &patient));
         let mut twin = granted.clone();
         twin.signature = twin.signature.to_uppercase();
         assert!(open_consent(&twin).is_err(), "a re-spelled copy opened");

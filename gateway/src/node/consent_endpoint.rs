@@ -26,7 +26,7 @@ use super::consent::{
     ConsentBody, ConsentError, MAX_GRANTS_IN_FORCE, check_revocation, open_consent,
 };
 use super::registry::Role;
-use super::signed::{Kind, SignedRequest, registered, verify};
+use super::signed::{Kind, SignedRequest};
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
 use crate::net::rpc::{Request, Response};
@@ -48,29 +48,9 @@ pub async fn store_consent(
     // A client's request must be fresh and new; a pinned peer's replication may come late (it
     // retries until this node has the record), and storing is idempotent by consent id.
     if from_client {
-        let mut cache = state
-            .replay
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        verify(
-            signed,
-            Kind::Consent,
-            now(),
-            state.clock_skew,
-            registered(
-                &state
-                    .registry
-                    .read()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-                Role::Patient,
-            ),
-            &mut cache,
-        )
-        .and_then(|verified| {
-            state.charge(Kind::Consent, verified.signer.as_bytes())?;
-            Ok(verified)
-        })
-        .map_err(|e| refused(e.into()))?;
+        state
+            .admit(signed, Kind::Consent, Role::Patient)
+            .map_err(|e| refused(e.into()))?;
     }
     let record = open_consent(signed).map_err(refused)?;
     // Only a registered patient consents, from a client or relayed by a peer.

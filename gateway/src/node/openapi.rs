@@ -21,10 +21,19 @@ mod tests {
     use super::OPENAPI;
     use serde_json::Value;
 
-    /// The (method, path) of every `.route("PATH", METHOD(...))` in the router's source.
+    /// The (method, path) of every `.route("PATH", METHOD(...))` in the router's source. A
+    /// router this scan cannot read whole (a method chained onto another, a nested or merged
+    /// router, a service route) fails it rather than passing unseen.
     fn routed(source: &str) -> BTreeSet<(String, String)> {
+        for unreadable in [".nest(", ".merge(", ".route_service(", ".nest_service("] {
+            assert!(!source.contains(unreadable), "the router uses {unreadable}");
+        }
         let mut out = BTreeSet::new();
         for piece in source.split(".route(").skip(1) {
+            let call = piece.split("\n        .").next().unwrap_or(piece);
+            for chained in [").get(", ").post(", ").put(", ").delete(", ").patch("] {
+                assert!(!call.contains(chained), "a chained method router in {call}");
+            }
             let mut quoted = piece.splitn(3, '"');
             quoted.next();
             let path = quoted.next().expect("a route's path").to_string();
@@ -91,6 +100,12 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "chained method router")]
+    fn the_route_scan_refuses_a_chained_method() {
+        routed("Router::new()\n        .route(\"/a\", get(x).post(y))\n        .fallback(z)");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use super::query::run::{PartySetup, run_selected};
 use super::query::select::select_rows;
 use super::query::{PartyAnswer, Query, QueryError};
 use super::registry::Role;
-use super::signed::{Kind, SignedRequest, VerifiedRequest, registered, verify};
+use super::signed::{Kind, SignedRequest, VerifiedRequest};
 use super::state::NodeState;
 use crate::cli::ingest::now;
 
@@ -66,32 +66,12 @@ pub fn verify_researcher(
     state: &NodeState,
     signed: &SignedRequest,
 ) -> Result<VerifiedRequest, Refusal> {
-    let mut cache = state
-        .replay
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    verify(
-        signed,
-        Kind::Query,
-        now(),
-        state.clock_skew,
-        registered(
-            &state
-                .registry
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-            Role::Researcher,
-        ),
-        &mut cache,
-    )
-    .and_then(|verified| {
-        state.charge(Kind::Query, verified.signer.as_bytes())?;
-        Ok(verified)
-    })
-    .map_err(|e| {
-        warn!(reason = %e, "query refused");
-        Refusal::new(e.status(), e.to_string())
-    })
+    state
+        .admit(signed, Kind::Query, Role::Researcher)
+        .map_err(|e| {
+            warn!(reason = %e, "query refused");
+            Refusal::new(e.status(), e.to_string())
+        })
 }
 
 /// The query in a verified request's body; 400 when it does not parse.

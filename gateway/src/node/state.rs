@@ -17,9 +17,9 @@ use tokio::sync::{Notify, Semaphore, watch};
 use super::consent_cache::ConsentCache;
 use super::query::run::QueryPolicy;
 use super::rate_limit::RateLimiter;
-use super::registry::Registry;
+use super::registry::{Registry, Role};
 use super::replay::ReplayCache;
-use super::signed::{Kind, RequestError};
+use super::signed::{Kind, RequestError, SignedRequest, VerifiedRequest, registered, verify};
 use crate::cli::ingest::now;
 use crate::net::identity::NodeKey;
 use crate::net::links::PeerLinks;
@@ -87,6 +87,30 @@ impl NodeState {
         if head.is_some() {
             *self.head.lock().unwrap_or_else(PoisonError::into_inner) = head;
         }
+    }
+
+    /// Admits `signed` as a request of `kind` from a key registered as `role`: signature,
+    /// clock-skew window and replay log at this node's clock, then the signer's rate. The one
+    /// door every singly signed request comes through.
+    pub fn admit(
+        &self,
+        signed: &SignedRequest,
+        kind: Kind,
+        role: Role,
+    ) -> Result<VerifiedRequest, RequestError> {
+        // Lock order as everywhere: the replay cache, then the registry.
+        let mut cache = self.replay.lock().unwrap_or_else(PoisonError::into_inner);
+        let registry = self.registry.read().unwrap_or_else(PoisonError::into_inner);
+        let verified = verify(
+            signed,
+            kind,
+            now(),
+            self.clock_skew,
+            registered(&registry, role),
+            &mut cache,
+        )?;
+        self.charge(kind, verified.signer.as_bytes())?;
+        Ok(verified)
     }
 
     /// Charges one verified request of `kind` by `signer` against its rate (429 beyond it).
