@@ -164,6 +164,7 @@ pub async fn post_erasure(
     let bytes = serde_json::to_vec(&req).expect("a request serialises");
     let owed = (peers.map(|p| p.index() as u8).to_vec(), bytes);
     let digest = checked.digest;
+    let _forwarding = Forwarding::start(&state, digest);
     let own = erase_here(&state, checked, Some(owed))
         .await
         .map_err(unavailable)?;
@@ -203,6 +204,33 @@ pub async fn post_erasure(
         warn!(problems = ?pending, "erased here, delivery to a peer queued");
         Ok((StatusCode::ACCEPTED, Json(answer)))
     }
+}
+
+/// Marks an erasure as being forwarded by the endpoint (see
+/// [`NodeState::erasures_forwarding`]) until dropped.
+struct Forwarding<'a> {
+    state: &'a NodeState,
+    digest: [u8; 32],
+}
+
+impl<'a> Forwarding<'a> {
+    fn start(state: &'a NodeState, digest: [u8; 32]) -> Forwarding<'a> {
+        forwarding(state).insert(digest);
+        Forwarding { state, digest }
+    }
+}
+
+impl Drop for Forwarding<'_> {
+    fn drop(&mut self) {
+        forwarding(self.state).remove(&self.digest);
+    }
+}
+
+fn forwarding(state: &NodeState) -> std::sync::MutexGuard<'_, std::collections::HashSet<[u8; 32]>> {
+    state
+        .erasures_forwarding
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A peer's [`Request::ErasureProbe`]: checked here, then what this node holds of the patient.
@@ -257,6 +285,10 @@ pub async fn deliver_pending_erasures(state: &Arc<NodeState>) {
         let Some(peer) = PartyId::ALL.get(usize::from(party)).copied() else {
             continue;
         };
+        if forwarding(state).contains(&digest) {
+            // The endpoint is forwarding it now; it clears or keeps the queue entry itself.
+            continue;
+        }
         let Ok(request) = serde_json::from_slice::<ErasureRequest>(&bytes) else {
             continue;
         };

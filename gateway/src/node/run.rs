@@ -151,6 +151,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         limits: RateLimiter::default(),
         query_slots: Semaphore::new(config.max_concurrent_queries.max(1)),
         registry_changes: tokio::sync::Mutex::new(()),
+        erasures_forwarding: Default::default(),
     });
     let connector = tokio::spawn(keep_connected(links.clone(), checked.quic));
     let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests(), pins));

@@ -77,6 +77,11 @@ pub struct NodeState {
     /// Held while a registry change is checked, stored and applied, so two changes never both
     /// pass their checks against the same registry.
     pub registry_changes: tokio::sync::Mutex<()>,
+    /// Erasure requests (by digest) this node's endpoint is forwarding to its peers right now:
+    /// queued for them in the same write as the erasure (so a crash loses none), and left to
+    /// the endpoint until it has its answers, so the delivery worker does not send a second
+    /// copy meanwhile (the peer would report the endpoint's own copy as already erased).
+    pub erasures_forwarding: Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 impl NodeState {
