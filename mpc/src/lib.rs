@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod channel;
+pub mod dp;
 pub mod kernels;
 pub mod memory;
 pub mod party;

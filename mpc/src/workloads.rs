@@ -141,6 +141,12 @@ pub struct PartyRun {
     pub bytes: u64,
     /// Messages this party sent.
     pub messages: u64,
+    /// Wall time of adding the parties' differential-privacy noise to the opened aggregates
+    /// ([`crate::dp::noise::add_noise`], one draw per aggregate), measured after the run in
+    /// the same session by callers that measure it (0 otherwise). The workloads themselves
+    /// run exact.
+    #[serde(default)]
+    pub noise_seconds: f64,
 }
 
 /// Runs workload `w` on n values with three in-memory parties and checks it.
@@ -208,6 +214,7 @@ pub fn run_party(
         seconds,
         bytes: d.bytes_sent,
         messages: d.messages_sent,
+        noise_seconds: 0.0,
     })
 }
 

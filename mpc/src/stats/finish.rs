@@ -119,6 +119,11 @@ pub enum StatValue {
         /// Exact sums.
         sums: Vec<i64>,
     },
+    /// The estimates of a differentially private release, each with its noise interval.
+    Private {
+        /// The estimates.
+        estimates: Vec<super::estimate::Estimate>,
+    },
 }
 
 fn shape(statistic: &'static str, expected: usize, values: &[u64]) -> Result<Vec<i64>, StatsError> {
@@ -256,5 +261,14 @@ pub fn finish(statistic: &Statistic, n: u64, values: &[u64]) -> Result<StatValue
         Statistic::VectorSum => StatValue::VectorSum {
             sums: values.iter().map(|v| decode(*v)).collect(),
         },
+        Statistic::Private {
+            release,
+            party_sigma2,
+        } => {
+            let v = shape("private release", party_sigma2.len(), values)?;
+            StatValue::Private {
+                estimates: super::estimate::estimates(release, party_sigma2, &v),
+            }
+        }
     })
 }

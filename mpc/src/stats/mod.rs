@@ -25,11 +25,13 @@ use crate::protocols::seal::{RevealError, SealedOutput, open_sealed, seal_output
 use crate::{ArithShares, Party, ProtocolError};
 
 mod bounds;
+pub mod estimate;
 pub mod filtered;
 mod finish;
 pub mod histogram;
 pub mod moments;
 pub mod order;
+pub mod private;
 pub mod regression;
 pub mod vector_sum;
 
@@ -79,6 +81,14 @@ pub enum Statistic {
     },
     /// Element-wise sum of contributed vectors: aggregates [sum per element].
     VectorSum,
+    /// A differentially private release ([`private`]): its aggregates with the parties' noise
+    /// added; `n` of its aggregates is 0 (the row count is released noised, as an aggregate).
+    Private {
+        /// What is released, with its public parameters.
+        release: private::Release,
+        /// Each party's noise parameter per aggregate.
+        party_sigma2: Vec<u64>,
+    },
 }
 
 impl Statistic {
@@ -119,6 +129,17 @@ impl Statistic {
                 out.extend_from_slice(&(*covariates as u64).to_be_bytes());
             }
             Statistic::VectorSum => tag(12),
+            Statistic::Private {
+                release,
+                party_sigma2,
+            } => {
+                tag(13);
+                release.canonical_bytes(&mut out);
+                out.extend_from_slice(&(party_sigma2.len() as u64).to_be_bytes());
+                for s in party_sigma2 {
+                    out.extend_from_slice(&s.to_be_bytes());
+                }
+            }
         }
         out
     }
@@ -246,5 +267,7 @@ pub fn open_aggregates(
     finish(&sealed[0].statistic, sealed[0].n, &values)
 }
 
+#[cfg(test)]
+mod private_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,251 @@
+//! Privacy accounting: how much noise a release needs, and what privacy a given noise buys.
+//!
+//! Privacy is measured in rho-zero-concentrated DP (Bun and Steinke 2016), which composes by
+//! addition (a researcher's budget is a sum of rhos), and shown as (epsilon, delta) through the
+//! standard conversion epsilon = rho + 2 sqrt(rho ln(1/delta)).
+//!
+//! A release is a vector of integer aggregates. Coordinate i moves by at most `sensitivity[i]`
+//! when one patient is added or removed (neighbouring datasets differ by one patient; each
+//! statistic bounds a patient's contribution first). Either every coordinate may move at once
+//! ([`Affects::All`]: count, sums, sums of squares) or only one ([`Affects::One`]: a histogram,
+//! where a patient's one value falls in one bucket).
+//!
+//! Each of the three parties adds discrete Gaussian noise of variance parameter `s_i` to
+//! coordinate i. The guarantee is proven for the noise of two parties only (the third may be
+//! the researcher's accomplice): by Kairouz, Liu and Steinke, "The Distributed Discrete Gaussian
+//! Mechanism for Federated Learning with Secure Aggregation" (ICML 2021, Theorem 1 with n = 2),
+//! the sum of two independent N_Z(0, s) added to a coordinate of sensitivity D satisfies
+//! (eps^2 / 2)-zCDP with eps^2 = min(D^2 / (2 s) + tau / 2, (D / sqrt(2 s) + tau)^2),
+//! tau = 10 exp(-pi^2 s), which the accounting includes (below 5.2e-4 for s >= 1, 7e-17 for
+//! s >= 4). Coordinates compose: rho = sum of the coordinates' rhos for [`Affects::All`], their
+//! maximum for [`Affects::One`].
+//!
+//! Only the sizing of the noise uses floating point; the noise itself is drawn exactly
+//! ([`super::sampler`]).
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::sampler::MAX_SIGMA2;
+
+/// Each party's variance parameter is at least this (the sampler's smallest; tau, the distance
+/// of two parties' sum from a discrete Gaussian, is counted in [`coordinate_rho`]).
+pub const MIN_PARTY_SIGMA2: u64 = 1;
+
+/// How many coordinates of a release one patient can move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Affects {
+    /// Every coordinate at once (count, sums, sums of squares and products).
+    All,
+    /// One coordinate (a histogram bucket).
+    One,
+}
+
+/// Why no noise can be sized for a release.
+#[derive(Clone, Debug, Error, PartialEq)]
+pub enum PlanError {
+    /// rho is not a positive finite number.
+    #[error("privacy parameter refused: rho must be positive and finite")]
+    BadRho,
+    /// A coordinate would need more noise than the sampler draws exactly.
+    #[error(
+        "privacy parameter refused: epsilon too small for the clipping range (the noise would exceed what the sampler draws exactly); widen epsilon or narrow the clipping bounds"
+    )]
+    TooMuchNoise,
+    /// A release without coordinates, or with a zero sensitivity or weight.
+    #[error("a release needs at least one coordinate, each with a positive sensitivity and weight")]
+    Shape,
+}
+
+/// rho of rho-zCDP that implies (epsilon, delta)-DP: the largest rho with
+/// rho + 2 sqrt(rho ln(1/delta)) <= epsilon.
+pub fn rho_from_epsilon(epsilon: f64, delta: f64) -> f64 {
+    let l = (1.0 / delta).ln();
+    let root = (l + epsilon).sqrt() - l.sqrt();
+    root * root
+}
+
+/// The epsilon at `delta` that rho-zCDP implies: rho + 2 sqrt(rho ln(1/delta)).
+pub fn epsilon_from_rho(rho: f64, delta: f64) -> f64 {
+    rho + 2.0 * (rho * (1.0 / delta).ln()).sqrt()
+}
+
+/// tau of the module doc for two parties of variance parameter `s`.
+fn tau(s: u64) -> f64 {
+    10.0 * (-std::f64::consts::PI.powi(2) * s as f64).exp()
+}
+
+/// rho of one coordinate of sensitivity `d` under the noise of two parties of variance
+/// parameter `s` each (module doc).
+pub fn coordinate_rho(d: u64, s: u64) -> f64 {
+    let (d, t) = (d as f64, tau(s));
+    let two_s = 2.0 * s as f64;
+    let a = d * d / two_s + t / 2.0;
+    let b = (d / two_s.sqrt() + t).powi(2);
+    a.min(b) / 2.0
+}
+
+/// The rho a release with these `sensitivities` satisfies under per-party variance
+/// parameters `party_sigma2` (one per coordinate), counting two parties' noise only.
+pub fn release_rho(sensitivities: &[u64], affects: Affects, party_sigma2: &[u64]) -> f64 {
+    let each = sensitivities
+        .iter()
+        .zip(party_sigma2)
+        .map(|(d, s)| coordinate_rho(*d, *s));
+    match affects {
+        Affects::All => each.sum(),
+        Affects::One => each.fold(0.0, f64::max),
+    }
+}
+
+/// Per-party variance parameters, one per coordinate, such that the release satisfies
+/// `rho`-zCDP on the noise of any two parties ([`release_rho`] <= rho). For [`Affects::All`]
+/// the budget is split over the coordinates in proportion to `weights` (a statistic gives more
+/// to the aggregates its estimate depends on most); each parameter is the smallest integer that
+/// meets its share, and at least [`MIN_PARTY_SIGMA2`].
+pub fn plan(
+    sensitivities: &[u64],
+    weights: &[u32],
+    affects: Affects,
+    rho: f64,
+) -> Result<Vec<u64>, PlanError> {
+    if !(rho.is_finite() && rho > 0.0) {
+        return Err(PlanError::BadRho);
+    }
+    if sensitivities.is_empty()
+        || sensitivities.contains(&0)
+        || weights.len() != sensitivities.len()
+        || weights.contains(&0)
+    {
+        return Err(PlanError::Shape);
+    }
+    let total: f64 = weights.iter().map(|w| f64::from(*w)).sum();
+    sensitivities
+        .iter()
+        .zip(weights)
+        .map(|(&d, &w)| {
+            let target = match affects {
+                Affects::All => rho * f64::from(w) / total,
+                Affects::One => rho,
+            };
+            let d2 = d as f64 * d as f64;
+            let first = (d2 / (4.0 * target)).ceil();
+            if !first.is_finite() || first > MAX_SIGMA2 as f64 {
+                return Err(PlanError::TooMuchNoise);
+            }
+            let mut s = (first as u64).max(MIN_PARTY_SIGMA2);
+            while coordinate_rho(d, s) > target {
+                s += 1 + s / 1_000_000;
+            }
+            if s > MAX_SIGMA2 {
+                return Err(PlanError::TooMuchNoise);
+            }
+            Ok(s)
+        })
+        .collect()
+}
+
+/// Standard deviation of the noise the three parties add together to a coordinate whose
+/// per-party variance parameter is `s` (a discrete Gaussian's variance is at most its
+/// parameter, so this is an upper bound).
+pub fn total_noise_sd(s: u64) -> f64 {
+    (3.0 * s as f64).sqrt()
+}
+
+/// The tail every party's noise stays within: |z| <= [`NOISE_TAIL_SDS`] sqrt(s). A larger draw
+/// has probability below exp(-NOISE_TAIL_SDS^2 / 2) = e^-2048 and is refused rather than
+/// allowed to overflow an aggregate (see [`super::noise`]).
+pub const NOISE_TAIL_SDS: u64 = 64;
+
+/// The largest |noise| three parties add to a coordinate of parameter `s`: three tails.
+pub fn noise_tail(s: u64) -> u64 {
+    3 * NOISE_TAIL_SDS * (s as f64).sqrt().ceil() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epsilon_and_rho_convert_both_ways() {
+        for (eps, delta) in [(0.1, 1e-6), (1.0, 1e-6), (3.0, 1e-9), (10.0, 1e-5)] {
+            let rho = rho_from_epsilon(eps, delta);
+            assert!(rho > 0.0);
+            assert!(
+                (epsilon_from_rho(rho, delta) - eps).abs() < 1e-9,
+                "{eps} {delta}"
+            );
+        }
+        // Known value: rho = 0.5 at delta = 1e-6 is epsilon = 0.5 + 2 sqrt(0.5 ln 1e6).
+        let e = epsilon_from_rho(0.5, 1e-6);
+        assert!((e - (0.5 + 2.0 * (0.5f64 * 13.815510557964274).sqrt())).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_coordinate_is_the_gaussian_mechanism_of_two_parties() {
+        // Two parties of s each: variance 2s, so rho = d^2 / (2 * 2s) when tau is negligible.
+        assert!((coordinate_rho(1, 50) - 1.0 / 200.0).abs() < 1e-15);
+        assert!((coordinate_rho(10, 1000) - 100.0 / 4000.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn a_plan_meets_its_target_with_the_least_noise() {
+        for &(ref d, ref w, affects, rho) in &[
+            (
+                vec![1u64, 600, 180_000],
+                vec![2u32, 1, 2],
+                Affects::All,
+                0.05,
+            ),
+            (vec![1u64; 65], vec![1u32; 65], Affects::One, 0.01),
+            (vec![1u64, 25], vec![1u32, 1], Affects::All, 2.0),
+        ] {
+            let s = plan(d, w, affects, rho).unwrap();
+            assert!(release_rho(d, affects, &s) <= rho);
+            // One less on any coordinate would miss its share of the target.
+            let total: u32 = w.iter().sum();
+            for (i, si) in s.iter().enumerate() {
+                let share = match affects {
+                    Affects::All => rho * f64::from(w[i]) / f64::from(total),
+                    Affects::One => rho,
+                };
+                if *si > MIN_PARTY_SIGMA2 {
+                    assert!(coordinate_rho(d[i], si - 1) > share, "coordinate {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_histogram_pays_for_one_bucket_and_sums_for_all() {
+        let one = plan(&[1; 10], &[1; 10], Affects::One, 0.01).unwrap();
+        let all = plan(&[1; 10], &[1; 10], Affects::All, 0.01).unwrap();
+        assert!(all[0] >= 9 * one[0], "{all:?} {one:?}");
+    }
+
+    #[test]
+    fn impossible_plans_are_refused_by_name() {
+        assert_eq!(plan(&[1], &[1], Affects::All, 0.0), Err(PlanError::BadRho));
+        assert_eq!(
+            plan(&[1], &[1], Affects::All, f64::NAN),
+            Err(PlanError::BadRho)
+        );
+        assert_eq!(plan(&[], &[], Affects::All, 1.0), Err(PlanError::Shape));
+        assert_eq!(plan(&[0], &[1], Affects::All, 1.0), Err(PlanError::Shape));
+        assert_eq!(plan(&[1], &[0], Affects::All, 1.0), Err(PlanError::Shape));
+        assert_eq!(
+            plan(&[1, 2], &[1], Affects::All, 1.0),
+            Err(PlanError::Shape)
+        );
+        assert_eq!(
+            plan(&[u64::MAX / 4], &[1], Affects::All, 1e-6),
+            Err(PlanError::TooMuchNoise)
+        );
+    }
+
+    #[test]
+    fn the_tail_covers_three_parties() {
+        assert_eq!(noise_tail(4), 3 * 64 * 2);
+        assert!(noise_tail(1 << 40) >= 3 * 64 * (1 << 20));
+    }
+}

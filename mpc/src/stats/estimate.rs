@@ -1,0 +1,243 @@
+//! The public last step of a private release: from noisy aggregates to estimates, each with the
+//! spread of its noise and a 95% interval.
+//!
+//! The noise of each aggregate is known (the three parties' discrete Gaussians, variance at most
+//! 3 s_i), so the interval of an estimate is found by simulation: the estimate is recomputed on
+//! the released aggregates plus fresh Gaussian noise of that variance, [`SIMULATIONS`] times, and
+//! the 2.5% and 97.5% points are taken (a parametric bootstrap; a grid quantile's interval is
+//! widened by half a bucket each side, its resolution). It covers the noise only, not the
+//! sampling error of the cohort itself. Everything here is post-processing of the release
+//! and costs no privacy.
+
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use super::private::Release;
+use crate::dp::accounting::total_noise_sd;
+
+/// Simulations per interval.
+pub const SIMULATIONS: usize = 2000;
+
+/// One estimate of a private release.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// What it estimates (`count`, `mean`, `variance`, `r`, `bucket 3`, `median`, ...).
+    pub name: String,
+    /// Its unit as a power of the indicator's fixed-point unit: 0 for counts and correlations,
+    /// 1 for values, 2 for variances.
+    pub unit_power: u8,
+    /// The estimate (NaN when undefined, e.g. a mean over a noisy count below one).
+    pub value: f64,
+    /// Standard deviation of the estimate under the noise.
+    pub noise_sd: f64,
+    /// Lower end of the 95% noise interval.
+    pub low: f64,
+    /// Upper end of the 95% noise interval.
+    pub high: f64,
+}
+
+/// The estimates of `release` from its opened noisy aggregates `values` (decoded integers) and
+/// the per-party noise parameters it was released with.
+pub fn estimates(release: &Release, party_sigma2: &[u64], values: &[i64]) -> Vec<Estimate> {
+    let released: Vec<f64> = values.iter().map(|v| *v as f64).collect();
+    let sds: Vec<f64> = party_sigma2.iter().map(|s| total_noise_sd(*s)).collect();
+    let (names, point) = compute(release, &released);
+    let mut rng = rand::rng();
+    let mut sims: Vec<Vec<f64>> = vec![Vec::with_capacity(SIMULATIONS); point.len()];
+    let mut noisy = released.clone();
+    for _ in 0..SIMULATIONS {
+        for ((v, r), sd) in noisy.iter_mut().zip(&released).zip(&sds) {
+            *v = r + sd * standard_normal(&mut rng);
+        }
+        let (_, est) = compute(release, &noisy);
+        for (s, e) in sims.iter_mut().zip(est) {
+            s.push(e);
+        }
+    }
+    // A grid quantile is only known to its bucket: the interval spans the buckets' widths.
+    let half_bucket = match release {
+        Release::Quantile { clip, buckets, .. } => {
+            (clip.hi as f64 - clip.lo as f64) / f64::from((*buckets).max(1)) / 2.0
+        }
+        _ => 0.0,
+    };
+    names
+        .into_iter()
+        .zip(point)
+        .zip(sims)
+        .map(|(((name, unit_power), value), mut sim)| {
+            sim.retain(|v| v.is_finite());
+            sim.sort_by(f64::total_cmp);
+            let (low, high, noise_sd) = if sim.len() < SIMULATIONS / 2 {
+                (f64::NAN, f64::NAN, f64::NAN)
+            } else {
+                let at = |q: f64| sim[((q * (sim.len() - 1) as f64).round()) as usize];
+                let mean = sim.iter().sum::<f64>() / sim.len() as f64;
+                let var =
+                    sim.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (sim.len() - 1) as f64;
+                (at(0.025) - half_bucket, at(0.975) + half_bucket, var.sqrt())
+            };
+            Estimate {
+                name,
+                unit_power,
+                value,
+                noise_sd,
+                low,
+                high,
+            }
+        })
+        .collect()
+}
+
+/// A standard normal draw (Box-Muller), for the simulated intervals only.
+fn standard_normal<R: RngExt + ?Sized>(rng: &mut R) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+type Named = Vec<(String, u8)>;
+
+/// The estimates' names and unit powers, and their values on aggregates `a`.
+fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
+    let name = |s: &str, p: u8| (s.to_string(), p);
+    let ratio = |num: f64, den: f64| if den >= 1.0 { num / den } else { f64::NAN };
+    match release {
+        Release::Count => (vec![name("count", 0)], vec![a[0]]),
+        Release::Sum { clip } => (
+            vec![name("sum", 1)],
+            vec![clip.center() as f64 * a[0] + a[1]],
+        ),
+        Release::Mean { clip } => (
+            vec![name("count", 0), name("mean", 1)],
+            vec![a[0], clip.center() as f64 + ratio(a[1], a[0])],
+        ),
+        Release::Variance { clip } => {
+            let m = ratio(a[1], a[0]);
+            let second = ratio(a[2], a[0]) + clip.square_offset() as f64;
+            (
+                vec![name("count", 0), name("mean", 1), name("variance", 2)],
+                vec![a[0], clip.center() as f64 + m, (second - m * m).max(0.0)],
+            )
+        }
+        Release::Pearson { x, y } => {
+            let n = a[0];
+            let (mx, my) = (ratio(a[1], n), ratio(a[2], n));
+            let vx = ratio(a[3], n) + x.square_offset() as f64 - mx * mx;
+            let vy = ratio(a[4], n) + y.square_offset() as f64 - my * my;
+            let cov = ratio(a[5], n) - mx * my;
+            let r = if vx > 0.0 && vy > 0.0 {
+                (cov / (vx * vy).sqrt()).clamp(-1.0, 1.0)
+            } else {
+                f64::NAN
+            };
+            (vec![name("count", 0), name("r", 0)], vec![n, r])
+        }
+        Release::Histogram { .. } => (
+            (0..a.len())
+                .map(|j| name(&format!("bucket {j}"), 0))
+                .collect(),
+            a.iter().map(|c| c.max(0.0)).collect(),
+        ),
+        Release::FilteredMean { clip, .. } => (
+            vec![name("count", 0), name("mean", 1)],
+            vec![a[0], clip.center() as f64 + ratio(a[1], a[0])],
+        ),
+        Release::Quantile { permille, clip, .. } => {
+            let grid = release.grid();
+            let label = if *permille == 500 {
+                "median".to_string()
+            } else {
+                format!("quantile {}", f64::from(*permille) / 1000.0)
+            };
+            (
+                vec![(label, 1)],
+                vec![grid_quantile(
+                    &grid,
+                    a,
+                    f64::from(*permille) / 1000.0,
+                    clip.lo,
+                )],
+            )
+        }
+    }
+}
+
+/// The quantile q from noisy counts over the buckets (-inf, g0), [g0, g1), ..., [g_m, +inf):
+/// counts clamped at zero, the first bucket whose cumulative count reaches q of the total, its
+/// midpoint (the grid's end for the outer buckets). Never a patient's value, only a grid point.
+pub fn grid_quantile(grid: &[i64], counts: &[f64], q: f64, lo: i64) -> f64 {
+    let clamped: Vec<f64> = counts.iter().map(|c| c.max(0.0)).collect();
+    let total: f64 = clamped.iter().sum();
+    if grid.is_empty() || total <= 0.0 {
+        return f64::NAN;
+    }
+    let target = q * total;
+    let mut cum = 0.0;
+    for (j, c) in clamped.iter().enumerate() {
+        cum += c;
+        if cum >= target && *c > 0.0 {
+            return match j {
+                0 => lo as f64,
+                j if j == grid.len() => grid[grid.len() - 1] as f64,
+                j => (grid[j - 1] as f64 + grid[j] as f64) / 2.0,
+            };
+        }
+    }
+    grid[grid.len() - 1] as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::private::Clip;
+
+    #[test]
+    fn a_mean_is_the_centre_plus_the_centred_sum_over_the_count() {
+        let clip = Clip::new(0, 200).unwrap();
+        let est = estimates(&Release::Mean { clip }, &[4, 1000], &[50, -250]);
+        assert_eq!(est[0].name, "count");
+        assert_eq!(est[0].value, 50.0);
+        assert_eq!(est[1].value, 100.0 - 5.0);
+        assert!(est[1].low < est[1].value && est[1].value < est[1].high);
+        // The noise of the sum (sd sqrt(3000) ~ 55) over 50 patients: about 1.1.
+        assert!(
+            (est[1].noise_sd - 55.0 / 50.0).abs() < 0.3,
+            "{}",
+            est[1].noise_sd
+        );
+    }
+
+    #[test]
+    fn a_variance_undoes_the_centring() {
+        // Values 90 and 110 around centre 100: d = -10, 10; q = floor(100^2/2) = 5000.
+        let clip = Clip::new(0, 200).unwrap();
+        let (s1, s2) = (0i64, 200 - 2 * 5000);
+        let est = estimates(&Release::Variance { clip }, &[4, 4, 4], &[2, s1, s2]);
+        assert_eq!(est[1].value, 100.0);
+        assert!((est[2].value - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_grid_quantile_is_a_grid_point() {
+        let grid = [0, 10, 20, 30];
+        // Buckets: <0, [0,10), [10,20), [20,30), >=30.
+        assert_eq!(
+            grid_quantile(&grid, &[0.0, 6.0, 4.0, 1.0, 0.0], 0.5, 0),
+            5.0
+        );
+        assert_eq!(
+            grid_quantile(&grid, &[0.0, 1.0, 8.0, 1.0, 0.0], 0.5, 0),
+            15.0
+        );
+        assert_eq!(
+            grid_quantile(&grid, &[9.0, -3.0, 0.0, 0.0, 1.0], 0.5, 0),
+            0.0
+        );
+        assert_eq!(
+            grid_quantile(&grid, &[0.0, 0.0, 0.0, 0.0, 4.0], 0.5, 0),
+            30.0
+        );
+        assert!(grid_quantile(&grid, &[-1.0, 0.0, 0.0, 0.0, 0.0], 0.5, 0).is_nan());
+    }
+}

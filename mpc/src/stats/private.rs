@@ -1,0 +1,417 @@
+//! Differentially private releases: each statistic bounds what one patient contributes, then
+//! the parties add their noise ([`crate::dp::noise`]) to every aggregate before it is sealed.
+//!
+//! The caller passes one value per patient (the selection rule is the caller's; see the
+//! gateway's row selection). Values are clipped inside the MPC to public bounds [`Clip`] and
+//! centred on the clip's midpoint c, so d = clip(x) - c lies in [-r, r] with r the clip's
+//! radius. Sums of squares are centred as well: d^2 - q with q = floor(r^2 / 2) lies in
+//! [-q, r^2 - q]. With add/remove-one-patient neighbours, the sensitivities are:
+//!
+//! | release | aggregates | sensitivities | one patient moves |
+//! |---|---|---|---|
+//! | count | n | 1 | all |
+//! | sum, mean | n, S d | 1, r | all |
+//! | variance | n, S d, S (d^2 - q) | 1, r, ceil(r^2/2) | all |
+//! | Pearson | n, S dx, S dy, S (dx^2 - qx), S (dy^2 - qy), S dx dy | 1, rx, ry, ceil(rx^2/2), ceil(ry^2/2), rx ry | all |
+//! | histogram | one count per bucket | 1 each | one |
+//! | filtered mean | #{x > t}, S d [x > t] | 1, r | all |
+//! | quantile | counts over a grid of the clip range | 1 each | one |
+//!
+//! The released count n is noised too: the exact number of rows never leaves the parties
+//! (sealed aggregates of a private release carry n = 0).
+
+use rand::CryptoRng;
+use serde::{Deserialize, Serialize};
+
+use super::{Aggregates, Statistic, StatsError, ValueBound, histogram};
+use crate::dp::accounting::{Affects, PlanError, noise_tail, plan};
+use crate::dp::noise::add_noise;
+use crate::protocols::a2b::msb;
+use crate::protocols::b2a::bits_to_arith;
+use crate::protocols::compare::greater_than_public;
+use crate::protocols::mul::{dot_many, mul};
+use crate::ring::encode;
+use crate::{ArithShares, Party};
+
+/// Public bounds every value is clipped to before it counts: [lo, hi], lo < hi.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clip {
+    /// Smallest value counted (smaller ones count as `lo`).
+    pub lo: i64,
+    /// Largest value counted (larger ones count as `hi`).
+    pub hi: i64,
+}
+
+impl Clip {
+    /// The bounds, refusing an empty range and one whose width does not fit comfortably
+    /// (hi - lo < 2^40, so squares and their sums stay exact).
+    pub fn new(lo: i64, hi: i64) -> Result<Clip, StatsError> {
+        let width = hi as i128 - lo as i128;
+        if width <= 0 || width >= 1 << 40 {
+            return Err(StatsError::InvalidParameter {
+                statistic: "private release",
+                reason: "clipping bounds must satisfy lo < hi and hi - lo < 2^40",
+            });
+        }
+        Ok(Clip { lo, hi })
+    }
+
+    /// The midpoint the values are centred on (rounded down).
+    pub fn center(&self) -> i64 {
+        self.lo + (self.hi - self.lo) / 2
+    }
+
+    /// The largest |clip(x) - center|.
+    pub fn radius(&self) -> u64 {
+        let c = self.center();
+        ((self.hi - c).max(c - self.lo)) as u64
+    }
+
+    /// q = floor(r^2 / 2), the offset of the centred squares.
+    pub fn square_offset(&self) -> u64 {
+        let r = self.radius();
+        r * r / 2
+    }
+
+    /// The sensitivity of a sum of centred squares: max(q, r^2 - q) = ceil(r^2 / 2).
+    pub fn square_sensitivity(&self) -> u64 {
+        let r = self.radius();
+        r * r - self.square_offset()
+    }
+}
+
+/// What a private release computes, with its public parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Release {
+    /// The number of patients.
+    Count,
+    /// The sum of the clipped values.
+    Sum {
+        /// Clipping bounds.
+        clip: Clip,
+    },
+    /// The mean of the clipped values.
+    Mean {
+        /// Clipping bounds.
+        clip: Clip,
+    },
+    /// Mean and variance of the clipped values.
+    Variance {
+        /// Clipping bounds.
+        clip: Clip,
+    },
+    /// Pearson correlation of clipped pairs.
+    Pearson {
+        /// Clipping bounds of x.
+        x: Clip,
+        /// Clipping bounds of y.
+        y: Clip,
+    },
+    /// Counts per bucket between public edges (as [`super::histogram::histogram`]).
+    Histogram {
+        /// Strictly increasing edges.
+        edges: Vec<i64>,
+    },
+    /// Count and mean of the clipped values of those above the threshold.
+    FilteredMean {
+        /// Values strictly greater than this are kept.
+        threshold: i64,
+        /// Clipping bounds.
+        clip: Clip,
+    },
+    /// A quantile from noisy counts over a grid of `buckets` equal buckets of the clip range
+    /// (and one bucket each below and above it).
+    Quantile {
+        /// The quantile in thousandths (500: the median).
+        permille: u16,
+        /// The grid's range.
+        clip: Clip,
+        /// Buckets of the grid inside the range.
+        buckets: u16,
+    },
+}
+
+impl Release {
+    /// The aggregates' sensitivities and how many of them one patient moves (module doc).
+    pub fn sensitivities(&self) -> (Vec<u64>, Affects) {
+        match self {
+            Release::Count => (vec![1], Affects::All),
+            Release::Sum { clip } | Release::Mean { clip } => {
+                (vec![1, clip.radius()], Affects::All)
+            }
+            Release::Variance { clip } => (
+                vec![1, clip.radius(), clip.square_sensitivity()],
+                Affects::All,
+            ),
+            Release::Pearson { x, y } => (
+                vec![
+                    1,
+                    x.radius(),
+                    y.radius(),
+                    x.square_sensitivity(),
+                    y.square_sensitivity(),
+                    x.radius() * y.radius(),
+                ],
+                Affects::All,
+            ),
+            Release::Histogram { edges } => (vec![1; edges.len() + 1], Affects::One),
+            Release::FilteredMean { clip, .. } => (vec![1, clip.radius()], Affects::All),
+            Release::Quantile { .. } => (vec![1; self.grid().len() + 1], Affects::One),
+        }
+    }
+
+    /// How the budget is split over the aggregates (relative weights). A variance's estimate
+    /// depends on the count as much as on the centred squares (the centring offset is divided
+    /// by the count), and little on the sum when the clip is centred near the mean; so do a
+    /// correlation's. Other releases split evenly.
+    pub fn weights(&self) -> Vec<u32> {
+        match self {
+            Release::Variance { .. } => vec![2, 1, 2],
+            Release::Pearson { .. } => vec![2, 1, 1, 2, 2, 2],
+            _ => vec![1; self.sensitivities().0.len()],
+        }
+    }
+
+    /// The per-party noise parameters that make this release `rho`-zCDP on any two parties'
+    /// noise ([`crate::dp::accounting::plan`]).
+    pub fn plan(&self, rho: f64) -> Result<Vec<u64>, PlanError> {
+        let (d, affects) = self.sensitivities();
+        plan(&d, &self.weights(), affects, rho)
+    }
+
+    /// The grid edges of a quantile (empty for other releases): lo, the `buckets - 1` inner
+    /// edges (rounded down), hi.
+    pub fn grid(&self) -> Vec<i64> {
+        match self {
+            Release::Quantile { clip, buckets, .. } => {
+                let b = i128::from((*buckets).max(1));
+                let (lo, width) = (clip.lo as i128, clip.hi as i128 - clip.lo as i128);
+                let mut edges: Vec<i64> = (0..=b).map(|j| (lo + j * width / b) as i64).collect();
+                edges.dedup();
+                edges
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The release in one canonical encoding (a tag byte, then the parameters as big-endian
+    /// integers, a list with its length first), part of [`Statistic::canonical_bytes`].
+    pub fn canonical_bytes(&self, out: &mut Vec<u8>) {
+        let clip = |out: &mut Vec<u8>, c: &Clip| {
+            out.extend_from_slice(&c.lo.to_be_bytes());
+            out.extend_from_slice(&c.hi.to_be_bytes());
+        };
+        match self {
+            Release::Count => out.push(1),
+            Release::Sum { clip: c } => {
+                out.push(2);
+                clip(out, c);
+            }
+            Release::Mean { clip: c } => {
+                out.push(3);
+                clip(out, c);
+            }
+            Release::Variance { clip: c } => {
+                out.push(4);
+                clip(out, c);
+            }
+            Release::Pearson { x, y } => {
+                out.push(5);
+                clip(out, x);
+                clip(out, y);
+            }
+            Release::Histogram { edges } => {
+                out.push(6);
+                out.extend_from_slice(&(edges.len() as u64).to_be_bytes());
+                for e in edges {
+                    out.extend_from_slice(&e.to_be_bytes());
+                }
+            }
+            Release::FilteredMean { threshold, clip: c } => {
+                out.push(7);
+                out.extend_from_slice(&threshold.to_be_bytes());
+                clip(out, c);
+            }
+            Release::Quantile {
+                permille,
+                clip: c,
+                buckets,
+            } => {
+                out.push(8);
+                out.extend_from_slice(&permille.to_be_bytes());
+                clip(out, c);
+                out.extend_from_slice(&buckets.to_be_bytes());
+            }
+        }
+    }
+}
+
+/// The input of a private release: one value per patient (x, and y for Pearson), each vector
+/// with the catalog's bound and whether it must be clipped inside the MPC (not when the clip
+/// contains every value the catalog admits).
+pub struct PrivateInput<'a> {
+    /// The values (one per patient).
+    pub x: &'a ArithShares,
+    /// The second values of a paired release.
+    pub y: Option<&'a ArithShares>,
+    /// The catalog's bounds of x and y.
+    pub bounds: [ValueBound; 2],
+    /// Whether x and y must be clipped in MPC.
+    pub clip_needed: [bool; 2],
+}
+
+/// Computes `release` over `input` and adds the three parties' noise of per-party parameters
+/// `party_sigma2` (from [`Release::plan`]; the same at every party) drawn with `rng`.
+/// Reveals nothing to the parties; the aggregates are noised before anyone opens them.
+pub fn private_release<R: CryptoRng + ?Sized>(
+    party: &mut Party,
+    input: &PrivateInput<'_>,
+    release: &Release,
+    party_sigma2: &[u64],
+    rng: &mut R,
+) -> Result<Aggregates, StatsError> {
+    let (sens, _) = release.sensitivities();
+    if party_sigma2.len() != sens.len() {
+        return Err(StatsError::InvalidParameter {
+            statistic: "private release",
+            reason: "one noise parameter per aggregate",
+        });
+    }
+    let n = input.x.len() as u64;
+    let me = party.id();
+    let count = ArithShares::public(me, &[n]);
+    let mut shares = match release {
+        Release::Count => count,
+        Release::Sum { clip } | Release::Mean { clip } => {
+            let d = centred(party, input.x, *clip, input.bounds[0], input.clip_needed[0])?;
+            ArithShares::concat(&[&count, &d.sum()])
+        }
+        Release::Variance { clip } => {
+            let d = centred(party, input.x, *clip, input.bounds[0], input.clip_needed[0])?;
+            let mut s2 = dot_many(party, &[(&d, &d)])?;
+            s2.add_public(me, (n.wrapping_mul(clip.square_offset())).wrapping_neg());
+            ArithShares::concat(&[&count, &d.sum(), &s2])
+        }
+        Release::Pearson { x, y } => {
+            let Some(ys) = input.y else {
+                return Err(StatsError::InvalidParameter {
+                    statistic: "private pearson",
+                    reason: "a paired release needs y",
+                });
+            };
+            if ys.len() != input.x.len() {
+                return Err(StatsError::InvalidParameter {
+                    statistic: "private pearson",
+                    reason: "x and y must be paired (equal lengths)",
+                });
+            }
+            let dx = centred(party, input.x, *x, input.bounds[0], input.clip_needed[0])?;
+            let dy = centred(party, ys, *y, input.bounds[1], input.clip_needed[1])?;
+            let p = dot_many(party, &[(&dx, &dx), (&dy, &dy), (&dx, &dy)])?;
+            let mut sxx = p.slice(0..1);
+            let mut syy = p.slice(1..2);
+            let sxy = p.slice(2..3);
+            sxx.add_public(me, n.wrapping_mul(x.square_offset()).wrapping_neg());
+            syy.add_public(me, n.wrapping_mul(y.square_offset()).wrapping_neg());
+            ArithShares::concat(&[&count, &dx.sum(), &dy.sum(), &sxx, &syy, &sxy])
+        }
+        Release::Histogram { edges } => {
+            histogram::histogram(party, input.x, edges, input.bounds[0])?.shares
+        }
+        Release::FilteredMean { threshold, clip } => {
+            input.bounds[0].check_comparable(&[*threshold], "private filtered mean")?;
+            let keep = greater_than_public(party, input.x, *threshold)?;
+            let b = bits_to_arith(party, &keep)?;
+            let d = centred(party, input.x, *clip, input.bounds[0], input.clip_needed[0])?;
+            let total = dot_many(party, &[(&b, &d)])?;
+            ArithShares::concat(&[&b.sum(), &total])
+        }
+        Release::Quantile { .. } => {
+            histogram::histogram(party, input.x, &release.grid(), input.bounds[0])?.shares
+        }
+    };
+    check_noised_range(release, n, party_sigma2)?;
+    add_noise(party, &mut shares, party_sigma2, rng)?;
+    Ok(Aggregates {
+        statistic: Statistic::Private {
+            release: release.clone(),
+            party_sigma2: party_sigma2.to_vec(),
+        },
+        n: 0,
+        shares,
+    })
+}
+
+/// clip(x) - center, clipping in MPC only when `needed`.
+fn centred(
+    party: &mut Party,
+    x: &ArithShares,
+    clip: Clip,
+    bound: ValueBound,
+    needed: bool,
+) -> Result<ArithShares, StatsError> {
+    let mut d = if needed {
+        clip_values(party, x, clip, bound)?
+    } else {
+        x.clone()
+    };
+    d.add_public(party.id(), encode(clip.center()).wrapping_neg());
+    Ok(d)
+}
+
+/// Each value clipped to [lo, hi]: x + [x < lo](lo - x) + [x > hi](hi - x), with both
+/// comparisons in one MSB batch and both corrections in one multiplication.
+/// Cost: MSB of 2n values (8 rounds), bit injection of 2n, one multiplication of 2n.
+fn clip_values(
+    party: &mut Party,
+    x: &ArithShares,
+    clip: Clip,
+    bound: ValueBound,
+) -> Result<ArithShares, StatsError> {
+    bound.check_comparable(&[clip.lo, clip.hi], "clipping")?;
+    let me = party.id();
+    let n = x.len();
+    let mut below = x.clone(); // x - lo: negative when x < lo
+    below.add_public(me, encode(clip.lo).wrapping_neg());
+    let mut above = x.neg(); // hi - x: negative when x > hi
+    above.add_public(me, encode(clip.hi));
+    let bits = msb(party, &ArithShares::concat(&[&below, &above]))?;
+    let b = bits_to_arith(party, &bits)?;
+    let corrections = ArithShares::concat(&[&below.neg(), &above]);
+    let d = mul(party, &b, &corrections)?;
+    let mut out = x.add(&d.slice(0..n));
+    out.add_assign(&d.slice(n..2 * n));
+    Ok(out)
+}
+
+/// Refuses a release whose noised aggregates could leave (-2^63, 2^63): each aggregate's
+/// largest magnitude over n values plus three parties' noise tails.
+fn check_noised_range(release: &Release, n: u64, party_sigma2: &[u64]) -> Result<(), StatsError> {
+    let n = n as u128;
+    let per_value: Vec<u128> = match release {
+        Release::Count | Release::Histogram { .. } | Release::Quantile { .. } => {
+            vec![1; party_sigma2.len()]
+        }
+        Release::Sum { clip } | Release::Mean { clip } | Release::FilteredMean { clip, .. } => {
+            vec![1, clip.radius() as u128]
+        }
+        Release::Variance { clip } => {
+            let r = clip.radius() as u128;
+            vec![1, r, r * r]
+        }
+        Release::Pearson { x, y } => {
+            let (rx, ry) = (x.radius() as u128, y.radius() as u128);
+            vec![1, rx, ry, rx * rx, ry * ry, rx * ry]
+        }
+    };
+    for (v, s) in per_value.iter().zip(party_sigma2) {
+        let largest = n.saturating_mul(*v).saturating_add(noise_tail(*s) as u128);
+        if largest >= 1 << 63 {
+            return Err(StatsError::Overflow {
+                statistic: "private release",
+                rule: "n * max|contribution| + the noise tails must stay below 2^63",
+            });
+        }
+    }
+    Ok(())
+}

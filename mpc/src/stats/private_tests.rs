@@ -1,0 +1,300 @@
+//! Private releases against plaintext: the noise has the spread the plan predicts and is added
+//! to every aggregate, clipping is exact, the histogram hides a bucket of one patient, the
+//! median is a grid point and never a patient's value, the differencing attack that extracts
+//! one patient's value from exact sums fails, and the accuracy on a cohort of 2,000 patients.
+
+use super::estimate::Estimate;
+use super::private::{Clip, PrivateInput, Release, private_release};
+use super::*;
+use crate::dp::accounting::{rho_from_epsilon, total_noise_sd};
+use crate::protocols::testing::share;
+use crate::run_three;
+
+/// A catalog-like bound for systolic BP at precision 1 (mmHg x 10).
+const B: u64 = 3000;
+
+/// Runs `release` on `values` (one per patient) `runs` times in one session, planned for
+/// `epsilon` at delta 1e-6, and returns each run's estimates (as the recipient finishes them).
+fn released(
+    values: &[i64],
+    pairs: Option<&[i64]>,
+    release: &Release,
+    epsilon: f64,
+    runs: usize,
+) -> Vec<Vec<Estimate>> {
+    let rho = rho_from_epsilon(epsilon, 1e-6);
+    let sigma2 = release.plan(rho).unwrap();
+    let out = run_three(|p| {
+        let x = share(p, values);
+        let y = pairs.map(|v| share(p, v));
+        let input = PrivateInput {
+            x: &x,
+            y: y.as_ref(),
+            bounds: [ValueBound::new(B); 2],
+            clip_needed: [true, true],
+        };
+        (0..runs)
+            .map(|_| {
+                let agg = private_release(p, &input, release, &sigma2, &mut rand::rng()).unwrap();
+                assert_eq!(agg.n, 0, "the exact count never leaves");
+                agg.reveal(p).unwrap()
+            })
+            .collect::<Vec<_>>()
+    });
+    out[0]
+        .iter()
+        .map(|v| match v {
+            StatValue::Private { estimates } => estimates.clone(),
+            other => panic!("not private: {other:?}"),
+        })
+        .collect()
+}
+
+fn value(e: &[Estimate], name: &str) -> f64 {
+    e.iter().find(|e| e.name == name).unwrap().value
+}
+
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    (
+        m,
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt(),
+    )
+}
+
+/// Deterministic, roughly normal cohort: mean `mu`, spread about `sd` (fixed point).
+fn cohort(n: usize, mu: i64, sd: i64, seed: u64) -> Vec<i64> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|_| {
+            // Irwin-Hall of 12 uniforms: mean 6, variance 1.
+            let z: f64 = (0..12).map(|_| next()).sum::<f64>() - 6.0;
+            mu + (z * sd as f64).round() as i64
+        })
+        .collect()
+}
+
+#[test]
+fn clipping_counts_out_of_range_values_at_the_bounds() {
+    // Few values, a generous epsilon: the sum's noise is small against the clipping effect.
+    let values = [100i64, 500, 900, -3000, 3000];
+    let clip = Clip::new(400, 1000).unwrap();
+    let runs = released(&values, None, &Release::Sum { clip }, 4.0, 60);
+    let sums: Vec<f64> = runs.iter().map(|e| value(e, "sum")).collect();
+    let (m, _) = mean_sd(&sums);
+    // Clipped: 400 + 500 + 900 + 400 + 1000 = 3200 (unclipped: 1500).
+    let sd = runs[0][0].noise_sd;
+    assert!(
+        (m - 3200.0).abs() < 5.0 * sd / (sums.len() as f64).sqrt() + 1.0,
+        "{m} sd {sd}"
+    );
+}
+
+#[test]
+fn noise_has_the_planned_spread_and_reaches_every_aggregate() {
+    let values = cohort(50, 1250, 150, 1);
+    let clip = Clip::new(800, 2000).unwrap();
+    let release = Release::Variance { clip };
+    let sigma2 = release.plan(rho_from_epsilon(1.0, 1e-6)).unwrap();
+    let runs = released(&values, None, &release, 1.0, 200);
+    let counts: Vec<f64> = runs.iter().map(|e| value(e, "count")).collect();
+    let (m, sd) = mean_sd(&counts);
+    let predicted = total_noise_sd(sigma2[0]);
+    assert!(
+        (sd / predicted - 1.0).abs() < 0.2,
+        "count sd {sd} vs {predicted}"
+    );
+    assert!((m - 50.0).abs() < 5.0 * predicted / (counts.len() as f64).sqrt());
+    // The mean and variance move too, run to run.
+    for name in ["mean", "variance"] {
+        let v: Vec<f64> = runs.iter().map(|e| value(e, name)).collect();
+        assert!(mean_sd(&v).1 > 0.0, "{name} is noised");
+    }
+    // The reported interval covers the truth about 95% of the time.
+    let exact_mean = values.iter().sum::<i64>() as f64 / 50.0;
+    let covered = runs
+        .iter()
+        .filter(|e| {
+            let m = e.iter().find(|x| x.name == "mean").unwrap();
+            m.low <= exact_mean && exact_mean <= m.high
+        })
+        .count();
+    assert!((175..=200).contains(&covered), "covered {covered} of 200");
+}
+
+#[test]
+fn a_bucket_of_one_patient_is_not_revealed_exactly() {
+    // One patient alone in the middle bucket.
+    let mut values = cohort(40, 1000, 50, 2);
+    values.retain(|v| *v < 1200);
+    values.push(1500);
+    let edges = vec![1200, 1800];
+    let runs = released(&values, None, &Release::Histogram { edges }, 1.0, 300);
+    let lonely: Vec<f64> = runs.iter().map(|e| value(e, "bucket 1")).collect();
+    let exact_ones = lonely.iter().filter(|c| **c == 1.0).count();
+    // The noisy count (clamped at 0) is 1 only sometimes; a zero-patient bucket looks alike.
+    assert!(
+        exact_ones < 120,
+        "{exact_ones} of 300 runs showed exactly 1"
+    );
+    let (_, sd) = mean_sd(&lonely);
+    assert!(sd > 0.5, "{sd}");
+    // The other buckets are noised too.
+    assert!(
+        runs.windows(2)
+            .any(|w| value(&w[0], "bucket 0") != value(&w[1], "bucket 0"))
+    );
+}
+
+#[test]
+fn a_private_median_is_a_grid_point_never_a_patients_value() {
+    let values: Vec<i64> = cohort(400, 1203, 97, 3);
+    let clip = Clip::new(800, 1600).unwrap();
+    let release = Release::Quantile {
+        permille: 500,
+        clip,
+        buckets: 32,
+    };
+    let grid = release.grid();
+    let midpoints: Vec<f64> = grid
+        .windows(2)
+        .map(|w| (w[0] as f64 + w[1] as f64) / 2.0)
+        .chain([clip.lo as f64, clip.hi as f64])
+        .collect();
+    let runs = released(&values, None, &release, 1.0, 100);
+    let mut sorted = values.clone();
+    sorted.sort_unstable();
+    let exact = sorted[(sorted.len() - 1) / 2] as f64;
+    let medians: Vec<f64> = runs.iter().map(|e| value(e, "median")).collect();
+    for m in &medians {
+        assert!(midpoints.contains(m), "{m} is not a grid point");
+    }
+    // Patients' values coincide with grid midpoints only by chance (here: none do at 12.5).
+    let coincide = medians
+        .iter()
+        .filter(|m| values.iter().any(|v| *v as f64 == **m))
+        .count();
+    let any_on_grid = midpoints
+        .iter()
+        .any(|g| values.iter().any(|v| *v as f64 == *g));
+    assert!(coincide == 0 || any_on_grid);
+    // Within a bucket or two of the exact median (bucket width 25).
+    let (m, _) = mean_sd(&medians);
+    assert!((m - exact).abs() < 40.0, "{m} vs {exact}");
+}
+
+/// The differencing attack: the sum over a cohort with and without one patient. Exact sums give
+/// that patient's value; private ones give it only up to the noise of two releases, exactly as
+/// the plan predicts.
+#[test]
+fn differencing_two_private_sums_has_the_predicted_error() {
+    let others = cohort(30, 1250, 150, 4);
+    let target = 1437i64;
+    let mut with = others.clone();
+    with.push(target);
+    let clip = Clip::new(800, 2000).unwrap();
+    let release = Release::Sum { clip };
+    let sigma2 = release.plan(rho_from_epsilon(1.0, 1e-6)).unwrap();
+    let pairs = 200;
+    let a = released(&with, None, &release, 1.0, pairs);
+    let b = released(&others, None, &release, 1.0, pairs);
+    let errors: Vec<f64> = a
+        .iter()
+        .zip(&b)
+        .map(|(a, b)| value(a, "sum") - value(b, "sum") - target as f64)
+        .collect();
+    // Each sum's estimate is c N + S: noise c z_N + z_S, for c the clip's centre.
+    let c = clip.center() as f64;
+    let per = (c * total_noise_sd(sigma2[0])).powi(2) + total_noise_sd(sigma2[1]).powi(2);
+    let predicted = (2.0 * per).sqrt();
+    let (m, sd) = mean_sd(&errors);
+    assert!(
+        (sd / predicted - 1.0).abs() < 0.15,
+        "sd {sd} vs {predicted}"
+    );
+    assert!(
+        m.abs() < 4.0 * predicted / (pairs as f64).sqrt(),
+        "bias {m}"
+    );
+    // The attacker's typical error is many times the value's own precision.
+    assert!(predicted > 100.0, "{predicted}");
+}
+
+/// Accuracy on 2,000 patients (systolic BP, mean 125 mmHg, sd 15, clip 65..185 mmHg): the mean
+/// relative error of mean and variance over repeated releases, at epsilon 1 (the default of
+/// `hdg query`) and above. The mean is within 1% at epsilon 1; a variance's sum of squares has
+/// sensitivity r^2 / 2 (r the clip's radius, here 4 sd), so its error is r^2 / (n sqrt(rho))
+/// times a constant: within 1% only from epsilon about 7 on (or with a tighter clip).
+#[test]
+fn accuracy_of_mean_and_variance_on_two_thousand_patients() {
+    let values = cohort(2000, 1250, 150, 5);
+    let n = values.len() as f64;
+    let exact_mean = values.iter().sum::<i64>() as f64 / n;
+    let exact_var = values
+        .iter()
+        .map(|v| (*v as f64 - exact_mean).powi(2))
+        .sum::<f64>()
+        / n;
+    let clip = Clip::new(650, 1850).unwrap();
+    let mut at = Vec::new();
+    for epsilon in [1.0, 2.0, 4.0, 10.0] {
+        let runs = released(&values, None, &Release::Variance { clip }, epsilon, 40);
+        let rel = |name: &str, exact: f64| {
+            let errs: Vec<f64> = runs
+                .iter()
+                .map(|e| (value(e, name) - exact).abs() / exact)
+                .collect();
+            errs.iter().sum::<f64>() / errs.len() as f64
+        };
+        let (mean_err, var_err) = (rel("mean", exact_mean), rel("variance", exact_var));
+        println!(
+            "n=2000 epsilon={epsilon}: mean relative error {mean_err:.5}, variance {var_err:.5}"
+        );
+        at.push((mean_err, var_err));
+    }
+    assert!(at[0].0 < 0.01, "mean at epsilon 1: {}", at[0].0);
+    assert!(at[3].1 < 0.01, "variance at epsilon 10: {}", at[3].1);
+    // More epsilon, less error (each step at least doubles rho).
+    assert!(at.windows(2).all(|w| w[1].1 < w[0].1), "{at:?}");
+}
+
+#[test]
+fn a_private_pearson_recovers_a_strong_correlation() {
+    let x = cohort(2000, 1250, 150, 6);
+    let noise = cohort(2000, 0, 60, 7);
+    let y: Vec<i64> = x.iter().zip(&noise).map(|(a, e)| a / 2 + e).collect();
+    let release = Release::Pearson {
+        x: Clip::new(800, 2000).unwrap(),
+        y: Clip::new(300, 1100).unwrap(),
+    };
+    let runs = released(&x, Some(&y), &release, 4.0, 10);
+    let exact = {
+        let n = x.len() as f64;
+        let (mx, my) = (
+            x.iter().sum::<i64>() as f64 / n,
+            y.iter().sum::<i64>() as f64 / n,
+        );
+        let cov: f64 = x
+            .iter()
+            .zip(&y)
+            .map(|(a, b)| (*a as f64 - mx) * (*b as f64 - my))
+            .sum();
+        let vx: f64 = x.iter().map(|a| (*a as f64 - mx).powi(2)).sum();
+        let vy: f64 = y.iter().map(|b| (*b as f64 - my).powi(2)).sum();
+        cov / (vx * vy).sqrt()
+    };
+    // Six noised sums at epsilon 4: r within a few hundredths per release.
+    let rs: Vec<f64> = runs.iter().map(|e| value(e, "r")).collect();
+    for r in &rs {
+        assert!((r - exact).abs() < 0.15, "{r} vs {exact}");
+    }
+    let (m, _) = mean_sd(&rs);
+    assert!((m - exact).abs() < 0.05, "{m} vs {exact}");
+}
