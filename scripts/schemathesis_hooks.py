@@ -28,6 +28,7 @@ DOMAINS = {
     "consent": b"hdg consent request v2\n",
     "audit": b"hdg audit request v2\n",
     "access": b"hdg access request v2\n",
+    "budget": b"hdg budget request v2\n",
 }
 # Which identity signs each endpoint's generated requests.
 SIGNERS = {
@@ -35,6 +36,7 @@ SIGNERS = {
     "/v1/consent": ("consent", ["patient-1"]),
     "/v1/audit": ("audit", ["patient-1"]),
     "/v1/access": ("access", ["clinician-1", "patient-1"]),
+    "/v1/budget": ("budget", ["research-institute"]),
 }
 
 

@@ -40,6 +40,8 @@ enum Command {
     Key(cli::key::Args),
     /// Ask the cluster a researcher query (signed; answered in sealed secret shares).
     Query(cli::query::Args),
+    /// As a researcher: what is left of your privacy budget at each node this period.
+    Budget(cli::budget::Args),
     /// As node administrators: add or remove an identity (k of the admins approve).
     Registry(cli::registry::Args),
     /// As a clinician: a patient's raw records, with the approvals their policy needs.
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::History(a) => cli::history::run(a),
         Command::Key(a) => cli::key::run(a),
         Command::Query(a) => cli::query::run(a),
+        Command::Budget(a) => cli::budget::run(a),
         Command::Erase(a) => cli::erase::run(a),
         Command::Consent(a) => cli::consent::run(a),
         Command::Audit(a) => cli::audit::run(a),

@@ -96,11 +96,11 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     let [a_bmi, c_bmi] = [a_bundle, c_bundle].map(|b| numeric_count(b, BMI));
     assert!(a_hr > 0 && b_hr > 0 && c_hr > 0 && a_bmi > 0 && c_bmi > 0);
 
-    // Nobody has consented: no rows, so the cohort rule refuses, naming consent.
-    let refused = count_query(dir, HEART_RATE).unwrap_err();
-    assert!(
-        refused.contains("cohort too small") && refused.contains("no consent"),
-        "{refused}"
+    let abc = [a_key.as_path(), b_key.as_path(), c_key.as_path()];
+    // Nobody has consented: the (private) count uses nobody's rows.
+    assert_eq!(
+        patients_used(dir, HEART_RATE, &abc),
+        Ok(vec![false, false, false])
     );
 
     // A key nobody registered cannot consent (or fill the store with grants from fresh keys):
@@ -148,10 +148,13 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     assert!(ok, "{out}");
     // The grants released the values they cover to the sharing outbox.
     wait_outbox_empty(&mut nodes, dir, 0);
-    assert_eq!(count_query(dir, HEART_RATE), Ok(a_hr + b_hr + c_hr));
     assert_eq!(
-        count_query(dir, BMI),
-        Ok(a_bmi + c_bmi),
+        patients_used(dir, HEART_RATE, &abc),
+        Ok(vec![true, true, true])
+    );
+    assert_eq!(
+        patients_used(dir, BMI, &abc),
+        Ok(vec![true, false, true]),
         "B's grant covers heart rate only"
     );
 
@@ -167,15 +170,20 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         !ok && out.contains("0000-0") && out.contains("not in the catalog"),
         "{out}"
     );
-    assert_eq!(count_query(dir, HEART_RATE), Ok(a_hr + b_hr + c_hr));
+    assert_eq!(
+        patients_used(dir, HEART_RATE, &abc),
+        Ok(vec![true, true, true])
+    );
 
     // A revokes: every later query loses exactly A's rows.
     let (ok, out) = consent(dir, a_key, &["revoke", "--id", &a_grant]);
     assert!(ok, "{out}");
-    assert_eq!(count_query(dir, HEART_RATE), Ok(b_hr + c_hr));
-    // BMI is now C's alone: one patient is below the minimum cohort of 2.
-    let refused = count_query(dir, BMI).unwrap_err();
-    assert!(refused.contains("cohort too small"), "{refused}");
+    assert_eq!(
+        patients_used(dir, HEART_RATE, &abc),
+        Ok(vec![false, true, true])
+    );
+    // BMI is now C's alone.
+    assert_eq!(patients_used(dir, BMI, &abc), Ok(vec![false, false, true]));
 
     // Raw access to A's heart-rate records: the clinician alone is refused; with A's approval
     // (2 of 2) the home node releases exactly A's records and anchors the access.
@@ -301,9 +309,9 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     assert!(text.contains("each proven under its signed head"), "{text}");
     assert!(
         text.contains(&format!(
-            "query: count of {HEART_RATE} for research by research-institute"
+            "query: count of {HEART_RATE} for research by research-institute, privacy loss epsilon 1"
         )),
-        "{text}"
+        "the audit names each query and the epsilon it spent: {text}"
     );
     assert!(
         text.contains("raw access (follow-up visit) approved by clinician-1, the patient"),
@@ -321,8 +329,8 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     }
     wait_for(
         "the queued grant reaches node2 and A's rows count again",
-        || match count_query(dir, HEART_RATE) {
-            Ok(n) if n == a_hr + b_hr + c_hr => Ok(()),
+        || match patients_used(dir, HEART_RATE, &abc) {
+            Ok(used) if used == [true, true, true] => Ok(()),
             other => Err(format!("{other:?}")),
         },
     );

@@ -7,6 +7,7 @@
 //!   the clock-skew window, so the signature is fresh) no longer uses them: each node judges
 //!   consents at its own clock.
 
+use std::path::Path;
 use std::time::Duration;
 
 use hdg_schema::Timestamp;
@@ -57,12 +58,11 @@ fn the_registry_decides_a_researchers_purposes_and_a_backdated_query_uses_no_lap
     );
     assert!(out.contains("\"status\":403"), "{out}");
     assert!(out.contains("not registered for the purpose"), "{out}");
-    let research = count_query(dir, HEART_RATE);
-    assert!(
-        research
-            .as_ref()
-            .is_err_and(|e| e.contains("cohort too small")),
-        "no research grant, yet: {research:?}"
+    let patients: Vec<&Path> = keys.iter().map(|k| k.as_path()).collect();
+    assert_eq!(
+        patients_used(dir, HEART_RATE, &patients),
+        Ok(vec![false, false]),
+        "no research grant, yet"
     );
 
     // Research grants that lapse in a few seconds: counted while they hold.
@@ -84,7 +84,10 @@ fn the_registry_decides_a_researchers_purposes_and_a_backdated_query_uses_no_lap
         );
         assert!(ok, "{out}");
     }
-    assert_eq!(count_query(dir, HEART_RATE), Ok(rows));
+    assert_eq!(
+        patients_used(dir, HEART_RATE, &patients),
+        Ok(vec![true, true])
+    );
     while now_ms() <= expires + 500 {
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -95,6 +98,7 @@ fn the_registry_decides_a_researchers_purposes_and_a_backdated_query_uses_no_lap
         "indicator": HEART_RATE,
         "researcher_x25519": hex::encode([7u8; 32]),
         "purpose": "research",
+        "epsilon": 1.0,
     })
     .to_string();
     let backdated = signed_query(&researcher(dir), &body, expires - 2_000);
@@ -105,17 +109,11 @@ fn the_registry_decides_a_researchers_purposes_and_a_backdated_query_uses_no_lap
         "/v1/query",
         Some(("application/json", &bytes)),
     );
-    assert_ne!(
-        answer["rows"].as_u64(),
-        Some(rows),
-        "a backdated query used lapsed grants: {answer}"
-    );
-    assert_eq!(status, 422, "{answer}");
-    assert!(
-        answer["error"]
-            .as_str()
-            .unwrap()
-            .contains("cohort too small"),
-        "{answer}"
+    assert_eq!(status, 200, "{answer}");
+    let leaf = answer["answers"][1]["ledger_index"].as_u64().unwrap();
+    assert_eq!(
+        query_used(dir, leaf, &patients),
+        vec![false, false],
+        "a backdated query used lapsed grants"
     );
 }

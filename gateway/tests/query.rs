@@ -40,6 +40,8 @@ fn init_cluster_for_bundles(dir: &Path) {
         "--nodes",
         "3",
         "--without-consent",
+        "--privacy",
+        "exact",
     ]);
     assert!(
         out.status.success(),

@@ -72,9 +72,12 @@ pub const REGISTRY_CHANGES: &str = "registry_changes";
 /// clock-skew window, so a replay after a restart is still refused (see `crate::replay_log`).
 /// The time is encoded as in [`time_key`]; entries older than the window are deleted.
 pub const REPLAY: &str = "replay";
+/// (researcher key, period u64 BE) -> privacy loss spent in that period (nano-rho of zCDP,
+/// u64 BE), charged in the same write as the query's ledger entry (see `crate::privacy_spent`).
+pub const PRIVACY_SPENT: &str = "privacy_spent";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 26] = [
+pub const ALL: [&str; 27] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -101,6 +104,7 @@ pub const ALL: [&str; 26] = [
     SHARES_ERASED,
     ERASURE_OUTBOX,
     REPLAY,
+    PRIVACY_SPENT,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.

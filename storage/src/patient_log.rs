@@ -13,6 +13,7 @@ use rocksdb::WriteBatch;
 
 use crate::error::StoreError;
 use crate::layout;
+use crate::privacy_spent::PrivacySpend;
 use crate::store::{Store, append_leaf, corrupt};
 
 /// [`layout::PATIENT_LOG`] key: the pseudonym, then the leaf index.
@@ -26,7 +27,9 @@ pub(crate) fn patient_log_key(patient: &Pseudonym, leaf: u64) -> [u8; 40] {
 impl Store {
     /// Anchors an entry that uses patients' data — a researcher query or a raw access — with
     /// its text (content hash SHA-256 of `text`) and the patients whose data it used, in one
-    /// synced write; returns the entry's leaf index and the new signed head.
+    /// synced write; returns the entry's leaf index and the new signed head. A private query's
+    /// `spend` is added to its researcher's spent privacy loss in the same write.
+    #[allow(clippy::too_many_arguments)] // one write: each argument is one thing it records
     pub fn anchor_use(
         &mut self,
         kind: EntryKind,
@@ -34,6 +37,7 @@ impl Store {
         text: &str,
         actor: [u8; 32],
         patients: &BTreeSet<Pseudonym>,
+        spend: Option<&PrivacySpend>,
         now: Timestamp,
     ) -> Result<(u64, String), StoreError> {
         if !matches!(kind, EntryKind::Query | EntryKind::Access) {
@@ -59,6 +63,9 @@ impl Store {
         );
         for p in patients {
             batch.put_cf(self.cf(layout::PATIENT_LOG), patient_log_key(p, leaf), []);
+        }
+        if let Some(spend) = spend {
+            self.charge_privacy(&mut batch, spend)?;
         }
         let head = self.close_block(&mut batch, &frontier, now);
         self.write_durably(batch)?;
@@ -119,11 +126,20 @@ mod tests {
                 text,
                 [7; 32],
                 &[a, b].into(),
+                None,
                 now,
             )
             .unwrap();
         let (q2, _) = s
-            .anchor_use(EntryKind::Query, [8; 32], text, [7; 32], &[b].into(), now)
+            .anchor_use(
+                EntryKind::Query,
+                [8; 32],
+                text,
+                [7; 32],
+                &[b].into(),
+                None,
+                now,
+            )
             .unwrap();
         assert_eq!(s.patient_entries(&a).unwrap(), vec![q1]);
         assert_eq!(s.patient_entries(&b).unwrap(), vec![q1, q2]);

@@ -138,13 +138,16 @@ fn describe(e: &Value) -> String {
         "query" => {
             let q = &e["query"];
             format!(
-                "query: {} of {} for {} by {}",
+                "query: {} of {} for {} by {}{}",
                 q["statistic"]["kind"].as_str().unwrap_or("?"),
                 q["indicator"].as_str().unwrap_or("?"),
                 q["purpose"].as_str().unwrap_or("?"),
                 q["institution"]
                     .as_str()
-                    .map_or_else(|| q["institution_key"].to_string(), str::to_string)
+                    .map_or_else(|| q["institution_key"].to_string(), str::to_string),
+                q["epsilon"]
+                    .as_f64()
+                    .map_or_else(String::new, |e| format!(", privacy loss epsilon {e}"))
             )
         }
         "consent" => format!("consent {}", e["subject"].as_str().unwrap_or("?")),

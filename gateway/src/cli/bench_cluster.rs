@@ -26,6 +26,7 @@ use super::bench_party;
 use super::ingest::ingest_files;
 use super::local_cluster::LocalCluster;
 use super::synth::write_cohort;
+use crate::node::config::PrivacyMode;
 
 /// Observations per synthetic patient, roughly (to size the cohort).
 const OBS_PER_PATIENT: usize = 150;
@@ -65,6 +66,8 @@ struct Row {
     quic: WorkloadReport,
     quic_seconds: f64,
     memory_seconds: f64,
+    /// Seconds the parties' noise would add (measured after each run, same session).
+    noise_seconds: f64,
     spu_seconds: Option<f64>,
     correct: bool,
 }
@@ -74,7 +77,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.reps > 0, "--reps must be at least 1");
     let tmp = tempfile::tempdir()?;
     let root = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-    let layout = LocalCluster::write(&root.join("cluster"), 256 << 20)?;
+    let layout = LocalCluster::write(&root.join("cluster"), 256 << 20, PrivacyMode::Exact)?;
 
     let ingest = if args.ingest > 0 {
         Some(bench_ingest(&root, layout.clone(), args.ingest)?)
@@ -103,6 +106,11 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
         rows.push(Row {
             quic_seconds: median(reports.iter().map(|r| r.seconds).collect()),
             memory_seconds: median(memory),
+            noise_seconds: median(
+                runs.iter()
+                    .map(|r| r.iter().map(|p| p.noise_seconds).fold(0.0, f64::max))
+                    .collect(),
+            ),
             spu_seconds: spu.as_ref().ok().and_then(|s| s.get(&w).copied()),
             correct,
             quic: reports.into_iter().next().expect("at least one rep"),
@@ -369,11 +377,12 @@ fn print_mpc(
         rows[0].quic.kernels, rows[0].quic.prf
     );
     println!(
-        "{:<4} {:>9} {:>9} {:>8} {:>28} {:>8} {:>9} {:>9} {:>8}",
+        "{:<4} {:>9} {:>9} {:>8} {:>8} {:>28} {:>8} {:>9} {:>9} {:>8}",
         "",
         "QUIC s",
         "memory s",
         "QUIC/mem",
+        "+noise",
         "bytes sent P0/P1/P2",
         "vs min",
         "SPU s",
@@ -387,11 +396,12 @@ fn print_mpc(
             None => ("-".to_owned(), "-".to_owned()),
         };
         println!(
-            "{:<4} {:>9.3} {:>9.3} {:>8.2} {:>28} {:>8.2} {:>9} {:>9} {:>8}",
+            "{:<4} {:>9.3} {:>9.3} {:>8.2} {:>7.2}% {:>28} {:>8.2} {:>9} {:>9} {:>8}",
             format!("{:?}", r.quic.workload),
             r.quic_seconds,
             r.memory_seconds,
             r.quic_seconds / r.memory_seconds,
+            100.0 * r.noise_seconds / r.quic_seconds,
             format!("{}/{}/{}", b[0], b[1], b[2]),
             r.quic.ratio_to_theoretical,
             spu_s,
@@ -400,6 +410,11 @@ fn print_mpc(
         );
     }
     println!("'vs min' = bytes sent / the protocols' theoretical byte count (1.00 = no overhead).");
+    println!(
+        "The workloads run exact; '+noise' = the time the parties' differential-privacy noise \
+         adds to one (each party's draws input as shares and added to the opened aggregates, \
+         measured in the same session), as a share of the QUIC time."
+    );
     match spu {
         Ok(_) => println!(
             "SPU = SecretFlow SPU ABY3 FM64, tuned link ({SPU_TUNED}), three processes, same run."
@@ -428,6 +443,8 @@ fn to_json(
             "workload": r.quic.workload,
             "quic_seconds": r.quic_seconds,
             "memory_seconds": r.memory_seconds,
+            "noise_seconds": r.noise_seconds,
+            "noise_overhead": r.noise_seconds / r.quic_seconds,
             "bytes_sent_per_party": r.quic.bytes_sent_per_party,
             "theoretical_bytes_per_party": r.quic.theoretical_bytes_per_party,
             "spu_seconds": r.spu_seconds,

@@ -163,7 +163,17 @@ fn run_one(
         .map_err(|r| anyhow::anyhow!("{}", r.reason))?;
     let mut party = Party::establish(me, session, &secret, &publics, PrfKind::DEFAULT, channel)
         .with_context(|| format!("session set-up of {w:?}"))?;
-    run_party(&mut party, w, n, data).with_context(|| format!("{w:?} failed at {me}"))
+    let mut run =
+        run_party(&mut party, w, n, data).with_context(|| format!("{w:?} failed at {me}"))?;
+    // What differential privacy would add: each party's noise, input as shares, on as many
+    // aggregates as the workload opens (large noise parameters; their size hardly matters).
+    let mut aggregates = hdg_mpc::ArithShares::zeros(run.opened.len().max(1));
+    let sigma2 = vec![1 << 40; aggregates.len()];
+    let t = std::time::Instant::now();
+    hdg_mpc::dp::noise::add_noise(&mut party, &mut aggregates, &sigma2, &mut rand::rng())
+        .with_context(|| format!("noise after {w:?} failed at {me}"))?;
+    run.noise_seconds = t.elapsed().as_secs_f64();
+    Ok(run)
 }
 
 /// The command line that starts party `config` of bench run `label`.

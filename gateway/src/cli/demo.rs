@@ -22,6 +22,7 @@ use super::init::ClusterLayout;
 use super::local_cluster::LocalCluster;
 use super::synth::write_cohort;
 use super::verify_cluster::{check_cluster, print_checks};
+use crate::node::config::PrivacyMode;
 
 /// Largest request body the demo's nodes accept: a cohort file of [`PATIENTS_PER_FILE`]
 /// patients is about 5 MB.
@@ -41,6 +42,10 @@ pub struct Args {
     /// Seed of the synthetic cohort.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// The privacy loss each sample query spends (the cluster answers with differential
+    /// privacy; a small cohort needs more epsilon for a readable answer).
+    #[arg(long, default_value_t = super::query::DEFAULT_EPSILON)]
+    epsilon: f64,
 }
 
 /// Runs the demo.
@@ -69,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
 
     let cluster_dir = root.join("cluster");
-    let layout = LocalCluster::write(&cluster_dir, DEMO_MAX_BODY)?;
+    let layout = LocalCluster::write(&cluster_dir, DEMO_MAX_BODY, PrivacyMode::Dp)?;
     // The plaintext reference, with pseudonyms and record handles as each home node derives
     // them (its keys): read before the nodes open their stores.
     let plain = plaintext(&layout, &homes)?;
@@ -108,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let researcher = researcher_key(&cluster.layout.researcher_key())?;
     let pins = cluster.layout.pins()?;
-    let all_agree = run_sample_queries(&cluster.url(0)?, &pins, &researcher, &plain)?;
+    let all_agree = run_sample_queries(&cluster.url(0)?, &pins, &researcher, &plain, args.epsilon)?;
 
     println!("\n== witnessing: each node's ledger head cosigned by the two others");
     let witnessed = check_witnessing(&cluster)?;

@@ -1,7 +1,9 @@
 //! The demo's sample statistics: each is asked of the running cluster as a signed researcher
-//! query (answered in shares sealed to the researcher) and computed again here in plaintext,
-//! straight from the cohort files the demo synthesised, with the same row rules the nodes use
-//! (see `node::query::select`): the two results are printed side by side and must agree.
+//! query with differential privacy (answered in shares sealed to the researcher, noised inside
+//! the MPC) and computed again here in plaintext, straight from the cohort files the demo
+//! synthesised, with the same rules the nodes use (one value per patient, clipped; see
+//! `node::query::select` and `hdg_mpc::stats::private`): the two are printed side by side, and
+//! each private answer must be within its noise of the plaintext.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use hdg_mpc::stats::StatValue;
+use hdg_mpc::stats::estimate::Estimate;
 use hdg_schema::{Catalog, ImportOptions, Mode, Pseudonym, RecordHandle, Timestamp, Value};
 use hdg_storage::Store;
 
@@ -57,73 +60,123 @@ pub fn read_rows(files: &[PathBuf], store: &Store, rows: &mut Rows) -> anyhow::R
     Ok(())
 }
 
-/// A sample query: what is asked, and how to read and check the answer.
+/// A sample query: what is asked (with the clipping bounds a researcher would choose, in the
+/// indicator's unit), and how to read and check the answer.
 struct Sample {
     name: &'static str,
     indicator: &'static str,
     statistic: Statistic,
+    clip: Option<(&'static str, &'static str)>,
+    pair_clip: Option<(&'static str, &'static str)>,
 }
 
 fn samples() -> anyhow::Result<Vec<Sample>> {
     let q = |e: crate::node::query::QueryError| anyhow::anyhow!("{e}");
+    let sample = |name, indicator, statistic, clip| Sample {
+        name,
+        indicator,
+        statistic,
+        clip,
+        pair_clip: None,
+    };
     Ok(vec![
+        sample(
+            "mean HbA1c (%)",
+            "4548-4",
+            Statistic::Mean,
+            Some(("4", "14")),
+        ),
+        sample(
+            "variance of systolic BP (mmHg^2)",
+            "8480-6",
+            Statistic::Variance,
+            Some(("80", "200")),
+        ),
         Sample {
-            name: "mean HbA1c (%)",
-            indicator: "4548-4",
-            statistic: Statistic::Mean,
+            pair_clip: Some(("4", "14")),
+            ..sample(
+                "correlation BMI ~ HbA1c",
+                "39156-5",
+                Statistic::Pearson {
+                    pair: "4548-4".into(),
+                },
+                Some(("15", "50")),
+            )
         },
-        Sample {
-            name: "variance of systolic BP (mmHg^2)",
-            indicator: "8480-6",
-            statistic: Statistic::Variance,
-        },
-        Sample {
-            name: "correlation BMI ~ HbA1c",
-            indicator: "39156-5",
-            statistic: Statistic::Pearson {
-                pair: "4548-4".into(),
-            },
-        },
-        Sample {
-            name: "histogram of glucose, edges 70,100,126,200",
-            indicator: "2339-0",
-            statistic: Statistic::Histogram {
+        sample(
+            "histogram of glucose, edges 70,100,126,200",
+            "2339-0",
+            Statistic::Histogram {
                 edges: parse_edges("2339-0", "70,100,126,200").map_err(q)?,
             },
-        },
-        Sample {
-            name: "count, mean of glucose > 126 mg/dL",
-            indicator: "2339-0",
-            statistic: filtered_mean("2339-0", "value > 126", 10).map_err(q)?,
-        },
-        Sample {
-            name: "median heart rate (lower median)",
-            indicator: "8867-4",
-            statistic: Statistic::Median,
-        },
+            None,
+        ),
+        sample(
+            "count, mean of glucose > 126 mg/dL",
+            "2339-0",
+            filtered_mean("2339-0", "value > 126", 10).map_err(q)?,
+            Some(("126", "400")),
+        ),
+        sample(
+            "median heart rate",
+            "8867-4",
+            Statistic::Median,
+            Some(("40", "140")),
+        ),
     ])
 }
 
-/// Asks every sample query of `node` as `researcher`, prints each result beside the plaintext
-/// one, and returns whether all agree.
+/// Fixed-point clipping bounds of `code` from decimal text in its unit.
+fn clip_of(code: &str, bounds: Option<(&str, &str)>) -> anyhow::Result<Option<[i64; 2]>> {
+    let Some((lo, hi)) = bounds else {
+        return Ok(None);
+    };
+    let ind = Catalog::builtin()
+        .get(code)
+        .with_context(|| format!("{code} is not in the catalog"))?;
+    Ok(Some([
+        ind.encode(lo, &ind.unit)?,
+        ind.encode(hi, &ind.unit)?,
+    ]))
+}
+
+/// Asks every sample query of `node` as `researcher` with differential privacy (`epsilon`
+/// each), prints each answer with its 95% noise interval beside the plaintext value computed
+/// here under the same rules (one value per patient, clipped), and returns whether every
+/// answer is within its noise of the plaintext (3.3 noise standard deviations, 99.9%; a median
+/// also within one grid bucket; an estimate the noise left undefined, such as a correlation
+/// whose noisy variance fell below zero, is shown as such).
 pub fn run_sample_queries(
     node: &NodeUrl,
     pins: &[[u8; 32]; 3],
     researcher: &SigningKey,
     plain: &Rows,
+    epsilon: f64,
 ) -> anyhow::Result<bool> {
     println!(
-        "{:<42} {:>26} {:>26} {:>6} {:>7} {:>11}",
-        "query", "MPC result", "plaintext", "agree", "seconds", "bytes sent"
+        "{:<42} {:>40} {:>22} {:>6} {:>7}",
+        format!("query (epsilon {epsilon} each)"),
+        "private answer [95% noise interval]",
+        "plaintext",
+        "within",
+        "seconds"
     );
     let mut all_agree = true;
     for sample in samples()? {
         let t = Instant::now();
+        let clip = clip_of(sample.indicator, sample.clip)?;
+        let pair_clip = match &sample.statistic {
+            Statistic::Pearson { pair } => clip_of(pair, sample.pair_clip)?,
+            _ => None,
+        };
         let question = Question {
             statistic: sample.statistic.clone(),
             indicator: sample.indicator.to_owned(),
             window: (None, None),
             purpose: Purpose::Research,
+            epsilon: Some(epsilon),
+            clip,
+            pair_clip,
         };
         let answer = ask(
             node,
@@ -134,30 +187,46 @@ pub fn run_sample_queries(
             None,
         )?;
         let seconds = t.elapsed().as_secs_f64();
-        let (mpc, bytes, agree, plaintext) = match answer {
+        let s = scale(sample.indicator);
+        let (private, plaintext, agree) = match answer {
             Ok(Answer {
-                value, bytes_sent, ..
+                value: StatValue::Private { estimates },
+                ..
             }) => {
-                let expected = expected(&sample, plain);
-                let agree = agrees(&value, &expected);
-                let s = scale(sample.indicator);
+                let expected = expected(&sample, plain, clip, pair_clip);
+                let tolerance = match sample.statistic {
+                    Statistic::Median => median_bucket(clip, sample.indicator),
+                    _ => 0.0,
+                };
+                let agree = estimates.iter().all(|e| {
+                    expected
+                        .iter()
+                        .find(|(n, _)| *n == e.name)
+                        .is_some_and(|(_, v)| {
+                            !e.value.is_finite()
+                                || (e.value - v).abs() <= 3.3 * e.noise_sd + tolerance + 1e-9
+                        })
+                });
                 (
-                    show(&value, s),
-                    bytes_sent.iter().sum::<u64>(),
+                    show(&estimates, s),
+                    show_expected(&estimates, &expected, s),
                     agree,
-                    show_expected(&expected, s),
                 )
             }
+            Ok(other) => (
+                "not a private answer".to_owned(),
+                format!("{:?}", other.value),
+                false,
+            ),
             Err(refused) => (
                 format!("refused ({})", refused.status),
-                0,
-                false,
                 refused.reason,
+                false,
             ),
         };
         all_agree &= agree;
         println!(
-            "{:<42} {mpc:>26} {plaintext:>26} {:>6} {seconds:>7.2} {bytes:>11}",
+            "{:<42} {private:>40} {plaintext:>22} {:>6} {seconds:>7.2}",
             sample.name,
             if agree { "yes" } else { "NO" },
         );
@@ -171,106 +240,104 @@ fn scale(code: &str) -> f64 {
         .map_or(1.0, |i| 10f64.powi(i.precision as i32))
 }
 
-/// A sample's result computed in plaintext (fixed point, as the MPC answer).
-#[derive(Debug, Clone, PartialEq)]
-enum Expected {
-    Count(u64),
-    Mean {
-        n: u64,
-        mean: Option<f64>,
-    },
-    Variance {
-        n: u64,
-        sample_variance: Option<f64>,
-    },
-    Pearson {
-        n: u64,
-        r: Option<f64>,
-    },
-    Histogram(Vec<u64>),
-    FilteredMean {
-        count: u64,
-        mean: f64,
-    },
-    Withheld,
-    /// The lower median and its 1-based rank.
-    Median {
-        rank: u64,
-        value: i64,
-    },
+/// The width of a private median's grid bucket, fixed point.
+fn median_bucket(clip: Option<[i64; 2]>, code: &str) -> f64 {
+    let [lo, hi] = clip.unwrap_or_else(|| {
+        Catalog::builtin()
+            .get(code)
+            .map_or([0, 0], |i| [i.min_fixed, i.max_fixed])
+    });
+    (hi - lo) as f64 / f64::from(crate::node::query::privacy::QUANTILE_BUCKETS)
 }
 
-/// The sample's result computed in plaintext from the cohort rows.
-fn expected(sample: &Sample, plain: &Rows) -> Expected {
+/// The sample's estimates computed in plaintext from the cohort rows under the private rules
+/// (each patient's latest value, clipped), by estimate name (fixed point, as the MPC answer).
+fn expected(
+    sample: &Sample,
+    plain: &Rows,
+    clip: Option<[i64; 2]>,
+    pair_clip: Option<[i64; 2]>,
+) -> Vec<(String, f64)> {
     let rows = |code: &str| plain.get(code).map_or(&[][..], Vec::as_slice);
-    let x: Vec<i64> = rows(sample.indicator).iter().map(|r| r.value).collect();
-    let n = x.len() as u64;
-    let sum: i128 = x.iter().map(|v| i128::from(*v)).sum();
-    let mean = (n > 0).then(|| sum as f64 / n as f64);
+    let clipped = |v: i64, c: Option<[i64; 2]>| c.map_or(v, |[lo, hi]| v.clamp(lo, hi)) as f64;
+    let latest_values: Vec<i64> = latest(rows(sample.indicator))
+        .values()
+        .map(|r| r.value)
+        .collect();
+    let x: Vec<f64> = latest_values.iter().map(|v| clipped(*v, clip)).collect();
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    let named = |pairs: Vec<(&str, f64)>| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect::<Vec<_>>()
+    };
     match &sample.statistic {
-        Statistic::Count | Statistic::Sum => Expected::Count(n),
-        Statistic::Mean => Expected::Mean { n, mean },
+        Statistic::Count => named(vec![("count", n)]),
+        Statistic::Sum => named(vec![("sum", x.iter().sum())]),
+        Statistic::Mean => named(vec![("count", n), ("mean", mean)]),
         Statistic::Variance => {
-            let m = mean.unwrap_or(0.0);
-            let ss: f64 = x.iter().map(|v| (*v as f64 - m).powi(2)).sum();
-            Expected::Variance {
-                n,
-                sample_variance: (n > 1).then(|| ss / (n - 1) as f64),
-            }
+            let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            named(vec![("count", n), ("mean", mean), ("variance", var)])
         }
         Statistic::Pearson { pair } => {
             let (a, b) = latest_pairs(rows(sample.indicator), rows(pair));
-            Expected::Pearson {
-                n: a.len() as u64,
-                r: pearson(&a, &b),
-            }
+            let a: Vec<i64> = a.iter().map(|v| clipped(*v, clip) as i64).collect();
+            let b: Vec<i64> = b.iter().map(|v| clipped(*v, pair_clip) as i64).collect();
+            named(vec![
+                ("count", a.len() as f64),
+                ("r", pearson(&a, &b).unwrap_or(f64::NAN)),
+            ])
         }
         Statistic::Histogram { edges } => {
-            let mut counts = vec![0u64; edges.len() + 1];
-            for v in &x {
-                counts[edges.iter().filter(|e| v >= e).count()] += 1;
+            let mut counts = vec![0f64; edges.len() + 1];
+            for v in &latest_values {
+                counts[edges.iter().filter(|e| v >= e).count()] += 1.0;
             }
-            Expected::Histogram(counts)
+            counts
+                .into_iter()
+                .enumerate()
+                .map(|(j, c)| (format!("bucket {j}"), c))
+                .collect()
         }
-        Statistic::FilteredMean {
-            threshold,
-            min_cohort,
-        } => {
-            let above: Vec<i64> = x.iter().copied().filter(|v| v > threshold).collect();
-            let count = above.len() as u64;
-            if count < *min_cohort {
-                return Expected::Withheld;
-            }
-            Expected::FilteredMean {
-                count,
-                mean: above.iter().sum::<i64>() as f64 / count as f64,
-            }
+        Statistic::FilteredMean { threshold, .. } => {
+            let above: Vec<f64> = latest_values
+                .iter()
+                .filter(|v| *v > threshold)
+                .map(|v| clipped(*v, clip))
+                .collect();
+            let count = above.len() as f64;
+            named(vec![
+                ("count", count),
+                ("mean", above.iter().sum::<f64>() / count),
+            ])
         }
         Statistic::Median => {
-            let mut sorted = x.clone();
+            let mut sorted = latest_values.clone();
             sorted.sort_unstable();
             let rank = sorted.len().div_ceil(2);
-            Expected::Median {
-                rank: rank as u64,
-                value: sorted.get(rank.saturating_sub(1)).copied().unwrap_or(0),
-            }
+            let m = sorted.get(rank.saturating_sub(1)).copied().unwrap_or(0);
+            named(vec![("median", m as f64)])
         }
     }
 }
 
-/// Per patient, the latest value of each indicator (latest day, then larger handle), for
-/// patients with both, in pseudonym order: the nodes' pairing rule.
-fn latest_pairs(x: &[Row], y: &[Row]) -> (Vec<i64>, Vec<i64>) {
-    let latest = |rows: &[Row]| {
-        let mut m: BTreeMap<Pseudonym, Row> = BTreeMap::new();
-        for r in rows {
-            let e = m.entry(r.patient).or_insert(*r);
-            if (r.day, r.handle) > (e.day, e.handle) {
-                *e = *r;
-            }
+/// Each patient's latest row (latest day, then larger handle): the nodes' rule.
+fn latest(rows: &[Row]) -> BTreeMap<Pseudonym, Row> {
+    let mut m: BTreeMap<Pseudonym, Row> = BTreeMap::new();
+    for r in rows {
+        let e = m.entry(r.patient).or_insert(*r);
+        if (r.day, r.handle) > (e.day, e.handle) {
+            *e = *r;
         }
-        m
-    };
+    }
+    m
+}
+
+/// Per patient, the latest value of each indicator, for patients with both, in pseudonym
+/// order: the nodes' pairing rule.
+fn latest_pairs(x: &[Row], y: &[Row]) -> (Vec<i64>, Vec<i64>) {
     let (lx, ly) = (latest(x), latest(y));
     lx.iter()
         .filter_map(|(p, a)| ly.get(p).map(|b| (a.value, b.value)))
@@ -282,8 +349,8 @@ fn pearson(x: &[i64], y: &[i64]) -> Option<f64> {
         return None;
     }
     let n = x.len() as f64;
-    let mx = x.iter().sum::<i64>() as f64 / n;
-    let my = y.iter().sum::<i64>() as f64 / n;
+    let mx = x.iter().map(|v| *v as f64).sum::<f64>() / n;
+    let my = y.iter().map(|v| *v as f64).sum::<f64>() / n;
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
     for (a, b) in x.iter().zip(y) {
         let (dx, dy) = (*a as f64 - mx, *b as f64 - my);
@@ -294,89 +361,47 @@ fn pearson(x: &[i64], y: &[i64]) -> Option<f64> {
     Some(sxy / (sxx * syy).sqrt())
 }
 
-/// Whether the MPC answer equals the plaintext one: counts, histograms and order statistics
-/// exactly, means, variances and correlations to 1e-9 relative (their integer aggregates are
-/// exact; only the final division is floating point).
-fn agrees(got: &StatValue, want: &Expected) -> bool {
-    let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * b.abs().max(1.0),
-        (None, None) => true,
-        _ => false,
-    };
-    match (got, want) {
-        (StatValue::Count { n }, Expected::Count(m)) => n == m,
-        (StatValue::Mean { mean, n, .. }, Expected::Mean { n: m, mean: want }) => {
-            n == m && close(*mean, *want)
+/// The headline estimate of a private answer: the last one (the statistic itself; counts and
+/// buckets are shown as a list).
+fn headline(estimates: &[Estimate]) -> Option<&Estimate> {
+    estimates
+        .iter()
+        .rev()
+        .find(|e| e.name != "count" && !e.name.starts_with("bucket"))
+}
+
+/// A private answer for the table, in the indicator's unit.
+fn show(estimates: &[Estimate], scale: f64) -> String {
+    match headline(estimates) {
+        Some(e) => {
+            let s = scale.powi(i32::from(e.unit_power));
+            if !e.value.is_finite() {
+                return "undefined (noise exceeds the signal)".to_owned();
+            }
+            format!("{:.3} [{:.3}, {:.3}]", e.value / s, e.low / s, e.high / s)
         }
-        (
-            StatValue::Variance {
-                sample_variance, n, ..
-            },
-            Expected::Variance {
-                n: m,
-                sample_variance: want,
-            },
-        ) => n == m && close(*sample_variance, *want),
-        (StatValue::Pearson { r, n, .. }, Expected::Pearson { n: m, r: want }) => {
-            n == m && close(*r, *want)
+        None => {
+            let counts: Vec<String> = estimates
+                .iter()
+                .map(|e| format!("{:.0}", e.value))
+                .collect();
+            format!("[{}]", counts.join(", "))
         }
-        (StatValue::Histogram { counts, .. }, Expected::Histogram(want)) => counts == want,
-        (
-            StatValue::FilteredMean { count, mean, .. },
-            Expected::FilteredMean {
-                count: c,
-                mean: want,
-            },
-        ) => count == c && close(*mean, Some(*want)),
-        (StatValue::Withheld { .. }, Expected::Withheld) => true,
-        (StatValue::OrderStatistic { rank, value }, Expected::Median { rank: r, value: v }) => {
-            rank == r && value == v
-        }
-        _ => false,
     }
 }
 
-/// An MPC result for the table, in the indicator's unit (`scale` = 10^precision).
-fn show(v: &StatValue, scale: f64) -> String {
-    match v {
-        StatValue::Count { n } => format!("{n}"),
-        StatValue::Mean {
-            mean: Some(m), n, ..
-        } => format!("{:.3} (n={n})", m / scale),
-        StatValue::Variance {
-            sample_variance: Some(var),
-            n,
-            ..
-        } => format!("{:.3} (n={n})", var / (scale * scale)),
-        StatValue::Pearson { r: Some(r), n, .. } => format!("r={r:.4} (n={n})"),
-        StatValue::Histogram { counts, .. } => format!("{counts:?}"),
-        StatValue::FilteredMean {
-            count,
-            mean: Some(m),
-            ..
-        } => format!("{count}, {:.2}", m / scale),
-        StatValue::Withheld { .. } => "withheld".to_owned(),
-        StatValue::OrderStatistic { value, .. } => format!("{:.1}", *value as f64 / scale),
-        other => serde_json::to_string(other).unwrap_or_default(),
-    }
-}
-
-/// A plaintext result for the table, as [`show`] prints the MPC one.
-fn show_expected(e: &Expected, scale: f64) -> String {
-    let opt = |v: Option<f64>, s: f64, digits: usize| {
-        v.map_or_else(|| "-".to_owned(), |v| format!("{:.*}", digits, v / s))
-    };
-    match e {
-        Expected::Count(n) => format!("{n}"),
-        Expected::Mean { n, mean } => format!("{} (n={n})", opt(*mean, scale, 3)),
-        Expected::Variance { n, sample_variance } => {
-            format!("{} (n={n})", opt(*sample_variance, scale * scale, 3))
+/// The plaintext of the same headline, as [`show`] prints the private one.
+fn show_expected(estimates: &[Estimate], expected: &[(String, f64)], scale: f64) -> String {
+    let of = |name: &str| expected.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+    match headline(estimates) {
+        Some(e) => {
+            let s = scale.powi(i32::from(e.unit_power));
+            of(&e.name).map_or("-".to_owned(), |v| format!("{:.3}", v / s))
         }
-        Expected::Pearson { n, r } => format!("r={} (n={n})", opt(*r, 1.0, 4)),
-        Expected::Histogram(counts) => format!("{counts:?}"),
-        Expected::FilteredMean { count, mean } => format!("{count}, {:.2}", mean / scale),
-        Expected::Withheld => "withheld".to_owned(),
-        Expected::Median { value, .. } => format!("{:.1}", *value as f64 / scale),
+        None => {
+            let counts: Vec<String> = expected.iter().map(|(_, v)| format!("{v:.0}")).collect();
+            format!("[{}]", counts.join(", "))
+        }
     }
 }
 

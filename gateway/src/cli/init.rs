@@ -18,7 +18,7 @@ use ed25519_dalek::SigningKey;
 use hdg_storage::{KeySource, SecretKey, Store};
 
 use super::cluster_file::{CLUSTER_FILE, ClusterFile, ClusterNode};
-use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig};
+use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig, PrivacyMode};
 use crate::node::consent::Purpose;
 use crate::node::registry::{IdentityEntry, RegistryFile, Role};
 
@@ -51,6 +51,19 @@ pub struct Args {
     /// cannot be asked (the default requires a patient's consent for each row).
     #[arg(long)]
     without_consent: bool,
+    /// `dp`: differentially private answers charged to each researcher's budget (the
+    /// default); `exact`: exact answers, for synthetic data only (needs --without-consent).
+    #[arg(long, default_value = "dp", value_parser = privacy_mode)]
+    privacy: PrivacyMode,
+}
+
+/// Parses `--privacy`.
+fn privacy_mode(text: &str) -> Result<PrivacyMode, String> {
+    match text {
+        "dp" => Ok(PrivacyMode::Dp),
+        "exact" => Ok(PrivacyMode::Exact),
+        other => Err(format!("{other}: expected dp or exact")),
+    }
 }
 
 /// Where `init` put a cluster's files.
@@ -107,6 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.base_port,
         args.max_body_bytes,
         !args.without_consent,
+        args.privacy,
     )?;
     println!(
         "cluster of {} nodes in {}",
@@ -127,14 +141,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Writes a three-node cluster into `dir` (see the module doc): ports from `base_port` or
 /// free ones, request bodies capped at `max_body_bytes`, queries restricted to consented rows
-/// when `consent_required`. Refuses to overwrite a cluster.
+/// when `consent_required`, answers exact or private by `privacy` (exact is refused with
+/// consent). Refuses to overwrite a cluster.
 pub fn write_cluster(
     dir: &Path,
     base_port: Option<u16>,
     max_body_bytes: usize,
     consent_required: bool,
+    privacy: PrivacyMode,
 ) -> anyhow::Result<ClusterLayout> {
     const NODES: usize = 3;
+    ensure!(
+        !(consent_required && privacy == PrivacyMode::Exact),
+        "--privacy exact is for synthetic data only: it needs --without-consent"
+    );
     ensure!(max_body_bytes > 0, "--max-body-bytes must be positive");
     for i in 0..NODES {
         let existing = config_path(dir, i);
@@ -178,6 +198,11 @@ pub fn write_cluster(
             min_cohort: crate::node::config::DEFAULT_MIN_COHORT,
             clock_skew_ms: crate::node::config::DEFAULT_CLOCK_SKEW_MS,
             consent_required,
+            privacy,
+            dp_delta: crate::node::config::DEFAULT_DP_DELTA,
+            dp_max_epsilon: crate::node::config::DEFAULT_DP_MAX_EPSILON,
+            dp_budget_epsilon: crate::node::config::DEFAULT_DP_BUDGET_EPSILON,
+            dp_budget_period_days: crate::node::config::DEFAULT_DP_PERIOD_DAYS,
             registry_quorum: 2,
             enrolments: None,
             wire_tap: None,

@@ -15,6 +15,7 @@ use super::http::{NodeUrl, get, post_with_headers};
 use super::ingest::{content_type_of, now};
 use super::init::{ClusterLayout, write_cluster};
 use super::query::read_seed;
+use crate::node::config::PrivacyMode;
 use crate::node::ingest_auth::sign_ingest;
 
 /// How long one health request may take.
@@ -32,9 +33,14 @@ pub struct LocalCluster {
 
 impl LocalCluster {
     /// Writes a cluster for a synthetic cohort into `dir` (request bodies up to
-    /// `max_body_bytes`; no consent rule, as synthetic patients cannot be asked); nothing runs yet.
-    pub fn write(dir: &Path, max_body_bytes: usize) -> anyhow::Result<ClusterLayout> {
-        write_cluster(dir, None, max_body_bytes, false)
+    /// `max_body_bytes`; no consent rule, as synthetic patients cannot be asked; answers exact
+    /// or private by `privacy`); nothing runs yet.
+    pub fn write(
+        dir: &Path,
+        max_body_bytes: usize,
+        privacy: PrivacyMode,
+    ) -> anyhow::Result<ClusterLayout> {
+        write_cluster(dir, None, max_body_bytes, false, privacy)
     }
 
     /// Starts the three nodes of the cluster `layout` in `dir`.

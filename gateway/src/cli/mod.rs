@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bench;
 pub mod bench_cluster;
 pub mod bench_party;
+pub mod budget;
 pub mod cluster_file;
 pub mod consent;
 pub mod demo;

@@ -17,11 +17,15 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use ed25519_dalek::SigningKey;
+use hdg_mpc::stats::estimate::Estimate;
 use hdg_mpc::stats::{SealedAggregates, StatValue, open_aggregates};
 use hdg_mpc::{PublicKey, StaticSecret};
 use hdg_schema::Timestamp;
 use serde_json::json;
 use zeroize::Zeroizing;
+
+/// The epsilon `hdg query` spends unless told otherwise.
+pub const DEFAULT_EPSILON: f64 = 1.0;
 
 use super::cluster_file::ClusterFile;
 use super::consent::purpose;
@@ -74,6 +78,17 @@ pub struct Args {
     /// for this researcher).
     #[arg(long, default_value = "research", value_parser = purpose)]
     purpose: Purpose,
+    /// The privacy loss this query spends, as epsilon at the cluster's delta (a private
+    /// cluster charges it to your budget; an exact cluster ignores it).
+    #[arg(long, default_value_t = DEFAULT_EPSILON)]
+    epsilon: f64,
+    /// Bounds every value is clipped to before it counts, `LO..HI` in the indicator's unit
+    /// (default: the catalog's range). Narrower bounds mean less noise.
+    #[arg(long, value_name = "LO..HI")]
+    clip: Option<String>,
+    /// Clipping bounds of the `--pair` indicator, `LO..HI` in its unit.
+    #[arg(long, value_name = "LO..HI")]
+    pair_clip: Option<String>,
     /// Smallest filtered cohort released by a filtered mean (the node may raise it).
     #[arg(long, default_value_t = DEFAULT_MIN_COHORT)]
     min_cohort: u64,
@@ -125,6 +140,12 @@ pub struct Question {
     pub window: (Option<i64>, Option<i64>),
     /// What the result is for.
     pub purpose: Purpose,
+    /// The privacy loss to spend (a private cluster requires it; an exact one ignores it).
+    pub epsilon: Option<f64>,
+    /// Clipping bounds of the indicator's values (fixed point), for a private release.
+    pub clip: Option<[i64; 2]>,
+    /// Clipping bounds of the paired indicator's values (fixed point).
+    pub pair_clip: Option<[i64; 2]>,
 }
 
 /// Signs `question` with `key` (the answer sealed to a fresh X25519 key made here), posts it to
@@ -147,6 +168,9 @@ pub fn ask(
         to: question.window.1,
         researcher_x25519: PublicKey::from(&recipient).to_bytes(),
         purpose: question.purpose,
+        epsilon: question.epsilon,
+        clip: question.clip,
+        pair_clip: question.pair_clip,
     };
     let body = serde_json::to_string(&query).context("encoding the query")?;
     let signed = sign(key, Kind::Query, &body, now());
@@ -218,6 +242,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         indicator: args.indicator.clone(),
         window,
         purpose: args.purpose,
+        epsilon: Some(args.epsilon),
+        clip: args
+            .clip
+            .as_deref()
+            .map(|c| clip_bounds(&args.indicator, c))
+            .transpose()?,
+        pair_clip: match (&args.pair_clip, &args.pair) {
+            (Some(c), Some(pair)) => Some(clip_bounds(pair, c)?),
+            (Some(_), None) => anyhow::bail!("--pair-clip needs --pair"),
+            (None, _) => None,
+        },
     };
     let answer = ask(
         &node,
@@ -253,6 +288,20 @@ fn print_result(args: &Args, value: &StatValue, rows: u64, scale: f64, ledger: &
             "{}",
             json!({ "result": value, "rows": rows, "scale": scale, "query_ledger_index": ledger })
         );
+        return;
+    }
+    if let StatValue::Private { estimates } = value {
+        println!(
+            "{} of {} (differentially private, epsilon {}):",
+            args.stat, args.indicator, args.epsilon
+        );
+        for e in estimates {
+            println!("  {}", describe_estimate(e, scale));
+        }
+        println!(
+            "  (intervals: 95% of the noise the parties added; not the cohort's sampling error)"
+        );
+        print_ledger(ledger);
         return;
     }
     let summary = match value {
@@ -296,6 +345,45 @@ fn print_result(args: &Args, value: &StatValue, rows: u64, scale: f64, ledger: &
     };
     println!("{} of {}: {summary}", args.stat, args.indicator);
     println!("rows: {rows} (values in fixed point are divided by {scale})");
+    print_ledger(ledger);
+}
+
+/// One private estimate for people: value, 95% noise interval and noise standard deviation,
+/// in the indicator's unit.
+pub fn describe_estimate(e: &Estimate, scale: f64) -> String {
+    let s = scale.powi(i32::from(e.unit_power));
+    format!(
+        "{} {} (95% interval {} .. {}, noise sd {})",
+        e.name,
+        round4(e.value / s),
+        round4(e.low / s),
+        round4(e.high / s),
+        round4(e.noise_sd / s)
+    )
+}
+
+/// Four significant digits (a noised figure has no more).
+fn round4(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    format!("{}", format!("{v:.4e}").parse::<f64>().unwrap_or(v))
+}
+
+/// `LO..HI` in the unit of `code` to fixed-point bounds.
+fn clip_bounds(code: &str, text: &str) -> anyhow::Result<[i64; 2]> {
+    let ind = indicator(code).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (lo, hi) = text
+        .split_once("..")
+        .with_context(|| format!("--clip {text}: expected LO..HI"))?;
+    let fixed = |v: &str| {
+        ind.encode(v.trim(), &ind.unit)
+            .map_err(|e| anyhow::anyhow!("--clip {text}: {e}"))
+    };
+    Ok([fixed(lo)?, fixed(hi)?])
+}
+
+fn print_ledger(ledger: &[Option<u64>]) {
     let at: Vec<String> = ledger
         .iter()
         .enumerate()

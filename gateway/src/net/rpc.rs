@@ -131,8 +131,8 @@ pub enum Request {
 pub enum Response {
     /// This party's answer to a [`Request::Query`]: its sealed output shares.
     QueryAnswer {
-        /// The answer.
-        answer: PartyAnswer,
+        /// The answer (boxed: a private release's parameters make it the largest variant).
+        answer: Box<PartyAnswer>,
     },
     /// This party refused or failed a [`Request::Query`]; `status` is the HTTP status the
     /// coordinator reports, `reason` names the rule or step (never a value).

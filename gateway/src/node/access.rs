@@ -363,6 +363,7 @@ pub async fn post_access(
             &text,
             requester,
             &BTreeSet::from([patient]),
+            None,
             now(),
         )?;
         cached.ledger_written(store, Some(head));

@@ -71,6 +71,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/v1/access", post(super::access::post_access))
         .route("/v1/erasure", post(super::erasure_endpoint::post_erasure))
         .route("/v1/registry", post(super::registry_change::post_registry))
+        .route("/v1/budget", post(super::budget::post_budget))
         .route("/v1/consistency", get(consistency))
         .route(
             "/v1/observations",

@@ -30,6 +30,7 @@ use zeroize::Zeroizing;
 
 use super::api::ApiError;
 use super::query::Query;
+use super::query::privacy::Privacy;
 use super::registry::{Registry, Role};
 use super::sealed_reply;
 use super::signed::{Kind, SignedRequest, decode_fixed, request_digest};
@@ -134,13 +135,15 @@ fn kind_name(kind: EntryKind) -> &'static str {
     }
 }
 
-/// What this node's ledger says about `patient`, each entry with its inclusion proof.
+/// What this node's ledger says about `patient`, each entry with its inclusion proof (a query
+/// with the epsilon it spent when the cluster is `private`).
 fn report(
     store: &Store,
     registry: &Registry,
     name: &str,
     party: usize,
     patient: &Pseudonym,
+    private: bool,
 ) -> Result<Value, StoreError> {
     let leaves = store.patient_entries(patient)?;
     // One head for every proof: the newest cosigned one when it covers every entry.
@@ -191,6 +194,8 @@ fn report(
                 "statistic": query.as_ref().map(|q| q.statistic.clone()),
                 "indicator": query.as_ref().map(|q| q.indicator.clone()),
                 "purpose": query.as_ref().map(|q| q.purpose),
+                // The privacy loss the query spent on the patients it used (None: exact).
+                "epsilon": query.as_ref().and_then(|q| q.epsilon).filter(|_| private),
                 "institution": institution,
                 "institution_key": hex::encode(entry.actor),
             });
@@ -246,6 +251,7 @@ async fn own_report(
             &worker.name,
             worker.party,
             &patient,
+            matches!(worker.policy.privacy, Privacy::Dp(_)),
         )
     })
     .await
@@ -309,7 +315,7 @@ mod tests {
         )
         .unwrap();
         let patient = Pseudonym::from_public_key(&[7; 32]);
-        let r = report(&store, &Registry::default(), "node0", 0, &patient).unwrap();
+        let r = report(&store, &Registry::default(), "node0", 0, &patient, true).unwrap();
         assert_eq!(r["tree_size"], 0);
         assert!(r["signed_head"].is_null());
         assert_eq!(r["entries"].as_array().map(Vec::len), Some(0));

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::net::identity::NodeKey;
+use crate::node::query::privacy::{DpRules, Privacy};
 
 /// Default bound on a query's time at the coordinator, milliseconds.
 pub const DEFAULT_QUERY_TIMEOUT_MS: u64 = 60_000;
@@ -47,6 +48,42 @@ fn yes() -> bool {
     true
 }
 
+/// How a cluster answers queries (the same at every node; the parties compare it).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PrivacyMode {
+    /// Differentially private answers, noised inside the MPC, charged to a budget.
+    #[default]
+    Dp,
+    /// Exact answers: synthetic data and benchmarks only (refused with `consent_required`).
+    Exact,
+}
+
+/// The delta every epsilon is stated at, unless the cluster says otherwise.
+pub const DEFAULT_DP_DELTA: f64 = 1e-6;
+/// The largest epsilon one query may spend, unless the cluster says otherwise.
+pub const DEFAULT_DP_MAX_EPSILON: f64 = 4.0;
+/// What one researcher may spend per period (epsilon at delta, composed in zCDP).
+pub const DEFAULT_DP_BUDGET_EPSILON: f64 = 20.0;
+/// The budget period, days.
+pub const DEFAULT_DP_PERIOD_DAYS: u64 = 30;
+
+fn default_dp_delta() -> f64 {
+    DEFAULT_DP_DELTA
+}
+
+fn default_dp_max_epsilon() -> f64 {
+    DEFAULT_DP_MAX_EPSILON
+}
+
+fn default_dp_budget_epsilon() -> f64 {
+    DEFAULT_DP_BUDGET_EPSILON
+}
+
+fn default_dp_period_days() -> u64 {
+    DEFAULT_DP_PERIOD_DAYS
+}
+
 /// Largest request body accepted by default (16 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 
@@ -82,7 +119,7 @@ pub enum ConfigError {
 }
 
 /// One node's configuration, as written in its TOML file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     /// The node's name (shown in health and logs).
@@ -142,6 +179,23 @@ pub struct NodeConfig {
     /// synthetic data, whose patients cannot be asked; the same at every node of a cluster.
     #[serde(default = "yes")]
     pub consent_required: bool,
+    /// `dp` (the default): every answer is differentially private and charged to its
+    /// researcher's budget; `exact`: exact answers, for synthetic data and benchmarks only.
+    #[serde(default)]
+    pub privacy: PrivacyMode,
+    /// The delta every query's epsilon is stated at (0 < delta < 1e-3).
+    #[serde(default = "default_dp_delta")]
+    pub dp_delta: f64,
+    /// The largest epsilon one query may spend.
+    #[serde(default = "default_dp_max_epsilon")]
+    pub dp_max_epsilon: f64,
+    /// What one researcher may spend per period, as epsilon at `dp_delta` (queries compose in
+    /// zero-concentrated DP, so this admits more than budget / epsilon queries).
+    #[serde(default = "default_dp_budget_epsilon")]
+    pub dp_budget_epsilon: f64,
+    /// The budget period in days; budgets restart at each multiple of it since the epoch.
+    #[serde(default = "default_dp_period_days")]
+    pub dp_budget_period_days: u64,
     /// How many registered node administrators must approve a registry change (at least 1).
     #[serde(default = "default_registry_quorum")]
     pub registry_quorum: usize,
@@ -219,6 +273,30 @@ impl NodeConfig {
             return Err(bad(
                 "min_cohort".into(),
                 "must be at least 2: a statistic over one patient reveals that patient's value",
+            ));
+        }
+        if self.privacy == PrivacyMode::Exact && self.consent_required {
+            return Err(bad(
+                "privacy".into(),
+                "`exact` answers are for synthetic data only and are refused when consent is required; use `dp`",
+            ));
+        }
+        if !(self.dp_delta > 0.0 && self.dp_delta < 1e-3) {
+            return Err(bad("dp_delta".into(), "must be in (0, 0.001)"));
+        }
+        if !(self.dp_max_epsilon > 0.0 && self.dp_max_epsilon <= 100.0) {
+            return Err(bad("dp_max_epsilon".into(), "must be in (0, 100]"));
+        }
+        if !(self.dp_budget_epsilon >= self.dp_max_epsilon && self.dp_budget_epsilon <= 1e4) {
+            return Err(bad(
+                "dp_budget_epsilon".into(),
+                "must be at least dp_max_epsilon and at most 10000",
+            ));
+        }
+        if self.dp_budget_period_days == 0 || self.dp_budget_period_days > 3660 {
+            return Err(bad(
+                "dp_budget_period_days".into(),
+                "must be between 1 and 3660 days",
             ));
         }
         if self.registry_quorum == 0 {
@@ -317,6 +395,19 @@ impl NodeConfig {
             .unwrap_or(crate::cli::unlock::PASSPHRASE_ENV);
         crate::cli::unlock::key_source(self.key_file.as_deref(), env)
     }
+
+    /// The cluster's privacy rules for queries.
+    pub fn privacy_rules(&self) -> Privacy {
+        match self.privacy {
+            PrivacyMode::Exact => Privacy::Exact,
+            PrivacyMode::Dp => Privacy::Dp(DpRules {
+                delta: self.dp_delta,
+                max_epsilon: self.dp_max_epsilon,
+                budget_epsilon: self.dp_budget_epsilon,
+                period_days: self.dp_budget_period_days,
+            }),
+        }
+    }
 }
 
 /// An ed25519 public key from 64 hex digits.
@@ -348,6 +439,11 @@ mod tests {
             min_cohort: 10,
             clock_skew_ms: 60_000,
             consent_required: true,
+            privacy: PrivacyMode::Dp,
+            dp_delta: DEFAULT_DP_DELTA,
+            dp_max_epsilon: DEFAULT_DP_MAX_EPSILON,
+            dp_budget_epsilon: DEFAULT_DP_BUDGET_EPSILON,
+            dp_budget_period_days: DEFAULT_DP_PERIOD_DAYS,
             registry_quorum: 2,
             enrolments: None,
             wire_tap: None,

@@ -107,7 +107,7 @@ async fn run_three(
 /// A peer's reply as this party's view of its answer.
 fn peer_answer(peer: PartyId, reply: Result<Response, RpcError>) -> Result<PartyAnswer, Refusal> {
     match reply {
-        Ok(Response::QueryAnswer { answer }) => Ok(answer),
+        Ok(Response::QueryAnswer { answer }) => Ok(*answer),
         Ok(Response::QueryRefused { status, reason }) => Err(Refusal::new(
             peer_status(status),
             format!("{peer}: {reason}"),

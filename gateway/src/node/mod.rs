@@ -15,6 +15,7 @@ pub mod access;
 pub mod api;
 pub mod approvals;
 pub mod audit;
+pub mod budget;
 pub mod config;
 pub mod consent;
 pub mod consent_cache;

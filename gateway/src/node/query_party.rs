@@ -17,11 +17,13 @@ use sha2::{Digest, Sha256};
 use tracing::warn;
 
 use hdg_ledger::EntryKind;
+use hdg_storage::PrivacySpend;
 
 use super::consent::Use;
 use super::query::answer::{query_digest, sign_answer};
 use super::query::limits;
-use super::query::run::{PartySetup, run_selected};
+use super::query::privacy::{self, Privacy};
+use super::query::run::{Charge, PartySetup, run_selected};
 use super::query::select::select_rows;
 use super::query::{PartyAnswer, Query, QueryError};
 use super::registry::Role;
@@ -104,6 +106,12 @@ impl ClassifyKind for serde_json::Error {
 pub fn authorise_query(state: &NodeState, signed: &SignedRequest) -> Result<Query, Refusal> {
     let query = parse_query(&signed.body)?;
     limits::check_shape(&query).map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
+    if let Privacy::Dp(rules) = state.policy.privacy {
+        rules
+            .epsilon(&query)
+            .and_then(|_| privacy::release(&query))
+            .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
+    }
     let researcher = signer_key(signed)?;
     let allowed = state
         .registry
@@ -184,6 +192,7 @@ pub async fn answer_query(
         let store = guard
             .as_mut()
             .ok_or_else(|| Refusal::new(503, "the node is shutting down"))?;
+        let private = matches!(worker.policy.privacy, Privacy::Dp(_));
         let selection = if worker.policy.consent_required {
             let consents = worker
                 .consents
@@ -196,13 +205,20 @@ pub async fn answer_query(
                 institution: &researcher,
                 at: now().0,
             };
-            select_rows(store, me, &query, &|row| {
-                consents.covers(&row.patient, &row.indicator, row.day, use_)
-            })
+            select_rows(
+                store,
+                me,
+                &query,
+                &|row| consents.covers(&row.patient, &row.indicator, row.day, use_),
+                private,
+            )
         } else {
-            select_rows(store, me, &query, &|_| true)
+            select_rows(store, me, &query, &|_| true, private)
         }
         .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
+        // A private query is charged to its researcher here, by this party's own store and
+        // clock, and refused when it would exceed the budget: no coordinator can spend for it.
+        let charge = charge_here(store, &worker.policy.privacy, &query, &researcher)?;
         // Every party logs the query in its own ledger before computing: hashes only (the
         // session id, unique per signed request, and the query text), the researcher as actor;
         // beside it the query text and which patients' rows it selected, for their audit.
@@ -213,6 +229,7 @@ pub async fn answer_query(
                 &query_text,
                 researcher,
                 &selection.patients,
+                charge.map(|(spend, _)| spend).as_ref(),
                 now(),
             )
             .map_err(|e| Refusal::new(500, format!("cannot log the query in the ledger: {e}")))?;
@@ -227,7 +244,8 @@ pub async fn answer_query(
             publics: &publics,
             query: &digest,
         };
-        let mut answer = run_selected(&selection, &setup, channel, &query, &worker.policy)
+        let charge = charge.map(|(_, c)| c);
+        let mut answer = run_selected(&selection, &setup, channel, &query, &worker.policy, charge)
             .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
         answer.ledger_index = Some(ledger_index);
         // Signed last, over every field: the coordinator relays it and cannot change it.
@@ -240,6 +258,38 @@ pub async fn answer_query(
         warn!(status = r.status, reason = %r.reason, "query failed at this party");
     }
     outcome
+}
+
+/// A private query's charge at this party: the spend to write with its ledger entry and what
+/// the MPC compares; refused (403) when this party's own record of the researcher's spend in
+/// the period leaves no room for it. `None` in an exact cluster.
+fn charge_here(
+    store: &hdg_storage::Store,
+    privacy: &Privacy,
+    query: &Query,
+    researcher: &[u8; 32],
+) -> Result<Option<(PrivacySpend, Charge)>, Refusal> {
+    let Privacy::Dp(rules) = privacy else {
+        return Ok(None);
+    };
+    let refuse = |e: QueryError| Refusal::new(query_status(&e), e.to_string());
+    let cost = rules.charge(rules.epsilon(query).map_err(refuse)?);
+    let period = rules.period(now().0);
+    let spent_before = store
+        .privacy_spent(researcher, period)
+        .map_err(|e| Refusal::new(500, format!("cannot read the privacy budget: {e}")))?;
+    rules.check_budget(spent_before, cost).map_err(|e| {
+        warn!("query refused: privacy budget exhausted");
+        refuse(e)
+    })?;
+    Ok(Some((
+        PrivacySpend {
+            researcher: *researcher,
+            period,
+            nano_rho: cost,
+        },
+        Charge { cost, spent_before },
+    )))
 }
 
 /// The researcher's public key from the signed request (already verified at this or the
@@ -297,10 +347,15 @@ pub fn query_status(e: &QueryError) -> u16 {
         | QueryError::Filter { .. }
         | QueryError::Value(_) => 400,
         QueryError::RowSetMismatch { .. } => 409,
+        QueryError::EpsilonRequired
+        | QueryError::EpsilonOutOfRange { .. }
+        | QueryError::Clip { .. } => 400,
+        QueryError::BudgetExhausted { .. } => 403,
         QueryError::CohortTooSmall { .. }
         | QueryError::TooFewConsented { .. }
         | QueryError::TooManyEdges { .. }
-        | QueryError::TooMuchWork { .. } => 422,
+        | QueryError::TooMuchWork { .. }
+        | QueryError::Noise(_) => 422,
         QueryError::Store(_)
         | QueryError::WrongParty { .. }
         | QueryError::PolicyMismatch { .. } => 500,

@@ -31,7 +31,12 @@ pub fn rate_of(kind: Kind) -> Rate {
             burst: 120,
             per_second: 20,
         },
-        Kind::Consent | Kind::Audit | Kind::Access | Kind::Registry | Kind::Erase => Rate {
+        Kind::Consent
+        | Kind::Audit
+        | Kind::Access
+        | Kind::Registry
+        | Kind::Erase
+        | Kind::Budget => Rate {
             burst: 60,
             per_second: 5,
         },

@@ -141,6 +141,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         policy: QueryPolicy {
             min_cohort: config.min_cohort,
             consent_required: config.consent_required,
+            privacy: config.privacy_rules(),
         },
         enrolled,
         clock_skew: Duration::from_millis(config.clock_skew_ms),

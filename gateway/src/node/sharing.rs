@@ -172,7 +172,9 @@ pub async fn serve_peers(
             let from = call.from;
             tokio::spawn(async move {
                 let response = match answer_query(&state, &signed, session, true).await {
-                    Ok(answer) => Response::QueryAnswer { answer },
+                    Ok(answer) => Response::QueryAnswer {
+                        answer: Box::new(answer),
+                    },
                     Err(r) => {
                         debug!(peer = %from, status = r.status, "query from coordinator refused");
                         Response::QueryRefused {

@@ -39,6 +39,8 @@ pub enum Kind {
     Ingest,
     /// A patient's erasure request, or an administrator's approval of one.
     Erase,
+    /// A researcher asking what is left of their privacy budget.
+    Budget,
 }
 
 impl Kind {
@@ -52,6 +54,7 @@ impl Kind {
             Kind::Registry => b"hdg registry request v2\n",
             Kind::Ingest => b"hdg ingest request v2\n",
             Kind::Erase => b"hdg erasure request v2\n",
+            Kind::Budget => b"hdg budget request v2\n",
         }
     }
 }
@@ -398,6 +401,7 @@ mod tests {
             Kind::Registry,
             Kind::Ingest,
             Kind::Erase,
+            Kind::Budget,
         ] {
             assert_eq!(
                 check_signature(&req, other, known(&k)),

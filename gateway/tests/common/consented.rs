@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use hdg_schema::{Catalog, Format, ImportOptions, Mode, RecordId, Value as ObsValue, import};
 use serde_json::Value;
 
-use super::{hdg_at, hdg_query, patient_0};
+use super::{hdg_at, hdg_query, hdg_text, http_addr, patient_0};
 
 /// A Synthea bundle of the shared data by file name (`patient-2.json`).
 pub fn synthea_bundle(name: &str) -> Vec<u8> {
@@ -137,9 +137,10 @@ pub fn researcher(dir: &Path) -> PathBuf {
     dir.join("identities/research-institute.key")
 }
 
-/// `hdg query --stat count --json` at node 1 as the demo research institution: the rows
-/// counted, or the refusal's text.
-pub fn count_query(dir: &Path, indicator: &str) -> Result<u64, String> {
+/// `hdg query --stat count --json` at node 1 as the demo research institution (a private
+/// count: its answer is noised, and says nothing exact); the answer's JSON or the refusal's
+/// text.
+pub fn count_query(dir: &Path, indicator: &str) -> Result<Value, String> {
     let (ok, text) = hdg_query(
         dir,
         1,
@@ -149,8 +150,49 @@ pub fn count_query(dir: &Path, indicator: &str) -> Result<u64, String> {
     let json: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
         .unwrap_or_else(|e| panic!("no JSON ({e}): {text}"));
     if ok {
-        Ok(json["rows"].as_u64().unwrap())
+        Ok(json)
     } else {
         Err(json["error"].as_str().unwrap_or_default().to_string())
     }
+}
+
+/// A private count of `indicator` (see [`count_query`]) and which of `patients` (seed files)
+/// its rows came from: what the consent rule decides, read where a patient reads it, in each
+/// patient's audit at node 1 (which lists every query that selected their rows).
+pub fn patients_used(dir: &Path, indicator: &str, patients: &[&Path]) -> Result<Vec<bool>, String> {
+    let answer = count_query(dir, indicator)?;
+    let leaf = answer["query_ledger_index"][1]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no ledger index at node1: {answer}"));
+    Ok(query_used(dir, leaf, patients))
+}
+
+/// Which of `patients` (seed files) the query anchored at `leaf` of node 1's ledger used, by
+/// each patient's audit at node 1.
+pub fn query_used(dir: &Path, leaf: u64, patients: &[&Path]) -> Vec<bool> {
+    patients
+        .iter()
+        .map(|key| {
+            let url = format!("https://{}", http_addr(dir, 1));
+            let (ok, out) = hdg_text(&[
+                "audit",
+                "--node",
+                &url,
+                "--cluster",
+                dir.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+                "--json",
+            ]);
+            assert!(ok, "{out}");
+            let audit: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+            audit["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|n| n["node"] == "node1")
+                .flat_map(|n| n["entries"].as_array().unwrap().iter())
+                .any(|e| e["kind"] == "query" && e["leaf_index"].as_u64() == Some(leaf))
+        })
+        .collect()
 }

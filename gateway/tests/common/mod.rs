@@ -382,9 +382,35 @@ pub fn init_cluster(dir: &Path) {
     init_cluster_with(dir, &[]);
 }
 
-/// `hdg init --without-consent`: for tests of sharing and queries on patients nobody enrolled.
+/// `hdg init --without-consent --privacy exact`: for tests of sharing and exact queries on
+/// patients nobody enrolled (synthetic data, the only data exact answers are for).
 pub fn init_cluster_without_consent(dir: &Path) {
+    init_cluster_with(dir, &["--without-consent", "--privacy", "exact"]);
+}
+
+/// `hdg init --without-consent` with differential privacy (the default), then every node's
+/// config with each `(key, value)` of `settings` set (e.g. a smaller budget).
+pub fn init_private_cluster(dir: &Path, settings: &[(&str, &str)]) {
     init_cluster_with(dir, &["--without-consent"]);
+    for i in 0..3 {
+        set_config(dir, i, settings);
+    }
+}
+
+/// Sets top-level `key = value` lines of node `i`'s config (each key must be there already).
+pub fn set_config(dir: &Path, i: usize, settings: &[(&str, &str)]) {
+    let path = dir.join(format!("node{i}.toml"));
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (key, value) in settings {
+        let prefix = format!("{key} = ");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("node{i}.toml has no {key}"))
+            .to_string();
+        text = text.replace(&line, &format!("{prefix}{value}"));
+    }
+    std::fs::write(&path, text).unwrap();
 }
 
 fn init_cluster_with(dir: &Path, extra: &[&str]) {

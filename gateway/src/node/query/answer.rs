@@ -20,6 +20,7 @@
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use hdg_mpc::stats::order::quantile_rank;
+use hdg_mpc::stats::private::Release;
 use hdg_mpc::stats::{SealedAggregates, Statistic as Sealed};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -144,6 +145,25 @@ pub fn answers(asked: &Statistic, sealed: &Sealed, n: u64) -> bool {
         (Statistic::Median, Sealed::OrderStatistic { rank }) => {
             quantile_rank(0.5, n).is_ok_and(|r| r == *rank)
         }
+        (asked, Sealed::Private { release, .. }) => private_answers(asked, release),
+        _ => false,
+    }
+}
+
+/// Whether a private `release` answers `asked` (the same kind, with the same edges or threshold).
+fn private_answers(asked: &Statistic, release: &Release) -> bool {
+    match (asked, release) {
+        (Statistic::Count, Release::Count)
+        | (Statistic::Sum, Release::Sum { .. })
+        | (Statistic::Mean, Release::Mean { .. })
+        | (Statistic::Variance, Release::Variance { .. })
+        | (Statistic::Pearson { .. }, Release::Pearson { .. }) => true,
+        (Statistic::Histogram { edges }, Release::Histogram { edges: got }) => edges == got,
+        (
+            Statistic::FilteredMean { threshold, .. },
+            Release::FilteredMean { threshold: got, .. },
+        ) => threshold == got,
+        (Statistic::Median, Release::Quantile { permille, .. }) => *permille == 500,
         _ => false,
     }
 }

@@ -31,22 +31,31 @@ pub fn check_shape(q: &Query) -> Result<(), QueryError> {
 }
 
 /// The values `q` takes through the protocol at once over `rows` rows (see the module doc);
-/// saturating.
-pub fn work(q: &Query, rows: u64) -> u64 {
-    let per_row = match &q.statistic {
-        Statistic::Histogram { edges } => edges.len() as u64,
-        Statistic::Variance
-        | Statistic::Pearson { .. }
-        | Statistic::FilteredMean { .. }
-        | Statistic::Median => 1,
-        Statistic::Count | Statistic::Sum | Statistic::Mean => 0,
+/// saturating. A `private` release also clips each value against two bounds (two comparisons
+/// per value and column), and finds its median on a grid of
+/// [`super::privacy::QUANTILE_BUCKETS`] + 1 edges.
+pub fn work(q: &Query, rows: u64, private: bool) -> u64 {
+    let per_row = match (&q.statistic, private) {
+        (Statistic::Histogram { edges }, _) => edges.len() as u64,
+        (Statistic::Median, true) => u64::from(super::privacy::QUANTILE_BUCKETS) + 1,
+        (Statistic::Pearson { .. }, true) => 4,
+        (Statistic::Count, true) => 0,
+        (_, true) => 2,
+        (
+            Statistic::Variance
+            | Statistic::Pearson { .. }
+            | Statistic::FilteredMean { .. }
+            | Statistic::Median,
+            false,
+        ) => 1,
+        (Statistic::Count | Statistic::Sum | Statistic::Mean, false) => 0,
     };
     rows.saturating_mul(per_row)
 }
 
 /// Refuses `q` over `rows` rows when its work exceeds [`MAX_QUERY_WORK`].
-pub fn check_work(q: &Query, rows: u64) -> Result<(), QueryError> {
-    let work = work(q, rows);
+pub fn check_work(q: &Query, rows: u64, private: bool) -> Result<(), QueryError> {
+    let work = work(q, rows, private);
     if work > MAX_QUERY_WORK {
         return Err(QueryError::TooMuchWork {
             work,
@@ -71,6 +80,9 @@ mod tests {
             to: None,
             researcher_x25519: [0; 32],
             purpose: Purpose::Research,
+            epsilon: None,
+            clip: None,
+            pair_clip: None,
         }
     }
 
@@ -87,12 +99,29 @@ mod tests {
     #[test]
     fn work_is_rows_times_edges_and_cannot_overflow() {
         let q = histogram(64);
-        assert_eq!(work(&q, 1000), 64_000);
-        assert_eq!(work(&histogram(0), 7), 0);
-        assert_eq!(work(&q, u64::MAX), u64::MAX);
+        assert_eq!(work(&q, 1000, false), 64_000);
+        assert_eq!(work(&histogram(0), 7, false), 0);
+        assert_eq!(work(&q, u64::MAX, false), u64::MAX);
         let rows_at_cap = MAX_QUERY_WORK / 64;
-        assert!(check_work(&q, rows_at_cap).is_ok());
-        let e = check_work(&q, rows_at_cap + 1).unwrap_err();
+        assert!(check_work(&q, rows_at_cap, false).is_ok());
+        let e = check_work(&q, rows_at_cap + 1, false).unwrap_err();
         assert!(e.to_string().contains(&MAX_QUERY_WORK.to_string()), "{e}");
+    }
+
+    #[test]
+    fn a_private_median_counts_its_grid_and_clipping_its_two_bounds() {
+        let median = Query {
+            statistic: Statistic::Median,
+            ..histogram(0)
+        };
+        let grid = u64::from(super::super::privacy::QUANTILE_BUCKETS) + 1;
+        assert_eq!(work(&median, 10, true), 10 * grid);
+        assert_eq!(work(&median, 10, false), 10);
+        let mean = Query {
+            statistic: Statistic::Mean,
+            ..histogram(0)
+        };
+        assert_eq!(work(&mean, 10, true), 20);
+        assert_eq!(work(&mean, 10, false), 0);
     }
 }

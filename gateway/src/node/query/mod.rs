@@ -10,6 +10,7 @@
 pub mod answer;
 pub mod filter;
 pub mod limits;
+pub mod privacy;
 pub mod run;
 pub mod select;
 
@@ -64,7 +65,7 @@ pub enum Statistic {
 }
 
 /// A researcher's query, as signed in the request body.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Query {
     /// What to compute.
@@ -84,6 +85,17 @@ pub struct Query {
     /// this purpose are used.
     #[serde(default = "research")]
     pub purpose: Purpose,
+    /// The privacy loss this query may spend, as epsilon at the cluster's delta; required by a
+    /// cluster in `dp` mode (it is charged to the researcher's budget), ignored by `exact`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
+    /// Bounds [lo, hi] (fixed point) every value is clipped to in a private release; the
+    /// catalog's range of the indicator when absent. Narrow bounds mean less noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<[i64; 2]>,
+    /// The clipping bounds of the second indicator of a paired statistic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair_clip: Option<[i64; 2]>,
 }
 
 fn research() -> Purpose {
@@ -223,6 +235,42 @@ pub enum QueryError {
     /// The statistic refused its input or the protocol failed.
     #[error("MPC statistic: {0}")]
     Stats(#[from] StatsError),
+    /// A query to a private cluster that names no epsilon.
+    #[error(
+        "privacy: this cluster answers with differential privacy; the query must name the epsilon it spends"
+    )]
+    EpsilonRequired,
+    /// An epsilon that is not positive or exceeds the cluster's maximum.
+    #[error("privacy: epsilon must be positive and at most {max} per query")]
+    EpsilonOutOfRange {
+        /// The cluster's maximum.
+        max: f64,
+    },
+    /// The query would take the researcher past their privacy budget for the period.
+    #[error(
+        "privacy budget exhausted: this researcher has spent epsilon {spent:.3} of {budget} (at delta {delta:e}) in this {period_days}-day period, and this query asks {asked:.3} more"
+    )]
+    BudgetExhausted {
+        /// Spent so far, as epsilon.
+        spent: f64,
+        /// What this query costs, as epsilon.
+        asked: f64,
+        /// The budget, as epsilon.
+        budget: f64,
+        /// The cluster's delta.
+        delta: f64,
+        /// The budget period, days.
+        period_days: u64,
+    },
+    /// Clipping bounds the catalog refuses.
+    #[error("privacy: {reason}")]
+    Clip {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// No noise can be sized for the query (epsilon too small for the clip range).
+    #[error("{0}")]
+    Noise(#[from] hdg_mpc::dp::accounting::PlanError),
 }
 
 /// Serde for 32-byte keys and digests as 64 hex digits.

@@ -2,23 +2,55 @@
 //! three selected the same ones, apply the minimum-cohort rule, run the statistic in MPC with
 //! the catalog's value bound, and seal this party's output shares to the researcher.
 
+use hdg_mpc::stats::private::{PrivateInput, private_release};
 use hdg_mpc::stats::{Aggregates, ValueBound, filtered, histogram, moments, order};
 use hdg_mpc::{Channel, Party, PartyId, PrfKind, PublicKey, SessionId, SessionSecret};
+use sha2::{Digest, Sha256};
 
 use super::filter::indicator;
 use super::limits;
+use super::privacy::{self, NANO, Privacy};
 use super::select::Selection;
 use super::{PartyAnswer, Query, QueryError, Statistic};
 
 /// The node's rules for queries (not the researcher's to choose; the three parties compare
 /// them before computing).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QueryPolicy {
-    /// Unfiltered statistics are refused below this many rows before anything is computed;
-    /// a filtered mean releases nothing below it (decided inside the MPC).
+    /// In exact mode, unfiltered statistics are refused below this many patients before
+    /// anything is computed, and a filtered mean releases nothing below it (decided inside the
+    /// MPC). A private cluster relies on its noise instead: a refusal on an exact count would
+    /// itself leak that count.
     pub min_cohort: u64,
     /// Only rows a patient's consent covers are selected ([`crate::node::consent`]).
     pub consent_required: bool,
+    /// Exact or differentially private answers ([`privacy`]).
+    pub privacy: Privacy,
+}
+
+impl QueryPolicy {
+    /// The rules as words, for the parties' comparison before computing.
+    fn words(&self) -> Vec<u64> {
+        let mut w = vec![self.min_cohort, u64::from(self.consent_required)];
+        match self.privacy {
+            Privacy::Exact => w.push(0),
+            Privacy::Dp(rules) => {
+                w.push(1);
+                w.extend(rules.words());
+            }
+        }
+        w
+    }
+}
+
+/// A private query's charge at this party: what it costs and what the researcher had spent in
+/// the period before it, by this party's own store (compared with the peers' before computing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Charge {
+    /// The query's cost, nano-rho.
+    pub cost: u64,
+    /// Spent before this query, nano-rho.
+    pub spent_before: u64,
 }
 
 /// What a party needs to join a query's MPC session.
@@ -47,13 +79,40 @@ pub fn run_selected(
     mut channel: Box<dyn Channel>,
     q: &Query,
     policy: &QueryPolicy,
+    charge: Option<Charge>,
 ) -> Result<PartyAnswer, QueryError> {
     let bounds = value_bounds(q)?;
     let digest = selection.digest();
-    compare_digests(channel.as_mut(), setup.me, &digest, policy)?;
+    let private = match (policy.privacy, charge) {
+        (Privacy::Dp(rules), Some(charge)) => Some((rules, charge, plan(q, charge)?)),
+        (Privacy::Dp(_), None) => return Err(QueryError::EpsilonRequired),
+        (Privacy::Exact, _) => None,
+    };
+    let mut words = digest_words(&digest);
+    words.extend(policy.words());
+    if let Some((_, charge, (_, _, sigma2))) = &private {
+        words.push(plan_word(sigma2));
+        words.push(charge.cost);
+    }
+    let peers_spent = compare_digests(
+        channel.as_mut(),
+        setup.me,
+        &words,
+        private.as_ref().map(|p| p.1.spent_before),
+    )?;
+    if let Some((rules, charge, _)) = &private {
+        // Every party checks against the largest spend of the three, so all refuse alike.
+        rules.check_budget(
+            privacy::agreed_spend(charge.spent_before, &peers_spent),
+            charge.cost,
+        )?;
+    }
     let rows = selection.rows();
     // The same rows at the three parties (the digests agree), so all three refuse alike.
-    limits::check_work(q, rows)?;
+    limits::check_work(q, rows, private.is_some())?;
+    if let Some((_, _, plan)) = private {
+        return run_private(selection, setup, channel, q, bounds, plan);
+    }
     let filtered = matches!(q.statistic, Statistic::FilteredMean { .. });
     // The rule counts patients, not rows: many rows of one patient are still that patient.
     if !filtered && (selection.patients.len() as u64) < policy.min_cohort {
@@ -83,11 +142,83 @@ pub fn run_selected(
         session: setup.session.0,
         sealed,
         rows,
-        digest,
+        digest: answer_digest(setup.session, &digest),
         ledger_index: None,
         bytes_sent: party.stats().bytes_sent,
         signature: String::new(),
     })
+}
+
+/// A private query's release, which inputs the MPC clips, and each party's noise parameters.
+type Plan = (hdg_mpc::stats::private::Release, [bool; 2], Vec<u64>);
+
+/// The release of `q` and its noise for the charged privacy loss (the same at every party: a
+/// function of the signed query and the compared rules).
+fn plan(q: &Query, charge: Charge) -> Result<Plan, QueryError> {
+    let (release, clip_needed) = privacy::release(q)?;
+    let sigma2 = release.plan(charge.cost as f64 / NANO)?;
+    Ok((release, clip_needed, sigma2))
+}
+
+/// One word for the noise parameters, for the parties' comparison.
+fn plan_word(sigma2: &[u64]) -> u64 {
+    let mut h = Sha256::new();
+    for s in sigma2 {
+        h.update(s.to_be_bytes());
+    }
+    u64::from_be_bytes(h.finalize()[..8].try_into().expect("8 bytes"))
+}
+
+/// The private path: one value per patient (the selection's rule), clipped, computed and
+/// noised inside the MPC, sealed. The answer tells the researcher nothing exact: no row count
+/// (the count is a noised aggregate), no bytes sent (they grow with the rows), and a row digest
+/// bound to this session only (equal at the three parties, unlinkable across queries).
+fn run_private(
+    selection: &Selection,
+    setup: &PartySetup<'_>,
+    channel: Box<dyn Channel>,
+    q: &Query,
+    bounds: [ValueBound; 2],
+    (release, clip_needed, sigma2): Plan,
+) -> Result<PartyAnswer, QueryError> {
+    let mut party = Party::establish(
+        setup.me,
+        setup.session,
+        setup.secret,
+        setup.publics,
+        PrfKind::DEFAULT,
+        channel,
+    )?;
+    let input = PrivateInput {
+        x: &selection.shares[0],
+        y: selection.shares.get(1),
+        bounds,
+        clip_needed,
+    };
+    // The party's noise comes from the thread's CSPRNG, seeded from the OS.
+    let aggregates = private_release(&mut party, &input, &release, &sigma2, &mut rand::rng())?;
+    let recipient = PublicKey::from(q.researcher_x25519);
+    let sealed = aggregates.seal(&party, &recipient, setup.query, &mut rand::rng());
+    Ok(PartyAnswer {
+        party: setup.me.index() as u8,
+        session: setup.session.0,
+        sealed,
+        rows: 0,
+        digest: answer_digest(setup.session, &selection.digest()),
+        ledger_index: None,
+        bytes_sent: 0,
+        signature: String::new(),
+    })
+}
+
+/// The row digest as an answer carries it: bound to the session, so the researcher can check
+/// the three parties agree but cannot tell whether two queries ran on the same rows.
+pub fn answer_digest(session: &SessionId, rows: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"hdg answer rows v1\n");
+    h.update(session.0);
+    h.update(rows);
+    h.finalize().into()
 }
 
 /// The catalog's bounds of the query's indicator and, for a paired statistic, the second one.
@@ -100,35 +231,37 @@ fn value_bounds(q: &Query) -> Result<[ValueBound; 2], QueryError> {
     Ok([x, y])
 }
 
-/// Sends this party's row digest and policy to both peers and checks theirs equal them. If the
-/// three do not all agree, every party sees at least one differing peer, so all three stop here
-/// (a filtered mean compares with the minimum cohort inside the MPC, so a differing policy
-/// would make the parties run different circuits).
+/// Sends this party's row digest, rules (and for a private query its noise plan, cost and the
+/// researcher's spend before it) to both peers and checks the digest and rules equal theirs.
+/// If the three do not all agree, every party sees at least one differing peer, so all three
+/// stop here (a filtered mean compares with the minimum cohort inside the MPC, so a differing
+/// policy would make the parties run different circuits). Returns the peers' spends.
 fn compare_digests(
     channel: &mut dyn Channel,
     me: PartyId,
-    digest: &[u8; 32],
-    policy: &QueryPolicy,
-) -> Result<(), QueryError> {
-    let mut words = digest_words(digest);
-    words.push(policy.min_cohort);
-    words.push(u64::from(policy.consent_required));
+    words: &[u64],
+    spent_before: Option<u64>,
+) -> Result<Vec<u64>, QueryError> {
+    let mut sent_words = words.to_vec();
+    sent_words.extend(spent_before);
     // A peer that already saw a mismatch may have left: its digest is still queued, so a failed
     // send is reported only when the receives find nothing more telling.
-    let sent = [me.next(), me.prev()].map(|peer| channel.send(peer, &words));
+    let sent = [me.next(), me.prev()].map(|peer| channel.send(peer, &sent_words));
+    let mut spends = Vec::new();
     for peer in [me.prev(), me.next()] {
         let theirs = channel.recv(peer)?;
         if theirs.get(..4) != words.get(..4) {
             return Err(QueryError::RowSetMismatch { me, peer });
         }
-        if theirs != words {
+        if theirs.len() != sent_words.len() || theirs[..words.len()] != *words {
             return Err(QueryError::PolicyMismatch { me, peer });
         }
+        spends.extend(theirs.get(words.len()..).unwrap_or_default());
     }
     let [to_next, to_prev] = sent;
     to_next?;
     to_prev?;
-    Ok(())
+    Ok(spends)
 }
 
 fn digest_words(digest: &[u8; 32]) -> Vec<u64> {

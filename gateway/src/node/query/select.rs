@@ -13,6 +13,9 @@
 //! - Paired (Pearson x ~ y): per patient pseudonym, the latest row of x and the latest row of y
 //!   in the window (latest day; rows of the same day broken by the larger handle, an arbitrary
 //!   but common choice); only patients with both; pairs in pseudonym order.
+//! - One value per patient (a private release, which bounds each patient's contribution): the
+//!   patient's latest row of the indicator in the window, by the same rule; rows in pseudonym
+//!   order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -81,12 +84,13 @@ pub fn time_range(q: &Query) -> Result<TimeRange, QueryError> {
 }
 
 /// Selects this party's rows for `q` among those `admit` accepts (the consent rule, or every
-/// row) — see the module doc for the rule.
+/// row), every row or `one_per_patient` — see the module doc for the rule.
 pub fn select_rows(
     store: &Store,
     me: PartyId,
     q: &Query,
     admit: &dyn Fn(&ShareRow) -> bool,
+    one_per_patient: bool,
 ) -> Result<Selection, QueryError> {
     let range = time_range(q)?;
     let x = scan(store, me, &q.indicator, range, admit)?;
@@ -95,6 +99,7 @@ pub fn select_rows(
             let y = scan(store, me, pair, range, admit)?;
             Ok(pair_latest(&x, &y))
         }
+        _ if one_per_patient => Ok(column(latest(&x).into_values())),
         _ => Ok(column(x.iter())),
     }
 }

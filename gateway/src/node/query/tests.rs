@@ -117,6 +117,9 @@ fn query(statistic: Statistic, code: &str, researcher: &StaticSecret) -> Query {
         to: None,
         researcher_x25519: PublicKey::from(researcher).to_bytes(),
         purpose: crate::node::consent::Purpose::Research,
+        epsilon: None,
+        clip: None,
+        pair_clip: None,
     }
 }
 
@@ -124,7 +127,7 @@ type Outcome = Result<PartyAnswer, QueryError>;
 
 /// Runs the three parties on their own threads, party i on `channels[i]`.
 fn run_parties(p: &Parties, q: &Query, channels: [Box<dyn Channel>; 3]) -> [Outcome; 3] {
-    run_with_policies(p, q, channels, [policy(10); 3])
+    run_with_policies(p, q, channels, [policy(10); 3], [None; 3])
 }
 
 /// The policy of a cluster with minimum cohort `min_cohort` and no consent rule (the rows here
@@ -133,6 +136,7 @@ fn policy(min_cohort: u64) -> QueryPolicy {
     QueryPolicy {
         min_cohort,
         consent_required: false,
+        privacy: super::privacy::Privacy::Exact,
     }
 }
 
@@ -142,6 +146,7 @@ fn run_with_policies(
     q: &Query,
     channels: [Box<dyn Channel>; 3],
     policies: [QueryPolicy; 3],
+    charges: [Option<super::run::Charge>; 3],
 ) -> [Outcome; 3] {
     let session = SessionId::random();
     let secrets = [0, 1, 2].map(|_| SessionSecret::random());
@@ -159,8 +164,9 @@ fn run_with_policies(
                     publics,
                     query: &QUERY,
                 };
-                let selection = select_rows(store, me, q, &|_| true)?;
-                run_selected(&selection, &setup, ch, q, &policies[i])
+                let private = matches!(policies[i].privacy, super::privacy::Privacy::Dp(_));
+                let selection = select_rows(store, me, q, &|_| true, private)?;
+                run_selected(&selection, &setup, ch, q, &policies[i], charges[i])
             })
         };
         let handles = [run(0, c0), run(1, c1), run(2, c2)];
@@ -478,17 +484,23 @@ fn the_clusters_minimum_cohort_applies_and_parties_with_different_ones_compute_n
     // 40 rows: enough under k = 40, refused by all three under k = 41.
     let (_, rows) = open(
         &researcher,
-        run_with_policies(&p, &q, memory(), [policy(40); 3]),
+        run_with_policies(&p, &q, memory(), [policy(40); 3], [None; 3]),
     );
     assert_eq!(rows, 40);
-    for o in run_with_policies(&p, &q, memory(), [policy(41); 3]) {
+    for o in run_with_policies(&p, &q, memory(), [policy(41); 3], [None; 3]) {
         assert!(
             matches!(o, Err(QueryError::CohortTooSmall { min_cohort: 41 })),
             "{o:?}"
         );
     }
     // Party 2's config says 20: every party sees a peer that disagrees and stops.
-    let out = run_with_policies(&p, &q, memory(), [policy(10), policy(10), policy(20)]);
+    let out = run_with_policies(
+        &p,
+        &q,
+        memory(),
+        [policy(10), policy(10), policy(20)],
+        [None; 3],
+    );
     for o in out {
         assert!(matches!(o, Err(QueryError::PolicyMismatch { .. })), "{o:?}");
     }
@@ -558,4 +570,183 @@ fn query_round_trips_through_json() {
     assert!(text.contains(r#""kind":"filtered_mean""#));
     assert!(text.contains(&hex::encode(q.researcher_x25519)));
     assert_eq!(serde_json::from_str::<Query>(&text).unwrap(), q);
+}
+
+/// A private cluster's policy (no minimum cohort applies: the noise protects).
+fn private_policy() -> QueryPolicy {
+    QueryPolicy {
+        min_cohort: 10,
+        consent_required: false,
+        privacy: super::privacy::Privacy::Dp(super::privacy::DpRules {
+            delta: 1e-6,
+            max_epsilon: 4.0,
+            budget_epsilon: 100.0,
+            period_days: 30,
+        }),
+    }
+}
+
+/// Runs `q` privately over in-memory channels, each party charged `epsilon` with the given
+/// spends before it, and returns what the researcher opens.
+fn run_private(
+    p: &Parties,
+    q: &Query,
+    researcher: &StaticSecret,
+    spent_before: [u64; 3],
+) -> Result<Vec<hdg_mpc::stats::estimate::Estimate>, QueryError> {
+    let super::privacy::Privacy::Dp(rules) = private_policy().privacy else {
+        unreachable!("private")
+    };
+    let cost = rules.charge(q.epsilon.expect("epsilon"));
+    let charges = spent_before.map(|spent_before| Some(super::run::Charge { cost, spent_before }));
+    let [a, b, c] = memory_channels(Duration::from_secs(30));
+    let out = run_with_policies(
+        p,
+        q,
+        [Box::new(a), Box::new(b), Box::new(c)],
+        [private_policy(); 3],
+        charges,
+    );
+    let [a, b, c] = out;
+    let answers = [a?, b?, c?];
+    for a in &answers {
+        assert_eq!(a.rows, 0, "a private answer carries no exact row count");
+        assert_eq!(
+            a.bytes_sent, 0,
+            "nor the bytes it cost, which grow with the rows"
+        );
+    }
+    assert!(answers.iter().all(|a| a.digest == answers[0].digest));
+    let sealed = answers.map(|a| a.sealed);
+    match open_aggregates(researcher, &sealed, &QUERY).expect("opens") {
+        StatValue::Private { estimates } => Ok(estimates),
+        other => panic!("not private: {other:?}"),
+    }
+}
+
+/// The differencing attack of the issue, at the parties: the sum over days [D0, D9) and over
+/// [D0, D10), where only the target patient has a value on day 9. Exact sums give the target's
+/// value; here 200 pairs give it only up to the noise of two releases, exactly as the plan
+/// predicts, and the session-bound row digests do not even say the row sets differ.
+#[test]
+fn differencing_two_windows_gives_only_the_noise_the_plan_predicts() {
+    let mut p = parties();
+    let hr = indicator("8867-4").unwrap();
+    let mut obs: Vec<Obs> = (0..9)
+        .map(|i| Obs {
+            handle: RecordHandle(rand::random()),
+            indicator: "8867-4",
+            effective: T0 + i * DAY,
+            patient: i as u8,
+            value: 600 + 10 * i,
+        })
+        .collect();
+    let target = 873; // 87.3 /min
+    obs.push(Obs {
+        handle: RecordHandle(rand::random()),
+        indicator: "8867-4",
+        effective: T0 + 9 * DAY + 3_600_000,
+        patient: 200,
+        value: target,
+    });
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let clip = [400, 1400];
+    let ask = |to: i64| Query {
+        from: Some(T0),
+        to: Some(to),
+        epsilon: Some(1.0),
+        clip: Some(clip),
+        ..query(Statistic::Sum, "8867-4", &researcher)
+    };
+    let (without, with) = (ask(T0 + 9 * DAY), ask(T0 + 10 * DAY));
+    let pairs = 200;
+    let mut errors = Vec::with_capacity(pairs);
+    for _ in 0..pairs {
+        let a = run_private(&p, &with, &researcher, [0; 3]).unwrap();
+        let b = run_private(&p, &without, &researcher, [0; 3]).unwrap();
+        errors.push(a[0].value - b[0].value - target as f64);
+    }
+    // Each sum is c N + S with the noise of both: predicted from the plan.
+    let (release, _) = super::privacy::release(&with).unwrap();
+    let super::privacy::Privacy::Dp(rules) = private_policy().privacy else {
+        unreachable!("private")
+    };
+    let sigma2 = release
+        .plan(rules.charge(1.0) as f64 / super::privacy::NANO)
+        .unwrap();
+    let sd = |s: u64| hdg_mpc::dp::accounting::total_noise_sd(s);
+    let c = (clip[0] + (clip[1] - clip[0]) / 2) as f64;
+    let predicted = (2.0 * ((c * sd(sigma2[0])).powi(2) + sd(sigma2[1]).powi(2))).sqrt();
+    let n = errors.len() as f64;
+    let mean = errors.iter().sum::<f64>() / n;
+    let spread = (errors.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    println!(
+        "differencing, {pairs} pairs: error mean {mean:.1}, sd {spread:.1}, predicted sd {predicted:.1} (tenths of /min; target {target})"
+    );
+    assert!(
+        (spread / predicted - 1.0).abs() < 0.15,
+        "error sd {spread} vs predicted {predicted}"
+    );
+    assert!(mean.abs() < 4.0 * predicted / n.sqrt(), "bias {mean}");
+    // One release's error is far beyond the value's resolution (0.1 /min) and its range.
+    assert!(
+        predicted > (hr.max_fixed - hr.min_fixed) as f64 / 4.0,
+        "{predicted}"
+    );
+}
+
+/// A patient with many readings is still one patient: a private statistic takes their latest
+/// value only (the filtered mean's old rule counted rows).
+#[test]
+fn a_private_release_takes_one_value_per_patient() {
+    let mut p = parties();
+    let obs: Vec<Obs> = (0..30)
+        .map(|i| Obs {
+            handle: RecordHandle(rand::random()),
+            indicator: "8867-4",
+            effective: T0 + i * DAY,
+            patient: if i < 20 { 1 } else { i as u8 },
+            value: 700,
+        })
+        .collect();
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let q = Query {
+        epsilon: Some(4.0),
+        ..query(Statistic::Count, "8867-4", &researcher)
+    };
+    let counts: Vec<f64> = (0..40)
+        .map(|_| run_private(&p, &q, &researcher, [0; 3]).unwrap()[0].value)
+        .collect();
+    let mean = counts.iter().sum::<f64>() / counts.len() as f64;
+    // 11 patients (30 rows); the count's noise sd is about 3.5, so 40 runs average within ~2.
+    assert!((mean - 11.0).abs() < 3.0, "{mean}");
+}
+
+/// Each party checks the budget against the largest spend of the three: a party whose record
+/// is lower (a lying or lagging coordinator) cannot let a query past the others'.
+#[test]
+fn a_party_reporting_a_low_spend_cannot_lift_the_budget() {
+    let mut p = parties();
+    store_shares(&mut p, &observations("8867-4", 12), &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let q = Query {
+        epsilon: Some(1.0),
+        ..query(Statistic::Count, "8867-4", &researcher)
+    };
+    let super::privacy::Privacy::Dp(rules) = private_policy().privacy else {
+        unreachable!("private")
+    };
+    let full = rules.budget_nano_rho();
+    assert!(run_private(&p, &q, &researcher, [0; 3]).is_ok());
+    for liar in 0..3 {
+        let mut spent = [full; 3];
+        spent[liar] = 0;
+        let refused = run_private(&p, &q, &researcher, spent).unwrap_err();
+        assert!(
+            refused.to_string().contains("privacy budget exhausted"),
+            "{refused}"
+        );
+    }
 }
