@@ -35,22 +35,6 @@ fn consent(dir: &Path, key: &Path, action: &[&str]) -> (bool, String) {
     consent_at(dir, 2, key, action)
 }
 
-/// `hdg audit` as the patient whose seed is in `key`, asked at node `i`.
-fn audit(dir: &Path, i: usize, key: &Path, extra: &[&str]) -> (bool, String) {
-    let url = format!("https://{}", http_addr(dir, i));
-    let mut args = vec![
-        "audit",
-        "--node",
-        &url,
-        "--cluster",
-        dir.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    hdg_text(&args)
-}
-
 /// The consent id `hdg consent grant` printed.
 fn consent_id(out: &str) -> String {
     out.split_whitespace()
@@ -279,7 +263,7 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
     for (key, records, consents, queries, accesses) in
         [(a_key, stored[0], 3, 3, 3), (b_key, stored[1], 1, 3, 0)]
     {
-        let (ok, out) = audit(dir, 1, key, &["--json"]);
+        let (ok, out) = audit_at(dir, 1, key, &["--json"]);
         assert!(ok, "{out}");
         let answer: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
         for (i, node) in answer["nodes"].as_array().unwrap().iter().enumerate() {
@@ -304,7 +288,7 @@ fn only_consented_rows_are_used_and_a_revocation_removes_exactly_that_patients_r
         }
     }
 
-    let (ok, text) = audit(dir, 2, a_key, &[]);
+    let (ok, text) = audit_at(dir, 2, a_key, &[]);
     assert!(ok, "{text}");
     assert!(text.contains("each proven under its signed head"), "{text}");
     assert!(

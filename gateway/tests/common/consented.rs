@@ -156,6 +156,22 @@ pub fn count_query(dir: &Path, indicator: &str) -> Result<Value, String> {
     }
 }
 
+/// `hdg audit` as the patient whose seed is in `key`, asked at node `i`: success and output.
+pub fn audit_at(dir: &Path, i: usize, key: &Path, extra: &[&str]) -> (bool, String) {
+    let url = format!("https://{}", http_addr(dir, i));
+    let mut args = vec![
+        "audit",
+        "--node",
+        &url,
+        "--cluster",
+        dir.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    hdg_text(&args)
+}
+
 /// A private count of `indicator` (see [`count_query`]) and which of `patients` (seed files)
 /// its rows came from: what the consent rule decides, read where a patient reads it, in each
 /// patient's audit at node 1 (which lists every query that selected their rows).
@@ -173,17 +189,7 @@ pub fn query_used(dir: &Path, leaf: u64, patients: &[&Path]) -> Vec<bool> {
     patients
         .iter()
         .map(|key| {
-            let url = format!("https://{}", http_addr(dir, 1));
-            let (ok, out) = hdg_text(&[
-                "audit",
-                "--node",
-                &url,
-                "--cluster",
-                dir.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-                "--json",
-            ]);
+            let (ok, out) = audit_at(dir, 1, key, &["--json"]);
             assert!(ok, "{out}");
             let audit: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
             audit["nodes"]

@@ -126,27 +126,47 @@ pub fn run_selected(
             }
         });
     }
-    let mut party = Party::establish(
-        setup.me,
-        setup.session,
-        setup.secret,
-        setup.publics,
-        PrfKind::DEFAULT,
-        channel,
-    )?;
+    let mut party = setup.establish(channel)?;
     let aggregates = compute(&mut party, q, selection, bounds, policy)?;
-    let recipient = PublicKey::from(q.researcher_x25519);
-    let sealed = aggregates.seal(&party, &recipient, setup.query, &mut rand::rng());
-    Ok(PartyAnswer {
-        party: setup.me.index() as u8,
-        session: setup.session.0,
-        sealed,
-        rows,
-        digest: answer_digest(setup.session, &digest),
-        ledger_index: None,
-        bytes_sent: party.stats().bytes_sent,
-        signature: String::new(),
-    })
+    let bytes_sent = party.stats().bytes_sent;
+    Ok(setup.answer(&party, q, &aggregates, (rows, &digest), bytes_sent))
+}
+
+impl PartySetup<'_> {
+    /// Opens this party's MPC session over `channel`.
+    fn establish(&self, channel: Box<dyn Channel>) -> Result<Party, QueryError> {
+        Ok(Party::establish(
+            self.me,
+            self.session,
+            self.secret,
+            self.publics,
+            PrfKind::DEFAULT,
+            channel,
+        )?)
+    }
+
+    /// This party's answer: `aggregates` sealed to the researcher and bound to the query, with
+    /// the row count and row digest it states and the bytes it reports sending (unsigned yet).
+    fn answer(
+        &self,
+        party: &Party,
+        q: &Query,
+        aggregates: &Aggregates,
+        (rows, digest): (u64, &[u8; 32]),
+        bytes_sent: u64,
+    ) -> PartyAnswer {
+        let recipient = PublicKey::from(q.researcher_x25519);
+        PartyAnswer {
+            party: self.me.index() as u8,
+            session: self.session.0,
+            sealed: aggregates.seal(party, &recipient, self.query, &mut rand::rng()),
+            rows,
+            digest: answer_digest(self.session, digest),
+            ledger_index: None,
+            bytes_sent,
+            signature: String::new(),
+        }
+    }
 }
 
 /// A private query's release, which inputs the MPC clips, and each party's noise parameters.
@@ -181,14 +201,7 @@ fn run_private(
     bounds: [ValueBound; 2],
     (release, clip_needed, sigma2): Plan,
 ) -> Result<PartyAnswer, QueryError> {
-    let mut party = Party::establish(
-        setup.me,
-        setup.session,
-        setup.secret,
-        setup.publics,
-        PrfKind::DEFAULT,
-        channel,
-    )?;
+    let mut party = setup.establish(channel)?;
     let input = PrivateInput {
         x: &selection.shares[0],
         y: selection.shares.get(1),
@@ -197,18 +210,7 @@ fn run_private(
     };
     // The party's noise comes from the thread's CSPRNG, seeded from the OS.
     let aggregates = private_release(&mut party, &input, &release, &sigma2, &mut rand::rng())?;
-    let recipient = PublicKey::from(q.researcher_x25519);
-    let sealed = aggregates.seal(&party, &recipient, setup.query, &mut rand::rng());
-    Ok(PartyAnswer {
-        party: setup.me.index() as u8,
-        session: setup.session.0,
-        sealed,
-        rows: 0,
-        digest: answer_digest(setup.session, &selection.digest()),
-        ledger_index: None,
-        bytes_sent: 0,
-        signature: String::new(),
-    })
+    Ok(setup.answer(&party, q, &aggregates, (0, &selection.digest()), 0))
 }
 
 /// The row digest as an answer carries it: bound to the session, so the researcher can check
