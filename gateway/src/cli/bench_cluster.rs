@@ -396,12 +396,16 @@ fn print_mpc(
             None => ("-".to_owned(), "-".to_owned()),
         };
         println!(
-            "{:<4} {:>9.3} {:>9.3} {:>8.2} {:>7.2}% {:>28} {:>8.2} {:>9} {:>9} {:>8}",
+            "{:<4} {:>9.3} {:>9.3} {:>8.2} {:>8} {:>28} {:>8.2} {:>9} {:>9} {:>8}",
             format!("{:?}", r.quic.workload),
             r.quic_seconds,
             r.memory_seconds,
             r.quic_seconds / r.memory_seconds,
-            100.0 * r.noise_seconds / r.quic_seconds,
+            if r.noise_seconds > 0.0 {
+                format!("{:.2}%", 100.0 * r.noise_seconds / r.quic_seconds)
+            } else {
+                "-".to_owned()
+            },
             format!("{}/{}/{}", b[0], b[1], b[2]),
             r.quic.ratio_to_theoretical,
             spu_s,
@@ -413,7 +417,8 @@ fn print_mpc(
     println!(
         "The workloads run exact; '+noise' = the time the parties' differential-privacy noise \
          adds to one (each party's draws input as shares and added to the opened aggregates, \
-         measured in the same session), as a share of the QUIC time."
+         measured in the same session), as a share of the QUIC time; W3 reveals a vector, \
+         not a statistic, so it has no private release."
     );
     match spu {
         Ok(_) => println!(

@@ -531,6 +531,31 @@ mod tests {
         c.key_file = None;
         let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
         assert!(e.contains("`key_file`") && e.contains("missing"), "{e}");
+        // Exact answers only for synthetic data: refused with consent required.
+        let mut c = sample();
+        c.privacy = PrivacyMode::Exact;
+        let e = c
+            .clone()
+            .check(file, Path::new("/x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`privacy`") && e.contains("synthetic"), "{e}");
+        c.consent_required = false;
+        assert!(c.check(file, Path::new("/x")).is_ok());
+        for (field, set) in [
+            (
+                "dp_delta",
+                (|c: &mut NodeConfig| c.dp_delta = 0.01) as fn(&mut NodeConfig),
+            ),
+            ("dp_max_epsilon", |c| c.dp_max_epsilon = 0.0),
+            ("dp_budget_epsilon", |c| c.dp_budget_epsilon = 1.0),
+            ("dp_budget_period_days", |c| c.dp_budget_period_days = 0),
+        ] {
+            let mut c = sample();
+            set(&mut c);
+            let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{field}`")), "{e}");
+        }
         let mut c = sample();
         c.party = 3;
         assert!(

@@ -6,17 +6,17 @@
 //! add stays secret from a third party colluding with the researcher, and no party ever sees
 //! the un-noised aggregates (they stay shared until sealed).
 //!
-//! Cost: three rounds (one input per party); each party sends k ring elements, for k
-//! aggregates. The draws are zeroized after use.
+//! Cost: one round (the three inputs at once, [`input_sum`]); each party sends k ring
+//! elements, for k aggregates. The draws are zeroized after use.
 
 use rand::CryptoRng;
 use zeroize::Zeroizing;
 
 use super::accounting::NOISE_TAIL_SDS;
 use super::sampler::discrete_gaussian;
-use crate::protocols::input::input;
+use crate::protocols::input::input_sum;
 use crate::ring::encode;
-use crate::{ArithShares, Party, PartyId, ProtocolError};
+use crate::{ArithShares, Party, ProtocolError};
 
 /// Adds to each aggregate the sum of the three parties' discrete Gaussian noise, party j
 /// drawing coordinate i from N_Z(0, `party_sigma2[i]`) with `rng`. Every party passes the same
@@ -38,12 +38,8 @@ pub fn add_noise<R: CryptoRng + ?Sized>(
         });
     }
     let own = draw(party_sigma2, rng)?;
-    let me = party.id();
-    for owner in PartyId::ALL {
-        let values = (owner == me).then_some(own.as_slice());
-        let shares = input(party, owner, values, k)?;
-        aggregates.add_assign(&shares);
-    }
+    let noise = input_sum(party, &own, k)?;
+    aggregates.add_assign(&noise);
     Ok(())
 }
 

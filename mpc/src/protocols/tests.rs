@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::a2b::{A2B_WORDS_PER_64, MSB_WORDS_PER_64, a2b, msb};
 use super::b2a::{bits_to_arith, count_ones};
 use super::compare::{greater_than_public, greater_than_shared, less_than, less_than_public};
-use super::input::{input, share_for_parties};
+use super::input::{input, input_sum, share_for_parties};
 use super::mul::{dot, dot_many, mul};
 use super::reveal::{reveal, reveal_bits};
 use super::seal::{RevealError, open_sealed, seal_output};
@@ -56,6 +56,32 @@ fn cmp_values(max_len: usize) -> impl Strategy<Value = Vec<i64>> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn three_inputs_at_once_give_the_sum_in_one_round(
+        a in any_values(40), b in any_values(40), c in any_values(40),
+    ) {
+        let n = a.len().min(b.len()).min(c.len());
+        let vectors = [&a[..n], &b[..n], &c[..n]].map(encode_all);
+        let out = run_three(|p| {
+            let own = vectors[p.id().index()].clone();
+            let (x, sent, msgs) = measured(p, |p| input_sum(p, &own, n).unwrap());
+            let opened = reveal(p, &x).unwrap();
+            (x, opened, sent, msgs)
+        });
+        let sum: Vec<i64> = (0..n)
+            .map(|j| a[j].wrapping_add(b[j]).wrapping_add(c[j]))
+            .collect();
+        for (x, opened, sent, msgs) in &out {
+            prop_assert_eq!(&decode_all(opened), &sum);
+            prop_assert_eq!(*sent, 8 * n as u64);
+            prop_assert_eq!(*msgs, 1);
+            prop_assert_eq!(x.len(), n);
+        }
+        for i in 0..3 {
+            prop_assert_eq!(&out[i].0.b, &out[(i + 1) % 3].0.a);
+        }
+    }
 
     #[test]
     fn input_by_any_party_then_reveal_gives_the_values(v in any_values(70), owner in 0usize..3) {
