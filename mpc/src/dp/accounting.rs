@@ -243,6 +243,30 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the sensitivities, weights and target, a plan that succeeds meets its rho
+        /// on two parties' noise, and every parameter is within the sampler's range.
+        #[test]
+        fn every_plan_meets_its_target(
+            d in proptest::collection::vec(1u64..=1 << 36, 1..8),
+            w in proptest::collection::vec(1u32..=5, 8),
+            one in proptest::bool::ANY,
+            rho in 1e-4f64..10.0,
+        ) {
+            let affects = if one { Affects::One } else { Affects::All };
+            let w = &w[..d.len()];
+            match plan(&d, w, affects, rho) {
+                Ok(s) => {
+                    proptest::prop_assert!(release_rho(&d, affects, &s) <= rho);
+                    proptest::prop_assert!(
+                        s.iter().all(|s| (MIN_PARTY_SIGMA2..=MAX_SIGMA2).contains(s))
+                    );
+                }
+                Err(e) => proptest::prop_assert_eq!(e, PlanError::TooMuchNoise),
+            }
+        }
+    }
+
     #[test]
     fn the_tail_covers_three_parties() {
         assert_eq!(noise_tail(4), 3 * 64 * 2);
