@@ -107,10 +107,14 @@ pub fn authorise_query(state: &NodeState, signed: &SignedRequest) -> Result<Quer
     let query = parse_query(&signed.body)?;
     limits::check_shape(&query).map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
     if let Privacy::Dp(rules) = state.policy.privacy {
-        rules
-            .epsilon(&query)
-            .and_then(|_| privacy::release(&query))
-            .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
+        // Everything the private path could refuse on the query alone is refused here, before
+        // any party charges the researcher's budget for it.
+        let refuse = |e: QueryError| Refusal::new(query_status(&e), e.to_string());
+        let epsilon = rules.epsilon(&query).map_err(refuse)?;
+        let (release, _) = privacy::release(&query).map_err(refuse)?;
+        release
+            .plan(rules.charge(epsilon) as f64 / privacy::NANO)
+            .map_err(|e| refuse(e.into()))?;
     }
     let researcher = signer_key(signed)?;
     let allowed = state
