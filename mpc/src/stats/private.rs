@@ -278,6 +278,7 @@ pub fn private_release<R: CryptoRng + ?Sized>(
         });
     }
     let n = input.x.len() as u64;
+    check_noised_range(release, n, party_sigma2)?;
     let me = party.id();
     let count = ArithShares::public(me, &[n]);
     let mut shares = match release {
@@ -330,7 +331,6 @@ pub fn private_release<R: CryptoRng + ?Sized>(
             histogram::histogram(party, input.x, &release.grid(), input.bounds[0])?.shares
         }
     };
-    check_noised_range(release, n, party_sigma2)?;
     add_noise(party, &mut shares, party_sigma2, rng)?;
     Ok(Aggregates {
         statistic: Statistic::Private {

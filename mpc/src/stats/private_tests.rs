@@ -298,3 +298,25 @@ fn a_private_pearson_recovers_a_strong_correlation() {
     let (m, _) = mean_sd(&rs);
     assert!((m - exact).abs() < 0.05, "{m} vs {exact}");
 }
+
+/// Sums of squares of a clip near the largest width, or the noise's tails, could leave the
+/// ring: refused before anything is computed, by name.
+#[test]
+fn a_release_that_could_overflow_is_refused_before_computing() {
+    let wide = Clip::new(0, (1 << 39) - 1).unwrap();
+    let release = Release::Variance { clip: wide };
+    let sigma2 = vec![1, 1, 1];
+    let out = run_three(|p| {
+        let x = share(p, &[1, 2, 3]);
+        let input = PrivateInput {
+            x: &x,
+            y: None,
+            bounds: [ValueBound::new(1 << 40); 2],
+            clip_needed: [false, false],
+        };
+        private_release(p, &input, &release, &sigma2, &mut rand::rng()).map(|a| a.n)
+    });
+    for o in out {
+        assert!(matches!(o, Err(StatsError::Overflow { .. })), "{o:?}");
+    }
+}
