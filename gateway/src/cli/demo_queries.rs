@@ -84,7 +84,7 @@ fn samples() -> anyhow::Result<Vec<Sample>> {
             "mean HbA1c (%)",
             "4548-4",
             Statistic::Mean,
-            Some(("4", "14")),
+            Some(("4", "10")),
         ),
         sample(
             "variance of systolic BP (mmHg^2)",
@@ -93,7 +93,7 @@ fn samples() -> anyhow::Result<Vec<Sample>> {
             Some(("80", "200")),
         ),
         Sample {
-            pair_clip: Some(("4", "14")),
+            pair_clip: Some(("4", "10")),
             ..sample(
                 "correlation BMI ~ HbA1c",
                 "39156-5",
