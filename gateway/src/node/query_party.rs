@@ -350,7 +350,7 @@ pub fn query_status(e: &QueryError) -> u16 {
         | QueryError::WindowNotWholeDays
         | QueryError::Filter { .. }
         | QueryError::Value(_) => 400,
-        QueryError::RowSetMismatch { .. } => 409,
+        QueryError::RowSetMismatch { .. } | QueryError::InconsistentShares { .. } => 409,
         QueryError::EpsilonRequired
         | QueryError::EpsilonOutOfRange { .. }
         | QueryError::Clip { .. } => 400,

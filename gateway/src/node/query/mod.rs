@@ -181,6 +181,17 @@ pub enum QueryError {
         /// The peer whose digest differs.
         peer: PartyId,
     },
+    /// Two parties hold different copies of the same share component: one of them altered its
+    /// stored shares (or its store is damaged). Nothing is computed.
+    #[error(
+        "shares inconsistent: parties {first} and {second} hold different copies of the same shares (one of the two altered its stored shares); nothing computed"
+    )]
+    InconsistentShares {
+        /// One holder of the component.
+        first: PartyId,
+        /// The other holder.
+        second: PartyId,
+    },
     /// The parties' query rules (minimum cohort, consent) differ: their configs disagree, and
     /// nothing is computed.
     #[error(

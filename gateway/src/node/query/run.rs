@@ -98,6 +98,7 @@ pub fn run_selected(
         channel.as_mut(),
         setup.me,
         &words,
+        &ShareCopies::of(selection, setup.session),
         private.as_ref().map(|p| p.1.spent_before),
     )?;
     if let Some((rules, charge, _)) = &private {
@@ -233,37 +234,101 @@ fn value_bounds(q: &Query) -> Result<[ValueBound; 2], QueryError> {
     Ok([x, y])
 }
 
-/// Sends this party's row digest, rules (and for a private query its noise plan, cost and the
-/// researcher's spend before it) to both peers and checks the digest and rules equal theirs.
-/// If the three do not all agree, every party sees at least one differing peer, so all three
-/// stop here (a filtered mean compares with the minimum cohort inside the MPC, so a differing
-/// policy would make the parties run different circuits). Returns the peers' spends.
+/// Sends this party's row digest and rules (and for a private query its noise plan, cost and
+/// the researcher's spend before it) to both peers, with the hash of the share component it
+/// holds in common with each, and checks them against theirs:
+/// - the row digests and rules must be equal. If the three do not all agree, every party sees
+///   at least one differing peer, so all three stop here (a filtered mean compares with the
+///   minimum cohort inside the MPC, so a differing policy would make the parties run different
+///   circuits);
+/// - each share component is held by two parties (replicated sharing: party i's `b` is party
+///   i+1's `a`), and the two copies must be equal: a party sends its next party the hash of
+///   its `b` and its previous party the hash of its `a`, never the hash of a component the
+///   peer does not hold (with the peer's two components, it would let the peer test guesses
+///   of the values). The two holders of a differing component stop, naming each other; the
+///   third then fails on the links.
+///
+/// Returns the peers' spends.
 fn compare_digests(
     channel: &mut dyn Channel,
     me: PartyId,
     words: &[u64],
+    copies: &ShareCopies,
     spent_before: Option<u64>,
 ) -> Result<Vec<u64>, QueryError> {
-    let mut sent_words = words.to_vec();
-    sent_words.extend(spent_before);
+    let message = |copy: &[u8; 32]| {
+        let mut m = words.to_vec();
+        m.extend(digest_words(copy));
+        m.extend(spent_before);
+        m
+    };
+    let to_next = message(&copies.b);
+    let to_prev = message(&copies.a);
     // A peer that already saw a mismatch may have left: its digest is still queued, so a failed
     // send is reported only when the receives find nothing more telling.
-    let sent = [me.next(), me.prev()].map(|peer| channel.send(peer, &sent_words));
+    let sent = [
+        channel.send(me.next(), &to_next),
+        channel.send(me.prev(), &to_prev),
+    ];
     let mut spends = Vec::new();
-    for peer in [me.prev(), me.next()] {
+    // The previous party sends the hash of its b, which is my a; the next, of its a, my b.
+    for (peer, mine) in [(me.prev(), &copies.a), (me.next(), &copies.b)] {
         let theirs = channel.recv(peer)?;
         if theirs.get(..4) != words.get(..4) {
             return Err(QueryError::RowSetMismatch { me, peer });
         }
-        if theirs.len() != sent_words.len() || theirs[..words.len()] != *words {
+        if theirs.len() != to_next.len() || theirs[..words.len()] != *words {
             return Err(QueryError::PolicyMismatch { me, peer });
         }
-        spends.extend(theirs.get(words.len()..).unwrap_or_default());
+        if theirs[words.len()..words.len() + 4] != digest_words(mine)[..] {
+            let (first, second) = if peer == me.prev() {
+                (peer, me)
+            } else {
+                (me, peer)
+            };
+            return Err(QueryError::InconsistentShares { first, second });
+        }
+        spends.extend(theirs.get(words.len() + 4..).unwrap_or_default());
     }
     let [to_next, to_prev] = sent;
     to_next?;
     to_prev?;
     Ok(spends)
+}
+
+/// Hashes of this party's two share components over the selected columns, keyed by the
+/// session (so they say nothing across queries): `a` (x_i, which the previous party holds as
+/// its `b`) and `b` (x_{i+1}, which the next party holds as its `a`).
+pub struct ShareCopies {
+    /// The hash of the `a` components.
+    pub a: [u8; 32],
+    /// The hash of the `b` components.
+    pub b: [u8; 32],
+}
+
+impl ShareCopies {
+    /// The hashes of `selection`'s columns in `session`.
+    pub fn of(selection: &Selection, session: &SessionId) -> ShareCopies {
+        let hash = |part: &dyn Fn(&hdg_mpc::ArithShares) -> &[u64]| {
+            let mut h = blake3::Hasher::new_derive_key("hdg share copies v1");
+            h.update(&session.0);
+            for column in &selection.shares {
+                let values = part(column);
+                h.update(&(values.len() as u64).to_le_bytes());
+                let mut bytes = Vec::with_capacity(8 * 4096);
+                for chunk in values.chunks(4096) {
+                    bytes.clear();
+                    bytes.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+                    h.update(&bytes);
+                }
+            }
+            *h.finalize().as_bytes()
+        };
+        ShareCopies {
+            a: hash(&|c| &c.a),
+            b: hash(&|c| &c.b),
+        }
+    }
 }
 
 fn digest_words(digest: &[u8; 32]) -> Vec<u64> {

@@ -83,6 +83,17 @@ fn observations(code: &'static str, n: usize) -> Vec<Obs> {
 /// Splits every value x = x0 + x1 + x2 and stores (x_i, x_{i+1}) at party i, skipping the
 /// records in `missing_at_2` at party 2.
 fn store_shares(p: &mut Parties, obs: &[Obs], missing_at_2: &[RecordHandle]) {
+    store_shares_altered(p, obs, missing_at_2, None);
+}
+
+/// [`store_shares`], with party `altered.0`'s copy of its `b` component of record
+/// `altered.1` changed by one (a party that altered its stored shares).
+fn store_shares_altered(
+    p: &mut Parties,
+    obs: &[Obs],
+    missing_at_2: &[RecordHandle],
+    altered: Option<(usize, RecordHandle)>,
+) {
     let mut batches: [Vec<ShareRow>; 3] = Default::default();
     for o in obs {
         let (x0, x1) = (rand::random::<u64>(), rand::random::<u64>());
@@ -98,7 +109,10 @@ fn store_shares(p: &mut Parties, obs: &[Obs], missing_at_2: &[RecordHandle]) {
                 day: Timestamp(o.effective).utc_day(),
                 patient: Pseudonym([o.patient; 32]),
                 party: i as u8,
-                pair: (x[i], x[(i + 1) % 3]),
+                pair: (
+                    x[i],
+                    x[(i + 1) % 3].wrapping_add(u64::from(altered == Some((i, o.handle)))),
+                ),
             });
         }
     }
@@ -748,5 +762,44 @@ fn a_party_reporting_a_low_spend_cannot_lift_the_budget() {
             refused.to_string().contains("privacy budget exhausted"),
             "{refused}"
         );
+    }
+}
+
+/// A party that altered its copy of a share: the two holders of that component disagree and
+/// stop before computing, naming each other, whichever party it was; the third fails on the
+/// links (no party computes anything, and the coordinator reports the pair).
+#[test]
+fn an_altered_share_copy_stops_every_party_naming_the_pair() {
+    for cheat in 0..3 {
+        let mut p = parties();
+        let obs = observations(HBA1C, 20);
+        store_shares_altered(&mut p, &obs, &[], Some((cheat, obs[5].handle)));
+        let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+        let out = run_memory(&p, &query(Statistic::Mean, HBA1C, &researcher));
+        // Party `cheat`'s b is party cheat+1's a.
+        let pair = [PartyId::ALL[cheat], PartyId::ALL[cheat].next()];
+        for (i, o) in out.into_iter().enumerate() {
+            match o {
+                Err(QueryError::InconsistentShares { first, second }) => {
+                    assert_eq!([first, second], pair, "party {i}");
+                    assert!(pair.contains(&PartyId::ALL[i]), "party {i} holds no copy");
+                }
+                Err(QueryError::Channel(_) | QueryError::Setup(_) | QueryError::Stats(_)) => {
+                    assert!(
+                        !pair.contains(&PartyId::ALL[i]),
+                        "party {i} must name the pair"
+                    );
+                }
+                other => panic!("party {i}: expected an abort, got {other:?}"),
+            }
+        }
+    }
+    // Honest stores never trip it.
+    let mut p = parties();
+    let obs = observations(HBA1C, 20);
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    for o in run_memory(&p, &query(Statistic::Mean, HBA1C, &researcher)) {
+        assert!(o.is_ok(), "{o:?}");
     }
 }
