@@ -25,7 +25,7 @@ use tracing::{info, warn};
 use super::ingest::{IngestFailure, Ingested, format_of, ingest_body};
 use super::ingest_auth;
 use super::registry::Role;
-use super::signed::{Kind, RequestError};
+use super::signed::{Kind, RequestError, SignedRequest};
 use super::state::{NodeState, with_store};
 use super::witness::witness_report;
 
@@ -366,4 +366,12 @@ fn body_error(e: &BytesRejection, limit: usize) -> ApiError {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A request body as a signed request: the body's own status when it cannot be read, 400 when
+/// it is not a `SignedRequest`. The one reading of every endpoint that takes one.
+pub fn signed_request(body: Result<Bytes, BytesRejection>) -> Result<SignedRequest, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
+    serde_json::from_slice(&body)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "body is not a signed request"))
 }

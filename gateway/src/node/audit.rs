@@ -269,9 +269,7 @@ pub async fn post_audit(
     State(state): State<Arc<NodeState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
-    let signed: SignedRequest = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "body is not a signed request"))?;
+    let signed = super::api::signed_request(body)?;
     let own = own_report(&state, &signed)
         .await
         .map_err(|(status, reason)| ApiError::new(status, reason))?;

@@ -18,7 +18,7 @@ use tracing::warn;
 use super::api::ApiError;
 use super::query::privacy::{DpRules, NANO, Privacy};
 use super::registry::Role;
-use super::signed::{Kind, SignedRequest};
+use super::signed::Kind;
 use super::state::{NodeState, with_store};
 use crate::cli::ingest::now;
 
@@ -51,9 +51,7 @@ pub async fn post_budget(
     State(state): State<Arc<NodeState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
-    let signed: SignedRequest = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "body is not a signed request"))?;
+    let signed = super::api::signed_request(body)?;
     let verified = state
         .admit(&signed, Kind::Budget, Role::Researcher)
         .map_err(|e| {

@@ -121,9 +121,7 @@ pub async fn post_consent(
     State(state): State<Arc<NodeState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
-    let signed: SignedRequest = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "body is not a signed request"))?;
+    let signed = super::api::signed_request(body)?;
     let own = store_consent(&state, &signed, true)
         .await
         .map_err(|(status, reason)| ApiError::new(status, reason))?;

@@ -28,11 +28,8 @@ pub async fn query(
     State(state): State<Arc<NodeState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "cannot read the request body"))?;
-    let signed: SignedRequest = serde_json::from_slice(&body).map_err(|_| {
-        warn!("query refused: body is not a signed request");
-        ApiError::new(StatusCode::BAD_REQUEST, "body is not a signed request")
-    })?;
+    let signed = super::api::signed_request(body)
+        .inspect_err(|_| warn!("query refused: the body is not a signed request"))?;
     verify_researcher(&state, &signed).map_err(refusal_error)?;
     authorise_query(&state, &signed).map_err(refusal_error)?;
     let session = session_of(&signed);

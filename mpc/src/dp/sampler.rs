@@ -264,6 +264,18 @@ mod tests {
     //! frequency tests at about 5 standard errors.
 
     use super::*;
+
+    /// The mean and the sample variance of `samples`.
+    fn mean_and_sample_variance(samples: &[i64]) -> (f64, f64) {
+        let n = samples.len() as f64;
+        let mean = samples.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let var = samples
+            .iter()
+            .map(|&x| (x as f64 - mean).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
+        (mean, var)
+    }
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
@@ -360,12 +372,7 @@ mod tests {
         let var = m2 / z;
         let mu4 = m4 / z;
         let n = samples.len() as f64;
-        let mean = samples.iter().map(|&x| x as f64).sum::<f64>() / n;
-        let svar = samples
-            .iter()
-            .map(|&x| (x as f64 - mean).powi(2))
-            .sum::<f64>()
-            / (n - 1.0);
+        let (mean, svar) = mean_and_sample_variance(samples);
         let mean_tol = 5.0 * (var / n).sqrt();
         let var_tol = 5.0 * ((mu4 - var * var) / n).sqrt();
         println!("{name}: mean {mean:.4} (tol {mean_tol:.4})");
@@ -427,12 +434,7 @@ mod tests {
         let samples = discrete_gaussian_vec(MAX_SIGMA2, 100_000, &mut r);
         let var = MAX_SIGMA2 as f64; // the discrete and continuous variances agree here
         let n = samples.len() as f64;
-        let mean = samples.iter().map(|&x| x as f64).sum::<f64>() / n;
-        let svar = samples
-            .iter()
-            .map(|&x| (x as f64 - mean).powi(2))
-            .sum::<f64>()
-            / (n - 1.0);
+        let (mean, svar) = mean_and_sample_variance(&samples);
         let mean_tol = 5.0 * (var / n).sqrt();
         let var_tol = 5.0 * var * (2.0 / n).sqrt();
         println!("gaussian sigma2=2^60: mean {mean:.1} (tol {mean_tol:.1}), var {svar:.4e}");

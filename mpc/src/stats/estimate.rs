@@ -68,14 +68,21 @@ pub fn estimates(release: &Release, party_sigma2: &[u64], values: &[i64]) -> Vec
         .map(|(((name, unit_power), value), mut sim)| {
             sim.retain(|v| v.is_finite());
             sim.sort_by(f64::total_cmp);
-            let (low, high, noise_sd) = if sim.len() < SIMULATIONS / 2 {
-                (f64::NAN, f64::NAN, f64::NAN)
+            // Where the noise leaves the estimate undefined more often than not (a correlation
+            // whose noisy variances fall below zero), the estimate itself is reported undefined.
+            let (value, low, high, noise_sd) = if sim.len() < SIMULATIONS / 2 {
+                (f64::NAN, f64::NAN, f64::NAN, f64::NAN)
             } else {
                 let at = |q: f64| sim[((q * (sim.len() - 1) as f64).round()) as usize];
                 let mean = sim.iter().sum::<f64>() / sim.len() as f64;
                 let var =
                     sim.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (sim.len() - 1) as f64;
-                (at(0.025) - half_bucket, at(0.975) + half_bucket, var.sqrt())
+                (
+                    value,
+                    at(0.025) - half_bucket,
+                    at(0.975) + half_bucket,
+                    var.sqrt(),
+                )
             };
             Estimate {
                 name,
@@ -133,11 +140,13 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
             };
             (vec![name("count", 0), name("r", 0)], vec![n, r])
         }
+        // Noisy counts as released: one below zero is honest noise (clamping it would hide the
+        // noise's spread from the interval).
         Release::Histogram { .. } => (
             (0..a.len())
                 .map(|j| name(&format!("bucket {j}"), 0))
                 .collect(),
-            a.iter().map(|c| c.max(0.0)).collect(),
+            a.to_vec(),
         ),
         Release::FilteredMean { clip, .. } => (
             vec![name("count", 0), name("mean", 1)],

@@ -139,7 +139,7 @@ fn a_bucket_of_one_patient_is_not_revealed_exactly() {
     let runs = released(&values, None, &Release::Histogram { edges }, 1.0, 300);
     let lonely: Vec<f64> = runs.iter().map(|e| value(e, "bucket 1")).collect();
     let exact_ones = lonely.iter().filter(|c| **c == 1.0).count();
-    // The noisy count (clamped at 0) is 1 only sometimes; a zero-patient bucket looks alike.
+    // The noisy count is 1 only sometimes; a zero-patient bucket looks alike.
     assert!(
         exact_ones < 120,
         "{exact_ones} of 300 runs showed exactly 1"
