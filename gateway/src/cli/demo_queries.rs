@@ -143,7 +143,7 @@ fn clip_of(code: &str, bounds: Option<(&str, &str)>) -> anyhow::Result<Option<[i
 /// Asks every sample query of `node` as `researcher` with differential privacy (`epsilon`
 /// each), prints each answer with its 95% noise interval beside the plaintext value computed
 /// here under the same rules (one value per patient, clipped), and returns whether every
-/// answer is within its noise of the plaintext (3.3 noise standard deviations, 99.9%; a median
+/// answer is within its noise of the plaintext (4 noise standard deviations, 99.99%; a median
 /// also within one grid bucket; an estimate the noise left undefined, such as a correlation
 /// whose noisy variance fell below zero, is shown as such).
 pub fn run_sample_queries(
@@ -204,7 +204,7 @@ pub fn run_sample_queries(
                         .find(|(n, _)| *n == e.name)
                         .is_some_and(|(_, v)| {
                             !e.value.is_finite()
-                                || (e.value - v).abs() <= 3.3 * e.noise_sd + tolerance + 1e-9
+                                || (e.value - v).abs() <= 4.0 * e.noise_sd + tolerance + 1e-9
                         })
                 });
                 (
