@@ -367,7 +367,7 @@ fn round4(v: f64) -> String {
     if !v.is_finite() {
         return "-".into();
     }
-    format!("{}", format!("{v:.4e}").parse::<f64>().unwrap_or(v))
+    format!("{}", format!("{v:.3e}").parse::<f64>().unwrap_or(v))
 }
 
 /// `LO..HI` in the unit of `code` to fixed-point bounds.
@@ -446,4 +446,49 @@ pub fn read_seed(path: &Path) -> anyhow::Result<SigningKey> {
     hex::decode_to_slice(text.trim(), seed.as_mut_slice())
         .with_context(|| format!("{}: must hold 64 hex digits", path.display()))?;
     Ok(SigningKey::from_bytes(&seed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_bounds_are_read_in_the_indicators_unit_and_bad_ones_named() {
+        // Systolic BP at precision 1: 80..200 mmHg is 800..2000 in fixed point.
+        assert_eq!(clip_bounds("8480-6", "80..200").unwrap(), [800, 2000]);
+        assert_eq!(clip_bounds("8480-6", " 80 .. 200.5 ").unwrap(), [800, 2005]);
+        let e = clip_bounds("8480-6", "80-200").unwrap_err().to_string();
+        assert!(e.contains("LO..HI"), "{e}");
+        let e = clip_bounds("8480-6", "80..lots").unwrap_err().to_string();
+        assert!(e.contains("--clip 80..lots"), "{e}");
+        assert!(clip_bounds("0000-0", "1..2").is_err());
+    }
+
+    #[test]
+    fn an_estimate_is_printed_in_the_unit_with_four_significant_digits() {
+        // A variance of systolic BP in fixed point (tenths of mmHg, squared: scale 10^2).
+        let e = Estimate {
+            name: "variance".into(),
+            unit_power: 2,
+            value: 21_296.4,
+            noise_sd: 1_234.56,
+            low: 18_808.5,
+            high: 23_912.9,
+        };
+        assert_eq!(
+            describe_estimate(&e, 10.0),
+            "variance 213 (95% interval 188.1 .. 239.1, noise sd 12.35)"
+        );
+        let undefined = Estimate {
+            value: f64::NAN,
+            low: f64::NAN,
+            high: f64::NAN,
+            noise_sd: f64::NAN,
+            ..e
+        };
+        assert_eq!(
+            describe_estimate(&undefined, 10.0),
+            "variance - (95% interval - .. -, noise sd -)"
+        );
+    }
 }
