@@ -26,7 +26,7 @@ use crate::cli::ingest::now;
 pub fn budget_answer(node: &str, rules: &DpRules, period: u64, spent: u64) -> Value {
     let budget = rules.budget_nano_rho();
     let left = budget.saturating_sub(spent);
-    let period_ms = rules.period_days * 86_400_000;
+    let (start_ms, end_ms) = rules.period_bounds(period);
     // How many more queries of epsilon 1 fit (zCDP composes: more than left / 1).
     let of_one = rules.charge(1.0);
     json!({
@@ -36,8 +36,8 @@ pub fn budget_answer(node: &str, rules: &DpRules, period: u64, spent: u64) -> Va
         "max_epsilon_per_query": rules.max_epsilon,
         "budget_epsilon": rules.budget_epsilon,
         "period_days": rules.period_days,
-        "period_start_ms": period * period_ms,
-        "period_end_ms": (period + 1) * period_ms,
+        "period_start_ms": start_ms,
+        "period_end_ms": end_ms,
         "spent_epsilon": rules.epsilon_of(spent),
         "spent_rho": spent as f64 / NANO,
         "left_rho": left as f64 / NANO,

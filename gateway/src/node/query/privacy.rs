@@ -60,7 +60,16 @@ impl DpRules {
 
     /// The budget period that `now_ms` falls in.
     pub fn period(&self, now_ms: i64) -> u64 {
-        now_ms.max(0) as u64 / (self.period_days.max(1) * DAY_MS)
+        now_ms.max(0) as u64 / self.period_ms()
+    }
+
+    /// Where budget period `period` starts and ends (excluded), unix ms.
+    pub fn period_bounds(&self, period: u64) -> (u64, u64) {
+        (period * self.period_ms(), (period + 1) * self.period_ms())
+    }
+
+    fn period_ms(&self) -> u64 {
+        self.period_days.max(1) * DAY_MS
     }
 
     /// nano-rho as epsilon at this delta (for people).
@@ -229,6 +238,10 @@ mod tests {
         assert_eq!(r.period(30 * day - 1), 0);
         assert_eq!(r.period(30 * day), 1);
         assert_eq!(r.period(-5), 0);
+        let (start, end) = r.period_bounds(1);
+        assert_eq!((start, end), (30 * day as u64, 60 * day as u64));
+        assert_eq!(r.period(start as i64), 1);
+        assert_eq!(r.period(end as i64 - 1), 1);
     }
 
     #[test]
