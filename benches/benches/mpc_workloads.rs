@@ -5,6 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use hdg_mpc::Security;
 use hdg_mpc::workloads::{Workload, dataset, run_workload};
 
 const N: usize = 100_000;
@@ -23,7 +24,7 @@ fn bench(c: &mut Criterion) {
     for w in Workload::ALL {
         g.bench_with_input(BenchmarkId::new("mpc", format!("{w:?}")), &w, |b, &w| {
             b.iter(|| {
-                let r = run_workload(w, N);
+                let r = run_workload(w, N, Security::default());
                 assert!(r.correct, "{w:?} disagrees with plaintext");
                 r.seconds
             })

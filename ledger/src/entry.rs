@@ -41,11 +41,14 @@ pub enum EntryKind {
     ShareReceipt = 7,
     /// A change to the node registry (peers, keys).
     Registry = 8,
+    /// A computation was aborted because a party deviated from the protocol (the subject is
+    /// the query's session, the content hash commits to the stored reason naming the parties).
+    Abort = 9,
 }
 
 impl EntryKind {
     /// Every kind, in code order.
-    pub const ALL: [EntryKind; 8] = [
+    pub const ALL: [EntryKind; 9] = [
         EntryKind::Record,
         EntryKind::Correction,
         EntryKind::Erasure,
@@ -54,6 +57,7 @@ impl EntryKind {
         EntryKind::Access,
         EntryKind::ShareReceipt,
         EntryKind::Registry,
+        EntryKind::Abort,
     ];
 
     /// The stable one-byte code.
@@ -165,9 +169,9 @@ mod tests {
     #[test]
     fn kind_codes_are_stable_and_distinct() {
         let codes: Vec<u8> = EntryKind::ALL.iter().map(|k| k.code()).collect();
-        assert_eq!(codes, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(codes, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
         assert_eq!(EntryKind::from_code(0), None);
-        assert_eq!(EntryKind::from_code(9), None);
+        assert_eq!(EntryKind::from_code(10), None);
     }
 
     proptest! {
@@ -178,7 +182,7 @@ mod tests {
         }
 
         #[test]
-        fn malformed_bytes_are_rejected(kind in kind(), version in 2u8.., code in 9u8.., cut in 0usize..ENTRY_LEN) {
+        fn malformed_bytes_are_rejected(kind in kind(), version in 2u8.., code in 10u8.., cut in 0usize..ENTRY_LEN) {
             let e = LedgerEntry { kind, subject: [1; 32], content_hash: [2; 32], actor: [3; 32], time: 4 };
             let mut b = e.to_bytes();
             prop_assert_eq!(LedgerEntry::from_bytes(&b[..cut]), Err(EntryError::Length(cut)));

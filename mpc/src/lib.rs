@@ -1,4 +1,5 @@
-//! Three-party replicated secret sharing over Z_2^64 (semi-honest, honest majority), with SIMD
+//! Three-party replicated secret sharing over Z_2^64 (honest majority; semi-honest, with the
+//! checks against one malicious party growing in [`security`]), with SIMD
 //! share arithmetic and a statistics library.
 //!
 //! A value x is split as x = x0 + x1 + x2 (mod 2^64) and party i holds (x_i, x_{i+1}); any two
@@ -17,12 +18,14 @@
 
 pub mod channel;
 pub mod dp;
+pub mod fault;
 pub mod kernels;
 pub mod memory;
 pub mod party;
 mod party_id;
 pub mod prf;
 pub mod ring;
+pub mod security;
 pub mod session;
 pub mod share;
 
@@ -31,6 +34,7 @@ pub use memory::{run_three, run_three_with, run_three_with_keys};
 pub use party::{Party, ProtocolError, SetupError};
 pub use party_id::PartyId;
 pub use prf::PrfKind;
+pub use security::Security;
 pub use session::{PartyKeys, SessionId, SessionSecret};
 pub use share::{ArithShares, BoolShares};
 pub use x25519_dalek::{PublicKey, StaticSecret};

@@ -6,7 +6,9 @@
 use thiserror::Error;
 
 use crate::PartyId;
+use crate::Security;
 use crate::channel::{Channel, ChannelError, ChannelStats};
+use crate::fault::{Armed, Point};
 use crate::kernels::{self, Kernels};
 use crate::prf::{Prf, PrfKind};
 use crate::session::{KeyAgreementError, PartyKeys, SessionId, SessionSecret, derive_pairwise};
@@ -47,6 +49,31 @@ pub enum ProtocolError {
         /// Elements received.
         got: usize,
     },
+    /// A party's message disagrees with the copy another party holds: one of the two deviated
+    /// from the protocol. The computation stops here, before anything uses the message.
+    #[error(
+        "{step}: {reporter} found that what {sender} sent disagrees with the copy {witness} holds; one of the two deviated from the protocol, and the computation is aborted"
+    )]
+    Deviation {
+        /// The protocol step.
+        step: &'static str,
+        /// The party whose message was checked.
+        sender: PartyId,
+        /// The party whose copy it was checked against.
+        witness: PartyId,
+        /// The party that found the difference (this party, or a peer that told it so).
+        reporter: PartyId,
+    },
+    /// A peer's verdict on a check is not one the protocol allows: that peer deviated.
+    #[error(
+        "{step}: {peer} sent a malformed verdict; it deviated from the protocol, and the computation is aborted"
+    )]
+    MalformedVerdict {
+        /// The protocol step.
+        step: &'static str,
+        /// The peer.
+        peer: PartyId,
+    },
     /// The caller passed inconsistent arguments.
     #[error("invalid argument to {step}: {reason}")]
     InvalidArgument {
@@ -67,6 +94,8 @@ pub struct Party {
     channel: Box<dyn Channel>,
     op: u64,
     kernels: &'static dyn Kernels,
+    security: Security,
+    fault: Option<Armed>,
 }
 
 impl Party {
@@ -104,6 +133,8 @@ impl Party {
             channel,
             op: 0,
             kernels: kernels::best(),
+            security: Security::default(),
+            fault: None,
         }
     }
 
@@ -115,6 +146,28 @@ impl Party {
     /// The session this party computes in.
     pub fn session(&self) -> &SessionId {
         &self.session
+    }
+
+    /// The adversary this party defends against ([`Security::Malicious`] unless set).
+    pub fn security(&self) -> Security {
+        self.security
+    }
+
+    /// Sets the adversary this party defends against; all three parties must set the same.
+    pub fn set_security(&mut self, security: Security) {
+        self.security = security;
+    }
+
+    /// Makes this party deviate from the protocol once, as `fault` says (tests only).
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub fn inject(&mut self, fault: crate::fault::Fault) {
+        self.fault = Some(Armed::new(fault));
+    }
+
+    /// Whether an injected fault has happened yet (tests only).
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub fn fault_fired(&self) -> bool {
+        self.fault.as_ref().is_some_and(Armed::fired)
     }
 
     /// Communication counters of this party's channel.
@@ -163,9 +216,23 @@ impl Party {
         self.prf_all.stream(op, n)
     }
 
-    /// Sends one message to `to`.
-    pub(crate) fn send(&mut self, to: PartyId, msg: &[u64]) -> Result<(), ProtocolError> {
-        Ok(self.channel.send(to, msg)?)
+    /// Sends one message of kind `point` to `to` (a party with an injected fault may alter it).
+    pub(crate) fn send(
+        &mut self,
+        to: PartyId,
+        msg: &[u64],
+        point: Point,
+    ) -> Result<(), ProtocolError> {
+        match self.tampered(point, msg) {
+            Some(altered) => Ok(self.channel.send(to, &altered)?),
+            None => Ok(self.channel.send(to, msg)?),
+        }
+    }
+
+    /// What a party with an injected fault puts in place of `msg` at `point`; `None` for
+    /// `msg` itself (always, unless a test injected a fault).
+    pub(crate) fn tampered(&self, point: Point, msg: &[u64]) -> Option<Vec<u64>> {
+        self.fault.as_ref().and_then(|f| f.apply(point, msg))
     }
 
     /// Receives one message of exactly `expected` elements from `from`.

@@ -27,9 +27,9 @@ use crate::protocols::b2a::count_ones;
 use crate::protocols::compare::greater_than_public;
 use crate::protocols::input::input;
 use crate::protocols::mul::{dot_many, mul};
-use crate::protocols::reveal::reveal;
+use crate::protocols::reveal::{CHECK_WORDS, reveal};
 use crate::ring::{decode, decode_all, encode_all};
-use crate::{ArithShares, Channel, Party, PartyId, PrfKind, SessionId, SessionSecret};
+use crate::{ArithShares, Channel, Party, PartyId, PrfKind, Security, SessionId, SessionSecret};
 
 /// Seed of the workload data (the peers' scripts use the same).
 pub const SEED: u64 = 20240601;
@@ -90,6 +90,8 @@ pub struct WorkloadReport {
     pub workload: Workload,
     /// Number of values.
     pub n: usize,
+    /// The adversary the parties defended against.
+    pub security: Security,
     /// Wall time of input + compute + reveal, slowest party, seconds.
     pub seconds: f64,
     /// Payload bytes each party sent (channel counters), P0 first.
@@ -150,9 +152,9 @@ pub struct PartyRun {
 }
 
 /// Runs workload `w` on n values with three in-memory parties and checks it.
-pub fn run_workload(w: Workload, n: usize) -> WorkloadReport {
+pub fn run_workload(w: Workload, n: usize, security: Security) -> WorkloadReport {
     let channels = memory_channels(DEFAULT_TIMEOUT).map(|c| Box::new(c) as Box<dyn Channel>);
-    run_workload_with(w, n, &SessionId::random(), channels)
+    run_workload_with(w, n, security, &SessionId::random(), channels)
 }
 
 /// Runs workload `w` on n values with three parties over `channels` (indexed by party, e.g.
@@ -161,6 +163,7 @@ pub fn run_workload(w: Workload, n: usize) -> WorkloadReport {
 pub fn run_workload_with(
     w: Workload,
     n: usize,
+    security: Security,
     session: &SessionId,
     channels: [Box<dyn Channel>; 3],
 ) -> WorkloadReport {
@@ -184,6 +187,7 @@ pub fn run_workload_with(
                     ch,
                 )
                 .unwrap_or_else(|e| panic!("session setup failed for {me}: {e}"));
+                p.set_security(security);
                 barrier.wait();
                 let mine = (me == PartyId::P0).then_some((&data.0[..], &data.1[..]));
                 run_party(&mut p, w, n, mine)
@@ -192,7 +196,7 @@ pub fn run_workload_with(
         });
         handles.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
     });
-    report(w, n, &runs)
+    report(w, n, security, &runs)
 }
 
 /// One party's run of workload `w` on n values over an established session (the parties may
@@ -220,15 +224,16 @@ pub fn run_party(
 
 /// The report of a workload from the three parties' runs (P0 first): the slowest party's
 /// time, the counters, and the opened result checked against plaintext computed here.
-pub fn report(w: Workload, n: usize, runs: &[PartyRun; 3]) -> WorkloadReport {
+pub fn report(w: Workload, n: usize, security: Security, runs: &[PartyRun; 3]) -> WorkloadReport {
     let (x, y) = dataset(n);
     let agree = runs.iter().all(|r| r.opened == runs[0].opened);
     let (ok, result) = check(w, &x, &y, &runs[0].opened);
     let bytes = [0, 1, 2].map(|i| runs[i].bytes);
-    let theory = theoretical_words(w, n).map(|words| 8 * words);
+    let theory = theoretical_words(w, n, security).map(|words| 8 * words);
     WorkloadReport {
         workload: w,
         n,
+        security,
         seconds: runs.iter().map(|r| r.seconds).fold(0.0, f64::max),
         bytes_sent_per_party: bytes,
         theoretical_bytes_per_party: theory,
@@ -281,8 +286,20 @@ fn compute(
     }
 }
 
-/// Words each party sends in workload `w` on n values, from the protocols' cost formulas.
-pub fn theoretical_words(w: Workload, n: usize) -> [u64; 3] {
+/// Words each party sends in workload `w` on n values under `security`, from the protocols'
+/// cost formulas (each workload opens its result once; a checked opening adds [`CHECK_WORDS`]).
+pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] {
+    let add = |a: [u64; 3], b: [u64; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
+    let check = if security.checks_openings() {
+        CHECK_WORDS as u64
+    } else {
+        0
+    };
+    add([check; 3], semi_honest_words(w, n))
+}
+
+/// [`theoretical_words`] without the opening's check.
+fn semi_honest_words(w: Workload, n: usize) -> [u64; 3] {
     let n64 = n as u64;
     let add = |a: [u64; 3], b: [u64; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
     let each = |k: u64| [k, k, k];
@@ -367,14 +384,17 @@ mod tests {
     #[test]
     fn every_workload_is_correct_and_sends_exactly_the_formula() {
         for n in [0usize, 1, 2, 130, 1000] {
-            for w in Workload::ALL {
-                let r = run_workload(w, n);
+            for (w, security) in Workload::ALL
+                .into_iter()
+                .flat_map(|w| Security::ALL.map(|s| (w, s)))
+            {
+                let r = run_workload(w, n, security);
                 if n >= 2 {
-                    assert!(r.correct, "{w:?} n={n}: {}", r.result);
+                    assert!(r.correct, "{w:?} n={n} {security}: {}", r.result);
                 }
                 assert_eq!(
                     r.bytes_sent_per_party, r.theoretical_bytes_per_party,
-                    "{w:?} n={n}"
+                    "{w:?} n={n} {security}"
                 );
             }
         }

@@ -14,6 +14,7 @@
 //! as a log, its peers' cosignatures on its own heads ([`Store::latest_cosigned_head`]).
 #![forbid(unsafe_code)]
 
+mod abort_log;
 pub mod baseline;
 mod consents;
 mod erasure;

@@ -45,6 +45,29 @@ impl Store {
                 "{kind:?} entries do not record a use of patients' data"
             )));
         }
+        self.anchor_with_text(kind, subject, text, actor, now, |store, batch, leaf| {
+            for p in patients {
+                batch.put_cf(store.cf(layout::PATIENT_LOG), patient_log_key(p, leaf), []);
+            }
+            match spend {
+                Some(spend) => store.charge_privacy(batch, spend),
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// Anchors an entry whose content is `text` (content hash SHA-256 of it), kept beside the
+    /// entry, with whatever `more` adds to the same synced write for the entry's leaf index;
+    /// returns the leaf index and the new signed head.
+    pub(crate) fn anchor_with_text(
+        &mut self,
+        kind: EntryKind,
+        subject: [u8; 32],
+        text: &str,
+        actor: [u8; 32],
+        now: Timestamp,
+        more: impl FnOnce(&Store, &mut WriteBatch, u64) -> Result<(), StoreError>,
+    ) -> Result<(u64, String), StoreError> {
         let entry = LedgerEntry {
             kind,
             subject,
@@ -61,12 +84,7 @@ impl Store {
             leaf.to_be_bytes(),
             text.as_bytes(),
         );
-        for p in patients {
-            batch.put_cf(self.cf(layout::PATIENT_LOG), patient_log_key(p, leaf), []);
-        }
-        if let Some(spend) = spend {
-            self.charge_privacy(&mut batch, spend)?;
-        }
+        more(self, &mut batch, leaf)?;
         let head = self.close_block(&mut batch, &frontier, now);
         self.write_durably(batch)?;
         self.advance(frontier, &head);

@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use hdg_ledger::{Checkpoint, EntryKind, Frontier, Hash, LedgerEntry, NoteVerifier, leaf_hash};
+use hdg_ledger::{
+    Checkpoint, EntryKind, Frontier, Hash, LedgerEntry, NoteVerifier, leaf_hash, sha256,
+};
 use hdg_schema::{Pseudonym, RecordHandle};
 use rocksdb::IteratorMode;
 use sha2::{Digest, Sha256};
@@ -173,6 +175,16 @@ impl Store {
                     }
                 }
                 EntryKind::ShareReceipt => self.check_share_receipt(index, &entry, &mut shares)?,
+                EntryKind::Abort => {
+                    let text = self.entry_text(index).map_err(VerifyError::from)?;
+                    if text.map(|t| sha256(t.as_bytes())) != Some(entry.content_hash) {
+                        return Err(bad(
+                            "abort",
+                            index,
+                            "the stored reason is missing or differs from the anchored one",
+                        ));
+                    }
+                }
                 _ => {}
             }
             summary.leaves += 1;

@@ -230,3 +230,28 @@ fn heads_signed_after_the_node_key_was_replaced_fail_against_the_published_key()
     assert_eq!((kind.as_str(), id.as_str()), ("head", "2"));
     assert!(what.contains("signature"), "{what}");
 }
+
+/// An abort's stored reason (which names the parties) cannot be rewritten to blame others.
+#[test]
+fn abort_reason_rewritten() {
+    let (dir, _, vkey) = two_blocks();
+    let reason = "reveal: P1 found that what P0 sent disagrees with the copy P2 holds";
+    let leaf = {
+        let mut store = Store::open(dir.path(), false, &keys()).unwrap();
+        let (leaf, _) = store.anchor_abort([7; 32], reason, [9; 32], t(3)).unwrap();
+        assert_eq!(store.entry_text(leaf).unwrap().as_deref(), Some(reason));
+        store
+            .verify(&NoteVerifier::from_vkey(&vkey).unwrap())
+            .unwrap();
+        leaf
+    };
+    tamper(dir.path(), |db| {
+        let other = reason
+            .replace("P0 sent", "P2 sent")
+            .replace("P2 holds", "P0 holds");
+        db.put_cf(cf(db, layout::ENTRY_TEXT), leaf.to_be_bytes(), other)
+            .unwrap();
+    });
+    let (kind, id, _) = verify_fails(dir.path(), &vkey);
+    assert_eq!((kind.as_str(), id), ("abort", leaf.to_string()));
+}

@@ -196,7 +196,7 @@ fn bench_mpc(n: usize, json: bool) -> anyhow::Result<ExitCode> {
     use hdg_mpc::workloads::{Workload, run_workload};
     let reports: Vec<_> = Workload::ALL
         .into_iter()
-        .map(|w| run_workload(w, n))
+        .map(|w| run_workload(w, n, hdg_mpc::Security::default()))
         .collect();
     if json {
         for r in &reports {

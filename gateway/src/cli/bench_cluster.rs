@@ -17,6 +17,7 @@ use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use hdg_mpc::Security;
 use hdg_mpc::workloads::{PartyRun, Workload, WorkloadReport, report, run_workload};
 use hdg_schema::Mode;
 use hdg_storage::{KeySource, SecretKey, Store};
@@ -77,7 +78,12 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.reps > 0, "--reps must be at least 1");
     let tmp = tempfile::tempdir()?;
     let root = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-    let layout = LocalCluster::write(&root.join("cluster"), 256 << 20, PrivacyMode::Exact)?;
+    let layout = LocalCluster::write(
+        &root.join("cluster"),
+        256 << 20,
+        PrivacyMode::Exact,
+        Security::default(),
+    )?;
 
     let ingest = if args.ingest > 0 {
         Some(bench_ingest(&root, layout.clone(), args.ingest)?)
@@ -98,9 +104,12 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
     };
     let mut rows = Vec::new();
     for (w, runs) in Workload::ALL.into_iter().zip(quic) {
-        let reports: Vec<WorkloadReport> = runs.iter().map(|r| report(w, args.n, r)).collect();
+        let reports: Vec<WorkloadReport> = runs
+            .iter()
+            .map(|r| report(w, args.n, Security::default(), r))
+            .collect();
         let memory: Vec<f64> = (0..args.reps)
-            .map(|_| run_workload(w, args.n).seconds)
+            .map(|_| run_workload(w, args.n, Security::default()).seconds)
             .collect();
         let correct = reports.iter().all(|r| r.correct);
         rows.push(Row {

@@ -74,7 +74,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
 
     let cluster_dir = root.join("cluster");
-    let layout = LocalCluster::write(&cluster_dir, DEMO_MAX_BODY, PrivacyMode::Dp)?;
+    let layout = LocalCluster::write(
+        &cluster_dir,
+        DEMO_MAX_BODY,
+        PrivacyMode::Dp,
+        hdg_mpc::Security::Malicious,
+    )?;
     // The plaintext reference, with pseudonyms and record handles as each home node derives
     // them (its keys): read before the nodes open their stores.
     let plain = plaintext(&layout, &homes)?;

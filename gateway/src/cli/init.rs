@@ -18,6 +18,8 @@ use ed25519_dalek::SigningKey;
 use hdg_storage::{KeySource, SecretKey, Store};
 
 use super::cluster_file::{CLUSTER_FILE, ClusterFile, ClusterNode};
+use hdg_mpc::Security;
+
 use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig, PrivacyMode};
 use crate::node::consent::Purpose;
 use crate::node::registry::{IdentityEntry, RegistryFile, Role};
@@ -55,6 +57,21 @@ pub struct Args {
     /// default); `exact`: exact answers, for synthetic data only (needs --without-consent).
     #[arg(long, default_value = "dp", value_parser = privacy_mode)]
     privacy: PrivacyMode,
+    /// `malicious`: the parties check each other and abort when one deviates (the default);
+    /// `semi-honest`: no checks, for benchmarks.
+    #[arg(long, default_value = "malicious")]
+    security: Security,
+}
+
+/// The rules a cluster's nodes share (and compare before every query).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClusterRules {
+    /// Queries use only rows a patient's consent covers.
+    pub consent_required: bool,
+    /// Exact or differentially private answers.
+    pub privacy: PrivacyMode,
+    /// Whether the parties check each other.
+    pub security: Security,
 }
 
 /// Parses `--privacy`.
@@ -119,8 +136,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.cluster,
         args.base_port,
         args.max_body_bytes,
-        !args.without_consent,
-        args.privacy,
+        ClusterRules {
+            consent_required: !args.without_consent,
+            privacy: args.privacy,
+            security: args.security,
+        },
     )?;
     println!(
         "cluster of {} nodes in {}",
@@ -141,16 +161,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Writes a three-node cluster into `dir` (see the module doc): ports from `base_port` or
 /// free ones, request bodies capped at `max_body_bytes`, queries restricted to consented rows
-/// when `consent_required`, answers exact or private by `privacy` (exact is refused with
-/// consent). Refuses to overwrite a cluster.
+/// when `rules.consent_required`, answers exact or private by `rules.privacy` (exact is refused
+/// with consent), checks by `rules.security`. Refuses to overwrite a cluster.
 pub fn write_cluster(
     dir: &Path,
     base_port: Option<u16>,
     max_body_bytes: usize,
-    consent_required: bool,
-    privacy: PrivacyMode,
+    rules: ClusterRules,
 ) -> anyhow::Result<ClusterLayout> {
     const NODES: usize = 3;
+    let ClusterRules {
+        consent_required,
+        privacy,
+        security,
+    } = rules;
     ensure!(
         !(consent_required && privacy == PrivacyMode::Exact),
         "--privacy exact is for synthetic data only: it needs --without-consent"
@@ -199,6 +223,7 @@ pub fn write_cluster(
             clock_skew_ms: crate::node::config::DEFAULT_CLOCK_SKEW_MS,
             consent_required,
             privacy,
+            security,
             dp_delta: crate::node::config::DEFAULT_DP_DELTA,
             dp_max_epsilon: crate::node::config::DEFAULT_DP_MAX_EPSILON,
             dp_budget_epsilon: crate::node::config::DEFAULT_DP_BUDGET_EPSILON,

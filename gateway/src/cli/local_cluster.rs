@@ -13,10 +13,11 @@ use serde_json::Value;
 
 use super::http::{NodeUrl, get, post_with_headers};
 use super::ingest::{content_type_of, now};
-use super::init::{ClusterLayout, write_cluster};
+use super::init::{ClusterLayout, ClusterRules, write_cluster};
 use super::query::read_seed;
 use crate::node::config::PrivacyMode;
 use crate::node::ingest_auth::sign_ingest;
+use hdg_mpc::Security;
 
 /// How long one health request may take.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,13 +35,19 @@ pub struct LocalCluster {
 impl LocalCluster {
     /// Writes a cluster for a synthetic cohort into `dir` (request bodies up to
     /// `max_body_bytes`; no consent rule, as synthetic patients cannot be asked; answers exact
-    /// or private by `privacy`); nothing runs yet.
+    /// or private by `privacy`, checking each other by `security`); nothing runs yet.
     pub fn write(
         dir: &Path,
         max_body_bytes: usize,
         privacy: PrivacyMode,
+        security: Security,
     ) -> anyhow::Result<ClusterLayout> {
-        write_cluster(dir, None, max_body_bytes, false, privacy)
+        let rules = ClusterRules {
+            consent_required: false,
+            privacy,
+            security,
+        };
+        write_cluster(dir, None, max_body_bytes, rules)
     }
 
     /// Starts the three nodes of the cluster `layout` in `dir`.

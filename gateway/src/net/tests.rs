@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
+use hdg_mpc::Security;
 use hdg_mpc::workloads::{Workload, run_workload, run_workload_with};
 use hdg_mpc::{Channel, ChannelError, PartyId, SessionId};
 use quinn::crypto::rustls::QuicClientConfig;
@@ -36,8 +37,8 @@ fn workloads_over_quic_equal_plaintext_and_send_the_in_memory_bytes() {
         let n = 3_000;
         let session = SessionId::random();
         let channels = cluster.open_session(&session).unwrap();
-        let quic = run_workload_with(w, n, &session, boxed(channels));
-        let memory = run_workload(w, n);
+        let quic = run_workload_with(w, n, Security::default(), &session, boxed(channels));
+        let memory = run_workload(w, n, Security::default());
         assert!(quic.correct, "{w:?} over QUIC: {}", quic.result);
         assert_eq!(quic.result, memory.result, "{w:?}");
         assert_eq!(
@@ -412,8 +413,8 @@ fn measure_workloads_over_quic_and_in_memory() {
         for w in Workload::ALL {
             let session = SessionId::random();
             let channels = cluster.open_session(&session).unwrap();
-            let quic = run_workload_with(w, n, &session, boxed(channels));
-            let memory = run_workload(w, n);
+            let quic = run_workload_with(w, n, Security::default(), &session, boxed(channels));
+            let memory = run_workload(w, n, Security::default());
             println!(
                 "{pass} {w:?} {:.3} {:.3} {:?} {} {}",
                 quic.seconds,

@@ -132,6 +132,7 @@ fn kind_name(kind: EntryKind) -> &'static str {
         EntryKind::Access => "access",
         EntryKind::ShareReceipt => "share receipt",
         EntryKind::Registry => "registry",
+        EntryKind::Abort => "abort",
     }
 }
 

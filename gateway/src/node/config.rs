@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use hdg_mpc::Security;
+
 use crate::net::identity::NodeKey;
 use crate::node::query::privacy::{DpRules, Privacy};
 
@@ -183,6 +185,10 @@ pub struct NodeConfig {
     /// researcher's budget; `exact`: exact answers, for synthetic data and benchmarks only.
     #[serde(default)]
     pub privacy: PrivacyMode,
+    /// `malicious` (the default): the parties check what their peers send and abort, naming
+    /// the parties concerned, when one deviates; `semi-honest`: no checks, for benchmarks.
+    #[serde(default)]
+    pub security: Security,
     /// The delta every query's epsilon is stated at (0 < delta < 1e-3).
     #[serde(default = "default_dp_delta")]
     pub dp_delta: f64,
@@ -440,6 +446,7 @@ mod tests {
             clock_skew_ms: 60_000,
             consent_required: true,
             privacy: PrivacyMode::Dp,
+            security: Security::Malicious,
             dp_delta: DEFAULT_DP_DELTA,
             dp_max_epsilon: DEFAULT_DP_MAX_EPSILON,
             dp_budget_epsilon: DEFAULT_DP_BUDGET_EPSILON,

@@ -250,7 +250,12 @@ pub async fn answer_query(
         };
         let charge = charge.map(|(_, c)| c);
         let mut answer = run_selected(&selection, &setup, channel, &query, &worker.policy, charge)
-            .map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
+            .map_err(|e| {
+                if e.is_abort() {
+                    record_abort(&worker, &session, researcher, &e);
+                }
+                Refusal::new(query_status(&e), e.to_string())
+            })?;
         answer.ledger_index = Some(ledger_index);
         // Signed last, over every field: the coordinator relays it and cannot change it.
         sign_answer(&worker.node_key, &digest, &mut answer);
@@ -262,6 +267,24 @@ pub async fn answer_query(
         warn!(status = r.status, reason = %r.reason, "query failed at this party");
     }
     outcome
+}
+
+/// Anchors the abort of `session` in this party's ledger, with the reason (which names the
+/// parties concerned and the step, never a value). A failure to write is logged: the refusal
+/// goes out either way.
+fn record_abort(state: &NodeState, session: &SessionId, researcher: [u8; 32], e: &QueryError) {
+    let mut guard = state
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(store) = guard.as_mut() else {
+        return;
+    };
+    match store.anchor_abort(session.0, &e.to_string(), researcher, now()) {
+        Ok((_, head)) => state.ledger_written(store, Some(head)),
+        Err(err) => warn!(%err, "cannot record the query's abort in the ledger"),
+    }
+    warn!(reason = %e, "query aborted: a party deviated from the protocol");
 }
 
 /// A private query's charge at this party: the spend to write with its ledger entry and what
@@ -341,7 +364,7 @@ pub(crate) fn exchange_publics(
 }
 
 /// The HTTP status of a query failure: 400 for a query the catalog or the rules refuse as
-/// asked, 409 when the parties' row sets differ, 422 for a cohort below the minimum, 502 for
+/// asked, 409 when the parties' row sets differ or a party deviated (an abort), 422 for a cohort below the minimum, 502 for
 /// a failure of the links or the protocol, 500 for the store.
 pub fn query_status(e: &QueryError) -> u16 {
     match e {
@@ -350,6 +373,7 @@ pub fn query_status(e: &QueryError) -> u16 {
         | QueryError::WindowNotWholeDays
         | QueryError::Filter { .. }
         | QueryError::Value(_) => 400,
+        e if e.is_abort() => 409,
         QueryError::RowSetMismatch { .. } | QueryError::InconsistentShares { .. } => 409,
         QueryError::EpsilonRequired
         | QueryError::EpsilonOutOfRange { .. }
@@ -418,6 +442,22 @@ mod tests {
             }),
             409
         );
+        // A deviation the checks found is an abort (409), a failing link is not (502).
+        let deviation = QueryError::Stats(hdg_mpc::stats::StatsError::Protocol(
+            hdg_mpc::ProtocolError::Deviation {
+                step: "reveal bits",
+                sender: PartyId::P0,
+                witness: PartyId::P2,
+                reporter: PartyId::P1,
+            },
+        ));
+        assert!(deviation.is_abort());
+        assert_eq!(query_status(&deviation), 409);
+        let link = QueryError::Stats(hdg_mpc::stats::StatsError::Protocol(
+            hdg_mpc::ProtocolError::Channel(hdg_mpc::ChannelError::Closed { peer: PartyId::P2 }),
+        ));
+        assert!(!link.is_abort());
+        assert_eq!(query_status(&link), 502);
     }
 
     #[test]

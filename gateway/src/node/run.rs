@@ -142,6 +142,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
             min_cohort: config.min_cohort,
             consent_required: config.consent_required,
             privacy: config.privacy_rules(),
+            security: config.security,
         },
         enrolled,
         clock_skew: Duration::from_millis(config.clock_skew_ms),

@@ -4,6 +4,7 @@
 //! (one message); b2 is an arithmetic sharing of itself for free (its holders P1, P2 put it in
 //! share x_2). Then b = t ^ b2 = t + b2 - 2*t*b2: one multiplication.
 
+use crate::fault::Point;
 use crate::protocols::BLOCK;
 use crate::protocols::input::input;
 use crate::protocols::mul::{mul, reshare};
@@ -101,7 +102,7 @@ pub fn count_ones(
                     sum_tb[sg] = sum_tb[sg].wrapping_add(s1[j]);
                 }
             }
-            party.send(me.prev(), &t0)?;
+            party.send(me.prev(), &t0, Point::Input)?;
         }
         1 => {
             // holds (t1 = F(k1), t2 = F(k_all)) and b2 as its `b`; local term t1 * b2.

@@ -1,6 +1,7 @@
 //! AND of boolean shares, bit-sliced: the multiplication formula with AND for * and XOR for +,
 //! z_i = x_i&y_i ^ x_i&y_{i+1} ^ x_{i+1}&y_i ^ F(k_i) ^ F(k_{i+1}); P_i sends z_i to P_{i-1}.
 
+use crate::fault::Point;
 use crate::protocols::BLOCK;
 use crate::{BoolShares, Party, ProtocolError};
 
@@ -47,7 +48,7 @@ pub(crate) fn and_planes(
         }
     }
     let me = party.id();
-    party.send(me.prev(), &z)?;
+    party.send(me.prev(), &z, Point::Product)?;
     let from_next = party.recv(me.next(), total, step)?;
     Ok((z, from_next))
 }

@@ -12,6 +12,7 @@ use rand::CryptoRng;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use crate::fault::Point;
 use crate::prf::{Prf, PrfKind};
 use crate::{ArithShares, Party, PartyId, ProtocolError};
 
@@ -50,7 +51,7 @@ pub fn input(
             party.fill_all_at(op, start, &mut all[..end - start]);
             k.sub_assign(&mut own[start..end], &all[..end - start]);
         }
-        party.send(me.prev(), &own)?;
+        party.send(me.prev(), &own, Point::Input)?;
         Ok(ArithShares::new(own, next))
     } else if me == owner.next() {
         Ok(ArithShares::new(
@@ -89,7 +90,7 @@ pub fn input_sum(party: &mut Party, own: &[u64], n: usize) -> Result<ArithShares
     k.sub_assign(&mut masked, &next);
     let all = party.stream_all(op, n);
     k.sub_assign(&mut masked, &all);
-    party.send(me.prev(), &masked)?;
+    party.send(me.prev(), &masked, Point::Input)?;
     total.add_assign(&ArithShares::new(masked, next));
     // My previous party's input: I am its next, so I hold its two PRF components.
     let op = ops[me.prev().index()];

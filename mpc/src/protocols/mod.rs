@@ -12,6 +12,7 @@ pub mod mul;
 pub mod reveal;
 pub mod seal;
 pub mod select;
+pub(crate) mod verdict;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -24,3 +25,6 @@ mod tests;
 
 #[cfg(test)]
 mod privacy_tests;
+
+#[cfg(test)]
+mod deviation_tests;

@@ -5,6 +5,7 @@
 //! ends with (z_i, z_{i+1}). The PRF is expanded block by block into cache-resident buffers and
 //! fused with the local step.
 
+use crate::fault::Point;
 use crate::protocols::BLOCK;
 use crate::{ArithShares, Party, ProtocolError};
 
@@ -49,7 +50,7 @@ pub(crate) fn reshare(
     step: &'static str,
 ) -> Result<ArithShares, ProtocolError> {
     let me = party.id();
-    party.send(me.prev(), &z)?;
+    party.send(me.prev(), &z, Point::Product)?;
     let from_next = party.recv(me.next(), z.len(), step)?;
     Ok(ArithShares::new(z, from_next))
 }

@@ -1,15 +1,36 @@
 //! Opening shared values to all three parties: P_i sends x_i to P_{i+1}, the one share it lacks.
+//!
+//! Checked (under [`Security::Malicious`](crate::Security)): the share P_{i+1} lacks has a
+//! second holder, P_{i+2}, which sends P_{i+1} a digest of its copy in the same round. P_{i+1}
+//! compares the digest with the values it received before it adds them to anything, so a party
+//! that lies about its share is caught by the one it lies to, who names the pair (the sender of
+//! the values and the sender of the digest: one of the two deviated). The digest is BLAKE3 over
+//! the session, the operation counter and the values: a digest from another opening never
+//! matches. It hides nothing and needs to: the receiver is about to learn the values anyway.
+//! Then the three parties exchange verdicts ([`agree`]), so that all stop when one does.
 
+use crate::fault::Point;
 use crate::kernels::words_for;
+use crate::protocols::BLOCK;
+use crate::protocols::verdict::{Deviation, VERDICT_WORDS, agree};
 use crate::{ArithShares, BoolShares, Party, ProtocolError};
+
+/// Words of an opening's check digest (32 bytes).
+pub const DIGEST_WORDS: usize = 4;
+
+/// Words a checked opening adds to what each party sends: the digest and a verdict to each
+/// peer (in three messages more, and one round more).
+pub const CHECK_WORDS: usize = DIGEST_WORDS + 2 * VERDICT_WORDS;
+
+/// Messages a checked opening adds for each party.
+pub const CHECK_MESSAGES: u64 = 3;
 
 /// Opens x to every party.
 ///
-/// Cost: one round; every party sends n ring elements to its next party.
+/// Cost: one round; every party sends n ring elements to its next party. Checked: also a
+/// 32-byte digest to its previous party, then a second round of 3 words to each peer.
 pub fn reveal(party: &mut Party, x: &ArithShares) -> Result<Vec<u64>, ProtocolError> {
-    let me = party.id();
-    party.send(me.next(), &x.a)?;
-    let mut v = party.recv(me.prev(), x.len(), "reveal")?;
+    let mut v = open_missing(party, &x.a, &x.b, x.len(), "reveal")?;
     let k = party.kernels();
     k.add_assign(&mut v, &x.a);
     k.add_assign(&mut v, &x.b);
@@ -18,15 +39,67 @@ pub fn reveal(party: &mut Party, x: &ArithShares) -> Result<Vec<u64>, ProtocolEr
 
 /// Opens shared bits to every party.
 ///
-/// Cost: one round; every party sends ceil(n/64) words to its next party.
+/// Cost: one round; every party sends ceil(n/64) words to its next party. Checked: as
+/// [`reveal`].
 pub fn reveal_bits(party: &mut Party, x: &BoolShares) -> Result<Vec<bool>, ProtocolError> {
-    let me = party.id();
-    party.send(me.next(), &x.a)?;
-    let missing = party.recv(me.prev(), words_for(x.len), "reveal bits")?;
+    let missing = open_missing(party, &x.a, &x.b, words_for(x.len), "reveal bits")?;
     Ok((0..x.len)
         .map(|i| {
             let w = i / 64;
             ((x.a[w] ^ x.b[w] ^ missing[w]) >> (i % 64)) & 1 == 1
         })
         .collect())
+}
+
+/// Sends my component `a` to my next party (it lacks it) and, when checked, the digest of my
+/// component `b` to my previous party (it lacks that one); returns the component I lack, from
+/// my previous party, once it matches my next party's digest of its copy and no party reports
+/// a difference ([`agree`]).
+fn open_missing(
+    party: &mut Party,
+    a: &[u64],
+    b: &[u64],
+    len: usize,
+    step: &'static str,
+) -> Result<Vec<u64>, ProtocolError> {
+    let me = party.id();
+    let op = party.next_op();
+    let checked = party.security().checks_openings();
+    party.send(me.next(), a, Point::Opening)?;
+    if checked {
+        let digest = opening_digest(party, op, b);
+        party.send(me.prev(), &digest, Point::OpeningCheck)?;
+    }
+    let missing = party.recv(me.prev(), len, step)?;
+    if checked {
+        let witness = party.recv(me.next(), DIGEST_WORDS, step)?;
+        let found = (witness != opening_digest(party, op, &missing)).then(|| Deviation {
+            sender: me.prev(),
+            witness: me.next(),
+        });
+        agree(party, found, step)?;
+    }
+    Ok(missing)
+}
+
+/// BLAKE3 of the session, the operation and the values, as four words.
+fn opening_digest(party: &Party, op: u64, values: &[u64]) -> [u64; DIGEST_WORDS] {
+    let mut h = blake3::Hasher::new_derive_key("hdg-mpc 2026 checked opening v1");
+    h.update(&party.session().0);
+    h.update(&op.to_le_bytes());
+    h.update(&(values.len() as u64).to_le_bytes());
+    let mut buf = Vec::with_capacity(8 * BLOCK.min(values.len()));
+    for block in values.chunks(BLOCK) {
+        buf.clear();
+        buf.extend(block.iter().flat_map(|v| v.to_le_bytes()));
+        h.update(&buf);
+    }
+    let out = h.finalize();
+    std::array::from_fn(|i| {
+        u64::from_le_bytes(
+            out.as_bytes()[8 * i..8 * i + 8]
+                .try_into()
+                .expect("8 bytes"),
+        )
+    })
 }

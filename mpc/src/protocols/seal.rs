@@ -18,6 +18,7 @@ use thiserror::Error;
 use x25519_dalek::{EphemeralSecret, PublicKey, StaticSecret};
 use zeroize::Zeroize;
 
+use crate::fault::Point;
 use crate::{ArithShares, Party, PartyId, SessionId};
 
 const SEAL_CONTEXT: &str = "hdg-mpc 2025 sealed output share v1";
@@ -128,10 +129,16 @@ pub fn seal_output<R: CryptoRng + ?Sized>(
     );
     let cipher = ChaCha20Poly1305::new(&Key::from(key));
     key.zeroize();
+    let mut pair: Vec<u64> = x.a.iter().chain(&x.b).copied().collect();
+    if let Some(altered) = party.tampered(Point::Seal, &pair) {
+        pair.zeroize();
+        pair = altered;
+    }
     let mut plain = Vec::with_capacity(16 * x.len());
-    for v in x.a.iter().chain(&x.b) {
+    for v in &pair {
         plain.extend_from_slice(&v.to_le_bytes());
     }
+    pair.zeroize();
     let ciphertext = cipher
         .encrypt(
             &Nonce::default(),

@@ -18,7 +18,7 @@ pub mod select;
 mod tests;
 
 use hdg_mpc::stats::{SealedAggregates, StatsError};
-use hdg_mpc::{ChannelError, PartyId, SetupError};
+use hdg_mpc::{ChannelError, PartyId, ProtocolError, SetupError};
 use hdg_schema::ValueError;
 use hdg_storage::StoreError;
 use serde::{Deserialize, Serialize};
@@ -195,7 +195,7 @@ pub enum QueryError {
     /// The parties' query rules (minimum cohort, consent) differ: their configs disagree, and
     /// nothing is computed.
     #[error(
-        "party {peer} has other query rules (minimum cohort or consent) than this party {me}; the cluster's configs must agree"
+        "party {peer} has other query rules (minimum cohort, consent, privacy or security mode) than this party {me}; the cluster's configs must agree"
     )]
     PolicyMismatch {
         /// This party.
@@ -282,6 +282,20 @@ pub enum QueryError {
     /// No noise can be sized for the query (epsilon too small for the clip range).
     #[error("{0}")]
     Noise(#[from] hdg_mpc::dp::accounting::PlanError),
+}
+
+impl QueryError {
+    /// Whether the computation stopped because a party deviated from the protocol and the
+    /// checks found it (an abort, which every party that stops records in its ledger).
+    pub fn is_abort(&self) -> bool {
+        matches!(
+            self,
+            QueryError::InconsistentShares { .. }
+                | QueryError::Stats(StatsError::Protocol(
+                    ProtocolError::Deviation { .. } | ProtocolError::MalformedVerdict { .. }
+                ))
+        )
+    }
 }
 
 /// Serde for 32-byte keys and digests as 64 hex digits.

@@ -4,7 +4,7 @@
 
 use hdg_mpc::stats::private::{PrivateInput, private_release};
 use hdg_mpc::stats::{Aggregates, ValueBound, filtered, histogram, moments, order};
-use hdg_mpc::{Channel, Party, PartyId, PrfKind, PublicKey, SessionId, SessionSecret};
+use hdg_mpc::{Channel, Party, PartyId, PrfKind, PublicKey, Security, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
 
 use super::filter::indicator;
@@ -26,12 +26,18 @@ pub struct QueryPolicy {
     pub consent_required: bool,
     /// Exact or differentially private answers ([`privacy`]).
     pub privacy: Privacy,
+    /// Whether the parties check each other ([`Security`]).
+    pub security: Security,
 }
 
 impl QueryPolicy {
     /// The rules as words, for the parties' comparison before computing.
     fn words(&self) -> Vec<u64> {
-        let mut w = vec![self.min_cohort, u64::from(self.consent_required)];
+        let security = match self.security {
+            Security::SemiHonest => 0,
+            Security::Malicious => 1,
+        };
+        let mut w = vec![self.min_cohort, u64::from(self.consent_required), security];
         match self.privacy {
             Privacy::Exact => w.push(0),
             Privacy::Dp(rules) => {
@@ -51,6 +57,14 @@ pub struct Charge {
     pub cost: u64,
     /// Spent before this query, nano-rho.
     pub spent_before: u64,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// A deviation from the protocol that the next party set up on this thread makes (tests
+    /// that show the others catch it).
+    pub(crate) static DEVIATE: std::cell::Cell<Option<hdg_mpc::fault::Fault>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// What a party needs to join a query's MPC session.
@@ -112,7 +126,8 @@ pub fn run_selected(
     // The same rows at the three parties (the digests agree), so all three refuse alike.
     limits::check_work(q, rows, private.is_some())?;
     if let Some((_, _, plan)) = private {
-        return run_private(selection, setup, channel, q, bounds, plan);
+        let party = setup.establish(channel, policy.security)?;
+        return run_private(selection, setup, party, q, bounds, plan);
     }
     let filtered = matches!(q.statistic, Statistic::FilteredMean { .. });
     // The rule counts patients, not rows: many rows of one patient are still that patient.
@@ -127,7 +142,7 @@ pub fn run_selected(
             }
         });
     }
-    let mut party = setup.establish(channel)?;
+    let mut party = setup.establish(channel, policy.security)?;
     let aggregates = compute(&mut party, q, selection, bounds, policy)?;
     let bytes_sent = party.stats().bytes_sent;
     Ok(setup.answer(&party, q, &aggregates, (rows, &digest), bytes_sent))
@@ -135,15 +150,25 @@ pub fn run_selected(
 
 impl PartySetup<'_> {
     /// Opens this party's MPC session over `channel`.
-    fn establish(&self, channel: Box<dyn Channel>) -> Result<Party, QueryError> {
-        Ok(Party::establish(
+    fn establish(
+        &self,
+        channel: Box<dyn Channel>,
+        security: Security,
+    ) -> Result<Party, QueryError> {
+        let mut party = Party::establish(
             self.me,
             self.session,
             self.secret,
             self.publics,
             PrfKind::DEFAULT,
             channel,
-        )?)
+        )?;
+        party.set_security(security);
+        #[cfg(test)]
+        if let Some(fault) = DEVIATE.take() {
+            party.inject(fault);
+        }
+        Ok(party)
     }
 
     /// This party's answer: `aggregates` sealed to the researcher and bound to the query, with
@@ -197,12 +222,11 @@ fn plan_word(sigma2: &[u64]) -> u64 {
 fn run_private(
     selection: &Selection,
     setup: &PartySetup<'_>,
-    channel: Box<dyn Channel>,
+    mut party: Party,
     q: &Query,
     bounds: [ValueBound; 2],
     (release, clip_needed, sigma2): Plan,
 ) -> Result<PartyAnswer, QueryError> {
-    let mut party = setup.establish(channel)?;
     let input = PrivateInput {
         x: &selection.shares[0],
         y: selection.shares.get(1),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use hdg_mpc::fault::{Fault, Point};
 use hdg_mpc::memory::memory_channels;
 use hdg_mpc::ring::encode;
 use hdg_mpc::stats::{StatValue, open_aggregates};
@@ -151,6 +152,7 @@ fn policy(min_cohort: u64) -> QueryPolicy {
         min_cohort,
         consent_required: false,
         privacy: super::privacy::Privacy::Exact,
+        security: hdg_mpc::Security::Malicious,
     }
 }
 
@@ -162,6 +164,17 @@ fn run_with_policies(
     policies: [QueryPolicy; 3],
     charges: [Option<super::run::Charge>; 3],
 ) -> [Outcome; 3] {
+    run_deviating(p, q, channels, (policies, charges), None)
+}
+
+/// [`run_with_policies`] with party `fault.0` deviating from the protocol as `fault.1` says.
+fn run_deviating(
+    p: &Parties,
+    q: &Query,
+    channels: [Box<dyn Channel>; 3],
+    (policies, charges): ([QueryPolicy; 3], [Option<super::run::Charge>; 3]),
+    fault: Option<(usize, Fault)>,
+) -> [Outcome; 3] {
     let session = SessionId::random();
     let secrets = [0, 1, 2].map(|_| SessionSecret::random());
     let publics = [0, 1, 2].map(|i| secrets[i].public());
@@ -171,6 +184,9 @@ fn run_with_policies(
             let (store, secret, session, publics) = (&p.stores[i], &secrets[i], &session, &publics);
             s.spawn(move || {
                 let me = PartyId::ALL[i];
+                if let Some((_, f)) = fault.filter(|(cheat, _)| *cheat == i) {
+                    super::run::DEVIATE.set(Some(f));
+                }
                 let setup = PartySetup {
                     me,
                     session,
@@ -597,6 +613,7 @@ fn private_policy() -> QueryPolicy {
             budget_epsilon: 100.0,
             period_days: 30,
         }),
+        security: hdg_mpc::Security::Malicious,
     }
 }
 
@@ -801,5 +818,45 @@ fn an_altered_share_copy_stops_every_party_naming_the_pair() {
     let researcher = StaticSecret::random_from_rng(&mut rand::rng());
     for o in run_memory(&p, &query(Statistic::Mean, HBA1C, &researcher)) {
         assert!(o.is_ok(), "{o:?}");
+    }
+}
+
+/// A party that lies about its share of the opened cohort bit of a filtered mean is caught:
+/// both honest parties abort naming the liar and the holder of the second copy (409), and
+/// nothing is sealed; whichever party lies.
+#[test]
+fn a_lie_about_the_opened_cohort_bit_aborts_the_honest_parties() {
+    let mut p = parties();
+    let obs = observations(GLUCOSE, 30);
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let statistic = filter::filtered_mean(GLUCOSE, "value > 126", 10).unwrap();
+    let q = query(statistic, GLUCOSE, &researcher);
+    for cheat in 0..3 {
+        let fault = Fault {
+            point: Point::Opening,
+            occurrence: 0,
+            element: 0,
+            delta: 1,
+        };
+        let [a, b, c] = memory_channels(Duration::from_secs(30));
+        let channels: [Box<dyn Channel>; 3] = [Box::new(a), Box::new(b), Box::new(c)];
+        let out = run_deviating(
+            &p,
+            &q,
+            channels,
+            ([policy(10); 3], [None; 3]),
+            Some((cheat, fault)),
+        );
+        let liar = PartyId::ALL[cheat];
+        for honest in [liar.next(), liar.prev()] {
+            let e = out[honest.index()]
+                .as_ref()
+                .expect_err("an honest party aborts");
+            assert!(e.is_abort(), "{e}");
+            assert_eq!(crate::node::query_party::query_status(e), 409);
+            let text = e.to_string();
+            assert!(text.contains(&liar.to_string()), "{text}");
+        }
     }
 }

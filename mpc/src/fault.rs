@@ -1,0 +1,95 @@
+//! Deviations from the protocol, for tests that show a malicious party is caught.
+//!
+//! A [`Fault`] makes one party alter one element of one of its outgoing messages of a given
+//! [`Point`]. Every message a protocol sends names its point, so a test can reach each place a
+//! cheating party could lie without a second copy of any protocol. A party only deviates when
+//! a fault is set on it, which needs `cfg(test)` or the `fault-injection` feature
+//! ([`crate::Party::inject`]).
+
+use std::cell::Cell;
+
+/// The kind of message a party sends: the places where it can lie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Point {
+    /// The share of a product it reshares (multiplication, dot product, AND).
+    Product,
+    /// The share it sends when it inputs a value.
+    Input,
+    /// The share it sends when a value is opened.
+    Opening,
+    /// The digest of the second copy it sends to check an opening.
+    OpeningCheck,
+    /// Its verdict on a check (agreement, or the pair it found differing).
+    Verdict,
+    /// Its output shares, sealed to the recipient.
+    Seal,
+}
+
+impl Point {
+    /// Every point.
+    pub const ALL: [Point; 6] = [
+        Point::Product,
+        Point::Input,
+        Point::Opening,
+        Point::OpeningCheck,
+        Point::Verdict,
+        Point::Seal,
+    ];
+}
+
+/// One deviation: add `delta` (wrapping) to element `element` (modulo the message length) of
+/// the `occurrence`-th message (from 0) this party sends at `point`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// Where.
+    pub point: Point,
+    /// Which message at that point.
+    pub occurrence: u64,
+    /// Which element of it.
+    pub element: u64,
+    /// What is added; never 0 (that would be no deviation).
+    pub delta: u64,
+}
+
+/// A fault armed on a party: counts the messages at its point until it fires once.
+#[derive(Clone, Debug)]
+pub(crate) struct Armed {
+    fault: Fault,
+    seen: Cell<u64>,
+    fired: Cell<bool>,
+}
+
+impl Armed {
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub(crate) fn new(fault: Fault) -> Armed {
+        assert_ne!(fault.delta, 0, "a fault must change the message");
+        Armed {
+            fault,
+            seen: Cell::new(0),
+            fired: Cell::new(false),
+        }
+    }
+
+    /// The message to send in place of `msg` at `point`: altered once, at the fault's
+    /// occurrence; `None` to send `msg` itself.
+    pub(crate) fn apply(&self, point: Point, msg: &[u64]) -> Option<Vec<u64>> {
+        if point != self.fault.point || self.fired.get() || msg.is_empty() {
+            return None;
+        }
+        let this = self.seen.replace(self.seen.get() + 1);
+        if this != self.fault.occurrence {
+            return None;
+        }
+        self.fired.set(true);
+        let mut out = msg.to_vec();
+        let j = (self.fault.element % msg.len() as u64) as usize;
+        out[j] = out[j].wrapping_add(self.fault.delta);
+        Some(out)
+    }
+
+    /// Whether the deviation happened (the protocol reached the point often enough).
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub(crate) fn fired(&self) -> bool {
+        self.fired.get()
+    }
+}

@@ -1,0 +1,200 @@
+//! A party that deviates from the protocol is caught where the protocols check (SECURITY.md):
+//! each test injects one deviation ([`crate::fault`]) at each party position and asserts that
+//! no honest party goes on with a wrong value, that the deviation is named, and that the same
+//! runs without a fault never abort.
+
+use proptest::prelude::*;
+
+use super::reveal::{CHECK_MESSAGES, CHECK_WORDS, reveal, reveal_bits};
+use super::seal::{RevealError, open_sealed, seal_output};
+use super::testing::share;
+use crate::fault::{Fault, Point};
+use crate::ring::decode_all;
+use crate::{BoolShares, PartyId, ProtocolError, PublicKey, Security, StaticSecret, run_three};
+
+/// Each party's outcome of opening `v` with `fault` injected at `cheat`.
+fn open_with_fault(
+    v: &[i64],
+    cheat: PartyId,
+    fault: Option<Fault>,
+) -> [Result<Vec<i64>, ProtocolError>; 3] {
+    run_three(|p| {
+        let x = share(p, v);
+        if let (true, Some(f)) = (p.id() == cheat, fault) {
+            p.inject(f);
+        }
+        reveal(p, &x).map(|o| decode_all(&o))
+    })
+}
+
+/// Bits `b` shared as P0's input (every party passes the same plaintext).
+fn share_bits(p: &mut crate::Party, b: &[bool]) -> BoolShares {
+    let ones: Vec<i64> = b.iter().map(|x| -(*x as i64)).collect();
+    // the sign bit of -1 is 1: msb of the shared vector gives the bits
+    let x = share(p, &ones);
+    super::a2b::msb(p, &x).expect("msb")
+}
+
+fn fault(point: Point, element: u64, delta: u64) -> Fault {
+    Fault {
+        point,
+        occurrence: 0,
+        element,
+        delta: delta.max(1),
+    }
+}
+
+/// What every honest party must return when `cheat` deviated and `found` names the pair.
+fn all_honest_abort<T: std::fmt::Debug + PartialEq>(
+    out: &[Result<T, ProtocolError>; 3],
+    cheat: PartyId,
+    found: &ProtocolError,
+) -> Result<(), TestCaseError> {
+    for me in [cheat.next(), cheat.prev()] {
+        prop_assert_eq!(out[me.index()].as_ref().err(), Some(found), "at {}", me);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// A lie about an opened share is caught by the party it was sent to, which names the liar
+    /// and the holder of the second copy and tells the third party: both honest parties stop.
+    #[test]
+    fn a_lie_about_an_opened_share_stops_both_honest_parties(
+        v in proptest::collection::vec(any::<i64>(), 1..50),
+        cheat in 0usize..3, element in any::<u64>(), delta in any::<u64>(),
+    ) {
+        let cheat = PartyId::new(cheat).unwrap();
+        let out = open_with_fault(&v, cheat, Some(fault(Point::Opening, element, delta)));
+        all_honest_abort(&out, cheat, &ProtocolError::Deviation {
+            step: "reveal", sender: cheat, witness: cheat.prev(), reporter: cheat.next(),
+        })?;
+    }
+
+    /// A false digest of the second copy stops both honest parties too, naming the pair.
+    #[test]
+    fn a_false_check_digest_stops_both_honest_parties(
+        v in proptest::collection::vec(any::<i64>(), 1..50),
+        cheat in 0usize..3, element in 0u64..4, delta in any::<u64>(),
+    ) {
+        let cheat = PartyId::new(cheat).unwrap();
+        let out = open_with_fault(&v, cheat, Some(fault(Point::OpeningCheck, element, delta)));
+        all_honest_abort(&out, cheat, &ProtocolError::Deviation {
+            step: "reveal", sender: cheat.next(), witness: cheat, reporter: cheat.prev(),
+        })?;
+    }
+
+    /// A malformed verdict stops the party it reaches, naming its sender; no honest party
+    /// returns a wrong value.
+    #[test]
+    fn a_malformed_verdict_is_named(
+        v in proptest::collection::vec(any::<i64>(), 1..50),
+        cheat in 0usize..3, element in 0u64..3, delta in any::<u64>(), occurrence in 0u64..2,
+    ) {
+        let cheat = PartyId::new(cheat).unwrap();
+        let f = Fault { point: Point::Verdict, occurrence, element, delta: delta.max(1) };
+        let out = open_with_fault(&v, cheat, Some(f));
+        // the verdict goes to the next party first, then to the previous one
+        let victim = if occurrence == 0 { cheat.next() } else { cheat.prev() };
+        prop_assert_eq!(&out[victim.index()], &Err(ProtocolError::MalformedVerdict {
+            step: "reveal", peer: cheat,
+        }));
+        for me in [cheat.next(), cheat.prev()] {
+            if let Ok(got) = &out[me.index()] {
+                prop_assert_eq!(got, &v);
+            }
+        }
+    }
+
+    /// Opened bits are checked the same way.
+    #[test]
+    fn a_lie_about_opened_bits_stops_both_honest_parties(
+        b in proptest::collection::vec(any::<bool>(), 1..150),
+        cheat in 0usize..3, element in any::<u64>(), delta in any::<u64>(),
+    ) {
+        let cheat = PartyId::new(cheat).unwrap();
+        let out = run_three(|p| {
+            let x = share_bits(p, &b);
+            if p.id() == cheat {
+                p.inject(fault(Point::Opening, element, delta));
+            }
+            reveal_bits(p, &x)
+        });
+        all_honest_abort(&out, cheat, &ProtocolError::Deviation {
+            step: "reveal bits", sender: cheat, witness: cheat.prev(), reporter: cheat.next(),
+        })?;
+    }
+
+    /// Shares sealed wrong to the recipient disagree with their second copy: the recipient
+    /// refuses to open them, naming the share, whichever party and element it was.
+    #[test]
+    fn wrong_sealed_shares_are_refused_by_the_recipient(
+        v in proptest::collection::vec(any::<i64>(), 1..20),
+        cheat in 0usize..3, element in any::<u64>(), delta in any::<u64>(),
+    ) {
+        let cheat = PartyId::new(cheat).unwrap();
+        let recipient = StaticSecret::random_from_rng(&mut rand::rng());
+        let to = PublicKey::from(&recipient);
+        let sealed = run_three(|p| {
+            let x = share(p, &v);
+            if p.id() == cheat {
+                p.inject(fault(Point::Seal, element, delta));
+            }
+            seal_output(p, &x, &to, b"query", &mut rand::rng())
+        });
+        // the pair is (x_i, x_{i+1}) of n values each
+        let k = (element % (2 * v.len() as u64)) as usize / v.len();
+        let share = (cheat.index() + k) % 3;
+        let prev = (share + 2) % 3;
+        prop_assert_eq!(
+            open_sealed(&recipient, &sealed, b"query"),
+            Err(RevealError::Inconsistent { share, prev })
+        );
+    }
+
+    /// Without a fault, both modes open correctly and never abort; the checked opening costs
+    /// [`CHECK_WORDS`] more per party, in one round more.
+    #[test]
+    fn honest_openings_never_abort_in_either_mode(
+        v in proptest::collection::vec(any::<i64>(), 0..80),
+    ) {
+        for security in Security::ALL {
+            let out = run_three(|p| {
+                p.set_security(security);
+                let x = share(p, &v);
+                let bits = share_bits(p, &v.iter().map(|a| *a < 0).collect::<Vec<_>>());
+                let before = p.stats();
+                let opened = reveal(p, &x).unwrap();
+                let d = p.stats().since(&before);
+                let signs = reveal_bits(p, &bits).unwrap();
+                (decode_all(&opened), signs, d.bytes_sent, d.messages_sent)
+            });
+            let checked = security.checks_openings();
+            let (words, msgs) = if checked { (CHECK_WORDS, CHECK_MESSAGES) } else { (0, 0) };
+            for (opened, signs, bytes, sent) in out {
+                prop_assert_eq!(&opened, &v);
+                prop_assert_eq!(signs, v.iter().map(|a| *a < 0).collect::<Vec<_>>());
+                prop_assert_eq!(bytes, 8 * (v.len() + words) as u64);
+                prop_assert_eq!(sent, 1 + msgs);
+            }
+        }
+    }
+}
+
+/// In semi-honest mode nothing is checked: the same lie goes through (what the malicious mode
+/// is for).
+#[test]
+fn semi_honest_mode_does_not_catch_a_lie() {
+    let v = [5i64, 7, 11];
+    let out = run_three(|p| {
+        p.set_security(Security::SemiHonest);
+        let x = share(p, &v);
+        if p.id() == PartyId::P0 {
+            p.inject(fault(Point::Opening, 0, 1));
+        }
+        reveal(p, &x).map(|o| decode_all(&o))
+    });
+    assert_eq!(out[1], Ok(vec![6, 7, 11]));
+}
