@@ -58,6 +58,8 @@ fn init_writes_keys_configs_and_identities() {
             toml::from_str(&std::fs::read_to_string(dir.join(format!("node{i}.toml"))).unwrap())
                 .unwrap();
         assert_eq!(config["party"].as_integer(), Some(i as i64));
+        // The parties check each other unless a cluster is made semi-honest on purpose.
+        assert_eq!(config["security"].as_str(), Some("malicious"));
         let peers = config["peers"].as_array().unwrap();
         assert_eq!(peers.len(), 2);
         assert_eq!(
@@ -83,6 +85,25 @@ fn init_writes_keys_configs_and_identities() {
     for (party, key) in pinned {
         assert_eq!(key, publics[party], "node{party}'s pin");
     }
+    let other = tmp.path().join("semi-honest");
+    let (ok, out) = hdg_text(&[
+        "init",
+        "--cluster",
+        other.to_str().unwrap(),
+        "--security",
+        "semi-honest",
+    ]);
+    assert!(ok, "{out}");
+    let config = std::fs::read_to_string(other.join("node0.toml")).unwrap();
+    assert!(config.contains("security = \"semi-honest\""), "{config}");
+    let (ok, out) = hdg_text(&[
+        "init",
+        "--cluster",
+        other.to_str().unwrap(),
+        "--security",
+        "paranoid",
+    ]);
+    assert!(!ok && out.contains("semi-honest"), "{out}");
     let addrs: std::collections::HashSet<SocketAddr> = (0..3).map(|i| http_addr(&dir, i)).collect();
     assert_eq!(addrs.len(), 3, "HTTP ports must be distinct");
     let registry: toml::Table =

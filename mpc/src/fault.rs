@@ -23,17 +23,23 @@ pub enum Point {
     Verdict,
     /// Its output shares, sealed to the recipient.
     Seal,
+    /// Its share of a round of a proof, or a verifier's closing report.
+    Proof,
+    /// A challenge it sends as a verifier.
+    Challenge,
 }
 
 impl Point {
     /// Every point.
-    pub const ALL: [Point; 6] = [
+    pub const ALL: [Point; 8] = [
         Point::Product,
         Point::Input,
         Point::Opening,
         Point::OpeningCheck,
         Point::Verdict,
         Point::Seal,
+        Point::Proof,
+        Point::Challenge,
     ];
 }
 

@@ -28,6 +28,8 @@ pub mod ring;
 pub mod security;
 pub mod session;
 pub mod share;
+mod verdict;
+pub mod verify;
 
 pub use channel::{Channel, ChannelError, ChannelStats};
 pub use memory::{run_three, run_three_with, run_three_with_keys};

@@ -12,6 +12,7 @@ use crate::fault::{Armed, Point};
 use crate::kernels::{self, Kernels};
 use crate::prf::{Prf, PrfKind};
 use crate::session::{KeyAgreementError, PartyKeys, SessionId, SessionSecret, derive_pairwise};
+use crate::verify::and_proof::AndWord;
 use x25519_dalek::PublicKey;
 
 /// Why a party could not be set up.
@@ -96,6 +97,7 @@ pub struct Party {
     kernels: &'static dyn Kernels,
     security: Security,
     fault: Option<Armed>,
+    pending_ands: Vec<AndWord>,
 }
 
 impl Party {
@@ -135,6 +137,7 @@ impl Party {
             kernels: kernels::best(),
             security: Security::default(),
             fault: None,
+            pending_ands: Vec::new(),
         }
     }
 
@@ -214,6 +217,21 @@ impl Party {
     /// F(k_all, op)[0..n]: the stream all three parties share.
     pub(crate) fn stream_all(&self, op: u64, n: usize) -> Vec<u64> {
         self.prf_all.stream(op, n)
+    }
+
+    /// Records AND words for the next verification ([`crate::verify`]).
+    pub(crate) fn record_ands(&mut self, words: impl IntoIterator<Item = AndWord>) {
+        self.pending_ands.extend(words);
+    }
+
+    /// AND words recorded and not verified yet.
+    pub(crate) fn pending_ands(&self) -> usize {
+        self.pending_ands.len()
+    }
+
+    /// Takes the AND words recorded since the last verification.
+    pub(crate) fn take_pending_ands(&mut self) -> Vec<AndWord> {
+        std::mem::take(&mut self.pending_ands)
     }
 
     /// Sends one message of kind `point` to `to` (a party with an injected fault may alter it).

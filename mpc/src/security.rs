@@ -2,9 +2,10 @@
 //!
 //! `SemiHonest`: the peers follow the protocol; nothing is checked beyond what the protocols
 //! check anyway (the recipient's copy check of sealed outputs).
-//! `Malicious`: one peer may deviate arbitrarily; every opening is checked against the second
-//! holder's copy before anything uses it (`protocols::reveal`), and a deviation aborts naming
-//! the parties concerned. Verifying multiplications (PROTOCOLS.md) is the part still to come.
+//! `Malicious`: one peer may deviate arbitrarily; every AND gate is verified by a proof
+//! ([`crate::verify`]) and every opening is checked against the second holder's copy
+//! ([`crate::protocols::reveal`]) before anything uses it, and a deviation aborts naming the
+//! parties concerned. Verifying multiplications over Z_2^64 (PROTOCOLS.md) is still to come.
 
 use std::fmt;
 use std::str::FromStr;
@@ -26,8 +27,9 @@ impl Security {
     /// Both modes, the default first.
     pub const ALL: [Security; 2] = [Security::Malicious, Security::SemiHonest];
 
-    /// Whether openings are checked against the redundant copy.
-    pub fn checks_openings(self) -> bool {
+    /// Whether the parties check each other: openings against the second copy, AND gates by
+    /// proofs ([`crate::verify`]).
+    pub fn checks(self) -> bool {
         self == Security::Malicious
     }
 

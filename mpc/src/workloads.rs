@@ -21,14 +21,17 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::kernels;
+use crate::kernels::words_for;
 use crate::memory::{DEFAULT_TIMEOUT, memory_channels};
-use crate::protocols::a2b::msb_cost;
+use crate::protocols::a2b::{MSB_AND_CALLS, msb_cost};
 use crate::protocols::b2a::count_ones;
+use crate::protocols::boolean::verifications;
 use crate::protocols::compare::greater_than_public;
 use crate::protocols::input::input;
 use crate::protocols::mul::{dot_many, mul};
 use crate::protocols::reveal::{CHECK_WORDS, reveal};
 use crate::ring::{decode, decode_all, encode_all};
+use crate::verify::and_proof::proof_cost;
 use crate::{ArithShares, Channel, Party, PartyId, PrfKind, Security, SessionId, SessionSecret};
 
 /// Seed of the workload data (the peers' scripts use the same).
@@ -287,15 +290,24 @@ fn compute(
 }
 
 /// Words each party sends in workload `w` on n values under `security`, from the protocols'
-/// cost formulas (each workload opens its result once; a checked opening adds [`CHECK_WORDS`]).
+/// cost formulas (under malicious security: the opening's check and the proofs of the AND gates).
 pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] {
     let add = |a: [u64; 3], b: [u64; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
-    let check = if security.checks_openings() {
-        CHECK_WORDS as u64
-    } else {
-        0
+    if !security.checks() {
+        return semi_honest_words(w, n);
+    }
+    // Every workload opens once; W4 also proves its comparison's AND gates.
+    let proofs: u64 = match w {
+        Workload::W4 => {
+            let calls = MSB_AND_CALLS.map(|c| c as usize * words_for(n));
+            verifications(&calls)
+                .into_iter()
+                .map(|words| proof_cost(words).0)
+                .sum()
+        }
+        _ => 0,
     };
-    add([check; 3], semi_honest_words(w, n))
+    add([CHECK_WORDS as u64 + proofs; 3], semi_honest_words(w, n))
 }
 
 /// [`theoretical_words`] without the opening's check.

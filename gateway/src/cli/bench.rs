@@ -34,6 +34,10 @@ enum What {
         /// Number of values per workload.
         #[arg(long, default_value_t = 1_000_000)]
         n: usize,
+        /// Run only under this security mode (`malicious` or `semi-honest`); default both,
+        /// side by side.
+        #[arg(long)]
+        security: Option<hdg_mpc::Security>,
         /// One JSON object per workload instead of the table.
         #[arg(long)]
         json: bool,
@@ -50,7 +54,7 @@ enum What {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
         What::Ingest { n, batch, json } => bench_ingest(n, batch, json),
-        What::Mpc { n, json } => bench_mpc(n, json),
+        What::Mpc { n, security, json } => bench_mpc(n, security, json),
         What::Cluster(a) => super::bench_cluster::run(a),
         What::Party(a) => super::bench_party::run(a),
     }
@@ -192,11 +196,16 @@ fn bench_ingest(n: usize, batch: usize, json: bool) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench_mpc(n: usize, json: bool) -> anyhow::Result<ExitCode> {
+fn bench_mpc(n: usize, only: Option<hdg_mpc::Security>, json: bool) -> anyhow::Result<ExitCode> {
+    use hdg_mpc::Security;
     use hdg_mpc::workloads::{Workload, run_workload};
+    let modes: Vec<Security> = match only {
+        Some(m) => vec![m],
+        None => vec![Security::SemiHonest, Security::Malicious],
+    };
     let reports: Vec<_> = Workload::ALL
         .into_iter()
-        .map(|w| run_workload(w, n, hdg_mpc::Security::default()))
+        .flat_map(|w| modes.iter().map(move |m| run_workload(w, n, *m)))
         .collect();
     if json {
         for r in &reports {
@@ -208,24 +217,48 @@ fn bench_mpc(n: usize, json: bool) -> anyhow::Result<ExitCode> {
             reports[0].kernels, reports[0].prf
         );
         println!(
-            "{:<4} {:<40} {:>9} {:>26} {:>8} {:>8}  result",
-            "", "workload", "seconds", "bytes sent P0/P1/P2", "vs min", "correct"
+            "{:<4} {:<40} {:<12} {:>9} {:>26} {:>8} {:>6} {:>8}  result",
+            "",
+            "workload",
+            "security",
+            "seconds",
+            "bytes sent P0/P1/P2",
+            "vs min",
+            "rounds",
+            "correct"
         );
         for r in &reports {
             let b = r.bytes_sent_per_party;
             println!(
-                "{:<4} {:<40} {:>9.3} {:>26} {:>8.2} {:>8}  {}",
+                "{:<4} {:<40} {:<12} {:>9.3} {:>26} {:>8.2} {:>6} {:>8}  {}",
                 format!("{:?}", r.workload),
                 r.workload.description(),
+                r.security.name(),
                 r.seconds,
                 format!("{}/{}/{}", b[0], b[1], b[2]),
                 r.ratio_to_theoretical,
+                r.messages_per_party[1],
                 r.correct,
                 r.result
             );
         }
+        if modes.len() == 2 {
+            println!("malicious / semi-honest, same run:");
+            for pair in reports.chunks(2) {
+                let bytes = |r: &hdg_mpc::workloads::WorkloadReport| {
+                    r.bytes_sent_per_party.iter().sum::<u64>() as f64
+                };
+                println!(
+                    "  {:?}: time {:.2}x, bytes {:.3}x, messages +{}",
+                    pair[0].workload,
+                    pair[1].seconds / pair[0].seconds,
+                    bytes(&pair[1]) / bytes(&pair[0]).max(1.0),
+                    pair[1].messages_per_party[1] - pair[0].messages_per_party[1]
+                );
+            }
+        }
         println!(
-            "'vs min' = bytes sent / bytes the protocol's cost formula gives (1.00 = no overhead)."
+            "'vs min' = bytes sent / bytes the protocol's cost formula gives (1.00 = no overhead); 'rounds' = messages P1 sent."
         );
     }
     let all_correct = reports.iter().all(|r| r.correct);

@@ -5,8 +5,8 @@
 //! elsewhere: its holders are exactly the parties that know x_k). The sum x0 + x1 + x2 is then
 //! computed bit-sliced (plane j holds bit j of 64 values per word):
 //! 1. carry-save layer: S = x0^x1^x2 (local; it is exactly this party's pair of planes) and
-//!    M = maj(x0,x1,x2) = x0&x1 ^ x1&x2 ^ x2&x0 on bits 0..62: party i's local AND term is
-//!    x_i & x_{i+1}, so one resharing gives M (63 AND planes, 1 round); the carry is C = M << 1;
+//!    M = maj(x0,x1,x2) = x0&x1 ^ x1&x2 ^ x2&x0 on bits 0..62: one AND of two sharings made
+//!    from the shares ([`carry_save`]; 63 AND planes, 1 round); the carry is C = M << 1;
 //! 2. generate/propagate of S + C on bits 1..62: g_j = S_j & C_j (62 AND planes, 1 round),
 //!    p_j = S_j ^ C_j (local); bit 0 never carries since C_0 = 0;
 //! 3. a parallel-prefix tree over the 62 (g, p) pairs giving the carry into bit 63:
@@ -23,6 +23,9 @@ use crate::{ArithShares, BoolShares, Party, ProtocolError};
 
 /// AND planes (words per 64 values) every party sends in [`msb`].
 pub const MSB_WORDS_PER_64: u64 = 241;
+
+/// The AND calls of [`msb`], in words per 64 values: carry-save, generate, the tree's levels.
+pub const MSB_AND_CALLS: [u64; 8] = [63, 62, 61, 29, 15, 7, 3, 1];
 
 /// Words each party sends in [`msb`] of n values.
 pub fn msb_cost(n: usize) -> u64 {
@@ -72,13 +75,8 @@ pub(crate) fn msb_affine(
     transpose_to_planes_with(&x.a, &mut xa, |v| f.apply(v, f.offset.0));
     transpose_to_planes_with(&x.b, &mut xb, |v| f.apply(v, f.offset.1));
 
-    // Carry-save: local term x_i & x_{i+1} = and_local((A, A), (B, B)) on planes 0..62.
     let lo = 63 * w;
-    let (ma, mb) = and_planes(
-        party,
-        &[((&xa[..lo], &xa[..lo]), (&xb[..lo], &xb[..lo]))],
-        "a2b carry-save",
-    )?;
+    let (ma, mb) = carry_save(party, &xa[..lo], &xb[..lo])?;
 
     // Generate and propagate for bits 1..62: S_j with C_j = M_{j-1}.
     let s_mid = (&xa[w..63 * w], &xb[w..63 * w]);
@@ -107,6 +105,34 @@ pub(crate) fn msb_affine(
     k.xor_assign(&mut out_a, root.0);
     k.xor_assign(&mut out_b, root.1);
     Ok(BoolShares::new(out_a, out_b, n))
+}
+
+/// The carry-save layer's majority planes M = maj(x0, x1, x2), as an AND of two consistent
+/// sharings so the proof ([`crate::verify`]) checks it like any other AND: with [x_k] the
+/// boolean sharing of the share x_k alone (x_k in component k, zeros elsewhere),
+/// maj = ([x0]^[x1]) & ([x1]^[x2]) ^ [x1]. Party i's components (i, i+1) of P = [x0]^[x1] and
+/// Q = [x1]^[x2] are its own planes `a` (x_i), `b` (x_{i+1}) or zeros: P0 has P = (a, b),
+/// Q = (0, b); P1 has P = (a, 0), Q = (a, b); P2 has P = (0, b), Q = (a, 0). The local AND term
+/// is then a&b at P0 and P2 and a ^ a&b at P1, and XORing [x1] back (P1's `a`, P0's `b`) leaves
+/// each party x_i & x_{i+1} plus its zero share, as the plain formula would.
+///
+/// Cost: one round; every party sends one word per input word.
+fn carry_save(party: &mut Party, a: &[u64], b: &[u64]) -> Result<Words, ProtocolError> {
+    let zero = vec![0u64; a.len()];
+    let me = party.id().index();
+    let (p, q): (Plane<'_>, Plane<'_>) = match me {
+        0 => ((a, b), (&zero, b)),
+        1 => ((a, &zero), (a, b)),
+        _ => ((&zero, b), (a, &zero)),
+    };
+    let (mut ma, mut mb) = and_planes(party, &[(p, q)], "a2b carry-save")?;
+    let k = party.kernels();
+    match me {
+        0 => k.xor_assign(&mut mb, b),
+        1 => k.xor_assign(&mut ma, a),
+        _ => {}
+    }
+    Ok((ma, mb))
 }
 
 /// One level of the prefix tree: each node's generate and propagate plane, as (buffer, plane)
@@ -188,11 +214,7 @@ pub fn a2b(party: &mut Party, x: &ArithShares) -> Result<Vec<BoolShares>, Protoc
     transpose_to_planes(&x.b, &mut xb);
     let s = (xa, xb);
     let lo = 63 * w;
-    let m = and_planes(
-        party,
-        &[((&s.0[..lo], &s.0[..lo]), (&s.1[..lo], &s.1[..lo]))],
-        "a2b carry-save",
-    )?;
+    let m = carry_save(party, &s.0[..lo], &s.1[..lo])?;
     // positions 1..62 (index i = j - 1): g = S_j & M_{j-1}, p = S_j ^ M_{j-1}
     let s_mid = (&s.0[w..63 * w], &s.1[w..63 * w]);
     let c_mid = (&m.0[..62 * w], &m.1[..62 * w]);

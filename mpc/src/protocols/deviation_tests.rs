@@ -5,11 +5,13 @@
 
 use proptest::prelude::*;
 
+use super::compare::greater_than_public;
 use super::reveal::{CHECK_MESSAGES, CHECK_WORDS, reveal, reveal_bits};
 use super::seal::{RevealError, open_sealed, seal_output};
 use super::testing::share;
 use crate::fault::{Fault, Point};
 use crate::ring::decode_all;
+use crate::verify::verify_pending;
 use crate::{BoolShares, PartyId, ProtocolError, PublicKey, Security, StaticSecret, run_three};
 
 /// Each party's outcome of opening `v` with `fault` injected at `cheat`.
@@ -142,7 +144,7 @@ proptest! {
             if p.id() == cheat {
                 p.inject(fault(Point::Seal, element, delta));
             }
-            seal_output(p, &x, &to, b"query", &mut rand::rng())
+            seal_output(p, &x, &to, b"query", &mut rand::rng()).unwrap()
         });
         // the pair is (x_i, x_{i+1}) of n values each
         let k = (element % (2 * v.len() as u64)) as usize / v.len();
@@ -165,13 +167,14 @@ proptest! {
                 p.set_security(security);
                 let x = share(p, &v);
                 let bits = share_bits(p, &v.iter().map(|a| *a < 0).collect::<Vec<_>>());
+                verify_pending(p).unwrap();
                 let before = p.stats();
                 let opened = reveal(p, &x).unwrap();
                 let d = p.stats().since(&before);
                 let signs = reveal_bits(p, &bits).unwrap();
                 (decode_all(&opened), signs, d.bytes_sent, d.messages_sent)
             });
-            let checked = security.checks_openings();
+            let checked = security.checks();
             let (words, msgs) = if checked { (CHECK_WORDS, CHECK_MESSAGES) } else { (0, 0) };
             for (opened, signs, bytes, sent) in out {
                 prop_assert_eq!(&opened, &v);
@@ -179,6 +182,106 @@ proptest! {
                 prop_assert_eq!(bytes, 8 * (v.len() + words) as u64);
                 prop_assert_eq!(sent, 1 + msgs);
             }
+        }
+    }
+}
+
+/// Whether every honest party stopped with a deviation that names `cheat` (as the party checked
+/// or as the other holder of what it was checked against).
+fn every_honest_party_names<T: std::fmt::Debug>(
+    out: &[Result<T, ProtocolError>; 3],
+    cheat: PartyId,
+    step: &str,
+) -> Result<(), TestCaseError> {
+    for me in [cheat.next(), cheat.prev()] {
+        match &out[me.index()] {
+            Err(ProtocolError::Deviation {
+                step: s,
+                sender,
+                witness,
+                ..
+            }) => {
+                prop_assert_eq!(*s, step);
+                prop_assert!(
+                    *sender == cheat || *witness == cheat,
+                    "{} names {} and {}",
+                    me,
+                    sender,
+                    witness
+                );
+            }
+            other => prop_assert!(false, "{} did not stop: {:?}", me, other),
+        }
+    }
+    Ok(())
+}
+
+/// Compares shared values with a public threshold and opens the result bits, with `fault` at
+/// party `cheat`; each party's outcome and whether its fault fired.
+fn compare_with_fault(
+    v: &[i64],
+    cheat: PartyId,
+    fault: Fault,
+) -> [(Result<Vec<bool>, ProtocolError>, bool); 3] {
+    run_three(|p| {
+        let x = share(p, v);
+        if p.id() == cheat {
+            p.inject(fault);
+        }
+        let out = greater_than_public(p, &x, 0).and_then(|b| reveal_bits(p, &b));
+        (out, p.id() == cheat && p.fault_fired())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// An additive attack on any AND message of a comparison (the carry-save layer, the
+    /// generate layer or a level of the prefix tree) is caught by the proof before the result
+    /// bits open: both honest parties stop, naming the cheat.
+    #[test]
+    fn an_altered_and_message_is_caught_before_opening(
+        v in proptest::collection::vec(-1000i64..1000, 1..200),
+        cheat in 0usize..3, occurrence in 0u64..8, element in any::<u64>(), delta in any::<u64>(),
+    ) {
+        let cheat = PartyId::new(cheat).unwrap();
+        let f = Fault { point: Point::Product, occurrence, element, delta: delta.max(1) };
+        let out = compare_with_fault(&v, cheat, f);
+        prop_assert!(out[cheat.index()].1, "the fault fired");
+        let results = out.map(|(r, _)| r);
+        every_honest_party_names(&results, cheat, "AND verification")?;
+    }
+
+    /// A party that lies in the proof itself (a share of a round polynomial, a closing report)
+    /// or sends a wrong challenge stops the honest parties too.
+    #[test]
+    fn a_lie_in_the_proof_is_caught(
+        v in proptest::collection::vec(-1000i64..1000, 1..200),
+        cheat in 0usize..3, challenge in any::<bool>(), occurrence in 0u64..6,
+        element in any::<u64>(), delta in any::<u64>(),
+    ) {
+        let cheat = PartyId::new(cheat).unwrap();
+        let point = if challenge { Point::Challenge } else { Point::Proof };
+        let f = Fault { point, occurrence, element, delta: delta.max(1) };
+        let out = compare_with_fault(&v, cheat, f);
+        prop_assert!(out[cheat.index()].1, "the fault fired");
+        let results = out.map(|(r, _)| r);
+        every_honest_party_names(&results, cheat, "AND verification")?;
+    }
+}
+
+/// Honest comparisons in malicious mode are verified and never abort, at sizes around the
+/// word and batch boundaries.
+#[test]
+fn honest_comparisons_pass_verification() {
+    for n in [1usize, 63, 64, 65, 1000] {
+        let v: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 2001 - 1000).collect();
+        let out = run_three(|p| {
+            let x = share(p, &v);
+            greater_than_public(p, &x, 0).and_then(|b| reveal_bits(p, &b))
+        });
+        for o in out {
+            assert_eq!(o.unwrap(), v.iter().map(|a| *a > 0).collect::<Vec<_>>());
         }
     }
 }

@@ -12,7 +12,6 @@ pub mod mul;
 pub mod reveal;
 pub mod seal;
 pub mod select;
-pub(crate) mod verdict;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -12,7 +12,8 @@
 use crate::fault::Point;
 use crate::kernels::words_for;
 use crate::protocols::BLOCK;
-use crate::protocols::verdict::{Deviation, VERDICT_WORDS, agree};
+use crate::verdict::{Deviation, VERDICT_WORDS, agree};
+use crate::verify::verify_pending;
 use crate::{ArithShares, BoolShares, Party, ProtocolError};
 
 /// Words of an opening's check digest (32 bytes).
@@ -62,9 +63,11 @@ fn open_missing(
     len: usize,
     step: &'static str,
 ) -> Result<Vec<u64>, ProtocolError> {
+    // Nothing is opened before everything computed so far is verified.
+    verify_pending(party)?;
     let me = party.id();
     let op = party.next_op();
-    let checked = party.security().checks_openings();
+    let checked = party.security().checks();
     party.send(me.next(), a, Point::Opening)?;
     if checked {
         let digest = opening_digest(party, op, b);

@@ -19,7 +19,8 @@ use x25519_dalek::{EphemeralSecret, PublicKey, StaticSecret};
 use zeroize::Zeroize;
 
 use crate::fault::Point;
-use crate::{ArithShares, Party, PartyId, SessionId};
+use crate::verify::verify_pending;
+use crate::{ArithShares, Party, PartyId, ProtocolError, SessionId};
 
 const SEAL_CONTEXT: &str = "hdg-mpc 2025 sealed output share v1";
 
@@ -104,14 +105,17 @@ fn aad(session: &SessionId, party: PartyId, n: u64, context: &[u8]) -> Vec<u8> {
 }
 
 /// Seals this party's shares of x to `recipient`, bound to `context` (what the output is: the
-/// recipient must name the same context to open it). No communication.
+/// recipient must name the same context to open it). First verifies everything computed and not
+/// verified yet ([`crate::verify`]; the only communication), so nothing is sealed from a
+/// computation a party deviated in.
 pub fn seal_output<R: CryptoRng + ?Sized>(
-    party: &Party,
+    party: &mut Party,
     x: &ArithShares,
     recipient: &PublicKey,
     context: &[u8],
     rng: &mut R,
-) -> SealedOutput {
+) -> Result<SealedOutput, ProtocolError> {
+    verify_pending(party)?;
     let me = party.id();
     let session = *party.session();
     let n = x.len() as u64;
@@ -149,13 +153,13 @@ pub fn seal_output<R: CryptoRng + ?Sized>(
         )
         .expect("ChaCha20-Poly1305 accepts any message below 256 GiB");
     plain.zeroize();
-    SealedOutput {
+    Ok(SealedOutput {
         session,
         party: me,
         n,
         ephemeral_public: eph_pub.to_bytes(),
         ciphertext,
-    }
+    })
 }
 
 /// Opens the three parties' sealed outputs (in party order) with the recipient's secret key, as

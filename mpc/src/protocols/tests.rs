@@ -290,11 +290,11 @@ fn sealed_outputs_open_only_for_the_recipient_and_detect_tampering() {
     let v = vec![3i64, -4, 1 << 40, 0];
     let sealed = run_three(|p| {
         let x = share(p, &v);
-        let honest = seal_output(p, &x, &recipient_pub, b"query 1", &mut rand::rng());
+        let honest = seal_output(p, &x, &recipient_pub, b"query 1", &mut rand::rng()).unwrap();
         // a party that shifts its first share: one copy of x_i no longer matches
         let mut bad = x.clone();
         bad.a[0] = bad.a[0].wrapping_add(1);
-        let tampered = seal_output(p, &bad, &recipient_pub, b"query 1", &mut rand::rng());
+        let tampered = seal_output(p, &bad, &recipient_pub, b"query 1", &mut rand::rng()).unwrap();
         (honest, tampered)
     });
     let honest = [0, 1, 2].map(|i| sealed[i].0.clone());

@@ -229,21 +229,22 @@ impl Aggregates {
         finish(&self.statistic, self.n, &values)
     }
 
-    /// Seals this party's shares to the recipient (no communication between parties), bound to
-    /// the statistic, its parameters, the row count and `context` (what the output answers).
+    /// Seals this party's shares to the recipient, bound to the statistic, its parameters, the
+    /// row count and `context` (what the output answers), once everything computed is verified
+    /// ([`seal_output`]).
     pub fn seal<R: CryptoRng + ?Sized>(
         &self,
-        party: &Party,
+        party: &mut Party,
         recipient: &PublicKey,
         context: &[u8],
         rng: &mut R,
-    ) -> SealedAggregates {
+    ) -> Result<SealedAggregates, ProtocolError> {
         let bound = seal_context(&self.statistic, self.n, context);
-        SealedAggregates {
+        Ok(SealedAggregates {
             statistic: self.statistic.clone(),
             n: self.n,
-            output: seal_output(party, &self.shares, recipient, &bound, rng),
-        }
+            output: seal_output(party, &self.shares, recipient, &bound, rng)?,
+        })
     }
 }
 

@@ -15,6 +15,9 @@ const B: u64 = 3000;
 
 /// Runs `release` on `values` (one per patient) `runs` times in one session, planned for
 /// `epsilon` at delta 1e-6, and returns each run's estimates (as the recipient finishes them).
+/// The runs are semi-honest: these tests measure the noise over hundreds of releases, and the
+/// checks of malicious mode are tested on their own (`protocols::deviation_tests`) and on the
+/// private path by the gateway's tests.
 fn released(
     values: &[i64],
     pairs: Option<&[i64]>,
@@ -25,6 +28,7 @@ fn released(
     let rho = rho_from_epsilon(epsilon, 1e-6);
     let sigma2 = release.plan(rho).unwrap();
     let out = run_three(|p| {
+        p.set_security(crate::Security::SemiHonest);
         let x = share(p, values);
         let y = pairs.map(|v| share(p, v));
         let input = PrivateInput {

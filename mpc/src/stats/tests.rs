@@ -360,8 +360,10 @@ fn sealed_aggregates_open_for_the_recipient_only() {
         let agg = variance(p, &x, bound()).unwrap();
         let mean_agg = mean(&x, bound()).unwrap();
         (
-            agg.seal(p, &public, b"request", &mut rand::rng()),
-            mean_agg.seal(p, &public, b"request", &mut rand::rng()),
+            agg.seal(p, &public, b"request", &mut rand::rng()).unwrap(),
+            mean_agg
+                .seal(p, &public, b"request", &mut rand::rng())
+                .unwrap(),
         )
     });
     let sealed = [0, 1, 2].map(|i| out[i].0.clone());

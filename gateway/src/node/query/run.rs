@@ -3,7 +3,7 @@
 //! the catalog's value bound, and seal this party's output shares to the researcher.
 
 use hdg_mpc::stats::private::{PrivateInput, private_release};
-use hdg_mpc::stats::{Aggregates, ValueBound, filtered, histogram, moments, order};
+use hdg_mpc::stats::{Aggregates, StatsError, ValueBound, filtered, histogram, moments, order};
 use hdg_mpc::{Channel, Party, PartyId, PrfKind, PublicKey, Security, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
 
@@ -144,8 +144,7 @@ pub fn run_selected(
     }
     let mut party = setup.establish(channel, policy.security)?;
     let aggregates = compute(&mut party, q, selection, bounds, policy)?;
-    let bytes_sent = party.stats().bytes_sent;
-    Ok(setup.answer(&party, q, &aggregates, (rows, &digest), bytes_sent))
+    setup.answer(&mut party, q, &aggregates, (rows, &digest), true)
 }
 
 impl PartySetup<'_> {
@@ -171,27 +170,35 @@ impl PartySetup<'_> {
         Ok(party)
     }
 
-    /// This party's answer: `aggregates` sealed to the researcher and bound to the query, with
-    /// the row count and row digest it states and the bytes it reports sending (unsigned yet).
+    /// This party's answer: `aggregates` sealed to the researcher and bound to the query (once
+    /// the computation is verified), with the row count and row digest it states and, when
+    /// `report_bytes`, the bytes it sent (unsigned yet).
     fn answer(
         &self,
-        party: &Party,
+        party: &mut Party,
         q: &Query,
         aggregates: &Aggregates,
         (rows, digest): (u64, &[u8; 32]),
-        bytes_sent: u64,
-    ) -> PartyAnswer {
+        report_bytes: bool,
+    ) -> Result<PartyAnswer, QueryError> {
         let recipient = PublicKey::from(q.researcher_x25519);
-        PartyAnswer {
+        let sealed = aggregates
+            .seal(party, &recipient, self.query, &mut rand::rng())
+            .map_err(StatsError::from)?;
+        Ok(PartyAnswer {
             party: self.me.index() as u8,
             session: self.session.0,
-            sealed: aggregates.seal(party, &recipient, self.query, &mut rand::rng()),
+            sealed,
             rows,
             digest: answer_digest(self.session, digest),
             ledger_index: None,
-            bytes_sent,
+            bytes_sent: if report_bytes {
+                party.stats().bytes_sent
+            } else {
+                0
+            },
             signature: String::new(),
-        }
+        })
     }
 }
 
@@ -235,7 +242,7 @@ fn run_private(
     };
     // The party's noise comes from the thread's CSPRNG, seeded from the OS.
     let aggregates = private_release(&mut party, &input, &release, &sigma2, &mut rand::rng())?;
-    Ok(setup.answer(&party, q, &aggregates, (0, &selection.digest()), 0))
+    setup.answer(&mut party, q, &aggregates, (0, &selection.digest()), false)
 }
 
 /// The row digest as an answer carries it: bound to the session, so the researcher can check

@@ -15,7 +15,7 @@ pub(crate) struct Deviation {
 }
 
 /// Words of a verdict: [0, 0, 0] for agreement, [1, sender, witness] for a difference found.
-pub const VERDICT_WORDS: usize = 3;
+pub(crate) const VERDICT_WORDS: usize = 3;
 
 /// Tells both peers whether this party found a difference and hears theirs, so that every
 /// party stops when any one of them does, and each learns which pair was named and by whom.
