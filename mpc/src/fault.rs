@@ -57,6 +57,55 @@ pub struct Fault {
     pub delta: u64,
 }
 
+/// The environment variable a node built with the `fault-injection` feature reads for the
+/// fault its parties make (tests with real node processes): `POINT:OCCURRENCE:ELEMENT:DELTA`,
+/// e.g. `product:0:5:1`.
+pub const FAULT_ENV: &str = "HDG_FAULT";
+
+impl Point {
+    /// The point's name in [`FAULT_ENV`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Point::Product => "product",
+            Point::Input => "input",
+            Point::Opening => "opening",
+            Point::OpeningCheck => "opening-check",
+            Point::Verdict => "verdict",
+            Point::Seal => "seal",
+            Point::Proof => "proof",
+            Point::Challenge => "challenge",
+        }
+    }
+}
+
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    /// `POINT:OCCURRENCE:ELEMENT:DELTA` (see [`FAULT_ENV`]).
+    fn from_str(s: &str) -> Result<Fault, String> {
+        let bad = || format!("{s:?}: expected POINT:OCCURRENCE:ELEMENT:DELTA with DELTA > 0");
+        let parts: Vec<&str> = s.split(':').collect();
+        let [point, occurrence, element, delta] = parts[..] else {
+            return Err(bad());
+        };
+        let point = Point::ALL
+            .into_iter()
+            .find(|p| p.name() == point)
+            .ok_or_else(bad)?;
+        let number = |t: &str| t.parse::<u64>().map_err(|_| bad());
+        let delta = number(delta)?;
+        if delta == 0 {
+            return Err(bad());
+        }
+        Ok(Fault {
+            point,
+            occurrence: number(occurrence)?,
+            element: number(element)?,
+            delta,
+        })
+    }
+}
+
 /// A fault armed on a party: counts the messages at its point until it fires once.
 #[derive(Clone, Debug)]
 pub(crate) struct Armed {

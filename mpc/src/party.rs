@@ -167,6 +167,19 @@ impl Party {
         self.fault = Some(Armed::new(fault));
     }
 
+    /// Makes this party deviate as [`crate::fault::FAULT_ENV`] says, in a build with the
+    /// `fault-injection` feature (tests that run real node processes); does nothing in any
+    /// other build, and panics on a malformed value (a test's mistake, never a user's).
+    pub fn inject_from_env(&mut self) {
+        #[cfg(feature = "fault-injection")]
+        if let Ok(text) = std::env::var(crate::fault::FAULT_ENV) {
+            let fault = text
+                .parse()
+                .unwrap_or_else(|e| panic!("{}: {e}", crate::fault::FAULT_ENV));
+            self.inject(fault);
+        }
+    }
+
     /// Whether an injected fault has happened yet (tests only).
     #[cfg(any(test, feature = "fault-injection"))]
     pub fn fault_fired(&self) -> bool {

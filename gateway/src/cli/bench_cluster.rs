@@ -60,6 +60,10 @@ pub struct ClusterArgs {
     /// One JSON object instead of the tables.
     #[arg(long)]
     json: bool,
+    /// The security mode of the parties: `malicious` (the default, as a cluster from
+    /// `hdg init`) or `semi-honest`.
+    #[arg(long, default_value = "malicious")]
+    security: Security,
 }
 
 /// One workload's row of the table.
@@ -82,7 +86,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
         &root.join("cluster"),
         256 << 20,
         PrivacyMode::Exact,
-        Security::default(),
+        args.security,
     )?;
 
     let ingest = if args.ingest > 0 {
@@ -96,7 +100,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
         print_ingest(i);
     }
 
-    let quic = quic_runs(&layout, args.n, args.reps)?;
+    let quic = quic_runs(&layout, (args.n, args.reps), args.security)?;
     let spu = if args.no_spu {
         Err("not run (--no-spu)".to_owned())
     } else {
@@ -106,10 +110,10 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
     for (w, runs) in Workload::ALL.into_iter().zip(quic) {
         let reports: Vec<WorkloadReport> = runs
             .iter()
-            .map(|r| report(w, args.n, Security::default(), r))
+            .map(|r| report(w, args.n, args.security, r))
             .collect();
         let memory: Vec<f64> = (0..args.reps)
-            .map(|_| run_workload(w, args.n, Security::default()).seconds)
+            .map(|_| run_workload(w, args.n, args.security).seconds)
             .collect();
         let correct = reports.iter().all(|r| r.correct);
         rows.push(Row {
@@ -128,7 +132,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", to_json(&ingest, &rows, &spu, args.n));
     } else {
-        print_mpc(&rows, &spu, args.n, args.reps);
+        print_mpc(&rows, &spu, (args.n, args.reps), args.security);
     }
     Ok(if rows.iter().all(|r| r.correct) {
         ExitCode::SUCCESS
@@ -225,15 +229,15 @@ fn print_ingest(i: &IngestFigures) {
 /// three parties' runs of every rep.
 fn quic_runs(
     layout: &super::init::ClusterLayout,
-    n: usize,
-    reps: usize,
+    (n, reps): (usize, usize),
+    security: Security,
 ) -> anyhow::Result<Vec<Vec<[PartyRun; 3]>>> {
     let exe = std::env::current_exe().context("cannot find the hdg binary")?;
     let label = hex::encode(rand::random::<[u8; 16]>());
     let mut children = Vec::new();
     for i in 0..3 {
         let log = std::fs::File::create(layout.configs[i].with_extension("bench.log"))?;
-        let child = bench_party::command(&exe, &layout.configs[i], n, reps, &label)
+        let child = bench_party::command(&exe, &layout.configs[i], n, reps, &label, security)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -377,12 +381,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn print_mpc(
     rows: &[Row],
     spu: &Result<std::collections::HashMap<Workload, f64>, String>,
-    n: usize,
-    reps: usize,
+    (n, reps): (usize, usize),
+    security: Security,
 ) {
     println!(
-        "MPC workloads, n = {n}, three node processes over pinned mutual-TLS QUIC on loopback \
-         (median of {reps}; kernels {}, PRF {:?})",
+        "MPC workloads, n = {n}, {security} parties, three node processes over pinned mutual-TLS \
+         QUIC on loopback (median of {reps}; kernels {}, PRF {:?})",
         rows[0].quic.kernels, rows[0].quic.prf
     );
     println!(

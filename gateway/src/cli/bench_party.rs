@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hdg_mpc::workloads::{Workload, encoded_dataset, run_party};
-use hdg_mpc::{Channel, Party, PartyId, PrfKind, SessionId, SessionSecret};
+use hdg_mpc::{Channel, Party, PartyId, PrfKind, Security, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
 
 use crate::net::identity::TlsIdentity;
@@ -42,6 +42,9 @@ pub struct PartyArgs {
     /// A label shared by the three parties of one bench run (sessions are derived from it).
     #[arg(long)]
     run: String,
+    /// The security mode the three parties run in.
+    #[arg(long, default_value = "malicious")]
+    security: Security,
 }
 
 /// Runs the party; prints one JSON line per workload run.
@@ -92,7 +95,13 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
                 .block_on(links.open_session(&session))
                 .with_context(|| format!("opening the session of {w:?}"))?;
             let mine = data.as_ref().map(|(x, y)| (&x[..], &y[..]));
-            let run = run_one(me, &session, Box::new(channel), w, args.n, mine)?;
+            let run = run_one(
+                me,
+                &session,
+                Box::new(channel),
+                (w, args.n, args.security),
+                mine,
+            )?;
             println!(
                 "{}",
                 serde_json::json!({ "workload": w, "rep": rep, "run": run })
@@ -154,8 +163,7 @@ fn run_one(
     me: PartyId,
     session: &SessionId,
     mut channel: Box<dyn Channel>,
-    w: Workload,
-    n: usize,
+    (w, n, security): (Workload, usize, Security),
     data: Option<(&[u64], &[u64])>,
 ) -> anyhow::Result<hdg_mpc::workloads::PartyRun> {
     let secret = SessionSecret::random();
@@ -163,6 +171,7 @@ fn run_one(
         .map_err(|r| anyhow::anyhow!("{}", r.reason))?;
     let mut party = Party::establish(me, session, &secret, &publics, PrfKind::DEFAULT, channel)
         .with_context(|| format!("session set-up of {w:?}"))?;
+    party.set_security(security);
     let mut run =
         run_party(&mut party, w, n, data).with_context(|| format!("{w:?} failed at {me}"))?;
     // What differential privacy would add: each party's noise, input as shares, on as many
@@ -191,6 +200,7 @@ pub fn command(
     n: usize,
     reps: usize,
     label: &str,
+    security: Security,
 ) -> std::process::Command {
     let mut c = std::process::Command::new(exe);
     c.args(["bench", "party", "--config"]).arg(config).args([
@@ -200,6 +210,8 @@ pub fn command(
         &reps.to_string(),
         "--run",
         label,
+        "--security",
+        security.name(),
     ]);
     c
 }

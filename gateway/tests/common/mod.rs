@@ -127,6 +127,11 @@ impl Nodes {
 
     /// Starts node `i` (its log appended to `node{i}.log`).
     pub fn start(&mut self, dir: &Path, i: usize) {
+        self.start_with_env(dir, i, &[]);
+    }
+
+    /// Starts node `i` with extra environment variables (e.g. the fault a test build reads).
+    pub fn start_with_env(&mut self, dir: &Path, i: usize, env: &[(&str, &str)]) {
         assert!(self.children[i].is_none(), "node{i} already running");
         let config = dir.join(format!("node{i}.toml"));
         let log = std::fs::OpenOptions::new()
@@ -138,6 +143,7 @@ impl Nodes {
             Command::new(env!("CARGO_BIN_EXE_hdg"))
                 .args(["node", "--config"])
                 .arg(&config)
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log)

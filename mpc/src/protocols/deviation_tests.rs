@@ -301,3 +301,31 @@ fn semi_honest_mode_does_not_catch_a_lie() {
     });
     assert_eq!(out[1], Ok(vec![6, 7, 11]));
 }
+
+/// Faults as the environment spells them parse back; anything else is refused by name.
+#[test]
+fn faults_parse_from_their_environment_spelling() {
+    for point in Point::ALL {
+        let f: Fault = format!("{}:3:7:9", point.name()).parse().unwrap();
+        assert_eq!(
+            f,
+            Fault {
+                point,
+                occurrence: 3,
+                element: 7,
+                delta: 9
+            }
+        );
+    }
+    for bad in [
+        "",
+        "product",
+        "product:1:2",
+        "product:1:2:0",
+        "lie:1:2:3",
+        "product:x:2:3",
+    ] {
+        let e = bad.parse::<Fault>().unwrap_err();
+        assert!(e.contains("POINT:OCCURRENCE"), "{e}");
+    }
+}

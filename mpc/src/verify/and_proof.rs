@@ -15,25 +15,27 @@
 //! (the lifting of the 3PC-for-binary-circuits line of work and of the IPA protocol).
 //!
 //! **The proof** of <u, v> = t (u known to the prover and the left verifier, v to the prover
-//! and the right verifier, t shared between the verifiers), recursively, 4 entries to 1:
-//! - the prover splits u and v into chunks of 4, takes f_j, g_j of degree 3 through chunk j,
-//!   and p = sum_j f_j g_j (degree 6); it secret-shares p(0..6) between the verifiers (the left
-//!   share from the key it shares with the left verifier, the right share sent);
-//! - the verifiers check sum_{k<4} p(k) = t (in shares, at the end), draw r from the key they
+//! and the right verifier, t shared between the verifiers), recursively: in each round
+//! - the prover splits u and v into chunks of width w, takes f_j, g_j of degree w-1 through
+//!   chunk j, and p = sum_j f_j g_j (degree 2w-2); it secret-shares p(0..2w-1) between the
+//!   verifiers (the left share from the key it shares with the left verifier, the right share
+//!   sent);
+//! - the verifiers check sum_{k<w} p(k) = t (in shares, at the end), draw r from the key they
 //!   share and the prover lacks, and the right verifier sends r to the prover (only after it
 //!   received the prover's share, so the prover commits first);
-//! - all go on with u' = (f_j(r)), v' = (g_j(r)), t' = p(r): a quarter of the length.
+//! - all go on with u' = (f_j(r)), v' = (g_j(r)), t' = p(r).
 //!
-//! The last round, on one chunk, puts random masks at node 0 (from the keys the prover shares
-//! with each verifier), so f and g have degree 4 and p degree 8; the verifiers exchange f(r),
-//! g(r), their shares of p(r) and of every round's sum difference, and check
-//! f(r) g(r) = p(r) and every difference zero. What a verifier sees is uniformly random apart
-//! from values the statement fixes (zero-knowledge); a wrong p passes a round with probability
-//! at most 8/(p - 9) < 2^-58, so a batch of 2^21 gates (12 rounds) has soundness error below
-//! 2^-54. Each party is prover once and verifier twice, all three proofs in the same rounds.
-//!
-//! Round one never materialises the lifted vectors: the prover counts how often each pair of
-//! left and right 3-bit patterns occurs (64 counters) and the verifiers fold by table lookup.
+//! Round one takes two gates per chunk (w = 8): p then depends only on how often each pair of
+//! left and right 6-bit patterns occurs, so the prover counts them (4096 counters) and never
+//! materialises u and v, and the verifiers fold by a 64-entry table. Later rounds halve
+//! (w = 2: three products per pair). The last round, on one chunk, puts random masks at node 0
+//! (from the keys the prover shares with each verifier), so f and g have degree 2 and p
+//! degree 4; the verifiers exchange f(r), g(r), their shares of p(r) and of every round's sum
+//! difference, and check f(r) g(r) = p(r) and every difference zero. What a verifier sees is
+//! uniformly random apart from values the statement fixes (zero-knowledge); a wrong p passes
+//! round one with probability at most 14/(p - 15), a later round 2/(p - 15), the last 4/(p - 15),
+//! so a batch of 2^22 gates (22 rounds) has soundness error below 2^-55. Each party is prover
+//! once and verifier twice, all three proofs in the same rounds.
 
 use super::fp61::{Accumulator, Fp, P};
 use super::lagrange::{self, node};
@@ -81,37 +83,68 @@ impl AndWord {
     }
 }
 
-/// Gates per proof: round one's folded vectors take 8 bytes per gate, so this bounds memory.
-pub(crate) const BATCH_GATES: usize = 1 << 21;
+/// Gates per proof: the folded vectors after round one take 4 bytes per gate for each role,
+/// so this bounds memory (64 MiB per party).
+pub(crate) const BATCH_GATES: usize = 1 << 22;
 
 /// Words per proof.
 const BATCH_WORDS: usize = BATCH_GATES / 64;
 
-/// Entries folded into one per round.
-const FOLD: usize = 4;
+/// Entries of one gate's lifted vector.
+const LIFT: usize = 4;
 
-/// Values of a round polynomial the prover shares: degree 2(FOLD-1).
-const ROUND_POINTS: usize = 2 * FOLD - 1;
+/// Round one folds two gates (8 entries) into one value: the prover's polynomial then depends
+/// on a 6-bit pattern per side only.
+const GATE_FOLD: usize = 2 * LIFT;
+
+/// Later rounds fold two values into one: the round polynomial has degree 2 and costs three
+/// products per pair.
+const VALUE_FOLD: usize = 2;
+
+/// Values of the round polynomial the prover shares in round one and in later rounds.
+const GATE_POINTS: usize = 2 * GATE_FOLD - 1;
+const VALUE_POINTS: usize = 2 * VALUE_FOLD - 1;
 
 /// Nodes of the masked last round's f and g (mask at node 0), and values of its p.
-const LAST_NODES: usize = FOLD + 1;
+const LAST_NODES: usize = VALUE_FOLD + 1;
 const LAST_POINTS: usize = 2 * LAST_NODES - 1;
+
+/// A challenge avoids every node any round interpolates through.
+const NODES: u64 = GATE_POINTS as u64;
 
 /// The step name in errors.
 const STEP: &str = "AND verification";
 
 /// The lifted left vector of a gate by its (a, c, e) bits, index a | c<<1 | e<<2.
-fn left_lift(i: usize) -> [Fp; FOLD] {
+fn left_lift(i: usize) -> [Fp; LIFT] {
     let (a, c, e) = ((i & 1) as i64, ((i >> 1) & 1) as i64, ((i >> 2) & 1) as i64);
     let s = 1 - 2 * e;
     [-4 * a * c * s, 2 * c * s, 2 * a * s, -s].map(Fp::from_i64)
 }
 
 /// The lifted right vector of a gate by its (b, d, f) bits, index b | d<<1 | f<<2.
-fn right_lift(i: usize) -> [Fp; FOLD] {
+fn right_lift(i: usize) -> [Fp; LIFT] {
     let (b, d, f) = ((i & 1) as i64, ((i >> 1) & 1) as i64, ((i >> 2) & 1) as i64);
     let s = 1 - 2 * f;
     [b * d * s, d * s, b * s, s].map(Fp::from_i64)
+}
+
+/// The lifted vectors of two gates by their 6-bit pair pattern ([`pair_pattern`]).
+fn pair_lift(pattern: usize, left: bool) -> [Fp; GATE_FOLD] {
+    let lift = if left { left_lift } else { right_lift };
+    // gate g's bits are at g, 2 + g and 4 + g
+    let gate = |g: usize| {
+        (pattern >> g) & 1 | ((pattern >> (2 + g)) & 1) << 1 | ((pattern >> (4 + g)) & 1) << 2
+    };
+    let (lo, hi) = (lift(gate(0)), lift(gate(1)));
+    std::array::from_fn(|k| if k < LIFT { lo[k] } else { hi[k - LIFT] })
+}
+
+/// Chunk c's 6-bit pattern: bits 2c and 2c + 1 (gates 2c and 2c + 1) of each of the three
+/// words, the first word lowest.
+fn pair_pattern(word: &[u64; 3], c: usize) -> usize {
+    let two = |w: u64| ((w >> (2 * c)) & 3) as usize;
+    two(word[0]) | two(word[1]) << 2 | two(word[2]) << 4
 }
 
 /// One side of a proof's inner product.
@@ -123,44 +156,56 @@ enum Side {
 }
 
 impl Side {
-    /// Chunks of FOLD entries (the last one padded with zeros).
-    fn chunks(&self) -> usize {
+    /// Entries folded into one in this side's next round.
+    fn fold_width(&self) -> usize {
         match self {
-            Side::Gates { words, .. } => 64 * words.len(),
-            Side::Values(v) => v.len().div_ceil(FOLD),
+            Side::Gates { .. } => GATE_FOLD,
+            Side::Values(_) => VALUE_FOLD,
         }
     }
 
-    /// u' = (f_j(r)) over the chunks.
-    fn fold(&self, r: Fp) -> Side {
-        let w: [Fp; FOLD] = lagrange::weights(FOLD, r).try_into().expect("FOLD weights");
+    /// Chunks of the next round (the last one padded with zeros).
+    fn chunks(&self) -> usize {
+        match self {
+            Side::Gates { words, .. } => 32 * words.len(),
+            Side::Values(v) => v.len().div_ceil(VALUE_FOLD),
+        }
+    }
+
+    /// u' = (f_j(r)) over the chunks (values are folded in place).
+    fn fold(self, r: Fp) -> Side {
         Side::Values(match self {
             Side::Gates { words, left } => {
-                let lift = if *left { left_lift } else { right_lift };
-                let table: [Fp; 8] = std::array::from_fn(|i| dot(&w, &lift(i)));
-                let mut out = Vec::with_capacity(64 * words.len());
-                for word in words {
-                    out.extend((0..64).map(|t| table[pattern(word, t)]));
+                let w = lagrange::weights(GATE_FOLD, r);
+                let table: [Fp; 64] = std::array::from_fn(|i| dot(&w, &pair_lift(i, left)));
+                let mut out = Vec::with_capacity(32 * words.len());
+                for word in &words {
+                    out.extend((0..32).map(|c| table[pair_pattern(word, c)]));
                 }
                 out
             }
-            Side::Values(v) => v.chunks(FOLD).map(|c| dot(&w, c)).collect(),
+            // f(r) = x0 + r (x1 - x0), the missing x1 of an odd length being 0
+            Side::Values(mut v) => {
+                let chunks = v.len().div_ceil(VALUE_FOLD);
+                for j in 0..chunks {
+                    let x0 = v[2 * j];
+                    let x1 = v.get(2 * j + 1).copied().unwrap_or(Fp::ZERO);
+                    v[j] = x0 + r * (x1 - x0);
+                }
+                v.truncate(chunks);
+                v
+            }
         })
     }
 
-    /// The single chunk of the last round, padded to FOLD.
-    fn last_chunk(&self) -> [Fp; FOLD] {
-        let mut out = [Fp::ZERO; FOLD];
+    /// The single chunk of the last round, padded.
+    fn last_chunk(&self) -> [Fp; VALUE_FOLD] {
+        let mut out = [Fp::ZERO; VALUE_FOLD];
         if let Side::Values(v) = self {
             out[..v.len()].copy_from_slice(v);
         }
         out
     }
-}
-
-/// Gate t's 3-bit pattern in a word triple: bit t of each word, first word lowest.
-fn pattern(word: &[u64; 3], t: usize) -> usize {
-    ((word[0] >> t) & 1 | ((word[1] >> t) & 1) << 1 | ((word[2] >> t) & 1) << 2) as usize
 }
 
 /// sum_k a[k] b[k] over the shorter of the two (at most 63 terms), reduced once.
@@ -172,58 +217,58 @@ fn dot(a: &[Fp], b: &[Fp]) -> Fp {
     acc.value()
 }
 
-/// Weights extrapolating a chunk's polynomial from nodes 0..FOLD to nodes FOLD..ROUND_POINTS.
-fn extrapolation() -> [[Fp; FOLD]; ROUND_POINTS - FOLD] {
+/// A pair of gates' lifted polynomial at nodes 0..GATE_POINTS.
+fn extended_pair(lifted: &[Fp; GATE_FOLD]) -> [Fp; GATE_POINTS] {
     std::array::from_fn(|k| {
-        lagrange::weights(FOLD, node(FOLD + k))
-            .try_into()
-            .expect("FOLD weights")
+        if k < GATE_FOLD {
+            lifted[k]
+        } else {
+            lagrange::eval(lifted, node(k))
+        }
     })
 }
 
-/// A chunk (padded to FOLD) and its polynomial at the extra nodes.
-fn extended(chunk: &[Fp], ext: &[[Fp; FOLD]; ROUND_POINTS - FOLD]) -> [Fp; ROUND_POINTS] {
-    let mut out = [Fp::ZERO; ROUND_POINTS];
-    out[..chunk.len()].copy_from_slice(chunk);
-    for (k, w) in ext.iter().enumerate() {
-        out[FOLD + k] = dot(w, chunk);
-    }
-    out
-}
-
-/// The prover's round polynomial p(k) = sum_j f_j(k) g_j(k), k in 0..ROUND_POINTS.
-fn round_polynomial(u: &Side, v: &Side) -> [Fp; ROUND_POINTS] {
-    let ext = extrapolation();
-    let mut acc = [Accumulator::default(); ROUND_POINTS];
+/// The prover's round polynomial p(k) = sum_j f_j(k) g_j(k), k over the round's points.
+fn round_polynomial(u: &Side, v: &Side) -> Vec<Fp> {
     match (u, v) {
         (Side::Gates { words: wu, .. }, Side::Gates { words: wv, .. }) => {
             // How often each (left, right) pattern pair occurs: the products depend on no more.
-            let mut count = [0u64; 64];
+            let mut count = vec![0u64; 64 * 64];
             for (a, b) in wu.iter().zip(wv) {
-                for t in 0..64 {
-                    count[pattern(a, t) * 8 + pattern(b, t)] += 1;
+                for c in 0..32 {
+                    count[pair_pattern(a, c) * 64 + pair_pattern(b, c)] += 1;
                 }
             }
-            let eu: [_; 8] = std::array::from_fn(|i| extended(&left_lift(i), &ext));
-            let ev: [_; 8] = std::array::from_fn(|i| extended(&right_lift(i), &ext));
+            let eu: Vec<_> = (0..64)
+                .map(|i| extended_pair(&pair_lift(i, true)))
+                .collect();
+            let ev: Vec<_> = (0..64)
+                .map(|i| extended_pair(&pair_lift(i, false)))
+                .collect();
+            let mut acc = [Accumulator::default(); GATE_POINTS];
             for (pair, n) in count.iter().enumerate().filter(|(_, n)| **n > 0) {
-                let (fu, fv) = (&eu[pair / 8], &ev[pair % 8]);
-                for k in 0..ROUND_POINTS {
+                let (fu, fv) = (&eu[pair / 64], &ev[pair % 64]);
+                for k in 0..GATE_POINTS {
                     acc[k].mul_add(Fp::new(*n), fu[k] * fv[k]);
                 }
             }
+            acc.map(Accumulator::value).to_vec()
         }
         (Side::Values(a), Side::Values(b)) => {
-            for (ca, cb) in a.chunks(FOLD).zip(b.chunks(FOLD)) {
-                let (fa, fb) = (extended(ca, &ext), extended(cb, &ext));
-                for k in 0..ROUND_POINTS {
-                    acc[k].mul_add(fa[k], fb[k]);
-                }
+            // f(0) = x0, f(1) = x1, f(2) = 2 x1 - x0
+            let mut acc = [Accumulator::default(); VALUE_POINTS];
+            for (ca, cb) in a.chunks(VALUE_FOLD).zip(b.chunks(VALUE_FOLD)) {
+                let (x0, y0) = (ca[0], cb[0]);
+                let x1 = ca.get(1).copied().unwrap_or(Fp::ZERO);
+                let y1 = cb.get(1).copied().unwrap_or(Fp::ZERO);
+                acc[0].mul_add(x0, y0);
+                acc[1].mul_add(x1, y1);
+                acc[2].mul_add(x1 + x1 - x0, y1 + y1 - y0);
             }
+            acc.map(Accumulator::value).to_vec()
         }
         _ => unreachable!("both sides fold in step"),
     }
-    acc.map(Accumulator::value)
 }
 
 /// A field element from a PRF word (bias below 2^-60, immaterial for masks and shares).
@@ -231,17 +276,17 @@ fn field(word: u64) -> Fp {
     Fp::new(word)
 }
 
-/// A challenge from PRF words: uniform in F_p outside the nodes 0..LAST_POINTS (rejection).
+/// A challenge from PRF words: uniform in F_p outside the nodes (rejection).
 fn challenge(words: &[u64]) -> Fp {
     words
         .iter()
         .map(|w| w & P)
-        .find(|w| *w < P && *w >= LAST_POINTS as u64)
+        .find(|w| *w < P && *w >= NODES)
         .map(Fp::new)
         .expect("a PRF word below p outside the nodes")
 }
 
-/// Words drawn per challenge (each rejected with probability below 2^-57).
+/// Words drawn per challenge (each rejected with probability below 2^-56).
 const CHALLENGE_WORDS: usize = 4;
 
 /// Where one verifier of one proof stands.
@@ -249,17 +294,18 @@ struct VerifierState {
     side: Side,
     /// Its share of the current claim.
     claim: Fp,
-    /// Its shares of each round's sum difference (sum_{k<FOLD} p(k) - claim).
+    /// Its shares of each round's sum difference (sum of p over the chunk nodes - claim).
     differences: Vec<Fp>,
 }
 
 impl VerifierState {
     /// Takes this round's shares of p at challenge r: records the sum difference, folds.
     fn round(&mut self, shares: &[Fp], r: Fp) {
-        let sum: Fp = shares[..FOLD].iter().copied().sum();
+        let sum: Fp = shares[..self.side.fold_width()].iter().copied().sum();
         self.differences.push(sum - self.claim);
         self.claim = lagrange::eval(shares, r);
-        self.side = self.side.fold(r);
+        let side = std::mem::replace(&mut self.side, Side::Values(Vec::new()));
+        self.side = side.fold(r);
     }
 }
 
@@ -292,7 +338,8 @@ fn batch(party: &mut Party, words: &[AndWord]) -> Result<Vec<Deviation>, Protoco
         let (op_share, op_challenge) = (party.next_op(), party.next_op());
         // Prover: share p, the left share from the key with my previous party.
         let p = round_polynomial(&u, &v);
-        let mine_left = party.stream_prev(op_share, ROUND_POINTS);
+        let points = p.len();
+        let mine_left = party.stream_prev(op_share, points);
         let to_right: Vec<u64> = p
             .iter()
             .zip(&mine_left)
@@ -300,14 +347,14 @@ fn batch(party: &mut Party, words: &[AndWord]) -> Result<Vec<Deviation>, Protoco
             .collect();
         party.send(me.next(), &to_right, Point::Proof)?;
         // Right verifier of my previous party: its share, then the challenge back to it.
-        let got = party.recv(me.prev(), ROUND_POINTS, STEP)?;
+        let got = party.recv(me.prev(), points, STEP)?;
         let right_shares: Vec<Fp> = got.into_iter().map(field).collect();
         let r_right = challenge(&party.stream_next(op_challenge, CHALLENGE_WORDS));
         party.send(me.prev(), &[r_right.value()], Point::Challenge)?;
         right.round(&right_shares, r_right);
         // Left verifier of my next party: its left share is from the key we share.
         let left_shares: Vec<Fp> = party
-            .stream_next(op_share, ROUND_POINTS)
+            .stream_next(op_share, points)
             .into_iter()
             .map(field)
             .collect();
@@ -332,7 +379,7 @@ fn last_round(
     let (op_mask, op_share, op_challenge) = (party.next_op(), party.next_op(), party.next_op());
     // Node 0 masks: position 0 of a key's stream masks its later party's u, position 1 its
     // earlier party's v.
-    let with_mask = |mask: u64, chunk: [Fp; FOLD]| -> Vec<Fp> {
+    let with_mask = |mask: u64, chunk: [Fp; VALUE_FOLD]| -> Vec<Fp> {
         std::iter::once(field(mask)).chain(chunk).collect()
     };
     let f = with_mask(party.stream_prev(op_mask, 1)[0], u.last_chunk());
@@ -392,9 +439,9 @@ fn last_round(
 }
 
 /// A verifier's closing report: its side's polynomial at r, its share of p(r), and its shares
-/// of every sum difference (the last round's over nodes 1..=FOLD).
+/// of every sum difference (the last round's over nodes 1..=VALUE_FOLD, node 0 being the mask).
 fn report(side_poly: &[Fp], shares: &[Fp], state: &VerifierState, r: Fp) -> Vec<Fp> {
-    let last_sum: Fp = shares[1..=FOLD].iter().copied().sum();
+    let last_sum: Fp = shares[1..=VALUE_FOLD].iter().copied().sum();
     let mut out = vec![lagrange::eval(side_poly, r), lagrange::eval(shares, r)];
     out.extend(&state.differences);
     out.push(last_sum - state.claim);
@@ -420,28 +467,33 @@ fn closes(left: &[Fp], right: &[Fp]) -> bool {
             .all(|(a, b)| *a + *b == Fp::ZERO)
 }
 
-/// Rounds of a proof on `chunks` chunks before the last one.
-fn rounds(mut chunks: usize) -> u64 {
+/// Rounds after round one of a proof of `words` words, before the last.
+fn value_rounds(words: usize) -> u64 {
+    let mut len = 32 * words;
     let mut r = 0;
-    while chunks > 1 {
-        chunks = chunks.div_ceil(FOLD);
+    while len.div_ceil(VALUE_FOLD) > 1 {
+        len = len.div_ceil(VALUE_FOLD);
         r += 1;
     }
     r
 }
 
-/// Words and messages each party sends to verify `words` recorded AND words: per batch, each
-/// round's share of p and challenge, the last round's share and two closing reports; then
-/// the verdicts.
+/// Words and messages each party sends to verify `words` recorded AND words: per batch,
+/// round one's share of p and challenge, each later round's, the last round's share and two
+/// closing reports; then the verdicts.
 pub fn proof_cost(words: usize) -> (u64, u64) {
     let (mut sent, mut messages) = (2 * VERDICT_WORDS as u64, 2);
     let mut left = words;
     while left > 0 {
         let batch = left.min(BATCH_WORDS);
         left -= batch;
-        let r = rounds(64 * batch);
-        sent += r * (ROUND_POINTS as u64 + 1) + LAST_POINTS as u64 + 2 * (3 + r);
-        messages += 2 * r + 3;
+        let r = value_rounds(batch);
+        let report = 2 + (1 + r) + 1;
+        sent += (GATE_POINTS as u64 + 1)
+            + r * (VALUE_POINTS as u64 + 1)
+            + LAST_POINTS as u64
+            + 2 * report;
+        messages += 2 + 2 * r + 3;
     }
     (sent, messages)
 }

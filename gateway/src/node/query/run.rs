@@ -163,6 +163,8 @@ impl PartySetup<'_> {
             channel,
         )?;
         party.set_security(security);
+        // Only a test build (feature `fault-injection`) reads the variable.
+        party.inject_from_env();
         #[cfg(test)]
         if let Some(fault) = DEVIATE.take() {
             party.inject(fault);

@@ -1,0 +1,139 @@
+//! A malicious computing party as a real node process: the test build of `hdg` reads the
+//! deviation its parties make from `HDG_FAULT` (mpc `fault-injection` feature, enabled for
+//! tests only). One deviation per kind of statistic, over QUIC between three processes:
+//! - an altered AND message (a comparison's carry) stops a histogram, a median and a filtered
+//!   mean at the honest parties before anything is released: 409, the cheat named, and each
+//!   honest node anchors the abort in its ledger;
+//! - a statistic without a comparison (the mean) gives the cheat no AND to lie in and is
+//!   answered right;
+//! - shares sealed wrong to the researcher are refused by the researcher's client.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use hdg_ledger::{EntryKind, LedgerEntry};
+use serde_json::Value;
+
+const GLUCOSE: &str = "2339-0";
+
+/// A cluster without consent (synthetic data, exact answers) whose node `cheat` deviates as
+/// `fault` says, holding 30 glucose values of 15 patients, ingested at node 0.
+fn cluster_with_cheat(dir: &Path, cheat: usize, fault: &str) -> (Nodes, Vec<f64>) {
+    init_cluster_without_consent(dir);
+    let mut nodes = Nodes::none();
+    for i in 0..3 {
+        if i == cheat {
+            nodes.start_with_env(dir, i, &[("HDG_FAULT", fault)]);
+        } else {
+            nodes.start(dir, i);
+        }
+    }
+    for i in 0..3 {
+        wait_healthy(&mut nodes, dir, i, 2);
+    }
+    let mut csv = String::from("patient,indicator,value,unit,effective,source\n");
+    let mut values = Vec::new();
+    for k in 0..30 {
+        let v = 80.0 + f64::from(k * 7 % 90);
+        values.push(v);
+        csv.push_str(&format!(
+            "p-{},{GLUCOSE},{v},mg/dL,2024-05-{:02},lab\n",
+            k % 15,
+            k % 28 + 1
+        ));
+    }
+    let (status, receipt) = post_observations(dir, 0, "", "text/csv", csv.as_bytes());
+    assert_eq!(status, 200, "{receipt}");
+    wait_outbox_empty(&mut nodes, dir, 0);
+    (nodes, values)
+}
+
+/// `hdg query --json` at node `at` with `args`: the answer, or the refusal's status and reason
+/// (status 0 when the client itself refused the answers, with its message).
+fn ask(dir: &Path, at: usize, args: &[&str]) -> Result<Value, (u64, String)> {
+    let mut all = vec!["--indicator", GLUCOSE, "--json"];
+    all.extend_from_slice(args);
+    let (ok, text) = hdg_query(dir, at, &researcher(dir), &all);
+    let Ok(json) = serde_json::from_str::<Value>(text.lines().next().unwrap_or_default()) else {
+        assert!(!ok, "an answer that is not JSON: {text}");
+        return Err((0, text));
+    };
+    if ok {
+        Ok(json)
+    } else {
+        Err((
+            json["status"].as_u64().unwrap_or(0),
+            json["error"].as_str().unwrap_or_default().to_string(),
+        ))
+    }
+}
+
+/// The reasons of the abort entries in node `i`'s ledger (the node must be stopped).
+fn aborts(dir: &Path, i: usize) -> Vec<String> {
+    let store = open_store(dir, i);
+    (0..store.tree_size())
+        .filter_map(|leaf| {
+            let entry = LedgerEntry::from_bytes(&store.leaf(leaf).unwrap()).unwrap();
+            (entry.kind == EntryKind::Abort).then(|| store.entry_text(leaf).unwrap().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn an_altered_and_message_aborts_every_comparison_and_is_logged_by_the_honest_nodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cheat = 1;
+    let (mut nodes, values) = cluster_with_cheat(dir, cheat, "product:0:3:1");
+    let statistics: [&[&str]; 3] = [
+        &["--stat", "histogram", "--edges", "100,150"],
+        &["--stat", "median"],
+        &["--stat", "mean", "--where", "value > 126"],
+    ];
+    for (k, args) in statistics.iter().enumerate() {
+        // Each node in turn coordinates: the cheat's own answer cannot hide the abort.
+        let (status, reason) = ask(dir, k % 3, args).expect_err("a deviation must abort");
+        assert_eq!(status, 409, "{args:?}: {reason}");
+        assert!(
+            reason.contains("deviated") && reason.contains(&format!("P{cheat}")),
+            "{args:?}: {reason}"
+        );
+    }
+    // Without a comparison the cheat has no AND to lie in: the mean is answered, and right.
+    let answer = ask(dir, 0, &["--stat", "mean"]).expect("the mean is answered");
+    // glucose is kept in tenths of mg/dL
+    let tenths: i64 = values.iter().map(|v| (v * 10.0).round() as i64).sum();
+    assert_eq!(
+        answer["result"]["Mean"]["n"],
+        values.len() as u64,
+        "{answer}"
+    );
+    assert_eq!(answer["result"]["Mean"]["sum"], tenths, "{answer}");
+    for i in 0..3 {
+        nodes.terminate(i, std::time::Duration::from_secs(20));
+    }
+    for honest in [0, 2] {
+        let logged = aborts(dir, honest);
+        assert_eq!(logged.len(), statistics.len(), "node{honest}: {logged:?}");
+        assert!(
+            logged
+                .iter()
+                .all(|r| r.contains("AND verification") && r.contains("P1")),
+            "node{honest}: {logged:?}"
+        );
+    }
+}
+
+#[test]
+fn shares_sealed_wrong_are_refused_by_the_researcher() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_nodes, _) = cluster_with_cheat(dir, 2, "seal:0:0:1");
+    let (_, reason) = ask(dir, 0, &["--stat", "mean"]).expect_err("a wrong share must not open");
+    assert!(
+        reason.contains("answer refused") && reason.contains("disagree"),
+        "{reason}"
+    );
+}
