@@ -86,7 +86,7 @@ fn an_altered_and_message_aborts_every_comparison_and_is_logged_by_the_honest_no
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let cheat = 1;
-    let (mut nodes, values) = cluster_with_cheat(dir, cheat, "product:0:3:1");
+    let (mut nodes, values) = cluster_with_cheat(dir, cheat, "and:0:3:1");
     let statistics: [&[&str]; 3] = [
         &["--stat", "histogram", "--edges", "100,150"],
         &["--stat", "median"],

@@ -11,8 +11,10 @@ use std::cell::Cell;
 /// The kind of message a party sends: the places where it can lie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Point {
-    /// The share of a product it reshares (multiplication, dot product, AND).
+    /// The share of an arithmetic product it reshares (multiplication, dot product).
     Product,
+    /// The share of an AND it reshares (comparisons).
+    And,
     /// The share it sends when it inputs a value.
     Input,
     /// The share it sends when a value is opened.
@@ -31,8 +33,9 @@ pub enum Point {
 
 impl Point {
     /// Every point.
-    pub const ALL: [Point; 8] = [
+    pub const ALL: [Point; 9] = [
         Point::Product,
+        Point::And,
         Point::Input,
         Point::Opening,
         Point::OpeningCheck,
@@ -59,7 +62,7 @@ pub struct Fault {
 
 /// The environment variable a node built with the `fault-injection` feature reads for the
 /// fault its parties make (tests with real node processes): `POINT:OCCURRENCE:ELEMENT:DELTA`,
-/// e.g. `product:0:5:1`.
+/// e.g. `and:0:5:1`.
 pub const FAULT_ENV: &str = "HDG_FAULT";
 
 impl Point {
@@ -67,6 +70,7 @@ impl Point {
     pub fn name(self) -> &'static str {
         match self {
             Point::Product => "product",
+            Point::And => "and",
             Point::Input => "input",
             Point::Opening => "opening",
             Point::OpeningCheck => "opening-check",

@@ -14,6 +14,7 @@ use crate::prf::{Prf, PrfKind};
 use crate::session::{KeyAgreementError, PartyKeys, SessionId, SessionSecret, derive_pairwise};
 use crate::verify::and_proof::AndWord;
 use x25519_dalek::PublicKey;
+use zeroize::Zeroize;
 
 /// Why a party could not be set up.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -283,6 +284,13 @@ impl Party {
             });
         }
         Ok(msg)
+    }
+}
+
+impl Drop for Party {
+    /// The AND words recorded and not verified hold this party's shares: wiped.
+    fn drop(&mut self) {
+        self.pending_ands.zeroize();
     }
 }
 

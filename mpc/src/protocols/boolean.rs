@@ -57,7 +57,7 @@ pub(crate) fn and_planes(
         }
     }
     let me = party.id();
-    party.send(me.prev(), &z, Point::Product)?;
+    party.send(me.prev(), &z, Point::And)?;
     let from_next = party.recv(me.next(), total, step)?;
     if record {
         record_words(party, pairs, (&z, &from_next), (&all_rp, &all_rn));

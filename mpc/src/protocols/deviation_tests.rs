@@ -245,7 +245,7 @@ proptest! {
         cheat in 0usize..3, occurrence in 0u64..8, element in any::<u64>(), delta in any::<u64>(),
     ) {
         let cheat = PartyId::new(cheat).unwrap();
-        let f = Fault { point: Point::Product, occurrence, element, delta: delta.max(1) };
+        let f = Fault { point: Point::And, occurrence, element, delta: delta.max(1) };
         let out = compare_with_fault(&v, cheat, f);
         prop_assert!(out[cheat.index()].1, "the fault fired");
         let results = out.map(|(r, _)| r);

@@ -6,7 +6,7 @@
 //! that lies about its share is caught by the one it lies to, who names the pair (the sender of
 //! the values and the sender of the digest: one of the two deviated). The digest is BLAKE3 over
 //! the session, the operation counter and the values: a digest from another opening never
-//! matches. It hides nothing and needs to: the receiver is about to learn the values anyway.
+//! matches. It needs to hide nothing: the receiver is about to learn the values anyway.
 //! Then the three parties exchange verdicts ([`agree`]), so that all stop when one does.
 
 use crate::fault::Point;

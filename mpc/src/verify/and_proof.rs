@@ -42,9 +42,12 @@ use super::lagrange::{self, node};
 use crate::fault::Point;
 use crate::verdict::{Deviation, VERDICT_WORDS, agree};
 use crate::{Party, ProtocolError};
+use zeroize::{Zeroize, Zeroizing};
 
-/// One word (64 gates) of an AND, as this party recorded it for its three roles.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// One word (64 gates) of an AND, as this party recorded it for its three roles (its own
+/// shares and PRF outputs: wiped when dropped by whoever holds them, [`crate::Party`] and
+/// [`verify_ands`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Zeroize)]
 pub struct AndWord {
     /// My components i (x0, y0) and i+1 (x1, y1) of the operands.
     pub x0: u64,
@@ -150,9 +153,12 @@ fn pair_pattern(word: &[u64; 3], c: usize) -> usize {
 /// One side of a proof's inner product.
 enum Side {
     /// The lifted gates, by their three words (a, c, e) or (b, d, f); `left` says which lift.
-    Gates { words: Vec<[u64; 3]>, left: bool },
+    Gates {
+        words: Zeroizing<Vec<[u64; 3]>>,
+        left: bool,
+    },
     /// Values after a fold.
-    Values(Vec<Fp>),
+    Values(Zeroizing<Vec<Fp>>),
 }
 
 impl Side {
@@ -174,12 +180,12 @@ impl Side {
 
     /// u' = (f_j(r)) over the chunks (values are folded in place).
     fn fold(self, r: Fp) -> Side {
-        Side::Values(match self {
+        Side::Values(Zeroizing::new(match self {
             Side::Gates { words, left } => {
                 let w = lagrange::weights(GATE_FOLD, r);
                 let table: [Fp; 64] = std::array::from_fn(|i| dot(&w, &pair_lift(i, left)));
                 let mut out = Vec::with_capacity(32 * words.len());
-                for word in &words {
+                for word in words.iter() {
                     out.extend((0..32).map(|c| table[pair_pattern(word, c)]));
                 }
                 out
@@ -193,9 +199,9 @@ impl Side {
                     v[j] = x0 + r * (x1 - x0);
                 }
                 v.truncate(chunks);
-                v
+                std::mem::take(&mut *v)
             }
-        })
+        }))
     }
 
     /// The single chunk of the last round, padded.
@@ -234,7 +240,7 @@ fn round_polynomial(u: &Side, v: &Side) -> Vec<Fp> {
         (Side::Gates { words: wu, .. }, Side::Gates { words: wv, .. }) => {
             // How often each (left, right) pattern pair occurs: the products depend on no more.
             let mut count = vec![0u64; 64 * 64];
-            for (a, b) in wu.iter().zip(wv) {
+            for (a, b) in wu.iter().zip(wv.iter()) {
                 for c in 0..32 {
                     count[pair_pattern(a, c) * 64 + pair_pattern(b, c)] += 1;
                 }
@@ -304,7 +310,7 @@ impl VerifierState {
         let sum: Fp = shares[..self.side.fold_width()].iter().copied().sum();
         self.differences.push(sum - self.claim);
         self.claim = lagrange::eval(shares, r);
-        let side = std::mem::replace(&mut self.side, Side::Values(Vec::new()));
+        let side = std::mem::replace(&mut self.side, Side::Values(Zeroizing::new(Vec::new())));
         self.side = side.fold(r);
     }
 }
@@ -316,7 +322,7 @@ fn batch(party: &mut Party, words: &[AndWord]) -> Result<Vec<Deviation>, Protoco
     let me = party.id();
     let gates = 64 * words.len() as u64;
     let side = |f: fn(&AndWord) -> [u64; 3], left: bool| Side::Gates {
-        words: words.iter().map(f).collect(),
+        words: Zeroizing::new(words.iter().map(f).collect()),
         left,
     };
     let (mut u, mut v) = (
@@ -336,28 +342,13 @@ fn batch(party: &mut Party, words: &[AndWord]) -> Result<Vec<Deviation>, Protoco
     };
     while u.chunks() > 1 {
         let (op_share, op_challenge) = (party.next_op(), party.next_op());
-        // Prover: share p, the left share from the key with my previous party.
         let p = round_polynomial(&u, &v);
-        let points = p.len();
-        let mine_left = party.stream_prev(op_share, points);
-        let to_right: Vec<u64> = p
-            .iter()
-            .zip(&mine_left)
-            .map(|(pk, l)| (*pk - field(*l)).value())
-            .collect();
-        party.send(me.next(), &to_right, Point::Proof)?;
-        // Right verifier of my previous party: its share, then the challenge back to it.
-        let got = party.recv(me.prev(), points, STEP)?;
-        let right_shares: Vec<Fp> = got.into_iter().map(field).collect();
+        let (right_shares, left_shares) = share_round(party, op_share, &p)?;
+        // Right verifier of my previous party: the challenge back to it, once it committed.
         let r_right = challenge(&party.stream_next(op_challenge, CHALLENGE_WORDS));
         party.send(me.prev(), &[r_right.value()], Point::Challenge)?;
         right.round(&right_shares, r_right);
-        // Left verifier of my next party: its left share is from the key we share.
-        let left_shares: Vec<Fp> = party
-            .stream_next(op_share, points)
-            .into_iter()
-            .map(field)
-            .collect();
+        // Left verifier of my next party.
         let r_left = challenge(&party.stream_prev(op_challenge, CHALLENGE_WORDS));
         left.round(&left_shares, r_left);
         // Prover: the challenge from my right verifier.
@@ -366,6 +357,29 @@ fn batch(party: &mut Party, words: &[AndWord]) -> Result<Vec<Deviation>, Protoco
         v = v.fold(r);
     }
     last_round(party, (u, v), left, right)
+}
+
+/// The prover's step of a round: shares p between my verifiers (the left share from the key I
+/// share with my previous party, the right share sent to my next party). Returns my shares as
+/// a verifier: the right share of my previous party's p (sent to me), and the left share of my
+/// next party's p (from the key we share).
+fn share_round(party: &mut Party, op: u64, p: &[Fp]) -> Result<(Vec<Fp>, Vec<Fp>), ProtocolError> {
+    let me = party.id();
+    let n = p.len();
+    let mine_left = party.stream_prev(op, n);
+    let to_right: Vec<u64> = p
+        .iter()
+        .zip(&mine_left)
+        .map(|(pk, l)| (*pk - field(*l)).value())
+        .collect();
+    party.send(me.next(), &to_right, Point::Proof)?;
+    let right = party
+        .recv(me.prev(), n, STEP)?
+        .into_iter()
+        .map(field)
+        .collect();
+    let left = party.stream_next(op, n).into_iter().map(field).collect();
+    Ok((right, left))
 }
 
 /// The masked last round and the verifiers' exchange (see the module doc).
@@ -387,23 +401,7 @@ fn last_round(
     let p: Vec<Fp> = (0..LAST_POINTS)
         .map(|k| lagrange::eval(&f, node(k)) * lagrange::eval(&g, node(k)))
         .collect();
-    let mine_left = party.stream_prev(op_share, LAST_POINTS);
-    let to_right: Vec<u64> = p
-        .iter()
-        .zip(&mine_left)
-        .map(|(pk, l)| (*pk - field(*l)).value())
-        .collect();
-    party.send(me.next(), &to_right, Point::Proof)?;
-    let right_shares: Vec<Fp> = party
-        .recv(me.prev(), LAST_POINTS, STEP)?
-        .into_iter()
-        .map(field)
-        .collect();
-    let left_shares: Vec<Fp> = party
-        .stream_next(op_share, LAST_POINTS)
-        .into_iter()
-        .map(field)
-        .collect();
+    let (right_shares, left_shares) = share_round(party, op_share, &p)?;
     // Left verifier of my next party: its masked f(r), my share of p(r), my differences; to
     // its right verifier, my previous party.
     let r_left = challenge(&party.stream_prev(op_challenge, CHALLENGE_WORDS));

@@ -9,7 +9,7 @@ use std::ops::{Add, AddAssign, Mul, Neg, Sub};
 pub const P: u64 = (1 << 61) - 1;
 
 /// An element of F_p, always reduced (in 0..P).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, zeroize::Zeroize)]
 pub struct Fp(u64);
 
 impl Fp {

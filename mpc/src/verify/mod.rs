@@ -10,12 +10,14 @@ pub mod and_proof;
 pub mod fp61;
 pub(crate) mod lagrange;
 
+use zeroize::Zeroizing;
+
 use crate::{Party, ProtocolError};
 
 /// Verifies everything recorded since the last verification (nothing to do in semi-honest
 /// mode, or when nothing was recorded). All three parties call it at the same points.
 pub fn verify_pending(party: &mut Party) -> Result<(), ProtocolError> {
-    let ands = party.take_pending_ands();
+    let ands = Zeroizing::new(party.take_pending_ands());
     if ands.is_empty() {
         return Ok(());
     }

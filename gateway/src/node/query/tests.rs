@@ -860,3 +860,120 @@ fn a_lie_about_the_opened_cohort_bit_aborts_the_honest_parties() {
         }
     }
 }
+
+/// The fault injection at the level of a query, for the deviations the checks cover:
+/// a lie in an AND of a comparison, in the AND proof (a round's share, a closing report, a
+/// challenge), in a verdict, or about an opened cohort bit or its check digest, by any party,
+/// in every statistic with a comparison (histogram, median, filtered mean, and a private mean
+/// clipped in the MPC). Every trial must abort: both honest parties stop naming the cheat (a
+/// malformed verdict, told to one peer, stops that peer, and its other peer fails on the link
+/// or finishes its half, which opens nothing alone). The runs without a fault (the other tests
+/// of this file) never abort.
+mod fault_injection {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The statistics with a comparison, exact and private.
+    fn statistics() -> Vec<(Query, bool)> {
+        let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+        let mut private = query(Statistic::Mean, GLUCOSE, &researcher);
+        private.epsilon = Some(2.0);
+        private.clip = Some([800, 2000]);
+        vec![
+            (
+                query(
+                    Statistic::Histogram {
+                        edges: parse_edges(GLUCOSE, "100,126").unwrap(),
+                    },
+                    GLUCOSE,
+                    &researcher,
+                ),
+                false,
+            ),
+            (query(Statistic::Median, GLUCOSE, &researcher), false),
+            (
+                query(
+                    filter::filtered_mean(GLUCOSE, "value > 126", 10).unwrap(),
+                    GLUCOSE,
+                    &researcher,
+                ),
+                false,
+            ),
+            (private, true),
+        ]
+    }
+
+    /// Points every statistic above reaches at least twice, and (for the filtered mean only)
+    /// the opening of its cohort bit.
+    fn point() -> impl Strategy<Value = (Point, u64)> {
+        prop_oneof![
+            (Just(Point::And), 0u64..8),
+            (Just(Point::Proof), 0u64..3),
+            (Just(Point::Challenge), 0u64..2),
+            (Just(Point::Verdict), 0u64..2),
+            (Just(Point::Opening), Just(0)),
+            (Just(Point::OpeningCheck), Just(0)),
+        ]
+    }
+
+    /// Trials per run: 200 in the test suite, `HDG_FAULT_TRIALS` for more (the 1,000).
+    fn trials() -> u32 {
+        std::env::var("HDG_FAULT_TRIALS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(trials()))]
+
+        #[test]
+        fn every_covered_deviation_in_every_statistic_aborts(
+            which in 0usize..4, cheat in 0usize..3, (point, occurrence) in point(),
+            element in any::<u64>(), delta in 1u64..,
+        ) {
+            let opens_a_bit = which == 2;
+            prop_assume!(opens_a_bit || !matches!(point, Point::Opening | Point::OpeningCheck));
+            let mut p = parties();
+            let obs = observations(GLUCOSE, 24);
+            store_shares(&mut p, &obs, &[]);
+            let (q, private) = statistics().swap_remove(which);
+            let policy = if private { private_policy() } else { policy(10) };
+            let charges = if private {
+                let super::super::privacy::Privacy::Dp(rules) = policy.privacy else {
+                    unreachable!("private")
+                };
+                let cost = rules.charge(q.epsilon.expect("epsilon"));
+                [Some(super::super::run::Charge { cost, spent_before: 0 }); 3]
+            } else {
+                [None; 3]
+            };
+            let [a, b, c] = memory_channels(Duration::from_secs(30));
+            let fault = Fault { point, occurrence, element, delta };
+            let out = run_deviating(
+                &p,
+                &q,
+                [Box::new(a), Box::new(b), Box::new(c)],
+                ([policy; 3], charges),
+                Some((cheat, fault)),
+            );
+            let liar = PartyId::ALL[cheat];
+            let mut named = 0;
+            for honest in [liar.next(), liar.prev()] {
+                match &out[honest.index()] {
+                    Err(e) if e.is_abort() => {
+                        prop_assert!(e.to_string().contains(&liar.to_string()), "{}", e);
+                        named += 1;
+                    }
+                    // The peer of a party that stopped alone fails on the closed link.
+                    Err(QueryError::Stats(_) | QueryError::Channel(_)) => {}
+                    Err(e) => prop_assert!(false, "{:?} at {}: {}", point, honest, e),
+                    Ok(_) => prop_assert!(point == Point::Verdict, "{:?}: {} answered", point, honest),
+                }
+            }
+            let needed = if point == Point::Verdict { 1 } else { 2 };
+            prop_assert!(named >= needed, "{:?}: {} honest parties named the cheat", point, named);
+        }
+    }
+}
