@@ -506,3 +506,50 @@ pub(crate) fn verify_ands(party: &mut Party, words: &[AndWord]) -> Result<(), Pr
     }
     agree(party, found.first().copied(), STEP)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lifting, exhaustively: <g, h> is -1 for each of the 32 right gates among the 64
+    /// bit patterns and +1 for each wrong one.
+    #[test]
+    fn the_lifted_inner_product_is_minus_one_exactly_for_a_right_gate() {
+        let mut right = 0;
+        for bits in 0..64usize {
+            let [a, c, e, b, d, f] = std::array::from_fn(|k| (bits >> k) & 1);
+            let g = left_lift(a | c << 1 | e << 2);
+            let h = right_lift(b | d << 1 | f << 2);
+            let wrong = e ^ f ^ (a & b) ^ (c & d);
+            let expected = if wrong == 0 { -Fp::ONE } else { Fp::ONE };
+            assert_eq!(
+                dot(&g, &h),
+                expected,
+                "a c e b d f = {a} {c} {e} {b} {d} {f}"
+            );
+            right += usize::from(wrong == 0);
+        }
+        assert_eq!(right, 32);
+    }
+
+    /// A chunk's pattern names the two gates' bits the lifting reads.
+    #[test]
+    fn a_pair_pattern_lifts_to_its_two_gates() {
+        let words = [
+            0x0123_4567_89ab_cdef_u64,
+            0xfedc_ba98_7654_3210,
+            0x5555_aaaa_3333_cccc,
+        ];
+        let bit = |w: u64, t: usize| ((w >> t) & 1) as usize;
+        for c in 0..32 {
+            for left in [true, false] {
+                let lift = if left { left_lift } else { right_lift };
+                let gate = |t: usize| {
+                    lift(bit(words[0], t) | bit(words[1], t) << 1 | bit(words[2], t) << 2)
+                };
+                let expected: Vec<Fp> = gate(2 * c).into_iter().chain(gate(2 * c + 1)).collect();
+                assert_eq!(pair_lift(pair_pattern(&words, c), left).to_vec(), expected);
+            }
+        }
+    }
+}
