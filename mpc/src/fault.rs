@@ -110,12 +110,12 @@ impl std::str::FromStr for Fault {
     }
 }
 
-/// A fault armed on a party: counts the messages at its point until it fires once.
+/// A fault armed on a party: counts the messages at its point until it fires once (it has
+/// fired once it counted past its occurrence).
 #[derive(Clone, Debug)]
 pub(crate) struct Armed {
     fault: Fault,
     seen: Cell<u64>,
-    fired: Cell<bool>,
 }
 
 impl Armed {
@@ -125,21 +125,20 @@ impl Armed {
         Armed {
             fault,
             seen: Cell::new(0),
-            fired: Cell::new(false),
         }
     }
 
     /// The message to send in place of `msg` at `point`: altered once, at the fault's
     /// occurrence; `None` to send `msg` itself.
     pub(crate) fn apply(&self, point: Point, msg: &[u64]) -> Option<Vec<u64>> {
-        if point != self.fault.point || self.fired.get() || msg.is_empty() {
+        let this = self.seen.get();
+        if point != self.fault.point || msg.is_empty() || this > self.fault.occurrence {
             return None;
         }
-        let this = self.seen.replace(self.seen.get() + 1);
-        if this != self.fault.occurrence {
+        self.seen.set(this + 1);
+        if this < self.fault.occurrence {
             return None;
         }
-        self.fired.set(true);
         let mut out = msg.to_vec();
         let j = (self.fault.element % msg.len() as u64) as usize;
         out[j] = out[j].wrapping_add(self.fault.delta);
@@ -149,6 +148,6 @@ impl Armed {
     /// Whether the deviation happened (the protocol reached the point often enough).
     #[cfg(any(test, feature = "fault-injection"))]
     pub(crate) fn fired(&self) -> bool {
-        self.fired.get()
+        self.seen.get() > self.fault.occurrence
     }
 }

@@ -30,6 +30,7 @@ pub mod session;
 pub mod share;
 mod verdict;
 pub mod verify;
+pub mod words;
 
 pub use channel::{Channel, ChannelError, ChannelStats};
 pub use memory::{run_three, run_three_with, run_three_with_keys};

@@ -13,6 +13,7 @@ use crate::kernels::{self, Kernels};
 use crate::prf::{Prf, PrfKind};
 use crate::session::{KeyAgreementError, PartyKeys, SessionId, SessionSecret, derive_pairwise};
 use crate::verify::and_proof::AndWord;
+use crate::words;
 use x25519_dalek::PublicKey;
 use zeroize::Zeroize;
 
@@ -114,10 +115,10 @@ impl Party {
     ) -> Result<Party, SetupError> {
         let pairwise = derive_pairwise(me, session, secret, publics)?;
         let contribution = pairwise.contribution_for_next();
-        channel.send(me.next(), &bytes_to_words(&contribution))?;
+        channel.send(me.next(), &words::from_32_bytes(&contribution))?;
         let got = channel.recv(me.prev())?;
         let from_prev =
-            words_to_bytes(&got).ok_or(SetupError::BadContribution { peer: me.prev() })?;
+            words::to_32_bytes(&got).ok_or(SetupError::BadContribution { peer: me.prev() })?;
         Ok(Party::from_keys(
             pairwise.complete(from_prev),
             kind,
@@ -292,19 +293,4 @@ impl Drop for Party {
     fn drop(&mut self) {
         self.pending_ands.zeroize();
     }
-}
-
-fn bytes_to_words(b: &[u8; 32]) -> [u64; 4] {
-    std::array::from_fn(|i| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes")))
-}
-
-fn words_to_bytes(w: &[u64]) -> Option<[u8; 32]> {
-    if w.len() != 4 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, word) in w.iter().enumerate() {
-        out[8 * i..8 * i + 8].copy_from_slice(&word.to_le_bytes());
-    }
-    Some(out)
 }

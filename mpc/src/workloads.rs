@@ -292,7 +292,6 @@ fn compute(
 /// Words each party sends in workload `w` on n values under `security`, from the protocols'
 /// cost formulas (under malicious security: the opening's check and the proofs of the AND gates).
 pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] {
-    let add = |a: [u64; 3], b: [u64; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
     if !security.checks() {
         return semi_honest_words(w, n);
     }
@@ -307,7 +306,7 @@ pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] 
         }
         _ => 0,
     };
-    add([CHECK_WORDS as u64 + proofs; 3], semi_honest_words(w, n))
+    semi_honest_words(w, n).map(|words| words + CHECK_WORDS as u64 + proofs)
 }
 
 /// [`theoretical_words`] without the opening's check.

@@ -335,11 +335,7 @@ pub(crate) fn exchange_publics(
     me: PartyId,
     own: PublicKey,
 ) -> Result<[PublicKey; 3], Refusal> {
-    let words: Vec<u64> = own
-        .as_bytes()
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunk")))
-        .collect();
+    let words = hdg_mpc::words::from_32_bytes(own.as_bytes());
     let link =
         |e: hdg_mpc::ChannelError| Refusal::new(502, format!("exchanging session keys: {e}"));
     for peer in [me.next(), me.prev()] {
@@ -348,16 +344,8 @@ pub(crate) fn exchange_publics(
     let mut publics = [own; 3];
     for peer in [me.prev(), me.next()] {
         let got = channel.recv(peer).map_err(link)?;
-        if got.len() != 4 {
-            return Err(Refusal::new(
-                502,
-                format!("{peer} sent a malformed session key"),
-            ));
-        }
-        let mut bytes = [0u8; 32];
-        for (chunk, w) in bytes.chunks_exact_mut(8).zip(&got) {
-            chunk.copy_from_slice(&w.to_le_bytes());
-        }
+        let bytes = hdg_mpc::words::to_32_bytes(&got)
+            .ok_or_else(|| Refusal::new(502, format!("{peer} sent a malformed session key")))?;
         publics[peer.index()] = PublicKey::from(bytes);
     }
     Ok(publics)

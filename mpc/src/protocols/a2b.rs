@@ -21,11 +21,18 @@ use crate::kernels::{transpose_to_planes, transpose_to_planes_with, words_for};
 use crate::protocols::boolean::{Plane, Words, and_planes};
 use crate::{ArithShares, BoolShares, Party, ProtocolError};
 
-/// AND planes (words per 64 values) every party sends in [`msb`].
-pub const MSB_WORDS_PER_64: u64 = 241;
-
 /// The AND calls of [`msb`], in words per 64 values: carry-save, generate, the tree's levels.
 pub const MSB_AND_CALLS: [u64; 8] = [63, 62, 61, 29, 15, 7, 3, 1];
+
+/// AND planes (words per 64 values) every party sends in [`msb`]: the calls' sum, 241.
+pub const MSB_WORDS_PER_64: u64 = {
+    let (mut sum, mut i) = (0, 0);
+    while i < MSB_AND_CALLS.len() {
+        sum += MSB_AND_CALLS[i];
+        i += 1;
+    }
+    sum
+};
 
 /// Words each party sends in [`msb`] of n values.
 pub fn msb_cost(n: usize) -> u64 {

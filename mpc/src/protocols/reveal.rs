@@ -11,13 +11,13 @@
 
 use crate::fault::Point;
 use crate::kernels::words_for;
-use crate::protocols::BLOCK;
 use crate::verdict::{Deviation, VERDICT_WORDS, agree};
 use crate::verify::verify_pending;
+use crate::words;
 use crate::{ArithShares, BoolShares, Party, ProtocolError};
 
 /// Words of an opening's check digest (32 bytes).
-pub const DIGEST_WORDS: usize = 4;
+pub const DIGEST_WORDS: usize = words::WORDS_32;
 
 /// Words a checked opening adds to what each party sends: the digest and a verdict to each
 /// peer (in three messages more, and one round more).
@@ -90,19 +90,6 @@ fn opening_digest(party: &Party, op: u64, values: &[u64]) -> [u64; DIGEST_WORDS]
     let mut h = blake3::Hasher::new_derive_key("hdg-mpc 2026 checked opening v1");
     h.update(&party.session().0);
     h.update(&op.to_le_bytes());
-    h.update(&(values.len() as u64).to_le_bytes());
-    let mut buf = Vec::with_capacity(8 * BLOCK.min(values.len()));
-    for block in values.chunks(BLOCK) {
-        buf.clear();
-        buf.extend(block.iter().flat_map(|v| v.to_le_bytes()));
-        h.update(&buf);
-    }
-    let out = h.finalize();
-    std::array::from_fn(|i| {
-        u64::from_le_bytes(
-            out.as_bytes()[8 * i..8 * i + 8]
-                .try_into()
-                .expect("8 bytes"),
-        )
-    })
+    words::hash_words(&mut h, values);
+    words::from_32_bytes(h.finalize().as_bytes())
 }

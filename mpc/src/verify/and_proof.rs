@@ -532,6 +532,14 @@ mod tests {
         assert_eq!(right, 32);
     }
 
+    /// The cost PROTOCOLS.md states for one batch of 2^22 gates: 149 words and 45 messages,
+    /// with the verdicts 6 words and 2 messages more.
+    #[test]
+    fn a_full_batch_costs_what_the_protocol_notes_say() {
+        assert_eq!(proof_cost(BATCH_WORDS), (149 + 6, 45 + 2));
+        assert_eq!(proof_cost(2 * BATCH_WORDS), (2 * 149 + 6, 2 * 45 + 2));
+    }
+
     /// A chunk's pattern names the two gates' bits the lifting reads.
     #[test]
     fn a_pair_pattern_lifts_to_its_two_gates() {

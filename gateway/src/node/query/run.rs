@@ -4,7 +4,9 @@
 
 use hdg_mpc::stats::private::{PrivateInput, private_release};
 use hdg_mpc::stats::{Aggregates, StatsError, ValueBound, filtered, histogram, moments, order};
-use hdg_mpc::{Channel, Party, PartyId, PrfKind, PublicKey, Security, SessionId, SessionSecret};
+use hdg_mpc::{
+    Channel, Party, PartyId, PrfKind, PublicKey, Security, SessionId, SessionSecret, words,
+};
 use sha2::{Digest, Sha256};
 
 use super::filter::indicator;
@@ -346,14 +348,7 @@ impl ShareCopies {
             let mut h = blake3::Hasher::new_derive_key("hdg share copies v1");
             h.update(&session.0);
             for column in &selection.shares {
-                let values = part(column);
-                h.update(&(values.len() as u64).to_le_bytes());
-                let mut bytes = Vec::with_capacity(8 * 4096);
-                for chunk in values.chunks(4096) {
-                    bytes.clear();
-                    bytes.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
-                    h.update(&bytes);
-                }
+                words::hash_words(&mut h, part(column));
             }
             *h.finalize().as_bytes()
         };
@@ -365,10 +360,7 @@ impl ShareCopies {
 }
 
 fn digest_words(digest: &[u8; 32]) -> Vec<u64> {
-    digest
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunk")))
-        .collect()
+    words::from_32_bytes(digest).to_vec()
 }
 
 fn compute(

@@ -1,0 +1,63 @@
+//! Vectors of 64-bit words (what the parties send each other) as little-endian bytes: 32-byte
+//! keys and digests carried as four words, and word vectors fed to a hash. The one encoding
+//! the protocols and the gateway use for both.
+
+/// Words of a 32-byte key or digest.
+pub const WORDS_32: usize = 4;
+
+/// A 32-byte key or digest as four words.
+pub fn from_32_bytes(b: &[u8; 32]) -> [u64; WORDS_32] {
+    std::array::from_fn(|i| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes")))
+}
+
+/// Four words back as 32 bytes; `None` unless there are exactly four.
+pub fn to_32_bytes(w: &[u64]) -> Option<[u8; 32]> {
+    let w: &[u64; WORDS_32] = w.try_into().ok()?;
+    let mut out = [0u8; 32];
+    for (chunk, word) in out.chunks_exact_mut(8).zip(w) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    Some(out)
+}
+
+/// Feeds `values` to `hasher`, their count first, block by block (no copy of the whole vector).
+pub fn hash_words(hasher: &mut blake3::Hasher, values: &[u64]) {
+    const BLOCK: usize = 4096;
+    hasher.update(&(values.len() as u64).to_le_bytes());
+    let mut bytes = Vec::with_capacity(8 * BLOCK.min(values.len()));
+    for block in values.chunks(BLOCK) {
+        bytes.clear();
+        bytes.extend(block.iter().flat_map(|v| v.to_le_bytes()));
+        hasher.update(&bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thirty_two_bytes_round_trip_and_other_lengths_are_refused() {
+        let b: [u8; 32] = std::array::from_fn(|i| i as u8 * 7);
+        let w = from_32_bytes(&b);
+        assert_eq!(w[0], u64::from_le_bytes(b[..8].try_into().unwrap()));
+        assert_eq!(to_32_bytes(&w), Some(b));
+        assert_eq!(to_32_bytes(&w[..3]), None);
+        assert_eq!(to_32_bytes(&[0; 5]), None);
+    }
+
+    /// Hashing words equals hashing their count and bytes in one piece, across block edges.
+    #[test]
+    fn hashing_words_equals_hashing_their_bytes() {
+        for n in [0usize, 1, 4095, 4096, 4097, 9000] {
+            let v: Vec<u64> = (0..n as u64)
+                .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                .collect();
+            let mut h = blake3::Hasher::new();
+            hash_words(&mut h, &v);
+            let mut bytes = (n as u64).to_le_bytes().to_vec();
+            bytes.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+            assert_eq!(h.finalize(), blake3::hash(&bytes), "n = {n}");
+        }
+    }
+}
