@@ -6,6 +6,8 @@
 //!   honest node anchors the abort in its ledger;
 //! - a statistic without a comparison (the mean) gives the cheat no AND to lie in and is
 //!   answered right;
+//! - an altered product share (2^63 added) stops a variance, a histogram and a filtered mean
+//!   the same way, and the mean, which multiplies nothing, is answered right;
 //! - shares sealed wrong to the researcher are refused by the researcher's client.
 
 mod common;
@@ -120,7 +122,48 @@ fn an_altered_and_message_aborts_every_comparison_and_is_logged_by_the_honest_no
         assert!(
             logged
                 .iter()
-                .all(|r| r.contains("AND verification") && r.contains("P1")),
+                .all(|r| r.contains("verification") && r.contains("P1")),
+            "node{honest}: {logged:?}"
+        );
+    }
+}
+
+#[test]
+fn an_altered_product_aborts_every_statistic_with_a_product() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cheat = 2;
+    // 2^63 added to the first product share: the error a multiplier from Z_2^64 misses half
+    // the time
+    let (mut nodes, values) = cluster_with_cheat(dir, cheat, "product:0:0:9223372036854775808");
+    let statistics: [&[&str]; 3] = [
+        // a sum of squares (a dot product)
+        &["--stat", "variance"],
+        // the counts' bit injection
+        &["--stat", "histogram", "--edges", "100,150"],
+        // the kept values' bit injection and dot product
+        &["--stat", "mean", "--where", "value > 126"],
+    ];
+    for (k, args) in statistics.iter().enumerate() {
+        let (status, reason) = ask(dir, k % 3, args).expect_err("a deviation must abort");
+        assert_eq!(status, 409, "{args:?}: {reason}");
+        assert!(
+            reason.contains("deviated") && reason.contains(&format!("P{cheat}")),
+            "{args:?}: {reason}"
+        );
+    }
+    // The mean multiplies nothing: answered, and right.
+    let answer = ask(dir, 1, &["--stat", "mean"]).expect("the mean is answered");
+    let tenths: i64 = values.iter().map(|v| (v * 10.0).round() as i64).sum();
+    assert_eq!(answer["result"]["Mean"]["sum"], tenths, "{answer}");
+    for i in 0..3 {
+        nodes.terminate(i, std::time::Duration::from_secs(20));
+    }
+    for honest in [0, 1] {
+        let logged = aborts(dir, honest);
+        assert_eq!(logged.len(), statistics.len(), "node{honest}: {logged:?}");
+        assert!(
+            logged.iter().all(|r| r.contains(&format!("P{cheat}"))),
             "node{honest}: {logged:?}"
         );
     }

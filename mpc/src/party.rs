@@ -13,6 +13,7 @@ use crate::kernels::{self, Kernels};
 use crate::prf::{Prf, PrfKind};
 use crate::session::{KeyAgreementError, PartyKeys, SessionId, SessionSecret, derive_pairwise};
 use crate::verify::and_proof::AndWord;
+use crate::verify::product_proof::ProductRecord;
 use crate::words;
 use x25519_dalek::PublicKey;
 use zeroize::Zeroize;
@@ -100,6 +101,7 @@ pub struct Party {
     security: Security,
     fault: Option<Armed>,
     pending_ands: Vec<AndWord>,
+    pending_products: Vec<ProductRecord>,
 }
 
 impl Party {
@@ -140,6 +142,7 @@ impl Party {
             security: Security::default(),
             fault: None,
             pending_ands: Vec::new(),
+            pending_products: Vec::new(),
         }
     }
 
@@ -247,6 +250,19 @@ impl Party {
     /// Takes the AND words recorded since the last verification.
     pub(crate) fn take_pending_ands(&mut self) -> Vec<AndWord> {
         std::mem::take(&mut self.pending_ands)
+    }
+
+    /// Records a product operation for the next verification ([`crate::verify`]), when this
+    /// party checks its peers.
+    pub(crate) fn record_product(&mut self, record: impl FnOnce() -> ProductRecord) {
+        if self.security.checks() {
+            self.pending_products.push(record());
+        }
+    }
+
+    /// Takes the product operations recorded since the last verification.
+    pub(crate) fn take_pending_products(&mut self) -> Vec<ProductRecord> {
+        std::mem::take(&mut self.pending_products)
     }
 
     /// Sends one message of kind `point` to `to` (a party with an injected fault may alter it).

@@ -31,7 +31,8 @@ use crate::protocols::input::input;
 use crate::protocols::mul::{dot_many, mul};
 use crate::protocols::reveal::{CHECK_WORDS, reveal};
 use crate::ring::{decode, decode_all, encode_all};
-use crate::verify::and_proof::proof_cost;
+use crate::verify::product_proof::Shape;
+use crate::verify::verification_cost;
 use crate::{ArithShares, Channel, Party, PartyId, PrfKind, Security, SessionId, SessionSecret};
 
 /// Seed of the workload data (the peers' scripts use the same).
@@ -295,18 +296,44 @@ pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] 
     if !security.checks() {
         return semi_honest_words(w, n);
     }
-    // Every workload opens once; W4 also proves its comparison's AND gates.
-    let proofs: u64 = match w {
-        Workload::W4 => {
-            let calls = MSB_AND_CALLS.map(|c| c as usize * words_for(n));
-            verifications(&calls)
-                .into_iter()
-                .map(|words| proof_cost(words).0)
-                .sum()
-        }
-        _ => 0,
+    // Every workload opens once. The products are verified before it (a dot product per
+    // dot, one gate per element of W3's product, W4's count); W4's comparison also proves its
+    // AND gates, in a verification each time 2^20 words are pending, the last one with the
+    // count.
+    let dot = (Shape::Segments { len: n }, 1);
+    let elements = if n == 0 {
+        vec![]
+    } else {
+        vec![(Shape::Elementwise, n)]
     };
-    semi_honest_words(w, n).map(|words| words + CHECK_WORDS as u64 + proofs)
+    let products = match w {
+        Workload::W1 => vec![],
+        Workload::W2 => vec![dot],
+        Workload::W3 => elements,
+        // the count's t = b0 ^ b1 is a product too, then its dot product
+        Workload::W4 => [elements, vec![dot]].concat(),
+        Workload::W5 => vec![dot; 3],
+    };
+    let mut ands = match w {
+        Workload::W4 => verifications(&MSB_AND_CALLS.map(|c| c as usize * words_for(n))),
+        _ => vec![],
+    };
+    let proofs = if ands.is_empty() && products.is_empty() {
+        0
+    } else {
+        let last = ands.pop().unwrap_or(0);
+        ands.iter()
+            .map(|a| verification_cost(*a, &[]).0)
+            .sum::<u64>()
+            + verification_cost(last, &products).0
+    };
+    // W4's count computes t instead of P0's input: n more words from P1 and P2
+    let count = match w {
+        Workload::W4 => [0, n as u64, n as u64],
+        _ => [0; 3],
+    };
+    let semi = semi_honest_words(w, n);
+    std::array::from_fn(|i| semi[i] + count[i] + CHECK_WORDS as u64 + proofs)
 }
 
 /// [`theoretical_words`] without the opening's check.

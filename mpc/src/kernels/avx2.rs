@@ -109,6 +109,21 @@ fn mul(out: &mut [u64], x: &[u64], y: &[u64]) {
 }
 
 #[target_feature(enable = "avx2")]
+fn axpy(dst: &mut [u64], x: &[u64], c: u64) {
+    let n = same_len(&[dst.len(), x.len()]);
+    let body = n - n % L;
+    let cv = _mm256_set1_epi64x(c as i64);
+    for k in (0..body).step_by(L) {
+        // SAFETY: k + L <= body <= n, the length of both slices.
+        unsafe {
+            let v = _mm256_add_epi64(ld(dst.as_ptr().add(k)), mullo(ld(x.as_ptr().add(k)), cv));
+            st(dst.as_mut_ptr().add(k), v);
+        }
+    }
+    Portable.axpy(&mut dst[body..], &x[body..], c);
+}
+
+#[target_feature(enable = "avx2")]
 fn scale(dst: &mut [u64], c: u64) {
     let n = dst.len();
     let body = n - n % L;
@@ -264,6 +279,13 @@ impl Kernels for Avx2 {
         }
         // SAFETY: an Avx2 value exists only after AVX2 was detected on this CPU.
         unsafe { scale(dst, c) }
+    }
+    fn axpy(&self, dst: &mut [u64], x: &[u64], c: u64) {
+        if !MUL_IN_SIMD {
+            return Portable.axpy(dst, x, c);
+        }
+        // SAFETY: an Avx2 value exists only after AVX2 was detected on this CPU.
+        unsafe { axpy(dst, x, c) }
     }
     fn mul_local(
         &self,

@@ -98,6 +98,21 @@ fn mul(out: &mut [u64], x: &[u64], y: &[u64]) {
 }
 
 #[target_feature(enable = "avx512f,avx512dq")]
+fn axpy(dst: &mut [u64], x: &[u64], c: u64) {
+    let n = same_len(&[dst.len(), x.len()]);
+    let body = n - n % L;
+    let cv = _mm512_set1_epi64(c as i64);
+    for k in (0..body).step_by(L) {
+        // SAFETY: k + L <= body <= n, the length of both slices.
+        unsafe {
+            let v = _mm512_add_epi64(ld(dst.as_ptr().add(k)), mullo(ld(x.as_ptr().add(k)), cv));
+            st(dst.as_mut_ptr().add(k), v);
+        }
+    }
+    Portable.axpy(&mut dst[body..], &x[body..], c);
+}
+
+#[target_feature(enable = "avx512f,avx512dq")]
 fn scale(dst: &mut [u64], c: u64) {
     let n = dst.len();
     let body = n - n % L;
@@ -247,6 +262,10 @@ impl Kernels for Avx512 {
     fn scale(&self, dst: &mut [u64], c: u64) {
         // SAFETY: an Avx512 value exists only after AVX-512F and DQ were detected on this CPU.
         unsafe { scale(dst, c) }
+    }
+    fn axpy(&self, dst: &mut [u64], x: &[u64], c: u64) {
+        // SAFETY: an Avx512 value exists only after AVX-512F and DQ were detected on this CPU.
+        unsafe { axpy(dst, x, c) }
     }
     fn mul_local(
         &self,

@@ -35,6 +35,9 @@ pub trait Kernels: Sync {
     fn mul(&self, out: &mut [u64], x: &[u64], y: &[u64]);
     /// `dst[k] *= c` (wrapping).
     fn scale(&self, dst: &mut [u64], c: u64);
+    /// `dst[k] += c * x[k]` (wrapping): the row operation of the Galois-ring arithmetic of the
+    /// product proofs.
+    fn axpy(&self, dst: &mut [u64], x: &[u64], c: u64);
     /// Local step of the replicated multiplication fused with the zero-sharing:
     /// `out = xa*(ya+yb) + xb*ya + r_prev - r_next`
     /// (= x_i*y_i + x_i*y_{i+1} + x_{i+1}*y_i + alpha_i).

@@ -52,6 +52,13 @@ impl Kernels for Portable {
         }
     }
 
+    fn axpy(&self, dst: &mut [u64], x: &[u64], c: u64) {
+        same_len(&[dst.len(), x.len()]);
+        for (d, v) in dst.iter_mut().zip(x) {
+            *d = d.wrapping_add(v.wrapping_mul(c));
+        }
+    }
+
     fn mul_local(
         &self,
         out: &mut [u64],

@@ -40,6 +40,9 @@ proptest! {
             p.scale(&mut want, c);
             k.scale(&mut got, c);
             prop_assert_eq!(&want, &got, "scale {}", k.name());
+            p.axpy(&mut want, s[4], c);
+            k.axpy(&mut got, s[4], c);
+            prop_assert_eq!(&want, &got, "axpy {}", k.name());
             p.mul(&mut want, s[4], s[5]);
             k.mul(&mut got, s[4], s[5]);
             prop_assert_eq!(&want, &got, "mul {}", k.name());

@@ -1,43 +1,64 @@
 //! Boolean bits to arithmetic 0/1 values (bit injection), and counting set bits.
 //!
-//! A shared bit is b = b0 ^ b1 ^ b2. P0 holds b0 and b1, so it knows t = b0 ^ b1 and inputs it
-//! (one message); b2 is an arithmetic sharing of itself for free (its holders P1, P2 put it in
-//! share x_2). Then b = t ^ b2 = t + b2 - 2*t*b2: one multiplication.
+//! A shared bit is b = b0 ^ b1 ^ b2, and each component b_k is an arithmetic sharing of itself
+//! for free (its two holders put it in share x_k, the third holds zeros). Then
+//! b = t ^ b2 = t + b2 - 2*t*b2 with t = b0 ^ b1:
+//! - semi-honest: P0 holds b0 and b1, so it knows t and inputs it (one message);
+//! - malicious: nobody could check P0's t, so t = b0 + b1 - 2*b0*b1 is computed, one more
+//!   multiplication, verified like every other ([`crate::verify::product_proof`]).
 
 use crate::fault::Point;
 use crate::protocols::BLOCK;
 use crate::protocols::input::input;
-use crate::protocols::mul::{mul, reshare};
-use crate::{ArithShares, BoolShares, Party, PartyId, ProtocolError};
+use crate::protocols::mul::{dot_segments, mul, reshare};
+use crate::{ArithShares, BoolShares, Party, PartyId, ProtocolError, Security};
 
 /// The bits of packed words as 0/1 ring elements.
 fn unpack(words: &[u64], n: usize) -> Vec<u64> {
     (0..n).map(|i| (words[i / 64] >> (i % 64)) & 1).collect()
 }
 
-/// Shares of t = b0 ^ b1 (input by P0) and of b2 (free), as arithmetic 0/1 vectors.
+/// Shares of t = b0 ^ b1 and of b2 (free), as arithmetic 0/1 vectors: t input by P0
+/// (semi-honest) or computed by a verified multiplication (malicious).
 fn split(
     party: &mut Party,
     bits: &BoolShares,
 ) -> Result<(ArithShares, ArithShares), ProtocolError> {
     let n = bits.len;
     let me = party.id();
-    let t_plain = (me == PartyId::P0).then(|| {
-        let t: Vec<u64> = bits.a.iter().zip(&bits.b).map(|(a, b)| a ^ b).collect();
-        unpack(&t, n)
-    });
-    let t = input(party, PartyId::P0, t_plain.as_deref(), n)?;
-    let b2 = match me.index() {
-        1 => ArithShares::new(vec![0; n], unpack(&bits.b, n)),
-        2 => ArithShares::new(unpack(&bits.a, n), vec![0; n]),
-        _ => ArithShares::zeros(n),
+    let t = if party.security().checks() {
+        let (b0, b1) = (component(me, bits, 0), component(me, bits, 1));
+        let both = mul(party, &b0, &b1)?;
+        let mut t = b0.add(&b1);
+        t.sub_assign(&both.scale(2));
+        t
+    } else {
+        let t_plain = (me == PartyId::P0).then(|| {
+            let t: Vec<u64> = bits.a.iter().zip(&bits.b).map(|(a, b)| a ^ b).collect();
+            unpack(&t, n)
+        });
+        input(party, PartyId::P0, t_plain.as_deref(), n)?
     };
-    Ok((t, b2))
+    Ok((t, component(me, bits, 2)))
+}
+
+/// This party's shares of component k of the bits as an arithmetic 0/1 vector: share x_k is
+/// the bit, the others zero (P_k holds x_k as its `a`, P_{k-1} as its `b`).
+fn component(me: PartyId, bits: &BoolShares, k: usize) -> ArithShares {
+    let n = bits.len;
+    if me.index() == k {
+        ArithShares::new(unpack(&bits.a, n), vec![0; n])
+    } else if me.next().index() == k {
+        ArithShares::new(vec![0; n], unpack(&bits.b, n))
+    } else {
+        ArithShares::zeros(n)
+    }
 }
 
 /// Arithmetic shares of each bit as 0 or 1.
 ///
-/// Cost: two rounds; P0 sends 2n ring elements, P1 and P2 send n each.
+/// Cost ([`bits_to_arith_cost`]): two rounds; semi-honest, P0 sends 2n ring elements, P1 and
+/// P2 n each; malicious, every party 2n.
 pub fn bits_to_arith(party: &mut Party, bits: &BoolShares) -> Result<ArithShares, ProtocolError> {
     let (t, b2) = split(party, bits)?;
     let tb = mul(party, &t, &b2)?;
@@ -47,18 +68,23 @@ pub fn bits_to_arith(party: &mut Party, bits: &BoolShares) -> Result<ArithShares
 }
 
 /// Words each party sends in [`bits_to_arith`] of n bits.
-pub fn bits_to_arith_cost(n: usize) -> [u64; 3] {
+pub fn bits_to_arith_cost(n: usize, security: Security) -> [u64; 3] {
     let n = n as u64;
-    [2 * n, n, n]
+    if security.checks() {
+        [2 * n; 3]
+    } else {
+        [2 * n, n, n]
+    }
 }
 
 /// Shares of the number of set bits in each of `segments` equal consecutive segments of the
-/// bits (one count per segment): sum b = sum t + sum b2 - 2 * dot(t, b2), with t input by P0
-/// and the dot product resharing one element per segment. Streams the PRF output block by
-/// block instead of materialising t and b2 as ring vectors (same messages and randomness as
-/// `input` followed by `dot_segments`).
+/// bits (one count per segment): sum b = sum t + sum b2 - 2 * dot(t, b2), the dot product
+/// resharing one element per segment. Semi-honest, with t input by P0, it streams the PRF
+/// output block by block instead of materialising t and b2 as ring vectors (same messages and
+/// randomness as `input` followed by `dot_segments`); malicious, t is computed and everything
+/// verified ([`split`]).
 ///
-/// Cost: two rounds; P0 sends n + segments ring elements, P1 and P2 send `segments` each.
+/// Cost ([`count_ones_cost`]): two rounds.
 #[allow(clippy::needless_range_loop)] // one index walks the bits, the streams and the messages together
 pub fn count_ones(
     party: &mut Party,
@@ -70,6 +96,9 @@ pub fn count_ones(
             step: "count ones",
             reason: "bit count is not a multiple of the segment count",
         });
+    }
+    if party.security().checks() {
+        return count_ones_checked(party, bits, segments);
     }
     let n = bits.len;
     let seg = n / segments;
@@ -159,8 +188,38 @@ pub fn count_ones(
     Ok(sums.sub(&dots.scale(2)))
 }
 
-/// Words each party sends in [`count_ones`] of n bits into `segments` counts.
-pub fn count_ones_cost(n: usize, segments: usize) -> [u64; 3] {
+/// [`count_ones`] under malicious security: t by a verified multiplication ([`split`]), then
+/// sum b = sum t + sum b2 - 2 * dot(t, b2) per segment, the dot products verified too.
+fn count_ones_checked(
+    party: &mut Party,
+    bits: &BoolShares,
+    segments: usize,
+) -> Result<ArithShares, ProtocolError> {
+    let (t, b2) = split(party, bits)?;
+    let dots = dot_segments(party, &t, &b2, segments)?;
+    let both = t.add(&b2);
+    let seg = bits.len / segments;
+    let segment_sums = |v: &[u64]| -> Vec<u64> {
+        (0..segments)
+            .map(|s| {
+                v[s * seg..(s + 1) * seg]
+                    .iter()
+                    .fold(0u64, |a, x| a.wrapping_add(*x))
+            })
+            .collect()
+    };
+    let sums = ArithShares::new(segment_sums(&both.a), segment_sums(&both.b));
+    Ok(sums.sub(&dots.scale(2)))
+}
+
+/// Words each party sends in [`count_ones`] of n bits into `segments` counts: semi-honest,
+/// P0's input of t and one element per segment; malicious, t's multiplication (n each) and
+/// one element per segment.
+pub fn count_ones_cost(n: usize, segments: usize, security: Security) -> [u64; 3] {
     let (n, m) = (n as u64, segments as u64);
-    [n + m, m, m]
+    if security.checks() {
+        [n + m; 3]
+    } else {
+        [n + m, m, m]
+    }
 }

@@ -188,7 +188,7 @@ proptest! {
 
 /// Whether every honest party stopped with a deviation that names `cheat` (as the party checked
 /// or as the other holder of what it was checked against).
-fn every_honest_party_names<T: std::fmt::Debug>(
+pub(super) fn every_honest_party_names<T: std::fmt::Debug>(
     out: &[Result<T, ProtocolError>; 3],
     cheat: PartyId,
     step: &str,
@@ -249,7 +249,7 @@ proptest! {
         let out = compare_with_fault(&v, cheat, f);
         prop_assert!(out[cheat.index()].1, "the fault fired");
         let results = out.map(|(r, _)| r);
-        every_honest_party_names(&results, cheat, "AND verification")?;
+        every_honest_party_names(&results, cheat, "verification")?;
     }
 
     /// A party that lies in the proof itself (a share of a round polynomial, a closing report)
@@ -266,7 +266,7 @@ proptest! {
         let out = compare_with_fault(&v, cheat, f);
         prop_assert!(out[cheat.index()].1, "the fault fired");
         let results = out.map(|(r, _)| r);
-        every_honest_party_names(&results, cheat, "AND verification")?;
+        every_honest_party_names(&results, cheat, "verification")?;
     }
 }
 

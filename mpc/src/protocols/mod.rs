@@ -27,3 +27,6 @@ mod privacy_tests;
 
 #[cfg(test)]
 mod deviation_tests;
+
+#[cfg(test)]
+mod product_deviation_tests;

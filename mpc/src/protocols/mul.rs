@@ -7,6 +7,7 @@
 
 use crate::fault::Point;
 use crate::protocols::BLOCK;
+use crate::verify::product_proof::{ProductRecord, Shape};
 use crate::{ArithShares, Party, ProtocolError};
 
 /// Shares of x*y, element-wise.
@@ -40,7 +41,32 @@ pub fn mul(
             (&rp[..len], &rn[..len]),
         );
     }
-    reshare(party, z, "mul")
+    let out = reshare(party, z, "mul")?;
+    if n > 0 {
+        party.record_product(|| record(Shape::Elementwise, (x, y), &out.b, op, 0));
+    }
+    Ok(out)
+}
+
+/// What a party keeps of a product operation for its verification: its operand shares, the
+/// product shares from its next party, and where the zero-sharing's streams start.
+pub(crate) fn record(
+    shape: Shape,
+    (x, y): (&ArithShares, &ArithShares),
+    received: &[u64],
+    op: u64,
+    first: u64,
+) -> ProductRecord {
+    ProductRecord {
+        shape,
+        xa: x.a.clone(),
+        xb: x.b.clone(),
+        ya: y.a.clone(),
+        yb: y.b.clone(),
+        received: received.to_vec(),
+        op,
+        first,
+    }
 }
 
 /// Sends z_i to the previous party and pairs it with z_{i+1} from the next party.
@@ -77,7 +103,12 @@ pub fn dot_many(
         .collect();
     add_zero_share(party, op, &mut z);
     debug_assert_eq!(z.len(), m);
-    reshare(party, z, "dot")
+    let out = reshare(party, z, "dot")?;
+    for (j, (x, y)) in pairs.iter().enumerate() {
+        let shape = Shape::Segments { len: x.len() };
+        party.record_product(|| record(shape, (x, y), &out.b[j..j + 1], op, j as u64));
+    }
+    Ok(out)
 }
 
 /// Shares of one dot product sum_k x[k]*y[k] (a vector of one element).
@@ -118,7 +149,9 @@ pub fn dot_segments(
         })
         .collect();
     add_zero_share(party, op, &mut z);
-    reshare(party, z, "dot segments")
+    let out = reshare(party, z, "dot segments")?;
+    party.record_product(|| record(Shape::Segments { len: seg }, (x, y), &out.b, op, 0));
+    Ok(out)
 }
 
 /// z += F(k_i, op) - F(k_{i+1}, op).

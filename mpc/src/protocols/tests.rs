@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use super::a2b::{A2B_WORDS_PER_64, MSB_WORDS_PER_64, a2b, msb};
-use super::b2a::{bits_to_arith, count_ones};
+use super::b2a::{bits_to_arith, bits_to_arith_cost, count_ones, count_ones_cost};
 use super::compare::{greater_than_public, greater_than_shared, less_than, less_than_public};
 use super::input::{input, input_sum, share_for_parties};
 use super::mul::{dot, dot_many, mul};
@@ -14,7 +14,7 @@ use super::select::select;
 use super::testing::{open, share};
 use crate::kernels::words_for;
 use crate::ring::{decode_all, encode_all};
-use crate::{ArithShares, PartyId, StaticSecret, run_three};
+use crate::{ArithShares, PartyId, Security, StaticSecret, run_three};
 
 /// Bytes each party sent while `f` ran, beside f's result.
 fn measured<T>(p: &mut crate::Party, f: impl FnOnce(&mut crate::Party) -> T) -> (T, u64, u64) {
@@ -177,10 +177,14 @@ proptest! {
     }
 
     #[test]
-    fn bit_injection_counting_and_select(v in cmp_values(150), c in -1000i64..1000) {
+    fn bit_injection_counting_and_select(
+        v in cmp_values(150), c in -1000i64..1000, checked in any::<bool>(),
+    ) {
         let n = v.len();
         let w: Vec<i64> = v.iter().map(|a| a / 3 - 7).collect();
+        let security = if checked { Security::Malicious } else { Security::SemiHonest };
         let out = run_three(|p| {
+            p.set_security(security);
             let (x, y) = (share(p, &v), share(p, &w));
             let bits = less_than_public(p, &x, c).unwrap();
             let (arith, b2a_bytes, _) = measured(p, |p| bits_to_arith(p, &bits).unwrap());
@@ -197,9 +201,12 @@ proptest! {
             prop_assert_eq!(count, vec![want_count]);
             prop_assert_eq!(&chosen, &want_sel);
             let p0 = i == 0;
-            prop_assert_eq!(b2a, 8 * if p0 { 2 * n } else { n });
-            prop_assert_eq!(cnt, 8 * if p0 { n + 1 } else { 1 });
-            prop_assert_eq!(sel, 8 * if p0 { 3 * n } else { 2 * n });
+            prop_assert_eq!(b2a, 8 * bits_to_arith_cost(n as usize, security)[i]);
+            prop_assert_eq!(cnt, 8 * count_ones_cost(n as usize, 1, security)[i]);
+            // semi-honest: P0 inputs t (n) and everybody multiplies once; malicious: t too is
+            // a product
+            let t = if checked || p0 { n } else { 0 };
+            prop_assert_eq!(sel, 8 * (t + 2 * n));
         }
     }
 }

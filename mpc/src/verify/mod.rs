@@ -3,23 +3,44 @@
 //! distributed zero-knowledge proof ([`and_proof`]), so a party that deviated in a comparison
 //! is caught before its deviation can change a released value.
 //!
-//! Multiplications over Z_2^64 (products, dot products, bit injection) are not verified yet:
-//! that needs the same kind of proof over a Galois ring (PROTOCOLS.md).
+//! Products over Z_2^64 (`mul`, dot products, `count_ones`) are checked by the same kind of
+//! proof over a Galois ring ([`product_proof`]); both kinds are checked at the same points,
+//! then the three parties agree on one verdict.
 
 pub mod and_proof;
 pub mod fp61;
+pub mod galois;
 pub(crate) mod lagrange;
+pub mod product_proof;
 
 use zeroize::Zeroizing;
 
+use crate::verdict::{VERDICT_WORDS, agree};
 use crate::{Party, ProtocolError};
 
 /// Verifies everything recorded since the last verification (nothing to do in semi-honest
 /// mode, or when nothing was recorded). All three parties call it at the same points.
 pub fn verify_pending(party: &mut Party) -> Result<(), ProtocolError> {
     let ands = Zeroizing::new(party.take_pending_ands());
-    if ands.is_empty() {
+    let products = party.take_pending_products();
+    if ands.is_empty() && products.is_empty() {
         return Ok(());
     }
-    and_proof::verify_ands(party, &ands)
+    let mut found = product_proof::check_products(party, &products)?;
+    found.extend(and_proof::check_ands(party, &ands)?);
+    agree(party, found.first().copied(), STEP)
+}
+
+/// The step name of a failed verification.
+const STEP: &str = "verification";
+
+/// Words and messages each party sends in one verification of `and_words` recorded AND words
+/// and of product records of these shapes and gate counts: both proofs, then the verdicts.
+pub fn verification_cost(
+    and_words: usize,
+    products: &[(product_proof::Shape, usize)],
+) -> (u64, u64) {
+    let (aw, am) = and_proof::proof_cost(and_words);
+    let (pw, pm) = product_proof::proof_cost(products);
+    (aw + pw + 2 * VERDICT_WORDS as u64, am + pm + 2)
 }

@@ -838,7 +838,7 @@ mod fault_injection {
 
     use super::*;
 
-    /// The statistics with a comparison, exact and private.
+    /// The statistics with a comparison, exact and private, then the variance (products only).
     fn statistics() -> Vec<(Query, bool)> {
         let researcher = StaticSecret::random_from_rng(&mut rand::rng());
         let mut private = query(Statistic::Mean, GLUCOSE, &researcher);
@@ -865,14 +865,19 @@ mod fault_injection {
                 false,
             ),
             (private, true),
+            (query(Statistic::Variance, GLUCOSE, &researcher), false),
         ]
     }
 
-    /// Points every statistic above reaches at least twice, and (for the filtered mean only)
-    /// the opening of its cohort bit.
+    /// Which of [`statistics`] is the variance, which has no comparison (no AND to lie in).
+    const VARIANCE: usize = 4;
+
+    /// Points every statistic above reaches at least twice (a product at least once; an AND
+    /// in all but the variance), and (for the filtered mean only) the opening of its cohort bit.
     fn point() -> impl Strategy<Value = (Point, u64)> {
         prop_oneof![
             (Just(Point::And), 0u64..8),
+            (Just(Point::Product), Just(0)),
             (Just(Point::Proof), 0u64..3),
             (Just(Point::Challenge), 0u64..2),
             (Just(Point::Verdict), 0u64..2),
@@ -894,11 +899,12 @@ mod fault_injection {
 
         #[test]
         fn every_covered_deviation_in_every_statistic_aborts(
-            which in 0usize..4, cheat in 0usize..3, (point, occurrence) in point(),
+            which in 0usize..5, cheat in 0usize..3, (point, occurrence) in point(),
             element in any::<u64>(), delta in 1u64..,
         ) {
             let opens_a_bit = which == 2;
             prop_assume!(opens_a_bit || !matches!(point, Point::Opening | Point::OpeningCheck));
+            prop_assume!(which != VARIANCE || point != Point::And);
             let mut p = parties();
             let obs = observations(GLUCOSE, 24);
             store_shares(&mut p, &obs, &[]);
