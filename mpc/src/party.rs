@@ -13,7 +13,7 @@ use crate::kernels::{self, Kernels};
 use crate::prf::{Prf, PrfKind};
 use crate::session::{KeyAgreementError, PartyKeys, SessionId, SessionSecret, derive_pairwise};
 use crate::verify::and_proof::AndWord;
-use crate::verify::product_proof::ProductRecord;
+use crate::verify::product_proof::Record;
 use crate::words;
 use x25519_dalek::PublicKey;
 use zeroize::Zeroize;
@@ -101,7 +101,7 @@ pub struct Party {
     security: Security,
     fault: Option<Armed>,
     pending_ands: Vec<AndWord>,
-    pending_products: Vec<ProductRecord>,
+    pending_products: Vec<Record>,
 }
 
 impl Party {
@@ -252,16 +252,16 @@ impl Party {
         std::mem::take(&mut self.pending_ands)
     }
 
-    /// Records a product operation for the next verification ([`crate::verify`]), when this
+    /// Records a product operation (or an input check) for the next verification ([`crate::verify`]), when this
     /// party checks its peers.
-    pub(crate) fn record_product(&mut self, record: impl FnOnce() -> ProductRecord) {
+    pub(crate) fn record_product(&mut self, record: impl FnOnce() -> Record) {
         if self.security.checks() {
             self.pending_products.push(record());
         }
     }
 
     /// Takes the product operations recorded since the last verification.
-    pub(crate) fn take_pending_products(&mut self) -> Vec<ProductRecord> {
+    pub(crate) fn take_pending_products(&mut self) -> Vec<Record> {
         std::mem::take(&mut self.pending_products)
     }
 

@@ -310,8 +310,9 @@ pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] 
         Workload::W1 => vec![],
         Workload::W2 => vec![dot],
         Workload::W3 => elements,
-        // the count's t = b0 ^ b1 is a product too, then its dot product
-        Workload::W4 => [elements, vec![dot]].concat(),
+        // P0's input of the count's t = b0 ^ b1 is checked, then the dot product
+        Workload::W4 if n == 0 => vec![dot],
+        Workload::W4 => vec![(Shape::Injection, n), dot],
         Workload::W5 => vec![dot; 3],
     };
     let mut ands = match w {
@@ -327,13 +328,7 @@ pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] 
             .sum::<u64>()
             + verification_cost(last, &products).0
     };
-    // W4's count computes t instead of P0's input: n more words from P1 and P2
-    let count = match w {
-        Workload::W4 => [0, n as u64, n as u64],
-        _ => [0; 3],
-    };
-    let semi = semi_honest_words(w, n);
-    std::array::from_fn(|i| semi[i] + count[i] + CHECK_WORDS as u64 + proofs)
+    semi_honest_words(w, n).map(|words| words + CHECK_WORDS as u64 + proofs)
 }
 
 /// [`theoretical_words`] without the opening's check.

@@ -2,44 +2,72 @@
 //!
 //! A shared bit is b = b0 ^ b1 ^ b2, and each component b_k is an arithmetic sharing of itself
 //! for free (its two holders put it in share x_k, the third holds zeros). Then
-//! b = t ^ b2 = t + b2 - 2*t*b2 with t = b0 ^ b1:
-//! - semi-honest: P0 holds b0 and b1, so it knows t and inputs it (one message);
-//! - malicious: nobody could check P0's t, so t = b0 + b1 - 2*b0*b1 is computed, one more
-//!   multiplication, verified like every other ([`crate::verify::product_proof`]).
+//! b = t ^ b2 = t + b2 - 2*t*b2 with t = b0 ^ b1.
+//! P0 holds b0 and b1, so it knows t and inputs it (one message). Under malicious security
+//! P0 then proves its input right, t = b0 + b1 - 2*b0*b1, to P2 (which holds b0) and P1 (which
+//! holds b1) in the product proof ([`crate::verify::product_proof::InputCheck`]): nothing more
+//! is sent before the proof.
 
 use crate::fault::Point;
 use crate::protocols::BLOCK;
 use crate::protocols::input::input;
 use crate::protocols::mul::{dot_segments, mul, reshare};
-use crate::{ArithShares, BoolShares, Party, PartyId, ProtocolError, Security};
+use crate::verify::product_proof::{InputCheck, Record};
+use crate::{ArithShares, BoolShares, Party, PartyId, ProtocolError};
 
 /// The bits of packed words as 0/1 ring elements.
 fn unpack(words: &[u64], n: usize) -> Vec<u64> {
     (0..n).map(|i| (words[i / 64] >> (i % 64)) & 1).collect()
 }
 
-/// Shares of t = b0 ^ b1 and of b2 (free), as arithmetic 0/1 vectors: t input by P0
-/// (semi-honest) or computed by a verified multiplication (malicious).
+/// Shares of t = b0 ^ b1 (input by P0; under malicious security recorded for P0's proof that
+/// it is right) and of b2 (free), as arithmetic 0/1 vectors.
 fn split(
     party: &mut Party,
     bits: &BoolShares,
 ) -> Result<(ArithShares, ArithShares), ProtocolError> {
     let n = bits.len;
     let me = party.id();
-    let t = if party.security().checks() {
-        let (b0, b1) = (component(me, bits, 0), component(me, bits, 1));
-        let both = mul(party, &b0, &b1)?;
-        let mut t = b0.add(&b1);
-        t.sub_assign(&both.scale(2));
-        t
-    } else {
-        let t_plain = (me == PartyId::P0).then(|| {
-            let t: Vec<u64> = bits.a.iter().zip(&bits.b).map(|(a, b)| a ^ b).collect();
-            unpack(&t, n)
-        });
-        input(party, PartyId::P0, t_plain.as_deref(), n)?
-    };
+    let t_plain = (me == PartyId::P0).then(|| {
+        let t: Vec<u64> = bits.a.iter().zip(&bits.b).map(|(a, b)| a ^ b).collect();
+        unpack(&t, n)
+    });
+    let t = input(party, PartyId::P0, t_plain.as_deref(), n)?;
+    if n > 0 {
+        party.record_product(|| Record::Input(input_check(me, bits, &t)));
+    }
     Ok((t, component(me, bits, 2)))
+}
+
+/// This party's part of P0's proof that t = b0 + b1 - 2 b0 b1 ([`InputCheck`]).
+fn input_check(me: PartyId, bits: &BoolShares, t: &ArithShares) -> InputCheck {
+    let n = bits.len;
+    let twice = |v: Vec<u64>| v.into_iter().map(|b| 2 * b).collect::<Vec<u64>>();
+    let minus = |v: Vec<u64>, w: &[u64]| -> Vec<u64> {
+        v.iter().zip(w).map(|(b, x)| b.wrapping_sub(*x)).collect()
+    };
+    let mut check = InputCheck {
+        gates: n,
+        prover: None,
+        left: None,
+        right: None,
+    };
+    match me.index() {
+        // P0 holds (b0, b1)
+        0 => check.prover = Some([twice(unpack(&bits.a, n)), unpack(&bits.b, n)]),
+        // P1 holds (b1, b2) and (t1, t2): e_R = b1 - t1
+        1 => {
+            let b1 = unpack(&bits.a, n);
+            check.right = Some([b1.clone(), minus(b1, &t.a)]);
+        }
+        // P2 holds (b2, b0) and (t2, t0): e_L = b0 - t0 - t2
+        _ => {
+            let b0 = unpack(&bits.b, n);
+            let e = minus(minus(b0.clone(), &t.b), &t.a);
+            check.left = Some([twice(b0), e]);
+        }
+    }
+    check
 }
 
 /// This party's shares of component k of the bits as an arithmetic 0/1 vector: share x_k is
@@ -57,8 +85,7 @@ fn component(me: PartyId, bits: &BoolShares, k: usize) -> ArithShares {
 
 /// Arithmetic shares of each bit as 0 or 1.
 ///
-/// Cost ([`bits_to_arith_cost`]): two rounds; semi-honest, P0 sends 2n ring elements, P1 and
-/// P2 n each; malicious, every party 2n.
+/// Cost ([`bits_to_arith_cost`]): two rounds; P0 sends 2n ring elements, P1 and P2 n each.
 pub fn bits_to_arith(party: &mut Party, bits: &BoolShares) -> Result<ArithShares, ProtocolError> {
     let (t, b2) = split(party, bits)?;
     let tb = mul(party, &t, &b2)?;
@@ -68,21 +95,17 @@ pub fn bits_to_arith(party: &mut Party, bits: &BoolShares) -> Result<ArithShares
 }
 
 /// Words each party sends in [`bits_to_arith`] of n bits.
-pub fn bits_to_arith_cost(n: usize, security: Security) -> [u64; 3] {
+pub fn bits_to_arith_cost(n: usize) -> [u64; 3] {
     let n = n as u64;
-    if security.checks() {
-        [2 * n; 3]
-    } else {
-        [2 * n, n, n]
-    }
+    [2 * n, n, n]
 }
 
 /// Shares of the number of set bits in each of `segments` equal consecutive segments of the
 /// bits (one count per segment): sum b = sum t + sum b2 - 2 * dot(t, b2), the dot product
 /// resharing one element per segment. Semi-honest, with t input by P0, it streams the PRF
 /// output block by block instead of materialising t and b2 as ring vectors (same messages and
-/// randomness as `input` followed by `dot_segments`); malicious, t is computed and everything
-/// verified ([`split`]).
+/// randomness as `input` followed by `dot_segments`); malicious, t and b2 are materialised for
+/// the proofs ([`split`]).
 ///
 /// Cost ([`count_ones_cost`]): two rounds.
 #[allow(clippy::needless_range_loop)] // one index walks the bits, the streams and the messages together
@@ -188,8 +211,8 @@ pub fn count_ones(
     Ok(sums.sub(&dots.scale(2)))
 }
 
-/// [`count_ones`] under malicious security: t by a verified multiplication ([`split`]), then
-/// sum b = sum t + sum b2 - 2 * dot(t, b2) per segment, the dot products verified too.
+/// [`count_ones`] under malicious security: t input and recorded for P0's proof ([`split`]),
+/// then sum b = sum t + sum b2 - 2 * dot(t, b2) per segment, the dot products verified too.
 fn count_ones_checked(
     party: &mut Party,
     bits: &BoolShares,
@@ -212,14 +235,9 @@ fn count_ones_checked(
     Ok(sums.sub(&dots.scale(2)))
 }
 
-/// Words each party sends in [`count_ones`] of n bits into `segments` counts: semi-honest,
-/// P0's input of t and one element per segment; malicious, t's multiplication (n each) and
-/// one element per segment.
-pub fn count_ones_cost(n: usize, segments: usize, security: Security) -> [u64; 3] {
+/// Words each party sends in [`count_ones`] of n bits into `segments` counts: P0's input of t
+/// and one element per segment.
+pub fn count_ones_cost(n: usize, segments: usize) -> [u64; 3] {
     let (n, m) = (n as u64, segments as u64);
-    if security.checks() {
-        [n + m; 3]
-    } else {
-        [n + m, m, m]
-    }
+    [n + m, m, m]
 }

@@ -7,7 +7,7 @@
 
 use crate::fault::Point;
 use crate::protocols::BLOCK;
-use crate::verify::product_proof::{ProductRecord, Shape};
+use crate::verify::product_proof::{ProductRecord, Record, Shape};
 use crate::{ArithShares, Party, ProtocolError};
 
 /// Shares of x*y, element-wise.
@@ -56,8 +56,8 @@ pub(crate) fn record(
     received: &[u64],
     op: u64,
     first: u64,
-) -> ProductRecord {
-    ProductRecord {
+) -> Record {
+    Record::Product(ProductRecord {
         shape,
         xa: x.a.clone(),
         xb: x.b.clone(),
@@ -66,7 +66,7 @@ pub(crate) fn record(
         received: received.to_vec(),
         op,
         first,
-    }
+    })
 }
 
 /// Sends z_i to the previous party and pairs it with z_{i+1} from the next party.

@@ -201,12 +201,10 @@ proptest! {
             prop_assert_eq!(count, vec![want_count]);
             prop_assert_eq!(&chosen, &want_sel);
             let p0 = i == 0;
-            prop_assert_eq!(b2a, 8 * bits_to_arith_cost(n as usize, security)[i]);
-            prop_assert_eq!(cnt, 8 * count_ones_cost(n as usize, 1, security)[i]);
-            // semi-honest: P0 inputs t (n) and everybody multiplies once; malicious: t too is
-            // a product
-            let t = if checked || p0 { n } else { 0 };
-            prop_assert_eq!(sel, 8 * (t + 2 * n));
+            // the same in both modes: P0 inputs t, everybody multiplies once
+            prop_assert_eq!(b2a, 8 * bits_to_arith_cost(n as usize)[i]);
+            prop_assert_eq!(cnt, 8 * count_ones_cost(n as usize, 1)[i]);
+            prop_assert_eq!(sel, 8 * if p0 { 3 * n } else { 2 * n });
         }
     }
 }

@@ -62,6 +62,90 @@ pub enum Shape {
         /// Elements per gate.
         len: usize,
     },
+    /// One gate per element, one component: P0's input of t = b0 ^ b1 in bit injection
+    /// ([`InputCheck`]).
+    Injection,
+}
+
+impl Shape {
+    /// Components of a gate's inner product: (x0 against y1, y0 against x1) for a product,
+    /// one for an input check.
+    fn components(self) -> usize {
+        match self {
+            Shape::Injection => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// What a party recorded for the product proof.
+pub enum Record {
+    /// A product operation.
+    Product(ProductRecord),
+    /// P0's input of t = b0 ^ b1.
+    Input(InputCheck),
+}
+
+/// P0's input of t = b0 ^ b1 in bit injection, checked without a multiplication: P0 proves
+/// 2 b0 b1 = (b0 - t0 - t2) + (b1 - t1) per bit (t = b0 + b1 - 2 b0 b1), L = 2 b0 on the side
+/// of its left verifier P2 (which holds b0, t0 and t2), R = b1 on the side of its right
+/// verifier P1 (which holds b1 and t1). P1's and P2's statements in this record are empty.
+/// Each field is the part this party holds, for the role it plays; wiped when dropped.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct InputCheck {
+    /// Bits checked.
+    #[zeroize(skip)]
+    pub gates: usize,
+    /// P0, the prover: (2 b0, b1).
+    pub prover: Option<[Vec<u64>; 2]>,
+    /// P2, the left verifier: (2 b0, b0 - t0 - t2).
+    pub left: Option<[Vec<u64>; 2]>,
+    /// P1, the right verifier: (b1, b1 - t1).
+    pub right: Option<[Vec<u64>; 2]>,
+}
+
+impl Record {
+    fn meta(&self) -> Meta {
+        match self {
+            Record::Product(r) => (r.shape, r.gates()),
+            Record::Input(c) => (Shape::Injection, c.gates),
+        }
+    }
+
+    /// One side's components as role `v` sees them; `None` where this party's view of the
+    /// statement is empty (zeros).
+    fn side(&self, v: View) -> Option<Vec<&[u64]>> {
+        match self {
+            Record::Product(r) => Some(match v {
+                View::MineLeft => vec![&r.xa, &r.ya],
+                View::MineRight => vec![&r.yb, &r.xb],
+                View::NextLeft => vec![&r.xb, &r.yb],
+                View::PrevRight => vec![&r.ya, &r.xa],
+            }),
+            Record::Input(c) => match v {
+                View::MineLeft => c.prover.as_ref().map(|p| vec![&p[0][..]]),
+                View::MineRight => c.prover.as_ref().map(|p| vec![&p[1][..]]),
+                View::NextLeft => c.left.as_ref().map(|l| vec![&l[0][..]]),
+                View::PrevRight => c.right.as_ref().map(|r| vec![&r[0][..]]),
+            },
+        }
+    }
+
+    /// A verifier's claim shares for gates `gates`: as left verifier of my next party
+    /// (`left`), or as right verifier of my previous one.
+    fn claims(&self, party: &Party, left: bool, gates: Range<usize>) -> Vec<u64> {
+        match self {
+            Record::Product(r) if left => left_claims(party, r, gates),
+            Record::Product(r) => right_claims(party, r, gates),
+            Record::Input(c) => {
+                let mine = if left { &c.left } else { &c.right };
+                match mine {
+                    Some(v) => v[1][gates].to_vec(),
+                    None => vec![0; gates.len()],
+                }
+            }
+        }
+    }
 }
 
 /// One product operation as this party recorded it for its three roles: its shares of the
@@ -97,8 +181,8 @@ impl ProductRecord {
     /// The elements of gate g.
     fn entries(&self, g: usize) -> Range<usize> {
         match self.shape {
-            Shape::Elementwise => g..g + 1,
             Shape::Segments { len } => g * len..(g + 1) * len,
+            Shape::Elementwise | Shape::Injection => g..g + 1,
         }
     }
 }
@@ -162,7 +246,7 @@ type Meta = (Shape, usize);
 /// A unit's chunks, in the order every role folds them.
 fn chunks(unit: &Unit, meta: &Meta) -> Vec<Chunk> {
     match meta.0 {
-        Shape::Elementwise => (0..2)
+        Shape::Elementwise | Shape::Injection => (0..meta.0.components())
             .map(|comp| Chunk {
                 comp,
                 start: unit.gates.start,
@@ -173,7 +257,7 @@ fn chunks(unit: &Unit, meta: &Meta) -> Vec<Chunk> {
             let w = unit.width;
             let g = unit.gates.start;
             let entries = g * len..(g + 1) * len;
-            (0..2)
+            (0..meta.0.components())
                 .flat_map(|comp| {
                     entries.clone().step_by(w).map(move |start| Chunk {
                         comp,
@@ -197,7 +281,7 @@ fn batches(metas: &[Meta]) -> Vec<Vec<Unit>> {
     let (mut batch, mut size) = (Vec::new(), 0);
     for (record, meta) in metas.iter().enumerate() {
         let units: Vec<Unit> = match meta.0 {
-            Shape::Elementwise => {
+            Shape::Elementwise | Shape::Injection => {
                 let w = Class::Elements.max_width();
                 (0..meta.1)
                     .step_by(w)
@@ -320,18 +404,9 @@ enum View {
     PrevRight,
 }
 
-fn view(r: &ProductRecord, v: View) -> [&[u64]; 2] {
-    match v {
-        View::MineLeft => [&r.xa, &r.ya],
-        View::MineRight => [&r.yb, &r.xb],
-        View::NextLeft => [&r.xb, &r.yb],
-        View::PrevRight => [&r.ya, &r.xa],
-    }
-}
-
 /// The prover's round-one polynomials, one per class present (concatenated, 2w - 1 ring
 /// elements each).
-fn class_polynomials(records: &[ProductRecord], units: &[Unit], weights: &Weights) -> Vec<Gr> {
+fn class_polynomials(records: &[Record], units: &[Unit], weights: &Weights) -> Vec<Gr> {
     let k = crate::kernels::best();
     let mut out = Vec::new();
     for class in classes(units) {
@@ -344,9 +419,12 @@ fn class_polynomials(records: &[ProductRecord], units: &[Unit], weights: &Weight
                 continue;
             }
             let r = &records[unit.record];
-            let (l, rr) = (view(r, View::MineLeft), view(r, View::MineRight));
+            // an empty statement adds nothing
+            let (Some(l), Some(rr)) = (r.side(View::MineLeft), r.side(View::MineRight)) else {
+                continue;
+            };
             t.fill(0);
-            for ch in chunks(unit, &(r.shape, r.gates())) {
+            for ch in chunks(unit, &r.meta()) {
                 let lc = &l[ch.comp][ch.start..ch.start + ch.len];
                 let rc = &rr[ch.comp][ch.start..ch.start + ch.len];
                 for (a, la) in lc.iter().enumerate() {
@@ -383,10 +461,10 @@ fn class_polynomials(records: &[ProductRecord], units: &[Unit], weights: &Weight
 /// sum_a gamma^a e(gate a) (gamma^a = 1 for dots). `e` gives the claim shares of a record's
 /// gates in a range.
 fn class_claims(
-    records: &[ProductRecord],
+    records: &[Record],
     units: &[Unit],
     weights: &Weights,
-    e: &dyn Fn(&ProductRecord, Range<usize>) -> Vec<u64>,
+    e: &dyn Fn(&Record, Range<usize>) -> Vec<u64>,
 ) -> Vec<Gr> {
     classes(units)
         .into_iter()
@@ -415,13 +493,7 @@ fn class_claims(
 
 /// The folded vector of one side after round one at challenge s: per chunk, the left side's
 /// beta F(gamma s), the right side's G(s).
-fn fold_first(
-    records: &[ProductRecord],
-    units: &[Unit],
-    weights: &Weights,
-    v: View,
-    s: u64,
-) -> Vec<Gr> {
+fn fold_first(records: &[Record], units: &[Unit], weights: &Weights, v: View, s: u64) -> Vec<Gr> {
     let left = matches!(v, View::MineLeft | View::NextLeft);
     let s = Gr::binary(s);
     let mut out = Vec::new();
@@ -444,8 +516,12 @@ fn fold_first(
                 continue;
             }
             let r = &records[unit.record];
-            let side = view(r, v);
-            for ch in chunks(unit, &(r.shape, r.gates())) {
+            let side = r.side(v);
+            for ch in chunks(unit, &r.meta()) {
+                let Some(side) = &side else {
+                    out.push(Gr::ZERO);
+                    continue;
+                };
                 let mut acc = Gr::ZERO;
                 for (x, p) in side[ch.comp][ch.start..ch.start + ch.len]
                     .iter()
@@ -579,7 +655,7 @@ fn right_claims(party: &Party, r: &ProductRecord, gates: Range<usize>) -> Vec<u6
 /// deviations it found; the caller makes the parties agree.
 fn batch(
     party: &mut Party,
-    records: &[ProductRecord],
+    records: &[Record],
     units: &[Unit],
 ) -> Result<Vec<Deviation>, ProtocolError> {
     let me = party.id();
@@ -597,8 +673,8 @@ fn batch(
         Weights::new(&seed_right, n),
     );
     let mut bad_challenge = false;
-    let claims_left = class_claims(records, units, &w_left, &|r, g| left_claims(party, r, g));
-    let claims_right = class_claims(records, units, &w_right, &|r, g| right_claims(party, r, g));
+    let claims_left = class_claims(records, units, &w_left, &|r, g| r.claims(party, true, g));
+    let claims_right = class_claims(records, units, &w_right, &|r, g| r.claims(party, false, g));
 
     // Round one.
     let (op_share, op_challenge) = (party.next_op(), party.next_op());
@@ -804,9 +880,9 @@ pub fn proof_cost(metas: &[(Shape, usize)]) -> (u64, u64) {
 /// deviations this party found (the caller makes the parties agree).
 pub(crate) fn check_products(
     party: &mut Party,
-    records: &[ProductRecord],
+    records: &[Record],
 ) -> Result<Vec<Deviation>, ProtocolError> {
-    let metas: Vec<Meta> = records.iter().map(|r| (r.shape, r.gates())).collect();
+    let metas: Vec<Meta> = records.iter().map(Record::meta).collect();
     let mut found = Vec::new();
     for units in batches(&metas) {
         found.extend(batch(party, records, &units)?);
