@@ -571,7 +571,7 @@ fn fold_halving(v: &mut Vec<Gr>, s: u64) {
 
 /// Where one verifier of one proof stands.
 struct VerifierState {
-    side: Vec<Gr>,
+    side: Zeroizing<Vec<Gr>>,
     /// Its share of the current claim.
     claim: Gr,
     /// Its shares of each check's difference (zero in sum when the prover is honest).
@@ -678,28 +678,35 @@ fn batch(
 
     // Round one.
     let (op_share, op_challenge) = (party.next_op(), party.next_op());
-    let p = class_polynomials(records, units, &w_mine);
+    let p = Zeroizing::new(class_polynomials(records, units, &w_mine));
     let (right_shares, left_shares) = share_round(party, op_share, &p)?;
     let s_right = challenge(&party.stream_next(op_challenge, CHALLENGE_WORDS));
     party.send(me.prev(), &[s_right], Point::Challenge)?;
     let mut right = VerifierState {
-        side: Vec::new(),
+        side: Zeroizing::new(Vec::new()),
         claim: Gr::ZERO,
         differences: Vec::new(),
     };
     right.first_round(&right_shares, &claims_right, units, s_right);
-    right.side = fold_first(records, units, &w_right, View::PrevRight, s_right);
+    right.side = Zeroizing::new(fold_first(
+        records,
+        units,
+        &w_right,
+        View::PrevRight,
+        s_right,
+    ));
     let s_left = challenge(&party.stream_prev(op_challenge, CHALLENGE_WORDS));
     let mut left = VerifierState {
-        side: Vec::new(),
+        side: Zeroizing::new(Vec::new()),
         claim: Gr::ZERO,
         differences: Vec::new(),
     };
     left.first_round(&left_shares, &claims_left, units, s_left);
-    left.side = fold_first(records, units, &w_left, View::NextLeft, s_left);
+    left.side = Zeroizing::new(fold_first(records, units, &w_left, View::NextLeft, s_left));
     let s = read_challenge(party, &mut bad_challenge)?;
-    let mut u = fold_first(records, units, &w_mine, View::MineLeft, s);
-    let mut v = fold_first(records, units, &w_mine, View::MineRight, s);
+    // the folded vectors are linear in this party's shares: wiped when dropped
+    let mut u = Zeroizing::new(fold_first(records, units, &w_mine, View::MineLeft, s));
+    let mut v = Zeroizing::new(fold_first(records, units, &w_mine, View::MineRight, s));
 
     // Halving rounds.
     while u.len() > 1 {
@@ -750,7 +757,7 @@ fn masked(mask: Gr, value: Gr) -> [Gr; 2] {
 /// The masked last round and the verifiers' exchange (see the module doc).
 fn last_round(
     party: &mut Party,
-    (u, v): (Vec<Gr>, Vec<Gr>),
+    (u, v): (Zeroizing<Vec<Gr>>, Zeroizing<Vec<Gr>>),
     left: VerifierState,
     right: VerifierState,
 ) -> Result<Vec<Deviation>, ProtocolError> {
