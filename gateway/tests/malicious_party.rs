@@ -83,19 +83,10 @@ fn aborts(dir: &Path, i: usize) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn an_altered_and_message_aborts_every_comparison_and_is_logged_by_the_honest_nodes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let cheat = 1;
-    let (mut nodes, values) = cluster_with_cheat(dir, cheat, "and:0:3:1");
-    let statistics: [&[&str]; 3] = [
-        &["--stat", "histogram", "--edges", "100,150"],
-        &["--stat", "median"],
-        &["--stat", "mean", "--where", "value > 126"],
-    ];
+/// Asks each statistic with each node in turn as coordinator (the cheat's own answer cannot
+/// hide the abort): each must abort with 409 naming the cheat.
+fn each_aborts_naming(dir: &Path, cheat: usize, statistics: &[&[&str]]) {
     for (k, args) in statistics.iter().enumerate() {
-        // Each node in turn coordinates: the cheat's own answer cannot hide the abort.
         let (status, reason) = ask(dir, k % 3, args).expect_err("a deviation must abort");
         assert_eq!(status, 409, "{args:?}: {reason}");
         assert!(
@@ -103,6 +94,38 @@ fn an_altered_and_message_aborts_every_comparison_and_is_logged_by_the_honest_no
             "{args:?}: {reason}"
         );
     }
+}
+
+/// Stops the nodes; each honest node's ledger then holds `count` aborts, each a failed
+/// verification naming the cheat.
+fn honest_ledgers_log(mut nodes: Nodes, dir: &Path, cheat: usize, count: usize) {
+    for i in 0..3 {
+        nodes.terminate(i, std::time::Duration::from_secs(20));
+    }
+    for honest in (0..3).filter(|i| *i != cheat) {
+        let logged = aborts(dir, honest);
+        assert_eq!(logged.len(), count, "node{honest}: {logged:?}");
+        assert!(
+            logged
+                .iter()
+                .all(|r| r.contains("verification") && r.contains(&format!("P{cheat}"))),
+            "node{honest}: {logged:?}"
+        );
+    }
+}
+
+#[test]
+fn an_altered_and_message_aborts_every_comparison_and_is_logged_by_the_honest_nodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cheat = 1;
+    let (nodes, values) = cluster_with_cheat(dir, cheat, "and:0:3:1");
+    let statistics: [&[&str]; 3] = [
+        &["--stat", "histogram", "--edges", "100,150"],
+        &["--stat", "median"],
+        &["--stat", "mean", "--where", "value > 126"],
+    ];
+    each_aborts_naming(dir, cheat, &statistics);
     // Without a comparison the cheat has no AND to lie in: the mean is answered, and right.
     let answer = ask(dir, 0, &["--stat", "mean"]).expect("the mean is answered");
     // glucose is kept in tenths of mg/dL
@@ -113,19 +136,7 @@ fn an_altered_and_message_aborts_every_comparison_and_is_logged_by_the_honest_no
         "{answer}"
     );
     assert_eq!(answer["result"]["Mean"]["sum"], tenths, "{answer}");
-    for i in 0..3 {
-        nodes.terminate(i, std::time::Duration::from_secs(20));
-    }
-    for honest in [0, 2] {
-        let logged = aborts(dir, honest);
-        assert_eq!(logged.len(), statistics.len(), "node{honest}: {logged:?}");
-        assert!(
-            logged
-                .iter()
-                .all(|r| r.contains("verification") && r.contains("P1")),
-            "node{honest}: {logged:?}"
-        );
-    }
+    honest_ledgers_log(nodes, dir, cheat, statistics.len());
 }
 
 #[test]
@@ -135,7 +146,7 @@ fn an_altered_product_aborts_every_statistic_with_a_product() {
     let cheat = 2;
     // 2^63 added to the first product share: the error a multiplier from Z_2^64 misses half
     // the time
-    let (mut nodes, values) = cluster_with_cheat(dir, cheat, "product:0:0:9223372036854775808");
+    let (nodes, values) = cluster_with_cheat(dir, cheat, "product:0:0:9223372036854775808");
     let statistics: [&[&str]; 3] = [
         // a sum of squares (a dot product)
         &["--stat", "variance"],
@@ -144,29 +155,12 @@ fn an_altered_product_aborts_every_statistic_with_a_product() {
         // the kept values' bit injection and dot product
         &["--stat", "mean", "--where", "value > 126"],
     ];
-    for (k, args) in statistics.iter().enumerate() {
-        let (status, reason) = ask(dir, k % 3, args).expect_err("a deviation must abort");
-        assert_eq!(status, 409, "{args:?}: {reason}");
-        assert!(
-            reason.contains("deviated") && reason.contains(&format!("P{cheat}")),
-            "{args:?}: {reason}"
-        );
-    }
+    each_aborts_naming(dir, cheat, &statistics);
     // The mean multiplies nothing: answered, and right.
     let answer = ask(dir, 1, &["--stat", "mean"]).expect("the mean is answered");
     let tenths: i64 = values.iter().map(|v| (v * 10.0).round() as i64).sum();
     assert_eq!(answer["result"]["Mean"]["sum"], tenths, "{answer}");
-    for i in 0..3 {
-        nodes.terminate(i, std::time::Duration::from_secs(20));
-    }
-    for honest in [0, 1] {
-        let logged = aborts(dir, honest);
-        assert_eq!(logged.len(), statistics.len(), "node{honest}: {logged:?}");
-        assert!(
-            logged.iter().all(|r| r.contains(&format!("P{cheat}"))),
-            "node{honest}: {logged:?}"
-        );
-    }
+    honest_ledgers_log(nodes, dir, cheat, statistics.len());
 }
 
 #[test]

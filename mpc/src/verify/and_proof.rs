@@ -359,11 +359,7 @@ fn batch(party: &mut Party, words: &[AndWord]) -> Result<Vec<Deviation>, Protoco
     }
     let mut found = last_round(party, (u, v), left, right)?;
     if bad_challenge {
-        // the challenges come from the key my next and previous parties share
-        found.push(Deviation {
-            sender: me.next(),
-            witness: me.prev(),
-        });
+        found.push(super::challenge_sender(me));
     }
     Ok(found)
 }

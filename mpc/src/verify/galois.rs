@@ -99,19 +99,6 @@ impl Gr {
         reduce(t)
     }
 
-    /// self^e.
-    pub fn pow(&self, mut e: u64) -> Gr {
-        let (mut base, mut acc) = (*self, Gr::ONE);
-        while e > 0 {
-            if e & 1 == 1 {
-                acc = acc * base;
-            }
-            base = base * base;
-            e >>= 1;
-        }
-        acc
-    }
-
     /// 1, self, self^2, ..., self^(n-1).
     pub fn powers(&self, n: usize) -> Vec<Gr> {
         let mut out = Vec::with_capacity(n);
@@ -296,7 +283,6 @@ mod tests {
             let mut acc = Gr::ONE;
             acc.add_scaled(&a, v);
             prop_assert_eq!(acc, Gr::ONE + a * Gr::scalar(v));
-            prop_assert_eq!(a.pow(5), a * a * a * a * a);
             prop_assert_eq!(a.powers(4)[3], a * a * a);
         }
 

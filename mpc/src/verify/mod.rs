@@ -15,8 +15,8 @@ pub mod product_proof;
 
 use zeroize::Zeroizing;
 
-use crate::verdict::{VERDICT_WORDS, agree};
-use crate::{Party, ProtocolError};
+use crate::verdict::{Deviation, VERDICT_WORDS, agree};
+use crate::{Party, PartyId, ProtocolError};
 
 /// Verifies everything recorded since the last verification (nothing to do in semi-honest
 /// mode, or when nothing was recorded). All three parties call it at the same points.
@@ -29,6 +29,15 @@ pub fn verify_pending(party: &mut Party) -> Result<(), ProtocolError> {
     let mut found = product_proof::check_products(party, &products)?;
     found.extend(and_proof::check_ands(party, &ands)?);
     agree(party, found.first().copied(), STEP)
+}
+
+/// The deviation a prover names when its right verifier sent it a challenge no honest
+/// verifier draws: the challenges come from the key its next and previous parties share.
+pub(crate) fn challenge_sender(me: PartyId) -> Deviation {
+    Deviation {
+        sender: me.next(),
+        witness: me.prev(),
+    }
 }
 
 /// The step name of a failed verification.
