@@ -252,8 +252,8 @@ impl Party {
         std::mem::take(&mut self.pending_ands)
     }
 
-    /// Records a product operation (or an input check) for the next verification ([`crate::verify`]), when this
-    /// party checks its peers.
+    /// Records a product operation (or an input check) for the next verification
+    /// ([`crate::verify`]), when this party checks its peers.
     pub(crate) fn record_product(&mut self, record: impl FnOnce() -> Record) {
         if self.security.checks() {
             self.pending_products.push(record());

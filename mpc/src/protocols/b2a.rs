@@ -222,16 +222,10 @@ fn count_ones_checked(
     let dots = dot_segments(party, &t, &b2, segments)?;
     let both = t.add(&b2);
     let seg = bits.len / segments;
-    let segment_sums = |v: &[u64]| -> Vec<u64> {
-        (0..segments)
-            .map(|s| {
-                v[s * seg..(s + 1) * seg]
-                    .iter()
-                    .fold(0u64, |a, x| a.wrapping_add(*x))
-            })
-            .collect()
-    };
-    let sums = ArithShares::new(segment_sums(&both.a), segment_sums(&both.b));
+    let per_segment: Vec<ArithShares> = (0..segments)
+        .map(|s| both.slice(s * seg..(s + 1) * seg).sum())
+        .collect();
+    let sums = ArithShares::concat(&per_segment.iter().collect::<Vec<_>>());
     Ok(sums.sub(&dots.scale(2)))
 }
 

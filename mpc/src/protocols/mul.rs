@@ -50,7 +50,7 @@ pub fn mul(
 
 /// What a party keeps of a product operation for its verification: its operand shares, the
 /// product shares from its next party, and where the zero-sharing's streams start.
-pub(crate) fn record(
+fn record(
     shape: Shape,
     (x, y): (&ArithShares, &ArithShares),
     received: &[u64],

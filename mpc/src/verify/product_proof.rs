@@ -76,6 +76,14 @@ impl Shape {
             _ => 2,
         }
     }
+
+    /// The elements of gate g.
+    fn entries(self, g: usize) -> Range<usize> {
+        match self {
+            Shape::Segments { len } => g * len..(g + 1) * len,
+            Shape::Elementwise | Shape::Injection => g..g + 1,
+        }
+    }
 }
 
 /// What a party recorded for the product proof.
@@ -177,14 +185,6 @@ impl ProductRecord {
     pub fn gates(&self) -> usize {
         self.received.len()
     }
-
-    /// The elements of gate g.
-    fn entries(&self, g: usize) -> Range<usize> {
-        match self.shape {
-            Shape::Segments { len } => g * len..(g + 1) * len,
-            Shape::Elementwise | Shape::Injection => g..g + 1,
-        }
-    }
 }
 
 /// The two kinds of unit, each with its chunk width.
@@ -253,10 +253,9 @@ fn chunks(unit: &Unit, meta: &Meta) -> Vec<Chunk> {
                 len: unit.gates.len(),
             })
             .collect(),
-        Shape::Segments { len } => {
+        Shape::Segments { .. } => {
             let w = unit.width;
-            let g = unit.gates.start;
-            let entries = g * len..(g + 1) * len;
+            let entries = meta.0.entries(unit.gates.start);
             (0..meta.0.components())
                 .flat_map(|comp| {
                     entries.clone().step_by(w).map(move |start| Chunk {
@@ -345,6 +344,16 @@ fn classes(units: &[Unit]) -> Vec<Class> {
         .into_iter()
         .filter(|c| units.iter().any(|u| u.class == *c))
         .collect()
+}
+
+/// The weight of each position of a class's unit: gamma^a for element-wise units, 1 for a dot
+/// product (one gate).
+fn position_weights(class: Class, gamma: u64, w: usize) -> Vec<Gr> {
+    if class.positional() {
+        Gr::binary(gamma).powers(w)
+    } else {
+        vec![Gr::ONE; w]
+    }
 }
 
 /// The random weights of one proof: gamma and one beta per unit (binary elements as bit
@@ -438,12 +447,8 @@ fn class_polynomials(records: &[Record], units: &[Unit], weights: &Weights) -> V
                 k.add_assign(&mut s[c * w * w..(c + 1) * w * w], &t);
             }
         }
-        // P[a + w-1-b] += gamma^a S[a][b]
-        let gamma = if class.positional() {
-            Gr::binary(weights.gamma).powers(w)
-        } else {
-            vec![Gr::ONE; w]
-        };
+        // P[a + w-1-b] += gamma^a S[a][b] (no multiplication for dot products' weights of 1)
+        let gamma = position_weights(class, weights.gamma, w);
         let mut p = vec![Gr::ZERO; 2 * w - 1];
         for (a, ga) in gamma.iter().enumerate() {
             for b in 0..w {
@@ -469,7 +474,7 @@ fn class_claims(
     classes(units)
         .into_iter()
         .map(|class| {
-            let gamma = Gr::binary(weights.gamma).powers(class_width(units, class));
+            let gamma = position_weights(class, weights.gamma, class_width(units, class));
             units
                 .iter()
                 .zip(&weights.betas)
@@ -477,12 +482,8 @@ fn class_claims(
                 .map(|(u, beta)| {
                     let es = e(&records[u.record], u.gates.clone());
                     let mut acc = Gr::ZERO;
-                    for (a, v) in es.iter().enumerate() {
-                        if class.positional() {
-                            acc.add_scaled(&gamma[a], *v);
-                        } else {
-                            acc.0[0] = acc.0[0].wrapping_add(*v);
-                        }
+                    for (g, v) in gamma.iter().zip(&es) {
+                        acc.add_scaled(g, *v);
                     }
                     acc.times_binary(*beta)
                 })
@@ -579,19 +580,30 @@ struct VerifierState {
 }
 
 impl VerifierState {
-    /// Round one: per class, P[w-1] - claim; then the claim P(s) and the folded side.
-    fn first_round(&mut self, shares: &[Gr], claims: &[Gr], units: &[Unit], s: u64) {
+    /// After round one: per class, the difference P[w-1] - claim; the claim P(s); the side
+    /// folded at s.
+    fn after_first_round(
+        shares: &[Gr],
+        claims: &[Gr],
+        units: &[Unit],
+        s: u64,
+        side: Vec<Gr>,
+    ) -> VerifierState {
         let sg = Gr::binary(s);
         let mut at = 0;
-        let mut next_claim = Gr::ZERO;
-        for (class, claim) in classes(units).into_iter().zip(claims) {
+        let (mut claim, mut differences) = (Gr::ZERO, Vec::new());
+        for (class, c) in classes(units).into_iter().zip(claims) {
             let w = class_width(units, class);
             let p = &shares[at..at + 2 * w - 1];
-            self.differences.push(p[w - 1] - *claim);
-            next_claim += eval(p, &sg);
+            differences.push(p[w - 1] - *c);
+            claim += eval(p, &sg);
             at += 2 * w - 1;
         }
-        self.claim = next_claim;
+        VerifierState {
+            side: Zeroizing::new(side),
+            claim,
+            differences,
+        }
     }
 
     /// A halving round: p(0) + p(1) - claim, then p(s) and the fold.
@@ -636,6 +648,7 @@ fn left_claims(party: &Party, r: &ProductRecord, gates: Range<usize>) -> Vec<u64
         .zip(mask)
         .map(|(g, m)| {
             let local = r
+                .shape
                 .entries(g)
                 .map(|j| r.xb[j].wrapping_mul(r.yb[j]))
                 .fold(0u64, u64::wrapping_add);
@@ -682,27 +695,13 @@ fn batch(
     let (right_shares, left_shares) = share_round(party, op_share, &p)?;
     let s_right = challenge(&party.stream_next(op_challenge, CHALLENGE_WORDS));
     party.send(me.prev(), &[s_right], Point::Challenge)?;
-    let mut right = VerifierState {
-        side: Zeroizing::new(Vec::new()),
-        claim: Gr::ZERO,
-        differences: Vec::new(),
-    };
-    right.first_round(&right_shares, &claims_right, units, s_right);
-    right.side = Zeroizing::new(fold_first(
-        records,
-        units,
-        &w_right,
-        View::PrevRight,
-        s_right,
-    ));
+    let side = fold_first(records, units, &w_right, View::PrevRight, s_right);
+    let mut right =
+        VerifierState::after_first_round(&right_shares, &claims_right, units, s_right, side);
     let s_left = challenge(&party.stream_prev(op_challenge, CHALLENGE_WORDS));
-    let mut left = VerifierState {
-        side: Zeroizing::new(Vec::new()),
-        claim: Gr::ZERO,
-        differences: Vec::new(),
-    };
-    left.first_round(&left_shares, &claims_left, units, s_left);
-    left.side = Zeroizing::new(fold_first(records, units, &w_left, View::NextLeft, s_left));
+    let side = fold_first(records, units, &w_left, View::NextLeft, s_left);
+    let mut left =
+        VerifierState::after_first_round(&left_shares, &claims_left, units, s_left, side);
     let s = read_challenge(party, &mut bad_challenge)?;
     // the folded vectors are linear in this party's shares: wiped when dropped
     let mut u = Zeroizing::new(fold_first(records, units, &w_mine, View::MineLeft, s));
