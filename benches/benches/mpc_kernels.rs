@@ -29,6 +29,32 @@ fn bench_kernels(c: &mut Criterion) {
     for n in SIZES {
         bench_size(c, n);
     }
+    bench_combine(c);
+}
+
+/// The product proofs' fold: 64 coefficients times 64 rows of 57 words (one Galois-ring element
+/// each), as `combine` and as 64 calls of `axpy`; throughput in multiply-adds.
+fn bench_combine(c: &mut Criterion) {
+    let (w, m) = (64, 57);
+    let v = inputs(2, w * m);
+    let coeffs = &v[1][..w];
+    let mut out = vec![0u64; m];
+    let mut g = c.benchmark_group("combine_64x57");
+    g.throughput(Throughput::Elements((w * m) as u64));
+    for k in kernels::available() {
+        let name = k.name();
+        g.bench_function(format!("combine/{name}"), |b| {
+            b.iter(|| k.combine(&mut out, black_box(&v[0]), black_box(coeffs)))
+        });
+        g.bench_function(format!("axpy_rows/{name}"), |b| {
+            b.iter(|| {
+                for (row, x) in v[0].chunks_exact(m).zip(coeffs) {
+                    k.axpy(&mut out, black_box(row), *x)
+                }
+            })
+        });
+    }
+    g.finish();
 }
 
 fn bench_size(c: &mut Criterion, n: usize) {

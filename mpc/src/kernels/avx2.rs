@@ -52,6 +52,85 @@ fn mullo(a: __m256i, b: __m256i) -> __m256i {
     _mm256_add_epi64(lo, _mm256_slli_epi64(cross, 32))
 }
 
+/// `a * c` lane-wise for a broadcast c whose high halves `ch = c >> 32` are split off once.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn mullo_by(a: __m256i, c: __m256i, ch: __m256i) -> __m256i {
+    let lo = _mm256_mul_epu32(a, c);
+    let cross = _mm256_add_epi64(
+        _mm256_mul_epu32(a, ch),
+        _mm256_mul_epu32(_mm256_srli_epi64(a, 32), c),
+    );
+    _mm256_add_epi64(lo, _mm256_slli_epi64(cross, 32))
+}
+
+/// [`super::Kernels::combine`]: `dst` in blocks of up to 8 vectors held in registers while
+/// every row's slice of the block is multiplied in; the columns past the last whole vector
+/// go through the portable loop.
+#[target_feature(enable = "avx2")]
+fn combine(dst: &mut [u64], rows: &[u64], coeffs: &[u64]) {
+    let m = dst.len();
+    same_len(&[rows.len(), coeffs.len() * m]);
+    let vectors = m / L;
+    let mut at = 0;
+    while at < vectors {
+        let left = vectors - at;
+        // SAFETY (all four): the block [at * L, (at + V) * L) lies inside dst and inside every
+        // row, since at + V <= vectors = m / L and rows holds coeffs.len() rows of m words.
+        unsafe {
+            if left >= 8 {
+                combine_block::<8>(dst, rows, coeffs, at * L);
+                at += 8;
+            } else if left >= 4 {
+                combine_block::<4>(dst, rows, coeffs, at * L);
+                at += 4;
+            } else if left >= 2 {
+                combine_block::<2>(dst, rows, coeffs, at * L);
+                at += 2;
+            } else {
+                combine_block::<1>(dst, rows, coeffs, at * L);
+                at += 1;
+            }
+        }
+    }
+    for j in vectors * L..m {
+        let mut acc = dst[j];
+        for (i, c) in coeffs.iter().enumerate() {
+            acc = acc.wrapping_add(rows[i * m + j].wrapping_mul(*c));
+        }
+        dst[j] = acc;
+    }
+}
+
+/// One block of V vectors of [`combine`], starting at word `j0`.
+///
+/// # Safety
+/// `j0 + V * L <= dst.len() = m` and `rows.len() == coeffs.len() * m`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn combine_block<const V: usize>(dst: &mut [u64], rows: &[u64], coeffs: &[u64], j0: usize) {
+    let m = dst.len();
+    let mut acc = [_mm256_setzero_si256(); V];
+    // SAFETY: j0 + V * L <= m (the caller), so every load and store is inside dst, and inside
+    // row i, which spans rows[i * m .. (i + 1) * m].
+    unsafe {
+        for (v, a) in acc.iter_mut().enumerate() {
+            *a = ld(dst.as_ptr().add(j0 + v * L));
+        }
+        for (i, c) in coeffs.iter().enumerate() {
+            let cv = _mm256_set1_epi64x(*c as i64);
+            let ch = _mm256_srli_epi64(cv, 32);
+            let row = rows.as_ptr().add(i * m + j0);
+            for (v, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_add_epi64(*a, mullo_by(ld(row.add(v * L)), cv, ch));
+            }
+        }
+        for (v, a) in acc.iter().enumerate() {
+            st(dst.as_mut_ptr().add(j0 + v * L), *a);
+        }
+    }
+}
+
 #[target_feature(enable = "avx2")]
 fn add_assign(dst: &mut [u64], src: &[u64]) {
     let n = same_len(&[dst.len(), src.len()]);
@@ -286,6 +365,13 @@ impl Kernels for Avx2 {
         }
         // SAFETY: an Avx2 value exists only after AVX2 was detected on this CPU.
         unsafe { axpy(dst, x, c) }
+    }
+    fn combine(&self, dst: &mut [u64], rows: &[u64], coeffs: &[u64]) {
+        if !MUL_IN_SIMD {
+            return Portable.combine(dst, rows, coeffs);
+        }
+        // SAFETY: an Avx2 value exists only after AVX2 was detected on this CPU.
+        unsafe { combine(dst, rows, coeffs) }
     }
     fn mul_local(
         &self,

@@ -38,6 +38,14 @@ pub trait Kernels: Sync {
     /// `dst[k] += c * x[k]` (wrapping): the row operation of the Galois-ring arithmetic of the
     /// product proofs.
     fn axpy(&self, dst: &mut [u64], x: &[u64], c: u64);
+    /// `dst[j] += sum_i coeffs[i] * rows[i * m + j]` for `m = dst.len()` (wrapping): a vector
+    /// of coefficients times a matrix whose rows are `m` words each. The hot loop of the
+    /// product proofs (folding a vector at a challenge, the prover's table, Galois-ring
+    /// products), where a row-at-a-time [`Kernels::axpy`] would load and store `dst` once per
+    /// row. Panics unless `rows.len() == coeffs.len() * dst.len()`.
+    fn combine(&self, dst: &mut [u64], rows: &[u64], coeffs: &[u64]) {
+        combine_by_rows(self, dst, rows, coeffs);
+    }
     /// Local step of the replicated multiplication fused with the zero-sharing:
     /// `out = xa*(ya+yb) + xb*ya + r_prev - r_next`
     /// (= x_i*y_i + x_i*y_{i+1} + x_{i+1}*y_i + alpha_i).
@@ -109,6 +117,18 @@ pub fn available() -> Vec<&'static dyn Kernels> {
 pub fn best() -> &'static dyn Kernels {
     static BEST: OnceLock<&'static dyn Kernels> = OnceLock::new();
     *BEST.get_or_init(|| avx512().or_else(avx2).unwrap_or_else(portable))
+}
+
+/// [`Kernels::combine`] a row at a time with the kernels' own `axpy`.
+fn combine_by_rows<K: Kernels + ?Sized>(k: &K, dst: &mut [u64], rows: &[u64], coeffs: &[u64]) {
+    let m = dst.len();
+    same_len(&[rows.len(), coeffs.len() * m]);
+    if m == 0 {
+        return;
+    }
+    for (row, c) in rows.chunks_exact(m).zip(coeffs) {
+        k.axpy(dst, row, *c);
+    }
 }
 
 /// Panics unless all lengths are equal (a caller bug, never a data condition).

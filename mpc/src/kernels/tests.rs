@@ -50,6 +50,31 @@ proptest! {
         }
     }
 
+    /// Every implementation's `combine` is the plain vector-matrix product, for any row
+    /// length (lane remainders, blocks of 8, 4, 2 and 1 vectors) and any number of rows.
+    #[test]
+    fn combine_is_a_vector_times_a_matrix(
+        m in 0usize..70,
+        coeffs in proptest::collection::vec(any::<u64>(), 0..12),
+        seed in any::<u64>(),
+    ) {
+        let rows: Vec<u64> = (0..coeffs.len() * m)
+            .map(|i| (i as u64 ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(i as u32))
+            .collect();
+        let start: Vec<u64> = (0..m as u64).map(|j| j.wrapping_mul(seed)).collect();
+        let mut want = start.clone();
+        for (i, c) in coeffs.iter().enumerate() {
+            for (j, d) in want.iter_mut().enumerate() {
+                *d = d.wrapping_add(rows[i * m + j].wrapping_mul(*c));
+            }
+        }
+        for k in available() {
+            let mut got = start.clone();
+            k.combine(&mut got, &rows, &coeffs);
+            prop_assert_eq!(&want, &got, "combine {}", k.name());
+        }
+    }
+
     #[test]
     fn fused_share_steps_match_portable((v, off) in vecs(7)) {
         let p = portable();
