@@ -38,6 +38,9 @@ enum What {
         /// side by side.
         #[arg(long)]
         security: Option<hdg_mpc::Security>,
+        /// Which workloads, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "W1,W2,W3,W4,W5")]
+        workloads: Vec<hdg_mpc::workloads::Workload>,
         /// One JSON object per workload instead of the table.
         #[arg(long)]
         json: bool,
@@ -54,7 +57,12 @@ enum What {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
         What::Ingest { n, batch, json } => bench_ingest(n, batch, json),
-        What::Mpc { n, security, json } => bench_mpc(n, security, json),
+        What::Mpc {
+            n,
+            security,
+            workloads,
+            json,
+        } => bench_mpc(n, security, &workloads, json),
         What::Cluster(a) => super::bench_cluster::run(a),
         What::Party(a) => super::bench_party::run(a),
     }
@@ -196,15 +204,21 @@ fn bench_ingest(n: usize, batch: usize, json: bool) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench_mpc(n: usize, only: Option<hdg_mpc::Security>, json: bool) -> anyhow::Result<ExitCode> {
+fn bench_mpc(
+    n: usize,
+    only: Option<hdg_mpc::Security>,
+    workloads: &[hdg_mpc::workloads::Workload],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     use hdg_mpc::Security;
-    use hdg_mpc::workloads::{Workload, run_workload};
+    use hdg_mpc::workloads::run_workload;
     let modes: Vec<Security> = match only {
         Some(m) => vec![m],
         None => vec![Security::SemiHonest, Security::Malicious],
     };
-    let reports: Vec<_> = Workload::ALL
-        .into_iter()
+    let reports: Vec<_> = workloads
+        .iter()
+        .copied()
         .flat_map(|w| modes.iter().map(move |m| run_workload(w, n, *m)))
         .collect();
     if json {
