@@ -28,7 +28,10 @@
 //! Round one takes two gates per chunk (w = 8): p then depends only on how often each pair of
 //! left and right 6-bit patterns occurs, so the prover counts them (4096 counters) and never
 //! materialises u and v, and the verifiers fold by a 64-entry table. Later rounds halve
-//! (w = 2: three products per pair). The last round, on one chunk, puts random masks at node 0
+//! (w = 2: three products per pair). Rounds two and three still read the gates' words: after
+//! round one a pair's value is a 64-entry table's at its 6-bit pattern, after round two a
+//! quad's (four gates) a 4096-entry table's at its 12-bit pattern, so values are first
+//! materialised after round three, one per eight gates. The last round, on one chunk, puts random masks at node 0
 //! (from the keys the prover shares with each verifier), so f and g have degree 2 and p
 //! degree 4; the verifiers exchange f(r), g(r), their shares of p(r) and of every round's sum
 //! difference, and check f(r) g(r) = p(r) and every difference zero. What a verifier sees is
@@ -86,8 +89,8 @@ impl AndWord {
     }
 }
 
-/// Gates per proof: the folded vectors after round one take 4 bytes per gate for each role,
-/// so this bounds memory (64 MiB per party).
+/// Gates per proof: the folded vectors after round three take one byte per gate for each
+/// role, so this bounds memory (16 MiB per party).
 pub(crate) const BATCH_GATES: usize = 1 << 22;
 
 /// Words per proof.
@@ -150,12 +153,41 @@ fn pair_pattern(word: &[u64; 3], c: usize) -> usize {
     two(word[0]) | two(word[1]) << 2 | two(word[2]) << 4
 }
 
+/// Chunk q's 12-bit pattern: bits 4q..4q + 4 (gates 4q..4q + 4, the pairs 2q and 2q + 1) of
+/// each of the three words, the first word lowest.
+fn quad_pattern(word: &[u64; 3], q: usize) -> usize {
+    let four = |w: u64| ((w >> (4 * q)) & 15) as usize;
+    four(word[0]) | four(word[1]) << 4 | four(word[2]) << 8
+}
+
+/// The 6-bit pair patterns (pair 2q, pair 2q + 1) inside a 12-bit pattern.
+fn pairs_of_quad(quad: usize) -> (usize, usize) {
+    let two = |shift: usize| (quad >> shift) & 3;
+    (
+        two(0) | two(4) << 2 | two(8) << 4,
+        two(2) | two(6) << 2 | two(10) << 4,
+    )
+}
+
 /// One side of a proof's inner product.
 enum Side {
     /// The lifted gates, by their three words (a, c, e) or (b, d, f); `left` says which lift.
     Gates {
         words: Zeroizing<Vec<[u64; 3]>>,
         left: bool,
+    },
+    /// After round one: the value of pair j is `table[pair_pattern(word, j)]`, so round two
+    /// reads the words through the table instead of materialising 32 values per word (the
+    /// table depends on the challenge only, not on the gates).
+    Pairs {
+        words: Zeroizing<Vec<[u64; 3]>>,
+        table: Box<[Fp; 64]>,
+    },
+    /// After round two: the value of quad q (gates 4q..4q + 4 of a word) is
+    /// `table[quad_pattern(word, q)]`, read the same way in round three.
+    Quads {
+        words: Zeroizing<Vec<[u64; 3]>>,
+        table: Vec<Fp>,
     },
     /// Values after a fold.
     Values(Zeroizing<Vec<Fp>>),
@@ -166,7 +198,7 @@ impl Side {
     fn fold_width(&self) -> usize {
         match self {
             Side::Gates { .. } => GATE_FOLD,
-            Side::Values(_) => VALUE_FOLD,
+            Side::Pairs { .. } | Side::Quads { .. } | Side::Values(_) => VALUE_FOLD,
         }
     }
 
@@ -174,21 +206,41 @@ impl Side {
     fn chunks(&self) -> usize {
         match self {
             Side::Gates { words, .. } => 32 * words.len(),
+            Side::Pairs { words, .. } => 16 * words.len(),
+            Side::Quads { words, .. } => 8 * words.len(),
             Side::Values(v) => v.len().div_ceil(VALUE_FOLD),
         }
     }
 
     /// u' = (f_j(r)) over the chunks (values are folded in place).
     fn fold(self, r: Fp) -> Side {
-        Side::Values(Zeroizing::new(match self {
+        match self {
             Side::Gates { words, left } => {
                 let w = lagrange::weights(GATE_FOLD, r);
-                let table: [Fp; 64] = std::array::from_fn(|i| dot(&w, &pair_lift(i, left)));
-                let mut out = Vec::with_capacity(32 * words.len());
+                let table = Box::new(std::array::from_fn(|i| dot(&w, &pair_lift(i, left))));
+                Side::Pairs { words, table }
+            }
+            // f(r) = x0 + r (x1 - x0) for each two pairs, by their 12-bit pattern
+            Side::Pairs { words, table } => {
+                let table = (0..4096)
+                    .map(|quad| {
+                        let (lo, hi) = pairs_of_quad(quad);
+                        table[lo] + r * (table[hi] - table[lo])
+                    })
+                    .collect();
+                Side::Quads { words, table }
+            }
+            // f(r) = x0 + r (x1 - x0) for each two quads
+            Side::Quads { words, table } => {
+                let mut out = Vec::with_capacity(8 * words.len());
                 for word in words.iter() {
-                    out.extend((0..32).map(|c| table[pair_pattern(word, c)]));
+                    out.extend((0..8).map(|g| {
+                        let x0 = table[quad_pattern(word, 2 * g)];
+                        let x1 = table[quad_pattern(word, 2 * g + 1)];
+                        x0 + r * (x1 - x0)
+                    }));
                 }
-                out
+                Side::Values(Zeroizing::new(out))
             }
             // f(r) = x0 + r (x1 - x0), the missing x1 of an odd length being 0
             Side::Values(mut v) => {
@@ -198,17 +250,31 @@ impl Side {
                     let x1 = v.get(2 * j + 1).copied().unwrap_or(Fp::ZERO);
                     v[j] = x0 + r * (x1 - x0);
                 }
+                // wiped now and returned, so the vector has no spare capacity left to wipe
+                v[chunks..].iter_mut().zeroize();
                 v.truncate(chunks);
-                std::mem::take(&mut *v)
+                v.shrink_to_fit();
+                Side::Values(v)
             }
-        }))
+        }
     }
 
     /// The single chunk of the last round, padded.
     fn last_chunk(&self) -> [Fp; VALUE_FOLD] {
         let mut out = [Fp::ZERO; VALUE_FOLD];
-        if let Side::Values(v) = self {
-            out[..v.len()].copy_from_slice(v);
+        match self {
+            Side::Values(v) => out[..v.len()].copy_from_slice(v),
+            Side::Pairs { words, table } => {
+                if let Some(word) = words.first() {
+                    out = [0, 1].map(|j| table[pair_pattern(word, j)]);
+                }
+            }
+            Side::Quads { words, table } => {
+                if let Some(word) = words.first() {
+                    out = [0, 1].map(|q| table[quad_pattern(word, q)]);
+                }
+            }
+            Side::Gates { .. } => unreachable!("round one always runs"),
         }
         out
     }
@@ -239,12 +305,18 @@ fn round_polynomial(u: &Side, v: &Side) -> Vec<Fp> {
     match (u, v) {
         (Side::Gates { words: wu, .. }, Side::Gates { words: wv, .. }) => {
             // How often each (left, right) pattern pair occurs: the products depend on no more.
-            let mut count = vec![0u64; 64 * 64];
+            // Four tallies, one per pair position mod 4, so that a run of equal patterns does
+            // not wait on one counter (a batch has at most 2^21 pairs: u32 does not overflow).
+            let mut tallies = vec![[0u32; 4]; 64 * 64];
             for (a, b) in wu.iter().zip(wv.iter()) {
                 for c in 0..32 {
-                    count[pair_pattern(a, c) * 64 + pair_pattern(b, c)] += 1;
+                    tallies[pair_pattern(a, c) * 64 + pair_pattern(b, c)][c % 4] += 1;
                 }
             }
+            let count: Vec<u64> = tallies
+                .iter()
+                .map(|t| t.iter().map(|n| u64::from(*n)).sum())
+                .collect();
             let eu: Vec<_> = (0..64)
                 .map(|i| extended_pair(&pair_lift(i, true)))
                 .collect();
@@ -256,6 +328,61 @@ fn round_polynomial(u: &Side, v: &Side) -> Vec<Fp> {
                 let (fu, fv) = (&eu[pair / 64], &ev[pair % 64]);
                 for k in 0..GATE_POINTS {
                     acc[k].mul_add(Fp::new(*n), fu[k] * fv[k]);
+                }
+            }
+            acc.map(Accumulator::value).to_vec()
+        }
+        (
+            Side::Pairs {
+                words: wu,
+                table: tu,
+            },
+            Side::Pairs {
+                words: wv,
+                table: tv,
+            },
+        ) => {
+            // f at nodes 0, 1, 2 through two pairs' values, by their 12-bit pattern
+            let nodes = |t: &[Fp; 64]| -> Vec<[Fp; VALUE_POINTS]> {
+                (0..4096)
+                    .map(|quad| {
+                        let (lo, hi) = pairs_of_quad(quad);
+                        let (x0, x1) = (t[lo], t[hi]);
+                        [x0, x1, x1 + x1 - x0]
+                    })
+                    .collect()
+            };
+            let (fu, fv) = (nodes(tu), nodes(tv));
+            let mut acc = [Accumulator::default(); VALUE_POINTS];
+            for (a, b) in wu.iter().zip(wv.iter()) {
+                for q in 0..16 {
+                    let (x, y) = (&fu[quad_pattern(a, q)], &fv[quad_pattern(b, q)]);
+                    for k in 0..VALUE_POINTS {
+                        acc[k].mul_add(x[k], y[k]);
+                    }
+                }
+            }
+            acc.map(Accumulator::value).to_vec()
+        }
+        (
+            Side::Quads {
+                words: wu,
+                table: tu,
+            },
+            Side::Quads {
+                words: wv,
+                table: tv,
+            },
+        ) => {
+            // f at nodes 0, 1, 2 through two quads' values
+            let mut acc = [Accumulator::default(); VALUE_POINTS];
+            for (a, b) in wu.iter().zip(wv.iter()) {
+                for g in 0..8 {
+                    let (x0, x1) = (tu[quad_pattern(a, 2 * g)], tu[quad_pattern(a, 2 * g + 1)]);
+                    let (y0, y1) = (tv[quad_pattern(b, 2 * g)], tv[quad_pattern(b, 2 * g + 1)]);
+                    acc[0].mul_add(x0, y0);
+                    acc[1].mul_add(x1, y1);
+                    acc[2].mul_add(x1 + x1 - x0, y1 + y1 - y0);
                 }
             }
             acc.map(Accumulator::value).to_vec()
@@ -559,6 +686,22 @@ mod tests {
     }
 
     /// A chunk's pattern names the two gates' bits the lifting reads.
+    /// A 12-bit pattern holds the 6-bit patterns of its two pairs, in every position.
+    #[test]
+    fn a_quad_pattern_splits_into_its_pairs_patterns() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..64 {
+            x = x.rotate_left(17).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            let word = [x, x.rotate_left(21) ^ 0x5555, !x.rotate_left(40)];
+            for q in 0..16 {
+                assert_eq!(
+                    pairs_of_quad(quad_pattern(&word, q)),
+                    (pair_pattern(&word, 2 * q), pair_pattern(&word, 2 * q + 1))
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_pair_pattern_lifts_to_its_two_gates() {
         let words = [
