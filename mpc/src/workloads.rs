@@ -301,6 +301,7 @@ pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] 
     // AND gates, in a verification each time 2^20 words are pending, the last one with the
     // count.
     let dot = (Shape::Segments { len: n }, 1);
+    let square = (Shape::Square { len: n }, 1);
     let elements = if n == 0 {
         vec![]
     } else {
@@ -308,12 +309,12 @@ pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] 
     };
     let products = match w {
         Workload::W1 => vec![],
-        Workload::W2 => vec![dot],
+        Workload::W2 => vec![square],
         Workload::W3 => elements,
         // P0's input of the count's t = b0 ^ b1 is checked, then the dot product
         Workload::W4 if n == 0 => vec![dot],
         Workload::W4 => vec![(Shape::Injection, n), dot],
-        Workload::W5 => vec![dot; 3],
+        Workload::W5 => vec![square, square, dot],
     };
     let mut ands = match w {
         Workload::W4 => verifications(&MSB_AND_CALLS.map(|c| c as usize * words_for(n))),

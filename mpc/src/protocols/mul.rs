@@ -69,6 +69,22 @@ fn record(
     })
 }
 
+/// The record of a dot product of x with itself ([`Shape::Square`]): y's components hold
+/// 2 xa and 2 xb, the left side of the square's statement.
+fn square_record(x: &ArithShares, received: &[u64], op: u64, first: u64) -> Record {
+    let twice = |v: &[u64]| v.iter().map(|a| a.wrapping_add(*a)).collect();
+    Record::Product(ProductRecord {
+        shape: Shape::Square { len: x.len() },
+        xa: x.a.clone(),
+        xb: x.b.clone(),
+        ya: twice(&x.a),
+        yb: twice(&x.b),
+        received: received.to_vec(),
+        op,
+        first,
+    })
+}
+
 /// Sends z_i to the previous party and pairs it with z_{i+1} from the next party.
 pub(crate) fn reshare(
     party: &mut Party,
@@ -105,8 +121,14 @@ pub fn dot_many(
     debug_assert_eq!(z.len(), m);
     let out = reshare(party, z, "dot")?;
     for (j, (x, y)) in pairs.iter().enumerate() {
-        let shape = Shape::Segments { len: x.len() };
-        party.record_product(|| record(shape, (x, y), &out.b[j..j + 1], op, j as u64));
+        let received = &out.b[j..j + 1];
+        // the same operand twice: proven as a square, half the entries
+        if std::ptr::eq(*x, *y) {
+            party.record_product(|| square_record(x, received, op, j as u64));
+        } else {
+            let shape = Shape::Segments { len: x.len() };
+            party.record_product(|| record(shape, (x, y), received, op, j as u64));
+        }
     }
     Ok(out)
 }

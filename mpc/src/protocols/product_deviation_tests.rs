@@ -21,8 +21,10 @@ use crate::{Party, PartyId, ProtocolError, run_three};
 enum Op {
     /// x * y element-wise.
     Mul,
-    /// <x, y> and <y, y>.
+    /// <x, y> and <y, y> (a dot product and a square).
     Dots,
+    /// <x, x> alone (a square).
+    Square,
     /// <x, y> per segment of `segments`.
     Segments(usize),
     /// The number of x > 0, a dot product of bit injection.
@@ -35,6 +37,7 @@ fn ops() -> impl Strategy<Value = Op> {
     prop_oneof![
         Just(Op::Mul),
         Just(Op::Dots),
+        Just(Op::Square),
         (1usize..4).prop_map(Op::Segments),
         Just(Op::CountPositive),
         Just(Op::InjectPositive),
@@ -51,6 +54,7 @@ fn plaintext(op: Op, x: &[i64], y: &[i64]) -> Vec<i64> {
     match op {
         Op::Mul => x.iter().zip(y).map(|(a, b)| a.wrapping_mul(*b)).collect(),
         Op::Dots => vec![dot(x, y), dot(y, y)],
+        Op::Square => vec![dot(x, x)],
         Op::Segments(s) => {
             let len = x.len() / s;
             (0..s)
@@ -67,6 +71,7 @@ fn compute(p: &mut Party, op: Op, x: &[i64], y: &[i64]) -> Result<Vec<i64>, Prot
     let z = match op {
         Op::Mul => mul(p, &xs, &ys)?,
         Op::Dots => dot_many(p, &[(&xs, &ys), (&ys, &ys)])?,
+        Op::Square => dot_many(p, &[(&xs, &xs)])?,
         Op::Segments(s) => dot_segments(p, &xs, &ys, s)?,
         Op::CountPositive => {
             let bits = greater_than_public(p, &xs, 0)?;
@@ -149,17 +154,19 @@ proptest! {
     /// the weights or a challenge) stops the honest parties too.
     #[test]
     fn a_lie_in_the_product_proof_is_caught(
-        op in prop_oneof![Just(Op::Mul), Just(Op::Dots)], (x, y) in operands(),
+        op in prop_oneof![Just(Op::Mul), Just(Op::Dots), Just(Op::Square)], (x, y) in operands(),
         cheat in 0usize..3, challenge in any::<bool>(), occurrence in 0u64..5,
         element in any::<u64>(), delta in deltas(),
     ) {
         let cheat = PartyId::new(cheat).unwrap();
         // the fewest a proof sends (6 gates, one halving round): 3 challenges (the seed,
-        // round one's, the halving round's) and 5 proof messages (three shares, two reports)
+        // round one's, the halving round's) and 5 proof messages (three shares, two reports);
+        // a square of 6 entries is one chunk, with no halving round: 2 and 4
+        let halving = u64::from(!matches!(op, Op::Square));
         let (point, occurrence) = if challenge {
-            (Point::Challenge, occurrence % 3)
+            (Point::Challenge, occurrence % (2 + halving))
         } else {
-            (Point::Proof, occurrence)
+            (Point::Proof, occurrence % (4 + halving))
         };
         let f = Fault { point, occurrence, element, delta };
         let out = with_fault(op, &x, &y, cheat, f);
@@ -185,7 +192,13 @@ fn honest_products_verify_around_chunk_and_batch_boundaries() {
     for n in [1usize, 31, 32, 33, 63, 64, 65, 129] {
         let x: Vec<i64> = (0..n as i64).map(|i| i * 7919 % 2001 - 1000).collect();
         let y: Vec<i64> = (0..n as i64).map(|i| i * 104_729 % 3001 - 1500).collect();
-        for op in [Op::Mul, Op::Dots, Op::CountPositive, Op::InjectPositive] {
+        for op in [
+            Op::Mul,
+            Op::Dots,
+            Op::Square,
+            Op::CountPositive,
+            Op::InjectPositive,
+        ] {
             let want = plaintext(op, &x, &y);
             for got in run_three(|p| compute(p, op, &x, &y)) {
                 assert_eq!(got, Ok(want.clone()), "{op:?} n={n}");
@@ -198,5 +211,27 @@ fn honest_products_verify_around_chunk_and_batch_boundaries() {
     let want = plaintext(op, &x, &x);
     for got in run_three(|p| compute(p, op, &x, &x)) {
         assert_eq!(got, Ok(want.clone()));
+    }
+}
+
+/// A dot product of a vector with itself is recorded as a square (one component, half the
+/// entries); of two vectors, even equal ones, as a dot product.
+#[test]
+fn the_same_operand_twice_is_recorded_as_a_square() {
+    use crate::verify::product_proof::{Record, Shape};
+    let shapes = run_three(|p| {
+        let x = share(p, &[3, -4, 5]);
+        let copy = x.clone();
+        dot_many(p, &[(&x, &x), (&x, &copy)]).unwrap();
+        p.take_pending_products()
+            .iter()
+            .map(|r| match r {
+                Record::Product(r) => r.shape,
+                Record::Input(_) => unreachable!("no bit injection here"),
+            })
+            .collect::<Vec<_>>()
+    });
+    for s in shapes {
+        assert_eq!(s, [Shape::Square { len: 3 }, Shape::Segments { len: 3 }]);
     }
 }

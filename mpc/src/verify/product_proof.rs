@@ -62,6 +62,13 @@ pub enum Shape {
         /// Elements per gate.
         len: usize,
     },
+    /// One gate, the dot product of a vector with itself (`dot_many` given the same operand
+    /// twice): <x0, x0> + 2 <x0, x1>, so its inner product is proven as <2 x0, x1>, one
+    /// component of `len` entries where a dot product of two vectors has two.
+    Square {
+        /// Elements of the vector.
+        len: usize,
+    },
     /// One gate per element, one component: P0's input of t = b0 ^ b1 in bit injection
     /// ([`InputCheck`]).
     Injection,
@@ -69,18 +76,18 @@ pub enum Shape {
 
 impl Shape {
     /// Components of a gate's inner product: (x0 against y1, y0 against x1) for a product,
-    /// one for an input check.
+    /// one for a square or an input check.
     fn components(self) -> usize {
         match self {
-            Shape::Injection => 1,
-            _ => 2,
+            Shape::Square { .. } | Shape::Injection => 1,
+            Shape::Elementwise | Shape::Segments { .. } => 2,
         }
     }
 
     /// The elements of gate g.
     fn entries(self, g: usize) -> Range<usize> {
         match self {
-            Shape::Segments { len } => g * len..(g + 1) * len,
+            Shape::Segments { len } | Shape::Square { len } => g * len..(g + 1) * len,
             Shape::Elementwise | Shape::Injection => g..g + 1,
         }
     }
@@ -124,6 +131,13 @@ impl Record {
     /// statement is empty (zeros).
     fn side(&self, v: View) -> Option<Vec<&[u64]>> {
         match self {
+            // a square's ya and yb hold 2 xa and 2 xb: L = 2 x0, R = x1
+            Record::Product(r) if matches!(r.shape, Shape::Square { .. }) => Some(match v {
+                View::MineLeft => vec![&r.ya],
+                View::MineRight => vec![&r.xb],
+                View::NextLeft => vec![&r.yb],
+                View::PrevRight => vec![&r.xa],
+            }),
             Record::Product(r) => Some(match v {
                 View::MineLeft => vec![&r.xa, &r.ya],
                 View::MineRight => vec![&r.yb, &r.xb],
@@ -168,9 +182,9 @@ pub struct ProductRecord {
     pub xa: Vec<u64>,
     /// My component i+1 of x.
     pub xb: Vec<u64>,
-    /// My component i of y.
+    /// My component i of y (of a [`Shape::Square`]: 2 xa).
     pub ya: Vec<u64>,
-    /// My component i+1 of y.
+    /// My component i+1 of y (of a [`Shape::Square`]: 2 xb).
     pub yb: Vec<u64>,
     /// z_{i+1} of each gate, from my next party.
     pub received: Vec<u64>,
@@ -253,7 +267,7 @@ fn chunks(unit: &Unit, meta: &Meta) -> Vec<Chunk> {
                 len: unit.gates.len(),
             })
             .collect(),
-        Shape::Segments { .. } => {
+        Shape::Segments { .. } | Shape::Square { .. } => {
             let w = unit.width;
             let entries = meta.0.entries(unit.gates.start);
             (0..meta.0.components())
@@ -292,7 +306,7 @@ fn batches(metas: &[Meta]) -> Vec<Vec<Unit>> {
                     })
                     .collect()
             }
-            Shape::Segments { .. } => (0..meta.1)
+            Shape::Segments { .. } | Shape::Square { .. } => (0..meta.1)
                 .map(|g| Unit {
                     record,
                     gates: g..g + 1,
@@ -758,13 +772,18 @@ fn ring(words: &[u64]) -> Vec<Gr> {
 fn left_claims(party: &Party, r: &ProductRecord, gates: Range<usize>) -> Vec<u64> {
     let mut mask = vec![0u64; gates.len()];
     party.fill_next_at(r.op, r.first as usize + gates.start, &mut mask);
+    // <x0, y0> of my next party's gate: <xb, yb>, or <xb, xb> for a square (yb = 2 xb)
+    let y = match r.shape {
+        Shape::Square { .. } => &r.xb,
+        _ => &r.yb,
+    };
     gates
         .zip(mask)
         .map(|(g, m)| {
             let local = r
                 .shape
                 .entries(g)
-                .map(|j| r.xb[j].wrapping_mul(r.yb[j]))
+                .map(|j| r.xb[j].wrapping_mul(y[j]))
                 .fold(0u64, u64::wrapping_add);
             r.received[g].wrapping_sub(m).wrapping_sub(local)
         })
