@@ -589,10 +589,12 @@ fn class_claims(
     weights: &Weights,
     e: &dyn Fn(&Record, Range<usize>) -> Vec<u64>,
 ) -> Vec<Gr> {
+    let k = crate::kernels::best();
     classes(units)
         .into_iter()
         .map(|class| {
             let gamma = position_weights(class, weights.gamma, class_width(units, class));
+            let rows: Vec<u64> = gamma.iter().flat_map(|g| g.0).collect();
             units
                 .iter()
                 .zip(&weights.betas)
@@ -600,9 +602,7 @@ fn class_claims(
                 .map(|(u, beta)| {
                     let es = e(&records[u.record], u.gates.clone());
                     let mut acc = Gr::ZERO;
-                    for (g, v) in gamma.iter().zip(&es) {
-                        acc.add_scaled(g, *v);
-                    }
+                    k.combine(&mut acc.0, &rows[..es.len() * D], &es);
                     acc.times_binary(*beta)
                 })
                 .sum()
@@ -616,7 +616,11 @@ fn fold_first(records: &[Record], units: &[Unit], weights: &Weights, v: View, s:
     let left = matches!(v, View::MineLeft | View::NextLeft);
     let k = crate::kernels::best();
     let s = Gr::binary(s);
-    let mut out = Vec::new();
+    let chunks_in_batch = units
+        .iter()
+        .map(|u| chunks(u, &records[u.record].meta()).len())
+        .sum();
+    let mut out = Vec::with_capacity(chunks_in_batch);
     for class in classes(units) {
         let w = class_width(units, class);
         let powers: Vec<Gr> = if left {
