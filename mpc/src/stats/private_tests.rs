@@ -218,8 +218,10 @@ fn differencing_two_private_sums_has_the_predicted_error() {
     let per = (c * total_noise_sd(sigma2[0])).powi(2) + total_noise_sd(sigma2[1]).powi(2);
     let predicted = (2.0 * per).sqrt();
     let (m, sd) = mean_sd(&errors);
+    // The sample sd of 200 normal errors has a relative standard error of 1/sqrt(398) = 5%:
+    // 20% is four of them (a false failure about once in 16,000 runs; 15% failed once in CI).
     assert!(
-        (sd / predicted - 1.0).abs() < 0.15,
+        (sd / predicted - 1.0).abs() < 0.2,
         "sd {sd} vs {predicted}"
     );
     assert!(
