@@ -220,10 +220,7 @@ fn differencing_two_private_sums_has_the_predicted_error() {
     let (m, sd) = mean_sd(&errors);
     // The sample sd of 200 normal errors has a relative standard error of 1/sqrt(398) = 5%:
     // 20% is four of them (a false failure about once in 16,000 runs; 15% failed once in CI).
-    assert!(
-        (sd / predicted - 1.0).abs() < 0.2,
-        "sd {sd} vs {predicted}"
-    );
+    assert!((sd / predicted - 1.0).abs() < 0.2, "sd {sd} vs {predicted}");
     assert!(
         m.abs() < 4.0 * predicted / (pairs as f64).sqrt(),
         "bias {m}"

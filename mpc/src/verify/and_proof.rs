@@ -31,14 +31,14 @@
 //! (w = 2: three products per pair). Rounds two and three still read the gates' words: after
 //! round one a pair's value is a 64-entry table's at its 6-bit pattern, after round two a
 //! quad's (four gates) a 4096-entry table's at its 12-bit pattern, so values are first
-//! materialised after round three, one per eight gates. The last round, on one chunk, puts random masks at node 0
-//! (from the keys the prover shares with each verifier), so f and g have degree 2 and p
-//! degree 4; the verifiers exchange f(r), g(r), their shares of p(r) and of every round's sum
-//! difference, and check f(r) g(r) = p(r) and every difference zero. What a verifier sees is
-//! uniformly random apart from values the statement fixes (zero-knowledge); a wrong p passes
-//! round one with probability at most 14/(p - 15), a later round 2/(p - 15), the last 4/(p - 15),
-//! so a batch of 2^22 gates (22 rounds) has soundness error below 2^-55. Each party is prover
-//! once and verifier twice, all three proofs in the same rounds.
+//! materialised after round three, one per eight gates. The last round, on one chunk, puts
+//! random masks at node 0 (from the keys the prover shares with each verifier), so f and g
+//! have degree 2 and p degree 4; the verifiers exchange f(r), g(r), their shares of p(r) and
+//! of every round's sum difference, and check f(r) g(r) = p(r) and every difference zero. What
+//! a verifier sees is uniformly random apart from values the statement fixes (zero-knowledge);
+//! a wrong p passes round one with probability at most 14/(p - 15), a later round 2/(p - 15),
+//! the last 4/(p - 15), so a batch of 2^22 gates (22 rounds) has soundness error below 2^-55.
+//! Each party is prover once and verifier twice, all three proofs in the same rounds.
 
 use super::fp61::{Accumulator, Fp, P};
 use super::lagrange::{self, node};
@@ -685,7 +685,6 @@ mod tests {
         assert_eq!(proof_cost(2 * BATCH_WORDS), (2 * 149, 2 * 45));
     }
 
-    /// A chunk's pattern names the two gates' bits the lifting reads.
     /// A 12-bit pattern holds the 6-bit patterns of its two pairs, in every position.
     #[test]
     fn a_quad_pattern_splits_into_its_pairs_patterns() {
@@ -702,6 +701,7 @@ mod tests {
         }
     }
 
+    /// A chunk's pattern names the two gates' bits the lifting reads.
     #[test]
     fn a_pair_pattern_lifts_to_its_two_gates() {
         let words = [

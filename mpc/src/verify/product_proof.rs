@@ -472,10 +472,13 @@ fn class_polynomials(records: &[Record], units: &[Unit], weights: &Weights) -> V
 /// are formed once (15 table additions), then each layer receives the one subset its four
 /// bits select: about 68 table additions per four tables where one at a time takes 114.
 struct Layers {
+    /// Words of a table.
     size: usize,
-    /// Up to four tables, then their subset sums (16 tables).
+    /// The pending tables (up to four).
     tables: Zeroizing<Vec<u64>>,
+    /// Their 16 subset sums, formed at each flush.
     sums: Zeroizing<Vec<u64>>,
+    /// The pending tables' weights.
     betas: Vec<u64>,
 }
 
@@ -500,6 +503,8 @@ impl Layers {
         t
     }
 
+    /// Takes the table [`Layers::next_table`] gave, weighted by `beta`; every fourth one
+    /// flushes the group into `layers`.
     fn push(&mut self, beta: u64, layers: &mut [u64]) {
         self.betas.push(beta);
         if self.betas.len() == LAYER_GROUP {
@@ -553,8 +558,8 @@ fn component_ranges(chunks: &[Chunk]) -> Vec<(usize, Range<usize>)> {
     out
 }
 
-/// Chunks whose table products [`add_products`] multiplies at once: 64 rows of up to 128
-/// words (64 KiB), which stay in the L2 cache while each row of the table is summed.
+/// Chunks whose table products [`add_products`] multiplies at once: 64 rows of up to 64
+/// words (32 KiB), which stay in the L1 cache while each row of the table is summed.
 const TABLE_TILE: usize = 64;
 
 /// t[a][b] += l[a] r[b] over the chunks of width `w` that `l` and `r` hold (the last one may
