@@ -168,11 +168,13 @@ const TILE: usize = 32;
 pub struct InnerProduct {
     /// W_i, D words each.
     w: Vec<u64>,
-    /// The tile's left elements and right elements, D words each.
+    /// The tile's left elements, D words each.
     left: Vec<u64>,
+    /// The tile's right elements, D words each: the rows of the vector-matrix products.
     right: Vec<u64>,
-    /// Column i of the tile's left elements.
+    /// Column i of the tile's left elements: the coefficients of the products.
     column: Vec<u64>,
+    /// Pairs in the tile.
     filled: usize,
 }
 
