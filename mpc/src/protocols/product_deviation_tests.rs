@@ -185,7 +185,7 @@ proptest! {
     }
 }
 
-/// Sizes around the chunk widths (32 gates, 64 entries) and past one batch (2^15 chunks:
+/// Sizes around the chunk widths (64 gates, 64 entries) and past one batch (2^15 chunks:
 /// 2^14 dot products of one entry): all verify.
 #[test]
 fn honest_products_verify_around_chunk_and_batch_boundaries() {

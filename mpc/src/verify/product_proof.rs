@@ -17,9 +17,9 @@
 //! after the products were sent (the right one hands it to the prover).
 //! - A dot product is one *unit* with one weight beta; its entries are cut into chunks of
 //!   64 (`Class::Dots`).
-//! - Element-wise gates are grouped 32 to a unit, the gate at position a weighted
+//! - Element-wise gates are grouped 64 to a unit, the gate at position a weighted
 //!   beta * gamma^a (`Class::Elements`): within a unit the errors form a polynomial in gamma of
-//!   degree below 32, which vanishes at a random binary gamma with probability below 2^-52.
+//!   degree below 64, which vanishes at a random binary gamma with probability below 2^-51.
 //!
 //! **Round one** (coefficient form). For each chunk, F(X) = sum_a L[a] X^a and
 //! G(X) = sum_b R[b] X^(w-1-b), so the coefficient of X^(w-1) in F(gamma X) G(X) is the chunk's
@@ -29,7 +29,7 @@
 //! then adds the table into P once per set bit of beta. The verifiers check
 //! P[w-1] = the weighted claim, draw a binary challenge s, and go on with the claim P(s), the
 //! left vector (beta F(gamma s)) and the right vector (G(s)), one ring element per chunk: a
-//! sixty-fourth (dots) or a sixteenth (elements, two components) of the entries.
+//! sixty-fourth (dots) or a thirty-second (elements, two components) of the entries.
 //!
 //! **Later rounds** halve over the ring: p(X) = sum_k (u_2k + X du_k)(v_2k + X dv_k) in
 //! coefficients (c0, c1, c2), checked as p(0) + p(1) = claim, folded at a binary challenge s
@@ -39,7 +39,7 @@
 //! their shares of p(s) and a digest of every round's difference share, then check
 //! f(s) g(s) = p(s) and that the differences cancel.
 //!
-//! **Soundness** per batch: the weights 2^-57, gamma 31/2^57, round one 126/2^57, each later
+//! **Soundness** per batch: the weights 2^-57, gamma 63/2^57, round one 126/2^57, each later
 //! round 2/2^57: below 2^-49 for a batch of 2^15 chunks. **Zero-knowledge** as for the AND
 //! proof: shares are masked by keys the receiver lacks, f(s) and g(s) by the masks (s is never
 //! 1, so 1 - s is a unit), and the differences are fixed by the statement.
@@ -206,7 +206,7 @@ impl ProductRecord {
 enum Class {
     /// A dot product per unit, chunks of 64 entries.
     Dots,
-    /// 32 element-wise gates per unit, weighted by position.
+    /// 64 element-wise gates per unit, weighted by position.
     Elements,
 }
 
@@ -218,7 +218,7 @@ impl Class {
     fn max_width(self) -> usize {
         match self {
             Class::Dots => 64,
-            Class::Elements => 32,
+            Class::Elements => 64,
         }
     }
 
