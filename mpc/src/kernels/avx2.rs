@@ -52,18 +52,6 @@ fn mullo(a: __m256i, b: __m256i) -> __m256i {
     _mm256_add_epi64(lo, _mm256_slli_epi64(cross, 32))
 }
 
-/// `a * c` lane-wise for a broadcast c whose high halves `ch = c >> 32` are split off once.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn mullo_by(a: __m256i, c: __m256i, ch: __m256i) -> __m256i {
-    let lo = _mm256_mul_epu32(a, c);
-    let cross = _mm256_add_epi64(
-        _mm256_mul_epu32(a, ch),
-        _mm256_mul_epu32(_mm256_srli_epi64(a, 32), c),
-    );
-    _mm256_add_epi64(lo, _mm256_slli_epi64(cross, 32))
-}
-
 /// [`super::Kernels::combine`]: `dst` in blocks of up to 8 vectors held in registers while
 /// every row's slice of the block is multiplied in; the columns past the last whole vector
 /// go through the portable loop.
@@ -119,10 +107,9 @@ unsafe fn combine_block<const V: usize>(dst: &mut [u64], rows: &[u64], coeffs: &
         }
         for (i, c) in coeffs.iter().enumerate() {
             let cv = _mm256_set1_epi64x(*c as i64);
-            let ch = _mm256_srli_epi64(cv, 32);
             let row = rows.as_ptr().add(i * m + j0);
             for (v, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_add_epi64(*a, mullo_by(ld(row.add(v * L)), cv, ch));
+                *a = _mm256_add_epi64(*a, mullo(ld(row.add(v * L)), cv));
             }
         }
         for (v, a) in acc.iter().enumerate() {

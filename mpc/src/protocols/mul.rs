@@ -72,13 +72,13 @@ fn record(
 /// The record of a dot product of x with itself ([`Shape::Square`]): y's components hold
 /// 2 xa and 2 xb, the left side of the square's statement.
 fn square_record(x: &ArithShares, received: &[u64], op: u64, first: u64) -> Record {
-    let twice = |v: &[u64]| v.iter().map(|a| a.wrapping_add(*a)).collect();
+    let mut twice = x.scale(2);
     Record::Product(ProductRecord {
         shape: Shape::Square { len: x.len() },
         xa: x.a.clone(),
         xb: x.b.clone(),
-        ya: twice(&x.a),
-        yb: twice(&x.b),
+        ya: std::mem::take(&mut twice.a),
+        yb: std::mem::take(&mut twice.b),
         received: received.to_vec(),
         op,
         first,

@@ -621,11 +621,7 @@ fn fold_first(records: &[Record], units: &[Unit], weights: &Weights, v: View, s:
     let left = matches!(v, View::MineLeft | View::NextLeft);
     let k = crate::kernels::best();
     let s = Gr::binary(s);
-    let chunks_in_batch = units
-        .iter()
-        .map(|u| chunks(u, &records[u.record].meta()).len())
-        .sum();
-    let mut out = Vec::with_capacity(chunks_in_batch);
+    let mut out = Vec::new();
     for class in classes(units) {
         let w = class_width(units, class);
         let powers: Vec<Gr> = if left {
