@@ -719,8 +719,10 @@ fn differencing_two_windows_gives_only_the_noise_the_plan_predicts() {
     println!(
         "differencing, {pairs} pairs: error mean {mean:.1}, sd {spread:.1}, predicted sd {predicted:.1} (tenths of /min; target {target})"
     );
+    // The sample sd of 200 normal errors has a relative standard error of 5%: 20% is four of
+    // them (15%, three, failed once in CI by chance at 0.84; a rerun gave 0.998).
     assert!(
-        (spread / predicted - 1.0).abs() < 0.15,
+        (spread / predicted - 1.0).abs() < 0.2,
         "error sd {spread} vs predicted {predicted}"
     );
     assert!(mean.abs() < 4.0 * predicted / n.sqrt(), "bias {mean}");
