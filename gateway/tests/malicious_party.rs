@@ -8,6 +8,8 @@
 //!   answered right;
 //! - an altered product share (2^63 added) stops a variance, a histogram and a filtered mean
 //!   the same way, and the mean, which multiplies nothing, is answered right;
+//! - a shifted noise draw (a private cluster) stops a private mean the same way: the draw's
+//!   co-holder sees its copy differ;
 //! - shares sealed wrong to the researcher are refused by the researcher's client.
 
 mod common;
@@ -24,6 +26,12 @@ const GLUCOSE: &str = "2339-0";
 /// `fault` says, holding 30 glucose values of 15 patients, ingested at node 0.
 fn cluster_with_cheat(dir: &Path, cheat: usize, fault: &str) -> (Nodes, Vec<f64>) {
     init_cluster_without_consent(dir);
+    started_with_cheat(dir, cheat, fault)
+}
+
+/// The nodes of the cluster initialised in `dir` started, node `cheat` deviating as `fault`
+/// says, with the glucose values of [`cluster_with_cheat`] ingested.
+fn started_with_cheat(dir: &Path, cheat: usize, fault: &str) -> (Nodes, Vec<f64>) {
     let mut nodes = Nodes::none();
     for i in 0..3 {
         if i == cheat {
@@ -96,9 +104,9 @@ fn each_aborts_naming(dir: &Path, cheat: usize, statistics: &[&[&str]]) {
     }
 }
 
-/// Stops the nodes; each honest node's ledger then holds `count` aborts, each a failed
-/// verification naming the cheat.
-fn honest_ledgers_log(mut nodes: Nodes, dir: &Path, cheat: usize, count: usize) {
+/// Stops the nodes; each honest node's ledger then holds `count` aborts, each at `step` (the
+/// check that failed) naming the cheat.
+fn honest_ledgers_log(mut nodes: Nodes, dir: &Path, cheat: usize, count: usize, step: &str) {
     for i in 0..3 {
         nodes.terminate(i, std::time::Duration::from_secs(20));
     }
@@ -108,7 +116,7 @@ fn honest_ledgers_log(mut nodes: Nodes, dir: &Path, cheat: usize, count: usize) 
         assert!(
             logged
                 .iter()
-                .all(|r| r.contains("verification") && r.contains(&format!("P{cheat}"))),
+                .all(|r| r.contains(step) && r.contains(&format!("P{cheat}"))),
             "node{honest}: {logged:?}"
         );
     }
@@ -136,7 +144,7 @@ fn an_altered_and_message_aborts_every_comparison_and_is_logged_by_the_honest_no
         "{answer}"
     );
     assert_eq!(answer["result"]["Mean"]["sum"], tenths, "{answer}");
-    honest_ledgers_log(nodes, dir, cheat, statistics.len());
+    honest_ledgers_log(nodes, dir, cheat, statistics.len(), "verification");
 }
 
 #[test]
@@ -160,7 +168,21 @@ fn an_altered_product_aborts_every_statistic_with_a_product() {
     let answer = ask(dir, 1, &["--stat", "mean"]).expect("the mean is answered");
     let tenths: i64 = values.iter().map(|v| (v * 10.0).round() as i64).sum();
     assert_eq!(answer["result"]["Mean"]["sum"], tenths, "{answer}");
-    honest_ledgers_log(nodes, dir, cheat, statistics.len());
+    honest_ledgers_log(nodes, dir, cheat, statistics.len(), "verification");
+}
+
+#[test]
+fn a_shifted_noise_draw_aborts_a_private_query() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cheat = 0;
+    init_private_cluster(dir, &[]);
+    // A million tenths of mg/dL added to the cheat's copy of the count's draw: the answer
+    // would move by far more than its noise.
+    let (nodes, _) = started_with_cheat(dir, cheat, "noise:0:0:1000000");
+    let private: &[&str] = &["--stat", "mean", "--epsilon", "1", "--clip", "50..200"];
+    each_aborts_naming(dir, cheat, &[private, private, private]);
+    honest_ledgers_log(nodes, dir, cheat, 3, "noise");
 }
 
 #[test]

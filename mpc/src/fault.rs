@@ -29,11 +29,14 @@ pub enum Point {
     Proof,
     /// A challenge it sends as a verifier.
     Challenge,
+    /// Its noise draws for a private release (its own, or its copies of the two components it
+    /// holds), before they are added to the aggregates.
+    Noise,
 }
 
 impl Point {
     /// Every point.
-    pub const ALL: [Point; 9] = [
+    pub const ALL: [Point; 10] = [
         Point::Product,
         Point::And,
         Point::Input,
@@ -43,6 +46,7 @@ impl Point {
         Point::Seal,
         Point::Proof,
         Point::Challenge,
+        Point::Noise,
     ];
 }
 
@@ -78,6 +82,7 @@ impl Point {
             Point::Seal => "seal",
             Point::Proof => "proof",
             Point::Challenge => "challenge",
+            Point::Noise => "noise",
         }
     }
 }

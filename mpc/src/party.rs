@@ -10,7 +10,7 @@ use crate::Security;
 use crate::channel::{Channel, ChannelError, ChannelStats};
 use crate::fault::{Armed, Point};
 use crate::kernels::{self, Kernels};
-use crate::prf::{Prf, PrfKind};
+use crate::prf::{Prf, PrfKind, StreamRng};
 use crate::session::{KeyAgreementError, PartyKeys, SessionId, SessionSecret, derive_pairwise};
 use crate::verify::and_proof::AndWord;
 use crate::verify::product_proof::Record;
@@ -220,6 +220,16 @@ impl Party {
     /// Fills `out` with F(k_all, op)[start..]: the stream all three parties share.
     pub(crate) fn fill_all_at(&self, op: u64, start: usize, out: &mut [u64]) {
         self.prf_all.fill_at(op, start as u64, out);
+    }
+
+    /// F(k_i, op) as a generator: draws the previous party makes alike.
+    pub(crate) fn rng_prev(&self, op: u64) -> StreamRng<'_> {
+        StreamRng::new(&self.prf_prev, op)
+    }
+
+    /// F(k_{i+1}, op) as a generator: draws the next party makes alike.
+    pub(crate) fn rng_next(&self, op: u64) -> StreamRng<'_> {
+        StreamRng::new(&self.prf_next, op)
     }
 
     /// F(k_i, op)[0..n]: the stream shared with the previous party.

@@ -124,6 +124,75 @@ fn fill_blake3(key: &[u8; 32], op: u64, start: u64, out: &mut [u64]) {
     buf.zeroize();
 }
 
+/// Words of a [`StreamRng`]'s buffer.
+const RNG_BUFFER: usize = 32;
+
+/// The stream F(key, op), read word by word as a random generator, for a sampler whose draws
+/// the two holders of a key must make alike (the noise of a private release). Each word is
+/// used once, in order, so the generator is as unpredictable as the PRF to anyone without the
+/// key, and the same at both holders. The buffer is wiped on drop.
+pub struct StreamRng<'a> {
+    prf: &'a Prf,
+    op: u64,
+    /// Stream position of the next refill.
+    refill_at: u64,
+    buffer: [u64; RNG_BUFFER],
+    /// Words of `buffer` used.
+    used: usize,
+}
+
+impl<'a> StreamRng<'a> {
+    /// The generator reading F(key, op) from its first word.
+    pub fn new(prf: &'a Prf, op: u64) -> StreamRng<'a> {
+        StreamRng {
+            prf,
+            op,
+            refill_at: 0,
+            buffer: [0; RNG_BUFFER],
+            used: RNG_BUFFER,
+        }
+    }
+
+    fn next_word(&mut self) -> u64 {
+        if self.used == RNG_BUFFER {
+            self.prf.fill_at(self.op, self.refill_at, &mut self.buffer);
+            self.refill_at += RNG_BUFFER as u64;
+            self.used = 0;
+        }
+        let w = self.buffer[self.used];
+        self.used += 1;
+        w
+    }
+}
+
+impl Drop for StreamRng<'_> {
+    fn drop(&mut self) {
+        self.buffer.zeroize();
+    }
+}
+
+impl rand::TryRng for StreamRng<'_> {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(self.next_word() as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(self.next_word())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let w = self.next_word().to_le_bytes();
+            chunk.copy_from_slice(&w[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+impl rand::TryCryptoRng for StreamRng<'_> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +216,14 @@ mod tests {
                     "{kind:?} seek {start}"
                 );
             }
+            // Read as a generator, the stream is the same words in order, across refills.
+            let mut rng = StreamRng::new(&p, 1);
+            let read: Vec<u64> = (0..100).map(|_| rand::Rng::next_u64(&mut rng)).collect();
+            assert_eq!(&read[..], &long[..100], "{kind:?} generator");
+            let mut bytes = [0u8; 12];
+            rand::Rng::fill_bytes(&mut StreamRng::new(&p, 1), &mut bytes);
+            assert_eq!(&bytes[..8], &long[0].to_le_bytes(), "{kind:?} bytes");
+            assert_eq!(&bytes[8..], &long[1].to_le_bytes()[..4], "{kind:?} bytes");
             // crude uniformity: about half the bits set
             let ones: u32 = long.iter().map(|w| w.count_ones()).sum();
             assert!(

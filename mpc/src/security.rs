@@ -2,10 +2,11 @@
 //!
 //! `SemiHonest`: the peers follow the protocol; nothing is checked beyond what the protocols
 //! check anyway (the recipient's copy check of sealed outputs).
-//! `Malicious`: one peer may deviate arbitrarily; every AND gate is verified by a proof
-//! ([`crate::verify`]) and every opening is checked against the second holder's copy
-//! ([`crate::protocols::reveal`]) before anything uses it, and a deviation aborts naming the
-//! parties concerned. Verifying multiplications over Z_2^64 (PROTOCOLS.md) is still to come.
+//! `Malicious`: one peer may deviate arbitrarily; every AND gate and every product over Z_2^64
+//! is verified by a proof ([`crate::verify`]), every opening is checked against the second
+//! holder's copy ([`crate::protocols::reveal`]) before anything uses it, the noise of a private
+//! release is drawn by the two holders of each share component alike and compared
+//! ([`crate::dp::noise`]), and a deviation aborts naming the parties concerned.
 
 use std::fmt;
 use std::str::FromStr;

@@ -19,6 +19,7 @@ use crate::PartyId;
 const PAIRWISE_CONTEXT: &str = "hdg-mpc 2025 pairwise PRF key v1";
 const CONTRIBUTION_CONTEXT: &str = "hdg-mpc 2025 common PRF key contribution v1";
 const COMMON_CONTEXT: &str = "hdg-mpc 2025 common PRF key v1";
+const COMMITMENT_CONTEXT: &str = "hdg-mpc 2026 session public key commitment v1";
 
 /// A 32-byte session identifier; every query or computation uses a fresh one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,6 +85,18 @@ pub struct PairwiseKeys {
     session: SessionId,
     prev: [u8; 32],
     next: [u8; 32],
+}
+
+/// The commitment party `me` sends before its session public key: BLAKE3 over the session, the
+/// party and the key. Each party commits before it sees a peer's key and opens only after it
+/// has every peer's commitment, so no party can choose its key after seeing the others' (it
+/// could otherwise try many keys for a pairwise key, hence a noise draw, that suits it).
+pub fn public_commitment(session: &SessionId, me: PartyId, public: &PublicKey) -> [u8; 32] {
+    let mut material = Vec::with_capacity(32 + 1 + 32);
+    material.extend_from_slice(&session.0);
+    material.push(me.index() as u8);
+    material.extend_from_slice(public.as_bytes());
+    blake3::derive_key(COMMITMENT_CONTEXT, &material)
 }
 
 /// Derives party `me`'s pairwise keys from its secret and the three parties' public keys.

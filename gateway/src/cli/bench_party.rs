@@ -167,7 +167,7 @@ fn run_one(
     data: Option<(&[u64], &[u64])>,
 ) -> anyhow::Result<hdg_mpc::workloads::PartyRun> {
     let secret = SessionSecret::random();
-    let publics = exchange_publics(channel.as_mut(), me, secret.public())
+    let publics = exchange_publics(channel.as_mut(), me, session, secret.public())
         .map_err(|r| anyhow::anyhow!("{}", r.reason))?;
     let mut party = Party::establish(me, session, &secret, &publics, PrfKind::DEFAULT, channel)
         .with_context(|| format!("session set-up of {w:?}"))?;

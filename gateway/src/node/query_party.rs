@@ -12,6 +12,8 @@
 
 use std::sync::Arc;
 
+use hdg_mpc::dp::accounting::Draws;
+use hdg_mpc::session::public_commitment;
 use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
 use tracing::warn;
@@ -113,7 +115,10 @@ pub fn authorise_query(state: &NodeState, signed: &SignedRequest) -> Result<Quer
         let epsilon = rules.epsilon(&query).map_err(refuse)?;
         let (release, _) = privacy::release(&query).map_err(refuse)?;
         release
-            .plan(rules.charge(epsilon) as f64 / privacy::NANO)
+            .plan(
+                rules.charge(epsilon) as f64 / privacy::NANO,
+                Draws::for_security(state.policy.security),
+            )
             .map_err(|e| refuse(e.into()))?;
     }
     let researcher = signer_key(signed)?;
@@ -188,7 +193,7 @@ pub async fn answer_query(
     let outcome = tokio::task::spawn_blocking(move || {
         let mut channel: Box<dyn Channel> = Box::new(channel);
         let secret = SessionSecret::random();
-        let publics = exchange_publics(channel.as_mut(), me, secret.public())?;
+        let publics = exchange_publics(channel.as_mut(), me, &session, secret.public())?;
         let mut guard = worker
             .store
             .lock()
@@ -329,24 +334,44 @@ fn signer_key(signed: &SignedRequest) -> Result<[u8; 32], Refusal> {
 }
 
 /// Sends this party's session public key to both peers and collects theirs (the links are
-/// mutually authenticated, so each key is the pinned peer's).
+/// mutually authenticated, so each key is the pinned peer's), committed first: each party
+/// sends a commitment to its key ([`public_commitment`]), and opens it only once it holds
+/// both peers' commitments. A key that does not open its commitment stops the query naming
+/// the peer that sent it.
 pub(crate) fn exchange_publics(
     channel: &mut dyn Channel,
     me: PartyId,
+    session: &SessionId,
     own: PublicKey,
 ) -> Result<[PublicKey; 3], Refusal> {
-    let words = hdg_mpc::words::from_32_bytes(own.as_bytes());
+    use hdg_mpc::words::{from_32_bytes, to_32_bytes};
     let link =
         |e: hdg_mpc::ChannelError| Refusal::new(502, format!("exchanging session keys: {e}"));
-    for peer in [me.next(), me.prev()] {
-        channel.send(peer, &words).map_err(link)?;
-    }
+    let malformed =
+        |peer: PartyId| Refusal::new(502, format!("{peer} sent a malformed session key"));
+    let mut round = |words: &[u64]| -> Result<[[u8; 32]; 3], Refusal> {
+        for peer in [me.next(), me.prev()] {
+            channel.send(peer, words).map_err(link)?;
+        }
+        let mut got = [[0u8; 32]; 3];
+        for peer in [me.prev(), me.next()] {
+            let words = channel.recv(peer).map_err(link)?;
+            got[peer.index()] = to_32_bytes(&words).ok_or_else(|| malformed(peer))?;
+        }
+        Ok(got)
+    };
+    let commitments = round(&from_32_bytes(&public_commitment(session, me, &own)))?;
+    let opened = round(&from_32_bytes(own.as_bytes()))?;
     let mut publics = [own; 3];
     for peer in [me.prev(), me.next()] {
-        let got = channel.recv(peer).map_err(link)?;
-        let bytes = hdg_mpc::words::to_32_bytes(&got)
-            .ok_or_else(|| Refusal::new(502, format!("{peer} sent a malformed session key")))?;
-        publics[peer.index()] = PublicKey::from(bytes);
+        let key = PublicKey::from(opened[peer.index()]);
+        if public_commitment(session, peer, &key) != commitments[peer.index()] {
+            return Err(Refusal::new(
+                409,
+                format!("{peer} deviated: its session key does not open its commitment"),
+            ));
+        }
+        publics[peer.index()] = key;
     }
     Ok(publics)
 }
@@ -405,6 +430,62 @@ mod tests {
             nonce: "00".repeat(16),
             time: 0,
             signature: signature.to_string(),
+        }
+    }
+
+    /// Honest parties agree on the three keys; a party that opens a key other than the one it
+    /// committed to (it chose its key after seeing the others') is refused by both peers,
+    /// named, with the status of a deviation.
+    #[test]
+    fn session_keys_are_committed_before_they_are_opened() {
+        use hdg_mpc::memory::{DEFAULT_TIMEOUT, memory_channels};
+        let session = SessionId([7; 32]);
+        for cheat in [None, Some(0), Some(1), Some(2)] {
+            let secrets = [0, 1, 2].map(|_| SessionSecret::random());
+            let channels = memory_channels(DEFAULT_TIMEOUT);
+            let out: Vec<Result<[PublicKey; 3], Refusal>> = std::thread::scope(|s| {
+                let handles: Vec<_> = channels
+                    .into_iter()
+                    .zip(&secrets)
+                    .enumerate()
+                    .map(|(i, (mut ch, secret))| {
+                        s.spawn(move || {
+                            let me = PartyId::ALL[i];
+                            if cheat == Some(i) {
+                                // Commits to one key, then opens another.
+                                let other = SessionSecret::random().public();
+                                let c = public_commitment(&session, me, &secret.public());
+                                for key in [c, *other.as_bytes()] {
+                                    let words = hdg_mpc::words::from_32_bytes(&key);
+                                    ch.send(me.next(), &words).unwrap();
+                                    ch.send(me.prev(), &words).unwrap();
+                                    let _ = ch.recv(me.prev());
+                                    let _ = ch.recv(me.next());
+                                }
+                                return Err(Refusal::new(0, "the cheat"));
+                            }
+                            exchange_publics(&mut ch, me, &session, secret.public())
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let publics = [0, 1, 2].map(|i| secrets[i].public());
+            for (i, o) in out.iter().enumerate() {
+                match cheat {
+                    None => assert_eq!(o.as_ref().unwrap(), &publics, "party {i}"),
+                    Some(c) if c == i => {}
+                    Some(c) => {
+                        let refusal = o.as_ref().unwrap_err();
+                        assert_eq!(refusal.status, 409, "party {i}: {}", refusal.reason);
+                        assert!(
+                            refusal.reason.contains(&format!("P{c} deviated")),
+                            "party {i}: {}",
+                            refusal.reason
+                        );
+                    }
+                }
+            }
         }
     }
 

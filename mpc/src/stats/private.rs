@@ -24,7 +24,7 @@ use rand::CryptoRng;
 use serde::{Deserialize, Serialize};
 
 use super::{Aggregates, Statistic, StatsError, ValueBound, histogram};
-use crate::dp::accounting::{Affects, PlanError, noise_tail, plan};
+use crate::dp::accounting::{Affects, Draws, PlanError, noise_tail, plan};
 use crate::dp::noise::add_noise;
 use crate::protocols::a2b::msb;
 use crate::protocols::b2a::bits_to_arith;
@@ -172,11 +172,11 @@ impl Release {
         }
     }
 
-    /// The per-party noise parameters that make this release `rho`-zCDP on any two parties'
-    /// noise ([`crate::dp::accounting::plan`]).
-    pub fn plan(&self, rho: f64) -> Result<Vec<u64>, PlanError> {
+    /// The per-draw noise parameters that make this release `rho`-zCDP on the draws that count
+    /// when they are drawn as `draws` says ([`crate::dp::accounting::plan`]).
+    pub fn plan(&self, rho: f64, draws: Draws) -> Result<Vec<u64>, PlanError> {
         let (d, affects) = self.sensitivities();
-        plan(&d, &self.weights(), affects, rho)
+        plan(&d, &self.weights(), affects, rho, draws)
     }
 
     /// The grid edges of a quantile (empty for other releases): lo, the `buckets - 1` inner

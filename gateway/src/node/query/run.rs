@@ -2,6 +2,7 @@
 //! three selected the same ones, apply the minimum-cohort rule, run the statistic in MPC with
 //! the catalog's value bound, and seal this party's output shares to the researcher.
 
+use hdg_mpc::dp::accounting::Draws;
 use hdg_mpc::stats::private::{PrivateInput, private_release};
 use hdg_mpc::stats::{Aggregates, StatsError, ValueBound, filtered, histogram, moments, order};
 use hdg_mpc::{
@@ -100,7 +101,9 @@ pub fn run_selected(
     let bounds = value_bounds(q)?;
     let digest = selection.digest();
     let private = match (policy.privacy, charge) {
-        (Privacy::Dp(rules), Some(charge)) => Some((rules, charge, plan(q, charge)?)),
+        (Privacy::Dp(rules), Some(charge)) => {
+            Some((rules, charge, plan(q, charge, policy.security)?))
+        }
         (Privacy::Dp(_), None) => return Err(QueryError::EpsilonRequired),
         (Privacy::Exact, _) => None,
     };
@@ -209,11 +212,11 @@ impl PartySetup<'_> {
 /// A private query's release, which inputs the MPC clips, and each party's noise parameters.
 type Plan = (hdg_mpc::stats::private::Release, [bool; 2], Vec<u64>);
 
-/// The release of `q` and its noise for the charged privacy loss (the same at every party: a
-/// function of the signed query and the compared rules).
-fn plan(q: &Query, charge: Charge) -> Result<Plan, QueryError> {
+/// The release of `q` and its noise for the charged privacy loss, drawn as `security` draws it
+/// (the same at every party: a function of the signed query and the compared rules).
+fn plan(q: &Query, charge: Charge, security: Security) -> Result<Plan, QueryError> {
     let (release, clip_needed) = privacy::release(q)?;
-    let sigma2 = release.plan(charge.cost as f64 / NANO)?;
+    let sigma2 = release.plan(charge.cost as f64 / NANO, Draws::for_security(security))?;
     Ok((release, clip_needed, sigma2))
 }
 

@@ -707,8 +707,9 @@ fn differencing_two_windows_gives_only_the_noise_the_plan_predicts() {
     let super::privacy::Privacy::Dp(rules) = private_policy().privacy else {
         unreachable!("private")
     };
+    let draws = hdg_mpc::dp::accounting::Draws::for_security(private_policy().security);
     let sigma2 = release
-        .plan(rules.charge(1.0) as f64 / super::privacy::NANO)
+        .plan(rules.charge(1.0) as f64 / super::privacy::NANO, draws)
         .unwrap();
     let sd = |s: u64| hdg_mpc::dp::accounting::total_noise_sd(s);
     let c = (clip[0] + (clip[1] - clip[0]) / 2) as f64;
@@ -829,8 +830,8 @@ fn an_altered_share_copy_stops_every_party_naming_the_pair() {
 
 /// The fault injection at the level of a query, for the deviations the checks cover:
 /// a lie in an AND of a comparison, in the AND proof (a round's share, a closing report, a
-/// challenge), in a verdict, or about an opened cohort bit or its check digest, by any party,
-/// in every statistic with a comparison (histogram, median, filtered mean, and a private mean
+/// challenge), in a verdict, about an opened cohort bit or its check digest, or in a noise draw
+/// or its digest (a private release), by any party, in every statistic with a comparison (histogram, median, filtered mean, and a private mean
 /// clipped in the MPC). Every trial must abort: both honest parties stop naming the cheat (a
 /// malformed verdict, told to one peer, stops that peer, and its other peer fails on the link
 /// or finishes its half, which opens nothing alone). The runs without a fault (the other tests
@@ -885,6 +886,7 @@ mod fault_injection {
             (Just(Point::Verdict), 0u64..2),
             (Just(Point::Opening), Just(0)),
             (Just(Point::OpeningCheck), Just(0)),
+            (Just(Point::Noise), 0u64..3),
         ]
     }
 
@@ -907,10 +909,12 @@ mod fault_injection {
             let opens_a_bit = which == 2;
             prop_assume!(opens_a_bit || !matches!(point, Point::Opening | Point::OpeningCheck));
             prop_assume!(which != VARIANCE || point != Point::And);
+            let (q, private) = statistics().swap_remove(which);
+            // Only a private release has noise to shift.
+            prop_assume!(private || point != Point::Noise);
             let mut p = parties();
             let obs = observations(GLUCOSE, 24);
             store_shares(&mut p, &obs, &[]);
-            let (q, private) = statistics().swap_remove(which);
             let (policy, charges) = if private {
                 (private_policy(), private_charges(&q, [0; 3]))
             } else {
