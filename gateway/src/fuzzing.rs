@@ -66,7 +66,7 @@ pub fn frame(mut data: &[u8]) {
     while data.len() >= HEADER_BYTES {
         let header: [u8; HEADER_BYTES] = data[..HEADER_BYTES].try_into().expect("header bytes");
         data = &data[HEADER_BYTES..];
-        let Ok(words) = check_header(header, CAP) else {
+        let Ok((words, _more)) = check_header(header, CAP) else {
             return;
         };
         let size = 8 * words;

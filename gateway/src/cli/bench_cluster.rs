@@ -429,8 +429,9 @@ fn print_mpc(
     println!("'vs min' = bytes sent / the protocols' theoretical byte count (1.00 = no overhead).");
     println!(
         "The workloads run exact; '+noise' = the time the parties' differential-privacy noise \
-         adds to one (each party's draws input as shares and added to the opened aggregates, \
-         measured in the same session), as a share of the QUIC time; W3 reveals a vector, \
+         adds to one (drawn as the security mode draws it: each party's own, input as shares, \
+         or each share component by its two holders and compared; added to the opened \
+         aggregates, measured in the same session), as a share of the QUIC time; W3 reveals a vector, \
          not a statistic, so it has no private release."
     );
     match spu {

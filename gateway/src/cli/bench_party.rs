@@ -174,7 +174,7 @@ fn run_one(
     party.set_security(security);
     let mut run =
         run_party(&mut party, w, n, data).with_context(|| format!("{w:?} failed at {me}"))?;
-    // What differential privacy would add: each party's noise, input as shares, on as many
+    // What differential privacy would add: the noise as the security mode draws it, on as many
     // aggregates as the workload opens (large noise parameters; their size hardly matters).
     // W3 reveals a vector of n products, not a statistic: a private cluster has no such release.
     if w == Workload::W3 {

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use super::frame::DEFAULT_FRAME_CAP;
 use super::identity::{CERT_NAME, IdentityError, NodeKey, TlsIdentity, peer_key};
 use super::pinning::{client_config, server_config};
-use super::quic_channel::{Incoming, QuicChannel};
+use super::quic_channel::{DEFAULT_MESSAGE_CAP, Incoming, QuicChannel};
 use super::rpc::{
     INBOX_DEPTH, InboxSlot, Request, Response, RpcCall, RpcError, call, serve_requests,
 };
@@ -41,6 +41,8 @@ const REFUSALS_KEPT: usize = 64;
 pub struct LinkConfig {
     /// Largest frame payload accepted or sent, bytes.
     pub frame_cap: usize,
+    /// Largest message (all its frames) accepted or sent, bytes.
+    pub message_cap: usize,
     /// How long a channel's `recv` waits for a message.
     pub recv_timeout: Duration,
     /// How long [`PeerLinks::connect`] tries to reach the peers.
@@ -56,6 +58,7 @@ impl Default for LinkConfig {
     fn default() -> LinkConfig {
         LinkConfig {
             frame_cap: DEFAULT_FRAME_CAP,
+            message_cap: DEFAULT_MESSAGE_CAP,
             recv_timeout: hdg_mpc::memory::DEFAULT_TIMEOUT,
             connect_timeout: Duration::from_secs(10),
             max_mtu: 1452,
@@ -309,7 +312,7 @@ impl PeerLinks {
             me,
             to,
             from,
-            self.config.frame_cap,
+            (self.config.frame_cap, self.config.message_cap),
             self.config.recv_timeout,
         ))
     }

@@ -92,9 +92,9 @@ pub(super) async fn read_session(
 ) {
     loop {
         match read_frame(&mut stream, reception.cap).await {
-            Ok(Some(words)) => {
-                reception.record_words(peer, &words);
-                if tx.send(Ok(words)).await.is_err() {
+            Ok(Some(frame)) => {
+                reception.record_words(peer, &frame.words);
+                if tx.send(Ok(frame)).await.is_err() {
                     let _ = stream.stop(VarInt::from_u32(0));
                     return;
                 }
