@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::kernels;
 use crate::kernels::words_for;
 use crate::memory::{DEFAULT_TIMEOUT, memory_channels};
-use crate::protocols::a2b::{MSB_AND_CALLS, msb_cost};
+use crate::protocols::a2b::{Width, msb_and_calls, msb_cost};
 use crate::protocols::b2a::count_ones;
 use crate::protocols::boolean::verifications;
 use crate::protocols::compare::greater_than_public;
@@ -39,6 +39,14 @@ use crate::{ArithShares, Channel, Party, PartyId, PrfKind, Security, SessionId, 
 pub const SEED: u64 = 20240601;
 /// W4's threshold: 126 mg/dL in tenths.
 pub const W4_THRESHOLD: i64 = 1260;
+/// The bound W4's comparison relies on, as a catalog range would give it: |x| <= 1000 mg/dL
+/// in tenths (the data lie within 100 +- 20 mg/dL; 1000 is 45 standard deviations out).
+pub const W4_MAX_ABS: u64 = 10_000;
+
+/// The width of W4's comparison: |x - threshold| <= [`W4_MAX_ABS`] + |threshold|.
+pub fn w4_width() -> Width {
+    Width::for_magnitude(u128::from(W4_MAX_ABS + W4_THRESHOLD.unsigned_abs()))
+}
 
 /// One of the five benchmark workloads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -278,7 +286,7 @@ fn compute(
             reveal(p, &z)
         }
         Workload::W4 => {
-            let above = greater_than_public(p, &xs, W4_THRESHOLD)?;
+            let above = greater_than_public(p, &xs, W4_THRESHOLD, w4_width())?;
             let count = count_ones(p, &above, 1)?;
             reveal(p, &count)
         }
@@ -317,7 +325,12 @@ pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] 
         Workload::W5 => vec![square, square, dot],
     };
     let mut ands = match w {
-        Workload::W4 => verifications(&MSB_AND_CALLS.map(|c| c as usize * words_for(n))),
+        Workload::W4 => verifications(
+            &msb_and_calls(w4_width())
+                .iter()
+                .map(|c| *c as usize * words_for(n))
+                .collect::<Vec<_>>(),
+        ),
         _ => vec![],
     };
     let proofs = if ands.is_empty() && products.is_empty() {
@@ -343,7 +356,7 @@ fn semi_honest_words(w: Workload, n: usize) -> [u64; 3] {
         Workload::W2 => add(inputs(1), each(1 + 2)),
         Workload::W3 => add(inputs(2), each(n64 + n64)),
         Workload::W4 => add(
-            add(inputs(1), each(msb_cost(n))),
+            add(inputs(1), each(msb_cost(n, w4_width()))),
             add([n64 + 1, 1, 1], each(1)),
         ),
         Workload::W5 => add(inputs(2), each(3 + 5)),
@@ -442,6 +455,8 @@ mod tests {
         assert!((990.0..1010.0).contains(&mean), "mean {mean}");
         let my = y.iter().sum::<i64>() as f64 / 20_000.0;
         assert!((990.0..1010.0).contains(&my), "y mean {my}");
+        // W4 relies on its bound.
+        assert!(x.iter().all(|v| v.unsigned_abs() <= W4_MAX_ABS));
     }
 
     #[test]

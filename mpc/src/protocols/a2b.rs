@@ -16,27 +16,65 @@
 //!
 //! Total for [`msb`]: 8 rounds; every party sends 63 + 62 + 116 = 241 words per 64 values
 //! (241 * ceil(n/64) words = about 30.1 bytes per value).
+//!
+//! **Bounded width** ([`msb_within`]). When every value satisfies -2^t <= v < 2^t, bits t..63
+//! of v mod 2^64 all equal its sign, so the sign is bit t. Bit t of x0 + x1 + x2 depends only
+//! on bits 0..t of the three shares (a carry only moves up), so the same circuit on planes
+//! 0..t gives it: t carry-save planes, t - 1 generate planes, a tree over t - 1 nodes. For the
+//! catalog's ranges (t about 14-17) that is about 50-60 words per 64 values and 6 rounds, a
+//! quarter of the full width. A value outside the width gets a wrong bit, so callers derive
+//! the width from a bound they have checked ([`Width::for_magnitude`]).
 
 use crate::kernels::{transpose_to_planes, transpose_to_planes_with, words_for};
 use crate::protocols::boolean::{Plane, Words, and_planes};
 use crate::{ArithShares, BoolShares, Party, ProtocolError};
 
-/// The AND calls of [`msb`], in words per 64 values: carry-save, generate, the tree's levels.
-pub const MSB_AND_CALLS: [u64; 8] = [63, 62, 61, 29, 15, 7, 3, 1];
+/// The two's-complement width a comparison reads: it is correct for values v with
+/// -2^(bits-1) <= v < 2^(bits-1) (module doc, bounded width).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Width(u32);
 
-/// AND planes (words per 64 values) every party sends in [`msb`]: the calls' sum, 241.
-pub const MSB_WORDS_PER_64: u64 = {
-    let (mut sum, mut i) = (0, 0);
-    while i < MSB_AND_CALLS.len() {
-        sum += MSB_AND_CALLS[i];
-        i += 1;
+impl Width {
+    /// Every value: the sign is the most significant bit.
+    pub const FULL: Width = Width(64);
+    /// The narrowest width computed (narrower would save nothing worth a special case).
+    pub const MIN_BITS: u32 = 8;
+
+    /// The narrowest width that holds every v with |v| <= `max_abs` (< 2^63): the bit length
+    /// of `max_abs` and a sign bit, at least [`Width::MIN_BITS`].
+    pub fn for_magnitude(max_abs: u128) -> Width {
+        let bits = 128 - max_abs.leading_zeros() + 1;
+        Width(bits.clamp(Self::MIN_BITS, 64))
     }
-    sum
-};
 
-/// Words each party sends in [`msb`] of n values.
-pub fn msb_cost(n: usize) -> u64 {
-    MSB_WORDS_PER_64 * words_for(n) as u64
+    /// The width's bits, the sign bit included.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// The plane of the sign bit.
+    fn sign_plane(self) -> usize {
+        self.0 as usize - 1
+    }
+}
+
+/// The AND calls of [`msb_within`] at `width`, in words per 64 values: carry-save, generate,
+/// then the tree's levels.
+pub fn msb_and_calls(width: Width) -> Vec<u64> {
+    let t = width.sign_plane() as u64;
+    let mut calls = vec![t, t - 1];
+    let mut nodes = t - 1;
+    while nodes > 1 {
+        let pairs = nodes / 2;
+        calls.push(2 * pairs - 1);
+        nodes = pairs + nodes % 2;
+    }
+    calls
+}
+
+/// Words each party sends in [`msb_within`] of n values at `width`.
+pub fn msb_cost(n: usize, width: Width) -> u64 {
+    msb_and_calls(width).iter().sum::<u64>() * words_for(n) as u64
 }
 
 /// A local affine map applied to a shared vector on the fly: each component c becomes
@@ -66,49 +104,64 @@ impl Affine {
 /// Shares of the most significant bit of each value, i.e. of [x < 0] for x read as a signed
 /// 64-bit integer. Cost: see the module documentation (8 rounds, 241 words per 64 values).
 pub fn msb(party: &mut Party, x: &ArithShares) -> Result<BoolShares, ProtocolError> {
-    msb_affine(party, x, Affine::IDENTITY)
+    msb_within(party, x, Width::FULL)
 }
 
-/// [`msb`] of `f(x)` for a local affine map f, applied while bit-slicing (no extra copy).
+/// Shares of [x < 0] for values within `width` (module doc, bounded width): [`msb`] on the
+/// low `width.bits()` bits. Cost: [`msb_cost`], 2 + ceil(log2(bits - 2)) rounds.
+pub fn msb_within(
+    party: &mut Party,
+    x: &ArithShares,
+    width: Width,
+) -> Result<BoolShares, ProtocolError> {
+    msb_affine(party, x, Affine::IDENTITY, width)
+}
+
+/// [`msb_within`] of `f(x)` for a local affine map f, applied while bit-slicing (no extra
+/// copy).
 pub(crate) fn msb_affine(
     party: &mut Party,
     x: &ArithShares,
     f: Affine,
+    width: Width,
 ) -> Result<BoolShares, ProtocolError> {
     let n = x.len();
     let w = words_for(n);
+    let t = width.sign_plane();
     let k = party.kernels();
     let (mut xa, mut xb) = (vec![0u64; 64 * w], vec![0u64; 64 * w]);
     transpose_to_planes_with(&x.a, &mut xa, |v| f.apply(v, f.offset.0));
     transpose_to_planes_with(&x.b, &mut xb, |v| f.apply(v, f.offset.1));
+    // Only planes 0..t are read.
+    xa.truncate((t + 1) * w);
+    xb.truncate((t + 1) * w);
 
-    let lo = 63 * w;
-    let (ma, mb) = carry_save(party, &xa[..lo], &xb[..lo])?;
+    let (ma, mb) = carry_save(party, &xa[..t * w], &xb[..t * w])?;
 
-    // Generate and propagate for bits 1..62: S_j with C_j = M_{j-1}.
-    let s_mid = (&xa[w..63 * w], &xb[w..63 * w]);
-    let c_mid = (&ma[..62 * w], &mb[..62 * w]);
+    // Generate and propagate for bits 1..t-1: S_j with C_j = M_{j-1}.
+    let s_mid = (&xa[w..t * w], &xb[w..t * w]);
+    let c_mid = (&ma[..(t - 1) * w], &mb[..(t - 1) * w]);
     let g = and_planes(party, &[(s_mid, c_mid)], "a2b generate")?;
-    // p = S ^ C in place of the S planes 1..62 (plane 63 is kept aside for the end).
-    let (top_a, top_b) = (xa.split_off(63 * w), xb.split_off(63 * w));
+    // p = S ^ C in place of the S planes 1..t-1 (plane t is kept aside for the end).
+    let (top_a, top_b) = (xa.split_off(t * w), xb.split_off(t * w));
     xa.drain(..w);
     xb.drain(..w);
     k.xor_assign(&mut xa, c_mid.0);
     k.xor_assign(&mut xb, c_mid.1);
 
-    // Prefix tree over the 62 (g, p) planes, lowest bit first.
+    // Prefix tree over the t - 1 (g, p) planes, lowest bit first.
     let mut level = Level {
         bufs: vec![g, (xa, xb)],
-        g: (0..62).map(|j| (0, j)).collect(),
-        p: (0..62).map(|j| (1, j)).collect(),
+        g: (0..t - 1).map(|j| (0, j)).collect(),
+        p: (0..t - 1).map(|j| (1, j)).collect(),
     };
     while level.g.len() > 1 {
         level = combine_level(party, level, w)?;
     }
     let root = level.plane(level.g[0], w);
     let (mut out_a, mut out_b) = (top_a, top_b);
-    k.xor_assign(&mut out_a, &ma[62 * w..]);
-    k.xor_assign(&mut out_b, &mb[62 * w..]);
+    k.xor_assign(&mut out_a, &ma[(t - 1) * w..]);
+    k.xor_assign(&mut out_b, &mb[(t - 1) * w..]);
     k.xor_assign(&mut out_a, root.0);
     k.xor_assign(&mut out_b, root.1);
     Ok(BoolShares::new(out_a, out_b, n))

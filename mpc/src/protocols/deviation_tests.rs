@@ -5,6 +5,7 @@
 
 use proptest::prelude::*;
 
+use super::a2b::Width;
 use super::compare::greater_than_public;
 use super::reveal::{CHECK_MESSAGES, CHECK_WORDS, reveal, reveal_bits};
 use super::seal::{RevealError, open_sealed, seal_output};
@@ -228,7 +229,7 @@ fn compare_with_fault(
         if p.id() == cheat {
             p.inject(fault);
         }
-        let out = greater_than_public(p, &x, 0).and_then(|b| reveal_bits(p, &b));
+        let out = greater_than_public(p, &x, 0, Width::FULL).and_then(|b| reveal_bits(p, &b));
         (out, p.id() == cheat && p.fault_fired())
     })
 }
@@ -278,7 +279,7 @@ fn honest_comparisons_pass_verification() {
         let v: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 2001 - 1000).collect();
         let out = run_three(|p| {
             let x = share(p, &v);
-            greater_than_public(p, &x, 0).and_then(|b| reveal_bits(p, &b))
+            greater_than_public(p, &x, 0, Width::FULL).and_then(|b| reveal_bits(p, &b))
         });
         for o in out {
             assert_eq!(o.unwrap(), v.iter().map(|a| *a > 0).collect::<Vec<_>>());

@@ -6,6 +6,7 @@
 
 use proptest::prelude::*;
 
+use super::a2b::Width;
 use super::b2a::{bits_to_arith, count_ones};
 use super::compare::greater_than_public;
 use super::deviation_tests::every_honest_party_names;
@@ -74,11 +75,11 @@ fn compute(p: &mut Party, op: Op, x: &[i64], y: &[i64]) -> Result<Vec<i64>, Prot
         Op::Square => dot_many(p, &[(&xs, &xs)])?,
         Op::Segments(s) => dot_segments(p, &xs, &ys, s)?,
         Op::CountPositive => {
-            let bits = greater_than_public(p, &xs, 0)?;
+            let bits = greater_than_public(p, &xs, 0, Width::FULL)?;
             count_ones(p, &bits, 1)?
         }
         Op::InjectPositive => {
-            let bits = greater_than_public(p, &xs, 0)?;
+            let bits = greater_than_public(p, &xs, 0, Width::FULL)?;
             bits_to_arith(p, &bits)?
         }
     };

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::a2b::{A2B_WORDS_PER_64, MSB_WORDS_PER_64, a2b, msb};
+use super::a2b::{A2B_WORDS_PER_64, Width, a2b, msb, msb_and_calls, msb_cost, msb_within};
 use super::b2a::{bits_to_arith, bits_to_arith_cost, count_ones, count_ones_cost};
 use super::compare::{greater_than_public, greater_than_shared, less_than, less_than_public};
 use super::input::{input, input_sum, share_for_parties};
@@ -150,12 +150,12 @@ proptest! {
         let (v, w) = (&v[..n], &w[..n]);
         let out = run_three(|p| {
             let (x, y) = (share(p, v), share(p, w));
-            let (lt_c, bytes, msgs) = measured(p, |p| less_than_public(p, &x, c).unwrap());
-            let gt_c = greater_than_public(p, &x, c).unwrap();
-            let lt = less_than(p, &x, &y).unwrap();
+            let (lt_c, bytes, msgs) = measured(p, |p| less_than_public(p, &x, c, Width::FULL).unwrap());
+            let gt_c = greater_than_public(p, &x, c, Width::FULL).unwrap();
+            let lt = less_than(p, &x, &y, Width::FULL).unwrap();
             let s = msb(p, &x).unwrap();
             let c_shared = share(p, &[c]);
-            let gt_shared = greater_than_shared(p, &x, &c_shared).unwrap();
+            let gt_shared = greater_than_shared(p, &x, &c_shared, Width::FULL).unwrap();
             assert_eq!(reveal_bits(p, &gt_shared).unwrap(), v.iter().map(|a| *a > c).collect::<Vec<_>>());
             (
                 reveal_bits(p, &lt_c).unwrap(),
@@ -171,8 +171,51 @@ proptest! {
             prop_assert_eq!(gt_c, v.iter().map(|a| *a > c).collect::<Vec<_>>());
             prop_assert_eq!(lt, v.iter().zip(w).map(|(a, b)| a < b).collect::<Vec<_>>());
             prop_assert_eq!(s, v.iter().map(|a| *a < 0).collect::<Vec<_>>());
-            prop_assert_eq!(bytes, 8 * MSB_WORDS_PER_64 * words_for(n) as u64);
+            prop_assert_eq!(bytes, 8 * msb_cost(n, Width::FULL));
             prop_assert_eq!(msgs, 8);
+        }
+    }
+
+    /// At every width, values within it (the edges -2^(bits-1) and 2^(bits-1) - 1 among them)
+    /// get the sign plaintext gives, as do comparisons with a public threshold at the bound;
+    /// the bytes and messages are the width's formula; and each party sends fewer bytes than at
+    /// full width.
+    #[test]
+    fn bounded_width_comparisons_match_plaintext_at_the_edges(
+        bits in Width::MIN_BITS..=64u32, raw in proptest::collection::vec(any::<i64>(), 0..150),
+        checked in any::<bool>(),
+    ) {
+        let width = Width::for_magnitude((1u128 << (bits - 1)) - 1);
+        prop_assert_eq!(width.bits(), bits);
+        let half = 1i128 << (bits - 1);
+        let mut v: Vec<i64> = raw.iter().map(|r| (*r as i128).rem_euclid(2 * half) as i64).map(|r| (r as i128 - half) as i64).collect();
+        v.extend([(-half) as i64, (half - 1) as i64, 0, -1, 1]);
+        // A threshold at the bound: x > max - c for x in [-max + c.., max - c] stays within.
+        let m = (half / 2 - 1) as i64;
+        let inner: Vec<i64> = v.iter().map(|x| x / 2).collect();
+        let security = if checked { Security::Malicious } else { Security::SemiHonest };
+        let n = v.len();
+        let out = run_three(|p| {
+            p.set_security(security);
+            let x = share(p, &v);
+            let (s, bytes, msgs) = measured(p, |p| msb_within(p, &x, width).unwrap());
+            let half_x = share(p, &inner);
+            let above = greater_than_public(p, &half_x, m, width).unwrap();
+            let below = less_than_public(p, &half_x, -m, width).unwrap();
+            (reveal_bits(p, &s).unwrap(), reveal_bits(p, &above).unwrap(), reveal_bits(p, &below).unwrap(), bytes, msgs)
+        });
+        let rounds = msb_and_calls(width).len() as u64;
+        for (s, above, below, bytes, msgs) in out {
+            prop_assert_eq!(s, v.iter().map(|a| *a < 0).collect::<Vec<_>>());
+            prop_assert_eq!(above, inner.iter().map(|a| *a > m).collect::<Vec<_>>());
+            prop_assert_eq!(below, inner.iter().map(|a| *a < -m).collect::<Vec<_>>());
+            if !checked {
+                prop_assert_eq!(bytes, 8 * msb_cost(n, width));
+                prop_assert_eq!(msgs, rounds);
+                if bits < 64 && n > 0 {
+                    prop_assert!(bytes < 8 * msb_cost(n, Width::FULL));
+                }
+            }
         }
     }
 
@@ -186,7 +229,7 @@ proptest! {
         let out = run_three(|p| {
             p.set_security(security);
             let (x, y) = (share(p, &v), share(p, &w));
-            let bits = less_than_public(p, &x, c).unwrap();
+            let bits = less_than_public(p, &x, c, Width::FULL).unwrap();
             let (arith, b2a_bytes, _) = measured(p, |p| bits_to_arith(p, &bits).unwrap());
             let (count, count_bytes, _) = measured(p, |p| count_ones(p, &bits, 1).unwrap());
             let (chosen, sel_bytes, _) = measured(p, |p| select(p, &bits, &x, &y).unwrap());
@@ -237,7 +280,7 @@ fn count_ones_per_segment() {
     let v: Vec<i64> = (0..90).map(|i| i - 45).collect();
     let out = run_three(|p| {
         let x = share(p, &v);
-        let bits = less_than_public(p, &x, 0).unwrap();
+        let bits = less_than_public(p, &x, 0, Width::FULL).unwrap();
         let counts = count_ones(p, &bits, 3).unwrap();
         open(p, &counts)
     });
@@ -344,7 +387,7 @@ fn empty_and_tiny_vectors_work_everywhere() {
         let out = run_three(|p| {
             let x = share(p, &v);
             let sq = mul(p, &x, &x).unwrap();
-            let neg = less_than_public(p, &x, 0).unwrap();
+            let neg = less_than_public(p, &x, 0, Width::FULL).unwrap();
             let cnt = count_ones(p, &neg, 1).unwrap();
             let b = bits_to_arith(p, &neg).unwrap();
             (open(p, &sq), open(p, &cnt), open(p, &b))
@@ -362,7 +405,10 @@ fn mismatched_lengths_are_refused() {
     let out = run_three(|p| {
         let x = ArithShares::zeros(3);
         let y = ArithShares::zeros(4);
-        (mul(p, &x, &y).is_err(), less_than(p, &x, &y).is_err())
+        (
+            mul(p, &x, &y).is_err(),
+            less_than(p, &x, &y, Width::FULL).is_err(),
+        )
     });
     assert!(out.iter().all(|(a, b)| *a && *b));
 }

@@ -2,6 +2,7 @@
 //! comparison operands must differ by less than 2^63.
 
 use super::StatsError;
+use crate::protocols::a2b::Width;
 
 /// The largest |value| the caller guarantees for an input vector (integer units), e.g. the
 /// catalog's plausible range for the indicator at its precision.
@@ -61,6 +62,17 @@ impl ValueBound {
             )?;
         }
         Ok(())
+    }
+
+    /// The width a comparison of x with each of `constants` reads (after
+    /// [`ValueBound::check_comparable`]): |x - c| <= max|x| + max|c|.
+    pub(crate) fn width_against(self, constants: &[i64]) -> Width {
+        let c = constants
+            .iter()
+            .map(|c| c.unsigned_abs())
+            .max()
+            .unwrap_or(0);
+        Width::for_magnitude(self.max_abs as u128 + c as u128)
     }
 }
 

@@ -4,6 +4,7 @@
 //! large enough.
 
 use super::{Aggregates, Statistic, StatsError, ValueBound};
+use crate::protocols::a2b::Width;
 use crate::protocols::b2a::bits_to_arith;
 use crate::protocols::compare::{greater_than_public, less_than_public};
 use crate::protocols::mul::dot_many;
@@ -34,11 +35,13 @@ pub fn filtered_mean(
             reason: "minimum cohort size out of range",
         });
     }
-    let keep = greater_than_public(party, x, threshold)?;
+    let keep = greater_than_public(party, x, threshold, bound.width_against(&[threshold]))?;
     let b = bits_to_arith(party, &keep)?;
     let count = b.sum();
     let total = dot_many(party, &[(&b, x)])?;
-    let too_small = less_than_public(party, &count, min_cohort as i64)?;
+    // 0 <= count <= n and 0 <= min_cohort: |count - min_cohort| <= max(n, min_cohort).
+    let counts = Width::for_magnitude(u128::from(n.max(min_cohort)));
+    let too_small = less_than_public(party, &count, min_cohort as i64, counts)?;
     let withheld = reveal_bits(party, &too_small)?[0];
     if withheld {
         return Ok(Aggregates {

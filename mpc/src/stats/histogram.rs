@@ -1,7 +1,7 @@
 //! Histogram with public bucket edges.
 
 use super::{Aggregates, Statistic, StatsError, ValueBound};
-use crate::protocols::a2b::msb;
+use crate::protocols::a2b::msb_within;
 use crate::protocols::b2a::count_ones;
 use crate::ring::encode;
 use crate::{ArithShares, Party};
@@ -40,7 +40,7 @@ pub fn histogram(
     let below = if m == 0 {
         ArithShares::zeros(0)
     } else {
-        let bits = msb(party, &all)?;
+        let bits = msb_within(party, &all, bound.width_against(edges))?;
         count_ones(party, &bits, m)?
     };
     // bucket 0 = cum_1, bucket j = cum_{j+1} - cum_j, bucket m = n - cum_m

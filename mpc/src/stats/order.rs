@@ -10,7 +10,7 @@
 //! count (8 rounds) and one bit injection (2 rounds); ceil(log2(2B + 1)) steps.
 
 use super::{Aggregates, Statistic, StatsError, ValueBound};
-use crate::protocols::a2b::msb;
+use crate::protocols::a2b::{Width, msb_within};
 use crate::protocols::b2a::{bits_to_arith, count_ones};
 use crate::protocols::compare::greater_than_shared;
 use crate::ring::encode;
@@ -36,17 +36,21 @@ pub fn order_statistic(
     let lo = -(bound.max_abs as i64);
     let width = 2 * bound.max_abs + 1;
     let steps = 64 - (width - 1).leading_zeros();
+    // Every threshold c lies in [lo, lo + 2^steps) with 2^steps < 2 (2 max|x| + 1), so
+    // |x - c| <= 4 max|x| + 2; the counts' test (n - k) - #above lies in [-n, n].
+    let values = Width::for_magnitude(4 * bound.max_abs as u128 + 2);
+    let counts = Width::for_magnitude(n as u128);
     let mut base = ArithShares::public(me, &[encode(lo)]);
     for j in (0..steps).rev() {
         let offset = (1u64 << j) - 1;
         let mut c = base.clone();
         c.add_public(me, offset);
-        let above = greater_than_shared(party, x, &c)?; // [x > c]
+        let above = greater_than_shared(party, x, &c, values)?; // [x > c]
         let count_above = count_ones(party, &above, 1)?;
         // go up when #{x <= c} = n - count_above < k, i.e. when (n - k) - count_above < 0
         let mut t = count_above.neg();
         t.add_public(me, n - rank);
-        let up = msb(party, &t)?;
+        let up = msb_within(party, &t, counts)?;
         let up = bits_to_arith(party, &up)?;
         base.add_assign(&up.scale(1u64 << j));
     }

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::{Aggregates, Statistic, StatsError, ValueBound, histogram};
 use crate::dp::accounting::{Affects, Draws, PlanError, noise_tail, plan};
 use crate::dp::noise::add_noise;
-use crate::protocols::a2b::msb;
+use crate::protocols::a2b::msb_within;
 use crate::protocols::b2a::bits_to_arith;
 use crate::protocols::compare::greater_than_public;
 use crate::protocols::mul::{dot_many, mul};
@@ -321,7 +321,8 @@ pub fn private_release<R: CryptoRng + ?Sized>(
         }
         Release::FilteredMean { threshold, clip } => {
             input.bounds[0].check_comparable(&[*threshold], "private filtered mean")?;
-            let keep = greater_than_public(party, input.x, *threshold)?;
+            let width = input.bounds[0].width_against(&[*threshold]);
+            let keep = greater_than_public(party, input.x, *threshold, width)?;
             let b = bits_to_arith(party, &keep)?;
             let d = centred(party, input.x, *clip, input.bounds[0], input.clip_needed[0])?;
             let total = dot_many(party, &[(&b, &d)])?;
@@ -375,7 +376,8 @@ fn clip_values(
     below.add_public(me, encode(clip.lo).wrapping_neg());
     let mut above = x.neg(); // hi - x: negative when x > hi
     above.add_public(me, encode(clip.hi));
-    let bits = msb(party, &ArithShares::concat(&[&below, &above]))?;
+    let width = bound.width_against(&[clip.lo, clip.hi]);
+    let bits = msb_within(party, &ArithShares::concat(&[&below, &above]), width)?;
     let b = bits_to_arith(party, &bits)?;
     let corrections = ArithShares::concat(&[&below.neg(), &above]);
     let d = mul(party, &b, &corrections)?;

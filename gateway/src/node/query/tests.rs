@@ -875,11 +875,20 @@ mod fault_injection {
     /// Which of [`statistics`] is the variance, which has no comparison (no AND to lie in).
     const VARIANCE: usize = 4;
 
+    /// AND messages of the histogram's one comparison, the fewest of the statistics above (a
+    /// comparison reads only the bits the catalog's bound needs, so it has fewer rounds than at
+    /// full width).
+    fn histogram_and_messages() -> u64 {
+        let max = filter::indicator(GLUCOSE).unwrap().max_abs_fixed();
+        let width = hdg_mpc::protocols::a2b::Width::for_magnitude(u128::from(max + 1260));
+        hdg_mpc::protocols::a2b::msb_and_calls(width).len() as u64
+    }
+
     /// Points every statistic above reaches at least twice (a product at least once; an AND
     /// in all but the variance), and (for the filtered mean only) the opening of its cohort bit.
     fn point() -> impl Strategy<Value = (Point, u64)> {
         prop_oneof![
-            (Just(Point::And), 0u64..8),
+            (Just(Point::And), 0u64..histogram_and_messages()),
             (Just(Point::Product), Just(0)),
             (Just(Point::Proof), 0u64..3),
             (Just(Point::Challenge), 0u64..2),
