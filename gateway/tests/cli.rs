@@ -354,19 +354,28 @@ fn the_demo_runs_a_three_node_cluster_and_every_result_agrees_with_plaintext() {
 #[test]
 fn bench_cluster_runs_every_workload_between_three_processes_and_checks_it() {
     let out = hdg(&[
-        "bench", "cluster", "--n", "2000", "--ingest", "1000", "--reps", "1", "--no-spu", "--json",
+        "bench", "cluster", "--n", "2000,3e3", "--ingest", "1000", "--reps", "1", "--no-spu",
+        "--json",
     ]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    let report: serde_json::Value = serde_json::from_str(
-        t.lines()
-            .find(|l| l.starts_with('{'))
-            .expect("one JSON line"),
-    )
-    .unwrap();
-    let workloads = report["workloads"].as_array().unwrap();
-    assert_eq!(workloads.len(), 5, "{report}");
-    for w in workloads {
+    // One JSON line per n, in order; the ingest figures in the first.
+    let reports: Vec<serde_json::Value> = t
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 2, "{t}");
+    assert_eq!(reports[0]["n"], 2000);
+    assert_eq!(reports[1]["n"], 3000);
+    assert!(reports[1]["ingest"].is_null());
+    let report = &reports[0];
+    let workloads = reports
+        .iter()
+        .flat_map(|r| r["workloads"].as_array().unwrap().clone())
+        .collect::<Vec<_>>();
+    assert_eq!(workloads.len(), 10, "{t}");
+    for w in &workloads {
         assert_eq!(w["correct"], true, "{w}");
         // Over QUIC the parties send exactly the protocols' byte count.
         assert_eq!(

@@ -39,9 +39,10 @@ const SPU_TUNED: &str = "--payload-mb 32 --throttle 0";
 /// Arguments of `hdg bench cluster`.
 #[derive(clap::Args)]
 pub struct ClusterArgs {
-    /// Values per MPC workload.
-    #[arg(long, default_value_t = 1_000_000)]
-    n: usize,
+    /// Values per MPC workload: one count or a comma-separated list (`1e6,1e7`), each run in
+    /// turn on the same cluster, then the time per value at each.
+    #[arg(long, default_value = "1000000", value_delimiter = ',', value_parser = parse_count)]
+    n: Vec<usize>,
     /// Observations to ingest (about; whole synthetic patients). 0 skips the ingest part.
     #[arg(long, default_value_t = 150_000)]
     ingest: usize,
@@ -100,20 +101,74 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
         print_ingest(i);
     }
 
-    let quic = quic_runs(&layout, (args.n, args.reps), args.security)?;
+    let mut all = Vec::new();
+    for (k, &n) in args.n.iter().enumerate() {
+        let (rows, spu) = mpc_rows(&layout, n, &args)?;
+        if args.json {
+            let ingest = if k == 0 { &ingest } else { &None };
+            println!("{}", to_json(ingest, &rows, &spu, n));
+        } else {
+            print_mpc(&rows, &spu, (n, args.reps), args.security);
+        }
+        all.push((n, rows));
+    }
+    if all.len() > 1 && !args.json {
+        print_per_value(&all);
+    }
+    Ok(
+        if all.iter().all(|(_, rows)| rows.iter().all(|r| r.correct)) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
+}
+
+/// A count as `--n` takes it: digits (underscores allowed) or `<digits>e<exponent>`, e.g.
+/// `1e6`; at least 1.
+fn parse_count(s: &str) -> Result<usize, String> {
+    let bad = || format!("{s:?}: expected a count such as 1000000 or 1e6");
+    let digits = |t: &str| -> Result<usize, String> {
+        let t = t.replace('_', "");
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        t.parse::<usize>().map_err(|_| bad())
+    };
+    let n = match s.trim().split_once(['e', 'E']) {
+        Some((m, e)) => {
+            let e = u32::try_from(digits(e)?).map_err(|_| bad())?;
+            let scale = 10usize.checked_pow(e).ok_or_else(bad)?;
+            digits(m)?.checked_mul(scale).ok_or_else(bad)?
+        }
+        None => digits(s.trim())?,
+    };
+    if n == 0 {
+        return Err(format!("{s:?}: a count must be at least 1"));
+    }
+    Ok(n)
+}
+
+/// The workloads' rows at n values: QUIC runs, in-memory runs and SPU (unless `--no-spu`).
+fn mpc_rows(
+    layout: &super::init::ClusterLayout,
+    n: usize,
+    args: &ClusterArgs,
+) -> anyhow::Result<(Vec<Row>, SpuResult)> {
+    let quic = quic_runs(layout, (n, args.reps), args.security)?;
     let spu = if args.no_spu {
         Err("not run (--no-spu)".to_owned())
     } else {
-        run_spu(&args.peers, args.n, args.reps)
+        run_spu(&args.peers, n, args.reps)
     };
     let mut rows = Vec::new();
     for (w, runs) in Workload::ALL.into_iter().zip(quic) {
         let reports: Vec<WorkloadReport> = runs
             .iter()
-            .map(|r| report(w, args.n, args.security, r))
+            .map(|r| report(w, n, args.security, r))
             .collect();
         let memory: Vec<f64> = (0..args.reps)
-            .map(|_| run_workload(w, args.n, args.security).seconds)
+            .map(|_| run_workload(w, n, args.security).seconds)
             .collect();
         let correct = reports.iter().all(|r| r.correct);
         rows.push(Row {
@@ -129,16 +184,38 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
             quic: reports.into_iter().next().expect("at least one rep"),
         });
     }
-    if args.json {
-        println!("{}", to_json(&ingest, &rows, &spu, args.n));
-    } else {
-        print_mpc(&rows, &spu, (args.n, args.reps), args.security);
+    Ok((rows, spu))
+}
+
+/// SPU's median seconds per workload, or why it was not run.
+type SpuResult = Result<std::collections::HashMap<Workload, f64>, String>;
+
+/// Nanoseconds per value over QUIC and in memory at each n, and each as a multiple of its
+/// value at the first n (1.00: the cost per value stays flat).
+fn print_per_value(all: &[(usize, Vec<Row>)]) {
+    let (n0, first) = &all[0];
+    println!("Time per value (ns), QUIC / in memory, and its multiple of the n = {n0} figure:");
+    for (i, w) in Workload::ALL.iter().enumerate() {
+        let base = (
+            first[i].quic_seconds / *n0 as f64,
+            first[i].memory_seconds / *n0 as f64,
+        );
+        let cells: Vec<String> = all
+            .iter()
+            .map(|(n, rows)| {
+                let q = rows[i].quic_seconds / *n as f64;
+                let m = rows[i].memory_seconds / *n as f64;
+                format!(
+                    "n={n}: {:.1} / {:.1} ({:.2}x / {:.2}x)",
+                    q * 1e9,
+                    m * 1e9,
+                    q / base.0,
+                    m / base.1
+                )
+            })
+            .collect();
+        println!("{:<4} {}", format!("{w:?}"), cells.join("   "));
     }
-    Ok(if rows.iter().all(|r| r.correct) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 /// What the ingest part measured.
@@ -378,12 +455,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn print_mpc(
-    rows: &[Row],
-    spu: &Result<std::collections::HashMap<Workload, f64>, String>,
-    (n, reps): (usize, usize),
-    security: Security,
-) {
+fn print_mpc(rows: &[Row], spu: &SpuResult, (n, reps): (usize, usize), security: Security) {
     println!(
         "MPC workloads, n = {n}, {security} parties, three node processes over pinned mutual-TLS \
          QUIC on loopback (median of {reps}; kernels {}, PRF {:?})",
@@ -442,12 +514,7 @@ fn print_mpc(
     }
 }
 
-fn to_json(
-    ingest: &Option<IngestFigures>,
-    rows: &[Row],
-    spu: &Result<std::collections::HashMap<Workload, f64>, String>,
-    n: usize,
-) -> Value {
+fn to_json(ingest: &Option<IngestFigures>, rows: &[Row], spu: &SpuResult, n: usize) -> Value {
     json!({
         "n": n,
         "ingest": ingest.as_ref().map(|i| json!({
@@ -478,6 +545,20 @@ fn to_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_parse_as_digits_or_powers_of_ten() {
+        assert_eq!(parse_count("1000000"), Ok(1_000_000));
+        assert_eq!(parse_count("1_000"), Ok(1000));
+        assert_eq!(parse_count("1e6"), Ok(1_000_000));
+        assert_eq!(parse_count("25E5"), Ok(2_500_000));
+        assert_eq!(parse_count("1e8"), Ok(100_000_000));
+        for bad in [
+            "", "0", "0e3", "e6", "1e", "1.5e6", "-5", "1e99", "ten", "1e6e2",
+        ] {
+            assert!(parse_count(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn median_of_odd_even_and_empty() {
