@@ -32,6 +32,17 @@ pub fn hash_words(hasher: &mut blake3::Hasher, values: &[u64]) {
     }
 }
 
+/// BLAKE3 in derive-key mode under `context` of a session id, an operation counter and
+/// `values`, as four words: the digest one holder of values sends another holder of the same
+/// values to compare (a digest from another session, operation or context never matches).
+pub fn op_digest(context: &str, session: &[u8; 32], op: u64, values: &[u64]) -> [u64; WORDS_32] {
+    let mut h = blake3::Hasher::new_derive_key(context);
+    h.update(session);
+    h.update(&op.to_le_bytes());
+    hash_words(&mut h, values);
+    from_32_bytes(h.finalize().as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

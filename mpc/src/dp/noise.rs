@@ -109,14 +109,10 @@ fn compare_copies(party: &mut Party, op: u64, a: &[u64], b: &[u64]) -> Result<()
     agree(party, found, "noise")
 }
 
-/// BLAKE3 of the session, the operation and one component's draws, as four words. It hides
-/// nothing from its receiver, which holds the same component.
+/// The digest of one component's draws ([`words::op_digest`]). It hides nothing from its
+/// receiver, which holds the same component.
 fn copy_digest(party: &Party, op: u64, values: &[u64]) -> [u64; DIGEST_WORDS] {
-    let mut h = blake3::Hasher::new_derive_key("hdg-mpc 2026 noise copy v1");
-    h.update(&party.session().0);
-    h.update(&op.to_le_bytes());
-    words::hash_words(&mut h, values);
-    words::from_32_bytes(h.finalize().as_bytes())
+    words::op_digest("hdg-mpc 2026 noise copy v1", &party.session().0, op, values)
 }
 
 /// Draws, as ring elements, each within its tail.

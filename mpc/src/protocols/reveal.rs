@@ -87,9 +87,10 @@ fn open_missing(
 
 /// BLAKE3 of the session, the operation and the values, as four words.
 fn opening_digest(party: &Party, op: u64, values: &[u64]) -> [u64; DIGEST_WORDS] {
-    let mut h = blake3::Hasher::new_derive_key("hdg-mpc 2026 checked opening v1");
-    h.update(&party.session().0);
-    h.update(&op.to_le_bytes());
-    words::hash_words(&mut h, values);
-    words::from_32_bytes(h.finalize().as_bytes())
+    words::op_digest(
+        "hdg-mpc 2026 checked opening v1",
+        &party.session().0,
+        op,
+        values,
+    )
 }
