@@ -377,6 +377,10 @@ fn bench_cluster_runs_every_workload_between_three_processes_and_checks_it() {
     assert_eq!(workloads.len(), 10, "{t}");
     for w in &workloads {
         assert_eq!(w["correct"], true, "{w}");
+        // Each party measured its peak memory (Linux), at least its binary's resident pages.
+        for peak in w["peak_rss_bytes_per_party"].as_array().unwrap() {
+            assert!(peak.as_u64().unwrap() > 1 << 20, "{w}");
+        }
         // Over QUIC the parties send exactly the protocols' byte count.
         assert_eq!(
             w["bytes_sent_per_party"], w["theoretical_bytes_per_party"],

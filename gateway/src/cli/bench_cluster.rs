@@ -67,8 +67,17 @@ pub struct ClusterArgs {
     security: Security,
 }
 
+/// One run of a workload over QUIC: each party's report and its peak resident memory during
+/// the run (`None` where the party could not measure it).
+struct QuicRun {
+    parties: [PartyRun; 3],
+    peak_rss: [Option<u64>; 3],
+}
+
 /// One workload's row of the table.
 struct Row {
+    /// Each party's largest peak resident memory over the runs, bytes.
+    peak_rss: [Option<u64>; 3],
     quic: WorkloadReport,
     quic_seconds: f64,
     memory_seconds: f64,
@@ -165,8 +174,9 @@ fn mpc_rows(
     for (w, runs) in Workload::ALL.into_iter().zip(quic) {
         let reports: Vec<WorkloadReport> = runs
             .iter()
-            .map(|r| report(w, n, args.security, r))
+            .map(|r| report(w, n, args.security, &r.parties))
             .collect();
+        let peak_rss = std::array::from_fn(|i| runs.iter().filter_map(|r| r.peak_rss[i]).max());
         let memory: Vec<f64> = (0..args.reps)
             .map(|_| run_workload(w, n, args.security).seconds)
             .collect();
@@ -176,9 +186,15 @@ fn mpc_rows(
             memory_seconds: median(memory),
             noise_seconds: median(
                 runs.iter()
-                    .map(|r| r.iter().map(|p| p.noise_seconds).fold(0.0, f64::max))
+                    .map(|r| {
+                        r.parties
+                            .iter()
+                            .map(|p| p.noise_seconds)
+                            .fold(0.0, f64::max)
+                    })
                     .collect(),
             ),
+            peak_rss,
             spu_seconds: spu.as_ref().ok().and_then(|s| s.get(&w).copied()),
             correct,
             quic: reports.into_iter().next().expect("at least one rep"),
@@ -308,7 +324,7 @@ fn quic_runs(
     layout: &super::init::ClusterLayout,
     (n, reps): (usize, usize),
     security: Security,
-) -> anyhow::Result<Vec<Vec<[PartyRun; 3]>>> {
+) -> anyhow::Result<Vec<Vec<QuicRun>>> {
     let exe = std::env::current_exe().context("cannot find the hdg binary")?;
     let label = hex::encode(rand::random::<[u8; 16]>());
     let mut children = Vec::new();
@@ -354,14 +370,22 @@ fn quic_runs(
     for w in Workload::ALL {
         let mut per_rep = Vec::new();
         for rep in 0..reps {
-            let run = |party: usize| -> anyhow::Result<PartyRun> {
-                let line = outputs[party]
+            let line = |party: usize| -> anyhow::Result<&Value> {
+                outputs[party]
                     .iter()
                     .find(|v| v["workload"] == json!(w) && v["rep"] == json!(rep))
-                    .with_context(|| format!("party {party} reported no run {rep} of {w:?}"))?;
-                Ok(serde_json::from_value(line["run"].clone())?)
+                    .with_context(|| format!("party {party} reported no run {rep} of {w:?}"))
             };
-            per_rep.push([run(0)?, run(1)?, run(2)?]);
+            let run = |party: usize| -> anyhow::Result<PartyRun> {
+                Ok(serde_json::from_value(line(party)?["run"].clone())?)
+            };
+            let peak = |party: usize| -> anyhow::Result<Option<u64>> {
+                Ok(line(party)?["peak_rss_bytes"].as_u64())
+            };
+            per_rep.push(QuicRun {
+                parties: [run(0)?, run(1)?, run(2)?],
+                peak_rss: [peak(0)?, peak(1)?, peak(2)?],
+            });
         }
         out.push(per_rep);
     }
@@ -462,7 +486,7 @@ fn print_mpc(rows: &[Row], spu: &SpuResult, (n, reps): (usize, usize), security:
         rows[0].quic.kernels, rows[0].quic.prf
     );
     println!(
-        "{:<4} {:>9} {:>9} {:>8} {:>8} {:>28} {:>8} {:>9} {:>9} {:>8}",
+        "{:<4} {:>9} {:>9} {:>8} {:>8} {:>28} {:>8} {:>18} {:>9} {:>9} {:>8}",
         "",
         "QUIC s",
         "memory s",
@@ -470,6 +494,7 @@ fn print_mpc(rows: &[Row], spu: &SpuResult, (n, reps): (usize, usize), security:
         "+noise",
         "bytes sent P0/P1/P2",
         "vs min",
+        "peak MB P0/P1/P2",
         "SPU s",
         "SPU/QUIC",
         "correct"
@@ -480,8 +505,9 @@ fn print_mpc(rows: &[Row], spu: &SpuResult, (n, reps): (usize, usize), security:
             Some(s) => (format!("{s:.3}"), format!("{:.1}x", s / r.quic_seconds)),
             None => ("-".to_owned(), "-".to_owned()),
         };
+        let mb = |p: Option<u64>| p.map_or("-".to_owned(), |b| format!("{}", b >> 20));
         println!(
-            "{:<4} {:>9.3} {:>9.3} {:>8.2} {:>8} {:>28} {:>8.2} {:>9} {:>9} {:>8}",
+            "{:<4} {:>9.3} {:>9.3} {:>8.2} {:>8} {:>28} {:>8.2} {:>18} {:>9} {:>9} {:>8}",
             format!("{:?}", r.quic.workload),
             r.quic_seconds,
             r.memory_seconds,
@@ -493,12 +519,22 @@ fn print_mpc(rows: &[Row], spu: &SpuResult, (n, reps): (usize, usize), security:
             },
             format!("{}/{}/{}", b[0], b[1], b[2]),
             r.quic.ratio_to_theoretical,
+            format!(
+                "{}/{}/{}",
+                mb(r.peak_rss[0]),
+                mb(r.peak_rss[1]),
+                mb(r.peak_rss[2])
+            ),
             spu_s,
             ratio,
             r.correct
         );
     }
     println!("'vs min' = bytes sent / the protocols' theoretical byte count (1.00 = no overhead).");
+    println!(
+        "'peak MB' = each party process's resident-memory high-water mark during the workload \
+         (reset before it), its baseline and P0's copy of the data (16 B/value) included."
+    );
     println!(
         "The workloads run exact; '+noise' = the time the parties' differential-privacy noise \
          adds to one (drawn as the security mode draws it: each party's own, input as shares, \
@@ -533,6 +569,7 @@ fn to_json(ingest: &Option<IngestFigures>, rows: &[Row], spu: &SpuResult, n: usi
             "noise_overhead": r.noise_seconds / r.quic_seconds,
             "bytes_sent_per_party": r.quic.bytes_sent_per_party,
             "theoretical_bytes_per_party": r.quic.theoretical_bytes_per_party,
+            "peak_rss_bytes_per_party": r.peak_rss,
             "spu_seconds": r.spu_seconds,
             "spu_over_quic": r.spu_seconds.map(|s| s / r.quic_seconds),
             "correct": r.correct,

@@ -95,6 +95,7 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
                 .block_on(links.open_session(&session))
                 .with_context(|| format!("opening the session of {w:?}"))?;
             let mine = data.as_ref().map(|(x, y)| (&x[..], &y[..]));
+            let measured = reset_peak_rss();
             let run = run_one(
                 me,
                 &session,
@@ -102,15 +103,30 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
                 (w, args.n, args.security),
                 mine,
             )?;
+            let peak = if measured { peak_rss() } else { None };
             println!(
                 "{}",
-                serde_json::json!({ "workload": w, "rep": rep, "run": run })
+                serde_json::json!({ "workload": w, "rep": rep, "run": run, "peak_rss_bytes": peak })
             );
         }
     }
     finish(&runtime, &links, me, &args.run)?;
     runtime.block_on(links.shutdown(Duration::from_secs(1)));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resets this process's peak resident memory (Linux: 5 written to `/proc/self/clear_refs`),
+/// so that [`peak_rss`] then reads the peak of what follows; false where that is not possible.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// This process's peak resident memory since the last reset (`VmHWM`), bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn connect(
