@@ -494,7 +494,7 @@ fn print_mpc(rows: &[Row], spu: &SpuResult, (n, reps): (usize, usize), security:
         "+noise",
         "bytes sent P0/P1/P2",
         "vs min",
-        "peak MB P0/P1/P2",
+        "peak MiB P0/P1/P2",
         "SPU s",
         "SPU/QUIC",
         "correct"
@@ -532,7 +532,7 @@ fn print_mpc(rows: &[Row], spu: &SpuResult, (n, reps): (usize, usize), security:
     }
     println!("'vs min' = bytes sent / the protocols' theoretical byte count (1.00 = no overhead).");
     println!(
-        "'peak MB' = each party process's resident-memory high-water mark during the workload \
+        "'peak MiB' = each party process's resident-memory high-water mark during the workload \
          (reset before it), its baseline and P0's copy of the data (16 B/value) included."
     );
     println!(

@@ -63,7 +63,8 @@ fn own_draws<R: CryptoRng + ?Sized>(
     party_sigma2: &[u64],
     rng: &mut R,
 ) -> Result<ArithShares, ProtocolError> {
-    let mut own = draw(party_sigma2, rng)?;
+    let mut own = Zeroizing::new(Vec::with_capacity(party_sigma2.len()));
+    draw_into(&mut own, party_sigma2, rng)?;
     if let Some(altered) = party.tampered(Point::Noise, &own) {
         own.copy_from_slice(&altered);
     }
@@ -75,8 +76,10 @@ fn own_draws<R: CryptoRng + ?Sized>(
 fn pair_draws(party: &mut Party, party_sigma2: &[u64]) -> Result<ArithShares, ProtocolError> {
     let k = party_sigma2.len();
     let op = party.next_op();
-    let mut both = draw(party_sigma2, &mut party.rng_prev(op))?;
-    both.extend_from_slice(&draw(party_sigma2, &mut party.rng_next(op))?);
+    // Both components in one buffer sized up front, so no unwiped copy is left behind.
+    let mut both = Zeroizing::new(Vec::with_capacity(2 * k));
+    draw_into(&mut both, party_sigma2, &mut party.rng_prev(op))?;
+    draw_into(&mut both, party_sigma2, &mut party.rng_next(op))?;
     if let Some(altered) = party.tampered(Point::Noise, &both) {
         both.copy_from_slice(&altered);
     }
@@ -115,12 +118,12 @@ fn copy_digest(party: &Party, op: u64, values: &[u64]) -> [u64; DIGEST_WORDS] {
     words::op_digest("hdg-mpc 2026 noise copy v1", &party.session().0, op, values)
 }
 
-/// Draws, as ring elements, each within its tail.
-fn draw<R: rand::Rng + ?Sized>(
+/// Appends one draw per parameter to `out`, as ring elements, each within its tail.
+fn draw_into<R: rand::Rng + ?Sized>(
+    out: &mut Vec<u64>,
     party_sigma2: &[u64],
     rng: &mut R,
-) -> Result<Zeroizing<Vec<u64>>, ProtocolError> {
-    let mut out = Zeroizing::new(Vec::with_capacity(2 * party_sigma2.len()));
+) -> Result<(), ProtocolError> {
     for &s in party_sigma2 {
         let z = discrete_gaussian(s, rng);
         let tail = NOISE_TAIL_SDS as f64 * (s as f64).sqrt();
@@ -132,7 +135,7 @@ fn draw<R: rand::Rng + ?Sized>(
         }
         out.push(encode(z));
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -40,10 +40,16 @@ pub fn transpose_to_planes(values: &[u64], planes: &mut [u64]) {
 }
 
 /// [`transpose_to_planes`] of `f(v)` for every value v (f is applied while loading, so a local
-/// map costs no extra pass; padding positions stay zero).
+/// map costs no extra pass; padding positions stay zero). `planes` may hold fewer than 64
+/// planes: it then receives the low `planes.len() / words` bit-planes only (a comparison of
+/// bounded width reads no others).
 pub fn transpose_to_planes_with(values: &[u64], planes: &mut [u64], f: impl Fn(u64) -> u64) {
     let words = words_for(values.len());
-    assert_eq!(planes.len(), 64 * words, "plane buffer has the wrong size");
+    let count = planes.len().checked_div(words).unwrap_or(0);
+    assert!(
+        planes.len() == count * words && count <= 64,
+        "plane buffer has the wrong size"
+    );
     let mut block = [0u64; 64];
     for (c, chunk) in values.chunks(64).enumerate() {
         for (b, v) in block.iter_mut().zip(chunk) {
@@ -51,7 +57,7 @@ pub fn transpose_to_planes_with(values: &[u64], planes: &mut [u64], f: impl Fn(u
         }
         block[chunk.len()..].fill(0);
         transpose64(&mut block);
-        for (k, word) in block.iter().enumerate() {
+        for (k, word) in block.iter().take(count).enumerate() {
             planes[k * words + c] = *word;
         }
     }

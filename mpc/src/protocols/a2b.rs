@@ -129,12 +129,10 @@ pub(crate) fn msb_affine(
     let w = words_for(n);
     let t = width.sign_plane();
     let k = party.kernels();
-    let (mut xa, mut xb) = (vec![0u64; 64 * w], vec![0u64; 64 * w]);
+    // Only planes 0..t are read.
+    let (mut xa, mut xb) = (vec![0u64; (t + 1) * w], vec![0u64; (t + 1) * w]);
     transpose_to_planes_with(&x.a, &mut xa, |v| f.apply(v, f.offset.0));
     transpose_to_planes_with(&x.b, &mut xb, |v| f.apply(v, f.offset.1));
-    // Only planes 0..t are read.
-    xa.truncate((t + 1) * w);
-    xb.truncate((t + 1) * w);
 
     let (ma, mb) = carry_save(party, &xa[..t * w], &xb[..t * w])?;
 

@@ -879,8 +879,12 @@ mod fault_injection {
     /// comparison reads only the bits the catalog's bound needs, so it has fewer rounds than at
     /// full width).
     fn histogram_and_messages() -> u64 {
+        let Statistic::Histogram { edges } = &statistics()[0].0.statistic else {
+            unreachable!("statistics() starts with the histogram")
+        };
+        let edge = edges.iter().map(|e| e.unsigned_abs()).max().unwrap_or(0);
         let max = filter::indicator(GLUCOSE).unwrap().max_abs_fixed();
-        let width = hdg_mpc::protocols::a2b::Width::for_magnitude(u128::from(max + 1260));
+        let width = hdg_mpc::protocols::a2b::Width::for_magnitude(u128::from(max + edge));
         hdg_mpc::protocols::a2b::msb_and_calls(width).len() as u64
     }
 
