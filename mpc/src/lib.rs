@@ -12,7 +12,7 @@
 //!
 //! Layout: [`kernels`] (SIMD slices, the only `unsafe`), [`ring`], [`share`], [`prf`],
 //! [`session`], [`channel`] and [`memory`] (links), [`party`], [`protocols`], [`stats`],
-//! [`workloads`] (the W1-W5 benchmark workloads).
+//! [`stream`] (computing in parts), [`workloads`] (the W1-W5 benchmark workloads).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -43,4 +43,5 @@ pub use share::{ArithShares, BoolShares};
 pub use x25519_dalek::{PublicKey, StaticSecret};
 pub mod protocols;
 pub mod stats;
+pub mod stream;
 pub mod workloads;

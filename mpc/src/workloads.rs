@@ -3,9 +3,14 @@
 //!
 //! Data: n values x ~ N(100, 20) (glucose-like, mg/dL) and y = 0.5x + N(50, 15), from a fixed
 //! seed, rounded to one decimal and entered as integers in tenths (x = 100.3 is 1003), so
-//! every aggregate is exact in the ring. P0 owns the data and inputs it (one message per
-//! vector). Each run times input sharing + computation + reveal (after session setup), then
-//! checks the result against a plaintext computation done independently here.
+//! every aggregate is exact in the ring. P0 owns the data and inputs it. Each run times input
+//! sharing + computation + reveal (after session setup), then checks the result against a
+//! plaintext computation done independently here.
+//!
+//! The parties stream ([`crate::stream`]): they share and compute [`PART_VALUES`] values at a
+//! time, add up each part's aggregates and open the sum once, so a party's memory beyond the
+//! data is bounded by a part. W3 opens each part's products as it goes; a party keeps only a
+//! digest of them ([`products_digest`]), which the check compares with the plaintext's.
 //!
 //! `theoretical_bytes_per_party` is what the protocols' cost formulas say each party must send
 //! for the workload (inputs, multiplications/comparisons, reveals); the counters of the
@@ -30,9 +35,11 @@ use crate::protocols::compare::greater_than_public;
 use crate::protocols::input::input;
 use crate::protocols::mul::{dot_many, mul};
 use crate::protocols::reveal::{CHECK_WORDS, reveal};
-use crate::ring::{decode, decode_all, encode_all};
+use crate::ring::{decode, encode, encode_all};
+pub use crate::stream::PART_VALUES;
+use crate::stream::parts;
 use crate::verify::product_proof::Shape;
-use crate::verify::verification_cost;
+use crate::verify::{verification_cost, verify_pending};
 use crate::{ArithShares, Channel, Party, PartyId, PrfKind, Security, SessionId, SessionSecret};
 
 /// Seed of the workload data (the peers' scripts use the same).
@@ -163,24 +170,43 @@ pub struct PartyRun {
     pub noise_seconds: f64,
 }
 
+/// The workload data in tenths, (x, y) of one length, as [`dataset`] makes it: what P0 holds.
+pub type Data<'a> = (&'a [i64], &'a [i64]);
+
 /// Runs workload `w` on n values with three in-memory parties and checks it.
 pub fn run_workload(w: Workload, n: usize, security: Security) -> WorkloadReport {
-    let channels = memory_channels(DEFAULT_TIMEOUT).map(|c| Box::new(c) as Box<dyn Channel>);
-    run_workload_with(w, n, security, &SessionId::random(), channels)
+    let (x, y) = dataset(n);
+    run_workload_on(w, (&x, &y), security)
 }
 
-/// Runs workload `w` on n values with three parties over `channels` (indexed by party, e.g.
+/// Runs workload `w` on `data` with three in-memory parties and checks it.
+pub fn run_workload_on(w: Workload, data: Data, security: Security) -> WorkloadReport {
+    let channels = memory_channels(DEFAULT_TIMEOUT).map(|c| Box::new(c) as Box<dyn Channel>);
+    run_workload_with(w, data, security, &SessionId::random(), channels)
+}
+
+/// Runs workload `w` on `data` with three parties over `channels` (indexed by party, e.g.
 /// the gateway's QUIC channels for `session`), one thread per party, and checks it.
 /// Panics when session setup or the protocol fails (a benchmark, not a service).
 pub fn run_workload_with(
     w: Workload,
-    n: usize,
+    data: Data,
     security: Security,
     session: &SessionId,
     channels: [Box<dyn Channel>; 3],
 ) -> WorkloadReport {
-    let (x, y) = dataset(n);
-    let data = (encode_all(&x), encode_all(&y));
+    run_in_parts(w, (data, PART_VALUES), security, session, channels)
+}
+
+/// [`run_workload_with`] streaming parts of `part` values.
+fn run_in_parts(
+    w: Workload,
+    (data, part): (Data, usize),
+    security: Security,
+    session: &SessionId,
+    channels: [Box<dyn Channel>; 3],
+) -> WorkloadReport {
+    let n = data.0.len();
     let barrier = Barrier::new(3);
     let secrets = PartyId::ALL.map(|_| SessionSecret::random());
     let publics = [0, 1, 2].map(|i| secrets[i].public());
@@ -188,7 +214,7 @@ pub fn run_workload_with(
         let mut ids = PartyId::ALL.into_iter();
         let handles = channels.map(|ch| {
             let me = ids.next().expect("three parties");
-            let (secrets, publics, barrier, data) = (&secrets, &publics, &barrier, &data);
+            let (secrets, publics, barrier) = (&secrets, &publics, &barrier);
             s.spawn(move || {
                 let mut p = Party::establish(
                     me,
@@ -201,28 +227,35 @@ pub fn run_workload_with(
                 .unwrap_or_else(|e| panic!("session setup failed for {me}: {e}"));
                 p.set_security(security);
                 barrier.wait();
-                let mine = (me == PartyId::P0).then_some((&data.0[..], &data.1[..]));
-                run_party(&mut p, w, n, mine)
+                let mine = (me == PartyId::P0).then_some(data);
+                measure(&mut p, |p| compute(p, w, (n, part), mine))
                     .unwrap_or_else(|e| panic!("workload run failed for {me}: {e}"))
             })
         });
         handles.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
     });
-    report(w, n, security, &runs)
+    report_in_parts(w, (data, part), security, &runs)
 }
 
 /// One party's run of workload `w` on n values over an established session (the parties may
-/// be separate processes). `data` is P0's encoded (x, y) ([`encoded_dataset`]), `None` at the
-/// other parties.
+/// be separate processes). `data` is P0's ([`dataset`]), `None` at the other parties.
 pub fn run_party(
     p: &mut Party,
     w: Workload,
     n: usize,
-    data: Option<(&[u64], &[u64])>,
+    data: Option<Data>,
+) -> Result<PartyRun, crate::ProtocolError> {
+    measure(p, |p| compute(p, w, (n, PART_VALUES), data))
+}
+
+/// Runs `compute` at this party, timing it and counting what it sent.
+fn measure(
+    p: &mut Party,
+    compute: impl FnOnce(&mut Party) -> Result<Vec<u64>, crate::ProtocolError>,
 ) -> Result<PartyRun, crate::ProtocolError> {
     let before = p.stats();
     let start = Instant::now();
-    let opened = compute(p, w, n, data)?;
+    let opened = compute(p)?;
     let seconds = start.elapsed().as_secs_f64();
     let d = p.stats().since(&before);
     Ok(PartyRun {
@@ -234,14 +267,24 @@ pub fn run_party(
     })
 }
 
-/// The report of a workload from the three parties' runs (P0 first): the slowest party's
-/// time, the counters, and the opened result checked against plaintext computed here.
-pub fn report(w: Workload, n: usize, security: Security, runs: &[PartyRun; 3]) -> WorkloadReport {
-    let (x, y) = dataset(n);
+/// The report of a workload on `data` from the three parties' runs (P0 first): the slowest
+/// party's time, the counters, and the opened result checked against plaintext computed here.
+pub fn report(w: Workload, data: Data, security: Security, runs: &[PartyRun; 3]) -> WorkloadReport {
+    report_in_parts(w, (data, PART_VALUES), security, runs)
+}
+
+/// [`report`] of a run in parts of `part` values.
+fn report_in_parts(
+    w: Workload,
+    ((x, y), part): (Data, usize),
+    security: Security,
+    runs: &[PartyRun; 3],
+) -> WorkloadReport {
+    let n = x.len();
     let agree = runs.iter().all(|r| r.opened == runs[0].opened);
-    let (ok, result) = check(w, &x, &y, &runs[0].opened);
+    let (ok, result) = check(w, x, y, &runs[0].opened);
     let bytes = [0, 1, 2].map(|i| runs[i].bytes);
-    let theory = theoretical_words(w, n, security).map(|words| 8 * words);
+    let theory = words_in_parts(w, (n, part), security).map(|words| 8 * words);
     WorkloadReport {
         workload: w,
         n,
@@ -259,76 +302,147 @@ pub fn report(w: Workload, n: usize, security: Security, runs: &[PartyRun; 3]) -
     }
 }
 
-/// The workload data encoded in the ring, as P0 inputs it.
-pub fn encoded_dataset(n: usize) -> (Vec<u64>, Vec<u64>) {
-    let (x, y) = dataset(n);
-    (encode_all(&x), encode_all(&y))
-}
-
-/// The MPC part of a workload; returns the opened (revealed) ring values.
+/// The MPC part of a workload over parts of `part` values; returns the opened (revealed) ring
+/// values (for W3 the digest of the products, [`products_digest`]).
 fn compute(
     p: &mut Party,
     w: Workload,
-    n: usize,
-    data: Option<(&[u64], &[u64])>,
+    (n, part): (usize, usize),
+    data: Option<Data>,
 ) -> Result<Vec<u64>, crate::ProtocolError> {
-    let (x, y) = (data.map(|d| d.0), data.map(|d| d.1));
-    let xs = input(p, PartyId::P0, x, n)?;
-    match w {
-        Workload::W1 => reveal(p, &xs.sum()),
-        Workload::W2 => {
-            let s2 = dot_many(p, &[(&xs, &xs)])?;
-            reveal(p, &ArithShares::concat(&[&xs.sum(), &s2]))
+    let mut total: Option<ArithShares> = None;
+    let mut products = blake3::Hasher::new();
+    for range in parts(n, part) {
+        let last = range.end == n;
+        // P0 encodes each part as it inputs it (the data stay in tenths, one copy).
+        let x = data.map(|d| encode_all(&d.0[range.clone()]));
+        let y = || data.map(|d| encode_all(&d.1[range.clone()]));
+        let xs = input(p, PartyId::P0, x.as_deref(), range.len())?;
+        let aggregates = match w {
+            Workload::W1 => xs.sum(),
+            Workload::W2 => {
+                let s2 = dot_many(p, &[(&xs, &xs)])?;
+                ArithShares::concat(&[&xs.sum(), &s2])
+            }
+            Workload::W3 => {
+                let ys = input(p, PartyId::P0, y().as_deref(), range.len())?;
+                let z = mul(p, &xs, &ys)?;
+                hash_words(&mut products, &reveal(p, &z)?);
+                continue;
+            }
+            Workload::W4 => {
+                let above = greater_than_public(p, &xs, W4_THRESHOLD, w4_width())?;
+                count_ones(p, &above, 1)?
+            }
+            Workload::W5 => {
+                let ys = input(p, PartyId::P0, y().as_deref(), range.len())?;
+                let prods = dot_many(p, &[(&xs, &xs), (&ys, &ys), (&xs, &ys)])?;
+                ArithShares::concat(&[&xs.sum(), &ys.sum(), &prods])
+            }
+        };
+        match &mut total {
+            Some(t) => t.add_assign(&aggregates),
+            None => total = Some(aggregates),
         }
-        Workload::W3 => {
-            let ys = input(p, PartyId::P0, y, n)?;
-            let z = mul(p, &xs, &ys)?;
-            reveal(p, &z)
+        if !last {
+            // What this part recorded for the proofs is checked now, not kept to the end.
+            verify_pending(p)?;
         }
-        Workload::W4 => {
-            let above = greater_than_public(p, &xs, W4_THRESHOLD, w4_width())?;
-            let count = count_ones(p, &above, 1)?;
-            reveal(p, &count)
-        }
-        Workload::W5 => {
-            let ys = input(p, PartyId::P0, y, n)?;
-            let prods = dot_many(p, &[(&xs, &xs), (&ys, &ys), (&xs, &ys)])?;
-            reveal(p, &ArithShares::concat(&[&xs.sum(), &ys.sum(), &prods]))
-        }
+    }
+    match total {
+        Some(total) => reveal(p, &total),
+        None => Ok(digest_words(&products)),
     }
 }
 
-/// Words each party sends in workload `w` on n values under `security`, from the protocols'
-/// cost formulas (under malicious security: the opening's check and the proofs of the AND gates).
-pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] {
-    if !security.checks() {
-        return semi_honest_words(w, n);
+/// The digest W3's parties keep of the products they opened: BLAKE3 over the products as
+/// little-endian ring words, in order, as four words.
+pub fn products_digest(products: impl IntoIterator<Item = u64>) -> Vec<u64> {
+    let mut h = blake3::Hasher::new();
+    let mut buf = Vec::with_capacity(4096);
+    for v in products {
+        buf.push(v);
+        if buf.len() == buf.capacity() {
+            hash_words(&mut h, &buf);
+            buf.clear();
+        }
     }
-    // Every workload opens once. The products are verified before it (a dot product per
-    // dot, one gate per element of W3's product, W4's count); W4's comparison also proves its
-    // AND gates, in a verification each time 2^20 words are pending, the last one with the
-    // count.
-    let dot = (Shape::Segments { len: n }, 1);
-    let square = (Shape::Square { len: n }, 1);
-    let elements = if n == 0 {
+    hash_words(&mut h, &buf);
+    digest_words(&h)
+}
+
+fn hash_words(h: &mut blake3::Hasher, words: &[u64]) {
+    for w in words {
+        h.update(&w.to_le_bytes());
+    }
+}
+
+fn digest_words(h: &blake3::Hasher) -> Vec<u64> {
+    h.finalize()
+        .as_bytes()
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect()
+}
+
+/// Words each party sends in workload `w` on n values under `security`, from the protocols'
+/// cost formulas, streaming parts of [`PART_VALUES`] values.
+pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] {
+    words_in_parts(w, (n, PART_VALUES), security)
+}
+
+/// [`theoretical_words`] in parts of `part` values: each part's inputs, products and
+/// comparisons (and under malicious security its verification), then the one opening of the
+/// sum (W3 opens every part).
+fn words_in_parts(w: Workload, (n, part): (usize, usize), security: Security) -> [u64; 3] {
+    let add = |a: [u64; 3], b: [u64; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
+    let opened = match w {
+        Workload::W1 | Workload::W4 => 1,
+        Workload::W2 => 2,
+        Workload::W3 => 0,
+        Workload::W5 => 5,
+    };
+    let check = |words: u64| match security.checks() {
+        true => words + CHECK_WORDS as u64,
+        false => words,
+    };
+    let last = [opened, opened, opened].map(|k| if opened == 0 { 0 } else { check(k) });
+    parts(n, part)
+        .map(|r| part_words(w, r.len(), security))
+        .fold(last, add)
+}
+
+/// Words each party sends for one part of `len` values: its inputs and compute (W3: and its
+/// opening), and under malicious security the verification of what it recorded.
+fn part_words(w: Workload, len: usize, security: Security) -> [u64; 3] {
+    let semi = semi_honest_part_words(w, len);
+    if !security.checks() {
+        return semi;
+    }
+    // The products are verified at the part's end (a dot product per dot, one gate per element
+    // of W3's product, W4's count); W4's comparison also proves its AND gates, in a
+    // verification each time 2^20 words are pending, the last one with the products.
+    let dot = (Shape::Segments { len }, 1);
+    let square = (Shape::Square { len }, 1);
+    let elements = if len == 0 {
         vec![]
     } else {
-        vec![(Shape::Elementwise, n)]
+        vec![(Shape::Elementwise, len)]
     };
     let products = match w {
         Workload::W1 => vec![],
         Workload::W2 => vec![square],
         Workload::W3 => elements,
         // P0's input of the count's t = b0 ^ b1 is checked, then the dot product
-        Workload::W4 if n == 0 => vec![dot],
-        Workload::W4 => vec![(Shape::Injection, n), dot],
+        Workload::W4 if len == 0 => vec![dot],
+        Workload::W4 => vec![(Shape::Injection, len), dot],
         Workload::W5 => vec![square, square, dot],
     };
     let mut ands = match w {
         Workload::W4 => verifications(
             &msb_and_calls(w4_width())
                 .iter()
-                .map(|c| *c as usize * words_for(n))
+                .map(|c| *c as usize * words_for(len))
                 .collect::<Vec<_>>(),
         ),
         _ => vec![],
@@ -342,24 +456,29 @@ pub fn theoretical_words(w: Workload, n: usize, security: Security) -> [u64; 3] 
             .sum::<u64>()
             + verification_cost(last, &products).0
     };
-    semi_honest_words(w, n).map(|words| words + CHECK_WORDS as u64 + proofs)
+    let opening_check = if w == Workload::W3 {
+        CHECK_WORDS as u64
+    } else {
+        0
+    };
+    semi.map(|words| words + opening_check + proofs)
 }
 
-/// [`theoretical_words`] without the opening's check.
-fn semi_honest_words(w: Workload, n: usize) -> [u64; 3] {
-    let n64 = n as u64;
+/// [`part_words`] without the checks: a part's inputs and compute; W3's opening too.
+fn semi_honest_part_words(w: Workload, len: usize) -> [u64; 3] {
+    let n64 = len as u64;
     let add = |a: [u64; 3], b: [u64; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
     let each = |k: u64| [k, k, k];
     let inputs = |vectors: u64| [vectors * n64, 0, 0];
     match w {
-        Workload::W1 => add(inputs(1), each(1)),
-        Workload::W2 => add(inputs(1), each(1 + 2)),
+        Workload::W1 => inputs(1),
+        Workload::W2 => add(inputs(1), each(1)),
         Workload::W3 => add(inputs(2), each(n64 + n64)),
         Workload::W4 => add(
-            add(inputs(1), each(msb_cost(n, w4_width()))),
-            add([n64 + 1, 1, 1], each(1)),
+            add(inputs(1), each(msb_cost(len, w4_width()))),
+            [n64 + 1, 1, 1],
         ),
-        Workload::W5 => add(inputs(2), each(3 + 5)),
+        Workload::W5 => add(inputs(2), each(3)),
     }
 }
 
@@ -367,9 +486,9 @@ fn semi_honest_words(w: Workload, n: usize) -> [u64; 3] {
 fn check(w: Workload, x: &[i64], y: &[i64], opened: &[u64]) -> (bool, String) {
     let n = x.len();
     let nf = n as f64;
-    let xf: Vec<f64> = x.iter().map(|v| *v as f64 / 10.0).collect();
-    let yf: Vec<f64> = y.iter().map(|v| *v as f64 / 10.0).collect();
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    // In mg/dL, as f64, computed without the exact integers the parties opened.
+    let f = |v: &i64| *v as f64 / 10.0;
+    let mean = |v: &[i64]| v.iter().map(f).sum::<f64>() / nf;
     let close =
         |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-300) || (a.is_nan() && b.is_nan());
     match w {
@@ -387,21 +506,19 @@ fn check(w: Workload, x: &[i64], y: &[i64], opened: &[u64]) -> (bool, String) {
             let exact_ok = s1 == x.iter().map(|v| *v as i128).sum::<i128>()
                 && s2 == x.iter().map(|v| (*v as i128) * (*v as i128)).sum::<i128>();
             let var = (n as i128 * s2 - s1 * s1) as f64 / (nf * nf) / 100.0;
-            let mx = mean(&xf);
-            let want = xf.iter().map(|v| (v - mx) * (v - mx)).sum::<f64>() / nf;
+            let mx = mean(x);
+            let want = x.iter().map(|v| (f(v) - mx).powi(2)).sum::<f64>() / nf;
             (
                 exact_ok && close(var, want),
                 format!("population variance = {var:.4} (mg/dL)^2"),
             )
         }
         Workload::W3 => {
-            let got = decode_all(opened);
-            let ok = got.len() == n
-                && got
-                    .iter()
-                    .zip(x.iter().zip(y))
-                    .all(|(g, (a, b))| *g == a * b);
-            (ok, format!("{} products", got.len()))
+            let want = products_digest(x.iter().zip(y).map(|(a, b)| encode(a * b)));
+            (
+                opened == want,
+                format!("{n} products, digest {:016x}", opened.first().unwrap_or(&0)),
+            )
         }
         Workload::W4 => {
             let count = decode(opened[0]);
@@ -414,10 +531,14 @@ fn check(w: Workload, x: &[i64], y: &[i64], opened: &[u64]) -> (bool, String) {
             let ni = n as i128;
             let cov = (ni * sxy - sx * sy) as f64;
             let r = cov / (((ni * sxx - sx * sx) as f64) * ((ni * syy - sy * sy) as f64)).sqrt();
-            let (mx, my) = (mean(&xf), mean(&yf));
-            let c: f64 = xf.iter().zip(&yf).map(|(a, b)| (a - mx) * (b - my)).sum();
-            let vx: f64 = xf.iter().map(|a| (a - mx) * (a - mx)).sum();
-            let vy: f64 = yf.iter().map(|b| (b - my) * (b - my)).sum();
+            let (mx, my) = (mean(x), mean(y));
+            let c: f64 = x
+                .iter()
+                .zip(y)
+                .map(|(a, b)| (f(a) - mx) * (f(b) - my))
+                .sum();
+            let vx: f64 = x.iter().map(|a| (f(a) - mx).powi(2)).sum();
+            let vy: f64 = y.iter().map(|b| (f(b) - my).powi(2)).sum();
             let want = c / (vx * vy).sqrt();
             (close(r, want), format!("pearson r = {r:.6}"))
         }
@@ -445,6 +566,61 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn in_parts(w: Workload, n: usize, part: usize, security: Security) -> WorkloadReport {
+        let channels = memory_channels(DEFAULT_TIMEOUT).map(|c| Box::new(c) as Box<dyn Channel>);
+        let (x, y) = dataset(n);
+        run_in_parts(
+            w,
+            ((&x, &y), part),
+            security,
+            &SessionId::random(),
+            channels,
+        )
+    }
+
+    #[test]
+    fn streamed_in_parts_every_workload_is_correct_and_sends_exactly_the_formula() {
+        // Parts of 256 values: several parts, a short last one, and one part exactly full.
+        for (n, part) in [(1000, 256), (512, 256), (3, 2)] {
+            for (w, security) in Workload::ALL
+                .into_iter()
+                .flat_map(|w| Security::ALL.map(|s| (w, s)))
+            {
+                let r = in_parts(w, n, part, security);
+                assert!(
+                    r.correct,
+                    "{w:?} n={n} part={part} {security}: {}",
+                    r.result
+                );
+                assert_eq!(
+                    r.bytes_sent_per_party,
+                    words_in_parts(w, (n, part), security).map(|words| 8 * words),
+                    "{w:?} n={n} part={part} {security}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_opens_what_one_part_opens() {
+        for w in Workload::ALL {
+            let whole = in_parts(w, 600, 600, Security::SemiHonest);
+            let parts = in_parts(w, 600, 128, Security::SemiHonest);
+            assert!(whole.correct && parts.correct, "{w:?}");
+            assert_eq!(whole.result, parts.result, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_product_changes_w3s_digest() {
+        let (x, y) = dataset(50);
+        let mut products: Vec<u64> = x.iter().zip(&y).map(|(a, b)| encode(a * b)).collect();
+        let digest = products_digest(products.iter().copied());
+        assert!(check(Workload::W3, &x, &y, &digest).0);
+        products[49] += 1;
+        assert!(!check(Workload::W3, &x, &y, &products_digest(products)).0);
     }
 
     #[test]

@@ -211,15 +211,17 @@ fn bench_mpc(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     use hdg_mpc::Security;
-    use hdg_mpc::workloads::run_workload;
+    use hdg_mpc::workloads::{dataset, run_workload_on};
     let modes: Vec<Security> = match only {
         Some(m) => vec![m],
         None => vec![Security::SemiHonest, Security::Malicious],
     };
+    let (x, y) = dataset(n);
+    let data = (&x[..], &y[..]);
     let reports: Vec<_> = workloads
         .iter()
         .copied()
-        .flat_map(|w| modes.iter().map(move |m| run_workload(w, n, *m)))
+        .flat_map(|w| modes.iter().map(move |m| run_workload_on(w, data, *m)))
         .collect();
     if json {
         for r in &reports {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hdg_mpc::Security;
-use hdg_mpc::workloads::{PartyRun, Workload, WorkloadReport, report, run_workload};
+use hdg_mpc::workloads::{PartyRun, Workload, WorkloadReport, dataset, report, run_workload_on};
 use hdg_schema::Mode;
 use hdg_storage::{KeySource, SecretKey, Store};
 use serde_json::{Value, json};
@@ -170,15 +170,17 @@ fn mpc_rows(
     } else {
         run_spu(&args.peers, n, args.reps)
     };
+    // The data P0 input, made once here to check the QUIC runs and to run in memory.
+    let (x, y) = dataset(n);
     let mut rows = Vec::new();
     for (w, runs) in Workload::ALL.into_iter().zip(quic) {
         let reports: Vec<WorkloadReport> = runs
             .iter()
-            .map(|r| report(w, n, args.security, &r.parties))
+            .map(|r| report(w, (&x, &y), args.security, &r.parties))
             .collect();
         let peak_rss = std::array::from_fn(|i| runs.iter().filter_map(|r| r.peak_rss[i]).max());
         let memory: Vec<f64> = (0..args.reps)
-            .map(|_| run_workload(w, n, args.security).seconds)
+            .map(|_| run_workload_on(w, (&x, &y), args.security).seconds)
             .collect();
         let correct = reports.iter().all(|r| r.correct);
         rows.push(Row {

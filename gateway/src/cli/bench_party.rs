@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use hdg_mpc::workloads::{Workload, encoded_dataset, run_party};
+use hdg_mpc::workloads::{Data, Workload, dataset, run_party};
 use hdg_mpc::{Channel, Party, PartyId, PrfKind, Security, SessionId, SessionSecret};
 use sha2::{Digest, Sha256};
 
@@ -86,7 +86,7 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
         )
         .with_context(|| format!("QUIC endpoint on {}", checked.config.quic_listen))?
     };
-    let data = (me == PartyId::P0).then(|| encoded_dataset(args.n));
+    let data = (me == PartyId::P0).then(|| dataset(args.n));
     connect(&runtime, &links, checked.quic)?;
     for rep in 0..args.reps {
         for &w in &workloads {
@@ -180,7 +180,7 @@ fn run_one(
     session: &SessionId,
     mut channel: Box<dyn Channel>,
     (w, n, security): (Workload, usize, Security),
-    data: Option<(&[u64], &[u64])>,
+    data: Option<Data>,
 ) -> anyhow::Result<hdg_mpc::workloads::PartyRun> {
     let secret = SessionSecret::random();
     let publics = exchange_publics(channel.as_mut(), me, session, secret.public())

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use hdg_mpc::Security;
-use hdg_mpc::workloads::{Workload, run_workload, run_workload_with};
+use hdg_mpc::workloads::{Workload, dataset, run_workload_on, run_workload_with};
 use hdg_mpc::{Channel, ChannelError, PartyId, SessionId};
 use quinn::crypto::rustls::QuicClientConfig;
 
@@ -34,11 +34,11 @@ fn boxed(channels: [QuicChannel; 3]) -> [Box<dyn Channel>; 3] {
 fn workloads_over_quic_equal_plaintext_and_send_the_in_memory_bytes() {
     let cluster = cluster(LinkConfig::default());
     for w in Workload::ALL {
-        let n = 3_000;
+        let (x, y) = dataset(3_000);
         let session = SessionId::random();
         let channels = cluster.open_session(&session).unwrap();
-        let quic = run_workload_with(w, n, Security::default(), &session, boxed(channels));
-        let memory = run_workload(w, n, Security::default());
+        let quic = run_workload_with(w, (&x, &y), Security::default(), &session, boxed(channels));
+        let memory = run_workload_on(w, (&x, &y), Security::default());
         assert!(quic.correct, "{w:?} over QUIC: {}", quic.result);
         assert_eq!(quic.result, memory.result, "{w:?}");
         assert_eq!(
@@ -467,14 +467,16 @@ fn measure_workloads_over_quic_and_in_memory() {
         config.max_mtu = u16::try_from(mtu).expect("HDG_NET_MTU fits in u16");
     }
     let cluster = cluster(config.clone());
+    let (x, y) = dataset(n);
     println!("n = {n}, max UDP payload {}", config.max_mtu);
     println!("pass workload quic_s memory_s bytes_sent_per_party same_as_memory correct");
     for pass in ["fresh", "warm"] {
         for w in Workload::ALL {
             let session = SessionId::random();
             let channels = cluster.open_session(&session).unwrap();
-            let quic = run_workload_with(w, n, Security::default(), &session, boxed(channels));
-            let memory = run_workload(w, n, Security::default());
+            let quic =
+                run_workload_with(w, (&x, &y), Security::default(), &session, boxed(channels));
+            let memory = run_workload_on(w, (&x, &y), Security::default());
             println!(
                 "{pass} {w:?} {:.3} {:.3} {:?} {} {}",
                 quic.seconds,
