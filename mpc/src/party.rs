@@ -102,6 +102,7 @@ pub struct Party {
     fault: Option<Armed>,
     pending_ands: Vec<AndWord>,
     pending_products: Vec<Record>,
+    part_values: usize,
 }
 
 impl Party {
@@ -143,7 +144,20 @@ impl Party {
             fault: None,
             pending_ands: Vec::new(),
             pending_products: Vec::new(),
+            part_values: crate::stream::PART_VALUES,
         }
+    }
+
+    /// Values per part when this party computes in parts ([`crate::stream`]).
+    pub fn part_values(&self) -> usize {
+        self.part_values
+    }
+
+    /// Sets the values per part ([`crate::stream::PART_VALUES`] unless set; tests set a few
+    /// values to run many parts). All three parties must use the same.
+    pub fn set_part_values(&mut self, values: usize) {
+        assert!(values > 0, "a part holds at least one value");
+        self.part_values = values;
     }
 
     /// This party's index.

@@ -9,6 +9,9 @@
 
 use std::ops::Range;
 
+use crate::verify::verify_pending;
+use crate::{ArithShares, Party, ProtocolError};
+
 /// Values per part: 2^20, where the protocols' working set (about 100 B/value inside a
 /// comparison) stays near 100 MiB and the per-part overhead (a verification under malicious
 /// security, a few rounds) is small against a million values.
@@ -20,6 +23,38 @@ pub fn parts(n: usize, size: usize) -> impl Iterator<Item = Range<usize>> {
     assert!(size > 0, "a part holds at least one value");
     let count = n.div_ceil(size).max(1);
     (0..count).map(move |i| i * size..((i + 1) * size).min(n))
+}
+
+/// Values per part for a computation doing `per_value` units of work (comparisons, say) per
+/// value: the party's part size divided by it, at least one value.
+pub fn part_size(party: &Party, per_value: usize) -> usize {
+    (party.part_values() / per_value.max(1)).max(1)
+}
+
+/// The sum of what `part` computes on each part of 0..n of at most `size` values (a vector of
+/// the same length from every part), verifying what a part recorded for the proofs before the
+/// next part starts. What the last part recorded stays pending: it is verified with whatever
+/// the caller opens next, as if the computation had run in one part. All three parties call it
+/// alike (the same n and size).
+pub fn sum_over_parts<E: From<ProtocolError>>(
+    party: &mut Party,
+    n: usize,
+    size: usize,
+    mut part: impl FnMut(&mut Party, Range<usize>) -> Result<ArithShares, E>,
+) -> Result<ArithShares, E> {
+    let mut total: Option<ArithShares> = None;
+    for range in parts(n, size) {
+        let last = range.end == n;
+        let sum = part(party, range)?;
+        match &mut total {
+            Some(t) => t.add_assign(&sum),
+            None => total = Some(sum),
+        }
+        if !last {
+            verify_pending(party)?;
+        }
+    }
+    Ok(total.expect("at least one part"))
 }
 
 #[cfg(test)]

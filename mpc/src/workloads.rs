@@ -18,6 +18,7 @@
 //! replicated sharing: one ring element per party per product, per input value and per
 //! revealed value.
 
+use std::ops::Range;
 use std::sync::Barrier;
 use std::time::Instant;
 
@@ -37,9 +38,9 @@ use crate::protocols::mul::{dot_many, mul};
 use crate::protocols::reveal::{CHECK_WORDS, reveal};
 use crate::ring::{decode, encode, encode_all};
 pub use crate::stream::PART_VALUES;
-use crate::stream::parts;
+use crate::stream::{parts, sum_over_parts};
 use crate::verify::product_proof::Shape;
-use crate::verify::{verification_cost, verify_pending};
+use crate::verify::verification_cost;
 use crate::{ArithShares, Channel, Party, PartyId, PrfKind, Security, SessionId, SessionSecret};
 
 /// Seed of the workload data (the peers' scripts use the same).
@@ -226,9 +227,10 @@ fn run_in_parts(
                 )
                 .unwrap_or_else(|e| panic!("session setup failed for {me}: {e}"));
                 p.set_security(security);
+                p.set_part_values(part);
                 barrier.wait();
                 let mine = (me == PartyId::P0).then_some(data);
-                measure(&mut p, |p| compute(p, w, (n, part), mine))
+                measure(&mut p, |p| compute(p, w, n, mine))
                     .unwrap_or_else(|e| panic!("workload run failed for {me}: {e}"))
             })
         });
@@ -238,14 +240,15 @@ fn run_in_parts(
 }
 
 /// One party's run of workload `w` on n values over an established session (the parties may
-/// be separate processes). `data` is P0's ([`dataset`]), `None` at the other parties.
+/// be separate processes), in parts of the party's part size ([`Party::part_values`]; the
+/// three must agree). `data` is P0's ([`dataset`]), `None` at the other parties.
 pub fn run_party(
     p: &mut Party,
     w: Workload,
     n: usize,
     data: Option<Data>,
 ) -> Result<PartyRun, crate::ProtocolError> {
-    measure(p, |p| compute(p, w, (n, PART_VALUES), data))
+    measure(p, |p| compute(p, w, n, data))
 }
 
 /// Runs `compute` at this party, timing it and counting what it sent.
@@ -302,57 +305,57 @@ fn report_in_parts(
     }
 }
 
-/// The MPC part of a workload over parts of `part` values; returns the opened (revealed) ring
-/// values (for W3 the digest of the products, [`products_digest`]).
+/// The MPC part of a workload, in parts of the party's part size; returns the opened
+/// (revealed) ring values (for W3 the digest of the products, [`products_digest`]).
 fn compute(
     p: &mut Party,
     w: Workload,
-    (n, part): (usize, usize),
+    n: usize,
     data: Option<Data>,
 ) -> Result<Vec<u64>, crate::ProtocolError> {
-    let mut total: Option<ArithShares> = None;
-    let mut products = blake3::Hasher::new();
-    for range in parts(n, part) {
-        let last = range.end == n;
-        // P0 encodes each part as it inputs it (the data stay in tenths, one copy).
-        let x = data.map(|d| encode_all(&d.0[range.clone()]));
-        let y = || data.map(|d| encode_all(&d.1[range.clone()]));
-        let xs = input(p, PartyId::P0, x.as_deref(), range.len())?;
-        let aggregates = match w {
+    // P0 encodes each part as it inputs it (the data stay in tenths, one copy).
+    let column = |c: usize, range: Range<usize>| data.map(|d| encode_all(&[d.0, d.1][c][range]));
+    if w == Workload::W3 {
+        let mut products = blake3::Hasher::new();
+        for range in parts(n, p.part_values()) {
+            let xs = input(
+                p,
+                PartyId::P0,
+                column(0, range.clone()).as_deref(),
+                range.len(),
+            )?;
+            let ys = input(
+                p,
+                PartyId::P0,
+                column(1, range.clone()).as_deref(),
+                range.len(),
+            )?;
+            let z = mul(p, &xs, &ys)?;
+            hash_words(&mut products, &reveal(p, &z)?);
+        }
+        return Ok(digest_words(&products));
+    }
+    let total = sum_over_parts(p, n, p.part_values(), |p, range| {
+        let len = range.len();
+        let xs = input(p, PartyId::P0, column(0, range.clone()).as_deref(), len)?;
+        Ok::<_, crate::ProtocolError>(match w {
             Workload::W1 => xs.sum(),
             Workload::W2 => {
                 let s2 = dot_many(p, &[(&xs, &xs)])?;
                 ArithShares::concat(&[&xs.sum(), &s2])
             }
-            Workload::W3 => {
-                let ys = input(p, PartyId::P0, y().as_deref(), range.len())?;
-                let z = mul(p, &xs, &ys)?;
-                hash_words(&mut products, &reveal(p, &z)?);
-                continue;
-            }
             Workload::W4 => {
                 let above = greater_than_public(p, &xs, W4_THRESHOLD, w4_width())?;
                 count_ones(p, &above, 1)?
             }
-            Workload::W5 => {
-                let ys = input(p, PartyId::P0, y().as_deref(), range.len())?;
+            Workload::W3 | Workload::W5 => {
+                let ys = input(p, PartyId::P0, column(1, range).as_deref(), len)?;
                 let prods = dot_many(p, &[(&xs, &xs), (&ys, &ys), (&xs, &ys)])?;
                 ArithShares::concat(&[&xs.sum(), &ys.sum(), &prods])
             }
-        };
-        match &mut total {
-            Some(t) => t.add_assign(&aggregates),
-            None => total = Some(aggregates),
-        }
-        if !last {
-            // What this part recorded for the proofs is checked now, not kept to the end.
-            verify_pending(p)?;
-        }
-    }
-    match total {
-        Some(total) => reveal(p, &total),
-        None => Ok(digest_words(&products)),
-    }
+        })
+    })?;
+    reveal(p, &total)
 }
 
 /// The digest W3's parties keep of the products they opened: BLAKE3 over the products as

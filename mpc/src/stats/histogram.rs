@@ -4,14 +4,16 @@ use super::{Aggregates, Statistic, StatsError, ValueBound};
 use crate::protocols::a2b::msb_within;
 use crate::protocols::b2a::count_ones;
 use crate::ring::encode;
+use crate::stream::{part_size, sum_over_parts};
 use crate::{ArithShares, Party};
 
 /// Counts of x in the buckets (-inf, e_1), [e_1, e_2), ..., [e_m, +inf) for strictly increasing
 /// public edges. Reveals every bucket count (and so every cumulative count).
 ///
-/// Computes the m*n comparisons [x < e_j] in one batch (8 rounds, 241 words per 64
-/// comparisons per party), then counts per edge (2 rounds; P0 sends m*n + m elements, the
-/// others m), and differences locally. Refuses unless max|x| + max|e_j| < 2^63.
+/// Computes the m*n comparisons [x < e_j] in batches of at most the party's part size
+/// ([`crate::stream`]; per batch 8 rounds, at most 241 words per 64 comparisons per party),
+/// then counts per edge (per batch 2 rounds; P0 sends m*len + m elements, the others m), adds
+/// up the batches' counts, and differences locally. Refuses unless max|x| + max|e_j| < 2^63.
 pub fn histogram(
     party: &mut Party,
     x: &ArithShares,
@@ -28,20 +30,24 @@ pub fn histogram(
     let n = x.len();
     let m = edges.len();
     let me = party.id();
-    let shifted: Vec<ArithShares> = edges
-        .iter()
-        .map(|e| {
-            let mut d = x.clone();
-            d.add_public(me, encode(*e).wrapping_neg());
-            d
-        })
-        .collect();
-    let all = ArithShares::concat(&shifted.iter().collect::<Vec<_>>());
+    let width = bound.width_against(edges);
     let below = if m == 0 {
         ArithShares::zeros(0)
     } else {
-        let bits = msb_within(party, &all, bound.width_against(edges))?;
-        count_ones(party, &bits, m)?
+        sum_over_parts(party, n, part_size(party, m), |party, range| {
+            let part = x.slice(range);
+            let shifted: Vec<ArithShares> = edges
+                .iter()
+                .map(|e| {
+                    let mut d = part.clone();
+                    d.add_public(me, encode(*e).wrapping_neg());
+                    d
+                })
+                .collect();
+            let all = ArithShares::concat(&shifted.iter().collect::<Vec<_>>());
+            let bits = msb_within(party, &all, width)?;
+            count_ones(party, &bits, m)
+        })?
     };
     // bucket 0 = cum_1, bucket j = cum_{j+1} - cum_j, bucket m = n - cum_m
     let mut counts = ArithShares::zeros(m + 1);

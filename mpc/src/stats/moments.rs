@@ -3,6 +3,7 @@
 
 use super::{Aggregates, Statistic, StatsError, ValueBound};
 use crate::protocols::mul::dot_many;
+use crate::stream::sum_over_parts;
 use crate::{ArithShares, Party};
 
 /// The count of a shared vector, which is public (its length). Reveals n.
@@ -33,8 +34,8 @@ pub fn mean(x: &ArithShares, bound: ValueBound) -> Result<Aggregates, StatsError
 }
 
 /// Variance and standard deviation of x. Reveals S1 and S2 = sum x^2, hence the mean too.
-/// Cost: one dot product (one round, one element per party).
-/// Refuses unless n * max|x|^2 < 2^63.
+/// Cost: one dot product per part of the party's part size (one round, one element per
+/// party). Refuses unless n * max|x|^2 < 2^63.
 pub fn variance(
     party: &mut Party,
     x: &ArithShares,
@@ -42,11 +43,15 @@ pub fn variance(
 ) -> Result<Aggregates, StatsError> {
     let n = x.len() as u64;
     bound.check_products(bound, n, "variance")?;
-    let s2 = dot_many(party, &[(x, x)])?;
+    let shares = sum_over_parts(party, x.len(), party.part_values(), |party, range| {
+        let x = x.slice(range);
+        let s2 = dot_many(party, &[(&x, &x)])?;
+        Ok::<_, crate::ProtocolError>(ArithShares::concat(&[&x.sum(), &s2]))
+    })?;
     Ok(Aggregates {
         statistic: Statistic::Variance,
         n,
-        shares: ArithShares::concat(&[&x.sum(), &s2]),
+        shares,
     })
 }
 
@@ -65,7 +70,7 @@ fn check_pairs(
 }
 
 /// Covariance of paired x and y. Reveals Sx, Sy and Sxy (hence both means).
-/// Cost: one dot product. Refuses unless n * max|x| * max|y| < 2^63 and the sums fit.
+/// Cost: one dot product per part. Refuses unless n * max|x| * max|y| < 2^63 and the sums fit.
 pub fn covariance(
     party: &mut Party,
     x: &ArithShares,
@@ -77,16 +82,20 @@ pub fn covariance(
     bx.check_products(by, n, "covariance")?;
     bx.check_sum(n, "covariance")?;
     by.check_sum(n, "covariance")?;
-    let sxy = dot_many(party, &[(x, y)])?;
+    let shares = sum_over_parts(party, x.len(), party.part_values(), |party, range| {
+        let (x, y) = (x.slice(range.clone()), y.slice(range));
+        let sxy = dot_many(party, &[(&x, &y)])?;
+        Ok::<_, crate::ProtocolError>(ArithShares::concat(&[&x.sum(), &y.sum(), &sxy]))
+    })?;
     Ok(Aggregates {
         statistic: Statistic::Covariance,
         n,
-        shares: ArithShares::concat(&[&x.sum(), &y.sum(), &sxy]),
+        shares,
     })
 }
 
 /// Pearson correlation of paired x and y. Reveals Sx, Sy, Sxx, Syy, Sxy (both means and
-/// variances). Cost: one round, three elements per party.
+/// variances). Cost per part: one round, three elements per party.
 /// Refuses unless n * max(|x|,|y|)^2 < 2^63.
 pub fn pearson(
     party: &mut Party,
@@ -99,10 +108,14 @@ pub fn pearson(
     bx.check_products(bx, n, "pearson")?;
     by.check_products(by, n, "pearson")?;
     bx.check_products(by, n, "pearson")?;
-    let prods = dot_many(party, &[(x, x), (y, y), (x, y)])?;
+    let shares = sum_over_parts(party, x.len(), party.part_values(), |party, range| {
+        let (x, y) = (x.slice(range.clone()), y.slice(range));
+        let prods = dot_many(party, &[(&x, &x), (&y, &y), (&x, &y)])?;
+        Ok::<_, crate::ProtocolError>(ArithShares::concat(&[&x.sum(), &y.sum(), &prods]))
+    })?;
     Ok(Aggregates {
         statistic: Statistic::Pearson,
         n,
-        shares: ArithShares::concat(&[&x.sum(), &y.sum(), &prods]),
+        shares,
     })
 }

@@ -6,14 +6,16 @@
 //! n - count < k in MPC; the resulting secret bit d moves base += d * 2^j. Nothing is opened
 //! along the way, so the result is only the shared value (which can be sealed to a recipient)
 //! and reveals exactly the k-th smallest value. Per step: n comparisons (8 rounds, 241 words per
-//! 64 values per party), a count (2 rounds, P0 n + 1 elements, others 1), one comparison of the
-//! count (8 rounds) and one bit injection (2 rounds); ceil(log2(2B + 1)) steps.
+//! 64 values per party) and a count (2 rounds, P0 n + 1 elements, others 1), per part of the
+//! party's part size ([`crate::stream`]), then one comparison of the count (8 rounds) and one
+//! bit injection (2 rounds); ceil(log2(2B + 1)) steps.
 
 use super::{Aggregates, Statistic, StatsError, ValueBound};
 use crate::protocols::a2b::{Width, msb_within};
 use crate::protocols::b2a::{bits_to_arith, count_ones};
 use crate::protocols::compare::greater_than_shared;
 use crate::ring::encode;
+use crate::stream::sum_over_parts;
 use crate::{ArithShares, Party};
 
 /// The k-th smallest value of x (1-based, nearest rank). Reveals that value only.
@@ -45,8 +47,10 @@ pub fn order_statistic(
         let offset = (1u64 << j) - 1;
         let mut c = base.clone();
         c.add_public(me, offset);
-        let above = greater_than_shared(party, x, &c, values)?; // [x > c]
-        let count_above = count_ones(party, &above, 1)?;
+        let count_above = sum_over_parts(party, x.len(), party.part_values(), |party, range| {
+            let above = greater_than_shared(party, &x.slice(range), &c, values)?; // [x > c]
+            count_ones(party, &above, 1)
+        })?;
         // go up when #{x <= c} = n - count_above < k, i.e. when (n - k) - count_above < 0
         let mut t = count_above.neg();
         t.add_public(me, n - rank);

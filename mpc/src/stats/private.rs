@@ -31,6 +31,7 @@ use crate::protocols::b2a::bits_to_arith;
 use crate::protocols::compare::greater_than_public;
 use crate::protocols::mul::{dot_many, mul};
 use crate::ring::encode;
+use crate::stream::{part_size, sum_over_parts};
 use crate::{ArithShares, Party};
 
 /// Public bounds every value is clipped to before it counts: [lo, hi], lo < hi.
@@ -279,9 +280,52 @@ pub fn private_release<R: CryptoRng + ?Sized>(
     }
     let n = input.x.len() as u64;
     check_noised_range(release, n, party_sigma2)?;
+    if input.y.is_some_and(|y| y.len() != input.x.len()) {
+        return Err(StatsError::InvalidParameter {
+            statistic: "private pearson",
+            reason: "x and y must be paired (equal lengths)",
+        });
+    }
+    // Comparisons per value: a part holds at most the party's part size of them.
+    let per_value = match release {
+        Release::Histogram { edges } => edges.len(),
+        Release::Quantile { .. } => release.grid().len(),
+        _ => 2,
+    };
+    let size = part_size(party, per_value);
+    let mut shares = sum_over_parts(party, input.x.len(), size, |party, range| {
+        let x = input.x.slice(range.clone());
+        let y = input.y.map(|y| y.slice(range));
+        let part = PrivateInput {
+            x: &x,
+            y: y.as_ref(),
+            ..*input
+        };
+        contributions(party, &part, release)
+    })?;
+    add_noise(party, &mut shares, party_sigma2, rng)?;
+    Ok(Aggregates {
+        statistic: Statistic::Private {
+            release: release.clone(),
+            party_sigma2: party_sigma2.to_vec(),
+        },
+        n: 0,
+        shares,
+    })
+}
+
+/// The aggregates of `release` over `input` before noise: a sum over the values (the count,
+/// the clipped and centred sums and products, the histogram's counts), so the parts of a long
+/// input add up to the whole.
+pub(super) fn contributions(
+    party: &mut Party,
+    input: &PrivateInput<'_>,
+    release: &Release,
+) -> Result<ArithShares, StatsError> {
+    let n = input.x.len() as u64;
     let me = party.id();
     let count = ArithShares::public(me, &[n]);
-    let mut shares = match release {
+    let shares = match release {
         Release::Count => count,
         Release::Sum { clip } | Release::Mean { clip } => {
             let d = centred(party, input.x, *clip, input.bounds[0], input.clip_needed[0])?;
@@ -300,12 +344,6 @@ pub fn private_release<R: CryptoRng + ?Sized>(
                     reason: "a paired release needs y",
                 });
             };
-            if ys.len() != input.x.len() {
-                return Err(StatsError::InvalidParameter {
-                    statistic: "private pearson",
-                    reason: "x and y must be paired (equal lengths)",
-                });
-            }
             let dx = centred(party, input.x, *x, input.bounds[0], input.clip_needed[0])?;
             let dy = centred(party, ys, *y, input.bounds[1], input.clip_needed[1])?;
             let p = dot_many(party, &[(&dx, &dx), (&dy, &dy), (&dx, &dy)])?;
@@ -332,15 +370,7 @@ pub fn private_release<R: CryptoRng + ?Sized>(
             histogram::histogram(party, input.x, &release.grid(), input.bounds[0])?.shares
         }
     };
-    add_noise(party, &mut shares, party_sigma2, rng)?;
-    Ok(Aggregates {
-        statistic: Statistic::Private {
-            release: release.clone(),
-            party_sigma2: party_sigma2.to_vec(),
-        },
-        n: 0,
-        shares,
-    })
+    Ok(shares)
 }
 
 /// clip(x) - center, clipping in MPC only when `needed`.

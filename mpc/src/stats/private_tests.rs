@@ -357,3 +357,50 @@ fn a_release_that_could_overflow_is_refused_before_computing() {
         assert!(matches!(o, Err(StatsError::Overflow { .. })), "{o:?}");
     }
 }
+
+#[test]
+fn every_release_adds_up_the_same_aggregates_in_parts() {
+    // Parts of 3 values (and of 1 for the grid's 10 comparisons per value): many parts, a
+    // short last one, each verified under malicious security before the next.
+    let x = cohort(40, 1200, 400, 11);
+    let y = cohort(40, 800, 300, 12);
+    let clip = Clip::new(600, 1800).unwrap();
+    let releases = [
+        Release::Count,
+        Release::Sum { clip },
+        Release::Mean { clip },
+        Release::Variance { clip },
+        Release::Pearson { x: clip, y: clip },
+        Release::Histogram {
+            edges: vec![-100, 900, 1200, 1500],
+        },
+        Release::FilteredMean {
+            threshold: 1100,
+            clip,
+        },
+        Release::Quantile {
+            permille: 500,
+            clip,
+            buckets: 8,
+        },
+    ];
+    for release in &releases {
+        let opened = |part: usize| {
+            run_three(|p| {
+                p.set_security(Security::Malicious);
+                p.set_part_values(part);
+                let (xs, ys) = (share(p, &x), share(p, &y));
+                let input = PrivateInput {
+                    x: &xs,
+                    y: Some(&ys),
+                    bounds: [ValueBound::new(B); 2],
+                    clip_needed: [true, true],
+                };
+                let shares = super::private::contributions(p, &input, release).unwrap();
+                crate::protocols::reveal::reveal(p, &shares).unwrap()
+            })[0]
+                .clone()
+        };
+        assert_eq!(opened(3), opened(1 << 20), "{release:?}");
+    }
+}

@@ -47,6 +47,35 @@ fn close(a: Option<f64>, b: Option<f64>) -> bool {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(16))]
 
+    /// Parts of 3 values: many parts, each verified under malicious security before the next;
+    /// the statistics equal those of one part.
+    #[test]
+    fn statistics_in_parts_equal_one_part(v in bounded(40), w0 in bounded(40)) {
+        let n = v.len();
+        let w: Vec<i64> = (0..n).map(|i| w0.get(i).copied().unwrap_or(7)).collect();
+        let run = |part: usize| {
+            run_three(|p| {
+                p.set_security(crate::Security::Malicious);
+                p.set_part_values(part);
+                let (x, y) = (share(p, &v), share(p, &w));
+                let mut out = vec![
+                    variance(p, &x, bound()).unwrap().reveal(p).unwrap(),
+                    covariance(p, &x, &y, bound(), bound()).unwrap().reveal(p).unwrap(),
+                    pearson(p, &x, &y, bound(), bound()).unwrap().reveal(p).unwrap(),
+                    histogram(p, &x, &[-B / 2, 0, 17, B / 2], bound()).unwrap().reveal(p).unwrap(),
+                    filtered_mean(p, &x, 10, 1, bound()).unwrap().reveal(p).unwrap(),
+                ];
+                if n > 0 {
+                    out.push(median(p, &x, bound()).unwrap().reveal(p).unwrap());
+                }
+                out
+            })
+        };
+        let (parts, whole) = (run(3), run(1 << 20));
+        prop_assert_eq!(&parts[0], &whole[0]);
+        prop_assert_eq!(&parts[0], &parts[2]);
+    }
+
     #[test]
     fn moments_equal_plaintext(v in bounded(40), w0 in bounded(40)) {
         let n = v.len();
