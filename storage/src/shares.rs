@@ -194,20 +194,34 @@ impl Store {
         Ok(receipt)
     }
 
-    /// This party's share rows of `indicator` whose day is in `range`, in handle order: the
-    /// deterministic row order every party uses, so the three select aligned vectors.
+    /// This party's share rows of `indicator` whose day is in `range`, in handle order.
     pub fn scan_shares(
         &self,
         indicator: &str,
         range: TimeRange,
     ) -> Result<Vec<ShareRow>, StoreError> {
+        let mut rows = Vec::new();
+        self.visit_shares(indicator, range, |r| rows.push(r))?;
+        rows.sort_by_key(|r| r.handle);
+        Ok(rows)
+    }
+
+    /// Calls `visit` with each of this party's share rows of `indicator` whose day is in
+    /// `range`, one at a time as the store is read (nothing is collected), in key order: by
+    /// day, then handle. Every party holds the same days and handles, so this order is the same
+    /// at the three and they select aligned vectors without sorting.
+    pub fn visit_shares(
+        &self,
+        indicator: &str,
+        range: TimeRange,
+        mut visit: impl FnMut(ShareRow),
+    ) -> Result<(), StoreError> {
         let prefix = layout::indicator_prefix(indicator);
         let mut start = prefix.clone();
         if let Some(f) = range.from {
             start.extend_from_slice(&layout::time_key(f));
         }
         let key = self.share_sealing_key();
-        let mut rows = Vec::new();
         let it = self.db.iterator_cf(
             self.cf(layout::SHARES),
             IteratorMode::From(&start, Direction::Forward),
@@ -227,7 +241,7 @@ impl Store {
                 StoredShare::from_bytes(&v).ok_or_else(|| corrupt(&what(), "does not decode"))?;
             let opened = share_value::open(&key, &k, &stored.sealed)
                 .ok_or_else(|| corrupt(&what(), "does not open under the share key"))?;
-            rows.push(ShareRow {
+            visit(ShareRow {
                 handle,
                 indicator,
                 day,
@@ -236,8 +250,7 @@ impl Store {
                 pair: *opened.pair,
             });
         }
-        rows.sort_by_key(|r| r.handle);
-        Ok(rows)
+        Ok(())
     }
 
     /// The leaf index of the erasure of `patient`'s share rows here, if they were erased.

@@ -394,3 +394,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn visiting_rows_gives_them_by_day_then_handle_one_at_a_time() {
+    let (_dir, mut store) = fresh();
+    let all = rows();
+    store.commit_shares(&all, PEER, t(5)).unwrap();
+    let range = TimeRange {
+        from: Some(Timestamp(-DAY)),
+        to: Some(Timestamp(2 * DAY)),
+    };
+    let mut expected: Vec<ShareRow> = all
+        .iter()
+        .filter(|r| r.indicator == "4548-4" && (-DAY..2 * DAY).contains(&r.day.0))
+        .cloned()
+        .collect();
+    expected.sort_by_key(|r| (r.day, r.handle));
+    let mut visited = Vec::new();
+    store
+        .visit_shares("4548-4", range, |r| visited.push(r))
+        .unwrap();
+    assert_eq!(visited, expected);
+    // The same rows as the scan, which orders them by handle alone.
+    assert_eq!(
+        sorted_by_handle(visited),
+        store.scan_shares("4548-4", range).unwrap()
+    );
+}

@@ -117,7 +117,7 @@ pub struct PartyAnswer {
     pub sealed: SealedAggregates,
     /// Rows the statistic ran on (pairs, for a paired statistic).
     pub rows: u64,
-    /// SHA-256 of the selected record handles (see [`select::row_digest`]); the same at every
+    /// SHA-256 of the selected record handles (see [`select::RowDigest`]); the same at every
     /// party.
     #[serde(with = "hex32")]
     pub digest: [u8; 32],
