@@ -155,7 +155,8 @@ pub fn dataset(n: usize) -> (Vec<i64>, Vec<i64>) {
 /// What one party's run of a workload gives: the opened values, its wall time and counters.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PartyRun {
-    /// The revealed ring values (the same at every party).
+    /// The revealed ring values (the same at every party); for W3 the digest of the revealed
+    /// products ([`products_digest`]).
     pub opened: Vec<u64>,
     /// Wall time of input + compute + reveal at this party, seconds.
     pub seconds: f64,

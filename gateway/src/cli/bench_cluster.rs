@@ -341,7 +341,7 @@ fn quic_runs(
         children.push(KillOnDrop(child));
     }
     // Read the three outputs concurrently: a party blocked on a full pipe would stall the
-    // other two (W3 prints its 10^6 opened values).
+    // other two.
     let readers: Vec<_> = children
         .iter_mut()
         .map(|c| {

@@ -195,8 +195,7 @@ impl PeerLinks {
         })
     }
 
-    /// The address the endpoint listens on (tests bind port 0).
-    #[cfg(test)]
+    /// The address the endpoint listens on (tests and benches bind port 0).
     pub fn local_addr(&self) -> Result<SocketAddr, LinkError> {
         Ok(self.endpoint.local_addr()?)
     }

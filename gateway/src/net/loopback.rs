@@ -1,5 +1,5 @@
-//! Three parties on 127.0.0.1 for tests: each with its own QUIC endpoint, connected pairwise,
-//! on one runtime.
+//! Three parties on 127.0.0.1 for tests and benches: each with its own QUIC endpoint, connected
+//! pairwise, on one runtime.
 
 use std::net::{Ipv4Addr, SocketAddr};
 

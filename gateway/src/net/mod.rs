@@ -14,7 +14,6 @@ pub mod ca;
 pub mod frame;
 pub mod identity;
 pub mod links;
-#[cfg(test)]
 pub mod loopback;
 pub mod pinning;
 pub mod quic_channel;
