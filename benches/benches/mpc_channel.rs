@@ -14,6 +14,10 @@ use hdg_gateway::net::loopback::LoopbackCluster;
 use hdg_mpc::memory::{DEFAULT_TIMEOUT, memory_channels};
 use hdg_mpc::{Channel, PartyId, SessionId};
 
+/// The allocator of the `hdg` binary (gateway/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Message sizes in 8-byte words: 1 MiB, 4 MiB, 32 MiB.
 const WORDS: [usize; 3] = [1 << 17, 1 << 19, 1 << 22];
 

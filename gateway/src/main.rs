@@ -7,6 +7,13 @@ use clap::{Parser, Subcommand};
 
 use hdg_gateway::cli;
 
+/// mimalloc keeps freed pages for reuse. With the system allocator every multi-MiB buffer (an
+/// MPC message, a frame, a part's shares) went back to the OS when freed and came back as
+/// fresh pages the kernel had to fault in and zero: about 30% of the CPU time of a QUIC
+/// message under `perf`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Healthcare Data Gateway: health records under an indicator-centric schema, anchored in a
 /// verifiable ledger, with statistics computed by three-party secure computation.
 #[derive(Parser)]
