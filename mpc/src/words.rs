@@ -22,8 +22,14 @@ pub fn to_32_bytes(w: &[u64]) -> Option<[u8; 32]> {
 
 /// Feeds `values` to `hasher`, their count first, block by block (no copy of the whole vector).
 pub fn hash_words(hasher: &mut blake3::Hasher, values: &[u64]) {
-    const BLOCK: usize = 4096;
     hasher.update(&(values.len() as u64).to_le_bytes());
+    feed_words(hasher, values);
+}
+
+/// Feeds `values` to `hasher` as little-endian bytes, block by block, without their count (for
+/// a stream whose parts must hash as the whole would).
+pub fn feed_words(hasher: &mut blake3::Hasher, values: &[u64]) {
+    const BLOCK: usize = 4096;
     let mut bytes = Vec::with_capacity(8 * BLOCK.min(values.len()));
     for block in values.chunks(BLOCK) {
         bytes.clear();

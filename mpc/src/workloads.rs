@@ -41,6 +41,7 @@ pub use crate::stream::PART_VALUES;
 use crate::stream::{parts, sum_over_parts};
 use crate::verify::product_proof::Shape;
 use crate::verify::verification_cost;
+use crate::words::{feed_words, from_32_bytes};
 use crate::{ArithShares, Channel, Party, PartyId, PrfKind, Security, SessionId, SessionSecret};
 
 /// Seed of the workload data (the peers' scripts use the same).
@@ -332,9 +333,9 @@ fn compute(
                 range.len(),
             )?;
             let z = mul(p, &xs, &ys)?;
-            hash_words(&mut products, &reveal(p, &z)?);
+            feed_words(&mut products, &reveal(p, &z)?);
         }
-        return Ok(digest_words(&products));
+        return Ok(from_32_bytes(products.finalize().as_bytes()).to_vec());
     }
     let total = sum_over_parts(p, n, p.part_values(), |p, range| {
         let len = range.len();
@@ -349,7 +350,8 @@ fn compute(
                 let above = greater_than_public(p, &xs, W4_THRESHOLD, w4_width())?;
                 count_ones(p, &above, 1)?
             }
-            Workload::W3 | Workload::W5 => {
+            Workload::W3 => unreachable!("W3 opens each part, above"),
+            Workload::W5 => {
                 let ys = input(p, PartyId::P0, column(1, range).as_deref(), len)?;
                 let prods = dot_many(p, &[(&xs, &xs), (&ys, &ys), (&xs, &ys)])?;
                 ArithShares::concat(&[&xs.sum(), &ys.sum(), &prods])
@@ -367,26 +369,12 @@ pub fn products_digest(products: impl IntoIterator<Item = u64>) -> Vec<u64> {
     for v in products {
         buf.push(v);
         if buf.len() == buf.capacity() {
-            hash_words(&mut h, &buf);
+            feed_words(&mut h, &buf);
             buf.clear();
         }
     }
-    hash_words(&mut h, &buf);
-    digest_words(&h)
-}
-
-fn hash_words(h: &mut blake3::Hasher, words: &[u64]) {
-    for w in words {
-        h.update(&w.to_le_bytes());
-    }
-}
-
-fn digest_words(h: &blake3::Hasher) -> Vec<u64> {
-    h.finalize()
-        .as_bytes()
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect()
+    feed_words(&mut h, &buf);
+    from_32_bytes(h.finalize().as_bytes()).to_vec()
 }
 
 /// Words each party sends in workload `w` on n values under `security`, from the protocols'
