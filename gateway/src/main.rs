@@ -10,7 +10,8 @@ use hdg_gateway::cli;
 /// mimalloc keeps freed pages for reuse. With the system allocator every multi-MiB buffer (an
 /// MPC message, a frame, a part's shares) went back to the OS when freed and came back as
 /// fresh pages the kernel had to fault in and zero: about 30% of the CPU time of a QUIC
-/// message under `perf`.
+/// message under `perf`. Built with `no_thp`: asking for transparent huge pages made the
+/// kernel compact memory on allocation, and single runs stalled for up to a second.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
