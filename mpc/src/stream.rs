@@ -7,6 +7,7 @@
 //! verified at the part's end ([`crate::verify::verify_pending`]), so the records a proof needs
 //! are bounded by the part too.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::verify::verify_pending;
@@ -23,6 +24,16 @@ pub fn parts(n: usize, size: usize) -> impl Iterator<Item = Range<usize>> {
     assert!(size > 0, "a part holds at least one value");
     let count = n.div_ceil(size).max(1);
     (0..count).map(move |i| i * size..((i + 1) * size).min(n))
+}
+
+/// The shares of `x` in `range`: `x` itself when the range covers it (one part: no copy), else
+/// a copy of the part.
+pub fn part_of(x: &ArithShares, range: Range<usize>) -> Cow<'_, ArithShares> {
+    if range == (0..x.len()) {
+        Cow::Borrowed(x)
+    } else {
+        Cow::Owned(x.slice(range))
+    }
 }
 
 /// Values per part for a computation doing `per_value` units of work (comparisons, say) per
@@ -65,6 +76,15 @@ mod tests {
     #[test]
     fn no_values_is_one_empty_part() {
         assert_eq!(parts(0, 4).collect::<Vec<_>>(), vec![0..0]);
+    }
+
+    #[test]
+    fn a_part_covering_everything_is_borrowed_and_another_is_copied() {
+        let x = ArithShares::new(vec![1, 2, 3], vec![4, 5, 6]);
+        assert!(matches!(part_of(&x, 0..3), Cow::Borrowed(_)));
+        let p = part_of(&x, 1..3);
+        assert!(matches!(p, Cow::Owned(_)));
+        assert_eq!(*p, ArithShares::new(vec![2, 3], vec![5, 6]));
     }
 
     #[test]

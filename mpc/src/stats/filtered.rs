@@ -9,7 +9,7 @@ use crate::protocols::b2a::bits_to_arith;
 use crate::protocols::compare::{greater_than_public, less_than_public};
 use crate::protocols::mul::dot_many;
 use crate::protocols::reveal::reveal_bits;
-use crate::stream::sum_over_parts;
+use crate::stream::{part_of, sum_over_parts};
 use crate::{ArithShares, Party};
 
 /// Count and mean of the values x > `threshold`, released only if at least `min_cohort` values
@@ -39,7 +39,7 @@ pub fn filtered_mean(
     }
     let width = bound.width_against(&[threshold]);
     let sums = sum_over_parts(party, x.len(), party.part_values(), |party, range| {
-        let part = x.slice(range);
+        let part = part_of(x, range);
         let keep = greater_than_public(party, &part, threshold, width)?;
         let b = bits_to_arith(party, &keep)?;
         let total = dot_many(party, &[(&b, &part)])?;

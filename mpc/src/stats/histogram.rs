@@ -4,7 +4,7 @@ use super::{Aggregates, Statistic, StatsError, ValueBound};
 use crate::protocols::a2b::msb_within;
 use crate::protocols::b2a::count_ones;
 use crate::ring::encode;
-use crate::stream::{part_size, sum_over_parts};
+use crate::stream::{part_of, part_size, sum_over_parts};
 use crate::{ArithShares, Party};
 
 /// Counts of x in the buckets (-inf, e_1), [e_1, e_2), ..., [e_m, +inf) for strictly increasing
@@ -35,11 +35,11 @@ pub fn histogram(
         ArithShares::zeros(0)
     } else {
         sum_over_parts(party, n, part_size(party, m), |party, range| {
-            let part = x.slice(range);
+            let part = part_of(x, range);
             let shifted: Vec<ArithShares> = edges
                 .iter()
                 .map(|e| {
-                    let mut d = part.clone();
+                    let mut d = part.as_ref().clone();
                     d.add_public(me, encode(*e).wrapping_neg());
                     d
                 })

@@ -3,7 +3,7 @@
 
 use super::{Aggregates, Statistic, StatsError, ValueBound};
 use crate::protocols::mul::dot_many;
-use crate::stream::sum_over_parts;
+use crate::stream::{part_of, sum_over_parts};
 use crate::{ArithShares, Party};
 
 /// The count of a shared vector, which is public (its length). Reveals n.
@@ -44,8 +44,8 @@ pub fn variance(
     let n = x.len() as u64;
     bound.check_products(bound, n, "variance")?;
     let shares = sum_over_parts(party, x.len(), party.part_values(), |party, range| {
-        let x = x.slice(range);
-        let s2 = dot_many(party, &[(&x, &x)])?;
+        let x = &*part_of(x, range);
+        let s2 = dot_many(party, &[(x, x)])?;
         Ok::<_, crate::ProtocolError>(ArithShares::concat(&[&x.sum(), &s2]))
     })?;
     Ok(Aggregates {
@@ -83,8 +83,8 @@ pub fn covariance(
     bx.check_sum(n, "covariance")?;
     by.check_sum(n, "covariance")?;
     let shares = sum_over_parts(party, x.len(), party.part_values(), |party, range| {
-        let (x, y) = (x.slice(range.clone()), y.slice(range));
-        let sxy = dot_many(party, &[(&x, &y)])?;
+        let (x, y) = (&*part_of(x, range.clone()), &*part_of(y, range));
+        let sxy = dot_many(party, &[(x, y)])?;
         Ok::<_, crate::ProtocolError>(ArithShares::concat(&[&x.sum(), &y.sum(), &sxy]))
     })?;
     Ok(Aggregates {
@@ -109,8 +109,8 @@ pub fn pearson(
     by.check_products(by, n, "pearson")?;
     bx.check_products(by, n, "pearson")?;
     let shares = sum_over_parts(party, x.len(), party.part_values(), |party, range| {
-        let (x, y) = (x.slice(range.clone()), y.slice(range));
-        let prods = dot_many(party, &[(&x, &x), (&y, &y), (&x, &y)])?;
+        let (x, y) = (&*part_of(x, range.clone()), &*part_of(y, range));
+        let prods = dot_many(party, &[(x, x), (y, y), (x, y)])?;
         Ok::<_, crate::ProtocolError>(ArithShares::concat(&[&x.sum(), &y.sum(), &prods]))
     })?;
     Ok(Aggregates {

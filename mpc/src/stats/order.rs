@@ -15,7 +15,7 @@ use crate::protocols::a2b::{Width, msb_within};
 use crate::protocols::b2a::{bits_to_arith, count_ones};
 use crate::protocols::compare::greater_than_shared;
 use crate::ring::encode;
-use crate::stream::sum_over_parts;
+use crate::stream::{part_of, sum_over_parts};
 use crate::{ArithShares, Party};
 
 /// The k-th smallest value of x (1-based, nearest rank). Reveals that value only.
@@ -48,7 +48,7 @@ pub fn order_statistic(
         let mut c = base.clone();
         c.add_public(me, offset);
         let count_above = sum_over_parts(party, x.len(), party.part_values(), |party, range| {
-            let above = greater_than_shared(party, &x.slice(range), &c, values)?; // [x > c]
+            let above = greater_than_shared(party, &part_of(x, range), &c, values)?; // [x > c]
             count_ones(party, &above, 1)
         })?;
         // go up when #{x <= c} = n - count_above < k, i.e. when (n - k) - count_above < 0

@@ -31,7 +31,7 @@ use crate::protocols::b2a::bits_to_arith;
 use crate::protocols::compare::greater_than_public;
 use crate::protocols::mul::{dot_many, mul};
 use crate::ring::encode;
-use crate::stream::{part_size, sum_over_parts};
+use crate::stream::{part_of, part_size, sum_over_parts};
 use crate::{ArithShares, Party};
 
 /// Public bounds every value is clipped to before it counts: [lo, hi], lo < hi.
@@ -294,11 +294,11 @@ pub fn private_release<R: CryptoRng + ?Sized>(
     };
     let size = part_size(party, per_value);
     let mut shares = sum_over_parts(party, input.x.len(), size, |party, range| {
-        let x = input.x.slice(range.clone());
-        let y = input.y.map(|y| y.slice(range));
+        let x = part_of(input.x, range.clone());
+        let y = input.y.map(|y| part_of(y, range));
         let part = PrivateInput {
             x: &x,
-            y: y.as_ref(),
+            y: y.as_deref(),
             ..*input
         };
         contributions(party, &part, release)
