@@ -312,21 +312,7 @@ fn a_private_pearson_recovers_a_strong_correlation() {
         y: Clip::new(300, 1100).unwrap(),
     };
     let runs = released(&x, Some(&y), &release, 4.0, 10);
-    let exact = {
-        let n = x.len() as f64;
-        let (mx, my) = (
-            x.iter().sum::<i64>() as f64 / n,
-            y.iter().sum::<i64>() as f64 / n,
-        );
-        let cov: f64 = x
-            .iter()
-            .zip(&y)
-            .map(|(a, b)| (*a as f64 - mx) * (*b as f64 - my))
-            .sum();
-        let vx: f64 = x.iter().map(|a| (*a as f64 - mx).powi(2)).sum();
-        let vy: f64 = y.iter().map(|b| (*b as f64 - my).powi(2)).sum();
-        cov / (vx * vy).sqrt()
-    };
+    let exact = correlation(&x, &y);
     // Six noised sums at epsilon 4: r within a few hundredths per release.
     let rs: Vec<f64> = runs.iter().map(|e| value(e, "r")).collect();
     for r in &rs {
@@ -334,6 +320,124 @@ fn a_private_pearson_recovers_a_strong_correlation() {
     }
     let (m, _) = mean_sd(&rs);
     assert!((m - exact).abs() < 0.05, "{m} vs {exact}");
+}
+
+/// The exact correlation of paired values, and the population variance of `x` (the plaintext
+/// references).
+fn correlation(x: &[i64], y: &[i64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (
+        x.iter().sum::<i64>() as f64 / n,
+        y.iter().sum::<i64>() as f64 / n,
+    );
+    let cov: f64 = x
+        .iter()
+        .zip(y)
+        .map(|(a, b)| (*a as f64 - mx) * (*b as f64 - my))
+        .sum();
+    let vx: f64 = x.iter().map(|a| (*a as f64 - mx).powi(2)).sum();
+    let vy: f64 = y.iter().map(|b| (*b as f64 - my).powi(2)).sum();
+    cov / (vx * vy).sqrt()
+}
+
+fn population_variance(x: &[i64]) -> f64 {
+    let n = x.len() as f64;
+    let m = x.iter().sum::<i64>() as f64 / n;
+    x.iter().map(|v| (*v as f64 - m).powi(2)).sum::<f64>() / n
+}
+
+/// The 95% intervals of the ratios are calibrated too. A variance and a correlation are
+/// nonlinear in noisy sums (and a correlation is bounded by 1), so their noise is not normal
+/// around the estimate; the interval simulates the known noise through the same formula. Over
+/// 200 releases at epsilon 1 (1,000 patients, clipped at about 4 and 3 sd, where a release's r
+/// is only known to about +-0.35), each interval covers the exact value in about 95% of them.
+/// 175 of 200 is five binomial standard deviations below 190.
+#[test]
+fn intervals_of_a_variance_and_a_correlation_cover_the_truth_95_percent_of_the_time() {
+    let x = cohort(1000, 1250, 150, 8);
+    let noise = cohort(1000, 0, 100, 9);
+    let y: Vec<i64> = x.iter().zip(&noise).map(|(a, e)| a / 2 + e).collect();
+    let (cx, cy) = (Clip::new(800, 2000).unwrap(), Clip::new(300, 1100).unwrap());
+    // The exact statistics are of the clipped values.
+    let clipped = |v: &[i64], c: Clip| v.iter().map(|v| (*v).clamp(c.lo, c.hi)).collect::<Vec<_>>();
+    let (xc, yc) = (clipped(&x, cx), clipped(&y, cy));
+    let runs = 200;
+    let cases = [
+        (
+            "variance",
+            released(&x, None, &Release::Variance { clip: cx }, 1.0, runs),
+            population_variance(&xc),
+        ),
+        (
+            "r",
+            released(&x, Some(&y), &Release::Pearson { x: cx, y: cy }, 1.0, runs),
+            correlation(&xc, &yc),
+        ),
+    ];
+    for (name, releases, exact) in cases {
+        let covered = releases
+            .iter()
+            .filter(|e| {
+                let est = e.iter().find(|x| x.name == name).unwrap();
+                est.low <= exact && exact <= est.high
+            })
+            .count();
+        println!("{name}: the interval covered the exact value in {covered} of {runs}");
+        assert!(
+            (175..=200).contains(&covered),
+            "{name}: covered {covered} of {runs}"
+        );
+    }
+}
+
+/// The standard normal density.
+fn normal_density(z: f64) -> f64 {
+    (-z * z / 2.0).exp() / std::f64::consts::TAU.sqrt()
+}
+
+/// The standard normal's mass above `k` (Simpson's rule out to k + 12).
+fn normal_tail(k: f64) -> f64 {
+    let steps = 12_000;
+    let h = 12.0 / f64::from(steps);
+    let inner: f64 = (1..steps)
+        .map(|i| normal_density(k + f64::from(i) * h) * if i % 2 == 1 { 4.0 } else { 2.0 })
+        .sum();
+    (normal_density(k) + normal_density(k + 12.0) + inner) * h / 3.0
+}
+
+/// The smallest root-mean-square relative error of a variance released by a trusted curator
+/// with an oracle: normal data clipped at k sd around the true mean (the best k from 1.5 to 6),
+/// the whole budget `epsilon` (at delta 1e-6) on the sum of squares, one Gaussian draw nobody
+/// knows, the count known exactly. Its parts: the bias of clipping (the winsorised second
+/// moment E min(z^2, k^2) = 1 - 2 (k phi(k) + Q(k)) + 2 k^2 Q(k) against 1) and the noise of a
+/// sum of centred squares, whose sensitivity is (k sd)^2 / 2.
+fn ideal_variance_error(epsilon: f64, n: f64) -> f64 {
+    let rho = rho_from_epsilon(epsilon, 1e-6);
+    (30..=120)
+        .map(|i| {
+            let k = f64::from(i) / 20.0;
+            let tail = normal_tail(k);
+            let second = 1.0 - 2.0 * (k * normal_density(k) + tail) + 2.0 * k * k * tail;
+            let bias = 1.0 - second;
+            let noise = k * k / 2.0 / (n * (2.0 * rho).sqrt());
+            bias.hypot(noise)
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Issue 13 asked for a variance within 1% at epsilon 1 for 2,000 patients. Even a trusted
+/// curator with an oracle misses that (ARCHITECTURE.md, "How exact a variance can be"), so the
+/// figures of `accuracy_of_mean_and_variance_on_two_thousand_patients` are measured against
+/// this floor, not against 1%.
+#[test]
+fn an_ideal_curator_misses_one_percent_at_epsilon_one() {
+    // The integrator: Q(1.96) = 0.0249979.
+    assert!((normal_tail(1.96) - 0.0249979).abs() < 1e-6);
+    let at = |epsilon| ideal_variance_error(epsilon, 2000.0);
+    assert!((0.012..0.014).contains(&at(1.0)), "{}", at(1.0));
+    assert!(at(2.0) < 0.01, "{}", at(2.0));
+    // Four times the patients, a quarter of the noise: 1% at epsilon 1 from about 8,000 on.
+    assert!(ideal_variance_error(1.0, 8000.0) < 0.01);
 }
 
 /// Sums of squares of a clip near the largest width, or the noise's tails, could leave the
