@@ -156,7 +156,10 @@ fn a_coordinator_that_forges_swaps_replays_or_relabels_answers_is_caught() {
     let (honest, (ok, out, err)) = tampered(&dir, |_| {});
     assert!(ok, "{out}{err}");
     let result: Value = serde_json::from_str(out.trim()).unwrap();
-    assert!(result["result"]["Mean"].is_object(), "{result}");
+    assert!(
+        result["fixed_point"]["result"]["Mean"].is_object(),
+        "{result}"
+    );
     let shown = out.clone();
 
     let refused = |(ok, out, err): (bool, String, String), check: &str| {

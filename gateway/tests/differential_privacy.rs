@@ -66,7 +66,9 @@ fn sum_until(dir: &std::path::Path, i: usize, to: &str) -> Result<f64, (u64, Str
         json["rows"], 0,
         "a private answer carries no row count: {json}"
     );
-    let estimates = json["result"]["Private"]["estimates"].as_array().unwrap();
+    let estimates = json["fixed_point"]["result"]["Private"]["estimates"]
+        .as_array()
+        .unwrap();
     let sum = estimates.iter().find(|e| e["name"] == "sum").unwrap();
     assert!(sum["low"].as_f64() < sum["value"].as_f64(), "{sum}");
     Ok(sum["value"].as_f64().unwrap())

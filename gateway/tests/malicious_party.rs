@@ -139,11 +139,14 @@ fn an_altered_and_message_aborts_every_comparison_and_is_logged_by_the_honest_no
     // glucose is kept in tenths of mg/dL
     let tenths: i64 = values.iter().map(|v| (v * 10.0).round() as i64).sum();
     assert_eq!(
-        answer["result"]["Mean"]["n"],
+        answer["fixed_point"]["result"]["Mean"]["n"],
         values.len() as u64,
         "{answer}"
     );
-    assert_eq!(answer["result"]["Mean"]["sum"], tenths, "{answer}");
+    assert_eq!(
+        answer["fixed_point"]["result"]["Mean"]["sum"], tenths,
+        "{answer}"
+    );
     honest_ledgers_log(nodes, dir, cheat, statistics.len(), "verification");
 }
 
@@ -167,7 +170,10 @@ fn an_altered_product_aborts_every_statistic_with_a_product() {
     // The mean multiplies nothing: answered, and right.
     let answer = ask(dir, 1, &["--stat", "mean"]).expect("the mean is answered");
     let tenths: i64 = values.iter().map(|v| (v * 10.0).round() as i64).sum();
-    assert_eq!(answer["result"]["Mean"]["sum"], tenths, "{answer}");
+    assert_eq!(
+        answer["fixed_point"]["result"]["Mean"]["sum"], tenths,
+        "{answer}"
+    );
     honest_ledgers_log(nodes, dir, cheat, statistics.len(), "verification");
 }
 

@@ -195,12 +195,54 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
     let logged = got["query_ledger_index"].as_array().unwrap();
     assert_eq!(logged.len(), 3);
     assert!(logged.iter().all(|l| l.as_u64().is_some()), "{got}");
-    assert_eq!(got["result"]["Mean"]["n"], hr.len() as u64, "{got}");
     assert_eq!(
-        got["result"]["Mean"]["sum"],
+        got["fixed_point"]["result"]["Mean"]["n"],
+        hr.len() as u64,
+        "{got}"
+    );
+    assert_eq!(
+        got["fixed_point"]["result"]["Mean"]["sum"],
         hr.iter().sum::<i64>(),
         "{got}"
     );
+    // The figures are in the indicator's unit: the fixed-point mean over the scale.
+    let ind = Catalog::builtin().get("8867-4").unwrap();
+    let scale = 10f64.powi(ind.precision as i32);
+    assert_eq!(got["unit"], ind.unit.as_str(), "{got}");
+    let figure = |got: &Value, name: &str| {
+        got["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no figure {name}: {got}"))
+    };
+    let mean = figure(&got, "mean");
+    assert_eq!(mean["unit"], ind.unit.as_str(), "{got}");
+    let expected = hr.iter().sum::<i64>() as f64 / hr.len() as f64 / scale;
+    assert!(
+        (mean["value"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{got}"
+    );
+    assert_eq!(figure(&got, "count")["value"], hr.len() as f64, "{got}");
+    // The same answer as CSV: a header and one line per figure, in the unit.
+    let (ok, csv) = hdg_query(
+        dir,
+        0,
+        &dir.join("identities").join(researcher),
+        &["--stat", "mean", "--indicator", "8867-4", "--format", "csv"],
+    );
+    assert!(ok, "{csv}");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("figure,value,unit,low,high,noise_sd"),
+        "{csv}"
+    );
+    let mean_line = lines.find(|l| l.starts_with("mean,")).unwrap();
+    let value: f64 = mean_line.split(',').nth(1).unwrap().parse().unwrap();
+    assert!((value - expected).abs() < 1e-9, "{csv}");
 
     // Variance of systolic blood pressure, coordinated by node 2.
     let sbp = &plain["8480-6"];
@@ -211,7 +253,7 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
         &["--stat", "variance", "--indicator", "8480-6"],
     );
     assert!(ok, "{got}");
-    let v = &got["result"]["Variance"];
+    let v = &got["fixed_point"]["result"]["Variance"];
     assert_eq!(v["n"], sbp.len() as u64, "{got}");
     assert_eq!(v["sum"], sbp.iter().sum::<i64>(), "{got}");
     assert_eq!(
@@ -242,7 +284,7 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
         ],
     );
     assert!(ok, "{got}");
-    let f = &got["result"]["FilteredMean"];
+    let f = &got["fixed_point"]["result"]["FilteredMean"];
     assert_eq!(f["threshold"], threshold, "{got}");
     assert_eq!(f["count"], above.len() as u64, "{got}");
     assert_eq!(f["sum"], above.iter().sum::<i64>(), "{got}");
@@ -272,7 +314,7 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
     );
     assert!(ok, "{got}");
     assert_eq!(
-        got["result"]["Histogram"]["counts"],
+        got["fixed_point"]["result"]["Histogram"]["counts"],
         serde_json::json!(expected),
         "{got}"
     );
@@ -286,7 +328,7 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
     );
     assert!(ok, "{got}");
     assert_eq!(
-        got["result"]["OrderStatistic"]["value"],
+        got["fixed_point"]["result"]["OrderStatistic"]["value"],
         sorted[(sorted.len() - 1) / 2],
         "{got}"
     );
@@ -343,7 +385,11 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
         ],
     );
     assert!(ok, "{got}");
-    assert_eq!(got["result"]["Count"]["n"], hr.len() as u64, "{got}");
+    assert_eq!(
+        got["fixed_point"]["result"]["Count"]["n"],
+        hr.len() as u64,
+        "{got}"
+    );
     let body = std::fs::read(&saved).unwrap();
     let (status, refusal) = http(
         http_addr(dir, 1),
@@ -445,7 +491,7 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
     );
     assert!(ok, "{got}");
     assert_eq!(
-        got["result"]["Mean"]["sum"],
+        got["fixed_point"]["result"]["Mean"]["sum"],
         hr.iter().sum::<i64>(),
         "{got}"
     );
@@ -595,7 +641,7 @@ fn a_synthetic_cohort_ingested_at_three_home_nodes_gives_the_plaintext_statistic
         ],
     );
     assert!(ok, "{got}");
-    let p = &got["result"]["Pearson"];
+    let p = &got["fixed_point"]["result"]["Pearson"];
     assert_eq!(p["n"], n as u64, "{got}");
     let got_r = p["r"].as_f64().unwrap();
     assert!((got_r - r).abs() < 1e-9, "MPC r {got_r} vs plaintext {r}");
@@ -622,9 +668,13 @@ fn a_synthetic_cohort_ingested_at_three_home_nodes_gives_the_plaintext_statistic
         ],
     );
     assert!(ok, "{got}");
-    assert_eq!(got["result"]["Mean"]["n"], glucose.len() as u64, "{got}");
     assert_eq!(
-        got["result"]["Mean"]["sum"],
+        got["fixed_point"]["result"]["Mean"]["n"],
+        glucose.len() as u64,
+        "{got}"
+    );
+    assert_eq!(
+        got["fixed_point"]["result"]["Mean"]["sum"],
         glucose.iter().sum::<i64>(),
         "{got}"
     );
@@ -645,7 +695,7 @@ fn a_synthetic_cohort_ingested_at_three_home_nodes_gives_the_plaintext_statistic
     );
     assert!(ok, "{got}");
     assert_eq!(
-        got["result"]["OrderStatistic"]["value"],
+        got["fixed_point"]["result"]["OrderStatistic"]["value"],
         sorted[(sorted.len() - 1) / 2],
         "{got}"
     );

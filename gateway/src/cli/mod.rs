@@ -1,6 +1,7 @@
 //! One module per `hdg` subcommand, plus the input-file plumbing they share.
 
 pub mod access;
+pub mod answer_figures;
 pub mod audit;
 pub mod bench;
 pub mod bench_cluster;

@@ -8,8 +8,8 @@
 //! prints the result and the row count. A relayed answer that fails a check is refused, naming
 //! the check, and no value is printed.
 //!
-//! Results are in the indicator's fixed point (the catalog's precision): `scale` says by what to
-//! divide a sum or a mean (and its square for a variance) to get the canonical unit.
+//! Results are printed in the indicator's unit (`--format table|csv|json`,
+//! [`super::answer_figures`]); the JSON also carries the exact fixed-point answer and its scale.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use ed25519_dalek::SigningKey;
-use hdg_mpc::stats::estimate::Estimate;
 use hdg_mpc::stats::{SealedAggregates, StatValue, open_aggregates};
 use hdg_mpc::{PublicKey, StaticSecret};
 use hdg_schema::Timestamp;
@@ -27,6 +26,7 @@ use zeroize::Zeroizing;
 /// The epsilon `hdg query` spends unless told otherwise.
 pub const DEFAULT_EPSILON: f64 = 1.0;
 
+use super::answer_figures::{self, Format, Unit, to_csv, to_table};
 use super::cluster_file::ClusterFile;
 use super::consent::purpose;
 use super::http::{NodeUrl, post};
@@ -102,8 +102,12 @@ pub struct Args {
     /// Also write the signed request as posted to FILE (an audit copy; replaying it is refused).
     #[arg(long, value_name = "FILE")]
     save_request: Option<PathBuf>,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
+    /// How to print the answer: `table` (for people), `csv` (a header and one line per
+    /// figure) or `json` (one object). Every figure is in the indicator's unit.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// The same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     json: bool,
 }
 
@@ -238,7 +242,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.to.as_deref().map(parse_time).transpose()?,
     );
     let question = Question {
-        statistic,
+        statistic: statistic.clone(),
         indicator: args.indicator.clone(),
         window,
         purpose: args.purpose,
@@ -273,101 +277,63 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let scale = 10f64.powi(
-        indicator(&args.indicator)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .precision as i32,
-    );
-    print_result(&args, &answer.value, answer.rows, scale, &answer.ledger);
+    print_result(&args, &answer, &statistic)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_result(args: &Args, value: &StatValue, rows: u64, scale: f64, ledger: &[Option<u64>]) {
-    if args.json {
-        println!(
-            "{}",
-            json!({ "result": value, "rows": rows, "scale": scale, "query_ledger_index": ledger })
-        );
-        return;
-    }
-    if let StatValue::Private { estimates } = value {
-        println!(
-            "{} of {} (differentially private, epsilon {}):",
-            args.stat, args.indicator, args.epsilon
-        );
-        for e in estimates {
-            println!("  {}", describe_estimate(e, scale));
-        }
-        println!(
-            "  (intervals: 95% of the noise the parties added; not the cohort's sampling error)"
-        );
-        print_ledger(ledger);
-        return;
-    }
-    let summary = match value {
-        StatValue::Mean { mean: Some(m), .. } => format!("mean {}", m / scale),
-        StatValue::Variance {
-            mean: Some(m),
-            sample_variance: Some(v),
-            ..
-        } => format!(
-            "mean {}, sample variance {}",
-            m / scale,
-            v / (scale * scale)
-        ),
-        StatValue::Count { n } => format!("count {n}"),
-        StatValue::Sum { sum, .. } => format!("sum {}", *sum as f64 / scale),
-        StatValue::FilteredMean {
-            threshold,
-            count,
-            mean,
-            ..
-        } => format!(
-            "{count} values above {}, mean {}",
-            *threshold as f64 / scale,
-            mean.map_or("-".to_owned(), |m| (m / scale).to_string())
-        ),
-        StatValue::Withheld { min_cohort } => {
-            format!("withheld: fewer than {min_cohort} values passed the filter")
-        }
-        StatValue::OrderStatistic { rank, value } => {
-            format!("value of rank {rank}: {}", *value as f64 / scale)
-        }
-        StatValue::Pearson { r: Some(r), n, .. } => format!("Pearson r {r:.4} over {n} pairs"),
-        StatValue::Histogram { edges, counts } => {
-            let edges: Vec<String> = edges
-                .iter()
-                .map(|e| (*e as f64 / scale).to_string())
-                .collect();
-            format!("bucket edges [{}], counts {counts:?}", edges.join(", "))
-        }
-        other => serde_json::to_string(other).unwrap_or_default(),
+fn print_result(args: &Args, answer: &Answer, statistic: &Statistic) -> anyhow::Result<()> {
+    let unit_of = |code: &str| -> anyhow::Result<Unit> {
+        let ind = indicator(code).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Unit {
+            ucum: ind.unit.clone(),
+            scale: 10f64.powi(ind.precision as i32),
+        })
     };
-    println!("{} of {}: {summary}", args.stat, args.indicator);
-    println!("rows: {rows} (values in fixed point are divided by {scale})");
-    print_ledger(ledger);
-}
-
-/// One private estimate for people: value, 95% noise interval and noise standard deviation,
-/// in the indicator's unit.
-pub fn describe_estimate(e: &Estimate, scale: f64) -> String {
-    let s = scale.powi(i32::from(e.unit_power));
-    format!(
-        "{} {} (95% interval {} .. {}, noise sd {})",
-        e.name,
-        round4(e.value / s),
-        round4(e.low / s),
-        round4(e.high / s),
-        round4(e.noise_sd / s)
-    )
-}
-
-/// Four significant digits (a noised figure has no more).
-fn round4(v: f64) -> String {
-    if !v.is_finite() {
-        return "-".into();
+    let x = unit_of(&args.indicator)?;
+    let y = args.pair.as_deref().map(unit_of).transpose()?;
+    let edges = match statistic {
+        Statistic::Histogram { edges } => edges.as_slice(),
+        _ => &[],
+    };
+    let figures = answer_figures::figures(&answer.value, &x, y.as_ref(), edges);
+    let format = if args.json { Format::Json } else { args.format };
+    match format {
+        Format::Json => println!(
+            "{}",
+            json!({
+                "statistic": args.stat,
+                "indicator": args.indicator,
+                "pair": args.pair,
+                "unit": x.ucum,
+                "figures": figures,
+                "rows": answer.rows,
+                "query_ledger_index": answer.ledger,
+                "fixed_point": { "result": answer.value, "scale": x.scale },
+            })
+        ),
+        Format::Csv => print!("{}", to_csv(&figures)),
+        Format::Table => {
+            let private = matches!(answer.value, StatValue::Private { .. });
+            match (private, &args.pair) {
+                (true, _) => println!(
+                    "{} of {} (differentially private, epsilon {}):",
+                    args.stat, args.indicator, args.epsilon
+                ),
+                (false, Some(pair)) => println!("{} of {} ~ {pair}:", args.stat, args.indicator),
+                (false, None) => println!("{} of {}:", args.stat, args.indicator),
+            }
+            print!("{}", to_table(&figures));
+            if private {
+                println!(
+                    "(intervals: 95% of the noise the parties added; not the cohort's sampling error)"
+                );
+            } else {
+                println!("rows: {}", answer.rows);
+            }
+            print_ledger(&answer.ledger);
+        }
     }
-    format!("{}", format!("{v:.3e}").parse::<f64>().unwrap_or(v))
+    Ok(())
 }
 
 /// `LO..HI` in the unit of `code` to fixed-point bounds.
@@ -462,33 +428,5 @@ mod tests {
         let e = clip_bounds("8480-6", "80..lots").unwrap_err().to_string();
         assert!(e.contains("--clip 80..lots"), "{e}");
         assert!(clip_bounds("0000-0", "1..2").is_err());
-    }
-
-    #[test]
-    fn an_estimate_is_printed_in_the_unit_with_four_significant_digits() {
-        // A variance of systolic BP in fixed point (tenths of mmHg, squared: scale 10^2).
-        let e = Estimate {
-            name: "variance".into(),
-            unit_power: 2,
-            value: 21_296.4,
-            noise_sd: 1_234.56,
-            low: 18_808.5,
-            high: 23_912.9,
-        };
-        assert_eq!(
-            describe_estimate(&e, 10.0),
-            "variance 213 (95% interval 188.1 .. 239.1, noise sd 12.35)"
-        );
-        let undefined = Estimate {
-            value: f64::NAN,
-            low: f64::NAN,
-            high: f64::NAN,
-            noise_sd: f64::NAN,
-            ..e
-        };
-        assert_eq!(
-            describe_estimate(&undefined, 10.0),
-            "variance - (95% interval - .. -, noise sd -)"
-        );
     }
 }
