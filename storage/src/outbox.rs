@@ -10,7 +10,7 @@
 //! leaf index, so pending values come out oldest first.
 
 use hdg_schema::{Observation, Pseudonym, RecordHandle, Timestamp};
-use rocksdb::{IteratorMode, WriteBatch};
+use rocksdb::{DB, Direction, IteratorMode, WriteBatch};
 
 use crate::error::StoreError;
 use crate::layout;
@@ -39,6 +39,17 @@ pub(crate) fn held_key(patient: &Pseudonym, leaf_index: u64) -> [u8; 40] {
 /// Key of a record's outbox entry: its ledger leaf index (u64 BE), which orders oldest first.
 pub(crate) fn outbox_key(leaf_index: u64) -> [u8; 8] {
     leaf_index.to_be_bytes()
+}
+
+/// The entries in the outbox, counted by a scan (at open, and after an erasure).
+pub(crate) fn count_outbox(db: &DB) -> Result<u64, StoreError> {
+    let cf = crate::store::cf(db, layout::OUTBOX);
+    let mut n = 0;
+    for kv in db.iterator_cf(cf, IteratorMode::Start) {
+        kv?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 impl Store {
@@ -102,24 +113,39 @@ impl Store {
         if !batch.is_empty() {
             self.write_durably(batch)?;
         }
+        self.outbox_entries += released as u64;
+        // Released values keep their old leaf index, which may lie below the scan's floor.
+        if released > 0 {
+            self.outbox_floor = 0;
+        }
         Ok(released)
     }
 
     /// Up to `limit` observations still to be shared, decrypted, with their handles, oldest
     /// first. Records of a patient erased since (whose entries the erasure removed) never appear.
+    ///
+    /// The scan starts at a floor below which no key is live: shared entries are deleted
+    /// oldest first, and a scan from the first key would step over every deletion since the
+    /// last compaction, each time. New entries are keyed by new leaf indexes, above the floor;
+    /// only values released from hold can come below it, and a release lowers the floor.
     pub fn outbox_pending(
-        &self,
+        &mut self,
         limit: usize,
     ) -> Result<Vec<(RecordHandle, Observation)>, StoreError> {
         let mut out = Vec::new();
-        for kv in self
-            .db
-            .iterator_cf(self.cf(layout::OUTBOX), IteratorMode::Start)
-        {
+        let floor = outbox_key(self.outbox_floor);
+        let mut first = None;
+        for kv in self.db.iterator_cf(
+            self.cf(layout::OUTBOX),
+            IteratorMode::From(&floor, Direction::Forward),
+        ) {
             if out.len() >= limit {
                 break;
             }
-            let (_, v) = kv?;
+            let (k, v) = kv?;
+            if first.is_none() {
+                first = <[u8; 8]>::try_from(k.as_ref()).ok().map(u64::from_be_bytes);
+            }
             let handle = RecordHandle(
                 v.as_ref()
                     .try_into()
@@ -131,6 +157,9 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
+        if let Some(first) = first {
+            self.outbox_floor = first;
+        }
         Ok(out)
     }
 
@@ -139,28 +168,32 @@ impl Store {
     /// harmless.
     pub fn outbox_done(&mut self, handles: &[RecordHandle]) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
+        let mut removed = 0;
+        let mut seen = std::collections::HashSet::new();
         for handle in handles {
             if let Some(stored) = self.stored(handle)? {
-                batch.delete_cf(self.cf(layout::OUTBOX), outbox_key(stored.leaf_index));
+                let key = outbox_key(stored.leaf_index);
+                if seen.insert(key)
+                    && self
+                        .db
+                        .get_pinned_cf(self.cf(layout::OUTBOX), key)?
+                        .is_some()
+                {
+                    batch.delete_cf(self.cf(layout::OUTBOX), key);
+                    removed += 1;
+                }
             }
         }
         if !batch.is_empty() {
             self.write_durably(batch)?;
         }
+        self.outbox_entries -= removed;
         Ok(())
     }
 
-    /// Number of observations still to be shared.
+    /// Number of observations still to be shared (kept by every write, not counted).
     pub fn outbox_len(&self) -> Result<u64, StoreError> {
-        let mut n = 0;
-        for kv in self
-            .db
-            .iterator_cf(self.cf(layout::OUTBOX), IteratorMode::Start)
-        {
-            kv?;
-            n += 1;
-        }
-        Ok(n)
+        Ok(self.outbox_entries)
     }
 
     /// Every outbox entry names a stored record anchored at the leaf it is keyed by.

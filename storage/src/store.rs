@@ -43,6 +43,11 @@ pub struct Store {
     keep_batches: bool,
     /// How many consent records this handle wrote (see [`Store::consent_generation`]).
     pub(crate) consent_generation: u64,
+    /// Entries in the outbox, counted once at open and kept by every write that adds or
+    /// removes some ([`Store::outbox_len`] is read after every ingest and every shared batch).
+    pub(crate) outbox_entries: u64,
+    /// No outbox key below this one is live (see [`Store::outbox_pending`]).
+    pub(crate) outbox_floor: u64,
 }
 
 /// One record anchored by a commit.
@@ -163,6 +168,7 @@ impl Store {
         };
         let signer = NoteSigner::new(&origin, node_key.clone())
             .map_err(|e| corrupt("origin", &e.to_string()))?;
+        let outbox_entries = crate::outbox::count_outbox(&db)?;
         Ok(Store {
             db,
             handle_key: SecretKey::derived(&master, HANDLE_CONTEXT),
@@ -177,6 +183,8 @@ impl Store {
             data_keys: HashMap::new(),
             keep_batches: false,
             consent_generation: 0,
+            outbox_entries,
+            outbox_floor: 0,
         })
     }
 
@@ -282,6 +290,7 @@ impl Store {
             write_batch: None,
         };
         let actor = actor.unwrap_or_else(|| self.node_key.verifying_key().to_bytes());
+        let mut queued = 0u64;
 
         let handles: Vec<RecordHandle> = obs.iter().map(|o| self.handle(&o.id())).collect();
         let stored = self.existing_records(&handles)?;
@@ -343,11 +352,14 @@ impl Store {
                 .filter(|_| o.value.is_numeric())
                 .map(|decide| decide(o))
             {
-                Some(Sharing::Now) => batch.put_cf(
-                    self.cf(layout::OUTBOX),
-                    crate::outbox::outbox_key(leaf_index),
-                    handle.0,
-                ),
+                Some(Sharing::Now) => {
+                    batch.put_cf(
+                        self.cf(layout::OUTBOX),
+                        crate::outbox::outbox_key(leaf_index),
+                        handle.0,
+                    );
+                    queued += 1;
+                }
                 Some(Sharing::Held) => batch.put_cf(
                     self.cf(layout::HELD),
                     crate::outbox::held_key(&o.patient, leaf_index),
@@ -374,6 +386,7 @@ impl Store {
         }
         self.write_durably(batch)?;
         self.advance(frontier, &head);
+        self.outbox_entries += queued;
         self.data_keys.extend(new_keys);
         receipt.tree_size = self.frontier.size();
         receipt.height = Some(head.height);

@@ -9,6 +9,7 @@ use hdg_schema::{
     Observation, ObservationData, Pseudonym, RecordHandle, RecordId, Status, Timestamp, Value,
 };
 use hdg_storage::{Sharing, Store, VerifyError, layout};
+use proptest::prelude::*;
 use rocksdb::{DB, Options};
 
 /// A free-text observation: stored, but never secret-shared.
@@ -26,10 +27,12 @@ fn text_obs(p: u8, t: i64) -> Observation {
 }
 
 /// The pending observations (the outbox also names each by its handle: checked here).
-fn pending(store: &Store, limit: usize) -> Vec<Observation> {
+fn pending(store: &mut Store, limit: usize) -> Vec<Observation> {
     store
         .outbox_pending(limit)
         .unwrap()
+        .into_iter()
+        .collect::<Vec<_>>()
         .into_iter()
         .map(|(h, o)| {
             assert_eq!(h, store.handle(&o.id()));
@@ -58,13 +61,13 @@ fn pending_equals_the_numeric_observations_committed_after_reopen() {
     store.commit_with_outbox(&second, t(3)).unwrap();
     drop(store);
 
-    let store = Store::open(dir.path(), false, &keys()).unwrap();
+    let mut store = Store::open(dir.path(), false, &keys()).unwrap();
     let mut expected = numeric(&first);
     expected.extend(numeric(&second));
     assert_eq!(expected.len(), first.len() - 1 + second.len());
-    assert_eq!(pending(&store, usize::MAX), expected, "oldest first");
+    assert_eq!(pending(&mut store, usize::MAX), expected, "oldest first");
     assert_eq!(store.outbox_len().unwrap(), expected.len() as u64);
-    assert_eq!(pending(&store, 4), expected[..4]);
+    assert_eq!(pending(&mut store, 4), expected[..4]);
     store
         .verify(&NoteVerifier::from_vkey(&store.vkey()).unwrap())
         .unwrap();
@@ -87,12 +90,12 @@ fn done_removes_entries_durably_and_the_rest_stay_pending() {
 
     let mut store = Store::open(dir.path(), false, &keys()).unwrap();
     let rest: Vec<Observation> = batch.iter().skip(1).step_by(2).cloned().collect();
-    assert_eq!(pending(&store, usize::MAX), rest);
+    assert_eq!(pending(&mut store, usize::MAX), rest);
 
     // Re-ingesting the same observations queues nothing again: they are duplicates.
     let again = store.commit_with_outbox(&batch, t(2)).unwrap();
     assert_eq!(again.duplicates.len(), batch.len());
-    assert_eq!(pending(&store, usize::MAX), rest);
+    assert_eq!(pending(&mut store, usize::MAX), rest);
 
     let rest: Vec<RecordHandle> = rest.iter().map(|o| store.handle(&o.id())).collect();
     store.outbox_done(&rest).unwrap();
@@ -118,7 +121,7 @@ fn erasing_a_patient_drops_their_pending_values() {
         .filter(|o| o.patient != Pseudonym([2; 32]))
         .cloned()
         .collect();
-    assert_eq!(pending(&store, usize::MAX), kept);
+    assert_eq!(pending(&mut store, usize::MAX), kept);
     assert_eq!(store.outbox_len().unwrap(), kept.len() as u64);
     store
         .verify(&NoteVerifier::from_vkey(&store.vkey()).unwrap())
@@ -171,14 +174,14 @@ fn held_values_wait_outside_the_outbox_until_released_and_never_ones_stay_local(
         entry.actor, source,
         "the ledger names the source that wrote the record"
     );
-    let pending_patients = |s: &Store| -> Vec<u8> {
+    let pending_patients = |s: &mut Store| -> Vec<u8> {
         s.outbox_pending(100)
             .unwrap()
             .iter()
             .map(|(_, o)| o.patient.0[0])
             .collect()
     };
-    assert_eq!(pending_patients(&store), vec![3; 4]);
+    assert_eq!(pending_patients(&mut store), vec![3; 4]);
     // A consent covering two of patient 1's values releases exactly those, durably.
     let covered: Vec<RecordId> = batch[..2].iter().map(|o| o.id()).collect();
     let released = store
@@ -191,7 +194,7 @@ fn held_values_wait_outside_the_outbox_until_released_and_never_ones_stay_local(
     );
     drop(store);
     let mut store = Store::open(dir.path(), false, &keys()).unwrap();
-    let mut pending = pending_patients(&store);
+    let mut pending = pending_patients(&mut store);
     pending.sort();
     assert_eq!(pending, vec![1, 1, 3, 3, 3, 3]);
     // The other two stay held until a later consent covers them.
@@ -200,4 +203,98 @@ fn held_values_wait_outside_the_outbox_until_released_and_never_ones_stay_local(
         2
     );
     assert_eq!(store.outbox_len().unwrap(), 8);
+}
+
+/// One step of [`the_kept_count_and_the_scan_floor_agree_with_the_outbox`].
+#[derive(Clone, Debug)]
+enum Step {
+    /// Commit `n` new values of patient `p`, queued now or held for a consent.
+    Commit { p: u8, n: usize, held: bool },
+    /// A consent of patient `p` releases every held value.
+    Release { p: u8 },
+    /// The oldest `k` pending values were shared (some handles twice, as a retry would).
+    Shared { k: usize },
+    /// Patient `p` is erased.
+    Erase { p: u8 },
+    /// The store is closed and opened again.
+    Reopen,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (1u8..4, 1usize..5, any::<bool>()).prop_map(|(p, n, held)| Step::Commit { p, n, held }),
+        2 => (1u8..4).prop_map(|p| Step::Release { p }),
+        3 => (0usize..6).prop_map(|k| Step::Shared { k }),
+        1 => (1u8..4).prop_map(|p| Step::Erase { p }),
+        1 => Just(Step::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The outbox's count is kept by every write instead of counted, and its scan starts at
+    /// a floor instead of the first key: under any order of commits, releases from hold,
+    /// shared batches (repeated), erasures and reopens, the count equals what a scan finds,
+    /// the scan finds exactly the values still to share (oldest first), and a reopened store,
+    /// which counts and scans from the start, agrees.
+    #[test]
+    fn the_kept_count_and_the_scan_floor_agree_with_the_outbox(steps in prop::collection::vec(step(), 1..24)) {
+        let (dir, mut store) = fresh();
+        // The model: (leaf, patient, handle) still to share, oldest first, and those held.
+        let mut queued: Vec<(u64, u8, RecordHandle)> = Vec::new();
+        let mut held: Vec<(u64, u8, RecordHandle)> = Vec::new();
+        let mut clock = 1_000i64;
+        for s in steps {
+            match s {
+                Step::Commit { p, n, held: hold } => {
+                    let batch: Vec<Observation> = (0..n)
+                        .map(|_| {
+                            clock += 1;
+                            obs(p, "4548-4", 50 + clock % 40, clock)
+                        })
+                        .collect();
+                    let decide = |_: &Observation| if hold { Sharing::Held } else { Sharing::Now };
+                    let r = store.commit_sharing(&batch, t(clock), [1; 32], &decide).unwrap();
+                    let new = r.records.iter().map(|a| (a.leaf_index, p, a.handle));
+                    if hold { held.extend(new) } else { queued.extend(new) }
+                }
+                Step::Release { p } => {
+                    let released = store.release_held(&Pseudonym([p; 32]), &|_| true).unwrap();
+                    let before = held.len();
+                    queued.extend(held.iter().filter(|(_, q, _)| *q == p));
+                    held.retain(|(_, q, _)| *q != p);
+                    prop_assert_eq!(released, before - held.len());
+                    // Released values keep their leaf order among the queued ones.
+                    queued.sort();
+                }
+                Step::Shared { k } => {
+                    let k = k.min(queued.len());
+                    let mut done: Vec<RecordHandle> = queued.drain(..k).map(|(_, _, h)| h).collect();
+                    if let Some(first) = done.first().copied() {
+                        done.push(first);
+                    }
+                    store.outbox_done(&done).unwrap();
+                }
+                Step::Erase { p } => {
+                    erase(&mut store, Pseudonym([p; 32]), "test", t(clock));
+                    queued.retain(|(_, q, _)| *q != p);
+                    held.retain(|(_, q, _)| *q != p);
+                }
+                Step::Reopen => {
+                    drop(store);
+                    store = Store::open(dir.path(), false, &keys()).unwrap();
+                }
+            }
+            let scanned: Vec<RecordHandle> =
+                store.outbox_pending(usize::MAX).unwrap().into_iter().map(|(h, _)| h).collect();
+            let expected: Vec<RecordHandle> = queued.iter().map(|(_, _, h)| *h).collect();
+            prop_assert_eq!(scanned, expected);
+            prop_assert_eq!(store.outbox_len().unwrap(), queued.len() as u64);
+        }
+        drop(store);
+        let mut store = Store::open(dir.path(), false, &keys()).unwrap();
+        prop_assert_eq!(store.outbox_len().unwrap(), queued.len() as u64);
+        prop_assert_eq!(store.outbox_pending(usize::MAX).unwrap().len(), queued.len());
+    }
 }
