@@ -6,6 +6,22 @@ use crate::decimal::{DecimalError, Ratio, format_scaled, parse_decimal};
 /// converting back lands on the same fixed-point integer.
 const EXTRA_DIGITS: u32 = 6;
 
+/// True for the UCUM unit `1` and for a bare UCUM annotation `{...}`, which UCUM defines as the
+/// unit 1. The annotation text is at least one printable ASCII character other than a brace or a
+/// space; anything outside the braces (`{copies}/mL`, `mL/min/{1.73_m2}`) makes it a real unit.
+fn is_unity(unit: &str) -> bool {
+    unit == "1"
+        || unit
+            .strip_prefix('{')
+            .and_then(|u| u.strip_suffix('}'))
+            .is_some_and(|text| {
+                !text.is_empty()
+                    && text
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && b != b'{' && b != b'}')
+            })
+}
+
 /// An accepted non-canonical unit: `canonical = value * factor + offset`, exactly.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct UnitConversion {
@@ -102,15 +118,19 @@ impl Indicator {
         }
     }
 
-    /// `(factor, offset)` taking a value in `unit` to the canonical unit, if `unit` is accepted.
+    /// `(factor, offset)` taking a value in `unit` to the canonical unit, if `unit` is accepted:
+    /// the canonical unit, a listed conversion, or (UCUM's rule that a bare annotation such as
+    /// `{score}`, `{SG}` or `{INR}` is the unit 1) any of `1` and the bare annotations when the
+    /// canonical unit is itself `1` or a bare annotation. An annotation attached to a unit is not
+    /// bare: `mL/min/{1.73_m2}` matches only itself or a listed conversion, never `mL/min`.
     pub fn conversion(&self, unit: &str) -> Option<(Ratio, Ratio)> {
         if unit == self.unit {
             return Some((Ratio::ONE, Ratio::ZERO));
         }
-        self.conversions
-            .iter()
-            .find(|c| c.unit == unit)
-            .map(|c| (c.factor, c.offset))
+        if let Some(c) = self.conversions.iter().find(|c| c.unit == unit) {
+            return Some((c.factor, c.offset));
+        }
+        (is_unity(&self.unit) && is_unity(unit)).then_some((Ratio::ONE, Ratio::ZERO))
     }
 
     /// True when `unit` is the canonical unit or an accepted one.
@@ -168,5 +188,91 @@ impl Indicator {
         ValueError::TooPrecise {
             indicator: self.code.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indicator(unit: &str, conversions: &[(&str, &str)]) -> Indicator {
+        Indicator {
+            code: "test".into(),
+            display: "test".into(),
+            unit: unit.into(),
+            precision: 2,
+            min_fixed: -100_000,
+            max_fixed: 100_000,
+            conversions: conversions
+                .iter()
+                .map(|(u, f)| UnitConversion {
+                    unit: (*u).into(),
+                    factor: Ratio::parse(f).unwrap(),
+                    offset: Ratio::ZERO,
+                })
+                .collect(),
+        }
+    }
+
+    fn unknown(unit: &str) -> Result<i64, ValueError> {
+        Err(ValueError::UnknownUnit {
+            indicator: "test".into(),
+            unit: unit.into(),
+        })
+    }
+
+    #[test]
+    fn bare_annotations_are_the_unit_one() {
+        assert!(is_unity("1") && is_unity("{SG}") && is_unity("{score}") && is_unity("{#}"));
+        assert!(is_unity("{1.73_m2}") && is_unity("{T-score}"));
+        for not in [
+            "",
+            "{}",
+            "{a b}",
+            "{{x}}",
+            "{x",
+            "x}",
+            "%",
+            "10*3",
+            "{copies}/mL",
+        ] {
+            assert!(!is_unity(not), "{not:?}");
+        }
+        assert!(!is_unity("mL/min/{1.73_m2}") && !is_unity("{score}2"));
+
+        // Canonical annotation: 1 and any bare annotation are accepted unchanged.
+        let score = indicator("{score}", &[]);
+        for unit in ["{score}", "{SG}", "{points}", "1", "{#}"] {
+            assert_eq!(score.encode("7", unit), Ok(700), "{unit}");
+            assert_eq!(score.format_in_unit(700, unit).unwrap(), "7");
+        }
+        // Canonical 1 likewise.
+        let one = indicator("1", &[]);
+        assert_eq!(one.encode("1.015", "{SG}"), Ok(102));
+        assert!(one.accepts_unit("{nominal}"));
+        // A listed conversion wins over the unity rule.
+        let listed = indicator("{INR}", &[("{ratio}", "2")]);
+        assert_eq!(listed.encode("1.5", "{ratio}"), Ok(300));
+        assert_eq!(listed.encode("1.5", "{other}"), Ok(150));
+
+        // A dimensioned canonical unit never takes a bare annotation, nor the reverse.
+        let percent = indicator("%", &[("1", "100")]);
+        assert_eq!(percent.encode("0.5", "1"), Ok(5000));
+        assert_eq!(percent.encode("5", "{score}"), unknown("{score}"));
+        assert_eq!(score.encode("5", "%"), unknown("%"));
+        assert_eq!(score.encode("5", "{score}/min"), unknown("{score}/min"));
+        assert_eq!(score.encode("5", "{}"), unknown("{}"));
+    }
+
+    #[test]
+    fn annotations_attached_to_a_unit_keep_the_unit() {
+        let egfr = indicator("mL/min/{1.73_m2}", &[]);
+        assert_eq!(egfr.encode("90", "mL/min/{1.73_m2}"), Ok(9000));
+        for unit in ["mL/min", "1", "{1.73_m2}", "mL/min/{m2}", "mL/min/1.73.m2"] {
+            assert_eq!(egfr.encode("90", unit), unknown(unit), "{unit}");
+        }
+        let viral = indicator("{copies}/mL", &[]);
+        assert_eq!(viral.encode("5", "{score}"), unknown("{score}"));
+        assert_eq!(viral.encode("5", "1"), unknown("1"));
     }
 }

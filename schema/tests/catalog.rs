@@ -92,8 +92,8 @@ fn encode_and_format_examples() {
 fn extensions_add_indicators_and_refuse_redefinitions() {
     let ext = r#"
         [[indicator]]
-        code = "1558-6"
-        display = "Fasting glucose"
+        code = "1554-5"
+        display = "Glucose [Mass/volume] in Serum or Plasma --12 hours fasting"
         unit = "mg/dL"
         precision = 1
         min = "5"
@@ -103,15 +103,15 @@ fn extensions_add_indicators_and_refuse_redefinitions() {
     let catalog = Catalog::builtin().with_extension(ext).unwrap();
     assert_eq!(catalog.len(), Catalog::builtin().len() + 1);
     assert_eq!(
-        catalog.get("1558-6").unwrap().encode("5.5", "mmol/L"),
+        catalog.get("1554-5").unwrap().encode("5.5", "mmol/L"),
         Ok(991)
     );
-    assert!(Catalog::builtin().get("1558-6").is_none());
+    assert!(Catalog::builtin().get("1554-5").is_none());
     assert!(
-        matches!(catalog.with_extension(ext), Err(CatalogError::Duplicate(c)) if c == "1558-6")
+        matches!(catalog.with_extension(ext), Err(CatalogError::Duplicate(c)) if c == "1554-5")
     );
     let bad = |edit: &str| {
-        Catalog::builtin().with_extension(&ext.replace("1558-6", "x-1").replace(
+        Catalog::builtin().with_extension(&ext.replace("1554-5", "x-1").replace(
             edit.split('|').next().unwrap(),
             edit.split('|').nth(1).unwrap(),
         ))
