@@ -332,6 +332,26 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
         sorted[(sorted.len() - 1) / 2],
         "{got}"
     );
+    // The 90th percentile: the ceil(0.9 n)-th smallest.
+    let (ok, got) = query(
+        dir,
+        0,
+        researcher,
+        &[
+            "--stat",
+            "quantile",
+            "--quantile",
+            "0.9",
+            "--indicator",
+            "8867-4",
+        ],
+    );
+    assert!(ok, "{got}");
+    assert_eq!(
+        got["fixed_point"]["result"]["OrderStatistic"]["value"],
+        sorted[(sorted.len() * 9).div_ceil(10) - 1],
+        "{got}"
+    );
 
     // A window in which nobody has a value: fewer patients than the minimum cohort, so every
     // party refuses before computing anything.
@@ -532,7 +552,7 @@ fn cohort_rows(files: &[(PathBuf, [u8; 32])]) -> BTreeMap<String, Vec<CohortRow>
 
 /// Pearson's r over each patient's latest x and latest y (latest effective time, then larger
 /// record id), computed in f64 from the plaintext: the documented pairing rule, independently.
-fn latest_pair_pearson(x: &[CohortRow], y: &[CohortRow]) -> (usize, f64) {
+fn latest_pair_pearson(x: &[CohortRow], y: &[CohortRow]) -> (usize, f64, f64) {
     let latest = |rows: &[CohortRow]| {
         let mut m: BTreeMap<hdg_schema::Pseudonym, (i64, RecordId, i64)> = BTreeMap::new();
         for &(p, t, id, v) in rows {
@@ -554,7 +574,7 @@ fn latest_pair_pearson(x: &[CohortRow], y: &[CohortRow]) -> (usize, f64) {
     let cov: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
     let vx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
     let vy: f64 = pairs.iter().map(|p| (p.1 - my).powi(2)).sum();
-    (pairs.len(), cov / (vx * vy).sqrt())
+    (pairs.len(), cov / (vx * vy).sqrt(), cov / (n - 1.0))
 }
 
 #[test]
@@ -625,7 +645,7 @@ fn a_synthetic_cohort_ingested_at_three_home_nodes_gives_the_plaintext_statistic
     let researcher = "research-institute.key";
 
     // Pearson BMI ~ HbA1c over all 90 patients, three home nodes' rows together.
-    let (n, r) = latest_pair_pearson(&plain["39156-5"], &plain["4548-4"]);
+    let (n, r, cov) = latest_pair_pearson(&plain["39156-5"], &plain["4548-4"]);
     assert!(n >= 80, "the cohort pairs most patients: {n}");
     let (ok, got) = query(
         dir,
@@ -645,6 +665,39 @@ fn a_synthetic_cohort_ingested_at_three_home_nodes_gives_the_plaintext_statistic
     assert_eq!(p["n"], n as u64, "{got}");
     let got_r = p["r"].as_f64().unwrap();
     assert!((got_r - r).abs() < 1e-9, "MPC r {got_r} vs plaintext {r}");
+
+    // Their covariance, the same pairs (fixed point of both: tenths of kg/m2 times tenths of %).
+    let (ok, got) = query(
+        dir,
+        2,
+        researcher,
+        &[
+            "--stat",
+            "covariance",
+            "--indicator",
+            "39156-5",
+            "--pair",
+            "4548-4",
+        ],
+    );
+    assert!(ok, "{got}");
+    let c = &got["fixed_point"]["result"]["Covariance"];
+    assert_eq!(c["n"], n as u64, "{got}");
+    let got_cov = c["sample_covariance"].as_f64().unwrap();
+    assert!(
+        (got_cov - cov).abs() < 1e-9 * cov.abs().max(1.0),
+        "MPC covariance {got_cov} vs plaintext {cov}"
+    );
+    // In the units: kg/m2 times %, divided by both scales.
+    let figure = got["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "covariance")
+        .unwrap()
+        .clone();
+    assert_eq!(figure["unit"], "(kg/m2).%", "{got}");
+    assert!((figure["value"].as_f64().unwrap() - cov / 100.0).abs() < 1e-9 * cov.abs().max(1.0));
 
     // Mean and median of glucose over the three nodes' rows, within a time window.
     let from = Timestamp::parse_fhir("2015-01-01").unwrap().0;

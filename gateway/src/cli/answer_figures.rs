@@ -181,7 +181,11 @@ pub fn figures(answer: &StatValue, x: &Unit, y: Option<&Unit>, edges: &[i64]) ->
         StatValue::Private { estimates } => estimates
             .iter()
             .map(|e| {
-                let s = x.scale.powi(i32::from(e.unit_power));
+                // A covariance's estimate is in x's unit times y's.
+                let (s, unit) = match (y, e.name.as_str()) {
+                    (Some(y), "covariance") => (x.scale * y.scale, x.times(y)),
+                    _ => (x.scale.powi(i32::from(e.unit_power)), x.power(e.unit_power)),
+                };
                 let bucket = e.name.strip_prefix("bucket ").and_then(|j| j.parse().ok());
                 let name = match bucket {
                     Some(j) if !edges.is_empty() && j <= edges.len() => bucket_name(edges, j, x),
@@ -190,7 +194,7 @@ pub fn figures(answer: &StatValue, x: &Unit, y: Option<&Unit>, edges: &[i64]) ->
                 Figure {
                     name,
                     value: finite(e.value / s),
-                    unit: x.power(e.unit_power),
+                    unit,
                     low: finite(e.low / s),
                     high: finite(e.high / s),
                     noise_sd: finite(e.noise_sd / s),
@@ -436,6 +440,29 @@ mod tests {
         let table = to_table(&f);
         assert!(table.contains("213"), "{table}");
         assert!(table.contains("188.1 .. 239.1"), "{table}");
+    }
+
+    #[test]
+    fn a_private_covariance_is_in_the_product_of_the_units() {
+        let e = Estimate {
+            name: "covariance".into(),
+            unit_power: 2,
+            value: 1_000.0,
+            noise_sd: 100.0,
+            low: 800.0,
+            high: 1_200.0,
+        };
+        let bmi = tenths("kg/m2");
+        let hba1c = tenths("%");
+        let f = figures(
+            &StatValue::Private { estimates: vec![e] },
+            &bmi,
+            Some(&hba1c),
+            &[],
+        );
+        assert_eq!(f[0].unit, "(kg/m2).%");
+        assert_eq!(f[0].value, Some(10.0));
+        assert_eq!(f[0].noise_sd, Some(1.0));
     }
 
     #[test]

@@ -315,14 +315,30 @@ fn expected(
                 ("mean", above.iter().sum::<f64>() / count),
             ])
         }
-        Statistic::Median => {
-            let mut sorted = latest_values.clone();
-            sorted.sort_unstable();
-            let rank = sorted.len().div_ceil(2);
-            let m = sorted.get(rank.saturating_sub(1)).copied().unwrap_or(0);
-            named(vec![("median", m as f64)])
+        Statistic::Covariance { pair } => {
+            let (a, b) = latest_pairs(rows(sample.indicator), rows(pair));
+            let a: Vec<f64> = a.iter().map(|v| clipped(*v, clip)).collect();
+            let b: Vec<f64> = b.iter().map(|v| clipped(*v, pair_clip)).collect();
+            let m = a.len() as f64;
+            let (ma, mb) = (a.iter().sum::<f64>() / m, b.iter().sum::<f64>() / m);
+            let s: f64 = a.iter().zip(&b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+            named(vec![("count", m), ("covariance", s / (m - 1.0))])
+        }
+        Statistic::Median => named(vec![("median", nearest_rank(&latest_values, 500))]),
+        Statistic::Quantile { permille } => {
+            let label = format!("quantile {}", f64::from(*permille) / 1000.0);
+            vec![(label, nearest_rank(&latest_values, *permille))]
         }
     }
+}
+
+/// The ceil(q n)-th smallest of `values` for q = `permille` / 1000 (the nearest rank, as the
+/// nodes compute it).
+fn nearest_rank(values: &[i64], permille: u16) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = (sorted.len() * usize::from(permille)).div_ceil(1000);
+    sorted.get(rank.saturating_sub(1)).copied().unwrap_or(0) as f64
 }
 
 /// Each patient's latest row (latest day, then larger handle): the nodes' rule.

@@ -68,9 +68,13 @@ pub struct Args {
     /// A filter for `--stat mean`: `value > NUMBER [UNIT]` or `value >= NUMBER [UNIT]`.
     #[arg(long = "where")]
     filter: Option<String>,
-    /// The second indicator of `--stat pearson`, paired per patient.
+    /// The second indicator of `--stat pearson` or `--stat covariance`, paired per patient.
     #[arg(long)]
     pair: Option<String>,
+    /// The quantile of `--stat quantile`, strictly between 0 and 1 in thousandths (0.9: the
+    /// 90th percentile).
+    #[arg(long, value_name = "Q")]
+    quantile: Option<f64>,
     /// Comma-separated bucket edges of `--stat histogram`, in the indicator's canonical unit.
     #[arg(long)]
     edges: Option<String>,
@@ -374,6 +378,18 @@ fn statistic(args: &Args) -> anyhow::Result<Statistic> {
         },
         "variance" => Statistic::Variance,
         "median" => Statistic::Median,
+        "quantile" => Statistic::Quantile {
+            permille: permille(
+                args.quantile
+                    .context("--stat quantile needs --quantile Q")?,
+            )?,
+        },
+        "covariance" => Statistic::Covariance {
+            pair: args
+                .pair
+                .clone()
+                .context("--stat covariance needs --pair CODE")?,
+        },
         "pearson" => Statistic::Pearson {
             pair: args
                 .pair
@@ -390,9 +406,20 @@ fn statistic(args: &Args) -> anyhow::Result<Statistic> {
             .map_err(q)?,
         },
         other => bail!(
-            "unknown statistic {other}: use count, sum, mean, variance, pearson, histogram or median"
+            "unknown statistic {other}: use count, sum, mean, variance, pearson, covariance, histogram, median or quantile"
         ),
     })
+}
+
+/// A quantile q in thousandths: 0 < q < 1 with at most three decimals.
+fn permille(q: f64) -> anyhow::Result<u16> {
+    let thousandths = (q * 1000.0).round();
+    if !(1.0..=999.0).contains(&thousandths) || (q * 1000.0 - thousandths).abs() > 1e-6 {
+        bail!(
+            "--quantile {q}: must be strictly between 0 and 1, in thousandths (such as 0.9 or 0.975)"
+        );
+    }
+    Ok(thousandths as u16)
 }
 
 /// A FHIR date or dateTime as unix ms.
@@ -417,6 +444,17 @@ pub fn read_seed(path: &Path) -> anyhow::Result<SigningKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_are_read_in_thousandths_and_others_refused() {
+        assert_eq!(permille(0.9).unwrap(), 900);
+        assert_eq!(permille(0.975).unwrap(), 975);
+        assert_eq!(permille(0.001).unwrap(), 1);
+        for bad in [0.0, 1.0, -0.5, 1.5, 0.9751, f64::NAN] {
+            let e = permille(bad).unwrap_err().to_string();
+            assert!(e.contains("strictly between 0 and 1"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn clip_bounds_are_read_in_the_indicators_unit_and_bad_ones_named() {

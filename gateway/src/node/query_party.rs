@@ -390,7 +390,8 @@ pub fn query_status(e: &QueryError) -> u16 {
         QueryError::RowSetMismatch { .. } | QueryError::InconsistentShares { .. } => 409,
         QueryError::EpsilonRequired
         | QueryError::EpsilonOutOfRange { .. }
-        | QueryError::Clip { .. } => 400,
+        | QueryError::Clip { .. }
+        | QueryError::Quantile { .. } => 400,
         QueryError::BudgetExhausted { .. } => 403,
         QueryError::CohortTooSmall { .. }
         | QueryError::TooFewConsented { .. }

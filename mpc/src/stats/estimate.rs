@@ -24,7 +24,7 @@ pub struct Estimate {
     /// What it estimates (`count`, `mean`, `variance`, `r`, `bucket 3`, `median`, ...).
     pub name: String,
     /// Its unit as a power of the indicator's fixed-point unit: 0 for counts and correlations,
-    /// 1 for values, 2 for variances.
+    /// 1 for values, 2 for variances (and for a covariance, where it is x's unit times y's).
     pub unit_power: u8,
     /// The estimate (NaN when undefined, e.g. a mean over a noisy count below one).
     pub value: f64,
@@ -139,6 +139,22 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
                 f64::NAN
             };
             (vec![name("count", 0), name("r", 0)], vec![n, r])
+        }
+        // The sample covariance (n - 1), as the exact statistic reports. Its unit is x's times
+        // y's; `unit_power` 2 stands for that product here.
+        Release::Covariance { .. } => {
+            let n = a[0];
+            let (mx, my) = (ratio(a[1], n), ratio(a[2], n));
+            let cov = ratio(a[3], n) - mx * my;
+            let sample = if n > 1.0 {
+                cov * n / (n - 1.0)
+            } else {
+                f64::NAN
+            };
+            (
+                vec![name("count", 0), name("covariance", 2)],
+                vec![n, sample],
+            )
         }
         // Noisy counts as released: one below zero is honest noise (clamping it would hide the
         // noise's spread from the interval).

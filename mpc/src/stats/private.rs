@@ -13,6 +13,7 @@
 //! | sum, mean | n, S d | 1, r | all |
 //! | variance | n, S d, S (d^2 - q) | 1, r, ceil(r^2/2) | all |
 //! | Pearson | n, S dx, S dy, S (dx^2 - qx), S (dy^2 - qy), S dx dy | 1, rx, ry, ceil(rx^2/2), ceil(ry^2/2), rx ry | all |
+//! | covariance | n, S dx, S dy, S dx dy | 1, rx, ry, rx ry | all |
 //! | histogram | one count per bucket | 1 each | one |
 //! | filtered mean | #{x > t}, S d [x > t] | 1, r | all |
 //! | quantile | counts over a grid of the clip range | 1 each | one |
@@ -108,6 +109,14 @@ pub enum Release {
         /// Clipping bounds of y.
         y: Clip,
     },
+    /// Covariance of clipped pairs (the sample covariance, shift-invariant, so the centring
+    /// costs nothing).
+    Covariance {
+        /// Clipping bounds of x.
+        x: Clip,
+        /// Clipping bounds of y.
+        y: Clip,
+    },
     /// Counts per bucket between public edges (as [`super::histogram::histogram`]).
     Histogram {
         /// Strictly increasing edges.
@@ -155,6 +164,10 @@ impl Release {
                 ],
                 Affects::All,
             ),
+            Release::Covariance { x, y } => (
+                vec![1, x.radius(), y.radius(), x.radius() * y.radius()],
+                Affects::All,
+            ),
             Release::Histogram { edges } => (vec![1; edges.len() + 1], Affects::One),
             Release::FilteredMean { clip, .. } => (vec![1, clip.radius()], Affects::All),
             Release::Quantile { .. } => (vec![1; self.grid().len() + 1], Affects::One),
@@ -164,11 +177,14 @@ impl Release {
     /// How the budget is split over the aggregates (relative weights). A variance's estimate
     /// depends on the count as much as on the centred squares (the centring offset is divided
     /// by the count), and little on the sum when the clip is centred near the mean; so do a
-    /// correlation's. Other releases split evenly.
+    /// correlation's. A covariance depends mostly on its cross product: the count and the sums
+    /// enter only through the covariance itself and the means' offsets from the clips' centres.
+    /// Other releases split evenly.
     pub fn weights(&self) -> Vec<u32> {
         match self {
             Release::Variance { .. } => vec![2, 1, 2],
             Release::Pearson { .. } => vec![2, 1, 1, 2, 2, 2],
+            Release::Covariance { .. } => vec![1, 1, 1, 4],
             _ => vec![1; self.sensitivities().0.len()],
         }
     }
@@ -243,6 +259,11 @@ impl Release {
                 clip(out, c);
                 out.extend_from_slice(&buckets.to_be_bytes());
             }
+            Release::Covariance { x, y } => {
+                out.push(9);
+                clip(out, x);
+                clip(out, y);
+            }
         }
     }
 }
@@ -282,7 +303,7 @@ pub fn private_release<R: CryptoRng + ?Sized>(
     check_noised_range(release, n, party_sigma2)?;
     if input.y.is_some_and(|y| y.len() != input.x.len()) {
         return Err(StatsError::InvalidParameter {
-            statistic: "private pearson",
+            statistic: "private paired release",
             reason: "x and y must be paired (equal lengths)",
         });
     }
@@ -338,12 +359,7 @@ pub(super) fn contributions(
             ArithShares::concat(&[&count, &d.sum(), &s2])
         }
         Release::Pearson { x, y } => {
-            let Some(ys) = input.y else {
-                return Err(StatsError::InvalidParameter {
-                    statistic: "private pearson",
-                    reason: "a paired release needs y",
-                });
-            };
+            let ys = paired(input)?;
             let dx = centred(party, input.x, *x, input.bounds[0], input.clip_needed[0])?;
             let dy = centred(party, ys, *y, input.bounds[1], input.clip_needed[1])?;
             let p = dot_many(party, &[(&dx, &dx), (&dy, &dy), (&dx, &dy)])?;
@@ -353,6 +369,13 @@ pub(super) fn contributions(
             sxx.add_public(me, n.wrapping_mul(x.square_offset()).wrapping_neg());
             syy.add_public(me, n.wrapping_mul(y.square_offset()).wrapping_neg());
             ArithShares::concat(&[&count, &dx.sum(), &dy.sum(), &sxx, &syy, &sxy])
+        }
+        Release::Covariance { x, y } => {
+            let ys = paired(input)?;
+            let dx = centred(party, input.x, *x, input.bounds[0], input.clip_needed[0])?;
+            let dy = centred(party, ys, *y, input.bounds[1], input.clip_needed[1])?;
+            let sxy = dot_many(party, &[(&dx, &dy)])?;
+            ArithShares::concat(&[&count, &dx.sum(), &dy.sum(), &sxy])
         }
         Release::Histogram { edges } => {
             histogram::histogram(party, input.x, edges, input.bounds[0])?.shares
@@ -371,6 +394,14 @@ pub(super) fn contributions(
         }
     };
     Ok(shares)
+}
+
+/// The y of a paired release.
+fn paired<'a>(input: &PrivateInput<'a>) -> Result<&'a ArithShares, StatsError> {
+    input.y.ok_or(StatsError::InvalidParameter {
+        statistic: "private paired release",
+        reason: "a paired release needs y",
+    })
 }
 
 /// clip(x) - center, clipping in MPC only when `needed`.
@@ -434,6 +465,10 @@ fn check_noised_range(release: &Release, n: u64, party_sigma2: &[u64]) -> Result
         Release::Pearson { x, y } => {
             let (rx, ry) = (x.radius() as u128, y.radius() as u128);
             vec![1, rx, ry, rx * rx, ry * ry, rx * ry]
+        }
+        Release::Covariance { x, y } => {
+            let (rx, ry) = (x.radius() as u128, y.radius() as u128);
+            vec![1, rx, ry, rx * ry]
         }
     };
     for (v, s) in per_value.iter().zip(party_sigma2) {

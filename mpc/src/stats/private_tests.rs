@@ -322,6 +322,47 @@ fn a_private_pearson_recovers_a_strong_correlation() {
     assert!((m - exact).abs() < 0.05, "{m} vs {exact}");
 }
 
+#[test]
+fn a_private_covariance_recovers_the_sample_covariance() {
+    let x = cohort(2000, 1250, 150, 13);
+    let noise = cohort(2000, 0, 60, 14);
+    let y: Vec<i64> = x.iter().zip(&noise).map(|(a, e)| a / 2 + e).collect();
+    let (cx, cy) = (Clip::new(600, 1900).unwrap(), Clip::new(200, 1200).unwrap());
+    assert!(x.iter().all(|v| (cx.lo..=cx.hi).contains(v)));
+    assert!(y.iter().all(|v| (cy.lo..=cy.hi).contains(v)));
+    let release = Release::Covariance { x: cx, y: cy };
+    let runs = released(&x, Some(&y), &release, 4.0, 20);
+    // The sample covariance in plaintext: about 150^2 / 2 = 11,250.
+    let n = x.len() as f64;
+    let (mx, my) = (
+        x.iter().sum::<i64>() as f64 / n,
+        y.iter().sum::<i64>() as f64 / n,
+    );
+    let exact: f64 = x
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| (*a as f64 - mx) * (*b as f64 - my))
+        .sum::<f64>()
+        / (n - 1.0);
+    let covs: Vec<f64> = runs.iter().map(|e| value(e, "covariance")).collect();
+    let sd = runs[0]
+        .iter()
+        .find(|e| e.name == "covariance")
+        .unwrap()
+        .noise_sd;
+    // Each release within five noise sds, their mean within five sds of the mean.
+    for c in &covs {
+        assert!((c - exact).abs() < 5.0 * sd, "{c} vs {exact} (sd {sd})");
+    }
+    let (m, _) = mean_sd(&covs);
+    assert!(
+        (m - exact).abs() < 5.0 * sd / (covs.len() as f64).sqrt(),
+        "{m} vs {exact}"
+    );
+    // At epsilon 4 over 2,000 patients the noise is a few percent of the covariance.
+    assert!(sd < 0.05 * exact, "sd {sd} vs {exact}");
+}
+
 /// The exact correlation of paired values, and the population variance of `x` (the plaintext
 /// references).
 fn correlation(x: &[i64], y: &[i64]) -> f64 {
@@ -475,6 +516,7 @@ fn every_release_adds_up_the_same_aggregates_in_parts() {
         Release::Mean { clip },
         Release::Variance { clip },
         Release::Pearson { x: clip, y: clip },
+        Release::Covariance { x: clip, y: clip },
         Release::Histogram {
             edges: vec![-100, 900, 1200, 1500],
         },

@@ -134,7 +134,8 @@ pub fn answers(asked: &Statistic, sealed: &Sealed, n: u64) -> bool {
         | (Statistic::Sum, Sealed::Sum)
         | (Statistic::Mean, Sealed::Mean)
         | (Statistic::Variance, Sealed::Variance)
-        | (Statistic::Pearson { .. }, Sealed::Pearson) => true,
+        | (Statistic::Pearson { .. }, Sealed::Pearson)
+        | (Statistic::Covariance { .. }, Sealed::Covariance) => true,
         (Statistic::Histogram { edges }, Sealed::Histogram { edges: got }) => edges == got,
         (Statistic::FilteredMean { threshold, .. }, Sealed::FilteredMean { threshold: got }) => {
             threshold == got
@@ -144,6 +145,9 @@ pub fn answers(asked: &Statistic, sealed: &Sealed, n: u64) -> bool {
         }
         (Statistic::Median, Sealed::OrderStatistic { rank }) => {
             quantile_rank(0.5, n).is_ok_and(|r| r == *rank)
+        }
+        (Statistic::Quantile { permille }, Sealed::OrderStatistic { rank }) => {
+            quantile_rank(f64::from(*permille) / 1000.0, n).is_ok_and(|r| r == *rank)
         }
         (asked, Sealed::Private { release, .. }) => private_answers(asked, release),
         _ => false,
@@ -157,13 +161,17 @@ fn private_answers(asked: &Statistic, release: &Release) -> bool {
         | (Statistic::Sum, Release::Sum { .. })
         | (Statistic::Mean, Release::Mean { .. })
         | (Statistic::Variance, Release::Variance { .. })
-        | (Statistic::Pearson { .. }, Release::Pearson { .. }) => true,
+        | (Statistic::Pearson { .. }, Release::Pearson { .. })
+        | (Statistic::Covariance { .. }, Release::Covariance { .. }) => true,
         (Statistic::Histogram { edges }, Release::Histogram { edges: got }) => edges == got,
         (
             Statistic::FilteredMean { threshold, .. },
             Release::FilteredMean { threshold: got, .. },
         ) => threshold == got,
         (Statistic::Median, Release::Quantile { permille, .. }) => *permille == 500,
+        (Statistic::Quantile { permille: asked }, Release::Quantile { permille, .. }) => {
+            asked == permille
+        }
         _ => false,
     }
 }
@@ -239,6 +247,8 @@ fn statistic_name(s: &Statistic) -> String {
         Statistic::Mean => "mean".into(),
         Statistic::Variance => "variance".into(),
         Statistic::Pearson { .. } => "pearson correlation".into(),
+        Statistic::Covariance { .. } => "covariance".into(),
+        Statistic::Quantile { permille } => format!("quantile of {permille} thousandths"),
         Statistic::Histogram { edges } => format!("histogram with {} edges", edges.len()),
         Statistic::FilteredMean { .. } => "filtered mean".into(),
         Statistic::Median => "median".into(),

@@ -19,6 +19,11 @@ pub const MAX_QUERY_WORK: u64 = 1 << 25;
 
 /// Refuses a query whose parameters alone exceed a cap.
 pub fn check_shape(q: &Query) -> Result<(), QueryError> {
+    if let Statistic::Quantile { permille } = q.statistic
+        && !(1..=999).contains(&permille)
+    {
+        return Err(QueryError::Quantile { permille });
+    }
     if let Statistic::Histogram { edges } = &q.statistic
         && edges.len() > MAX_HISTOGRAM_EDGES
     {
@@ -37,15 +42,19 @@ pub fn check_shape(q: &Query) -> Result<(), QueryError> {
 pub fn work(q: &Query, rows: u64, private: bool) -> u64 {
     let per_row = match (&q.statistic, private) {
         (Statistic::Histogram { edges }, _) => edges.len() as u64,
-        (Statistic::Median, true) => u64::from(super::privacy::QUANTILE_BUCKETS) + 1,
-        (Statistic::Pearson { .. }, true) => 4,
+        (Statistic::Median | Statistic::Quantile { .. }, true) => {
+            u64::from(super::privacy::QUANTILE_BUCKETS) + 1
+        }
+        (Statistic::Pearson { .. } | Statistic::Covariance { .. }, true) => 4,
         (Statistic::Count, true) => 0,
         (_, true) => 2,
         (
             Statistic::Variance
             | Statistic::Pearson { .. }
+            | Statistic::Covariance { .. }
             | Statistic::FilteredMean { .. }
-            | Statistic::Median,
+            | Statistic::Median
+            | Statistic::Quantile { .. },
             false,
         ) => 1,
         (Statistic::Count | Statistic::Sum | Statistic::Mean, false) => 0,
@@ -94,6 +103,22 @@ mod tests {
             e.to_string().contains(&MAX_HISTOGRAM_EDGES.to_string()),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_quantile_is_strictly_between_0_and_1000_thousandths() {
+        let quantile = |permille| Query {
+            statistic: Statistic::Quantile { permille },
+            ..histogram(0)
+        };
+        for ok in [1, 500, 999] {
+            assert!(check_shape(&quantile(ok)).is_ok(), "{ok}");
+        }
+        for bad in [0, 1000, u16::MAX] {
+            let e = check_shape(&quantile(bad)).unwrap_err();
+            assert!(matches!(e, QueryError::Quantile { permille } if permille == bad));
+            assert!(e.to_string().contains("1 to 999"), "{e}");
+        }
     }
 
     #[test]

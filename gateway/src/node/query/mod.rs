@@ -47,6 +47,12 @@ pub enum Statistic {
         /// The second indicator's code.
         pair: String,
     },
+    /// Covariance with a second indicator (the sample covariance), paired per patient as
+    /// Pearson is.
+    Covariance {
+        /// The second indicator's code.
+        pair: String,
+    },
     /// Counts per bucket between public, strictly increasing edges.
     Histogram {
         /// Bucket edges, fixed point.
@@ -62,6 +68,22 @@ pub enum Statistic {
     },
     /// The lower median.
     Median,
+    /// The quantile of `permille` thousandths, 1 to 999 (nearest rank: the ceil(q n)-th smallest
+    /// value; in a private cluster, from noisy counts over a grid, as the median).
+    Quantile {
+        /// The quantile in thousandths (900: the 90th percentile).
+        permille: u16,
+    },
+}
+
+impl Statistic {
+    /// The second indicator of a paired statistic (Pearson, covariance).
+    pub fn pair(&self) -> Option<&str> {
+        match self {
+            Statistic::Pearson { pair } | Statistic::Covariance { pair } => Some(pair),
+            _ => None,
+        }
+    }
 }
 
 /// A researcher's query, as signed in the request body.
@@ -218,6 +240,12 @@ pub enum QueryError {
     TooFewConsented {
         /// The rule's minimum.
         min_cohort: u64,
+    },
+    /// A quantile outside (0, 1).
+    #[error("quantile refused: {permille} thousandths; a quantile is 1 to 999 thousandths")]
+    Quantile {
+        /// The thousandths asked for.
+        permille: u16,
     },
     /// A histogram with more edges than a party computes.
     #[error("histogram refused: {edges} edges, at most {max}")]

@@ -135,6 +135,10 @@ pub fn release(q: &Query) -> Result<(Release, [bool; 2]), QueryError> {
             let (y, y_needed) = clip_of(pair, q.pair_clip)?;
             return Ok((Release::Pearson { x, y }, [x_needed, y_needed]));
         }
+        Statistic::Covariance { pair } => {
+            let (y, y_needed) = clip_of(pair, q.pair_clip)?;
+            return Ok((Release::Covariance { x, y }, [x_needed, y_needed]));
+        }
         Statistic::Histogram { edges } => Release::Histogram {
             edges: edges.clone(),
         },
@@ -144,6 +148,11 @@ pub fn release(q: &Query) -> Result<(Release, [bool; 2]), QueryError> {
         },
         Statistic::Median => Release::Quantile {
             permille: 500,
+            clip: x,
+            buckets: QUANTILE_BUCKETS,
+        },
+        Statistic::Quantile { permille } => Release::Quantile {
+            permille: *permille,
             clip: x,
             buckets: QUANTILE_BUCKETS,
         },

@@ -265,9 +265,9 @@ pub fn answer_digest(session: &SessionId, rows: &[u8; 32]) -> [u8; 32] {
 /// The catalog's bounds of the query's indicator and, for a paired statistic, the second one.
 fn value_bounds(q: &Query) -> Result<[ValueBound; 2], QueryError> {
     let x = ValueBound::new(indicator(&q.indicator)?.max_abs_fixed());
-    let y = match &q.statistic {
-        Statistic::Pearson { pair } => ValueBound::new(indicator(pair)?.max_abs_fixed()),
-        _ => x,
+    let y = match q.statistic.pair() {
+        Some(pair) => ValueBound::new(indicator(pair)?.max_abs_fixed()),
+        None => x,
     };
     Ok([x, y])
 }
@@ -380,6 +380,9 @@ fn compute(
         Statistic::Mean => moments::mean(x, bx)?,
         Statistic::Variance => moments::variance(party, x, bx)?,
         Statistic::Pearson { .. } => moments::pearson(party, x, &selection.shares[1], bx, by)?,
+        Statistic::Covariance { .. } => {
+            moments::covariance(party, x, &selection.shares[1], bx, by)?
+        }
         Statistic::Histogram { edges } => histogram::histogram(party, x, edges, bx)?,
         Statistic::FilteredMean {
             threshold,
@@ -389,6 +392,9 @@ fn compute(
             filtered::filtered_mean(party, x, *threshold, k, bx)?
         }
         Statistic::Median => order::median(party, x, bx)?,
+        Statistic::Quantile { permille } => {
+            order::quantile(party, x, f64::from(*permille) / 1000.0, bx)?
+        }
     };
     Ok(aggregates)
 }

@@ -25,7 +25,7 @@ use hdg_storage::{ShareRow, Store, TimeRange};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::{Query, QueryError, Statistic};
+use super::{Query, QueryError};
 
 /// The rows a query runs on at this party: one aligned column per input vector, built as the
 /// store is scanned (a row's shares and a running digest of its handle, nothing else per row).
@@ -147,8 +147,8 @@ pub fn select_rows(
     one_per_patient: bool,
 ) -> Result<Selection, QueryError> {
     let range = time_range(q)?;
-    match &q.statistic {
-        Statistic::Pearson { pair } => {
+    match q.statistic.pair() {
+        Some(pair) => {
             let x = latest(store, me, &q.indicator, range, admit)?;
             let y = latest(store, me, pair, range, admit)?;
             let (mut cx, mut cy) = (Column::default(), Column::default());

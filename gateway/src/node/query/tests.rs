@@ -762,6 +762,38 @@ fn a_private_release_takes_one_value_per_patient() {
     assert!((mean - 11.0).abs() < 3.0, "{mean}");
 }
 
+/// A private covariance and a private quantile go through the same path as the other
+/// releases: each party plans and noises them, and the researcher gets estimates by name.
+#[test]
+fn a_private_covariance_and_a_private_quantile_are_answered() {
+    let mut p = parties();
+    let mut obs = observations(BMI, 30);
+    obs.extend(observations(HBA1C, 30));
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let names = |e: Vec<hdg_mpc::stats::estimate::Estimate>| {
+        e.into_iter().map(|e| e.name).collect::<Vec<_>>()
+    };
+    let covariance = Query {
+        epsilon: Some(2.0),
+        ..query(
+            Statistic::Covariance {
+                pair: HBA1C.to_string(),
+            },
+            BMI,
+            &researcher,
+        )
+    };
+    let got = run_private(&p, &covariance, &researcher, [0; 3]).unwrap();
+    assert_eq!(names(got), ["count", "covariance"]);
+    let quantile = Query {
+        epsilon: Some(2.0),
+        ..query(Statistic::Quantile { permille: 900 }, BMI, &researcher)
+    };
+    let got = run_private(&p, &quantile, &researcher, [0; 3]).unwrap();
+    assert_eq!(names(got), ["quantile 0.9"]);
+}
+
 /// Each party checks the budget against the largest spend of the three: a party whose record
 /// is lower (a lying or lagging coordinator) cannot let a query past the others'.
 #[test]
