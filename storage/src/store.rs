@@ -678,7 +678,10 @@ fn column_family_options(name: &str) -> Options {
     let mut o = Options::default();
     o.set_write_buffer_size(64 << 20);
     o.set_max_write_buffer_number(4);
-    if name == layout::RECORDS {
+    // Point lookups that mostly miss: a record or a share row not stored yet (every commit
+    // checks for duplicates), a patient not erased. A bloom filter in the memtable and in the
+    // tables answers a miss without searching the skip list or reading a block.
+    if [layout::RECORDS, layout::SHARE_IDS, layout::SHARES_ERASED].contains(&name) {
         o.set_memtable_prefix_bloom_ratio(0.1);
         o.set_memtable_whole_key_filtering(true);
         let mut table = rocksdb::BlockBasedOptions::default();
