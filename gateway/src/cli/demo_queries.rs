@@ -21,7 +21,7 @@ use super::http::NodeUrl;
 use super::query::{Answer, Question, ask};
 use crate::node::consent::Purpose;
 use crate::node::query::Statistic;
-use crate::node::query::filter::{filtered_mean, parse_edges};
+use crate::node::query::filter::{filtered_mean, parse_edges, parse_filter};
 
 /// One value as the cohort files say: patient, effective day, record handle (as its home node
 /// names it), fixed-point value.
@@ -118,6 +118,15 @@ fn samples() -> anyhow::Result<Vec<Sample>> {
             "2339-0",
             filtered_mean("2339-0", "value > 126", 10).map_err(q)?,
             Some(("126", "400")),
+        ),
+        sample(
+            "HbA1c (%), BMI > 30 minus the others",
+            "4548-4",
+            Statistic::TwoGroups {
+                by: "39156-5".into(),
+                threshold: parse_filter("39156-5", "value > 30").map_err(q)?,
+            },
+            Some(("4", "10")),
         ),
         sample(
             "median heart rate",
@@ -324,6 +333,40 @@ fn expected(
             let s: f64 = a.iter().zip(&b).map(|(x, y)| (x - ma) * (y - mb)).sum();
             named(vec![("count", m), ("covariance", s / (m - 1.0))])
         }
+        Statistic::TwoGroups { by, threshold } => {
+            let (a, b) = latest_pairs(rows(sample.indicator), rows(by));
+            let group = |above: bool| {
+                let g: Vec<f64> = a
+                    .iter()
+                    .zip(&b)
+                    .filter(|(_, y)| (**y > *threshold) == above)
+                    .map(|(x, _)| clipped(*x, clip))
+                    .collect();
+                let k = g.len() as f64;
+                let m = g.iter().sum::<f64>() / k;
+                (
+                    k,
+                    m,
+                    g.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (k - 1.0),
+                )
+            };
+            let ((ka, ma, va), (kb, mb, vb)) = (group(true), group(false));
+            let (ea, eb) = (va / ka, vb / kb);
+            named(vec![
+                ("above: count", ka),
+                ("above: mean", ma),
+                ("above: variance", va),
+                ("below: count", kb),
+                ("below: mean", mb),
+                ("below: variance", vb),
+                ("difference of means", ma - mb),
+                ("welch t", (ma - mb) / (ea + eb).sqrt()),
+                (
+                    "degrees of freedom",
+                    (ea + eb).powi(2) / (ea * ea / (ka - 1.0) + eb * eb / (kb - 1.0)),
+                ),
+            ])
+        }
         Statistic::Median => named(vec![("median", nearest_rank(&latest_values, 500))]),
         Statistic::Quantile { permille } => {
             let label = format!("quantile {}", f64::from(*permille) / 1000.0);
@@ -379,13 +422,18 @@ fn pearson(x: &[i64], y: &[i64]) -> Option<f64> {
     Some(sxy / (sxx * syy).sqrt())
 }
 
-/// The headline estimate of a private answer: the last one (the statistic itself; counts and
-/// buckets are shown as a list).
+/// The headline estimate of a private answer: a two-group comparison's difference of means,
+/// else the last one (the statistic itself; counts and buckets are shown as a list).
 fn headline(estimates: &[Estimate]) -> Option<&Estimate> {
     estimates
         .iter()
-        .rev()
-        .find(|e| e.name != "count" && !e.name.starts_with("bucket"))
+        .find(|e| e.name == "difference of means")
+        .or_else(|| {
+            estimates
+                .iter()
+                .rev()
+                .find(|e| e.name != "count" && !e.name.starts_with("bucket"))
+        })
 }
 
 /// A private answer for the table, in the indicator's unit.

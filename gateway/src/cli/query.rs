@@ -33,7 +33,7 @@ use super::http::{NodeUrl, post};
 use super::ingest::now;
 use crate::node::consent::Purpose;
 use crate::node::query::answer::{check_answers, query_digest};
-use crate::node::query::filter::{filtered_mean, indicator, parse_edges};
+use crate::node::query::filter::{filtered_mean, indicator, parse_edges, parse_filter};
 use crate::node::query::{DEFAULT_MIN_COHORT, PartyAnswer, Query, Statistic};
 use crate::node::query_party::session_of;
 use crate::node::signed::{Kind, sign};
@@ -65,9 +65,14 @@ pub struct Args {
     /// First effective time excluded (FHIR date or dateTime).
     #[arg(long)]
     to: Option<String>,
-    /// A filter for `--stat mean`: `value > NUMBER [UNIT]` or `value >= NUMBER [UNIT]`.
+    /// A filter for `--stat mean`, or the split of `--stat two-groups` on its `--by`
+    /// indicator: `value > NUMBER [UNIT]` or `value >= NUMBER [UNIT]`.
     #[arg(long = "where")]
     filter: Option<String>,
+    /// The indicator that splits the patients of `--stat two-groups` (its latest value per
+    /// patient, compared with `--where`).
+    #[arg(long, value_name = "CODE")]
+    by: Option<String>,
     /// The second indicator of `--stat pearson` or `--stat covariance`, paired per patient.
     #[arg(long)]
     pair: Option<String>,
@@ -366,8 +371,8 @@ fn print_ledger(ledger: &[Option<u64>]) {
 fn statistic(args: &Args) -> anyhow::Result<Statistic> {
     let code = args.indicator.as_str();
     let q = |e: crate::node::query::QueryError| anyhow::anyhow!("{e}");
-    if args.filter.is_some() && args.stat != "mean" {
-        bail!("--where goes with --stat mean only");
+    if args.filter.is_some() && !["mean", "two-groups"].contains(&args.stat.as_str()) {
+        bail!("--where goes with --stat mean or --stat two-groups only");
     }
     Ok(match args.stat.as_str() {
         "count" => Statistic::Count,
@@ -384,6 +389,20 @@ fn statistic(args: &Args) -> anyhow::Result<Statistic> {
                     .context("--stat quantile needs --quantile Q")?,
             )?,
         },
+        "two-groups" => {
+            let by = args
+                .by
+                .clone()
+                .context("--stat two-groups needs --by CODE (the indicator that splits)")?;
+            let clause = args
+                .filter
+                .as_deref()
+                .context("--stat two-groups needs --where 'value > NUMBER' (the split on --by)")?;
+            Statistic::TwoGroups {
+                threshold: parse_filter(&by, clause).map_err(q)?,
+                by,
+            }
+        }
         "covariance" => Statistic::Covariance {
             pair: args
                 .pair
@@ -406,7 +425,7 @@ fn statistic(args: &Args) -> anyhow::Result<Statistic> {
             .map_err(q)?,
         },
         other => bail!(
-            "unknown statistic {other}: use count, sum, mean, variance, pearson, covariance, histogram, median or quantile"
+            "unknown statistic {other}: use count, sum, mean, variance, pearson, covariance, histogram, median, quantile or two-groups"
         ),
     })
 }

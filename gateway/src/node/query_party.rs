@@ -397,6 +397,7 @@ pub fn query_status(e: &QueryError) -> u16 {
         | QueryError::TooFewConsented { .. }
         | QueryError::TooManyEdges { .. }
         | QueryError::TooMuchWork { .. }
+        | QueryError::PrivateOnly { .. }
         | QueryError::Noise(_) => 422,
         QueryError::Store(_)
         | QueryError::WrongParty { .. }

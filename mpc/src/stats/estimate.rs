@@ -156,6 +156,41 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
                 vec![n, sample],
             )
         }
+        // Each group's count, mean and sample variance from its count, centred sum and centred
+        // squares (the group below: all minus the group above); then the difference of the
+        // means and Welch's t with its Welch-Satterthwaite degrees of freedom.
+        Release::TwoGroups { clip, .. } => {
+            let (c, q) = (clip.center() as f64, clip.square_offset() as f64);
+            let group = |k: f64, s: f64, s2: f64| {
+                let m = ratio(s, k);
+                let population = ratio(s2, k) + q - m * m;
+                let var = if k > 1.0 {
+                    (population * k / (k - 1.0)).max(0.0)
+                } else {
+                    f64::NAN
+                };
+                (k, c + m, var)
+            };
+            let (ka, ma, va) = group(a[1], a[3], a[5]);
+            let (kb, mb, vb) = group(a[0] - a[1], a[2] - a[3], a[4] - a[5]);
+            let (ea, eb) = (va / ka, vb / kb);
+            let t = (ma - mb) / (ea + eb).sqrt();
+            let df = (ea + eb).powi(2) / (ea * ea / (ka - 1.0) + eb * eb / (kb - 1.0));
+            (
+                vec![
+                    name("above: count", 0),
+                    name("above: mean", 1),
+                    name("above: variance", 2),
+                    name("below: count", 0),
+                    name("below: mean", 1),
+                    name("below: variance", 2),
+                    name("difference of means", 1),
+                    name("welch t", 0),
+                    name("degrees of freedom", 0),
+                ],
+                vec![ka, ma, va, kb, mb, vb, ma - mb, t, df],
+            )
+        }
         // Noisy counts as released: one below zero is honest noise (clamping it would hide the
         // noise's spread from the interval).
         Release::Histogram { .. } => (

@@ -14,6 +14,7 @@
 //! | variance | n, S d, S (d^2 - q) | 1, r, ceil(r^2/2) | all |
 //! | Pearson | n, S dx, S dy, S (dx^2 - qx), S (dy^2 - qy), S dx dy | 1, rx, ry, ceil(rx^2/2), ceil(ry^2/2), rx ry | all |
 //! | covariance | n, S dx, S dy, S dx dy | 1, rx, ry, rx ry | all |
+//! | two groups by y > t | n, S b, S d, S b d, S (d^2 - q), S b (d^2 - q), b = [y > t] | 1, 1, r, r, ceil(r^2/2), ceil(r^2/2) | all |
 //! | histogram | one count per bucket | 1 each | one |
 //! | filtered mean | #{x > t}, S d [x > t] | 1, r | all |
 //! | quantile | counts over a grid of the clip range | 1 each | one |
@@ -117,6 +118,15 @@ pub enum Release {
         /// Clipping bounds of y.
         y: Clip,
     },
+    /// Count, mean and variance of the clipped x in two groups of patients split by their
+    /// paired y: y > `threshold` and the others. Which group a patient is in stays secret; from
+    /// the two groups' figures follow the difference of the means and Welch's t.
+    TwoGroups {
+        /// The split: y strictly greater than this (y's fixed point).
+        threshold: i64,
+        /// Clipping bounds of x.
+        clip: Clip,
+    },
     /// Counts per bucket between public edges (as [`super::histogram::histogram`]).
     Histogram {
         /// Strictly increasing edges.
@@ -168,6 +178,10 @@ impl Release {
                 vec![1, x.radius(), y.radius(), x.radius() * y.radius()],
                 Affects::All,
             ),
+            Release::TwoGroups { clip, .. } => {
+                let (r, s) = (clip.radius(), clip.square_sensitivity());
+                (vec![1, 1, r, r, s, s], Affects::All)
+            }
             Release::Histogram { edges } => (vec![1; edges.len() + 1], Affects::One),
             Release::FilteredMean { clip, .. } => (vec![1, clip.radius()], Affects::All),
             Release::Quantile { .. } => (vec![1; self.grid().len() + 1], Affects::One),
@@ -185,6 +199,8 @@ impl Release {
             Release::Variance { .. } => vec![2, 1, 2],
             Release::Pearson { .. } => vec![2, 1, 1, 2, 2, 2],
             Release::Covariance { .. } => vec![1, 1, 1, 4],
+            // Each group as a variance: its count, sum and centred squares at 2:1:2.
+            Release::TwoGroups { .. } => vec![2, 2, 1, 1, 2, 2],
             _ => vec![1; self.sensitivities().0.len()],
         }
     }
@@ -264,6 +280,11 @@ impl Release {
                 clip(out, x);
                 clip(out, y);
             }
+            Release::TwoGroups { threshold, clip: c } => {
+                out.push(10);
+                out.extend_from_slice(&threshold.to_be_bytes());
+                clip(out, c);
+            }
         }
     }
 }
@@ -311,6 +332,7 @@ pub fn private_release<R: CryptoRng + ?Sized>(
     let per_value = match release {
         Release::Histogram { edges } => edges.len(),
         Release::Quantile { .. } => release.grid().len(),
+        Release::TwoGroups { .. } => 3,
         _ => 2,
     };
     let size = part_size(party, per_value);
@@ -376,6 +398,24 @@ pub(super) fn contributions(
             let dy = centred(party, ys, *y, input.bounds[1], input.clip_needed[1])?;
             let sxy = dot_many(party, &[(&dx, &dy)])?;
             ArithShares::concat(&[&count, &dx.sum(), &dy.sum(), &sxy])
+        }
+        Release::TwoGroups { threshold, clip } => {
+            let ys = paired(input)?;
+            let by = input.bounds[1];
+            by.check_comparable(&[*threshold], "private two-group comparison")?;
+            let above =
+                greater_than_public(party, ys, *threshold, by.width_against(&[*threshold]))?;
+            let b = bits_to_arith(party, &above)?;
+            let d = centred(party, input.x, *clip, input.bounds[0], input.clip_needed[0])?;
+            let d2 = mul(party, &d, &d)?;
+            let p = dot_many(party, &[(&b, &d), (&b, &d2)])?;
+            // Centred squares: d^2 - q summed over all, and over the group above.
+            let q = clip.square_offset();
+            let sb = b.sum();
+            let mut s2 = d2.sum();
+            s2.add_public(me, n.wrapping_mul(q).wrapping_neg());
+            let sb2 = p.slice(1..2).sub(&sb.scale(q));
+            ArithShares::concat(&[&count, &sb, &d.sum(), &p.slice(0..1), &s2, &sb2])
         }
         Release::Histogram { edges } => {
             histogram::histogram(party, input.x, edges, input.bounds[0])?.shares
@@ -469,6 +509,10 @@ fn check_noised_range(release: &Release, n: u64, party_sigma2: &[u64]) -> Result
         Release::Covariance { x, y } => {
             let (rx, ry) = (x.radius() as u128, y.radius() as u128);
             vec![1, rx, ry, rx * ry]
+        }
+        Release::TwoGroups { clip, .. } => {
+            let r = clip.radius() as u128;
+            vec![1, 1, r, r, r * r, r * r]
         }
     };
     for (v, s) in per_value.iter().zip(party_sigma2) {

@@ -363,6 +363,67 @@ fn a_private_covariance_recovers_the_sample_covariance() {
     assert!(sd < 0.05 * exact, "sd {sd} vs {exact}");
 }
 
+/// Two groups of x split by a paired y: each group's count, mean and variance, the difference of
+/// the means and Welch's t, against plaintext. Patients with y > 1000 have x about 100 higher.
+#[test]
+fn a_private_two_group_comparison_recovers_each_groups_figures() {
+    let y = cohort(2000, 1000, 200, 15);
+    let base = cohort(2000, 1200, 120, 16);
+    let x: Vec<i64> = base
+        .iter()
+        .zip(&y)
+        .map(|(b, y)| if *y > 1000 { b + 100 } else { *b })
+        .collect();
+    let clip = Clip::new(700, 1900).unwrap();
+    assert!(x.iter().all(|v| (clip.lo..=clip.hi).contains(v)));
+    let release = Release::TwoGroups {
+        threshold: 1000,
+        clip,
+    };
+    let runs = released(&x, Some(&y), &release, 8.0, 10);
+    // Plaintext: (count, mean, sample variance) per group.
+    let figures = |above: bool| {
+        let g: Vec<f64> = x
+            .iter()
+            .zip(&y)
+            .filter(|(_, y)| (**y > 1000) == above)
+            .map(|(x, _)| *x as f64)
+            .collect();
+        let k = g.len() as f64;
+        let m = g.iter().sum::<f64>() / k;
+        let v = g.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (k - 1.0);
+        (k, m, v)
+    };
+    let (ka, ma, va) = figures(true);
+    let (kb, mb, vb) = figures(false);
+    let t = (ma - mb) / (va / ka + vb / kb).sqrt();
+    let exact = [
+        ("above: count", ka),
+        ("above: mean", ma),
+        ("above: variance", va),
+        ("below: count", kb),
+        ("below: mean", mb),
+        ("below: variance", vb),
+        ("difference of means", ma - mb),
+        ("welch t", t),
+    ];
+    for (name, truth) in exact {
+        let got: Vec<f64> = runs.iter().map(|e| value(e, name)).collect();
+        let sd = runs[0].iter().find(|e| e.name == name).unwrap().noise_sd;
+        for g in &got {
+            assert!(
+                (g - truth).abs() < 5.0 * sd + 1e-9,
+                "{name}: {g} vs {truth} (sd {sd})"
+            );
+        }
+    }
+    // The groups differ by about 100 and t is large: the split is seen through the noise.
+    assert!((ma - mb - 100.0).abs() < 20.0, "{}", ma - mb);
+    assert!(runs.iter().all(|e| value(e, "welch t") > 10.0));
+    let df = value(&runs[0], "degrees of freedom");
+    assert!(df > 1000.0 && df < 2000.0, "{df}");
+}
+
 /// The exact correlation of paired values, and the population variance of `x` (the plaintext
 /// references).
 fn correlation(x: &[i64], y: &[i64]) -> f64 {
@@ -517,6 +578,10 @@ fn every_release_adds_up_the_same_aggregates_in_parts() {
         Release::Variance { clip },
         Release::Pearson { x: clip, y: clip },
         Release::Covariance { x: clip, y: clip },
+        Release::TwoGroups {
+            threshold: 800,
+            clip,
+        },
         Release::Histogram {
             edges: vec![-100, 900, 1200, 1500],
         },

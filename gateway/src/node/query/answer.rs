@@ -172,6 +172,9 @@ fn private_answers(asked: &Statistic, release: &Release) -> bool {
         (Statistic::Quantile { permille: asked }, Release::Quantile { permille, .. }) => {
             asked == permille
         }
+        (Statistic::TwoGroups { threshold, .. }, Release::TwoGroups { threshold: got, .. }) => {
+            threshold == got
+        }
         _ => false,
     }
 }
@@ -248,6 +251,7 @@ fn statistic_name(s: &Statistic) -> String {
         Statistic::Variance => "variance".into(),
         Statistic::Pearson { .. } => "pearson correlation".into(),
         Statistic::Covariance { .. } => "covariance".into(),
+        Statistic::TwoGroups { .. } => "two-group comparison".into(),
         Statistic::Quantile { permille } => format!("quantile of {permille} thousandths"),
         Statistic::Histogram { edges } => format!("histogram with {} edges", edges.len()),
         Statistic::FilteredMean { .. } => "filtered mean".into(),

@@ -46,6 +46,8 @@ pub fn work(q: &Query, rows: u64, private: bool) -> u64 {
             u64::from(super::privacy::QUANTILE_BUCKETS) + 1
         }
         (Statistic::Pearson { .. } | Statistic::Covariance { .. }, true) => 4,
+        // The split's comparison and the clipping's two.
+        (Statistic::TwoGroups { .. }, true) => 3,
         (Statistic::Count, true) => 0,
         (_, true) => 2,
         (
@@ -54,7 +56,8 @@ pub fn work(q: &Query, rows: u64, private: bool) -> u64 {
             | Statistic::Covariance { .. }
             | Statistic::FilteredMean { .. }
             | Statistic::Median
-            | Statistic::Quantile { .. },
+            | Statistic::Quantile { .. }
+            | Statistic::TwoGroups { .. },
             false,
         ) => 1,
         (Statistic::Count | Statistic::Sum | Statistic::Mean, false) => 0,

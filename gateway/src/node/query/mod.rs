@@ -68,6 +68,16 @@ pub enum Statistic {
     },
     /// The lower median.
     Median,
+    /// Count, mean and variance of the indicator in two groups of patients split by their
+    /// latest value of a second indicator (`by` > `threshold`, and the others), paired per
+    /// patient as Pearson is; with the difference of the means and Welch's t. Which group a
+    /// patient is in stays secret. Answered with differential privacy only.
+    TwoGroups {
+        /// The indicator that splits the patients.
+        by: String,
+        /// The split: `by` strictly greater than this (fixed point of `by`).
+        threshold: i64,
+    },
     /// The quantile of `permille` thousandths, 1 to 999 (nearest rank: the ceil(q n)-th smallest
     /// value; in a private cluster, from noisy counts over a grid, as the median).
     Quantile {
@@ -80,7 +90,9 @@ impl Statistic {
     /// The second indicator of a paired statistic (Pearson, covariance).
     pub fn pair(&self) -> Option<&str> {
         match self {
-            Statistic::Pearson { pair } | Statistic::Covariance { pair } => Some(pair),
+            Statistic::Pearson { pair }
+            | Statistic::Covariance { pair }
+            | Statistic::TwoGroups { by: pair, .. } => Some(pair),
             _ => None,
         }
     }
@@ -240,6 +252,14 @@ pub enum QueryError {
     TooFewConsented {
         /// The rule's minimum.
         min_cohort: u64,
+    },
+    /// A statistic an exact cluster does not compute.
+    #[error(
+        "{statistic} is answered only with differential privacy (a cluster with privacy = \"dp\")"
+    )]
+    PrivateOnly {
+        /// The statistic.
+        statistic: &'static str,
     },
     /// A quantile outside (0, 1).
     #[error("quantile refused: {permille} thousandths; a quantile is 1 to 999 thousandths")]

@@ -151,6 +151,10 @@ pub fn release(q: &Query) -> Result<(Release, [bool; 2]), QueryError> {
             clip: x,
             buckets: QUANTILE_BUCKETS,
         },
+        Statistic::TwoGroups { threshold, .. } => Release::TwoGroups {
+            threshold: *threshold,
+            clip: x,
+        },
         Statistic::Quantile { permille } => Release::Quantile {
             permille: *permille,
             clip: x,

@@ -395,6 +395,11 @@ fn compute(
         Statistic::Quantile { permille } => {
             order::quantile(party, x, f64::from(*permille) / 1000.0, bx)?
         }
+        Statistic::TwoGroups { .. } => {
+            return Err(QueryError::PrivateOnly {
+                statistic: "the two-group comparison",
+            });
+        }
     };
     Ok(aggregates)
 }

@@ -792,6 +792,40 @@ fn a_private_covariance_and_a_private_quantile_are_answered() {
     };
     let got = run_private(&p, &quantile, &researcher, [0; 3]).unwrap();
     assert_eq!(names(got), ["quantile 0.9"]);
+    // HbA1c split by BMI over 30: both groups' figures, their difference and Welch's t.
+    let bmi = indicator(BMI).unwrap();
+    let two_groups = Query {
+        epsilon: Some(2.0),
+        ..query(
+            Statistic::TwoGroups {
+                by: BMI.to_string(),
+                threshold: bmi.encode("30", &bmi.unit).unwrap(),
+            },
+            HBA1C,
+            &researcher,
+        )
+    };
+    let got = run_private(&p, &two_groups, &researcher, [0; 3]).unwrap();
+    assert_eq!(
+        names(got),
+        [
+            "above: count",
+            "above: mean",
+            "above: variance",
+            "below: count",
+            "below: mean",
+            "below: variance",
+            "difference of means",
+            "welch t",
+            "degrees of freedom"
+        ]
+    );
+    // An exact cluster does not answer it: every party refuses, naming why.
+    for outcome in run_memory(&p, &two_groups) {
+        let e = outcome.unwrap_err();
+        assert!(matches!(e, QueryError::PrivateOnly { .. }), "{e}");
+        assert!(e.to_string().contains("differential privacy"), "{e}");
+    }
 }
 
 /// Each party checks the budget against the largest spend of the three: a party whose record
