@@ -229,7 +229,7 @@ pub enum QueryError {
     /// The parties' query rules (minimum cohort, consent) differ: their configs disagree, and
     /// nothing is computed.
     #[error(
-        "party {peer} has other query rules (minimum cohort, consent, privacy or security mode) than this party {me}; the cluster's configs must agree"
+        "party {peer} has other query rules (minimum cohort, consent, privacy or security mode, or the catalog's entries of the indicators) than this party {me}; the cluster's configs and versions must agree"
     )]
     PolicyMismatch {
         /// This party.

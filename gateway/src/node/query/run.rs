@@ -109,6 +109,7 @@ pub fn run_selected(
     };
     let mut words = digest_words(&digest);
     words.extend(policy.words());
+    words.extend(catalog_words(q)?);
     if let Some((_, charge, (_, _, sigma2))) = &private {
         words.push(plan_word(sigma2));
         words.push(charge.cost);
@@ -260,6 +261,26 @@ pub fn answer_digest(session: &SessionId, rows: &[u8; 32]) -> [u8; 32] {
     h.update(session.0);
     h.update(rows);
     h.finalize().into()
+}
+
+/// The catalog's entries of the query's indicators, as the parties compare them with the rules:
+/// a digest of each one's code, unit, precision and range (what the fixed point of its shares
+/// and the protocols' bounds depend on), so that a party whose catalog encodes an indicator
+/// otherwise (another version of `hdg`) refuses to compute instead of mixing encodings.
+pub(super) fn catalog_words(q: &Query) -> Result<[u64; 4], QueryError> {
+    let mut h = blake3::Hasher::new();
+    h.update(b"hdg catalog entries v1");
+    for code in std::iter::once(q.indicator.as_str()).chain(q.statistic.pair()) {
+        let ind = indicator(code)?;
+        for text in [ind.code.as_str(), ind.unit.as_str()] {
+            h.update(&(text.len() as u64).to_be_bytes());
+            h.update(text.as_bytes());
+        }
+        h.update(&ind.precision.to_be_bytes());
+        h.update(&ind.min_fixed.to_be_bytes());
+        h.update(&ind.max_fixed.to_be_bytes());
+    }
+    Ok(words::from_32_bytes(h.finalize().as_bytes()))
 }
 
 /// The catalog's bounds of the query's indicator and, for a paired statistic, the second one.

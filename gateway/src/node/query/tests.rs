@@ -828,6 +828,39 @@ fn a_private_covariance_and_a_private_quantile_are_answered() {
     }
 }
 
+/// The parties compare the catalog's entries of a query's indicators with the rules: the words
+/// name the indicators (and a paired one), and an unknown indicator is refused by name.
+#[test]
+fn the_catalog_words_cover_each_indicator_of_the_query() {
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let words = |q: &Query| super::run::catalog_words(q).unwrap();
+    let mean = query(Statistic::Mean, BMI, &researcher);
+    assert_eq!(
+        words(&mean),
+        words(&query(Statistic::Variance, BMI, &researcher))
+    );
+    assert_ne!(
+        words(&mean),
+        words(&query(Statistic::Mean, HBA1C, &researcher))
+    );
+    let paired = |pair: &str| {
+        query(
+            Statistic::Pearson {
+                pair: pair.to_string(),
+            },
+            BMI,
+            &researcher,
+        )
+    };
+    assert_ne!(words(&paired(HBA1C)), words(&mean));
+    assert_ne!(words(&paired(HBA1C)), words(&paired(GLUCOSE)));
+    let unknown = query(Statistic::Mean, "0000-0", &researcher);
+    assert!(matches!(
+        super::run::catalog_words(&unknown),
+        Err(QueryError::UnknownIndicator { .. })
+    ));
+}
+
 /// Each party checks the budget against the largest spend of the three: a party whose record
 /// is lower (a lying or lagging coordinator) cannot let a query past the others'.
 #[test]
