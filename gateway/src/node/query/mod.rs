@@ -87,7 +87,8 @@ pub enum Statistic {
 }
 
 impl Statistic {
-    /// The second indicator of a paired statistic (Pearson, covariance).
+    /// The second indicator of a paired statistic: Pearson's and the covariance's pair, the
+    /// two-group comparison's split (each selected as the patients' latest values of both).
     pub fn pair(&self) -> Option<&str> {
         match self {
             Statistic::Pearson { pair }

@@ -762,10 +762,10 @@ fn a_private_release_takes_one_value_per_patient() {
     assert!((mean - 11.0).abs() < 3.0, "{mean}");
 }
 
-/// A private covariance and a private quantile go through the same path as the other
-/// releases: each party plans and noises them, and the researcher gets estimates by name.
+/// A private covariance, quantile and two-group comparison go through the same path as the
+/// other releases: each party plans and noises them, and the researcher gets estimates by name.
 #[test]
-fn a_private_covariance_and_a_private_quantile_are_answered() {
+fn a_private_covariance_quantile_and_two_group_comparison_are_answered() {
     let mut p = parties();
     let mut obs = observations(BMI, 30);
     obs.extend(observations(HBA1C, 30));
