@@ -83,8 +83,16 @@ struct Row {
     memory_seconds: f64,
     /// Seconds the parties' noise would add (measured after each run, same session).
     noise_seconds: f64,
-    spu_seconds: Option<f64>,
+    /// SPU's median seconds, or why it has none (it answered wrong); `None` when it gave no
+    /// result for this workload.
+    spu: Option<Result<f64, String>>,
     correct: bool,
+}
+
+impl Row {
+    fn spu_seconds(&self) -> Option<f64> {
+        self.spu.as_ref().and_then(|s| s.as_ref().ok().copied())
+    }
 }
 
 /// Runs the cluster benchmark.
@@ -197,7 +205,7 @@ fn mpc_rows(
                     .collect(),
             ),
             peak_rss,
-            spu_seconds: spu.as_ref().ok().and_then(|s| s.get(&w).copied()),
+            spu: spu.as_ref().ok().and_then(|s| s.get(&w).cloned()),
             correct,
             quic: reports.into_iter().next().expect("at least one rep"),
         });
@@ -206,7 +214,8 @@ fn mpc_rows(
 }
 
 /// SPU's median seconds per workload, or why it was not run.
-type SpuResult = Result<std::collections::HashMap<Workload, f64>, String>;
+/// Per workload SPU's median seconds, or why it has none; or why SPU did not run.
+type SpuResult = Result<std::collections::HashMap<Workload, Result<f64, String>>, String>;
 
 /// Nanoseconds per value over QUIC and in memory at each n, and each as a multiple of its
 /// value at the first n (1.00: the cost per value stays flat).
@@ -406,11 +415,7 @@ impl Drop for KillOnDrop {
 
 /// SPU ABY3 with its tuned link at n values: median total seconds per workload, or why it was
 /// not run.
-fn run_spu(
-    peers: &Path,
-    n: usize,
-    reps: usize,
-) -> Result<std::collections::HashMap<Workload, f64>, String> {
+fn run_spu(peers: &Path, n: usize, reps: usize) -> SpuResult {
     let script = peers.join("run_spu.sh");
     if !script.exists() {
         return Err(format!(
@@ -452,8 +457,9 @@ fn run_spu(
     parse_spu(&text)
 }
 
-/// Median `total_s` per workload from SPU's result file; a workload it got wrong is left out.
-fn parse_spu(text: &str) -> Result<std::collections::HashMap<Workload, f64>, String> {
+/// Median `total_s` per workload from SPU's result file, or, for a workload it answered wrong
+/// in any run, what its check found (a time for a wrong answer is no comparison).
+fn parse_spu(text: &str) -> SpuResult {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("SPU results: {e}"))?;
     let mut out = std::collections::HashMap::new();
     for r in v["results"].as_array().into_iter().flatten() {
@@ -461,13 +467,19 @@ fn parse_spu(text: &str) -> Result<std::collections::HashMap<Workload, f64>, Str
             continue;
         };
         let reps = r["reps"].as_array().cloned().unwrap_or_default();
-        if reps.is_empty() || !reps.iter().all(|x| x["correct"] == json!(true)) {
+        if reps.is_empty() {
             continue;
         }
-        out.insert(
-            w,
-            median(reps.iter().filter_map(|x| x["total_s"].as_f64()).collect()),
-        );
+        let outcome = match reps.iter().find(|x| x["correct"] != json!(true)) {
+            Some(wrong) => Err(format!(
+                "answered wrong (its check: got {}, expected {})",
+                wrong["check"]["got"], wrong["check"]["ref"]
+            )),
+            None => Ok(median(
+                reps.iter().filter_map(|x| x["total_s"].as_f64()).collect(),
+            )),
+        };
+        out.insert(w, outcome);
     }
     Ok(out)
 }
@@ -503,8 +515,9 @@ fn print_mpc(rows: &[Row], spu: &SpuResult, (n, reps): (usize, usize), security:
     );
     for r in rows {
         let b = r.quic.bytes_sent_per_party;
-        let (spu_s, ratio) = match r.spu_seconds {
-            Some(s) => (format!("{s:.3}"), format!("{:.1}x", s / r.quic_seconds)),
+        let (spu_s, ratio) = match &r.spu {
+            Some(Ok(s)) => (format!("{s:.3}"), format!("{:.1}x", s / r.quic_seconds)),
+            Some(Err(_)) => ("wrong".to_owned(), "-".to_owned()),
             None => ("-".to_owned(), "-".to_owned()),
         };
         let mb = |p: Option<u64>| p.map_or("-".to_owned(), |b| format!("{}", b >> 20));
@@ -550,6 +563,14 @@ fn print_mpc(rows: &[Row], spu: &SpuResult, (n, reps): (usize, usize), security:
         ),
         Err(why) => println!("SPU: {why}"),
     }
+    for r in rows {
+        if let Some(Err(why)) = &r.spu {
+            println!(
+                "SPU {:?} at n = {n}: {why}; no time is given for it.",
+                r.quic.workload
+            );
+        }
+    }
 }
 
 fn to_json(ingest: &Option<IngestFigures>, rows: &[Row], spu: &SpuResult, n: usize) -> Value {
@@ -572,8 +593,9 @@ fn to_json(ingest: &Option<IngestFigures>, rows: &[Row], spu: &SpuResult, n: usi
             "bytes_sent_per_party": r.quic.bytes_sent_per_party,
             "theoretical_bytes_per_party": r.quic.theoretical_bytes_per_party,
             "peak_rss_bytes_per_party": r.peak_rss,
-            "spu_seconds": r.spu_seconds,
-            "spu_over_quic": r.spu_seconds.map(|s| s / r.quic_seconds),
+            "spu_seconds": r.spu_seconds(),
+            "spu_over_quic": r.spu_seconds().map(|s| s / r.quic_seconds),
+            "spu_wrong": r.spu.as_ref().and_then(|s| s.as_ref().err()),
             "correct": r.correct,
             "result": r.quic.result,
         })).collect::<Vec<_>>(),
@@ -607,15 +629,19 @@ mod tests {
     }
 
     #[test]
-    fn spu_results_give_medians_and_drop_wrong_workloads() {
+    fn spu_results_give_medians_and_name_wrong_workloads() {
         let text = r#"{"meta":{},"results":[
             {"workload":"W1","reps":[{"total_s":0.3,"correct":true},{"total_s":0.2,"correct":true},{"total_s":0.25,"correct":true}]},
-            {"workload":"W2","reps":[{"total_s":0.7,"correct":false}]},
+            {"workload":"W2","reps":[{"total_s":0.7,"correct":true},{"total_s":0.6,"correct":false,"check":{"got":[3.99],"ref":[99.99]}}]},
             {"workload":"W9","reps":[{"total_s":1.0,"correct":true}]}]}"#;
         let got = parse_spu(text).unwrap();
-        assert_eq!(got.get(&Workload::W1), Some(&0.25));
-        assert!(!got.contains_key(&Workload::W2));
-        assert_eq!(got.len(), 1);
+        assert_eq!(got.get(&Workload::W1), Some(&Ok(0.25)));
+        let wrong = got.get(&Workload::W2).unwrap().as_ref().unwrap_err();
+        assert!(
+            wrong.contains("answered wrong") && wrong.contains("3.99") && wrong.contains("99.99"),
+            "{wrong}"
+        );
+        assert_eq!(got.len(), 2);
         assert!(parse_spu("not json").is_err());
     }
 }
