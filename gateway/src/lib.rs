@@ -5,7 +5,10 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod clock;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod ingest_path;
 pub mod net;
 pub mod node;
+pub mod unlock;

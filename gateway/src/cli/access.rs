@@ -11,8 +11,8 @@ use anyhow::Context;
 use serde_json::Value;
 
 use super::http::{NodeArgs, post};
-use super::ingest::now;
 use super::query::read_seed;
+use crate::clock::now;
 use crate::node::access::{ACCESS_DOMAIN, AccessRequest, records_context};
 use crate::node::approvals::{ApprovedRequest, digest};
 use crate::node::sealed_reply::{ReplyKey, SealedReply};

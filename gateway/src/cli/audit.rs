@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 
 use super::cluster_file::ClusterFile;
 use super::http::{NodeArgs, post};
-use super::ingest::now;
 use super::query::read_seed;
 use super::verify_cluster::hash_hex;
+use crate::clock::now;
 use crate::net::identity::NodeKey;
 use crate::node::audit::{audit_body, report_context, report_signed_message};
 use crate::node::sealed_reply::{ReplyKey, SealedReply};

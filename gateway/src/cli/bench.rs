@@ -6,7 +6,7 @@ use std::time::Instant;
 use hdg_schema::{Catalog, Format, ImportOptions, Mode, Observation, import};
 use hdg_storage::{KeySource, SecretKey, Store};
 
-use super::ingest::now;
+use crate::clock::now;
 
 /// Arguments of `hdg bench`.
 #[derive(clap::Args)]

@@ -62,7 +62,7 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<_>>()?;
     let checked = NodeConfig::load(&args.config)?;
     let me = PartyId::ALL[checked.config.party];
-    let key = super::unlock::node_signing_key(&checked.config.data, &checked.config.key_source()?)?;
+    let key = crate::unlock::node_signing_key(&checked.config.data, &checked.config.key_source()?)?;
     let identity = TlsIdentity::from_signing_key(&key)?;
     let pinned = pins(&checked, identity.public_key())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

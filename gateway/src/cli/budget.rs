@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::cluster_file::ClusterFile;
 use super::http::{NodeUrl, connect, post};
-use super::ingest::now;
 use super::query::read_seed;
+use crate::clock::now;
 use crate::node::signed::{Kind, sign};
 
 /// Arguments of `hdg budget`.

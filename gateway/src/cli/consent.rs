@@ -10,8 +10,8 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::http::{NodeArgs, post};
-use super::ingest::now;
 use super::query::{parse_time, read_seed};
+use crate::clock::now;
 use crate::node::consent::{ConsentBody, Purpose};
 use crate::node::consent_fhir::from_fhir;
 use crate::node::signed::{Kind, sign};

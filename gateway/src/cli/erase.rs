@@ -17,12 +17,12 @@ use hdg_storage::{Erasure, ErasureOrder, Holding};
 use serde_json::json;
 
 use super::http::{connect, post};
-use super::ingest::now;
 use super::query::read_seed;
-use super::unlock::Unlock;
+use crate::clock::now;
 use crate::node::approvals::ApprovedRequest;
 use crate::node::erasure::{AdminErasure, ERASE_BODY, ErasureRequest};
 use crate::node::signed::{Kind, NONCE_BYTES, sign};
+use crate::unlock::Unlock;
 
 /// Arguments of `hdg erase`.
 #[derive(clap::Args)]

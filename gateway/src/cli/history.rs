@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use hdg_schema::{Catalog, RecordId, Value};
 
-use super::unlock::DataDir;
+use crate::unlock::DataDir;
 
 /// Arguments of `hdg history`.
 #[derive(clap::Args)]

@@ -9,13 +9,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use hdg_schema::{Catalog, ImportOptions, ImportReport, Mode, Observation, Timestamp};
-use hdg_storage::{CommitReceipt, Store, StoreError};
+use anyhow::Context;
+use hdg_schema::{Catalog, ImportOptions, ImportReport, Mode};
+use hdg_storage::{CommitReceipt, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::files::{import_file, print_report_table};
 use super::query::read_seed;
+use crate::clock::now;
+use crate::ingest_path::{IngestTotals, ingest_with};
 use crate::node::ingest_auth::sign_ingest;
 
 /// Arguments of `hdg ingest`.
@@ -31,7 +33,7 @@ pub struct Args {
     )]
     data: Option<PathBuf>,
     #[command(flatten)]
-    unlock: super::unlock::Unlock,
+    unlock: crate::unlock::Unlock,
     /// A running node's API, `https://host:port`: post each file to its `/v1/observations`,
     /// signed as the source whose seed `--key` names.
     #[arg(long, value_name = "URL", requires = "key")]
@@ -59,19 +61,6 @@ pub struct Args {
     /// FHIR JSON / NDJSON / CSV files.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-}
-
-/// Totals of an ingest run.
-#[derive(Debug, Default)]
-pub struct IngestTotals {
-    /// New records anchored.
-    pub stored: u64,
-    /// Observations already present (skipped).
-    pub duplicates: u64,
-    /// Observations refused by the store (e.g. a correction of an unknown record).
-    pub refused: u64,
-    /// The import report over all files.
-    pub report: ImportReport,
 }
 
 /// Runs the ingest.
@@ -266,68 +255,6 @@ fn ingest_file(
     )
 }
 
-/// An import run: feeds every accepted observation to the sink it is given, returns the report.
-pub type ImportSource<'a> =
-    dyn FnMut(&mut dyn FnMut(Observation)) -> anyhow::Result<ImportReport> + 'a;
-
-/// The store call that makes one group commit durable: [`Store::commit`], or
-/// [`Store::commit_sharing`] where values are also queued for secret sharing.
-pub type CommitFn<'a> =
-    dyn Fn(&mut Store, &[Observation], Timestamp) -> Result<CommitReceipt, StoreError> + 'a;
-
-/// Commits what `source` imports into `store` with `commit`, in durable commits of `batch`
-/// observations, counting them in `totals` and calling `on_commit` after each. The one path from
-/// importer to store, shared by `hdg ingest` (files) and the node's `POST /v1/observations` (a
-/// body, committed with the sharing outbox).
-/// An error of `source` is returned as it is (so callers can tell bad input from a failed commit);
-/// a failed commit is reported as `{name}: commit failed: ...`.
-pub fn ingest_with(
-    store: &mut Store,
-    commit: &CommitFn<'_>,
-    name: &str,
-    batch: usize,
-    totals: &mut IngestTotals,
-    on_commit: &mut dyn FnMut(&CommitReceipt),
-    source: &mut ImportSource<'_>,
-) -> anyhow::Result<ImportReport> {
-    let batch = batch.max(1);
-    let mut pending: Vec<Observation> = Vec::with_capacity(batch);
-    let mut failure: Option<anyhow::Error> = None;
-    let mut flush =
-        |pending: &mut Vec<Observation>, store: &mut Store, totals: &mut IngestTotals| {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let r = commit(store, pending, now())?;
-            totals.stored += r.records.len() as u64;
-            totals.duplicates += r.duplicates.len() as u64;
-            totals.refused += r.refused.len() as u64;
-            for (id, why) in &r.refused {
-                eprintln!("refused record {id}: {why}");
-            }
-            on_commit(&r);
-            pending.clear();
-            anyhow::Ok(())
-        };
-    let report = source(&mut |o| {
-        if failure.is_some() {
-            return;
-        }
-        pending.push(o);
-        if pending.len() >= batch
-            && let Err(e) = flush(&mut pending, store, totals)
-        {
-            failure = Some(e);
-        }
-    })?;
-    if let Some(e) = failure {
-        bail!("{name}: commit failed: {e:#}");
-    }
-    flush(&mut pending, store, totals)
-        .map_err(|e| anyhow::anyhow!("{name}: commit failed: {e:#}"))?;
-    Ok(report)
-}
-
 /// The `--json` line of one acknowledged commit.
 pub fn commit_json(r: &CommitReceipt) -> serde_json::Value {
     serde_json::json!({
@@ -337,14 +264,6 @@ pub fn commit_json(r: &CommitReceipt) -> serde_json::Value {
             "leaf_index": a.leaf_index,
         })).collect::<Vec<_>>(),
     })
-}
-
-/// The current time, as the schema's timestamp.
-pub fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    Timestamp(ms)
 }
 
 fn progress_bar(files: &[PathBuf]) -> ProgressBar {

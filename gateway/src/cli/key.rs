@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::unlock::DataDir;
+use crate::unlock::DataDir;
 
 /// Arguments of `hdg key`.
 #[derive(clap::Args)]

@@ -12,9 +12,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 use super::http::{NodeUrl, get, post_with_headers};
-use super::ingest::{content_type_of, now};
+use super::ingest::content_type_of;
 use super::init::{ClusterLayout, ClusterRules, write_cluster};
 use super::query::read_seed;
+use crate::clock::now;
 use crate::node::config::PrivacyMode;
 use crate::node::ingest_auth::sign_ingest;
 use hdg_mpc::Security;

@@ -25,6 +25,5 @@ pub mod proof;
 pub mod query;
 pub mod registry;
 pub mod synth;
-pub mod unlock;
 pub mod verify;
 pub mod verify_cluster;

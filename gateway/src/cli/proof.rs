@@ -20,7 +20,7 @@ pub struct Args {
     )]
     data: Option<PathBuf>,
     #[command(flatten)]
-    unlock: super::unlock::Unlock,
+    unlock: crate::unlock::Unlock,
     /// The record id (lowercase hex).
     #[arg(long)]
     record: Option<String>,

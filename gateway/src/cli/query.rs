@@ -30,7 +30,7 @@ use super::answer_figures::{self, Format, Unit, to_csv, to_table};
 use super::cluster_file::ClusterFile;
 use super::consent::purpose;
 use super::http::{NodeUrl, post};
-use super::ingest::now;
+use crate::clock::now;
 use crate::node::consent::Purpose;
 use crate::node::query::answer::{check_answers, query_digest};
 use crate::node::query::filter::{filtered_mean, indicator, parse_edges, parse_filter};

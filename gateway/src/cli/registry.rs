@@ -11,8 +11,8 @@ use anyhow::Context;
 
 use super::consent::purpose;
 use super::http::{NodeArgs, post};
-use super::ingest::now;
 use super::query::read_seed;
+use crate::clock::now;
 use crate::node::approvals::ApprovedRequest;
 use crate::node::consent::Purpose;
 use crate::node::registry::Role;

@@ -14,7 +14,7 @@ pub struct Args {
     #[arg(long = "data", value_name = "DIR", required_unless_present = "cluster")]
     data: Option<PathBuf>,
     #[command(flatten)]
-    unlock: super::unlock::Unlock,
+    unlock: crate::unlock::Unlock,
     /// The node's published verifier key (name+keyhash+base64). Default: the key in the data
     /// folder — pass the published one to check a store you do not trust.
     #[arg(long, conflicts_with = "cluster")]

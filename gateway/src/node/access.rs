@@ -36,7 +36,7 @@ use super::replay::ReplayCache;
 use super::sealed_reply;
 use super::signed::{Kind, RequestError, decode_fixed};
 use super::state::{NodeState, with_store};
-use crate::cli::ingest::now;
+use crate::clock::now;
 
 /// Domain of an access request's digest.
 pub const ACCESS_DOMAIN: &str = "hdg access v1";

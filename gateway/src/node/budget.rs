@@ -20,7 +20,7 @@ use super::query::privacy::{DpRules, NANO, Privacy};
 use super::registry::Role;
 use super::signed::Kind;
 use super::state::{NodeState, with_store};
-use crate::cli::ingest::now;
+use crate::clock::now;
 
 /// The answer for a researcher who spent `spent` nano-rho in `period` under `rules`.
 pub fn budget_answer(node: &str, rules: &DpRules, period: u64, spent: u64) -> Value {

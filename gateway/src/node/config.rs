@@ -398,8 +398,8 @@ impl NodeConfig {
         let env = self
             .passphrase_env
             .as_deref()
-            .unwrap_or(crate::cli::unlock::PASSPHRASE_ENV);
-        crate::cli::unlock::key_source(self.key_file.as_deref(), env)
+            .unwrap_or(crate::unlock::PASSPHRASE_ENV);
+        crate::unlock::key_source(self.key_file.as_deref(), env)
     }
 
     /// The cluster's privacy rules for queries.

@@ -28,7 +28,7 @@ use super::consent::{
 use super::registry::Role;
 use super::signed::{Kind, SignedRequest};
 use super::state::{NodeState, with_store};
-use crate::cli::ingest::now;
+use crate::clock::now;
 use crate::net::rpc::{Request, Response};
 
 /// How long a peer may take to store a consent.

@@ -29,7 +29,7 @@ use super::api::ApiError;
 use super::erasure::{CheckedErasure, ErasureRequest, check_erasure, check_fresh_erasure};
 use super::signed::Kind;
 use super::state::{NodeState, with_store};
-use crate::cli::ingest::now;
+use crate::clock::now;
 use crate::net::rpc::{Request, Response};
 
 /// How long a peer may take to answer a probe or to erase.

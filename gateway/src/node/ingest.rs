@@ -17,7 +17,7 @@ use hdg_storage::{Anchored, CommitReceipt, Sharing, Store};
 
 use super::consent::ConsentSet;
 use super::consent_cache::ConsentCache;
-use crate::cli::ingest::{IngestTotals, ingest_with};
+use crate::ingest_path::{IngestTotals, ingest_with};
 
 /// Observations per commit (the same group-commit size as `hdg ingest`).
 const BATCH: usize = 4096;
@@ -135,7 +135,7 @@ pub fn ingest_body(
             .map_err(|e| IngestFailure::Store(e.to_string()))?,
         _ => Arc::new(ConsentSet::default()),
     };
-    let at = crate::cli::ingest::now().0;
+    let at = crate::clock::now().0;
     let decide = |o: &hdg_schema::Observation| {
         if !consent_required {
             Sharing::Now

@@ -31,7 +31,7 @@ use super::query::{PartyAnswer, Query, QueryError};
 use super::registry::Role;
 use super::signed::{Kind, SignedRequest, VerifiedRequest};
 use super::state::NodeState;
-use crate::cli::ingest::now;
+use crate::clock::now;
 
 /// Domain prefix of the session id derived from a signed query.
 const SESSION_DOMAIN: &[u8] = b"hdg query session v1\n";

@@ -28,7 +28,7 @@ use super::consent::Purpose;
 use super::registry::{Registry, Role};
 use super::signed::Kind;
 use super::state::{NodeState, with_store};
-use crate::cli::ingest::now;
+use crate::clock::now;
 use crate::net::rpc::{Request, Response};
 
 /// Domain of a registry change's digest.

@@ -33,7 +33,7 @@ use super::sharing::{ShareSplitter, run_outbox, serve_peers};
 use super::state::NodeState;
 use super::tls_listener::TlsListener;
 use super::witness::run_witnessing;
-use crate::cli::ingest::now;
+use crate::clock::now;
 use crate::net::ca::{load_certificates, load_private_key};
 use crate::net::identity::{NodeKey, TlsIdentity};
 use crate::net::links::{LinkConfig, PeerLinks};

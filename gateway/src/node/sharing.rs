@@ -44,7 +44,7 @@ use super::query_party::answer_query;
 use super::registry_change::answer_registry_change;
 use super::state::{NodeState, pause, with_store};
 use super::witness::answer_checkpoint;
-use crate::cli::ingest::now;
+use crate::clock::now;
 use crate::net::identity::NodeKey;
 use crate::net::rpc::{Request, Response, RpcCall, WireShare};
 

@@ -20,7 +20,7 @@ use super::rate_limit::RateLimiter;
 use super::registry::{Registry, Role};
 use super::replay::ReplayCache;
 use super::signed::{Kind, RequestError, SignedRequest, VerifiedRequest, registered, verify};
-use crate::cli::ingest::now;
+use crate::clock::now;
 use crate::net::identity::NodeKey;
 use crate::net::links::PeerLinks;
 use crate::net::rpc::{Request, Response, RpcError};

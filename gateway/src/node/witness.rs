@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use super::state::{NodeState, pause, with_store};
-use crate::cli::ingest::now;
+use crate::clock::now;
 use crate::net::identity::NodeKey;
 use crate::net::rpc::{Request, Response};
 
