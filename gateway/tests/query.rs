@@ -477,6 +477,33 @@ fn queries_equal_the_plaintext_of_the_input_files_and_refusals_name_the_reason()
         "{got}"
     );
 
+    // A two-group comparison is answered only with differential privacy: this exact cluster
+    // refuses it with the query's shape, 422 naming why.
+    let (ok, got) = query(
+        dir,
+        2,
+        researcher,
+        &[
+            "--stat",
+            "two-groups",
+            "--indicator",
+            "8867-4",
+            "--by",
+            "8480-6",
+            "--where",
+            "value > 120",
+        ],
+    );
+    assert!(!ok, "{got}");
+    assert_eq!(got["status"], 422, "{got}");
+    assert!(
+        got["error"]
+            .as_str()
+            .unwrap()
+            .contains("only with differential privacy"),
+        "{got}"
+    );
+
     // A party down before the query: a clear error within the bound, no answers.
     kill(&mut nodes, 2);
     let started = Instant::now();

@@ -107,11 +107,14 @@ impl ClassifyKind for serde_json::Error {
 /// so it is the registry's, never the researcher's own word).
 pub fn authorise_query(state: &NodeState, signed: &SignedRequest) -> Result<Query, Refusal> {
     let query = parse_query(&signed.body)?;
-    limits::check_shape(&query).map_err(|e| Refusal::new(query_status(&e), e.to_string()))?;
+    let refuse = |e: QueryError| Refusal::new(query_status(&e), e.to_string());
+    limits::check_shape(&query).map_err(refuse)?;
+    if let Privacy::Exact = state.policy.privacy {
+        privacy::check_exact(&query).map_err(refuse)?;
+    }
     if let Privacy::Dp(rules) = state.policy.privacy {
         // Everything the private path could refuse on the query alone is refused here, before
         // any party charges the researcher's budget for it.
-        let refuse = |e: QueryError| Refusal::new(query_status(&e), e.to_string());
         let epsilon = rules.epsilon(&query).map_err(refuse)?;
         let (release, _) = privacy::release(&query).map_err(refuse)?;
         release

@@ -121,6 +121,18 @@ pub fn agreed_spend(own: u64, peers: &[u64]) -> u64 {
     peers.iter().copied().fold(own, u64::max)
 }
 
+/// Refuses in an exact cluster a statistic defined only with its noise: the two-group
+/// comparison, whose group sizes would otherwise be exact counts of a split the parties keep
+/// secret. Checked with the query's shape, before anything is read.
+pub fn check_exact(q: &Query) -> Result<(), QueryError> {
+    match q.statistic {
+        Statistic::TwoGroups { .. } => Err(QueryError::PrivateOnly {
+            statistic: "the two-group comparison",
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The private release `q` computes, with its clipping bounds (the query's, or the catalog's
 /// range), and whether each input must be clipped inside the MPC (not when the bounds contain
 /// every value the catalog admits).
@@ -203,6 +215,24 @@ mod tests {
             epsilon,
             clip: None,
             pair_clip: None,
+        }
+    }
+
+    #[test]
+    fn an_exact_cluster_refuses_only_the_two_group_comparison() {
+        let two_groups = Statistic::TwoGroups {
+            by: "39156-5".into(),
+            threshold: 300,
+        };
+        let e = check_exact(&query(two_groups, None)).unwrap_err();
+        assert!(matches!(e, QueryError::PrivateOnly { .. }), "{e}");
+        assert!(e.to_string().contains("differential privacy"), "{e}");
+        for ok in [
+            Statistic::Mean,
+            Statistic::Median,
+            Statistic::Quantile { permille: 900 },
+        ] {
+            assert!(check_exact(&query(ok, None)).is_ok());
         }
     }
 

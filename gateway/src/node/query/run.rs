@@ -416,6 +416,8 @@ fn compute(
         Statistic::Quantile { permille } => {
             order::quantile(party, x, f64::from(*permille) / 1000.0, bx)?
         }
+        // Refused at every party before anything is selected (`privacy::check_exact`); a
+        // caller that skips that check gets the same refusal here.
         Statistic::TwoGroups { .. } => {
             return Err(QueryError::PrivateOnly {
                 statistic: "the two-group comparison",
