@@ -30,20 +30,20 @@ impl Unit {
             p => format!("{}{p}", self.ucum),
         }
     }
+}
 
-    /// The product of two units in UCUM syntax (`a.b`).
-    fn times(&self, other: &Unit) -> String {
-        let wrap = |u: &str| {
-            if u.contains('/') {
-                format!("({u})")
-            } else {
-                u.to_owned()
-            }
-        };
-        match (self.ucum.as_str(), other.ucum.as_str()) {
-            ("1", u) | (u, "1") => u.to_owned(),
-            (a, b) => format!("{}.{}", wrap(a), wrap(b)),
+/// The product of two UCUM units in UCUM syntax (`a.b`).
+fn product(a: &str, b: &str) -> String {
+    let wrap = |u: &str| {
+        if u.contains('/') {
+            format!("({u})")
+        } else {
+            u.to_owned()
         }
+    };
+    match (a, b) {
+        ("1", u) | (u, "1") => u.to_owned(),
+        (a, b) => format!("{}.{}", wrap(a), wrap(b)),
     }
 }
 
@@ -127,7 +127,7 @@ pub fn figures(answer: &StatValue, x: &Unit, y: Option<&Unit>, edges: &[i64]) ->
                 exact(
                     "covariance",
                     sample_covariance.map(|c| c / (x.scale * y.scale)),
-                    x.times(y),
+                    product(&x.ucum, &y.ucum),
                 ),
             ]
         }
@@ -182,8 +182,11 @@ pub fn figures(answer: &StatValue, x: &Unit, y: Option<&Unit>, edges: &[i64]) ->
             .iter()
             .map(|e| {
                 // A covariance's estimate is in x's unit times y's.
-                let (s, unit) = match (y, e.name.as_str()) {
-                    (Some(y), "covariance") => (x.scale * y.scale, x.times(y)),
+                let (s, unit) = match (y, e.pair_power) {
+                    (Some(y), 1) => (
+                        x.scale.powi(i32::from(e.unit_power)) * y.scale,
+                        product(&x.power(e.unit_power), &y.ucum),
+                    ),
                     _ => (x.scale.powi(i32::from(e.unit_power)), x.power(e.unit_power)),
                 };
                 let bucket = e.name.strip_prefix("bucket ").and_then(|j| j.parse().ok());
@@ -337,8 +340,8 @@ mod tests {
         assert_eq!(tenths("kg/m2").power(1), "kg/m2");
         assert_eq!(tenths("kg").power(0), "1");
         assert_eq!(tenths("1").power(2), "1");
-        assert_eq!(tenths("kg/m2").times(&tenths("%")), "(kg/m2).%");
-        assert_eq!(tenths("1").times(&tenths("%")), "%");
+        assert_eq!(product("kg/m2", "%"), "(kg/m2).%");
+        assert_eq!(product("1", "%"), "%");
     }
 
     #[test]
@@ -406,6 +409,7 @@ mod tests {
             estimates: vec![Estimate {
                 name: "bucket 1".into(),
                 unit_power: 0,
+                pair_power: 0,
                 value: 4.6,
                 noise_sd: 2.0,
                 low: 0.7,
@@ -422,6 +426,7 @@ mod tests {
         let e = Estimate {
             name: "variance".into(),
             unit_power: 2,
+            pair_power: 0,
             value: 21_296.4,
             noise_sd: 1_234.56,
             low: 18_808.5,
@@ -446,7 +451,8 @@ mod tests {
     fn a_private_covariance_is_in_the_product_of_the_units() {
         let e = Estimate {
             name: "covariance".into(),
-            unit_power: 2,
+            unit_power: 1,
+            pair_power: 1,
             value: 1_000.0,
             noise_sd: 100.0,
             low: 800.0,

@@ -24,8 +24,12 @@ pub struct Estimate {
     /// What it estimates (`count`, `mean`, `variance`, `r`, `bucket 3`, `median`, ...).
     pub name: String,
     /// Its unit as a power of the indicator's fixed-point unit: 0 for counts and correlations,
-    /// 1 for values, 2 for variances (and for a covariance, where it is x's unit times y's).
+    /// 1 for values (and a covariance), 2 for variances.
     pub unit_power: u8,
+    /// Its power of the paired indicator's fixed-point unit: 1 for a covariance (x's unit times
+    /// y's), else 0.
+    #[serde(default)]
+    pub pair_power: u8,
     /// The estimate (NaN when undefined, e.g. a mean over a noisy count below one).
     pub value: f64,
     /// Standard deviation of the estimate under the noise.
@@ -65,7 +69,7 @@ pub fn estimates(release: &Release, party_sigma2: &[u64], values: &[i64]) -> Vec
         .into_iter()
         .zip(point)
         .zip(sims)
-        .map(|(((name, unit_power), value), mut sim)| {
+        .map(|(((name, [unit_power, pair_power]), value), mut sim)| {
             sim.retain(|v| v.is_finite());
             sim.sort_by(f64::total_cmp);
             // Where the noise leaves the estimate undefined more often than not (a correlation
@@ -87,6 +91,7 @@ pub fn estimates(release: &Release, party_sigma2: &[u64], values: &[i64]) -> Vec
             Estimate {
                 name,
                 unit_power,
+                pair_power,
                 value,
                 noise_sd,
                 low,
@@ -103,11 +108,12 @@ fn standard_normal<R: RngExt + ?Sized>(rng: &mut R) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-type Named = Vec<(String, u8)>;
+/// Each estimate's name and its powers of x's and the paired indicator's units.
+type Named = Vec<(String, [u8; 2])>;
 
 /// The estimates' names and unit powers, and their values on aggregates `a`.
 fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
-    let name = |s: &str, p: u8| (s.to_string(), p);
+    let name = |s: &str, p: u8| (s.to_string(), [p, 0]);
     let ratio = |num: f64, den: f64| if den >= 1.0 { num / den } else { f64::NAN };
     match release {
         Release::Count => (vec![name("count", 0)], vec![a[0]]),
@@ -140,8 +146,7 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
             };
             (vec![name("count", 0), name("r", 0)], vec![n, r])
         }
-        // The sample covariance (n - 1), as the exact statistic reports. Its unit is x's times
-        // y's; `unit_power` 2 stands for that product here.
+        // The sample covariance (n - 1), as the exact statistic reports, in x's unit times y's.
         Release::Covariance { .. } => {
             let n = a[0];
             let (mx, my) = (ratio(a[1], n), ratio(a[2], n));
@@ -152,7 +157,7 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
                 f64::NAN
             };
             (
-                vec![name("count", 0), name("covariance", 2)],
+                vec![name("count", 0), ("covariance".to_string(), [1, 1])],
                 vec![n, sample],
             )
         }
@@ -211,7 +216,7 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
                 format!("quantile {}", f64::from(*permille) / 1000.0)
             };
             (
-                vec![(label, 1)],
+                vec![(label, [1, 0])],
                 vec![grid_quantile(
                     &grid,
                     a,

@@ -345,11 +345,10 @@ fn a_private_covariance_recovers_the_sample_covariance() {
         .sum::<f64>()
         / (n - 1.0);
     let covs: Vec<f64> = runs.iter().map(|e| value(e, "covariance")).collect();
-    let sd = runs[0]
-        .iter()
-        .find(|e| e.name == "covariance")
-        .unwrap()
-        .noise_sd;
+    let estimate = runs[0].iter().find(|e| e.name == "covariance").unwrap();
+    // In x's unit times y's.
+    assert_eq!((estimate.unit_power, estimate.pair_power), (1, 1));
+    let sd = estimate.noise_sd;
     // Each release within five noise sds, their mean within five sds of the mean.
     for c in &covs {
         assert!((c - exact).abs() < 5.0 * sd, "{c} vs {exact} (sd {sd})");
