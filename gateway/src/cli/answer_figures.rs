@@ -5,7 +5,8 @@
 //! The parties compute in the catalog's fixed point (an integer per value, the value times
 //! 10^precision). This is the one place that turns an answer back into the unit: a figure's
 //! unit power says how often the scale divides it (0 for counts and correlations, 1 for values,
-//! 2 for variances; a covariance is in the unit of x times that of y).
+//! 2 for variances; a covariance is in the unit of x times that of y; a regression's slope in
+//! the outcome's unit per its predictor's).
 
 use hdg_mpc::stats::StatValue;
 use serde::Serialize;
@@ -13,6 +14,8 @@ use serde::Serialize;
 /// An indicator's unit as the catalog gives it and its fixed-point scale (10^precision).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Unit {
+    /// The indicator's code, to name a regression's slopes.
+    pub code: String,
     /// The UCUM unit, e.g. `mm[Hg]`, `kg/m2`, `%`, `1`.
     pub ucum: String,
     /// By what a fixed-point integer is divided to give a value in `ucum`.
@@ -44,6 +47,37 @@ fn product(a: &str, b: &str) -> String {
     match (a, b) {
         ("1", u) | (u, "1") => u.to_owned(),
         (a, b) => format!("{}.{}", wrap(a), wrap(b)),
+    }
+}
+
+/// The quotient of two UCUM units in UCUM syntax (`a/b`).
+fn quotient(a: &str, b: &str) -> String {
+    let wrap = |u: &str| {
+        if u.contains(['/', '.']) {
+            format!("({u})")
+        } else {
+            u.to_owned()
+        }
+    };
+    match (a, b) {
+        (u, "1") => u.to_owned(),
+        (a, b) => format!("{}/{}", wrap(a), wrap(b)),
+    }
+}
+
+/// A regression's figure named by its predictor's code instead of its position
+/// (`slope 2` becomes `slope 8480-6`).
+fn by_predictor(name: &str, others: &[Unit]) -> String {
+    let Some((head, j)) = name.rsplit_once("slope ") else {
+        return name.to_owned();
+    };
+    match j
+        .parse::<usize>()
+        .ok()
+        .and_then(|j| others.get(j.checked_sub(1)?))
+    {
+        Some(u) => format!("{head}slope {}", u.code),
+        None => name.to_owned(),
     }
 }
 
@@ -83,10 +117,11 @@ fn exact(name: impl Into<String>, value: Option<f64>, unit: String) -> Figure {
     }
 }
 
-/// The figures of `answer` for indicator unit `x` (and `y`, the paired indicator's, for a
-/// covariance), in those units. `edges` are a histogram's, to name a private answer's buckets
-/// by their bounds (an exact histogram carries its own).
-pub fn figures(answer: &StatValue, x: &Unit, y: Option<&Unit>, edges: &[i64]) -> Vec<Figure> {
+/// The figures of `answer` for indicator unit `x` and `others`, the units of the query's other
+/// indicators (a covariance's pair, a regression's predictors), in those units. `edges` are a
+/// histogram's, to name a private answer's buckets by their bounds (an exact histogram carries
+/// its own).
+pub fn figures(answer: &StatValue, x: &Unit, others: &[Unit], edges: &[i64]) -> Vec<Figure> {
     let one = || "1".to_string();
     let value = |fixed: f64, power: u8| fixed / x.scale.powi(i32::from(power));
     let count = |n: u64| exact("count", Some(n as f64), one());
@@ -121,7 +156,7 @@ pub fn figures(answer: &StatValue, x: &Unit, y: Option<&Unit>, edges: &[i64]) ->
             sample_covariance,
             ..
         } => {
-            let y = y.unwrap_or(x);
+            let y = others.first().unwrap_or(x);
             vec![
                 count(*n),
                 exact(
@@ -160,16 +195,29 @@ pub fn figures(answer: &StatValue, x: &Unit, y: Option<&Unit>, edges: &[i64]) ->
         StatValue::LinearRegression {
             n,
             coefficients,
+            standard_errors,
             r_squared,
         } => {
+            // b0 is in the outcome's fixed point; b_j in the outcome's per predictor j's.
+            let in_unit = |i: usize, v: f64| match i.checked_sub(1).and_then(|j| others.get(j)) {
+                Some(p) => (v * p.scale / x.scale, quotient(&x.ucum, &p.ucum)),
+                None => (v / x.scale, x.power(1)),
+            };
+            let names: Vec<String> = (0..coefficients.as_ref().map_or(0, Vec::len))
+                .map(|i| match i {
+                    0 => "intercept".to_owned(),
+                    i => by_predictor(&format!("slope {i}"), others),
+                })
+                .collect();
             let mut out = vec![count(*n)];
-            if let Some(b) = coefficients {
-                out.extend(
-                    b.iter()
-                        .enumerate()
-                        .map(|(i, b)| exact(format!("b{i}"), Some(*b), "fixed point".into())),
-                );
-            }
+            let mut push = |prefix: &str, values: &Option<Vec<f64>>| {
+                for (i, v) in values.iter().flatten().enumerate() {
+                    let (value, unit) = in_unit(i, *v);
+                    out.push(exact(format!("{prefix}{}", names[i]), Some(value), unit));
+                }
+            };
+            push("", coefficients);
+            push("standard error: ", standard_errors);
             out.push(exact("r squared", *r_squared, one()));
             out
         }
@@ -181,9 +229,15 @@ pub fn figures(answer: &StatValue, x: &Unit, y: Option<&Unit>, edges: &[i64]) ->
         StatValue::Private { estimates } => estimates
             .iter()
             .map(|e| {
-                // A covariance's estimate is in x's unit times y's.
-                let (s, unit) = match (y, e.pair_power) {
-                    (Some(y), 1) => (
+                // A covariance's estimate is in x's unit times y's; a slope in x's unit per
+                // its predictor's.
+                let per = e.per_predictor.and_then(|j| others.get(usize::from(j)));
+                let (s, unit) = match (others.first(), e.pair_power, per) {
+                    (_, _, Some(p)) => (
+                        x.scale.powi(i32::from(e.unit_power)) / p.scale,
+                        quotient(&x.power(e.unit_power), &p.ucum),
+                    ),
+                    (Some(y), 1, None) => (
                         x.scale.powi(i32::from(e.unit_power)) * y.scale,
                         product(&x.power(e.unit_power), &y.ucum),
                     ),
@@ -192,7 +246,7 @@ pub fn figures(answer: &StatValue, x: &Unit, y: Option<&Unit>, edges: &[i64]) ->
                 let bucket = e.name.strip_prefix("bucket ").and_then(|j| j.parse().ok());
                 let name = match bucket {
                     Some(j) if !edges.is_empty() && j <= edges.len() => bucket_name(edges, j, x),
-                    _ => e.name.clone(),
+                    _ => by_predictor(&e.name, others),
                 };
                 Figure {
                     name,
@@ -328,6 +382,7 @@ mod tests {
 
     fn tenths(ucum: &str) -> Unit {
         Unit {
+            code: format!("code of {ucum}"),
             ucum: ucum.into(),
             scale: 10.0,
         }
@@ -353,7 +408,7 @@ mod tests {
             sum: 1055,
             mean: Some(263.75),
         };
-        let f = figures(&mean, &bmi, None, &[]);
+        let f = figures(&mean, &bmi, &[], &[]);
         assert_eq!(f[0], exact("count", Some(4.0), "1".into()));
         assert_eq!(f[1], exact("mean", Some(26.375), "kg/m2".into()));
         // A variance divides by the square of the scale, its sd by the scale.
@@ -367,7 +422,7 @@ mod tests {
             population_std_dev: None,
             sample_std_dev: Some(300f64.sqrt()),
         };
-        let f = figures(&var, &tenths("mm[Hg]"), None, &[]);
+        let f = figures(&var, &tenths("mm[Hg]"), &[], &[]);
         assert_eq!(f[2].value, Some(3.0));
         assert_eq!(f[2].unit, "mm[Hg]2");
         assert!((f[3].value.unwrap() - 3f64.sqrt()).abs() < 1e-12);
@@ -378,12 +433,13 @@ mod tests {
             sum: 0,
             mean: None,
         };
-        assert_eq!(figures(&empty, &bmi, None, &[])[1].value, None);
+        assert_eq!(figures(&empty, &bmi, &[], &[])[1].value, None);
     }
 
     #[test]
     fn histogram_buckets_are_named_by_their_bounds_in_the_unit() {
         let glucose = Unit {
+            code: "2339-0".into(),
             ucum: "mg/dL".into(),
             scale: 1.0,
         };
@@ -391,7 +447,7 @@ mod tests {
             edges: vec![70, 100, 126],
             counts: vec![1, 5, 3, 2],
         };
-        let names: Vec<String> = figures(&h, &glucose, None, &[])
+        let names: Vec<String> = figures(&h, &glucose, &[], &[])
             .into_iter()
             .map(|f| f.name)
             .collect();
@@ -410,13 +466,14 @@ mod tests {
                 name: "bucket 1".into(),
                 unit_power: 0,
                 pair_power: 0,
+                per_predictor: None,
                 value: 4.6,
                 noise_sd: 2.0,
                 low: 0.7,
                 high: 8.5,
             }],
         };
-        let f = figures(&private, &glucose, None, &[70, 100, 126]);
+        let f = figures(&private, &glucose, &[], &[70, 100, 126]);
         assert_eq!(f[0].name, "bucket [70, 100)");
         assert_eq!(f[0].unit, "1");
     }
@@ -427,6 +484,7 @@ mod tests {
             name: "variance".into(),
             unit_power: 2,
             pair_power: 0,
+            per_predictor: None,
             value: 21_296.4,
             noise_sd: 1_234.56,
             low: 18_808.5,
@@ -435,7 +493,7 @@ mod tests {
         let f = figures(
             &StatValue::Private { estimates: vec![e] },
             &tenths("mm[Hg]"),
-            None,
+            &[],
             &[],
         );
         assert_eq!(f[0].unit, "mm[Hg]2");
@@ -453,6 +511,7 @@ mod tests {
             name: "covariance".into(),
             unit_power: 1,
             pair_power: 1,
+            per_predictor: None,
             value: 1_000.0,
             noise_sd: 100.0,
             low: 800.0,
@@ -463,12 +522,76 @@ mod tests {
         let f = figures(
             &StatValue::Private { estimates: vec![e] },
             &bmi,
-            Some(&hba1c),
+            &[hba1c],
             &[],
         );
         assert_eq!(f[0].unit, "(kg/m2).%");
         assert_eq!(f[0].value, Some(10.0));
         assert_eq!(f[0].noise_sd, Some(1.0));
+    }
+
+    #[test]
+    fn a_regressions_slopes_are_named_by_predictor_in_the_outcomes_unit_per_its_unit() {
+        // Systolic BP (tenths of mm[Hg]) on BMI (tenths of kg/m2) and glucose (units of mg/dL).
+        let bp = tenths("mm[Hg]");
+        let bmi = Unit {
+            code: "39156-5".into(),
+            ..tenths("kg/m2")
+        };
+        let glucose = Unit {
+            code: "2339-0".into(),
+            ucum: "mg/dL".into(),
+            scale: 1.0,
+        };
+        let exact_fit = StatValue::LinearRegression {
+            n: 50,
+            coefficients: Some(vec![1000.0, 20.0, 3.0]),
+            standard_errors: Some(vec![100.0, 2.0, 0.5]),
+            r_squared: Some(0.25),
+        };
+        let f = figures(&exact_fit, &bp, &[bmi.clone(), glucose.clone()], &[]);
+        let shown: Vec<(&str, f64, &str)> = f
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.unwrap(), f.unit.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("count", 50.0, "1"),
+                ("intercept", 100.0, "mm[Hg]"),
+                // 20 tenths of mm[Hg] per tenth of kg/m2: 2 mm[Hg] per kg/m2.
+                ("slope 39156-5", 20.0, "mm[Hg]/(kg/m2)"),
+                // 3 tenths of mm[Hg] per mg/dL: 0.3 mm[Hg] per mg/dL.
+                ("slope 2339-0", 0.3, "mm[Hg]/(mg/dL)"),
+                ("standard error: intercept", 10.0, "mm[Hg]"),
+                ("standard error: slope 39156-5", 2.0, "mm[Hg]/(kg/m2)"),
+                ("standard error: slope 2339-0", 0.05, "mm[Hg]/(mg/dL)"),
+                ("r squared", 0.25, "1"),
+            ]
+        );
+        // A private slope: the same name and unit, its interval scaled alike.
+        let slope = Estimate {
+            name: "standard error: slope 2".into(),
+            unit_power: 1,
+            pair_power: 0,
+            per_predictor: Some(1),
+            value: 3.0,
+            noise_sd: 1.0,
+            low: 1.0,
+            high: 5.0,
+        };
+        let f = figures(
+            &StatValue::Private {
+                estimates: vec![slope],
+            },
+            &bp,
+            &[bmi, glucose],
+            &[],
+        );
+        assert_eq!(f[0].name, "standard error: slope 2339-0");
+        assert_eq!(f[0].unit, "mm[Hg]/(mg/dL)");
+        assert!((f[0].value.unwrap() - 0.3).abs() < 1e-12);
+        assert!((f[0].high.unwrap() - 0.5).abs() < 1e-12);
     }
 
     #[test]

@@ -20,8 +20,8 @@ use super::files::import_file;
 use super::http::NodeUrl;
 use super::query::{Answer, Question, ask};
 use crate::node::consent::Purpose;
-use crate::node::query::Statistic;
 use crate::node::query::filter::{filtered_mean, parse_edges, parse_filter};
+use crate::node::query::{Predictor, Statistic};
 
 /// One value as the cohort files say: patient, effective day, record handle (as its home node
 /// names it), fixed-point value.
@@ -133,6 +133,23 @@ fn samples() -> anyhow::Result<Vec<Sample>> {
             "8867-4",
             Statistic::Median,
             Some(("40", "140")),
+        ),
+        sample(
+            "regression systolic BP ~ BMI + HbA1c (R^2)",
+            "8480-6",
+            Statistic::Regression {
+                predictors: vec![
+                    Predictor {
+                        indicator: "39156-5".into(),
+                        clip: clip_of("39156-5", Some(("18", "40")))?,
+                    },
+                    Predictor {
+                        indicator: "4548-4".into(),
+                        clip: clip_of("4548-4", Some(("4.5", "8.5")))?,
+                    },
+                ],
+            },
+            Some(("90", "180")),
         ),
     ])
 }
@@ -367,6 +384,34 @@ fn expected(
                 ),
             ])
         }
+        Statistic::Regression { predictors } => {
+            let mut codes = vec![sample.indicator];
+            codes.extend(predictors.iter().map(|p| p.indicator.as_str()));
+            let mut clips = vec![clip];
+            clips.extend(predictors.iter().map(|p| p.clip));
+            let columns: Vec<Vec<f64>> =
+                latest_rows(&codes.iter().map(|c| rows(c)).collect::<Vec<_>>())
+                    .into_iter()
+                    .zip(&clips)
+                    .map(|(column, c)| column.into_iter().map(|v| clipped(v, *c)).collect())
+                    .collect();
+            let m = columns[0].len() as f64;
+            let mut out = vec![("count".to_owned(), m)];
+            if let Some((b, se, r2)) = least_squares(&columns[0], &columns[1..]) {
+                let name = |i: usize| match i {
+                    0 => "intercept".to_owned(),
+                    i => format!("slope {i}"),
+                };
+                out.extend(b.iter().enumerate().map(|(i, v)| (name(i), *v)));
+                out.extend(
+                    se.iter()
+                        .enumerate()
+                        .map(|(i, v)| (format!("standard error: {}", name(i)), *v)),
+                );
+                out.push(("r squared".to_owned(), r2));
+            }
+            out
+        }
         Statistic::Median => named(vec![("median", nearest_rank(&latest_values, 500))]),
         Statistic::Quantile { permille } => {
             let label = format!("quantile {}", f64::from(*permille) / 1000.0);
@@ -394,6 +439,92 @@ fn latest(rows: &[Row]) -> BTreeMap<Pseudonym, Row> {
         }
     }
     m
+}
+
+/// Per patient, the latest value of each indicator in `columns`, for the patients with all of
+/// them, in pseudonym order (one vector per indicator): the nodes' rule for several
+/// indicators.
+fn latest_rows(columns: &[&[Row]]) -> Vec<Vec<i64>> {
+    let latest: Vec<BTreeMap<Pseudonym, Row>> = columns.iter().map(|c| latest(c)).collect();
+    let mut out = vec![Vec::new(); columns.len()];
+    for patient in latest.first().into_iter().flat_map(|m| m.keys()) {
+        if let Some(values) = latest
+            .iter()
+            .map(|m| m.get(patient).map(|r| r.value))
+            .collect::<Option<Vec<_>>>()
+        {
+            for (column, v) in out.iter_mut().zip(values) {
+                column.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// Least squares of `y` on the columns `xs` with an intercept, the plaintext reference: a QR
+/// decomposition of the design matrix by modified Gram-Schmidt (not the normal equations the
+/// nodes' answer is finished from), b = R^-1 Q'y, the standard errors from the residuals and
+/// (X'X)^-1 = R^-1 R^-T. Returns ([b0..bp], their standard errors, R^2); `None` when the
+/// columns are collinear.
+#[allow(clippy::needless_range_loop)] // matrix code reads best with explicit indices
+fn least_squares(y: &[f64], xs: &[Vec<f64>]) -> Option<(Vec<f64>, Vec<f64>, f64)> {
+    let n = y.len();
+    let k = xs.len() + 1;
+    if n <= k {
+        return None;
+    }
+    let mut q: Vec<Vec<f64>> = std::iter::once(vec![1.0; n])
+        .chain(xs.iter().cloned())
+        .collect();
+    let mut r = vec![vec![0.0; k]; k];
+    for j in 0..k {
+        for i in 0..j {
+            let dot: f64 = q[i].iter().zip(&q[j]).map(|(a, b)| a * b).sum();
+            r[i][j] = dot;
+            let qi = q[i].clone();
+            for (v, u) in q[j].iter_mut().zip(&qi) {
+                *v -= dot * u;
+            }
+        }
+        let norm = q[j].iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm <= 1e-9 * (n as f64).sqrt() {
+            return None;
+        }
+        r[j][j] = norm;
+        q[j].iter_mut().for_each(|v| *v /= norm);
+    }
+    // R^-1 by back substitution, column by column.
+    let mut inv = vec![vec![0.0; k]; k];
+    for c in 0..k {
+        for i in (0..k).rev() {
+            let unit = if i == c { 1.0 } else { 0.0 };
+            let s: f64 = (i + 1..k).map(|m| r[i][m] * inv[m][c]).sum();
+            inv[i][c] = (unit - s) / r[i][i];
+        }
+    }
+    let qty: Vec<f64> = q
+        .iter()
+        .map(|qi| qi.iter().zip(y).map(|(a, b)| a * b).sum())
+        .collect();
+    let b: Vec<f64> = (0..k)
+        .map(|i| (0..k).map(|m| inv[i][m] * qty[m]).sum())
+        .collect();
+    let residual = |row: usize| {
+        y[row]
+            - b[0]
+            - xs.iter()
+                .zip(&b[1..])
+                .map(|(x, bj)| x[row] * bj)
+                .sum::<f64>()
+    };
+    let sse: f64 = (0..n).map(|row| residual(row).powi(2)).sum();
+    let mean = y.iter().sum::<f64>() / n as f64;
+    let sst: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
+    let s2 = sse / (n - k) as f64;
+    let se = (0..k)
+        .map(|i| (s2 * inv[i].iter().map(|v| v * v).sum::<f64>()).sqrt())
+        .collect();
+    Some((b, se, 1.0 - sse / sst))
 }
 
 /// Per patient, the latest value of each indicator, for patients with both, in pseudonym

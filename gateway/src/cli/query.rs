@@ -34,7 +34,7 @@ use crate::clock::now;
 use crate::node::consent::Purpose;
 use crate::node::query::answer::{check_answers, query_digest};
 use crate::node::query::filter::{filtered_mean, indicator, parse_edges, parse_filter};
-use crate::node::query::{DEFAULT_MIN_COHORT, PartyAnswer, Query, Statistic};
+use crate::node::query::{DEFAULT_MIN_COHORT, PartyAnswer, Predictor, Query, Statistic};
 use crate::node::query_party::session_of;
 use crate::node::signed::{Kind, sign};
 
@@ -52,8 +52,9 @@ pub struct Args {
     /// The researcher's ed25519 seed file (64 hex digits, as `hdg init` writes it).
     #[arg(long)]
     key: PathBuf,
-    /// count, sum, mean, variance, pearson, histogram or median (`mean` with `--where` is the
-    /// filtered mean: count and mean of the values matching the clause).
+    /// count, sum, mean, variance, pearson, covariance, histogram, median, quantile,
+    /// two-groups or regression (`mean` with `--where` is the filtered mean: count and mean of
+    /// the values matching the clause).
     #[arg(long)]
     stat: String,
     /// The indicator's LOINC code, e.g. 4548-4.
@@ -76,6 +77,11 @@ pub struct Args {
     /// The second indicator of `--stat pearson` or `--stat covariance`, paired per patient.
     #[arg(long)]
     pair: Option<String>,
+    /// A predictor of `--stat regression` (the indicator is the outcome), as `CODE` or with
+    /// its clipping bounds `CODE:LO..HI` in its unit; repeat for several (the coefficients
+    /// follow their order).
+    #[arg(long = "predictor", value_name = "CODE[:LO..HI]")]
+    predictors: Vec<String>,
     /// The quantile of `--stat quantile`, strictly between 0 and 1 in thousandths (0.9: the
     /// 90th percentile).
     #[arg(long, value_name = "Q")]
@@ -294,17 +300,31 @@ fn print_result(args: &Args, answer: &Answer, statistic: &Statistic) -> anyhow::
     let unit_of = |code: &str| -> anyhow::Result<Unit> {
         let ind = indicator(code).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Unit {
+            code: code.to_owned(),
             ucum: ind.unit.clone(),
             scale: 10f64.powi(ind.precision as i32),
         })
     };
     let x = unit_of(&args.indicator)?;
-    let y = args.pair.as_deref().map(unit_of).transpose()?;
+    let others = statistic
+        .others()
+        .into_iter()
+        .map(unit_of)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let edges = match statistic {
         Statistic::Histogram { edges } => edges.as_slice(),
         _ => &[],
     };
-    let figures = answer_figures::figures(&answer.value, &x, y.as_ref(), edges);
+    let figures = answer_figures::figures(&answer.value, &x, &others, edges);
+    let predictor_codes = match statistic {
+        Statistic::Regression { predictors } => Some(
+            predictors
+                .iter()
+                .map(|p| p.indicator.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        _ => None,
+    };
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Json => println!(
@@ -313,6 +333,7 @@ fn print_result(args: &Args, answer: &Answer, statistic: &Statistic) -> anyhow::
                 "statistic": args.stat,
                 "indicator": args.indicator,
                 "pair": args.pair,
+                "predictors": predictor_codes,
                 "unit": x.ucum,
                 "figures": figures,
                 "rows": answer.rows,
@@ -323,12 +344,18 @@ fn print_result(args: &Args, answer: &Answer, statistic: &Statistic) -> anyhow::
         Format::Csv => print!("{}", to_csv(&figures)),
         Format::Table => {
             let private = matches!(answer.value, StatValue::Private { .. });
-            match (private, &args.pair) {
+            let others = statistic.others();
+            match (private, others.first()) {
                 (true, _) => println!(
                     "{} of {} (differentially private, epsilon {}):",
                     args.stat, args.indicator, args.epsilon
                 ),
-                (false, Some(pair)) => println!("{} of {} ~ {pair}:", args.stat, args.indicator),
+                (false, Some(_)) => println!(
+                    "{} of {} ~ {}:",
+                    args.stat,
+                    args.indicator,
+                    others.join(" + ")
+                ),
                 (false, None) => println!("{} of {}:", args.stat, args.indicator),
             }
             print!("{}", to_table(&figures));
@@ -415,6 +442,9 @@ fn statistic(args: &Args) -> anyhow::Result<Statistic> {
                 .clone()
                 .context("--stat pearson needs --pair CODE")?,
         },
+        "regression" => Statistic::Regression {
+            predictors: predictors(&args.predictors)?,
+        },
         "histogram" => Statistic::Histogram {
             edges: parse_edges(
                 code,
@@ -425,9 +455,29 @@ fn statistic(args: &Args) -> anyhow::Result<Statistic> {
             .map_err(q)?,
         },
         other => bail!(
-            "unknown statistic {other}: use count, sum, mean, variance, pearson, covariance, histogram, median, quantile or two-groups"
+            "unknown statistic {other}: use count, sum, mean, variance, pearson, covariance, histogram, median, quantile, two-groups or regression"
         ),
     })
+}
+
+/// The predictors of `--stat regression` from `CODE` or `CODE:LO..HI` (bounds in its unit).
+fn predictors(args: &[String]) -> anyhow::Result<Vec<Predictor>> {
+    if args.is_empty() {
+        bail!("--stat regression needs --predictor CODE (one or more)");
+    }
+    args.iter()
+        .map(|text| {
+            let (code, clip) = match text.split_once(':') {
+                Some((code, bounds)) => (code.trim(), Some(clip_bounds(code.trim(), bounds)?)),
+                None => (text.trim(), None),
+            };
+            indicator(code).map_err(|e| anyhow::anyhow!("--predictor {text}: {e}"))?;
+            Ok(Predictor {
+                indicator: code.to_owned(),
+                clip,
+            })
+        })
+        .collect()
 }
 
 /// A quantile q in thousandths: 0 < q < 1 with at most three decimals.
@@ -485,5 +535,29 @@ mod tests {
         let e = clip_bounds("8480-6", "80..lots").unwrap_err().to_string();
         assert!(e.contains("--clip 80..lots"), "{e}");
         assert!(clip_bounds("0000-0", "1..2").is_err());
+    }
+
+    #[test]
+    fn predictors_are_read_with_their_bounds_in_their_unit() {
+        let got = predictors(&["39156-5:18..40".into(), " 4548-4 ".into()]).unwrap();
+        assert_eq!(
+            got,
+            [
+                Predictor {
+                    indicator: "39156-5".into(),
+                    clip: Some([180, 400]),
+                },
+                Predictor {
+                    indicator: "4548-4".into(),
+                    clip: None,
+                },
+            ]
+        );
+        let e = predictors(&[]).unwrap_err().to_string();
+        assert!(e.contains("--predictor"), "{e}");
+        let e = predictors(&["0000-0".into()]).unwrap_err().to_string();
+        assert!(e.contains("0000-0") && e.contains("catalog"), "{e}");
+        let e = predictors(&["39156-5:40".into()]).unwrap_err().to_string();
+        assert!(e.contains("LO..HI"), "{e}");
     }
 }

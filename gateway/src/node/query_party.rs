@@ -394,7 +394,8 @@ pub fn query_status(e: &QueryError) -> u16 {
         QueryError::EpsilonRequired
         | QueryError::EpsilonOutOfRange { .. }
         | QueryError::Clip { .. }
-        | QueryError::Quantile { .. } => 400,
+        | QueryError::Quantile { .. }
+        | QueryError::Predictors { .. } => 400,
         QueryError::BudgetExhausted { .. } => 403,
         QueryError::CohortTooSmall { .. }
         | QueryError::TooFewConsented { .. }

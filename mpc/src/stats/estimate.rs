@@ -30,6 +30,10 @@ pub struct Estimate {
     /// y's), else 0.
     #[serde(default)]
     pub pair_power: u8,
+    /// For a regression's slope (and its standard error): the predictor (0 for the first) whose
+    /// unit divides it, the outcome's unit per that predictor's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_predictor: Option<u8>,
     /// The estimate (NaN when undefined, e.g. a mean over a noisy count below one).
     pub value: f64,
     /// Standard deviation of the estimate under the noise.
@@ -69,7 +73,7 @@ pub fn estimates(release: &Release, party_sigma2: &[u64], values: &[i64]) -> Vec
         .into_iter()
         .zip(point)
         .zip(sims)
-        .map(|(((name, [unit_power, pair_power]), value), mut sim)| {
+        .map(|(((name, unit), value), mut sim)| {
             sim.retain(|v| v.is_finite());
             sim.sort_by(f64::total_cmp);
             // Where the noise leaves the estimate undefined more often than not (a correlation
@@ -90,8 +94,9 @@ pub fn estimates(release: &Release, party_sigma2: &[u64], values: &[i64]) -> Vec
             };
             Estimate {
                 name,
-                unit_power,
-                pair_power,
+                unit_power: unit.x,
+                pair_power: unit.pair,
+                per_predictor: unit.per_predictor,
                 value,
                 noise_sd,
                 low,
@@ -108,12 +113,30 @@ fn standard_normal<R: RngExt + ?Sized>(rng: &mut R) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// Each estimate's name and its powers of x's and the paired indicator's units.
-type Named = Vec<(String, [u8; 2])>;
+/// An estimate's unit: its powers of x's and the paired indicator's units, and the predictor
+/// whose unit divides it.
+#[derive(Clone, Copy)]
+struct UnitOf {
+    x: u8,
+    pair: u8,
+    per_predictor: Option<u8>,
+}
+
+/// A power of x's unit alone.
+fn unit(x: u8) -> UnitOf {
+    UnitOf {
+        x,
+        pair: 0,
+        per_predictor: None,
+    }
+}
+
+/// Each estimate's name and unit.
+type Named = Vec<(String, UnitOf)>;
 
 /// The estimates' names and unit powers, and their values on aggregates `a`.
 fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
-    let name = |s: &str, p: u8| (s.to_string(), [p, 0]);
+    let name = |s: &str, p: u8| (s.to_string(), unit(p));
     let ratio = |num: f64, den: f64| if den >= 1.0 { num / den } else { f64::NAN };
     match release {
         Release::Count => (vec![name("count", 0)], vec![a[0]]),
@@ -156,11 +179,13 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
             } else {
                 f64::NAN
             };
+            let product = UnitOf { pair: 1, ..unit(1) };
             (
-                vec![name("count", 0), ("covariance".to_string(), [1, 1])],
+                vec![name("count", 0), ("covariance".to_string(), product)],
                 vec![n, sample],
             )
         }
+        Release::Regression { clips } => regression(clips, a),
         // Each group's count, mean and sample variance from its count, centred sum and centred
         // squares (the group below: all minus the group above); then the difference of the
         // means and Welch's t with its Welch-Satterthwaite degrees of freedom.
@@ -216,7 +241,7 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
                 format!("quantile {}", f64::from(*permille) / 1000.0)
             };
             (
-                vec![(label, [1, 0])],
+                vec![(label, unit(1))],
                 vec![grid_quantile(
                     &grid,
                     a,
@@ -226,6 +251,64 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
             )
         }
     }
+}
+
+/// A regression's estimates from its noisy aggregates: the count; the intercept and each slope;
+/// their standard errors; R^2. The centred moments are those of the clipped values (a
+/// covariance does not move with the centre; a mean is the centre plus the centred mean).
+fn regression(clips: &[super::private::Clip], a: &[f64]) -> (Named, Vec<f64>) {
+    use super::private::product_pairs;
+    use super::regression::{Moments, fit};
+    let columns = clips.len();
+    let p = columns.saturating_sub(1);
+    let n = a[0];
+    let centred_mean = |j: usize| if n >= 1.0 { a[1 + j] / n } else { f64::NAN };
+    let mut cov = vec![vec![f64::NAN; columns]; columns];
+    for (at, (j, k)) in product_pairs(columns).enumerate() {
+        let offset = if j == k {
+            clips[j].square_offset() as f64
+        } else {
+            0.0
+        };
+        let c = a[1 + columns + at] / n + offset - centred_mean(j) * centred_mean(k);
+        cov[j][k] = c;
+        cov[k][j] = c;
+    }
+    let mean = |j: usize| clips[j].center() as f64 + centred_mean(j);
+    let fitted = fit(&Moments {
+        n,
+        x_means: (1..columns).map(mean).collect(),
+        y_mean: mean(0),
+        cxx: (1..columns)
+            .map(|j| (1..columns).map(|k| cov[j][k]).collect())
+            .collect(),
+        cxy: (1..columns).map(|j| cov[j][0]).collect(),
+        cyy: cov[0][0],
+    });
+    let coefficient = |i: usize| fitted.as_ref().map_or(f64::NAN, |f| f.coefficients[i]);
+    let error = |i: usize| fitted.as_ref().map_or(f64::NAN, |f| f.standard_errors[i]);
+    let slope = |j: usize| UnitOf {
+        per_predictor: Some(j as u8),
+        ..unit(1)
+    };
+    let mut names = vec![
+        ("count".to_string(), unit(0)),
+        ("intercept".into(), unit(1)),
+    ];
+    let mut values = vec![n, coefficient(0)];
+    for j in 0..p {
+        names.push((format!("slope {}", j + 1), slope(j)));
+        values.push(coefficient(j + 1));
+    }
+    names.push(("standard error: intercept".into(), unit(1)));
+    values.push(error(0));
+    for j in 0..p {
+        names.push((format!("standard error: slope {}", j + 1), slope(j)));
+        values.push(error(j + 1));
+    }
+    names.push(("r squared".into(), unit(0)));
+    values.push(fitted.as_ref().map_or(f64::NAN, |f| f.r_squared));
+    (names, values)
 }
 
 /// The quantile q from noisy counts over the buckets (-inf, g0), [g0, g1), ..., [g_m, +inf):

@@ -111,6 +111,10 @@ pub enum StatValue {
         n: u64,
         /// [b0, b1, ..., bp]; `None` when the covariates are collinear or n <= p.
         coefficients: Option<Vec<f64>>,
+        /// The coefficients' standard errors (classical OLS); `None` with the coefficients,
+        /// each NaN when n <= p + 1.
+        #[serde(default)]
+        standard_errors: Option<Vec<f64>>,
         /// Coefficient of determination.
         r_squared: Option<f64>,
     },
@@ -251,11 +255,14 @@ pub fn finish(statistic: &Statistic, n: u64, values: &[u64]) -> Result<StatValue
         Statistic::LinearRegression { covariates } => {
             let p = *covariates;
             let v = shape("linear regression", p + 1 + p * (p + 1) / 2 + p + 1, values)?;
-            let (coefficients, r_squared) = super::regression::solve(n, p, &v);
+            let fit = super::regression::solve(n, p, &v);
             StatValue::LinearRegression {
                 n,
-                coefficients,
-                r_squared,
+                r_squared: fit
+                    .as_ref()
+                    .and_then(|f| f.r_squared.is_finite().then_some(f.r_squared)),
+                standard_errors: fit.as_ref().map(|f| f.standard_errors.clone()),
+                coefficients: fit.map(|f| f.coefficients),
             }
         }
         Statistic::VectorSum => StatValue::VectorSum {

@@ -18,6 +18,7 @@
 //! | histogram | one count per bucket | 1 each | one |
 //! | filtered mean | #{x > t}, S d [x > t] | 1, r | all |
 //! | quantile | counts over a grid of the clip range | 1 each | one |
+//! | regression of y on x_1..x_p | n, S d_j, S d_j d_k (j <= k over y, x_1..x_p; squares centred) | 1, r_j, r_j r_k (ceil(r_j^2/2) for a square) | all |
 //!
 //! The released count n is noised too: the exact number of rows never leaves the parties
 //! (sealed aggregates of a private release carry n = 0).
@@ -127,6 +128,13 @@ pub enum Release {
         /// Clipping bounds of x.
         clip: Clip,
     },
+    /// Least squares of the first column (the outcome) on the others (the predictors), from
+    /// the noisy count, centred sums and centred cross products of all of them (each pair once):
+    /// coefficients, their standard errors and R^2.
+    Regression {
+        /// Clipping bounds of the outcome, then of each predictor.
+        clips: Vec<Clip>,
+    },
     /// Counts per bucket between public edges (as [`super::histogram::histogram`]).
     Histogram {
         /// Strictly increasing edges.
@@ -182,6 +190,18 @@ impl Release {
                 let (r, s) = (clip.radius(), clip.square_sensitivity());
                 (vec![1, 1, r, r, s, s], Affects::All)
             }
+            Release::Regression { clips } => {
+                let mut s = vec![1];
+                s.extend(clips.iter().map(Clip::radius));
+                for (j, k) in product_pairs(clips.len()) {
+                    s.push(if j == k {
+                        clips[j].square_sensitivity()
+                    } else {
+                        clips[j].radius() * clips[k].radius()
+                    });
+                }
+                (s, Affects::All)
+            }
             Release::Histogram { edges } => (vec![1; edges.len() + 1], Affects::One),
             Release::FilteredMean { clip, .. } => (vec![1, clip.radius()], Affects::All),
             Release::Quantile { .. } => (vec![1; self.grid().len() + 1], Affects::One),
@@ -201,6 +221,14 @@ impl Release {
             Release::Covariance { .. } => vec![1, 1, 1, 4],
             // Each group as a variance: its count, sum and centred squares at 2:1:2.
             Release::TwoGroups { .. } => vec![2, 2, 1, 1, 2, 2],
+            // The slopes rest on the cross products and squares, the count enters every
+            // moment, the sums only through the means' offsets from the clips' centres.
+            Release::Regression { clips } => {
+                let mut w = vec![2];
+                w.extend(clips.iter().map(|_| 1));
+                w.extend(product_pairs(clips.len()).map(|_| 2));
+                w
+            }
             _ => vec![1; self.sensitivities().0.len()],
         }
     }
@@ -285,22 +313,56 @@ impl Release {
                 out.extend_from_slice(&threshold.to_be_bytes());
                 clip(out, c);
             }
+            Release::Regression { clips } => {
+                out.push(11);
+                out.extend_from_slice(&(clips.len() as u64).to_be_bytes());
+                for c in clips {
+                    clip(out, c);
+                }
+            }
         }
     }
 }
 
-/// The input of a private release: one value per patient (x, and y for Pearson), each vector
-/// with the catalog's bound and whether it must be clipped inside the MPC (not when the clip
-/// contains every value the catalog admits).
+/// The pairs (j, k), j <= k, of `columns` columns in row-major order: the cross products a
+/// regression releases.
+pub fn product_pairs(columns: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..columns).flat_map(move |j| (j..columns).map(move |k| (j, k)))
+}
+
+/// The input of a private release: one value per patient in each column (x; then y for a
+/// paired release; a regression's outcome, then its predictors), each column with the
+/// catalog's bound and whether it must be clipped inside the MPC (not when the clip contains
+/// every value the catalog admits).
 pub struct PrivateInput<'a> {
-    /// The values (one per patient).
-    pub x: &'a ArithShares,
-    /// The second values of a paired release.
-    pub y: Option<&'a ArithShares>,
-    /// The catalog's bounds of x and y.
-    pub bounds: [ValueBound; 2],
-    /// Whether x and y must be clipped in MPC.
-    pub clip_needed: [bool; 2],
+    /// The columns, aligned (row i of each is patient i's).
+    pub columns: Vec<&'a ArithShares>,
+    /// The catalog's bound of each column.
+    pub bounds: Vec<ValueBound>,
+    /// Whether each column must be clipped in MPC.
+    pub clip_needed: Vec<bool>,
+}
+
+impl<'a> PrivateInput<'a> {
+    /// Column `j` with its bound and whether it is clipped, or the error naming what is missing.
+    fn column(&self, j: usize) -> Result<(&'a ArithShares, ValueBound, bool), StatsError> {
+        match (
+            self.columns.get(j),
+            self.bounds.get(j),
+            self.clip_needed.get(j),
+        ) {
+            (Some(c), Some(b), Some(n)) => Ok((c, *b, *n)),
+            _ => Err(StatsError::InvalidParameter {
+                statistic: "private release",
+                reason: "one column, bound and clipping flag per input of the release",
+            }),
+        }
+    }
+
+    /// Values per column (0 without columns).
+    fn rows(&self) -> usize {
+        self.columns.first().map_or(0, |c| c.len())
+    }
 }
 
 /// Computes `release` over `input` and adds the three parties' noise of per-party parameters
@@ -320,12 +382,12 @@ pub fn private_release<R: CryptoRng + ?Sized>(
             reason: "one noise parameter per aggregate",
         });
     }
-    let n = input.x.len() as u64;
-    check_noised_range(release, n, party_sigma2)?;
-    if input.y.is_some_and(|y| y.len() != input.x.len()) {
+    let rows = input.rows();
+    check_noised_range(release, rows as u64, party_sigma2)?;
+    if input.columns.iter().any(|c| c.len() != rows) {
         return Err(StatsError::InvalidParameter {
             statistic: "private paired release",
-            reason: "x and y must be paired (equal lengths)",
+            reason: "the columns must be paired (equal lengths)",
         });
     }
     // Comparisons per value: a part holds at most the party's part size of them.
@@ -333,16 +395,20 @@ pub fn private_release<R: CryptoRng + ?Sized>(
         Release::Histogram { edges } => edges.len(),
         Release::Quantile { .. } => release.grid().len(),
         Release::TwoGroups { .. } => 3,
+        Release::Regression { clips } => 2 * clips.len(),
         _ => 2,
     };
     let size = part_size(party, per_value);
-    let mut shares = sum_over_parts(party, input.x.len(), size, |party, range| {
-        let x = part_of(input.x, range.clone());
-        let y = input.y.map(|y| part_of(y, range));
+    let mut shares = sum_over_parts(party, rows, size, |party, range| {
+        let parts: Vec<_> = input
+            .columns
+            .iter()
+            .map(|c| part_of(c, range.clone()))
+            .collect();
         let part = PrivateInput {
-            x: &x,
-            y: y.as_deref(),
-            ..*input
+            columns: parts.iter().map(|c| &**c).collect(),
+            bounds: input.bounds.clone(),
+            clip_needed: input.clip_needed.clone(),
         };
         contributions(party, &part, release)
     })?;
@@ -365,48 +431,75 @@ pub(super) fn contributions(
     input: &PrivateInput<'_>,
     release: &Release,
 ) -> Result<ArithShares, StatsError> {
-    let n = input.x.len() as u64;
+    let n = input.rows() as u64;
     let me = party.id();
     let count = ArithShares::public(me, &[n]);
+    let (x, x_bound, x_needed) = input.column(0)?;
     let shares = match release {
         Release::Count => count,
         Release::Sum { clip } | Release::Mean { clip } => {
-            let d = centred(party, input.x, *clip, input.bounds[0], input.clip_needed[0])?;
+            let d = centred(party, x, *clip, x_bound, x_needed)?;
             ArithShares::concat(&[&count, &d.sum()])
         }
         Release::Variance { clip } => {
-            let d = centred(party, input.x, *clip, input.bounds[0], input.clip_needed[0])?;
+            let d = centred(party, x, *clip, x_bound, x_needed)?;
             let mut s2 = dot_many(party, &[(&d, &d)])?;
             s2.add_public(me, (n.wrapping_mul(clip.square_offset())).wrapping_neg());
             ArithShares::concat(&[&count, &d.sum(), &s2])
         }
-        Release::Pearson { x, y } => {
-            let ys = paired(input)?;
-            let dx = centred(party, input.x, *x, input.bounds[0], input.clip_needed[0])?;
-            let dy = centred(party, ys, *y, input.bounds[1], input.clip_needed[1])?;
+        Release::Pearson { x: cx, y: cy } => {
+            let (ys, y_bound, y_needed) = input.column(1)?;
+            let dx = centred(party, x, *cx, x_bound, x_needed)?;
+            let dy = centred(party, ys, *cy, y_bound, y_needed)?;
             let p = dot_many(party, &[(&dx, &dx), (&dy, &dy), (&dx, &dy)])?;
             let mut sxx = p.slice(0..1);
             let mut syy = p.slice(1..2);
             let sxy = p.slice(2..3);
-            sxx.add_public(me, n.wrapping_mul(x.square_offset()).wrapping_neg());
-            syy.add_public(me, n.wrapping_mul(y.square_offset()).wrapping_neg());
+            sxx.add_public(me, n.wrapping_mul(cx.square_offset()).wrapping_neg());
+            syy.add_public(me, n.wrapping_mul(cy.square_offset()).wrapping_neg());
             ArithShares::concat(&[&count, &dx.sum(), &dy.sum(), &sxx, &syy, &sxy])
         }
-        Release::Covariance { x, y } => {
-            let ys = paired(input)?;
-            let dx = centred(party, input.x, *x, input.bounds[0], input.clip_needed[0])?;
-            let dy = centred(party, ys, *y, input.bounds[1], input.clip_needed[1])?;
+        Release::Covariance { x: cx, y: cy } => {
+            let (ys, y_bound, y_needed) = input.column(1)?;
+            let dx = centred(party, x, *cx, x_bound, x_needed)?;
+            let dy = centred(party, ys, *cy, y_bound, y_needed)?;
             let sxy = dot_many(party, &[(&dx, &dy)])?;
             ArithShares::concat(&[&count, &dx.sum(), &dy.sum(), &sxy])
         }
+        Release::Regression { clips } => {
+            if clips.len() < 2 {
+                return Err(StatsError::InvalidParameter {
+                    statistic: "private regression",
+                    reason: "a regression needs an outcome and at least one predictor",
+                });
+            }
+            let mut d = Vec::with_capacity(clips.len());
+            for (j, clip) in clips.iter().enumerate() {
+                let (c, bound, needed) = input.column(j)?;
+                d.push(centred(party, c, *clip, bound, needed)?);
+            }
+            let pairs: Vec<(usize, usize)> = product_pairs(clips.len()).collect();
+            let factors: Vec<_> = pairs.iter().map(|&(j, k)| (&d[j], &d[k])).collect();
+            let products = dot_many(party, &factors)?;
+            let mut parts: Vec<ArithShares> = vec![count];
+            parts.extend(d.iter().map(ArithShares::sum));
+            for (at, &(j, k)) in pairs.iter().enumerate() {
+                let mut s = products.slice(at..at + 1);
+                if j == k {
+                    // A square, centred as a variance's is.
+                    s.add_public(me, n.wrapping_mul(clips[j].square_offset()).wrapping_neg());
+                }
+                parts.push(s);
+            }
+            ArithShares::concat(&parts.iter().collect::<Vec<_>>())
+        }
         Release::TwoGroups { threshold, clip } => {
-            let ys = paired(input)?;
-            let by = input.bounds[1];
+            let (ys, by, _) = input.column(1)?;
             by.check_comparable(&[*threshold], "private two-group comparison")?;
             let above =
                 greater_than_public(party, ys, *threshold, by.width_against(&[*threshold]))?;
             let b = bits_to_arith(party, &above)?;
-            let d = centred(party, input.x, *clip, input.bounds[0], input.clip_needed[0])?;
+            let d = centred(party, x, *clip, x_bound, x_needed)?;
             let d2 = mul(party, &d, &d)?;
             let p = dot_many(party, &[(&b, &d), (&b, &d2)])?;
             // Centred squares: d^2 - q summed over all, and over the group above.
@@ -417,31 +510,21 @@ pub(super) fn contributions(
             let sb2 = p.slice(1..2).sub(&sb.scale(q));
             ArithShares::concat(&[&count, &sb, &d.sum(), &p.slice(0..1), &s2, &sb2])
         }
-        Release::Histogram { edges } => {
-            histogram::histogram(party, input.x, edges, input.bounds[0])?.shares
-        }
+        Release::Histogram { edges } => histogram::histogram(party, x, edges, x_bound)?.shares,
         Release::FilteredMean { threshold, clip } => {
-            input.bounds[0].check_comparable(&[*threshold], "private filtered mean")?;
-            let width = input.bounds[0].width_against(&[*threshold]);
-            let keep = greater_than_public(party, input.x, *threshold, width)?;
+            x_bound.check_comparable(&[*threshold], "private filtered mean")?;
+            let width = x_bound.width_against(&[*threshold]);
+            let keep = greater_than_public(party, x, *threshold, width)?;
             let b = bits_to_arith(party, &keep)?;
-            let d = centred(party, input.x, *clip, input.bounds[0], input.clip_needed[0])?;
+            let d = centred(party, x, *clip, x_bound, x_needed)?;
             let total = dot_many(party, &[(&b, &d)])?;
             ArithShares::concat(&[&b.sum(), &total])
         }
         Release::Quantile { .. } => {
-            histogram::histogram(party, input.x, &release.grid(), input.bounds[0])?.shares
+            histogram::histogram(party, x, &release.grid(), x_bound)?.shares
         }
     };
     Ok(shares)
-}
-
-/// The y of a paired release.
-fn paired<'a>(input: &PrivateInput<'a>) -> Result<&'a ArithShares, StatsError> {
-    input.y.ok_or(StatsError::InvalidParameter {
-        statistic: "private paired release",
-        reason: "a paired release needs y",
-    })
 }
 
 /// clip(x) - center, clipping in MPC only when `needed`.
@@ -513,6 +596,13 @@ fn check_noised_range(release: &Release, n: u64, party_sigma2: &[u64]) -> Result
         Release::TwoGroups { clip, .. } => {
             let r = clip.radius() as u128;
             vec![1, 1, r, r, r * r, r * r]
+        }
+        Release::Regression { clips } => {
+            let r: Vec<u128> = clips.iter().map(|c| c.radius() as u128).collect();
+            let mut v = vec![1];
+            v.extend(&r);
+            v.extend(product_pairs(r.len()).map(|(j, k)| r[j] * r[k]));
+            v
         }
     };
     for (v, s) in per_value.iter().zip(party_sigma2) {

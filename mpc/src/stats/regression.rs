@@ -56,12 +56,128 @@ pub fn linear_regression(
     })
 }
 
-/// Solves the normal equations from the opened aggregates (layout of
-/// [`Statistic::LinearRegression`]). Centred cross products are formed exactly in i128
-/// (C_jk = n Sx_jx_k - Sx_j Sx_k), the p x p system is solved in f64 by Gaussian elimination
-/// with partial pivoting. Returns (coefficients [b0, b1..bp], R^2), `None` when singular.
+/// A least-squares fit y = b0 + b1 x_1 + ... + bp x_p.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fit {
+    /// [b0, b1, ..., bp].
+    pub coefficients: Vec<f64>,
+    /// The classical standard error of each coefficient (the residual variance over n - p - 1
+    /// degrees of freedom); NaN when n <= p + 1.
+    pub standard_errors: Vec<f64>,
+    /// The coefficient of determination; NaN when y does not vary.
+    pub r_squared: f64,
+}
+
+/// What a fit needs of the data: the number of rows, the means, and the population
+/// covariances (divided by n) of the covariates and y.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Moments {
+    /// Rows.
+    pub n: f64,
+    /// The covariates' means.
+    pub x_means: Vec<f64>,
+    /// y's mean.
+    pub y_mean: f64,
+    /// The covariates' covariance matrix (p x p).
+    pub cxx: Vec<Vec<f64>>,
+    /// Each covariate's covariance with y.
+    pub cxy: Vec<f64>,
+    /// y's variance.
+    pub cyy: f64,
+}
+
+/// The least-squares fit from `m`: the slopes solve Cxx b = Cxy, the intercept puts the fit
+/// through the means; with residual variance s^2 = n (Cyy - b'Cxy) / (n - p - 1), Var(b) =
+/// s^2 Cxx^-1 / n and Var(b0) = s^2 (1 + xbar' Cxx^-1 xbar) / n. `None` when the covariates
+/// are collinear (or constant) or any moment is not finite. The same function finishes the
+/// exact aggregates and the noisy ones of a private release.
 #[allow(clippy::needless_range_loop)] // matrix code reads best with explicit indices
-pub(crate) fn solve(n: u64, p: usize, v: &[i64]) -> (Option<Vec<f64>>, Option<f64>) {
+pub fn fit(m: &Moments) -> Option<Fit> {
+    let p = m.x_means.len();
+    if p == 0 || m.cxx.len() != p || m.cxy.len() != p || m.cxx.iter().any(|r| r.len() != p) {
+        return None;
+    }
+    let finite = m.cxx.iter().flatten().chain(&m.cxy).chain(&m.x_means);
+    if !(m.n.is_finite() && m.y_mean.is_finite() && m.cyy.is_finite())
+        || finite.clone().any(|v| !v.is_finite())
+    {
+        return None;
+    }
+    let inv = invert(&m.cxx)?;
+    let slopes: Vec<f64> = (0..p)
+        .map(|j| (0..p).map(|k| inv[j][k] * m.cxy[k]).sum())
+        .collect();
+    let explained: f64 = (0..p).map(|j| slopes[j] * m.cxy[j]).sum();
+    let b0 = m.y_mean - (0..p).map(|j| slopes[j] * m.x_means[j]).sum::<f64>();
+    let r_squared = if m.cyy > 0.0 {
+        explained / m.cyy
+    } else {
+        f64::NAN
+    };
+    let df = m.n - p as f64 - 1.0;
+    let s2 = if df > 0.0 {
+        m.n * (m.cyy - explained).max(0.0) / df
+    } else {
+        f64::NAN
+    };
+    let quad: f64 = (0..p)
+        .flat_map(|j| (0..p).map(move |k| (j, k)))
+        .map(|(j, k)| m.x_means[j] * inv[j][k] * m.x_means[k])
+        .sum();
+    let mut standard_errors = vec![(s2 * (1.0 + quad) / m.n).sqrt()];
+    standard_errors.extend((0..p).map(|j| (s2 * inv[j][j] / m.n).sqrt()));
+    let mut coefficients = vec![b0];
+    coefficients.extend(slopes);
+    Some(Fit {
+        coefficients,
+        standard_errors,
+        r_squared,
+    })
+}
+
+/// The inverse of a square matrix by Gauss-Jordan elimination with partial pivoting; `None`
+/// when a pivot is negligible against its column (singular to working precision).
+#[allow(clippy::needless_range_loop)]
+fn invert(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+    let p = a.len();
+    let mut a = a.to_vec();
+    let mut inv: Vec<Vec<f64>> = (0..p)
+        .map(|j| (0..p).map(|k| f64::from(u8::from(j == k))).collect())
+        .collect();
+    for col in 0..p {
+        let pivot = (col..p).max_by(|&r, &s| a[r][col].abs().total_cmp(&a[s][col].abs()))?;
+        let scale = a.iter().map(|r| r[col].abs()).fold(0.0, f64::max);
+        if scale == 0.0 || a[pivot][col].abs() <= 1e-12 * scale {
+            return None;
+        }
+        a.swap(col, pivot);
+        inv.swap(col, pivot);
+        let d = a[col][col];
+        for k in 0..p {
+            a[col][k] /= d;
+            inv[col][k] /= d;
+        }
+        for r in 0..p {
+            if r != col {
+                let f = a[r][col];
+                for k in 0..p {
+                    a[r][k] -= f * a[col][k];
+                    inv[r][k] -= f * inv[col][k];
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
+/// The fit from the opened exact aggregates (layout of [`Statistic::LinearRegression`]). The
+/// centred cross products are formed exactly in i128 (n Sx_jx_k - Sx_j Sx_k) before they
+/// become floating point. `None` when n <= p or the covariates are collinear.
+#[allow(clippy::needless_range_loop)]
+pub(crate) fn solve(n: u64, p: usize, v: &[i64]) -> Option<Fit> {
+    if n as usize <= p {
+        return None;
+    }
     let ni = n as i128;
     let sx: Vec<i128> = v[..p].iter().map(|s| *s as i128).collect();
     let sy = v[p] as i128;
@@ -76,48 +192,20 @@ pub(crate) fn solve(n: u64, p: usize, v: &[i64]) -> (Option<Vec<f64>>, Option<f6
     }
     let sxy: Vec<i128> = v[at..at + p].iter().map(|s| *s as i128).collect();
     let syy = v[at + p] as i128;
-    if n as usize <= p {
-        return (None, None);
-    }
-    let mut a: Vec<Vec<f64>> = (0..p)
-        .map(|j| {
-            (0..p)
-                .map(|k| (ni * sxx[j][k] - sx[j] * sx[k]) as f64)
-                .collect()
-        })
-        .collect();
-    let c: Vec<f64> = (0..p).map(|j| (ni * sxy[j] - sx[j] * sy) as f64).collect();
-    let mut rhs = c.clone();
-    // Gaussian elimination with partial pivoting
-    for col in 0..p {
-        let pivot = (col..p)
-            .max_by(|&r, &s| a[r][col].abs().total_cmp(&a[s][col].abs()))
-            .expect("non-empty range");
-        let scale = a.iter().map(|r| r[col].abs()).fold(0.0, f64::max);
-        if a[pivot][col].abs() <= 1e-12 * scale || scale == 0.0 {
-            return (None, None);
-        }
-        a.swap(col, pivot);
-        rhs.swap(col, pivot);
-        for r in col + 1..p {
-            let f = a[r][col] / a[col][col];
-            for k in col..p {
-                a[r][k] -= f * a[col][k];
-            }
-            rhs[r] -= f * rhs[col];
-        }
-    }
-    let mut beta = vec![0.0; p];
-    for r in (0..p).rev() {
-        let s: f64 = (r + 1..p).map(|k| a[r][k] * beta[k]).sum();
-        beta[r] = (rhs[r] - s) / a[r][r];
-    }
     let nf = n as f64;
-    let b0 = (sy as f64 - (0..p).map(|j| beta[j] * sx[j] as f64).sum::<f64>()) / nf;
-    let tss = (ni * syy - sy * sy) as f64;
-    let explained: f64 = (0..p).map(|j| beta[j] * c[j]).sum();
-    let r2 = (tss > 0.0).then(|| explained / tss);
-    let mut coefficients = vec![b0];
-    coefficients.extend(beta);
-    (Some(coefficients), r2)
+    let centred = |num: i128| num as f64 / (nf * nf);
+    fit(&Moments {
+        n: nf,
+        x_means: sx.iter().map(|s| *s as f64 / nf).collect(),
+        y_mean: sy as f64 / nf,
+        cxx: (0..p)
+            .map(|j| {
+                (0..p)
+                    .map(|k| centred(ni * sxx[j][k] - sx[j] * sx[k]))
+                    .collect()
+            })
+            .collect(),
+        cxy: (0..p).map(|j| centred(ni * sxy[j] - sx[j] * sy)).collect(),
+        cyy: centred(ni * syy - sy * sy),
+    })
 }

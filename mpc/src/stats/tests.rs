@@ -307,13 +307,29 @@ fn regression_matches_plaintext_least_squares() {
     let b2 = (s2y * s11 - s1y * s12) / det;
     let b0 = my - b1 * m1 - b2 * m2;
     let r2 = (b1 * s1y + b2 * s2y) / syy;
+    // Standard errors from the residuals themselves: s^2 = SSE / (n - 3), Var(b) = s^2 S^-1
+    // with S the centred cross products, Var(b0) = s^2 (1/n + xbar' S^-1 xbar).
+    let sse: f64 = (0..n as usize)
+        .map(|i| (y[i] as f64 - b0 - b1 * x1[i] as f64 - b2 * x2[i] as f64).powi(2))
+        .sum();
+    let s2 = sse / (n as f64 - 3.0);
+    let (i11, i12, i22) = (s22 / det, -s12 / det, s11 / det);
+    let se = [
+        (s2 * (1.0 / n as f64 + m1 * m1 * i11 + 2.0 * m1 * m2 * i12 + m2 * m2 * i22)).sqrt(),
+        (s2 * i11).sqrt(),
+        (s2 * i22).sqrt(),
+    ];
     for got in out {
         match got {
             StatValue::LinearRegression {
                 coefficients: Some(cf),
                 r_squared: Some(r),
+                standard_errors: Some(errors),
                 n: nn,
             } => {
+                for (g, w) in errors.iter().zip(se) {
+                    assert!((g - w).abs() < 1e-9 * w, "{errors:?} vs {se:?}");
+                }
                 assert_eq!(nn, n as u64);
                 for (g, w) in cf.iter().zip([b0, b1, b2]) {
                     assert!(

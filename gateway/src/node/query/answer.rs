@@ -149,6 +149,9 @@ pub fn answers(asked: &Statistic, sealed: &Sealed, n: u64) -> bool {
         (Statistic::Quantile { permille }, Sealed::OrderStatistic { rank }) => {
             quantile_rank(f64::from(*permille) / 1000.0, n).is_ok_and(|r| r == *rank)
         }
+        (Statistic::Regression { predictors }, Sealed::LinearRegression { covariates }) => {
+            *covariates == predictors.len()
+        }
         (asked, Sealed::Private { release, .. }) => private_answers(asked, release),
         _ => false,
     }
@@ -174,6 +177,9 @@ fn private_answers(asked: &Statistic, release: &Release) -> bool {
         }
         (Statistic::TwoGroups { threshold, .. }, Release::TwoGroups { threshold: got, .. }) => {
             threshold == got
+        }
+        (Statistic::Regression { predictors }, Release::Regression { clips }) => {
+            clips.len() == predictors.len() + 1
         }
         _ => false,
     }
@@ -256,6 +262,9 @@ fn statistic_name(s: &Statistic) -> String {
         Statistic::Histogram { edges } => format!("histogram with {} edges", edges.len()),
         Statistic::FilteredMean { .. } => "filtered mean".into(),
         Statistic::Median => "median".into(),
+        Statistic::Regression { predictors } => {
+            format!("regression on {} predictors", predictors.len())
+        }
     }
 }
 

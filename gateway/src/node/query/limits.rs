@@ -13,6 +13,10 @@ use super::{Query, QueryError, Statistic};
 /// Most edges a histogram may have.
 pub const MAX_HISTOGRAM_EDGES: usize = 64;
 
+/// Most predictors a regression may have (each one more column selected, clipped and
+/// multiplied with every other).
+pub const MAX_PREDICTORS: usize = 8;
+
 /// Most values one query may take through the protocol at once (rows × edges for a histogram):
 /// about 1 GiB of shares and comparison state at each party.
 pub const MAX_QUERY_WORK: u64 = 1 << 25;
@@ -32,6 +36,32 @@ pub fn check_shape(q: &Query) -> Result<(), QueryError> {
             max: MAX_HISTOGRAM_EDGES,
         });
     }
+    if let Statistic::Regression { predictors } = &q.statistic {
+        check_predictors(&q.indicator, predictors)?;
+    }
+    Ok(())
+}
+
+/// A regression has one to [`MAX_PREDICTORS`] predictors, each once and none the outcome.
+fn check_predictors(outcome: &str, predictors: &[super::Predictor]) -> Result<(), QueryError> {
+    let refuse = |reason: String| Err(QueryError::Predictors { reason });
+    if predictors.is_empty() || predictors.len() > MAX_PREDICTORS {
+        return refuse(format!(
+            "{} predictors; a regression takes 1 to {MAX_PREDICTORS}",
+            predictors.len()
+        ));
+    }
+    for (i, p) in predictors.iter().enumerate() {
+        if p.indicator == outcome {
+            return refuse(format!(
+                "{} is the outcome and cannot also be a predictor",
+                p.indicator
+            ));
+        }
+        if predictors[..i].iter().any(|o| o.indicator == p.indicator) {
+            return refuse(format!("{} is named twice as a predictor", p.indicator));
+        }
+    }
     Ok(())
 }
 
@@ -48,6 +78,13 @@ pub fn work(q: &Query, rows: u64, private: bool) -> u64 {
         (Statistic::Pearson { .. } | Statistic::Covariance { .. }, true) => 4,
         // The split's comparison and the clipping's two.
         (Statistic::TwoGroups { .. }, true) => 3,
+        // Each column clipped against two bounds.
+        (Statistic::Regression { predictors }, true) => 2 * (predictors.len() as u64 + 1),
+        // One product per pair of columns.
+        (Statistic::Regression { predictors }, false) => {
+            let columns = predictors.len() as u64 + 1;
+            columns * (columns + 1) / 2
+        }
         (Statistic::Count, true) => 0,
         (_, true) => 2,
         (

@@ -84,17 +84,41 @@ pub enum Statistic {
         /// The quantile in thousandths (900: the 90th percentile).
         permille: u16,
     },
+    /// Least squares of the indicator (the outcome) on one to
+    /// [`limits::MAX_PREDICTORS`] other indicators with an intercept, paired per patient as
+    /// Pearson is (the patients with a latest value of every one): the coefficients, their
+    /// standard errors and R^2.
+    Regression {
+        /// The predictors, in the order of the coefficients.
+        predictors: Vec<Predictor>,
+    },
+}
+
+/// A predictor of a regression.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Predictor {
+    /// The indicator's code.
+    pub indicator: String,
+    /// Bounds [lo, hi] (fixed point) its values are clipped to in a private release; the
+    /// catalog's range when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<[i64; 2]>,
 }
 
 impl Statistic {
-    /// The second indicator of a paired statistic: Pearson's and the covariance's pair, the
-    /// two-group comparison's split (each selected as the patients' latest values of both).
-    pub fn pair(&self) -> Option<&str> {
+    /// The other indicators of a statistic over several, each selected with the query's
+    /// indicator as the patients' latest values of all of them: Pearson's and the covariance's
+    /// pair, the two-group comparison's split, a regression's predictors. Empty for the others.
+    pub fn others(&self) -> Vec<&str> {
         match self {
             Statistic::Pearson { pair }
             | Statistic::Covariance { pair }
-            | Statistic::TwoGroups { by: pair, .. } => Some(pair),
-            _ => None,
+            | Statistic::TwoGroups { by: pair, .. } => vec![pair],
+            Statistic::Regression { predictors } => {
+                predictors.iter().map(|p| p.indicator.as_str()).collect()
+            }
+            _ => Vec::new(),
         }
     }
 }
@@ -267,6 +291,12 @@ pub enum QueryError {
     Quantile {
         /// The thousandths asked for.
         permille: u16,
+    },
+    /// A regression whose predictors are too many, repeated or the outcome itself.
+    #[error("regression refused: {reason}")]
+    Predictors {
+        /// What is wrong.
+        reason: String,
     },
     /// A histogram with more edges than a party computes.
     #[error("histogram refused: {edges} edges, at most {max}")]

@@ -136,7 +136,7 @@ pub fn check_exact(q: &Query) -> Result<(), QueryError> {
 /// The private release `q` computes, with its clipping bounds (the query's, or the catalog's
 /// range), and whether each input must be clipped inside the MPC (not when the bounds contain
 /// every value the catalog admits).
-pub fn release(q: &Query) -> Result<(Release, [bool; 2]), QueryError> {
+pub fn release(q: &Query) -> Result<(Release, Vec<bool>), QueryError> {
     let (x, x_needed) = clip_of(&q.indicator, q.clip)?;
     let release = match &q.statistic {
         Statistic::Count => Release::Count,
@@ -145,11 +145,20 @@ pub fn release(q: &Query) -> Result<(Release, [bool; 2]), QueryError> {
         Statistic::Variance => Release::Variance { clip: x },
         Statistic::Pearson { pair } => {
             let (y, y_needed) = clip_of(pair, q.pair_clip)?;
-            return Ok((Release::Pearson { x, y }, [x_needed, y_needed]));
+            return Ok((Release::Pearson { x, y }, vec![x_needed, y_needed]));
         }
         Statistic::Covariance { pair } => {
             let (y, y_needed) = clip_of(pair, q.pair_clip)?;
-            return Ok((Release::Covariance { x, y }, [x_needed, y_needed]));
+            return Ok((Release::Covariance { x, y }, vec![x_needed, y_needed]));
+        }
+        Statistic::Regression { predictors } => {
+            let (mut clips, mut needed) = (vec![x], vec![x_needed]);
+            for p in predictors {
+                let (clip, clip_needed) = clip_of(&p.indicator, p.clip)?;
+                clips.push(clip);
+                needed.push(clip_needed);
+            }
+            return Ok((Release::Regression { clips }, needed));
         }
         Statistic::Histogram { edges } => Release::Histogram {
             edges: edges.clone(),
@@ -173,7 +182,12 @@ pub fn release(q: &Query) -> Result<(Release, [bool; 2]), QueryError> {
             buckets: QUANTILE_BUCKETS,
         },
     };
-    Ok((release, [x_needed, false]))
+    // A two-group comparison's split is compared, never clipped.
+    let needed = match release {
+        Release::TwoGroups { .. } => vec![x_needed, false],
+        _ => vec![x_needed],
+    };
+    Ok((release, needed))
 }
 
 /// The clip of an indicator: the asked bounds (inside the catalog's range) or the range itself.
@@ -290,13 +304,13 @@ mod tests {
     #[test]
     fn clips_default_to_the_catalog_and_stay_inside_it() {
         let (rel, needed) = release(&query(Statistic::Mean, Some(1.0))).unwrap();
-        assert_eq!(needed, [false, false]);
+        assert_eq!(needed, [false]);
         let Release::Mean { clip } = rel else {
             panic!("{rel:?}")
         };
         let mut q = query(Statistic::Mean, Some(1.0));
         q.clip = Some([clip.lo + 1, clip.hi]);
-        assert_eq!(release(&q).unwrap().1, [true, false]);
+        assert_eq!(release(&q).unwrap().1, [true]);
         q.clip = Some([clip.lo - 1, clip.hi]);
         assert!(matches!(release(&q), Err(QueryError::Clip { .. })));
         q.clip = Some([5, 5]);

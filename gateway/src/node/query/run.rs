@@ -4,7 +4,9 @@
 
 use hdg_mpc::dp::accounting::Draws;
 use hdg_mpc::stats::private::{PrivateInput, private_release};
-use hdg_mpc::stats::{Aggregates, StatsError, ValueBound, filtered, histogram, moments, order};
+use hdg_mpc::stats::{
+    Aggregates, StatsError, ValueBound, filtered, histogram, moments, order, regression,
+};
 use hdg_mpc::{
     Channel, Party, PartyId, PrfKind, PublicKey, Security, SessionId, SessionSecret, words,
 };
@@ -211,7 +213,7 @@ impl PartySetup<'_> {
 }
 
 /// A private query's release, which inputs the MPC clips, and each party's noise parameters.
-type Plan = (hdg_mpc::stats::private::Release, [bool; 2], Vec<u64>);
+type Plan = (hdg_mpc::stats::private::Release, Vec<bool>, Vec<u64>);
 
 /// The release of `q` and its noise for the charged privacy loss, drawn as `security` draws it
 /// (the same at every party: a function of the signed query and the compared rules).
@@ -239,12 +241,11 @@ fn run_private(
     setup: &PartySetup<'_>,
     mut party: Party,
     q: &Query,
-    bounds: [ValueBound; 2],
+    bounds: Vec<ValueBound>,
     (release, clip_needed, sigma2): Plan,
 ) -> Result<PartyAnswer, QueryError> {
     let input = PrivateInput {
-        x: &selection.shares[0],
-        y: selection.shares.get(1),
+        columns: selection.shares.iter().collect(),
         bounds,
         clip_needed,
     };
@@ -270,7 +271,7 @@ pub fn answer_digest(session: &SessionId, rows: &[u8; 32]) -> [u8; 32] {
 pub(super) fn catalog_words(q: &Query) -> Result<[u64; 4], QueryError> {
     let mut h = blake3::Hasher::new();
     h.update(b"hdg catalog entries v1");
-    for code in std::iter::once(q.indicator.as_str()).chain(q.statistic.pair()) {
+    for code in std::iter::once(q.indicator.as_str()).chain(q.statistic.others()) {
         let ind = indicator(code)?;
         for text in [ind.code.as_str(), ind.unit.as_str()] {
             h.update(&(text.len() as u64).to_be_bytes());
@@ -283,14 +284,13 @@ pub(super) fn catalog_words(q: &Query) -> Result<[u64; 4], QueryError> {
     Ok(words::from_32_bytes(h.finalize().as_bytes()))
 }
 
-/// The catalog's bounds of the query's indicator and, for a paired statistic, the second one.
-fn value_bounds(q: &Query) -> Result<[ValueBound; 2], QueryError> {
-    let x = ValueBound::new(indicator(&q.indicator)?.max_abs_fixed());
-    let y = match q.statistic.pair() {
-        Some(pair) => ValueBound::new(indicator(pair)?.max_abs_fixed()),
-        None => x,
-    };
-    Ok([x, y])
+/// The catalog's bounds of the query's indicator and of its others (a paired statistic's pair,
+/// a regression's predictors), in the selection's column order.
+fn value_bounds(q: &Query) -> Result<Vec<ValueBound>, QueryError> {
+    std::iter::once(q.indicator.as_str())
+        .chain(q.statistic.others())
+        .map(|code| Ok(ValueBound::new(indicator(code)?.max_abs_fixed())))
+        .collect()
 }
 
 /// Sends this party's row digest and rules (and for a private query its noise plan, cost and
@@ -391,10 +391,12 @@ fn compute(
     party: &mut Party,
     q: &Query,
     selection: &Selection,
-    [bx, by]: [ValueBound; 2],
+    bounds: Vec<ValueBound>,
     policy: &QueryPolicy,
 ) -> Result<Aggregates, QueryError> {
     let x = &selection.shares[0];
+    let bx = bounds[0];
+    let by = bounds.get(1).copied().unwrap_or(bx);
     let aggregates = match &q.statistic {
         Statistic::Count => moments::count(x),
         Statistic::Sum => moments::sum(x, bx)?,
@@ -415,6 +417,10 @@ fn compute(
         Statistic::Median => order::median(party, x, bx)?,
         Statistic::Quantile { permille } => {
             order::quantile(party, x, f64::from(*permille) / 1000.0, bx)?
+        }
+        // The outcome is the query's indicator, the predictors the other columns.
+        Statistic::Regression { .. } => {
+            regression::linear_regression(party, &selection.shares[1..], x, &bounds[1..], bx)?
         }
         // Refused at every party before anything is selected (`privacy::check_exact`); a
         // caller that skips that check gets the same refusal here.

@@ -10,9 +10,10 @@
 //!   instants); a query with another window is refused before anything is read.
 //! - One indicator: every share row of the indicator whose day is in `[from, to)`, in the
 //!   store's order (day, then handle).
-//! - Paired (Pearson x ~ y): per patient pseudonym, the latest row of x and the latest row of y
-//!   in the window (latest day; rows of the same day broken by the larger handle, an arbitrary
-//!   but common choice); only patients with both; pairs in pseudonym order.
+//! - Paired (Pearson x ~ y, and every statistic over several indicators: a regression's
+//!   outcome and predictors): per patient pseudonym, the latest row of each indicator in the
+//!   window (latest day; rows of the same day broken by the larger handle, an arbitrary but
+//!   common choice); only patients with all of them; rows in pseudonym order.
 //! - One value per patient (a private release, which bounds each patient's contribution): the
 //!   patient's latest row of the indicator in the window, by the same rule; rows in pseudonym
 //!   order.
@@ -147,41 +148,47 @@ pub fn select_rows(
     one_per_patient: bool,
 ) -> Result<Selection, QueryError> {
     let range = time_range(q)?;
-    match q.statistic.pair() {
-        Some(pair) => {
-            let x = latest(store, me, &q.indicator, range, admit)?;
-            let y = latest(store, me, pair, range, admit)?;
-            let (mut cx, mut cy) = (Column::default(), Column::default());
-            let mut patients = BTreeSet::new();
-            for (patient, rx) in &x {
-                if let Some(ry) = y.get(patient) {
-                    cx.push(&rx.handle, rx.pair);
-                    cy.push(&ry.handle, ry.pair);
-                    patients.insert(*patient);
-                }
+    let others = q.statistic.others();
+    if !others.is_empty() {
+        let x = latest(store, me, &q.indicator, range, admit)?;
+        let rest = others
+            .iter()
+            .map(|code| latest(store, me, code, range, admit))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut columns: Vec<Column> = (0..=rest.len()).map(|_| Column::default()).collect();
+        let mut patients = BTreeSet::new();
+        for (patient, rx) in &x {
+            let Some(rows) = rest
+                .iter()
+                .map(|r| r.get(patient))
+                .collect::<Option<Vec<_>>>()
+            else {
+                continue;
+            };
+            for (column, row) in columns.iter_mut().zip(std::iter::once(rx).chain(rows)) {
+                column.push(&row.handle, row.pair);
             }
-            Ok(Selection::from_columns(vec![cx, cy], patients))
+            patients.insert(*patient);
         }
-        _ if one_per_patient => {
-            let x = latest(store, me, &q.indicator, range, admit)?;
-            let mut column = Column::default();
-            for r in x.values() {
-                column.push(&r.handle, r.pair);
-            }
-            Ok(Selection::from_columns(
-                vec![column],
-                x.into_keys().collect(),
-            ))
+        Ok(Selection::from_columns(columns, patients))
+    } else if one_per_patient {
+        let x = latest(store, me, &q.indicator, range, admit)?;
+        let mut column = Column::default();
+        for r in x.values() {
+            column.push(&r.handle, r.pair);
         }
-        _ => {
-            let mut column = Column::default();
-            let mut patients = BTreeSet::new();
-            scan(store, me, &q.indicator, range, admit, |r| {
-                column.push(&r.handle, r.pair);
-                patients.insert(r.patient);
-            })?;
-            Ok(Selection::from_columns(vec![column], patients))
-        }
+        Ok(Selection::from_columns(
+            vec![column],
+            x.into_keys().collect(),
+        ))
+    } else {
+        let mut column = Column::default();
+        let mut patients = BTreeSet::new();
+        scan(store, me, &q.indicator, range, admit, |r| {
+            column.push(&r.handle, r.pair);
+            patients.insert(r.patient);
+        })?;
+        Ok(Selection::from_columns(vec![column], patients))
     }
 }
 

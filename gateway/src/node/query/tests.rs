@@ -828,6 +828,126 @@ fn a_private_covariance_quantile_and_two_group_comparison_are_answered() {
     }
 }
 
+/// A regression pairs its outcome and predictors per patient as Pearson does: each patient's
+/// latest value of all three indicators, only patients with all three. The latest values lie
+/// exactly on a plane (HbA1c = 1.0 + BMI / 10 + glucose / 40, in fixed point), the earlier ones
+/// anywhere: the fit recovers the plane with R^2 = 1 only if every row is paired right. A
+/// private cluster answers the same statistic with its noise.
+#[test]
+fn a_regression_pairs_the_latest_values_of_its_indicators_per_patient() {
+    let mut p = parties();
+    let mut obs = Vec::new();
+    let at = |patient: u8, code: &'static str, value: i64, day: i64| Obs {
+        handle: RecordHandle(rand::random()),
+        indicator: code,
+        effective: T0 + day * DAY + i64::from(patient) * 1000,
+        patient,
+        value,
+    };
+    for patient in 0..24u8 {
+        let i = i64::from(patient);
+        let (bmi, glucose) = (200 + 10 * (i * 7 % 21), 800 + 40 * (i * 5 % 31));
+        let hba1c = 10 + bmi / 10 + glucose / 40;
+        // Patients 20..23 lack one of the three and are left out.
+        let latest = [(BMI, bmi), (GLUCOSE, glucose), (HBA1C, hba1c)];
+        for (k, (code, value)) in latest.into_iter().enumerate() {
+            if patient >= 20 && k == usize::from(patient % 3) {
+                continue;
+            }
+            obs.push(at(patient, code, value, 10));
+            let earlier = indicator(code).unwrap().min_fixed + random_below(100) as i64;
+            obs.push(at(patient, code, earlier, 3));
+        }
+    }
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let predictor = |code: &str| Predictor {
+        indicator: code.to_string(),
+        clip: None,
+    };
+    let q = query(
+        Statistic::Regression {
+            predictors: vec![predictor(BMI), predictor(GLUCOSE)],
+        },
+        HBA1C,
+        &researcher,
+    );
+    let (value, rows) = open(&researcher, run_memory(&p, &q));
+    assert_eq!(rows, 20);
+    match value {
+        StatValue::LinearRegression {
+            n,
+            coefficients: Some(b),
+            standard_errors: Some(se),
+            r_squared: Some(r2),
+        } => {
+            assert_eq!(n, 20);
+            for (got, want) in b.iter().zip([10.0, 0.1, 0.025]) {
+                assert!((got - want).abs() < 1e-9, "{b:?}");
+            }
+            assert!((r2 - 1.0).abs() < 1e-12, "{r2}");
+            assert!(se.iter().all(|s| *s < 1e-6), "{se:?}");
+        }
+        other => panic!("expected a regression, got {other:?}"),
+    }
+    // The same question to a private cluster: the fit's figures, each with its noise.
+    let private = Query {
+        epsilon: Some(4.0),
+        ..q
+    };
+    let names: Vec<String> = run_private(&p, &private, &researcher, [0; 3])
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "count",
+            "intercept",
+            "slope 1",
+            "slope 2",
+            "standard error: intercept",
+            "standard error: slope 1",
+            "standard error: slope 2",
+            "r squared"
+        ]
+    );
+}
+
+/// A regression names one to eight predictors, each once and none the outcome: anything else
+/// is refused with the query's shape, naming the problem.
+#[test]
+fn a_regression_with_bad_predictors_is_refused_by_name() {
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let regression = |codes: &[&str]| {
+        query(
+            Statistic::Regression {
+                predictors: codes
+                    .iter()
+                    .map(|c| Predictor {
+                        indicator: c.to_string(),
+                        clip: None,
+                    })
+                    .collect(),
+            },
+            HBA1C,
+            &researcher,
+        )
+    };
+    assert!(super::limits::check_shape(&regression(&[BMI, GLUCOSE])).is_ok());
+    for (codes, named) in [
+        (vec![], "0 predictors"),
+        (vec![BMI, HBA1C], "is the outcome"),
+        (vec![BMI, GLUCOSE, BMI], "named twice"),
+        (vec![BMI; 9], "9 predictors"),
+    ] {
+        let e = super::limits::check_shape(&regression(&codes)).unwrap_err();
+        assert!(matches!(e, QueryError::Predictors { .. }), "{e}");
+        assert!(e.to_string().contains(named), "{codes:?}: {e}");
+    }
+}
+
 /// The parties compare the catalog's entries of a query's indicators with the rules: the words
 /// name the indicators (and a paired one), and an unknown indicator is refused by name.
 #[test]
