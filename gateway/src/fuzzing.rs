@@ -38,7 +38,7 @@ fn import(data: &[u8], format: Format) {
     let opts = ImportOptions {
         mode: Mode::Lenient,
         pseudonym_key: [7; 32],
-        catalog: Catalog::builtin(),
+        catalog: Catalog::active(),
         enrolled: None,
     };
     let _ = hdg_schema::import(Cursor::new(data), format, "fuzz", &opts, &mut |_| {});

@@ -4,6 +4,7 @@
 //! test call the parsers through [`fuzzing`].
 #![forbid(unsafe_code)]
 
+pub mod catalog_extension;
 pub mod cli;
 pub mod clock;
 #[doc(hidden)]

@@ -1,9 +1,13 @@
 //! The indicator catalog: which indicators exist, their canonical units, accepted units with exact
 //! conversions, plausible ranges and precisions. The built-in catalog is `catalog.toml`, compiled
 //! in and parsed once; users can add indicators with [`Catalog::with_extension`].
+//!
+//! A process uses one catalog, [`Catalog::active`]: the built-in one, or the built-in one with a
+//! cluster's extension file (local codes) once [`Catalog::activate`] installed it at start. The
+//! parties of a cluster compare [`Catalog::digest`] before they compute.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use serde::Deserialize;
 
@@ -22,6 +26,9 @@ const MAX_ABS_FIXED: u64 = 1_000_000_000_000_000;
 static BUILTIN: LazyLock<Catalog> = LazyLock::new(|| {
     Catalog::from_toml(BUILTIN_CATALOG_TOML).expect("built-in catalog.toml is valid")
 });
+
+/// The catalog [`Catalog::activate`] installed, if any.
+static ACTIVE: OnceLock<Catalog> = OnceLock::new();
 
 /// A set of indicators keyed by code.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -46,6 +53,9 @@ pub enum CatalogError {
     /// The same code is defined twice (or an extension redefines a built-in indicator).
     #[error("indicator {0} is defined more than once")]
     Duplicate(String),
+    /// Another catalog is already active in this process.
+    #[error("another catalog is already active in this process (one catalog per process)")]
+    AlreadyActive,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +90,55 @@ impl Catalog {
     /// The built-in catalog (parsed once, on first use).
     pub fn builtin() -> &'static Catalog {
         &BUILTIN
+    }
+
+    /// The catalog this process imports, shares and computes with: the one [`Catalog::activate`]
+    /// installed, else the built-in one.
+    pub fn active() -> &'static Catalog {
+        ACTIVE.get().unwrap_or_else(|| Catalog::builtin())
+    }
+
+    /// Installs `catalog` as this process's [`Catalog::active`] (a node calls it once at start,
+    /// before it reads a record). Installing the same catalog again is a no-op; another one is
+    /// refused, so nothing that already used the catalog sees it change.
+    pub fn activate(catalog: Catalog) -> Result<&'static Catalog, CatalogError> {
+        let active = ACTIVE.get_or_init(|| catalog.clone());
+        if *active == catalog {
+            Ok(active)
+        } else {
+            Err(CatalogError::AlreadyActive)
+        }
+    }
+
+    /// A digest of everything the encoding of values depends on: per indicator, in code order,
+    /// its code, canonical unit, precision, range and accepted units with their conversions
+    /// (not the display names). Equal at two parties exactly when they encode, import and
+    /// bound every value alike.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = blake3::Hasher::new_derive_key("hdg catalog v1");
+        let text = |h: &mut blake3::Hasher, s: &str| {
+            h.update(&(s.len() as u64).to_be_bytes());
+            h.update(s.as_bytes());
+        };
+        let ratio = |h: &mut blake3::Hasher, r: Ratio| {
+            h.update(&r.numer().to_be_bytes());
+            h.update(&r.denom().to_be_bytes());
+        };
+        h.update(&(self.indicators.len() as u64).to_be_bytes());
+        for i in self.indicators.values() {
+            text(&mut h, &i.code);
+            text(&mut h, &i.unit);
+            h.update(&i.precision.to_be_bytes());
+            h.update(&i.min_fixed.to_be_bytes());
+            h.update(&i.max_fixed.to_be_bytes());
+            h.update(&(i.conversions.len() as u64).to_be_bytes());
+            for c in &i.conversions {
+                text(&mut h, &c.unit);
+                ratio(&mut h, c.factor);
+                ratio(&mut h, c.offset);
+            }
+        }
+        *h.finalize().as_bytes()
     }
 
     /// Parses a catalog from TOML text (format documented at the top of `catalog.toml`).

@@ -201,3 +201,67 @@ proptest! {
         prop_assert!(bound.checked_sub(abs).unwrap().numer() >= 0, "{:?} > {:?} ({} {})", abs, bound, ind.code, unit);
     }
 }
+
+/// The digest names everything a value's encoding depends on and nothing else: an extension, a
+/// unit, a precision, a bound or a conversion changes it; a display name does not.
+#[test]
+fn the_catalog_digest_changes_with_every_encoding_rule_and_only_those() {
+    let ext = r#"
+        [[indicator]]
+        code = "http://hospital.example/codes|FEV1PCT"
+        display = "FEV1 percent predicted"
+        unit = "%"
+        precision = 0
+        min = "10"
+        max = "150"
+        units = [{ unit = "1", factor = "100" }]
+    "#;
+    let builtin = Catalog::builtin();
+    let extended = builtin.with_extension(ext).unwrap();
+    assert_eq!(builtin.digest(), Catalog::builtin().clone().digest());
+    assert_ne!(builtin.digest(), extended.digest());
+    let changed = |from: &str, to: &str| {
+        let text = ext.replace(from, to);
+        assert_ne!(text, ext, "{from}");
+        builtin.with_extension(&text).unwrap().digest()
+    };
+    assert_eq!(
+        changed("FEV1 percent predicted", "another name"),
+        extended.digest()
+    );
+    for (from, to) in [
+        ("unit = \"%\"", "unit = \"%{predicted}\""),
+        ("precision = 0", "precision = 1"),
+        ("min = \"10\"", "min = \"11\""),
+        ("max = \"150\"", "max = \"151\""),
+        ("factor = \"100\"", "factor = \"1000\""),
+        ("units = [{ unit = \"1\", factor = \"100\" }]", "units = []"),
+        ("FEV1PCT", "FEV1PC"),
+    ] {
+        assert_ne!(changed(from, to), extended.digest(), "{from} -> {to}");
+    }
+}
+
+/// One catalog per process: the active one is the built-in one until a node installs its
+/// extended catalog; installing it again is harmless, another one is refused.
+#[test]
+fn a_process_activates_one_catalog() {
+    assert_eq!(Catalog::active(), Catalog::builtin());
+    let ext = r#"
+        [[indicator]]
+        code = "local|1"
+        display = "a local code"
+        unit = "1"
+        precision = 0
+        min = "0"
+        max = "10"
+    "#;
+    let extended = Catalog::builtin().with_extension(ext).unwrap();
+    assert!(Catalog::activate(extended.clone()).is_ok());
+    assert!(Catalog::active().get("local|1").is_some());
+    assert!(Catalog::activate(extended).is_ok());
+    assert_eq!(
+        Catalog::activate(Catalog::builtin().clone()),
+        Err(CatalogError::AlreadyActive)
+    );
+}

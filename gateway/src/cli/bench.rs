@@ -76,7 +76,7 @@ pub fn synthetic_observations(
     let opts = ImportOptions {
         mode: Mode::Strict,
         pseudonym_key,
-        catalog: Catalog::builtin(),
+        catalog: Catalog::active(),
         enrolled: None,
     };
     let mut out = Vec::with_capacity(n);

@@ -37,11 +37,16 @@ pub struct ClusterFile {
     /// Every node, by party.
     #[serde(rename = "node")]
     pub nodes: Vec<ClusterNode>,
+    /// The cluster's catalog extension (local codes), relative to the cluster file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_extension: Option<PathBuf>,
 }
 
 impl ClusterFile {
     /// Reads `path`, or `path/cluster.toml` when `path` is a folder, checking it names parties
-    /// 0, 1 and 2 once each, with valid keys.
+    /// 0, 1 and 2 once each, with valid keys; and makes the cluster's catalog (with its
+    /// extension, if it names one) this process's active catalog, so a client encodes and
+    /// reads values as the cluster's nodes do.
     pub fn load(path: &Path) -> anyhow::Result<ClusterFile> {
         let file: PathBuf = if path.is_dir() {
             path.join(CLUSTER_FILE)
@@ -55,6 +60,10 @@ impl ClusterFile {
         parsed
             .pins()
             .with_context(|| format!("{}: bad node list", file.display()))?;
+        let folder = file.parent().unwrap_or(Path::new("."));
+        let extension = parsed.catalog_extension.as_ref().map(|e| folder.join(e));
+        crate::catalog_extension::activate(extension.as_deref())
+            .with_context(|| format!("{}: the cluster's catalog", file.display()))?;
         Ok(parsed)
     }
 
@@ -128,6 +137,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = ClusterFile {
             nodes: vec![node(2, 3), node(0, 1), node(1, 2)],
+            catalog_extension: None,
         };
         std::fs::write(
             dir.path().join(CLUSTER_FILE),
@@ -144,16 +154,19 @@ mod tests {
     fn a_missing_or_repeated_party_or_a_bad_key_is_refused() {
         let missing = ClusterFile {
             nodes: vec![node(0, 1), node(1, 2)],
+            ..ClusterFile::default()
         };
         assert!(missing.pins().is_err());
         let twice = ClusterFile {
             nodes: vec![node(0, 1), node(1, 2), node(1, 3)],
+            ..ClusterFile::default()
         };
         assert!(twice.pins().unwrap_err().to_string().contains("twice"));
         let mut bad = node(2, 3);
         bad.public_key = "zz".repeat(32);
         let file = ClusterFile {
             nodes: vec![node(0, 1), node(1, 2), bad],
+            ..ClusterFile::default()
         };
         assert!(file.pins().is_err());
     }
@@ -162,6 +175,7 @@ mod tests {
     fn a_url_is_pinned_to_its_own_node_key_only() {
         let file = ClusterFile {
             nodes: vec![node(0, 1), node(1, 2), node(2, 3)],
+            ..ClusterFile::default()
         };
         let pins = file.pins().unwrap();
         assert_eq!(file.key_of_api("https://127.0.0.1:7001").unwrap(), pins[1]);

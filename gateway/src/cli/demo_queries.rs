@@ -42,7 +42,7 @@ pub fn read_rows(files: &[PathBuf], store: &Store, rows: &mut Rows) -> anyhow::R
     let opts = ImportOptions {
         mode: Mode::Lenient,
         pseudonym_key: store.pseudonym_key(),
-        catalog: Catalog::builtin(),
+        catalog: Catalog::active(),
         enrolled: None,
     };
     for f in files {
@@ -159,7 +159,7 @@ fn clip_of(code: &str, bounds: Option<(&str, &str)>) -> anyhow::Result<Option<[i
     let Some((lo, hi)) = bounds else {
         return Ok(None);
     };
-    let ind = Catalog::builtin()
+    let ind = Catalog::active()
         .get(code)
         .with_context(|| format!("{code} is not in the catalog"))?;
     Ok(Some([
@@ -263,7 +263,7 @@ pub fn run_sample_queries(
 }
 
 fn scale(code: &str) -> f64 {
-    Catalog::builtin()
+    Catalog::active()
         .get(code)
         .map_or(1.0, |i| 10f64.powi(i.precision as i32))
 }
@@ -271,7 +271,7 @@ fn scale(code: &str) -> f64 {
 /// The width of a private median's grid bucket, fixed point.
 fn median_bucket(clip: Option<[i64; 2]>, code: &str) -> f64 {
     let [lo, hi] = clip.unwrap_or_else(|| {
-        Catalog::builtin()
+        Catalog::active()
             .get(code)
             .map_or([0, 0], |i| [i.min_fixed, i.max_fixed])
     });

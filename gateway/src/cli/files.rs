@@ -27,7 +27,7 @@ pub fn import_file(
 
 /// Prints a report as the CLI's table: accepted per indicator, non-numeric, rejections.
 pub fn print_report_table(report: &ImportReport) {
-    let catalog = hdg_schema::Catalog::builtin();
+    let catalog = hdg_schema::Catalog::active();
     println!("{:<10} {:<52} {:>10}", "indicator", "name", "accepted");
     for (code, n) in &report.accepted_by_indicator {
         let name = catalog.get(code).map_or("", |i| i.display.as_str());

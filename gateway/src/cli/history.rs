@@ -24,7 +24,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .parse()
         .context("--record must be 64 lowercase hex digits")?;
     let store = args.data.open(false)?;
-    let catalog = Catalog::builtin();
+    let catalog = Catalog::active();
     for o in store.history(&id)? {
         let value = match &o.value {
             Value::Quantity(v) => catalog

@@ -34,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Mode::Strict
         },
         pseudonym_key: [0; 32],
-        catalog: Catalog::builtin(),
+        catalog: Catalog::active(),
         enrolled: None,
     };
     let mut report = ImportReport::default();

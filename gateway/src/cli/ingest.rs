@@ -217,7 +217,7 @@ pub fn ingest_files(
     let opts = ImportOptions {
         mode,
         pseudonym_key: store.pseudonym_key(),
-        catalog: Catalog::builtin(),
+        catalog: Catalog::active(),
         enrolled: None,
     };
     let mut totals = IngestTotals::default();

@@ -61,6 +61,11 @@ pub struct Args {
     /// `semi-honest`: no checks, for benchmarks.
     #[arg(long, default_value = "malicious")]
     security: Security,
+    /// A catalog extension file (TOML in the catalog's format) with the cluster's local codes:
+    /// checked, copied into the cluster folder and named by every node's config and the cluster
+    /// file.
+    #[arg(long, value_name = "FILE")]
+    catalog_extension: Option<PathBuf>,
 }
 
 /// The rules a cluster's nodes share (and compare before every query).
@@ -141,6 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             privacy: args.privacy,
             security: args.security,
         },
+        args.catalog_extension.as_deref(),
     )?;
     println!(
         "cluster of {} nodes in {}",
@@ -162,12 +168,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// Writes a three-node cluster into `dir` (see the module doc): ports from `base_port` or
 /// free ones, request bodies capped at `max_body_bytes`, queries restricted to consented rows
 /// when `rules.consent_required`, answers exact or private by `rules.privacy` (exact is refused
-/// with consent), checks by `rules.security`. Refuses to overwrite a cluster.
+/// with consent), checks by `rules.security`, the built-in catalog with `catalog_extension`
+/// (checked and copied into the cluster) if given. Refuses to overwrite a cluster.
 pub fn write_cluster(
     dir: &Path,
     base_port: Option<u16>,
     max_body_bytes: usize,
     rules: ClusterRules,
+    catalog_extension: Option<&Path>,
 ) -> anyhow::Result<ClusterLayout> {
     const NODES: usize = 3;
     let ClusterRules {
@@ -189,7 +197,17 @@ pub fn write_cluster(
             );
         }
     }
+    let extension = catalog_extension
+        .map(|path| -> anyhow::Result<PathBuf> {
+            crate::catalog_extension::load(path)?;
+            Ok(PathBuf::from(crate::catalog_extension::FILE_NAME))
+        })
+        .transpose()?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if let (Some(from), Some(to)) = (catalog_extension, &extension) {
+        std::fs::copy(from, dir.join(to))
+            .with_context(|| format!("cannot copy {} into the cluster", from.display()))?;
+    }
     private_dir(&dir.join(KEYS))?;
     let (quic, http) = ports(base_port, NODES)?;
     let mut keys = Vec::with_capacity(NODES);
@@ -230,6 +248,7 @@ pub fn write_cluster(
             dp_budget_period_days: crate::node::config::DEFAULT_DP_PERIOD_DAYS,
             registry_quorum: 2,
             enrolments: None,
+            catalog_extension: extension.clone(),
             wire_tap: None,
             peers: (0..NODES)
                 .filter(|j| *j != i)
@@ -254,6 +273,7 @@ pub fn write_cluster(
                 api: format!("https://{}", http[i]),
             })
             .collect(),
+        catalog_extension: extension,
     };
     let text = toml::to_string(&cluster).context("cannot write the cluster file")?;
     let path = dir.join(CLUSTER_FILE);

@@ -48,7 +48,7 @@ impl LocalCluster {
             privacy,
             security,
         };
-        write_cluster(dir, None, max_body_bytes, rules)
+        write_cluster(dir, None, max_body_bytes, rules, None)
     }
 
     /// Starts the three nodes of the cluster `layout` in `dir`.

@@ -215,7 +215,7 @@ fn check_read(
     if let Some(code) = access
         .indicators
         .iter()
-        .find(|c| Catalog::builtin().get(c).is_none())
+        .find(|c| Catalog::active().get(c).is_none())
     {
         return Err(AccessError::Body(format!(
             "indicator {code} is not in the catalog"
@@ -369,7 +369,7 @@ pub async fn post_access(
         cached.ledger_written(store, Some(head));
         let mut records = Vec::with_capacity(ids.len());
         for id in ids {
-            records.push(to_fhir(&store.get_handle(&id)?, Catalog::builtin()));
+            records.push(to_fhir(&store.get_handle(&id)?, Catalog::active()));
         }
         Ok((records, leaf))
     })

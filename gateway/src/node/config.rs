@@ -210,6 +210,10 @@ pub struct NodeConfig {
     /// start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrolments: Option<PathBuf>,
+    /// The cluster's catalog extension (local codes, [`crate::catalog_extension`]): the same
+    /// file at every node, or the parties refuse to compute. Read at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_extension: Option<PathBuf>,
     /// A test instrument: every message this node receives from its peers is appended to this
     /// file in the clear (shares included; see `net::tap`). Never set on a production node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -384,6 +388,7 @@ impl NodeConfig {
         self.api_certificate = self.api_certificate.map(|c| base.join(c));
         self.api_private_key = self.api_private_key.map(|k| base.join(k));
         self.enrolments = self.enrolments.map(|e| base.join(e));
+        self.catalog_extension = self.catalog_extension.map(|c| base.join(c));
         Ok(Checked {
             config: self,
             peer_keys,
@@ -453,6 +458,7 @@ mod tests {
             dp_budget_period_days: DEFAULT_DP_PERIOD_DAYS,
             registry_quorum: 2,
             enrolments: None,
+            catalog_extension: None,
             wire_tap: None,
             peers: vec![
                 PeerConfig {

@@ -209,7 +209,7 @@ fn check_body(body: &ConsentBody, signed_at: i64) -> Result<(), ConsentError> {
             }
             if let Some(code) = indicators
                 .iter()
-                .find(|c| Catalog::builtin().get(c).is_none())
+                .find(|c| Catalog::active().get(c).is_none())
             {
                 return Err(ConsentError::Rule(format!(
                     "indicator {code} is not in the catalog"

@@ -100,7 +100,7 @@ pub fn ingest_body(
     let opts = ImportOptions {
         mode,
         pseudonym_key: store.pseudonym_key(),
-        catalog: Catalog::builtin(),
+        catalog: Catalog::active(),
         enrolled: Some(enrolled),
     };
     let parse = |sink: &mut dyn FnMut(hdg_schema::Observation)| {

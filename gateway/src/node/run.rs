@@ -62,6 +62,12 @@ pub fn run(config_file: &Path) -> anyhow::Result<()> {
 async fn serve(checked: Checked) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let config = checked.config.clone();
+    let catalog = crate::catalog_extension::activate(config.catalog_extension.as_deref())?;
+    info!(
+        indicators = catalog.len(),
+        digest = %hex::encode(&catalog.digest()[..8]),
+        "catalog"
+    );
     let mut registry = Registry::load(&config.identities)?;
     let enrolled = match &config.enrolments {
         Some(file) => load_enrolments(file)?,

@@ -8,7 +8,7 @@ use super::{QueryError, Statistic};
 
 /// The catalog entry of `code`.
 pub fn indicator(code: &str) -> Result<&'static Indicator, QueryError> {
-    Catalog::builtin()
+    Catalog::active()
         .get(code)
         .ok_or_else(|| QueryError::UnknownIndicator {
             indicator: code.to_string(),

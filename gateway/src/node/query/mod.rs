@@ -254,7 +254,7 @@ pub enum QueryError {
     /// The parties' query rules (minimum cohort, consent) differ: their configs disagree, and
     /// nothing is computed.
     #[error(
-        "party {peer} has other query rules (minimum cohort, consent, privacy or security mode, or the catalog's entries of the indicators) than this party {me}; the cluster's configs and versions must agree"
+        "party {peer} has other query rules (minimum cohort, consent, privacy or security mode, or another catalog: its extension file or the entries of the indicators) than this party {me}; the cluster's configs, catalog extension and versions must agree"
     )]
     PolicyMismatch {
         /// This party.

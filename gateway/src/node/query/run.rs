@@ -264,13 +264,16 @@ pub fn answer_digest(session: &SessionId, rows: &[u8; 32]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// The catalog's entries of the query's indicators, as the parties compare them with the rules:
-/// a digest of each one's code, unit, precision and range (what the fixed point of its shares
-/// and the protocols' bounds depend on), so that a party whose catalog encodes an indicator
-/// otherwise (another version of `hdg`) refuses to compute instead of mixing encodings.
+/// The catalog as the parties compare it with the rules: the digest of the whole active catalog
+/// (the built-in one and the cluster's extension: [`hdg_schema::Catalog::digest`]) and of the
+/// entries of the query's indicators, each one's code, unit, precision and range (what the fixed
+/// point of its shares and the protocols' bounds depend on). A party whose catalog differs
+/// (another extension file, another version of `hdg`) refuses to compute instead of mixing
+/// encodings.
 pub(super) fn catalog_words(q: &Query) -> Result<[u64; 4], QueryError> {
     let mut h = blake3::Hasher::new();
-    h.update(b"hdg catalog entries v1");
+    h.update(b"hdg catalog entries v2");
+    h.update(&hdg_schema::Catalog::active().digest());
     for code in std::iter::once(q.indicator.as_str()).chain(q.statistic.others()) {
         let ind = indicator(code)?;
         for text in [ind.code.as_str(), ind.unit.as_str()] {
