@@ -216,6 +216,7 @@ pub fn run_sample_queries(
         )?;
         let seconds = t.elapsed().as_secs_f64();
         let s = scale(sample.indicator);
+        let mut disagreements = Vec::new();
         let (private, plaintext, agree) = match answer {
             Ok(Answer {
                 value: StatValue::Private { estimates },
@@ -226,19 +227,30 @@ pub fn run_sample_queries(
                     Statistic::Median => median_bucket(clip, sample.indicator),
                     _ => 0.0,
                 };
-                let agree = estimates.iter().all(|e| {
-                    expected
-                        .iter()
-                        .find(|(n, _)| *n == e.name)
-                        .is_some_and(|(_, v)| {
+                let outside: Vec<String> = estimates
+                    .iter()
+                    .filter_map(|e| {
+                        let v = expected.iter().find(|(n, _)| *n == e.name).map(|(_, v)| *v);
+                        let within = v.is_some_and(|v| {
                             !e.value.is_finite()
                                 || (e.value - v).abs() <= 4.0 * e.noise_sd + tolerance + 1e-9
+                        });
+                        (!within).then(|| {
+                            format!(
+                                "    {}: {} (noise sd {}) against {}",
+                                e.name,
+                                e.value,
+                                e.noise_sd,
+                                v.map_or("no plaintext".into(), |v| v.to_string())
+                            )
                         })
-                });
+                    })
+                    .collect();
+                disagreements = outside;
                 (
                     show(&estimates, s),
                     show_expected(&estimates, &expected, s),
-                    agree,
+                    disagreements.is_empty(),
                 )
             }
             Ok(other) => (
@@ -258,6 +270,10 @@ pub fn run_sample_queries(
             sample.name,
             if agree { "yes" } else { "NO" },
         );
+        // Which estimates, in fixed point, were outside their noise.
+        for line in &disagreements {
+            println!("{line}");
+        }
     }
     Ok(all_agree)
 }
@@ -413,6 +429,16 @@ fn expected(
             out
         }
         Statistic::Median => named(vec![("median", nearest_rank(&latest_values, 500))]),
+        Statistic::Min | Statistic::Max => {
+            let max = matches!(sample.statistic, Statistic::Max);
+            let extreme = if max {
+                latest_values.iter().max()
+            } else {
+                latest_values.iter().min()
+            };
+            let name = if max { "max" } else { "min" };
+            vec![(name.to_owned(), extreme.map_or(f64::NAN, |v| *v as f64))]
+        }
         Statistic::Quantile { permille } => {
             let label = format!("quantile {}", f64::from(*permille) / 1000.0);
             vec![(label, nearest_rank(&latest_values, *permille))]

@@ -52,7 +52,7 @@ pub struct Args {
     /// The researcher's ed25519 seed file (64 hex digits, as `hdg init` writes it).
     #[arg(long)]
     key: PathBuf,
-    /// count, sum, mean, variance, pearson, covariance, histogram, median, quantile,
+    /// count, sum, mean, variance, pearson, covariance, histogram, median, min, max, quantile,
     /// two-groups or regression (`mean` with `--where` is the filtered mean: count and mean of
     /// the values matching the clause).
     #[arg(long)]
@@ -410,6 +410,8 @@ fn statistic(args: &Args) -> anyhow::Result<Statistic> {
         },
         "variance" => Statistic::Variance,
         "median" => Statistic::Median,
+        "min" => Statistic::Min,
+        "max" => Statistic::Max,
         "quantile" => Statistic::Quantile {
             permille: permille(
                 args.quantile
@@ -455,7 +457,7 @@ fn statistic(args: &Args) -> anyhow::Result<Statistic> {
             .map_err(q)?,
         },
         other => bail!(
-            "unknown statistic {other}: use count, sum, mean, variance, pearson, covariance, histogram, median, quantile, two-groups or regression"
+            "unknown statistic {other}: use count, sum, mean, variance, pearson, covariance, histogram, median, min, max, quantile, two-groups or regression"
         ),
     })
 }

@@ -18,6 +18,12 @@ use crate::dp::accounting::total_noise_sd;
 /// Simulations per interval.
 pub const SIMULATIONS: usize = 2000;
 
+/// How many noise standard deviations a grid bucket's noisy count must clear to count as holding
+/// patients for a private min or max. An empty bucket's noise passes with probability 3e-5, so
+/// one of the 34 buckets of a grid does in about one release in a thousand (at 3 sds it would be
+/// one in forty, each time a max far above the data).
+pub const EXTREME_SDS: f64 = 4.0;
+
 /// One estimate of a private release.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
@@ -49,7 +55,7 @@ pub struct Estimate {
 pub fn estimates(release: &Release, party_sigma2: &[u64], values: &[i64]) -> Vec<Estimate> {
     let released: Vec<f64> = values.iter().map(|v| *v as f64).collect();
     let sds: Vec<f64> = party_sigma2.iter().map(|s| total_noise_sd(*s)).collect();
-    let (names, point) = compute(release, &released);
+    let (names, point) = compute(release, &released, &sds);
     let mut rng = rand::rng();
     let mut sims: Vec<Vec<f64>> = vec![Vec::with_capacity(SIMULATIONS); point.len()];
     let mut noisy = released.clone();
@@ -57,14 +63,14 @@ pub fn estimates(release: &Release, party_sigma2: &[u64], values: &[i64]) -> Vec
         for ((v, r), sd) in noisy.iter_mut().zip(&released).zip(&sds) {
             *v = r + sd * standard_normal(&mut rng);
         }
-        let (_, est) = compute(release, &noisy);
+        let (_, est) = compute(release, &noisy, &sds);
         for (s, e) in sims.iter_mut().zip(est) {
             s.push(e);
         }
     }
     // A grid quantile is only known to its bucket: the interval spans the buckets' widths.
     let half_bucket = match release {
-        Release::Quantile { clip, buckets, .. } => {
+        Release::Quantile { clip, buckets, .. } | Release::Extreme { clip, buckets, .. } => {
             (clip.hi as f64 - clip.lo as f64) / f64::from((*buckets).max(1)) / 2.0
         }
         _ => 0.0,
@@ -80,16 +86,18 @@ pub fn estimates(release: &Release, party_sigma2: &[u64], values: &[i64]) -> Vec
             // whose noisy variances fall below zero), the estimate itself is reported undefined.
             let (value, low, high, noise_sd) = if sim.len() < SIMULATIONS / 2 {
                 (f64::NAN, f64::NAN, f64::NAN, f64::NAN)
+            } else if floored_at_zero(&name) {
+                // A variance is not negative: its value and interval are floored at zero, but
+                // its noise sd is that of the unfloored estimate (flooring the simulations too
+                // would hide the noise of a variance near zero behind a spread of nothing).
+                let (low, high) = (at(&sim, 0.025), at(&sim, 0.975));
+                (value.max(0.0), low.max(0.0), high.max(0.0), spread(&sim))
             } else {
-                let at = |q: f64| sim[((q * (sim.len() - 1) as f64).round()) as usize];
-                let mean = sim.iter().sum::<f64>() / sim.len() as f64;
-                let var =
-                    sim.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (sim.len() - 1) as f64;
                 (
                     value,
-                    at(0.025) - half_bucket,
-                    at(0.975) + half_bucket,
-                    var.sqrt(),
+                    at(&sim, 0.025) - half_bucket,
+                    at(&sim, 0.975) + half_bucket,
+                    spread(&sim),
                 )
             };
             Estimate {
@@ -104,6 +112,22 @@ pub fn estimates(release: &Release, party_sigma2: &[u64], values: &[i64]) -> Vec
             }
         })
         .collect()
+}
+
+/// The q point of sorted simulations.
+fn at(sorted: &[f64], q: f64) -> f64 {
+    sorted[((q * (sorted.len() - 1) as f64).round()) as usize]
+}
+
+/// The sample standard deviation of simulations.
+fn spread(sim: &[f64]) -> f64 {
+    let mean = sim.iter().sum::<f64>() / sim.len() as f64;
+    (sim.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (sim.len() - 1) as f64).sqrt()
+}
+
+/// Whether an estimate is a variance, reported at zero or above.
+fn floored_at_zero(name: &str) -> bool {
+    name == "variance" || name.ends_with(": variance")
 }
 
 /// A standard normal draw (Box-Muller), for the simulated intervals only.
@@ -134,8 +158,9 @@ fn unit(x: u8) -> UnitOf {
 /// Each estimate's name and unit.
 type Named = Vec<(String, UnitOf)>;
 
-/// The estimates' names and unit powers, and their values on aggregates `a`.
-fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
+/// The estimates' names and unit powers, and their values on aggregates `a` (whose noise has
+/// standard deviations `sds`).
+fn compute(release: &Release, a: &[f64], sds: &[f64]) -> (Named, Vec<f64>) {
     let name = |s: &str, p: u8| (s.to_string(), unit(p));
     let ratio = |num: f64, den: f64| if den >= 1.0 { num / den } else { f64::NAN };
     match release {
@@ -153,7 +178,7 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
             let second = ratio(a[2], a[0]) + clip.square_offset() as f64;
             (
                 vec![name("count", 0), name("mean", 1), name("variance", 2)],
-                vec![a[0], clip.center() as f64 + m, (second - m * m).max(0.0)],
+                vec![a[0], clip.center() as f64 + m, second - m * m],
             )
         }
         Release::Pearson { x, y } => {
@@ -186,6 +211,10 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
             )
         }
         Release::Regression { clips } => regression(clips, a),
+        Release::Extreme { max, clip, .. } => (
+            vec![name(if *max { "max" } else { "min" }, 1)],
+            vec![grid_extreme(&release.grid(), a, sds, *max, clip.lo)],
+        ),
         // Each group's count, mean and sample variance from its count, centred sum and centred
         // squares (the group below: all minus the group above); then the difference of the
         // means and Welch's t with its Welch-Satterthwaite degrees of freedom.
@@ -195,7 +224,7 @@ fn compute(release: &Release, a: &[f64]) -> (Named, Vec<f64>) {
                 let m = ratio(s, k);
                 let population = ratio(s2, k) + q - m * m;
                 let var = if k > 1.0 {
-                    (population * k / (k - 1.0)).max(0.0)
+                    population * k / (k - 1.0)
                 } else {
                     f64::NAN
                 };
@@ -311,6 +340,33 @@ fn regression(clips: &[super::private::Clip], a: &[f64]) -> (Named, Vec<f64>) {
     (names, values)
 }
 
+/// The smallest (or with `max` the largest) value from noisy counts over the buckets (-inf, g0),
+/// [g0, g1), ..., [g_m, +inf) with noise sds `sds`: the outer edge of the outermost bucket whose
+/// count exceeds [`EXTREME_SDS`] times its noise sd (`lo` for the bucket below the grid, the
+/// grid's end for the one above). NaN when no bucket does. Never a patient's value, only a grid
+/// point.
+pub fn grid_extreme(grid: &[i64], counts: &[f64], sds: &[f64], max: bool, lo: i64) -> f64 {
+    let holds = |j: usize| counts[j] > EXTREME_SDS * sds.get(j).copied().unwrap_or(0.0);
+    let buckets = counts.len().min(grid.len() + 1);
+    let edge = |j: usize| -> f64 {
+        match (j, max) {
+            (0, _) => lo as f64,
+            (j, _) if j >= grid.len() => grid[grid.len() - 1] as f64,
+            (j, true) => grid[j] as f64,
+            (j, false) => grid[j - 1] as f64,
+        }
+    };
+    if grid.is_empty() {
+        return f64::NAN;
+    }
+    let found = if max {
+        (0..buckets).rev().find(|j| holds(*j))
+    } else {
+        (0..buckets).find(|j| holds(*j))
+    };
+    found.map_or(f64::NAN, edge)
+}
+
 /// The quantile q from noisy counts over the buckets (-inf, g0), [g0, g1), ..., [g_m, +inf):
 /// counts clamped at zero, the first bucket whose cumulative count reaches q of the total, its
 /// midpoint (the grid's end for the outer buckets). Never a patient's value, only a grid point.
@@ -364,6 +420,25 @@ mod tests {
         let est = estimates(&Release::Variance { clip }, &[4, 4, 4], &[2, s1, s2]);
         assert_eq!(est[1].value, 100.0);
         assert!((est[2].value - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_grid_extreme_is_the_outer_edge_of_the_outermost_bucket_clear_of_the_noise() {
+        let grid = [0, 10, 20, 30];
+        let sds = [2.0; 5];
+        // Buckets: <0, [0,10), [10,20), [20,30), >=30; 4 sds = 8.
+        let counts = [1.0, 9.0, 40.0, 9.0, 7.9];
+        assert_eq!(grid_extreme(&grid, &counts, &sds, true, 0), 30.0);
+        assert_eq!(grid_extreme(&grid, &counts, &sds, false, 0), 0.0);
+        let counts = [0.0, 2.0, 40.0, 1.0, -3.0];
+        assert_eq!(grid_extreme(&grid, &counts, &sds, true, 0), 20.0);
+        assert_eq!(grid_extreme(&grid, &counts, &sds, false, 0), 10.0);
+        // The outer buckets: the grid's ends.
+        let counts = [8.5, 0.0, 0.0, 0.0, 8.5];
+        assert_eq!(grid_extreme(&grid, &counts, &sds, true, 0), 30.0);
+        assert_eq!(grid_extreme(&grid, &counts, &sds, false, 0), 0.0);
+        // Nothing clear of the noise: undefined.
+        assert!(grid_extreme(&grid, &[1.0; 5], &sds, true, 0).is_nan());
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! | histogram | one count per bucket | 1 each | one |
 //! | filtered mean | #{x > t}, S d [x > t] | 1, r | all |
 //! | quantile | counts over a grid of the clip range | 1 each | one |
+//! | min, max | counts over a grid of the clip range | 1 each | one |
 //! | regression of y on x_1..x_p | n, S d_j, S d_j d_k (j <= k over y, x_1..x_p; squares centred) | 1, r_j, r_j r_k (ceil(r_j^2/2) for a square) | all |
 //!
 //! The released count n is noised too: the exact number of rows never leaves the parties
@@ -128,6 +129,19 @@ pub enum Release {
         /// Clipping bounds of x.
         clip: Clip,
     },
+    /// The smallest or the largest value, from noisy counts over a grid as a quantile's: the
+    /// outer edge of the outermost bucket whose noisy count clears
+    /// [`super::estimate::EXTREME_SDS`] noise standard deviations. The exact extreme is one
+    /// patient's value, which no private release may give; this is where the data end for
+    /// more than a noise-level number of patients.
+    Extreme {
+        /// The largest (else the smallest).
+        max: bool,
+        /// The grid's range.
+        clip: Clip,
+        /// Buckets of the grid inside the range.
+        buckets: u16,
+    },
     /// Least squares of the first column (the outcome) on the others (the predictors), from
     /// the noisy count, centred sums and centred cross products of all of them (each pair once):
     /// coefficients, their standard errors and R^2.
@@ -204,7 +218,9 @@ impl Release {
             }
             Release::Histogram { edges } => (vec![1; edges.len() + 1], Affects::One),
             Release::FilteredMean { clip, .. } => (vec![1, clip.radius()], Affects::All),
-            Release::Quantile { .. } => (vec![1; self.grid().len() + 1], Affects::One),
+            Release::Quantile { .. } | Release::Extreme { .. } => {
+                (vec![1; self.grid().len() + 1], Affects::One)
+            }
         }
     }
 
@@ -240,11 +256,11 @@ impl Release {
         plan(&d, &self.weights(), affects, rho, draws)
     }
 
-    /// The grid edges of a quantile (empty for other releases): lo, the `buckets - 1` inner
-    /// edges (rounded down), hi.
+    /// The grid edges of a quantile or an extreme (empty for other releases): lo, the
+    /// `buckets - 1` inner edges (rounded down), hi.
     pub fn grid(&self) -> Vec<i64> {
         match self {
-            Release::Quantile { clip, buckets, .. } => {
+            Release::Quantile { clip, buckets, .. } | Release::Extreme { clip, buckets, .. } => {
                 let b = i128::from((*buckets).max(1));
                 let (lo, width) = (clip.lo as i128, clip.hi as i128 - clip.lo as i128);
                 let mut edges: Vec<i64> = (0..=b).map(|j| (lo + j * width / b) as i64).collect();
@@ -312,6 +328,16 @@ impl Release {
                 out.push(10);
                 out.extend_from_slice(&threshold.to_be_bytes());
                 clip(out, c);
+            }
+            Release::Extreme {
+                max,
+                clip: c,
+                buckets,
+            } => {
+                out.push(12);
+                out.push(u8::from(*max));
+                clip(out, c);
+                out.extend_from_slice(&buckets.to_be_bytes());
             }
             Release::Regression { clips } => {
                 out.push(11);
@@ -393,7 +419,7 @@ pub fn private_release<R: CryptoRng + ?Sized>(
     // Comparisons per value: a part holds at most the party's part size of them.
     let per_value = match release {
         Release::Histogram { edges } => edges.len(),
-        Release::Quantile { .. } => release.grid().len(),
+        Release::Quantile { .. } | Release::Extreme { .. } => release.grid().len(),
         Release::TwoGroups { .. } => 3,
         Release::Regression { clips } => 2 * clips.len(),
         _ => 2,
@@ -520,7 +546,7 @@ pub(super) fn contributions(
             let total = dot_many(party, &[(&b, &d)])?;
             ArithShares::concat(&[&b.sum(), &total])
         }
-        Release::Quantile { .. } => {
+        Release::Quantile { .. } | Release::Extreme { .. } => {
             histogram::histogram(party, x, &release.grid(), x_bound)?.shares
         }
     };
@@ -575,9 +601,10 @@ fn clip_values(
 fn check_noised_range(release: &Release, n: u64, party_sigma2: &[u64]) -> Result<(), StatsError> {
     let n = n as u128;
     let per_value: Vec<u128> = match release {
-        Release::Count | Release::Histogram { .. } | Release::Quantile { .. } => {
-            vec![1; party_sigma2.len()]
-        }
+        Release::Count
+        | Release::Histogram { .. }
+        | Release::Quantile { .. }
+        | Release::Extreme { .. } => vec![1; party_sigma2.len()],
         Release::Sum { clip } | Release::Mean { clip } | Release::FilteredMean { clip, .. } => {
             vec![1, clip.radius() as u128]
         }

@@ -208,6 +208,51 @@ fn a_private_median_is_a_grid_point_never_a_patients_value() {
     assert!((m - exact).abs() < 40.0, "{m} vs {exact}");
 }
 
+/// A private max is a grid edge where the data end for more than a noise-level number of
+/// patients: one patient far above everyone (the value an exact max would give away) does not
+/// move it, and it sits near the top of the cohort. The min likewise at the bottom. An empty
+/// bucket's noise clears the threshold in about one release in a thousand: one of the 40 here
+/// may land elsewhere, not two.
+#[test]
+fn a_private_max_ignores_a_lone_outlier_and_sits_at_the_top_of_the_cohort() {
+    let mut values: Vec<i64> = cohort(1000, 1200, 100, 31);
+    let clip = Clip::new(0, 3200).unwrap();
+    let extreme = |max| Release::Extreme {
+        max,
+        clip,
+        buckets: 32,
+    };
+    let grid = extreme(true).grid();
+    let bucket = 100.0;
+    let mut sorted = values.clone();
+    sorted.sort_unstable();
+    let (bottom, top) = (sorted[0] as f64, sorted[sorted.len() - 1] as f64);
+    let (p1, p99) = (sorted[10] as f64, sorted[989] as f64);
+    values.push(3000);
+    let mut elsewhere = Vec::new();
+    for (max, name) in [(true, "max"), (false, "min")] {
+        let runs = released(&values, None, &extreme(max), 1.0, 20);
+        for e in &runs {
+            let v = value(e, name);
+            assert!(grid.contains(&(v as i64)), "{name} {v} is not a grid edge");
+            // At most the cohort's own top (rounded up to its bucket's edge), at least about
+            // its 99th percentile: never near the outlier at 3000. The min alike.
+            let within = if max {
+                v <= top + bucket && v >= p99 - bucket
+            } else {
+                v >= bottom - bucket && v <= p1 + bucket
+            };
+            if !within {
+                elsewhere.push(format!("{name} {v}"));
+            }
+        }
+    }
+    assert!(
+        elsewhere.len() <= 1,
+        "{elsewhere:?}: the cohort spans {bottom}..{top}, 1% and 99% at {p1}, {p99}"
+    );
+}
+
 /// The differencing attack: the sum over a cohort with and without one patient. Exact sums give
 /// that patient's value; private ones give it only up to the noise of two releases, exactly as
 /// the plan predicts.

@@ -109,8 +109,9 @@ pub fn fit(m: &Moments) -> Option<Fit> {
         .collect();
     let explained: f64 = (0..p).map(|j| slopes[j] * m.cxy[j]).sum();
     let b0 = m.y_mean - (0..p).map(|j| slopes[j] * m.x_means[j]).sum::<f64>();
+    // In [0, 1] for exact moments; noisy ones (a private release) may leave it.
     let r_squared = if m.cyy > 0.0 {
-        explained / m.cyy
+        (explained / m.cyy).clamp(0.0, 1.0)
     } else {
         f64::NAN
     };

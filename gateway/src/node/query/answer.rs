@@ -149,6 +149,8 @@ pub fn answers(asked: &Statistic, sealed: &Sealed, n: u64) -> bool {
         (Statistic::Quantile { permille }, Sealed::OrderStatistic { rank }) => {
             quantile_rank(f64::from(*permille) / 1000.0, n).is_ok_and(|r| r == *rank)
         }
+        (Statistic::Min, Sealed::OrderStatistic { rank }) => *rank == 1,
+        (Statistic::Max, Sealed::OrderStatistic { rank }) => *rank == n.max(1),
         (Statistic::Regression { predictors }, Sealed::LinearRegression { covariates }) => {
             *covariates == predictors.len()
         }
@@ -178,6 +180,8 @@ fn private_answers(asked: &Statistic, release: &Release) -> bool {
         (Statistic::TwoGroups { threshold, .. }, Release::TwoGroups { threshold: got, .. }) => {
             threshold == got
         }
+        (Statistic::Min, Release::Extreme { max, .. }) => !max,
+        (Statistic::Max, Release::Extreme { max, .. }) => *max,
         (Statistic::Regression { predictors }, Release::Regression { clips }) => {
             clips.len() == predictors.len() + 1
         }
@@ -262,6 +266,8 @@ fn statistic_name(s: &Statistic) -> String {
         Statistic::Histogram { edges } => format!("histogram with {} edges", edges.len()),
         Statistic::FilteredMean { .. } => "filtered mean".into(),
         Statistic::Median => "median".into(),
+        Statistic::Min => "minimum".into(),
+        Statistic::Max => "maximum".into(),
         Statistic::Regression { predictors } => {
             format!("regression on {} predictors", predictors.len())
         }
@@ -432,5 +438,18 @@ mod tests {
         assert!(answers(&hist, &Sealed::Histogram { edges: vec![1, 2] }, 5));
         assert!(!answers(&hist, &Sealed::Histogram { edges: vec![1, 3] }, 5));
         assert!(!answers(&Statistic::Count, &Sealed::Sum, 5));
+        let rank = |rank| Sealed::OrderStatistic { rank };
+        assert!(answers(&Statistic::Min, &rank(1), 50));
+        assert!(!answers(&Statistic::Min, &rank(2), 50));
+        assert!(answers(&Statistic::Max, &rank(50), 50));
+        assert!(!answers(&Statistic::Max, &rank(49), 50));
+        let extreme = |max| Release::Extreme {
+            max,
+            clip: hdg_mpc::stats::private::Clip::new(0, 10).unwrap(),
+            buckets: 4,
+        };
+        assert!(private_answers(&Statistic::Max, &extreme(true)));
+        assert!(!private_answers(&Statistic::Max, &extreme(false)));
+        assert!(private_answers(&Statistic::Min, &extreme(false)));
     }
 }

@@ -72,9 +72,10 @@ fn check_predictors(outcome: &str, predictors: &[super::Predictor]) -> Result<()
 pub fn work(q: &Query, rows: u64, private: bool) -> u64 {
     let per_row = match (&q.statistic, private) {
         (Statistic::Histogram { edges }, _) => edges.len() as u64,
-        (Statistic::Median | Statistic::Quantile { .. }, true) => {
-            u64::from(super::privacy::QUANTILE_BUCKETS) + 1
-        }
+        (
+            Statistic::Median | Statistic::Quantile { .. } | Statistic::Min | Statistic::Max,
+            true,
+        ) => u64::from(super::privacy::QUANTILE_BUCKETS) + 1,
         (Statistic::Pearson { .. } | Statistic::Covariance { .. }, true) => 4,
         // The split's comparison and the clipping's two.
         (Statistic::TwoGroups { .. }, true) => 3,
@@ -94,6 +95,8 @@ pub fn work(q: &Query, rows: u64, private: bool) -> u64 {
             | Statistic::FilteredMean { .. }
             | Statistic::Median
             | Statistic::Quantile { .. }
+            | Statistic::Min
+            | Statistic::Max
             | Statistic::TwoGroups { .. },
             false,
         ) => 1,

@@ -68,6 +68,11 @@ pub enum Statistic {
     },
     /// The lower median.
     Median,
+    /// The smallest value (in a private cluster, from noisy counts over a grid: where the data
+    /// begin for more than a noise-level number of patients).
+    Min,
+    /// The largest value (in a private cluster, as the smallest).
+    Max,
     /// Count, mean and variance of the indicator in two groups of patients split by their
     /// latest value of a second indicator (`by` > `threshold`, and the others), paired per
     /// patient as Pearson is; with the difference of the means and Welch's t. Which group a

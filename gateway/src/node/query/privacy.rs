@@ -167,6 +167,11 @@ pub fn release(q: &Query) -> Result<(Release, Vec<bool>), QueryError> {
             threshold: *threshold,
             clip: x,
         },
+        Statistic::Min | Statistic::Max => Release::Extreme {
+            max: matches!(q.statistic, Statistic::Max),
+            clip: x,
+            buckets: QUANTILE_BUCKETS,
+        },
         Statistic::Median => Release::Quantile {
             permille: 500,
             clip: x,

@@ -418,6 +418,8 @@ fn compute(
             filtered::filtered_mean(party, x, *threshold, k, bx)?
         }
         Statistic::Median => order::median(party, x, bx)?,
+        Statistic::Min => order::min(party, x, bx)?,
+        Statistic::Max => order::max(party, x, bx)?,
         Statistic::Quantile { permille } => {
             order::quantile(party, x, f64::from(*permille) / 1000.0, bx)?
         }

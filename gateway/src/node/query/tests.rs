@@ -915,6 +915,46 @@ fn a_regression_pairs_the_latest_values_of_its_indicators_per_patient() {
     );
 }
 
+/// Min and max: in an exact cluster the order statistics of rank 1 and n; in a private one a
+/// grid edge from noisy counts, the max above the min.
+#[test]
+fn min_and_max_are_exact_order_statistics_or_private_grid_edges() {
+    let mut p = parties();
+    // HbA1c 5.0% to 5.9% (fixed point 50..59): a few grid buckets hold everyone.
+    let mut obs = observations(HBA1C, 40);
+    for (i, o) in obs.iter_mut().enumerate() {
+        o.value = 50 + (i as i64 * 7) % 10;
+    }
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let v = values(&obs);
+    for (statistic, rank, want) in [
+        (Statistic::Min, 1, *v.iter().min().unwrap()),
+        (Statistic::Max, 40, *v.iter().max().unwrap()),
+    ] {
+        let q = query(statistic, HBA1C, &researcher);
+        match open(&researcher, run_memory(&p, &q)) {
+            (StatValue::OrderStatistic { rank: r, value }, 40) => {
+                assert_eq!((r, value), (rank, want));
+            }
+            other => panic!("expected an order statistic, got {other:?}"),
+        }
+    }
+    let private = |statistic| {
+        let q = Query {
+            epsilon: Some(4.0),
+            ..query(statistic, HBA1C, &researcher)
+        };
+        let e = run_private(&p, &q, &researcher, [0; 3]).unwrap();
+        assert_eq!(e.len(), 1);
+        (e[0].name.clone(), e[0].value)
+    };
+    let (min_name, min) = private(Statistic::Min);
+    let (max_name, max) = private(Statistic::Max);
+    assert_eq!((min_name.as_str(), max_name.as_str()), ("min", "max"));
+    assert!(min <= max, "{min} > {max}");
+}
+
 /// A regression names one to eight predictors, each once and none the outcome: anything else
 /// is refused with the query's shape, naming the problem.
 #[test]
