@@ -242,11 +242,10 @@ fn compare(name: &str, result: &Value, reference: &Value) {
     }
 }
 
-#[test]
-fn every_exact_statistic_equals_numpy_and_scipy_on_the_same_rows() {
-    let python = python();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+/// A cluster of `privacy` ("exact" or "dp", the latter allowing epsilon up to 100) holding a
+/// synthetic cohort of 120 patients posted to three home nodes, with the rows file of the
+/// reference. The nodes run until the returned [`Nodes`] is dropped.
+fn cohort_cluster(dir: &Path, privacy: &str) -> (Nodes, PathBuf) {
     let cohort = dir.join("cohort");
     let out = hdg(&[
         "synth",
@@ -270,16 +269,28 @@ fn every_exact_statistic_equals_numpy_and_scipy_on_the_same_rows() {
         .collect();
     files.sort();
     assert_eq!(files.len(), 6);
-    // An exact cluster with the default body limit (the cohort's files are a few MB each).
+    // The default body limit (the cohort's files are a few MB each).
     let (ok, text) = hdg_text(&[
         "init",
         "--cluster",
         dir.to_str().unwrap(),
         "--without-consent",
         "--privacy",
-        "exact",
+        privacy,
     ]);
     assert!(ok, "{text}");
+    if privacy == "dp" {
+        for i in 0..3 {
+            set_config(
+                dir,
+                i,
+                &[
+                    ("dp_max_epsilon", "100.0"),
+                    ("dp_budget_epsilon", "10000.0"),
+                ],
+            );
+        }
+    }
     let rows = dir.join("rows.csv");
     write_rows(&files, dir, &rows);
 
@@ -303,17 +314,22 @@ fn every_exact_statistic_equals_numpy_and_scipy_on_the_same_rows() {
     for i in 0..3 {
         wait_outbox_empty(&mut nodes, dir, i);
     }
+    (nodes, rows)
+}
 
-    let questions = questions();
+/// The reference's answers to `questions` over `rows`, by question name.
+fn reference(dir: &Path, rows: &Path, questions: &[Question]) -> Value {
+    let python = python();
     let asked = dir.join("questions.json");
-    let mut f = std::fs::File::create(&asked).unwrap();
     let list: Vec<&Value> = questions.iter().map(|q| &q.reference).collect();
-    f.write_all(serde_json::to_string(&list).unwrap().as_bytes())
+    std::fs::File::create(&asked)
+        .unwrap()
+        .write_all(serde_json::to_string(&list).unwrap().as_bytes())
         .unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/statistics.py");
     let out = Command::new(&python)
         .arg(&script)
-        .arg(&rows)
+        .arg(rows)
         .arg(&asked)
         .output()
         .unwrap();
@@ -322,15 +338,113 @@ fn every_exact_statistic_equals_numpy_and_scipy_on_the_same_rows() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let reference: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
 
+/// `hdg query --json` of question `k` at node k mod 3: the answer's fixed-point result.
+fn ask(dir: &Path, k: usize, q: &Question) -> Value {
     let researcher = dir.join("identities/research-institute.key");
+    let mut args = vec!["--json"];
+    args.extend(&q.args);
+    let (ok, text) = hdg_query(dir, k % 3, &researcher, &args);
+    assert!(ok, "{}: {text}", q.name);
+    let got: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    got["fixed_point"]["result"].clone()
+}
+
+#[test]
+fn every_exact_statistic_equals_numpy_and_scipy_on_the_same_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_nodes, rows) = cohort_cluster(dir, "exact");
+    let questions = questions();
+    let reference = reference(dir, &rows, &questions);
     for (k, q) in questions.iter().enumerate() {
-        let mut args = vec!["--json"];
-        args.extend(&q.args);
-        let (ok, text) = hdg_query(dir, k % 3, &researcher, &args);
-        assert!(ok, "{}: {text}", q.name);
-        let got: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-        compare(q.name, &got["fixed_point"]["result"], &reference[q.name]);
+        compare(q.name, &ask(dir, k, q), &reference[q.name]);
+    }
+}
+
+/// The private statistics whose formulas are more than a sum: the two-group comparison against
+/// scipy's Welch test (`ttest_ind(equal_var=False)`: t and its degrees of freedom), the
+/// regression against numpy's least squares, each patient's latest values clipped as the query
+/// asks. At epsilon 100 the noise is small; each estimate must be within 4 of its noise sds
+/// (narrow enough to tell Welch from Student: with the pooled test's degrees of freedom, 118
+/// here against Welch's 67, noise sd 3.6, it fails).
+#[test]
+fn private_two_groups_and_regression_equal_scipy_within_their_noise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_nodes, rows) = cohort_cluster(dir, "dp");
+    let q = |name, args: &[&'static str], reference: Value| {
+        let mut reference = reference;
+        reference["name"] = json!(name);
+        let mut args = args.to_vec();
+        args.extend(["--epsilon", "100"]);
+        Question {
+            name,
+            args,
+            reference,
+        }
+    };
+    let questions = [
+        q(
+            "two groups",
+            &[
+                "--stat",
+                "two-groups",
+                "--indicator",
+                "4548-4",
+                "--clip",
+                "4.5..8.5",
+                "--by",
+                "39156-5",
+                "--where",
+                "value > 30",
+            ],
+            json!({"stat": "two_groups", "indicator": "4548-4", "clip": [45, 85],
+                   "by": "39156-5", "threshold": 300}),
+        ),
+        q(
+            "private regression",
+            &[
+                "--stat",
+                "regression",
+                "--indicator",
+                "8480-6",
+                "--clip",
+                "90..180",
+                "--predictor",
+                "39156-5:18..40",
+                "--predictor",
+                "4548-4:4.5..8.5",
+            ],
+            json!({"stat": "regression", "indicator": "8480-6", "clip": [900, 1800],
+                   "predictors": ["39156-5", "4548-4"], "predictor_clips": [[180, 400], [45, 85]]}),
+        ),
+    ];
+    let reference = reference(dir, &rows, &questions);
+    for (k, q) in questions.iter().enumerate() {
+        let got = ask(dir, k, q);
+        let estimates = got["Private"]["estimates"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: not private: {got}", q.name));
+        let want = reference[q.name].as_object().unwrap();
+        for e in estimates {
+            let name = e["name"].as_str().unwrap();
+            let w = want
+                .get(name)
+                .and_then(Value::as_f64)
+                .unwrap_or_else(|| panic!("{}: the reference has no {name}", q.name));
+            let (v, sd) = (
+                e["value"].as_f64().unwrap(),
+                e["noise_sd"].as_f64().unwrap(),
+            );
+            assert!(
+                (v - w).abs() <= 4.0 * sd + 1e-9 * w.abs().max(1.0),
+                "{} {name}: private {v} (noise sd {sd}) vs scipy {w}",
+                q.name
+            );
+        }
+        assert_eq!(estimates.len(), want.len(), "{}: {got}", q.name);
     }
 }

@@ -1,8 +1,9 @@
 """The plaintext reference of gateway/tests/numpy_reference.rs: each statistic computed with
 numpy and scipy from the cohort's rows, under the nodes' selection rules written here again
-(not taken from the gateway): a statistic of one indicator uses every row; a statistic of
-several pairs each patient's latest row of each (latest day, then larger record handle) and
-keeps the patients who have all of them. Values are the catalog's fixed-point integers.
+(not taken from the gateway): an exact statistic of one indicator uses every row; a statistic of
+several, and every private one, pairs each patient's latest row of each (latest day, then
+larger record handle) and keeps the patients who have all of them; a private one clips each
+value to the query's bounds. Values are the catalog's fixed-point integers.
 
 Usage: statistics.py ROWS.csv QUESTIONS.json  (prints one JSON object: answer per question name)
 ROWS.csv: indicator,patient,day,handle,value (hex pseudonym and handle, day in unix ms).
@@ -44,6 +45,51 @@ def paired(rows, codes):
     return [np.array([m[p] for p in patients], dtype=np.float64) for m in per_code]
 
 
+def ols(y, xs):
+    """Least squares of y on xs with an intercept: coefficients, classical standard errors,
+    R^2."""
+    design = np.column_stack([np.ones(len(y))] + xs)
+    beta, _, rank, _ = np.linalg.lstsq(design, y, rcond=None)
+    assert rank == design.shape[1]
+    residuals = y - design @ beta
+    s2 = residuals @ residuals / (len(y) - design.shape[1])
+    errors = np.sqrt(np.diag(s2 * np.linalg.inv(design.T @ design)))
+    r2 = 1.0 - (residuals @ residuals) / np.sum((y - y.mean()) ** 2)
+    return beta, errors, float(r2)
+
+
+def private_regression(rows, q):
+    """A private regression's estimates by name: each patient's latest values, clipped."""
+    codes = [q["indicator"]] + q["predictors"]
+    clips = [q["clip"]] + q["predictor_clips"]
+    columns = [np.clip(c, lo, hi) for c, (lo, hi) in zip(paired(rows, codes), clips)]
+    beta, errors, r2 = ols(columns[0], columns[1:])
+    names = ["intercept"] + [f"slope {j}" for j in range(1, len(beta))]
+    out = {"count": float(len(columns[0]))}
+    out.update({n: float(b) for n, b in zip(names, beta)})
+    out.update({f"standard error: {n}": float(e) for n, e in zip(names, errors)})
+    out["r squared"] = r2
+    return out
+
+
+def two_groups(rows, q):
+    """A two-group comparison's estimates by name: each patient's latest x (clipped) split by
+    their latest `by` above the threshold; Welch's t and its degrees of freedom from scipy."""
+    x, by = paired(rows, [q["indicator"], q["by"]])
+    x = np.clip(x, *q["clip"])
+    above, below = x[by > q["threshold"]], x[by <= q["threshold"]]
+    welch = stats.ttest_ind(above, below, equal_var=False)
+    out = {}
+    for name, g in (("above", above), ("below", below)):
+        out[f"{name}: count"] = float(len(g))
+        out[f"{name}: mean"] = float(np.mean(g))
+        out[f"{name}: variance"] = float(np.var(g, ddof=1))
+    out["difference of means"] = float(np.mean(above) - np.mean(below))
+    out["welch t"] = float(welch.statistic)
+    out["degrees of freedom"] = float(welch.df)
+    return out
+
+
 def nearest_rank(x, q):
     return float(np.percentile(x, 100.0 * q, method="inverted_cdf"))
 
@@ -55,22 +101,18 @@ def answer(rows, q):
         if stat == "covariance":
             return {"n": len(x), "covariance": float(np.cov(x, y, ddof=1)[0, 1])}
         return {"n": len(x), "r": float(stats.pearsonr(x, y).statistic)}
+    if stat == "two_groups":
+        return two_groups(rows, q)
+    if stat == "regression" and "clip" in q:
+        return private_regression(rows, q)
     if stat == "regression":
         columns = paired(rows, [q["indicator"]] + q["predictors"])
-        y, xs = columns[0], columns[1:]
-        design = np.column_stack([np.ones(len(y))] + xs)
-        beta, _, rank, _ = np.linalg.lstsq(design, y, rcond=None)
-        assert rank == design.shape[1]
-        residuals = y - design @ beta
-        dof = len(y) - design.shape[1]
-        s2 = residuals @ residuals / dof
-        errors = np.sqrt(np.diag(s2 * np.linalg.inv(design.T @ design)))
-        r2 = 1.0 - (residuals @ residuals) / np.sum((y - y.mean()) ** 2)
+        beta, errors, r2 = ols(columns[0], columns[1:])
         return {
-            "n": len(y),
+            "n": len(columns[0]),
             "coefficients": beta.tolist(),
             "standard_errors": errors.tolist(),
-            "r_squared": float(r2),
+            "r_squared": r2,
         }
     x = np.array([r[3] for r in rows[q["indicator"]]], dtype=np.float64)
     if stat == "mean":
