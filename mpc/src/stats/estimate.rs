@@ -217,7 +217,9 @@ fn compute(release: &Release, a: &[f64], sds: &[f64]) -> (Named, Vec<f64>) {
         ),
         // Each group's count, mean and sample variance from its count, centred sum and centred
         // squares (the group below: all minus the group above); then the difference of the
-        // means and Welch's t with its Welch-Satterthwaite degrees of freedom.
+        // means and Welch's t with its Welch-Satterthwaite degrees of freedom (biased low near
+        // their ceiling, two groups of equal spread, where any noise lowers them; their interval
+        // covers the noise around the released value, not that bias).
         Release::TwoGroups { clip, .. } => {
             let (c, q) = (clip.center() as f64, clip.square_offset() as f64);
             let group = |k: f64, s: f64, s2: f64| {
