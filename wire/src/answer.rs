@@ -25,7 +25,7 @@ use hdg_mpc::stats::{SealedAggregates, Statistic as Sealed};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::{PartyAnswer, Statistic};
+use crate::query::{PartyAnswer, Statistic};
 
 /// Domain of the answer signatures.
 pub const ANSWER_DOMAIN: &[u8] = b"hdg party answer v1\n";

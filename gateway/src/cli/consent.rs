@@ -12,9 +12,10 @@ use serde_json::json;
 use super::http::{NodeArgs, post};
 use super::query::{parse_time, read_seed};
 use crate::clock::now;
-use crate::node::consent::{ConsentBody, Purpose};
+use crate::node::consent::ConsentBody;
 use crate::node::consent_fhir::from_fhir;
 use crate::node::signed::{Kind, sign};
+use hdg_wire::Purpose;
 
 /// Arguments of `hdg consent`.
 #[derive(clap::Args)]

@@ -19,9 +19,9 @@ use hdg_storage::Store;
 use super::files::import_file;
 use super::http::NodeUrl;
 use super::query::{Answer, Question, ask};
-use crate::node::consent::Purpose;
 use crate::node::query::filter::{filtered_mean, parse_edges, parse_filter};
-use crate::node::query::{Predictor, Statistic};
+use hdg_wire::Purpose;
+use hdg_wire::query::{Predictor, Statistic};
 
 /// One value as the cohort files say: patient, effective day, record handle (as its home node
 /// names it), fixed-point value.

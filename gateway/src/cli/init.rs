@@ -21,8 +21,8 @@ use super::cluster_file::{CLUSTER_FILE, ClusterFile, ClusterNode};
 use hdg_mpc::Security;
 
 use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig, PrivacyMode};
-use crate::node::consent::Purpose;
 use crate::node::registry::{IdentityEntry, RegistryFile, Role};
+use hdg_wire::Purpose;
 
 /// The identities folder inside the cluster folder.
 const IDENTITIES: &str = "identities";

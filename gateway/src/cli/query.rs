@@ -31,12 +31,12 @@ use super::cluster_file::ClusterFile;
 use super::consent::purpose;
 use super::http::{NodeUrl, post};
 use crate::clock::now;
-use crate::node::consent::Purpose;
-use crate::node::query::answer::{check_answers, query_digest};
 use crate::node::query::filter::{filtered_mean, indicator, parse_edges, parse_filter};
-use crate::node::query::{DEFAULT_MIN_COHORT, PartyAnswer, Predictor, Query, Statistic};
 use crate::node::query_party::session_of;
 use crate::node::signed::{Kind, sign};
+use hdg_wire::Purpose;
+use hdg_wire::answer::{check_answers, query_digest};
+use hdg_wire::query::{DEFAULT_MIN_COHORT, PartyAnswer, Predictor, Query, Statistic};
 
 /// Arguments of `hdg query`.
 #[derive(clap::Args)]

@@ -14,10 +14,10 @@ use super::http::{NodeArgs, post};
 use super::query::read_seed;
 use crate::clock::now;
 use crate::node::approvals::ApprovedRequest;
-use crate::node::consent::Purpose;
 use crate::node::registry::Role;
 use crate::node::registry_change::RegistryChange;
 use crate::node::signed::{Kind, NONCE_BYTES};
+use hdg_wire::Purpose;
 
 /// Arguments of `hdg registry`.
 #[derive(clap::Args)]

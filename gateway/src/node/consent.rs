@@ -32,17 +32,7 @@ use super::signed::{
     Kind, RequestError, SignedRequest, check_signature, decode_fixed, decode_lower, signed_message,
 };
 
-/// What data may be used for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Purpose {
-    /// Research studies (researcher queries ask for this by default).
-    Research,
-    /// Aggregate statistics (public health, quality reports).
-    Statistics,
-    /// The patient's own treatment.
-    Treatment,
-}
+pub use hdg_wire::Purpose;
 
 /// The body of a patient's signed consent request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,7 +22,6 @@ use hdg_ledger::EntryKind;
 use hdg_storage::PrivacySpend;
 
 use super::consent::Use;
-use super::query::answer::{query_digest, sign_answer};
 use super::query::limits;
 use super::query::privacy::{self, Privacy};
 use super::query::run::{Charge, PartySetup, run_selected};
@@ -32,6 +31,7 @@ use super::registry::Role;
 use super::signed::{Kind, SignedRequest, VerifiedRequest};
 use super::state::NodeState;
 use crate::clock::now;
+use hdg_wire::answer::{query_digest, sign_answer};
 
 /// Domain prefix of the session id derived from a signed query.
 const SESSION_DOMAIN: &[u8] = b"hdg query session v1\n";

@@ -83,7 +83,7 @@ pub struct PartySetup<'a> {
     pub secret: &'a SessionSecret,
     /// The three parties' session public keys, in party order.
     pub publics: &'a [PublicKey; 3],
-    /// The digest of the researcher's signed query ([`super::answer::query_digest`]): the sealed
+    /// The digest of the researcher's signed query ([`hdg_wire::answer::query_digest`]): the sealed
     /// output is bound to it.
     pub query: &'a [u8; 32],
 }
