@@ -246,28 +246,7 @@ fn compare(name: &str, result: &Value, reference: &Value) {
 /// synthetic cohort of 120 patients posted to three home nodes, with the rows file of the
 /// reference. The nodes run until the returned [`Nodes`] is dropped.
 fn cohort_cluster(dir: &Path, privacy: &str) -> (Nodes, PathBuf) {
-    let cohort = dir.join("cohort");
-    let out = hdg(&[
-        "synth",
-        "--patients",
-        "120",
-        "--seed",
-        "23",
-        "--per-file",
-        "20",
-        "--out",
-        cohort.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&cohort)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+    let files = synth_cohort(dir, 120, 23, 20);
     assert_eq!(files.len(), 6);
     // The default body limit (the cohort's files are a few MB each).
     let (ok, text) = hdg_text(&[
@@ -296,20 +275,7 @@ fn cohort_cluster(dir: &Path, privacy: &str) -> (Nodes, PathBuf) {
 
     let mut nodes = Nodes::start_healthy(dir);
     for (k, file) in files.iter().enumerate() {
-        let i = k % 3;
-        let url = format!("https://{}", http_addr(dir, i));
-        let source = dir.join(format!("identities/source-node{i}.key"));
-        let (ok, text) = hdg_text(&[
-            "ingest",
-            "--node",
-            &url,
-            "--cluster",
-            dir.to_str().unwrap(),
-            "--key",
-            source.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ]);
-        assert!(ok, "{text}");
+        ingest_file(dir, k % 3, file);
     }
     for i in 0..3 {
         wait_outbox_empty(&mut nodes, dir, i);

@@ -608,28 +608,7 @@ fn latest_pair_pearson(x: &[CohortRow], y: &[CohortRow]) -> (usize, f64, f64) {
 fn a_synthetic_cohort_ingested_at_three_home_nodes_gives_the_plaintext_statistics() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let cohort = dir.join("cohort");
-    let out = hdg(&[
-        "synth",
-        "--patients",
-        "90",
-        "--seed",
-        "11",
-        "--per-file",
-        "30",
-        "--out",
-        cohort.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&cohort)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+    let files = synth_cohort(dir, 90, 11, 30);
     assert_eq!(files.len(), 3);
     init_cluster_for_bundles(dir);
     // Each node's pseudonym key, read before the node opens its store.
@@ -648,23 +627,7 @@ fn a_synthetic_cohort_ingested_at_three_home_nodes_gives_the_plaintext_statistic
     }
     // File i to home node i.
     for (i, file) in files.iter().enumerate() {
-        let url = format!("https://{}", http_addr(dir, i));
-        let source = dir.join(format!("identities/source-node{i}.key"));
-        let out = hdg(&[
-            "ingest",
-            "--node",
-            &url,
-            "--cluster",
-            dir.to_str().unwrap(),
-            "--key",
-            source.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        ingest_file(dir, i, file);
     }
     for i in 0..3 {
         wait_outbox_empty(&mut nodes, dir, i);

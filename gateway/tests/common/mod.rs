@@ -7,7 +7,7 @@
 )]
 
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -381,6 +381,48 @@ pub fn wait_healthy(nodes: &mut Nodes, dir: &Path, i: usize, peers: u64) -> Valu
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `hdg synth` of `patients` patients from `seed` into `dir/cohort`, `per_file` to a file: the
+/// files, sorted.
+pub fn synth_cohort(dir: &Path, patients: u32, seed: u64, per_file: u32) -> Vec<PathBuf> {
+    let cohort = dir.join("cohort");
+    let (patients, seed, per_file) = (patients.to_string(), seed.to_string(), per_file.to_string());
+    let (ok, text) = hdg_text(&[
+        "synth",
+        "--patients",
+        &patients,
+        "--seed",
+        &seed,
+        "--per-file",
+        &per_file,
+        "--out",
+        cohort.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&cohort)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// `hdg ingest` of `file` at node `i`, signed by its demo source; panics on a refusal.
+pub fn ingest_file(dir: &Path, i: usize, file: &Path) {
+    let url = format!("https://{}", http_addr(dir, i));
+    let source = dir.join(format!("identities/source-node{i}.key"));
+    let (ok, text) = hdg_text(&[
+        "ingest",
+        "--node",
+        &url,
+        "--cluster",
+        dir.to_str().unwrap(),
+        "--key",
+        source.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
 }
 
 /// `hdg init` of a three-node cluster (consent required, the default).
