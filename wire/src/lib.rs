@@ -1,7 +1,8 @@
 //! What a researcher's client and the nodes say to each other about queries, and the checks a
 //! client runs on the answers, as types and pure rules without I/O: the query a researcher signs
 //! ([`query::Query`], [`query::Statistic`]), the answer each party signs ([`query::PartyAnswer`]),
-//! what data may be used for ([`purpose::Purpose`]) and the answer checks ([`answer`]).
+//! what data may be used for ([`purpose::Purpose`]), parameters in an indicator's unit turned
+//! into its fixed point ([`filter`]) and the answer checks ([`answer`]).
 //!
 //! The node's query path and the `hdg` client both build on this crate, so neither imports the
 //! other; it needs no database and no network, so a client library (the Python client, a
@@ -10,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod answer;
+pub mod filter;
 pub mod purpose;
 pub mod query;
 

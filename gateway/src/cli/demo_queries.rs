@@ -19,8 +19,8 @@ use hdg_storage::Store;
 use super::files::import_file;
 use super::http::NodeUrl;
 use super::query::{Answer, Question, ask};
-use crate::node::query::filter::{filtered_mean, parse_edges, parse_filter};
 use hdg_wire::Purpose;
+use hdg_wire::filter::{FilterError, filtered_mean, parse_edges, parse_filter};
 use hdg_wire::query::{Predictor, Statistic};
 
 /// One value as the cohort files say: patient, effective day, record handle (as its home node
@@ -71,7 +71,7 @@ struct Sample {
 }
 
 fn samples() -> anyhow::Result<Vec<Sample>> {
-    let q = |e: crate::node::query::QueryError| anyhow::anyhow!("{e}");
+    let q = |e: FilterError| anyhow::anyhow!("{e}");
     let sample = |name, indicator, statistic, clip| Sample {
         name,
         indicator,

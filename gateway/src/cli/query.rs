@@ -31,11 +31,11 @@ use super::cluster_file::ClusterFile;
 use super::consent::purpose;
 use super::http::{NodeUrl, post};
 use crate::clock::now;
-use crate::node::query::filter::{filtered_mean, indicator, parse_edges, parse_filter};
 use crate::node::query_party::session_of;
 use crate::node::signed::{Kind, sign};
 use hdg_wire::Purpose;
 use hdg_wire::answer::{check_answers, query_digest};
+use hdg_wire::filter::{FilterError, filtered_mean, indicator, parse_edges, parse_filter};
 use hdg_wire::query::{DEFAULT_MIN_COHORT, PartyAnswer, Predictor, Query, Statistic};
 
 /// Arguments of `hdg query`.
@@ -397,7 +397,7 @@ fn print_ledger(ledger: &[Option<u64>]) {
 /// The statistic the arguments ask for.
 fn statistic(args: &Args) -> anyhow::Result<Statistic> {
     let code = args.indicator.as_str();
-    let q = |e: crate::node::query::QueryError| anyhow::anyhow!("{e}");
+    let q = |e: FilterError| anyhow::anyhow!("{e}");
     if args.filter.is_some() && !["mean", "two-groups"].contains(&args.stat.as_str()) {
         bail!("--where goes with --stat mean or --stat two-groups only");
     }

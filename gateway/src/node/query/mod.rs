@@ -7,7 +7,6 @@
 //! [`run::run_selected`] (see [`crate::node::signed`] and [`crate::node::query_party`]);
 //! forwarding by the coordinator and the HTTP endpoint are in [`crate::node::coordinator`].
 
-pub mod filter;
 pub mod limits;
 pub mod privacy;
 pub mod run;
@@ -22,6 +21,8 @@ use hdg_schema::ValueError;
 use hdg_storage::StoreError;
 use thiserror::Error;
 
+pub use hdg_wire::filter;
+use hdg_wire::filter::FilterError;
 pub use hdg_wire::query::{DEFAULT_MIN_COHORT, PartyAnswer, Predictor, Query, Statistic};
 
 /// Why a party refused or failed a query. Names the rule or the step, never a health value.
@@ -192,6 +193,18 @@ pub enum QueryError {
     /// No noise can be sized for the query (epsilon too small for the clip range).
     #[error("{0}")]
     Noise(#[from] hdg_mpc::dp::accounting::PlanError),
+}
+
+impl From<FilterError> for QueryError {
+    fn from(e: FilterError) -> Self {
+        match e {
+            FilterError::UnknownIndicator { indicator } => {
+                QueryError::UnknownIndicator { indicator }
+            }
+            FilterError::Filter { reason } => QueryError::Filter { reason },
+            FilterError::Value(v) => QueryError::Value(v),
+        }
+    }
 }
 
 impl QueryError {

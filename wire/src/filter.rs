@@ -2,15 +2,36 @@
 //! the schema catalog: `--where 'value > 126'` (or `'value >= 7 mmol/L'`) becomes the threshold
 //! of a filtered mean, `--edges 70,100,126` a histogram's edges.
 
-use hdg_schema::{Catalog, Indicator};
+use hdg_schema::{Catalog, Indicator, ValueError};
+use thiserror::Error;
 
-use super::{QueryError, Statistic};
+use crate::query::Statistic;
 
-/// The catalog entry of `code`.
-pub fn indicator(code: &str) -> Result<&'static Indicator, QueryError> {
+/// Why a parameter was refused. Names the rule, never a health value.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FilterError {
+    /// The indicator is not in the catalog.
+    #[error("indicator {indicator} is not in the catalog")]
+    UnknownIndicator {
+        /// The code asked for.
+        indicator: String,
+    },
+    /// The `--where` clause or the edges do not parse.
+    #[error("filter refused: {reason}")]
+    Filter {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A filter or histogram value does not encode for the indicator.
+    #[error("filter value refused: {0}")]
+    Value(#[from] ValueError),
+}
+
+/// The catalog entry of `code` in this process's active catalog.
+pub fn indicator(code: &str) -> Result<&'static Indicator, FilterError> {
     Catalog::active()
         .get(code)
-        .ok_or_else(|| QueryError::UnknownIndicator {
+        .ok_or_else(|| FilterError::UnknownIndicator {
             indicator: code.to_string(),
         })
 }
@@ -18,11 +39,11 @@ pub fn indicator(code: &str) -> Result<&'static Indicator, QueryError> {
 /// Parses `value > NUMBER [UNIT]` or `value >= NUMBER [UNIT]` for `code` into the fixed-point
 /// threshold t of "x > t" (`>=` becomes `> NUMBER - one unit of precision`, exact on the
 /// fixed-point grid). Without a unit the number is in the indicator's canonical unit.
-pub fn parse_filter(code: &str, clause: &str) -> Result<i64, QueryError> {
+pub fn parse_filter(code: &str, clause: &str) -> Result<i64, FilterError> {
     let ind = indicator(code)?;
     let mut words = clause.split_whitespace();
     if words.next() != Some("value") {
-        return Err(QueryError::Filter {
+        return Err(FilterError::Filter {
             reason: "must read `value > NUMBER [UNIT]` or `value >= NUMBER [UNIT]`",
         });
     }
@@ -30,17 +51,17 @@ pub fn parse_filter(code: &str, clause: &str) -> Result<i64, QueryError> {
         Some(">") => false,
         Some(">=") => true,
         _ => {
-            return Err(QueryError::Filter {
+            return Err(FilterError::Filter {
                 reason: "only `>` and `>=` are supported",
             });
         }
     };
-    let number = words.next().ok_or(QueryError::Filter {
+    let number = words.next().ok_or(FilterError::Filter {
         reason: "a number must follow the comparison",
     })?;
     let unit = words.next().unwrap_or(&ind.unit);
     if words.next().is_some() {
-        return Err(QueryError::Filter {
+        return Err(FilterError::Filter {
             reason: "unexpected words after the unit",
         });
     }
@@ -49,7 +70,7 @@ pub fn parse_filter(code: &str, clause: &str) -> Result<i64, QueryError> {
 }
 
 /// A filtered mean from a `--where` clause, with the minimum filtered cohort `min_cohort`.
-pub fn filtered_mean(code: &str, clause: &str, min_cohort: u64) -> Result<Statistic, QueryError> {
+pub fn filtered_mean(code: &str, clause: &str, min_cohort: u64) -> Result<Statistic, FilterError> {
     Ok(Statistic::FilteredMean {
         threshold: parse_filter(code, clause)?,
         min_cohort,
@@ -57,14 +78,14 @@ pub fn filtered_mean(code: &str, clause: &str, min_cohort: u64) -> Result<Statis
 }
 
 /// Parses comma-separated histogram edges in the canonical unit of `code` into fixed point.
-pub fn parse_edges(code: &str, edges: &str) -> Result<Vec<i64>, QueryError> {
+pub fn parse_edges(code: &str, edges: &str) -> Result<Vec<i64>, FilterError> {
     let ind = indicator(code)?;
     let fixed = edges
         .split(',')
         .map(|e| ind.encode(e.trim(), &ind.unit))
         .collect::<Result<Vec<i64>, _>>()?;
     if fixed.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(QueryError::Filter {
+        return Err(FilterError::Filter {
             reason: "histogram edges must be strictly increasing",
         });
     }
@@ -117,16 +138,16 @@ mod tests {
         for bad in ["x > 1", "value < 1", "value >", "value > 1 mg/dL extra"] {
             assert!(matches!(
                 parse_filter("2339-0", bad),
-                Err(QueryError::Filter { .. })
+                Err(FilterError::Filter { .. })
             ));
         }
         assert!(matches!(
             parse_filter("2339-0", "value > 1 furlongs"),
-            Err(QueryError::Value(_))
+            Err(FilterError::Value(_))
         ));
         assert!(matches!(
             parse_filter("0000-0", "value > 1"),
-            Err(QueryError::UnknownIndicator { .. })
+            Err(FilterError::UnknownIndicator { .. })
         ));
         let msg = parse_filter("2339-0", "value > 99999999")
             .unwrap_err()
