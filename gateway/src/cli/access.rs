@@ -16,7 +16,7 @@ use crate::clock::now;
 use crate::node::access::{ACCESS_DOMAIN, AccessRequest, records_context};
 use crate::node::approvals::{ApprovedRequest, digest};
 use crate::node::sealed_reply::{ReplyKey, SealedReply};
-use crate::node::signed::{Kind, NONCE_BYTES};
+use hdg_wire::signed::{Kind, NONCE_BYTES};
 
 /// Arguments of `hdg access`.
 #[derive(clap::Args)]

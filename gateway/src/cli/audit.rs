@@ -24,7 +24,7 @@ use crate::clock::now;
 use crate::net::identity::NodeKey;
 use crate::node::audit::{audit_body, report_context, report_signed_message};
 use crate::node::sealed_reply::{ReplyKey, SealedReply};
-use crate::node::signed::{Kind, request_digest, sign};
+use hdg_wire::signed::{Kind, request_digest, sign};
 
 /// Arguments of `hdg audit`.
 #[derive(clap::Args)]

@@ -14,7 +14,7 @@ use super::cluster_file::ClusterFile;
 use super::http::{NodeUrl, connect, post};
 use super::query::read_seed;
 use crate::clock::now;
-use crate::node::signed::{Kind, sign};
+use hdg_wire::signed::{Kind, sign};
 
 /// Arguments of `hdg budget`.
 #[derive(clap::Args)]

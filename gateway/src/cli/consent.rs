@@ -14,8 +14,8 @@ use super::query::{parse_time, read_seed};
 use crate::clock::now;
 use crate::node::consent::ConsentBody;
 use crate::node::consent_fhir::from_fhir;
-use crate::node::signed::{Kind, sign};
 use hdg_wire::Purpose;
+use hdg_wire::signed::{Kind, sign};
 
 /// Arguments of `hdg consent`.
 #[derive(clap::Args)]

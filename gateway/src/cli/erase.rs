@@ -21,8 +21,8 @@ use super::query::read_seed;
 use crate::clock::now;
 use crate::node::approvals::ApprovedRequest;
 use crate::node::erasure::{AdminErasure, ERASE_BODY, ErasureRequest};
-use crate::node::signed::{Kind, NONCE_BYTES, sign};
 use crate::unlock::Unlock;
+use hdg_wire::signed::{Kind, NONCE_BYTES, sign};
 
 /// Arguments of `hdg erase`.
 #[derive(clap::Args)]

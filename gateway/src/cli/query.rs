@@ -32,11 +32,11 @@ use super::consent::purpose;
 use super::http::{NodeUrl, post};
 use crate::clock::now;
 use crate::node::query_party::session_of;
-use crate::node::signed::{Kind, sign};
 use hdg_wire::Purpose;
 use hdg_wire::answer::{check_answers, query_digest};
 use hdg_wire::filter::{FilterError, filtered_mean, indicator, parse_edges, parse_filter};
 use hdg_wire::query::{DEFAULT_MIN_COHORT, PartyAnswer, Predictor, Query, Statistic};
+use hdg_wire::signed::{Kind, sign};
 
 /// Arguments of `hdg query`.
 #[derive(clap::Args)]

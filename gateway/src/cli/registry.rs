@@ -16,8 +16,8 @@ use crate::clock::now;
 use crate::node::approvals::ApprovedRequest;
 use crate::node::registry::Role;
 use crate::node::registry_change::RegistryChange;
-use crate::node::signed::{Kind, NONCE_BYTES};
 use hdg_wire::Purpose;
+use hdg_wire::signed::{Kind, NONCE_BYTES};
 
 /// Arguments of `hdg registry`.
 #[derive(clap::Args)]
