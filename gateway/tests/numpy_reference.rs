@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
-use hdg_schema::{Catalog, Format, ImportOptions, Mode, Value as ObsValue, import};
 use serde_json::{Value, json};
 
 /// The interpreter with numpy and scipy.
@@ -37,27 +36,15 @@ fn write_rows(files: &[PathBuf], dir: &Path, out: &Path) {
     let mut csv = String::from("indicator,patient,day,handle,value\n");
     for (k, path) in files.iter().enumerate() {
         let store = open_store(dir, k % 3);
-        let opts = ImportOptions {
-            mode: Mode::Strict,
-            pseudonym_key: store.pseudonym_key(),
-            catalog: Catalog::builtin(),
-            enrolled: None,
-        };
-        let reader = BufReader::new(std::fs::File::open(path).unwrap());
-        let name = path.display().to_string();
-        let report = import(reader, Format::Ndjson, &name, &opts, &mut |o| {
-            if let ObsValue::Quantity(v) = o.value {
-                csv.push_str(&format!(
-                    "{},{},{},{},{v}\n",
-                    o.indicator,
-                    hex::encode(o.patient.0),
-                    o.effective.utc_day().0,
-                    hex::encode(store.handle(&o.id()).0),
-                ));
-            }
-        })
-        .unwrap();
-        assert!(report.rejected.is_empty(), "{name}: rejected entries");
+        each_quantity(path, store.pseudonym_key(), |o, v| {
+            csv.push_str(&format!(
+                "{},{},{},{},{v}\n",
+                o.indicator,
+                hex::encode(o.patient.0),
+                o.effective.utc_day().0,
+                hex::encode(store.handle(&o.id()).0),
+            ));
+        });
     }
     std::fs::write(out, csv).unwrap();
 }

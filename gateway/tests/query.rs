@@ -553,26 +553,11 @@ type CohortRow = (hdg_schema::Pseudonym, i64, RecordId, i64);
 fn cohort_rows(files: &[(PathBuf, [u8; 32])]) -> BTreeMap<String, Vec<CohortRow>> {
     let mut out: BTreeMap<String, Vec<CohortRow>> = BTreeMap::new();
     for (path, key) in files {
-        let opts = ImportOptions {
-            mode: Mode::Strict,
-            pseudonym_key: *key,
-            catalog: Catalog::builtin(),
-            enrolled: None,
-        };
-        let reader = BufReader::new(std::fs::File::open(path).unwrap());
-        let name = path.display().to_string();
-        let report = import(reader, Format::Ndjson, &name, &opts, &mut |o| {
-            if let ObsValue::Quantity(v) = o.value {
-                out.entry(o.indicator.clone()).or_default().push((
-                    o.patient,
-                    o.effective.0,
-                    o.id(),
-                    v,
-                ));
-            }
-        })
-        .unwrap();
-        assert!(report.rejected.is_empty(), "{name}: rejected entries");
+        each_quantity(path, *key, |o, v| {
+            out.entry(o.indicator.clone())
+                .or_default()
+                .push((o.patient, o.effective.0, o.id(), v));
+        });
     }
     out
 }

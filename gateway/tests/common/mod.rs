@@ -408,6 +408,31 @@ pub fn synth_cohort(dir: &Path, patients: u32, seed: u64, per_file: u32) -> Vec<
     files
 }
 
+/// Feeds `each` every numeric observation of the NDJSON cohort file `path` with its fixed-point
+/// value, read as a home node reads it (strict, built-in catalog, pseudonyms under
+/// `pseudonym_key`); panics when the file has a rejected entry.
+pub fn each_quantity(
+    path: &Path,
+    pseudonym_key: [u8; 32],
+    mut each: impl FnMut(&hdg_schema::Observation, i64),
+) {
+    let opts = hdg_schema::ImportOptions {
+        mode: hdg_schema::Mode::Strict,
+        pseudonym_key,
+        catalog: hdg_schema::Catalog::builtin(),
+        enrolled: None,
+    };
+    let reader = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let name = path.display().to_string();
+    let report = hdg_schema::import(reader, hdg_schema::Format::Ndjson, &name, &opts, &mut |o| {
+        if let hdg_schema::Value::Quantity(v) = o.value {
+            each(&o, v);
+        }
+    })
+    .unwrap();
+    assert!(report.rejected.is_empty(), "{name}: rejected entries");
+}
+
 /// `hdg ingest` of `file` at node `i`, signed by its demo source; panics on a refusal.
 pub fn ingest_file(dir: &Path, i: usize, file: &Path) {
     let url = format!("https://{}", http_addr(dir, i));
