@@ -3,10 +3,7 @@
 
 use hdg_schema::Timestamp;
 
-/// The current time, as the schema's timestamp.
+/// The current time, as the schema's timestamp ([`Timestamp::now`]).
 pub fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    Timestamp(ms)
+    Timestamp::now()
 }

@@ -4,7 +4,6 @@
 //! test call the parsers through [`fuzzing`].
 #![forbid(unsafe_code)]
 
-pub mod catalog_extension;
 pub mod cli;
 pub mod clock;
 #[doc(hidden)]

@@ -408,7 +408,7 @@ fn wire_answers_are_sealed(dir: &Path, a_key: &Path, clinician: &Path, a_hr: u64
     let (status, answer) = post(1, "/v1/audit", serde_json::to_vec(&signed).unwrap());
     assert_eq!(status, 200, "{answer}");
     let request = request_digest(Kind::Audit, &signed).unwrap();
-    let pins = hdg_gateway::cli::cluster_file::ClusterFile::load(dir)
+    let pins = hdg_client::cluster_file::ClusterFile::load(dir)
         .and_then(|c| c.pins())
         .unwrap();
     for (i, node) in answer["nodes"].as_array().unwrap().iter().enumerate() {

@@ -62,8 +62,8 @@ fn sum_until(dir: &std::path::Path, i: usize, to: &str) -> Result<f64, (u64, Str
             json["error"].as_str().unwrap_or_default().to_string(),
         ));
     }
-    assert_eq!(
-        json["rows"], 0,
+    assert!(
+        json["rows"].is_null(),
         "a private answer carries no row count: {json}"
     );
     let estimates = json["fixed_point"]["result"]["Private"]["estimates"]

@@ -133,7 +133,7 @@ fn a_node_with_a_chain_from_its_hospital_ca_is_trusted_with_ca_and_only_by_it() 
         format!("{err:#}").contains("invalid peer certificate"),
         "{err:#}"
     );
-    let pins = hdg_gateway::cli::cluster_file::ClusterFile::load(&dir)
+    let pins = hdg_client::cluster_file::ClusterFile::load(&dir)
         .and_then(|c| c.pins())
         .unwrap();
     let pinned = NodeUrl::open(&url, Some(&pins), false).unwrap();

@@ -41,6 +41,15 @@ impl Timestamp {
     /// Milliseconds in a UTC day.
     pub const DAY_MS: i64 = 86_400_000;
 
+    /// The wall clock now (the Unix epoch if the clock reads earlier): what a node stamps on
+    /// its ledger entries and checks signed requests against, and what a client signs with.
+    pub fn now() -> Timestamp {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Timestamp(ms)
+    }
+
     /// The start (00:00 UTC) of the day this instant falls in: the precision at which the
     /// computing parties hold effective times (they select by day, never by the millisecond).
     pub fn utc_day(self) -> Timestamp {

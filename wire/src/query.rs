@@ -3,10 +3,25 @@
 //! row selection, privacy) are the node's; what is checked on the client's side is
 //! [`crate::answer`].
 
+use hdg_mpc::SessionId;
 use hdg_mpc::stats::SealedAggregates;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::purpose::Purpose;
+use crate::signed::SignedRequest;
+
+/// Domain prefix of the session id derived from a signed query.
+const SESSION_DOMAIN: &[u8] = b"hdg query session v1\n";
+
+/// The query's MPC session id: SHA-256 over a domain prefix and the request's signature (fresh
+/// per request, and every party, and the researcher checking the answers, derives it alone).
+pub fn session_of(signed: &SignedRequest) -> SessionId {
+    let mut h = Sha256::new();
+    h.update(SESSION_DOMAIN);
+    h.update(signed.signature.as_bytes());
+    SessionId(h.finalize().into())
+}
 
 /// The smallest cohort an unfiltered statistic is computed on, unless the node says otherwise.
 pub const DEFAULT_MIN_COHORT: u64 = 10;

@@ -11,11 +11,11 @@ use anyhow::Context;
 use serde_json::Value;
 
 use super::http::{NodeArgs, post};
-use super::query::read_seed;
 use crate::clock::now;
 use crate::node::access::{ACCESS_DOMAIN, AccessRequest, records_context};
 use crate::node::approvals::{ApprovedRequest, digest};
 use crate::node::sealed_reply::{ReplyKey, SealedReply};
+use hdg_client::key::read_seed;
 use hdg_wire::signed::{Kind, NONCE_BYTES};
 
 /// Arguments of `hdg access`.

@@ -16,14 +16,14 @@ use hdg_ledger::{
 use hdg_schema::Timestamp;
 use serde_json::{Value, json};
 
-use super::cluster_file::ClusterFile;
 use super::http::{NodeArgs, post};
-use super::query::read_seed;
 use super::verify_cluster::hash_hex;
 use crate::clock::now;
 use crate::net::identity::NodeKey;
 use crate::node::audit::{audit_body, report_context, report_signed_message};
 use crate::node::sealed_reply::{ReplyKey, SealedReply};
+use hdg_client::cluster_file::ClusterFile;
+use hdg_client::key::read_seed;
 use hdg_wire::signed::{Kind, request_digest, sign};
 
 /// Arguments of `hdg audit`.

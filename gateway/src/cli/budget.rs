@@ -10,10 +10,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use super::cluster_file::ClusterFile;
 use super::http::{NodeUrl, connect, post};
-use super::query::read_seed;
 use crate::clock::now;
+use hdg_client::cluster_file::ClusterFile;
+use hdg_client::key::read_seed;
 use hdg_wire::signed::{Kind, sign};
 
 /// Arguments of `hdg budget`.

@@ -7,13 +7,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::json;
 
 use super::http::{NodeArgs, post};
-use super::query::{parse_time, read_seed};
 use crate::clock::now;
 use crate::node::consent::ConsentBody;
 use crate::node::consent_fhir::from_fhir;
+use hdg_client::key::read_seed;
+use hdg_client::request::parse_time;
 use hdg_wire::Purpose;
 use hdg_wire::signed::{Kind, sign};
 
@@ -38,7 +38,7 @@ enum Action {
     /// Permit the use of your data for a purpose.
     Grant {
         /// research, statistics or treatment (repeat for several).
-        #[arg(long = "purpose", required_unless_present = "fhir", value_parser = purpose)]
+        #[arg(long = "purpose", required_unless_present = "fhir")]
         purposes: Vec<Purpose>,
         /// Read the grant from a FHIR R4 Consent resource (JSON) instead of the options.
         #[arg(long, value_name = "FILE", conflicts_with_all = ["purposes", "indicators", "from", "to", "institution", "expires"])]
@@ -74,12 +74,6 @@ enum Action {
         #[arg(long)]
         id: String,
     },
-}
-
-/// A purpose as typed on the command line (`hdg consent`, `hdg query`, `hdg registry`).
-pub(crate) fn purpose(text: &str) -> Result<Purpose, String> {
-    serde_json::from_value(json!(text))
-        .map_err(|_| format!("unknown purpose {text:?}: research, statistics or treatment"))
 }
 
 /// Signs and posts the consent; exit failure when the node refuses it.

@@ -44,7 +44,7 @@ pub struct Args {
     seed: u64,
     /// The privacy loss each sample query spends (the cluster answers with differential
     /// privacy; a small cohort needs more epsilon for a readable answer).
-    #[arg(long, default_value_t = super::query::DEFAULT_EPSILON)]
+    #[arg(long, default_value_t = hdg_client::request::DEFAULT_EPSILON)]
     epsilon: f64,
 }
 

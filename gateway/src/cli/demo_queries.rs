@@ -18,7 +18,7 @@ use hdg_storage::Store;
 
 use super::files::import_file;
 use super::http::NodeUrl;
-use super::query::{Answer, Question, ask};
+use hdg_client::query::{Answer, Question, ask};
 use hdg_wire::Purpose;
 use hdg_wire::filter::{FilterError, filtered_mean, parse_edges, parse_filter};
 use hdg_wire::query::{Predictor, Statistic};
@@ -624,5 +624,5 @@ fn show_expected(estimates: &[Estimate], expected: &[(String, f64)], scale: f64)
 
 /// Reads the researcher's seed file written by `init`.
 pub fn researcher_key(path: &std::path::Path) -> anyhow::Result<SigningKey> {
-    super::query::read_seed(path).context("the demo researcher's key")
+    hdg_client::key::read_seed(path).context("the demo researcher's key")
 }

@@ -17,11 +17,11 @@ use hdg_storage::{Erasure, ErasureOrder, Holding};
 use serde_json::json;
 
 use super::http::{connect, post};
-use super::query::read_seed;
 use crate::clock::now;
 use crate::node::approvals::ApprovedRequest;
 use crate::node::erasure::{AdminErasure, ERASE_BODY, ErasureRequest};
 use crate::unlock::Unlock;
+use hdg_client::key::read_seed;
 use hdg_wire::signed::{Kind, NONCE_BYTES, sign};
 
 /// Arguments of `hdg erase`.

@@ -15,10 +15,10 @@ use hdg_storage::{CommitReceipt, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::files::{import_file, print_report_table};
-use super::query::read_seed;
 use crate::clock::now;
 use crate::ingest_path::{IngestTotals, ingest_with};
 use crate::node::ingest_auth::sign_ingest;
+use hdg_client::key::read_seed;
 
 /// Arguments of `hdg ingest`.
 #[derive(clap::Args)]

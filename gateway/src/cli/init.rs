@@ -17,7 +17,7 @@ use anyhow::{Context, bail, ensure};
 use ed25519_dalek::SigningKey;
 use hdg_storage::{KeySource, SecretKey, Store};
 
-use super::cluster_file::{CLUSTER_FILE, ClusterFile, ClusterNode};
+use hdg_client::cluster_file::{CLUSTER_FILE, ClusterFile, ClusterNode};
 use hdg_mpc::Security;
 
 use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig, PrivacyMode};
@@ -199,8 +199,8 @@ pub fn write_cluster(
     }
     let extension = catalog_extension
         .map(|path| -> anyhow::Result<PathBuf> {
-            crate::catalog_extension::load(path)?;
-            Ok(PathBuf::from(crate::catalog_extension::FILE_NAME))
+            hdg_client::catalog_extension::load(path)?;
+            Ok(PathBuf::from(hdg_client::catalog_extension::FILE_NAME))
         })
         .transpose()?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -14,10 +14,10 @@ use serde_json::Value;
 use super::http::{NodeUrl, get, post_with_headers};
 use super::ingest::content_type_of;
 use super::init::{ClusterLayout, ClusterRules, write_cluster};
-use super::query::read_seed;
 use crate::clock::now;
 use crate::node::config::PrivacyMode;
 use crate::node::ingest_auth::sign_ingest;
+use hdg_client::key::read_seed;
 use hdg_mpc::Security;
 
 /// How long one health request may take.

@@ -1,13 +1,11 @@
 //! One module per `hdg` subcommand, plus the input-file plumbing they share.
 
 pub mod access;
-pub mod answer_figures;
 pub mod audit;
 pub mod bench;
 pub mod bench_cluster;
 pub mod bench_party;
 pub mod budget;
-pub mod cluster_file;
 pub mod consent;
 pub mod demo;
 pub mod demo_queries;

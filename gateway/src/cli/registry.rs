@@ -9,13 +9,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::consent::purpose;
 use super::http::{NodeArgs, post};
-use super::query::read_seed;
 use crate::clock::now;
 use crate::node::approvals::ApprovedRequest;
 use crate::node::registry::Role;
 use crate::node::registry_change::RegistryChange;
+use hdg_client::key::read_seed;
 use hdg_wire::Purpose;
 use hdg_wire::signed::{Kind, NONCE_BYTES};
 
@@ -47,7 +46,7 @@ enum Change {
         key: String,
         /// A researcher's allowed purpose (research, statistics, treatment); repeat for more.
         /// None: research only.
-        #[arg(long = "purpose", value_parser = purpose)]
+        #[arg(long = "purpose")]
         purposes: Vec<Purpose>,
     },
     /// Set the purposes a registered researcher may query for.
@@ -56,7 +55,7 @@ enum Change {
         #[arg(long)]
         key: String,
         /// An allowed purpose (research, statistics, treatment); repeat for more.
-        #[arg(long = "purpose", value_parser = purpose, required = true)]
+        #[arg(long = "purpose", required = true)]
         purposes: Vec<Purpose>,
     },
     /// Remove an identity.

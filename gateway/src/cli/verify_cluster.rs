@@ -19,7 +19,8 @@ use serde_json::Value;
 
 use super::http::{NodeUrl, get};
 use super::init::config_path;
-use crate::node::config::{NodeConfig, parse_key};
+use crate::net::identity::parse_key;
+use crate::node::config::NodeConfig;
 
 const NODES: usize = 3;
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -30,13 +30,13 @@ use zeroize::Zeroizing;
 
 use super::api::ApiError;
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
-use super::config::parse_key;
 use super::registry::{Registry, Role};
 use super::replay::ReplayCache;
 use super::sealed_reply;
 use super::signed::{Kind, RequestError, decode_fixed};
 use super::state::{NodeState, with_store};
 use crate::clock::now;
+use crate::net::identity::parse_key;
 
 /// Domain of an access request's digest.
 pub const ACCESS_DOMAIN: &str = "hdg access v1";

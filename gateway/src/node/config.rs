@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use hdg_mpc::Security;
 
-use crate::net::identity::NodeKey;
+use crate::net::identity::{NodeKey, parse_key};
 use crate::node::query::privacy::{DpRules, Privacy};
 
 /// Default bound on a query's time at the coordinator, milliseconds.
@@ -419,12 +419,6 @@ impl NodeConfig {
             }),
         }
     }
-}
-
-/// An ed25519 public key from 64 hex digits.
-pub fn parse_key(hex_text: &str) -> Option<NodeKey> {
-    let bytes = hex::decode(hex_text.trim()).ok()?;
-    NodeKey::try_from(bytes.as_slice()).ok()
 }
 
 #[cfg(test)]

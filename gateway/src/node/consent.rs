@@ -27,10 +27,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::config::parse_key;
 use super::signed::{
     Kind, RequestError, SignedRequest, check_signature, decode_fixed, decode_lower, signed_message,
 };
+use crate::net::identity::parse_key;
 
 pub use hdg_wire::Purpose;
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use hdg_mpc::dp::accounting::Draws;
 use hdg_mpc::session::public_commitment;
 use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret};
-use sha2::{Digest, Sha256};
+
 use tracing::warn;
 
 use hdg_ledger::EntryKind;
@@ -32,9 +32,6 @@ use super::signed::{Kind, SignedRequest, VerifiedRequest};
 use super::state::NodeState;
 use crate::clock::now;
 use hdg_wire::answer::{query_digest, sign_answer};
-
-/// Domain prefix of the session id derived from a signed query.
-const SESSION_DOMAIN: &[u8] = b"hdg query session v1\n";
 
 /// Why this party refused or failed a query: an HTTP status and a reason (never a value).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,14 +52,7 @@ impl Refusal {
     }
 }
 
-/// The query's MPC session id: SHA-256 over a domain prefix and the request's signature (fresh
-/// per request, and every party derives it itself).
-pub fn session_of(signed: &SignedRequest) -> SessionId {
-    let mut h = Sha256::new();
-    h.update(SESSION_DOMAIN);
-    h.update(signed.signature.as_bytes());
-    SessionId(h.finalize().into())
-}
+pub use hdg_wire::query::session_of;
 
 /// Verifies `signed` as a researcher's request against this node's registry and replay cache;
 /// the refusal is logged (the reason only).

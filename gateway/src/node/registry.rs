@@ -13,8 +13,9 @@ use ed25519_dalek::VerifyingKey;
 use hdg_schema::Enrolments;
 use serde::{Deserialize, Serialize};
 
-use super::config::{ConfigError, parse_key};
+use super::config::ConfigError;
 use super::consent::Purpose;
+use crate::net::identity::parse_key;
 
 /// What an identity may do.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -23,12 +23,12 @@ use tracing::{info, warn};
 
 use super::api::ApiError;
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
-use super::config::parse_key;
 use super::consent::Purpose;
 use super::registry::{Registry, Role};
 use super::signed::Kind;
 use super::state::{NodeState, with_store};
 use crate::clock::now;
+use crate::net::identity::parse_key;
 use crate::net::rpc::{Request, Response};
 
 /// Domain of a registry change's digest.

@@ -62,7 +62,7 @@ pub fn run(config_file: &Path) -> anyhow::Result<()> {
 async fn serve(checked: Checked) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let config = checked.config.clone();
-    let catalog = crate::catalog_extension::activate(config.catalog_extension.as_deref())?;
+    let catalog = hdg_client::catalog_extension::activate(config.catalog_extension.as_deref())?;
     info!(
         indicators = catalog.len(),
         digest = %hex::encode(&catalog.digest()[..8]),

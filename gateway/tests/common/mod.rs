@@ -351,7 +351,7 @@ pub fn http_addr(dir: &Path, i: usize) -> SocketAddr {
     let text = std::fs::read_to_string(dir.join(format!("node{i}.toml"))).unwrap();
     let config: toml::Table = toml::from_str(&text).unwrap();
     let addr = config["http_listen"].as_str().unwrap().parse().unwrap();
-    let pins = hdg_gateway::cli::cluster_file::ClusterFile::load(dir)
+    let pins = hdg_client::cluster_file::ClusterFile::load(dir)
         .and_then(|c| c.pins())
         .unwrap_or_else(|e| panic!("the cluster file in {}: {e:#}", dir.display()));
     PINS.lock().unwrap().insert(addr, pins);

@@ -4,7 +4,7 @@
 //! Peers are pinned by public key (no CA), so the certificate is only a container for the key:
 //! its name is fixed, its validity spans 1975-4096 so nothing expires under a running cluster,
 //! and its own signature is never relied on (the TLS handshake signature proves possession of
-//! the key, and [`super::pinning`] checks the key against the pinned set).
+//! the key, and [`crate::pinning`] checks the key against the pinned set).
 
 use ed25519_dalek::SigningKey;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -91,6 +91,13 @@ pub fn peer_key(certificate: &CertificateDer<'_>) -> Result<NodeKey, IdentityErr
     let cert = webpki::EndEntityCert::try_from(certificate)
         .map_err(|e| IdentityError::BadCertificate(format!("{e:?}")))?;
     ed25519_key_from_spki(cert.subject_public_key_info().as_ref())
+}
+
+/// An ed25519 public key from 64 hex digits (surrounding white space ignored): how keys are
+/// written in configs, the cluster file and the registry. Not checked to be a curve point.
+pub fn parse_key(hex_text: &str) -> Option<NodeKey> {
+    let bytes = hex::decode(hex_text.trim()).ok()?;
+    NodeKey::try_from(bytes.as_slice()).ok()
 }
 
 /// The key of an Ed25519 SubjectPublicKeyInfo (DER), refusing every other algorithm.

@@ -20,7 +20,7 @@ use rustls::{
 };
 use thiserror::Error;
 
-use super::identity::{NodeKey, TlsIdentity, peer_key};
+use crate::identity::{NodeKey, TlsIdentity, peer_key};
 
 /// ALPN protocol of node-to-node links.
 pub const ALPN: &[u8] = b"hdg-node/1";
@@ -205,7 +205,7 @@ pub fn client_config(
 }
 
 /// TLS 1.3 server side of the client API: presents `chain` with its `key` — the node's own
-/// certificate (the key clients pin), or a chain from the hospital's CA ([`super::ca`]) — and
+/// certificate (the key clients pin), or a chain from the hospital's CA ([`crate::ca`]) — and
 /// asks clients for no certificate (their requests are signed instead).
 pub fn api_server_config(
     chain: Vec<CertificateDer<'static>>,

@@ -13,7 +13,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 
-use super::pinning::{API_ALPN, provider};
+use crate::pinning::{API_ALPN, provider};
 
 /// Every certificate in the PEM file at `path` (a chain, leaf first; or a set of roots).
 pub fn load_certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {

@@ -1,6 +1,6 @@
 //! An answer as a researcher reads it: named figures in the indicator's unit, each with its
 //! 95% noise interval and noise standard deviation when the answer is differentially private,
-//! printed as a table, CSV or JSON (`hdg query --format`).
+//! printed as a table, CSV or JSON (`hdg query --format`, [`crate::report`]).
 //!
 //! The parties compute in the catalog's fixed point (an integer per value, the value times
 //! 10^precision). This is the one place that turns an answer back into the unit: a figure's
@@ -270,18 +270,6 @@ fn bucket_name(edges: &[i64], i: usize, x: &Unit) -> String {
         i if i == edges.len() => format!("bucket >= {}", e(i - 1)),
         i => format!("bucket [{}, {})", e(i - 1), e(i)),
     }
-}
-
-/// How `hdg query` prints an answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people.
-    Table,
-    /// CSV (RFC 4180): a header, then one line per figure.
-    Csv,
-    /// One JSON object: the figures in their units, the rows, the ledger indexes, and the
-    /// exact fixed-point answer with its scale.
-    Json,
 }
 
 /// `v` to `digits` significant digits (a noised figure has no more than four), without

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::node::config::parse_key;
+use hdg_tls::identity::parse_key;
 
 /// The file name inside a cluster folder.
 pub const CLUSTER_FILE: &str = "cluster.toml";
