@@ -12,10 +12,10 @@ use serde_json::Value;
 
 use super::http::{NodeArgs, post};
 use crate::clock::now;
-use crate::node::access::{ACCESS_DOMAIN, AccessRequest, records_context};
-use crate::node::approvals::{ApprovedRequest, digest};
-use crate::node::sealed_reply::{ReplyKey, SealedReply};
 use hdg_client::key::read_seed;
+use hdg_wire::access::{ACCESS_DOMAIN, AccessRequest, records_context};
+use hdg_wire::approvals::{ApprovedRequest, digest};
+use hdg_wire::sealed_reply::{ReplyKey, SealedReply};
 use hdg_wire::signed::{Kind, NONCE_BYTES};
 
 /// Arguments of `hdg access`.

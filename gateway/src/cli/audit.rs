@@ -20,10 +20,10 @@ use super::http::{NodeArgs, post};
 use super::verify_cluster::hash_hex;
 use crate::clock::now;
 use crate::net::identity::NodeKey;
-use crate::node::audit::{audit_body, report_context, report_signed_message};
-use crate::node::sealed_reply::{ReplyKey, SealedReply};
 use hdg_client::cluster_file::ClusterFile;
 use hdg_client::key::read_seed;
+use hdg_wire::audit::{audit_body, report_context, report_signed_message};
+use hdg_wire::sealed_reply::{ReplyKey, SealedReply};
 use hdg_wire::signed::{Kind, request_digest, sign};
 
 /// Arguments of `hdg audit`.
@@ -340,8 +340,8 @@ mod tests {
     /// peer's place; without that peer's node key it cannot sign one.
     #[test]
     fn a_report_opens_only_when_its_own_node_signed_it() {
-        use crate::node::sealed_reply::seal;
         use ed25519_dalek::{Signer, SigningKey};
+        use hdg_wire::sealed_reply::seal;
         let (node1, relay) = (
             SigningKey::from_bytes(&[5; 32]),
             SigningKey::from_bytes(&[6; 32]),

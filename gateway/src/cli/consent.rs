@@ -1,6 +1,6 @@
 //! `hdg consent`: a patient grants or revokes consent, signed with their own key, at any node;
 //! the node stores it and has both peers store it (see `node::consent_endpoint`). A grant can
-//! also be read from a FHIR R4 Consent (`grant --fhir FILE`, see `node::consent_fhir`).
+//! also be read from a FHIR R4 Consent (`grant --fhir FILE`, see `hdg_wire::consent_fhir`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,11 +10,11 @@ use anyhow::Context;
 
 use super::http::{NodeArgs, post};
 use crate::clock::now;
-use crate::node::consent::ConsentBody;
-use crate::node::consent_fhir::from_fhir;
 use hdg_client::key::read_seed;
 use hdg_client::request::parse_time;
 use hdg_wire::Purpose;
+use hdg_wire::consent::ConsentBody;
+use hdg_wire::consent_fhir::from_fhir;
 use hdg_wire::signed::{Kind, sign};
 
 /// Arguments of `hdg consent`.

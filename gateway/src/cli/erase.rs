@@ -18,10 +18,10 @@ use serde_json::json;
 
 use super::http::{connect, post};
 use crate::clock::now;
-use crate::node::approvals::ApprovedRequest;
-use crate::node::erasure::{AdminErasure, ERASE_BODY, ErasureRequest};
 use crate::unlock::Unlock;
 use hdg_client::key::read_seed;
+use hdg_wire::approvals::ApprovedRequest;
+use hdg_wire::erasure::{AdminErasure, ERASE_BODY, ErasureRequest};
 use hdg_wire::signed::{Kind, NONCE_BYTES, sign};
 
 /// Arguments of `hdg erase`.

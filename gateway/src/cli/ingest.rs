@@ -17,8 +17,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::files::{import_file, print_report_table};
 use crate::clock::now;
 use crate::ingest_path::{IngestTotals, ingest_with};
-use crate::node::ingest_auth::sign_ingest;
 use hdg_client::key::read_seed;
+use hdg_wire::ingest_signature::sign_ingest;
 
 /// Arguments of `hdg ingest`.
 #[derive(clap::Args)]

@@ -16,9 +16,9 @@ use super::ingest::content_type_of;
 use super::init::{ClusterLayout, ClusterRules, write_cluster};
 use crate::clock::now;
 use crate::node::config::PrivacyMode;
-use crate::node::ingest_auth::sign_ingest;
 use hdg_client::key::read_seed;
 use hdg_mpc::Security;
+use hdg_wire::ingest_signature::sign_ingest;
 
 /// How long one health request may take.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);

@@ -11,11 +11,11 @@ use anyhow::Context;
 
 use super::http::{NodeArgs, post};
 use crate::clock::now;
-use crate::node::approvals::ApprovedRequest;
-use crate::node::registry::Role;
-use crate::node::registry_change::RegistryChange;
 use hdg_client::key::read_seed;
 use hdg_wire::Purpose;
+use hdg_wire::approvals::ApprovedRequest;
+use hdg_wire::registry::RegistryChange;
+use hdg_wire::registry::Role;
 use hdg_wire::signed::{Kind, NONCE_BYTES};
 
 /// Arguments of `hdg registry`.

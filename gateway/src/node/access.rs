@@ -22,11 +22,12 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use hdg_ledger::EntryKind;
 use hdg_schema::{Catalog, Pseudonym, to_fhir};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thiserror::Error;
 use tracing::{info, warn};
 use zeroize::Zeroizing;
+
+pub use hdg_wire::access::{ACCESS_DOMAIN, AccessRequest, records_context};
 
 use super::api::ApiError;
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
@@ -37,29 +38,6 @@ use super::signed::{Kind, RequestError, decode_fixed};
 use super::state::{NodeState, with_store};
 use crate::clock::now;
 use crate::net::identity::parse_key;
-
-/// Domain of an access request's digest.
-pub const ACCESS_DOMAIN: &str = "hdg access v1";
-
-/// What a raw access asks for (the signed body).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccessRequest {
-    /// The patient's ed25519 public key, hex.
-    pub patient: String,
-    /// The requesting clinician's ed25519 public key, hex.
-    pub requester: String,
-    /// Which indicators; empty: all.
-    #[serde(default)]
-    pub indicators: Vec<String>,
-    /// Why (recorded, shown in the patient's audit).
-    pub why: String,
-    /// The request is refused after this time, unix ms.
-    pub until: i64,
-    /// The X25519 key (64 lowercase hex digits), made for this one request, that the released
-    /// records are sealed to; the approvers sign it with the rest.
-    pub reply_to: String,
-}
 
 /// Why a raw access is refused (never a health value).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -165,11 +143,6 @@ pub struct Granted {
     pub requester: [u8; 32],
     /// The key the records are sealed to.
     pub reply_to: [u8; 32],
-}
-
-/// What the released records are sealed under: the request's digest ([`ACCESS_DOMAIN`]).
-pub fn records_context(request_digest: &[u8; 32]) -> Vec<u8> {
-    sealed_reply::context("access", request_digest, 0)
 }
 
 /// The request's body and its distinct approvers, every approval's signature checked.

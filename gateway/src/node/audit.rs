@@ -20,7 +20,6 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use bytes::Bytes;
-use ed25519_dalek::{Signer, SigningKey};
 use hdg_ledger::{EntryKind, LedgerEntry, inclusion_proof};
 use hdg_schema::Pseudonym;
 use hdg_storage::{Store, StoreError};
@@ -28,62 +27,19 @@ use serde_json::{Value, json};
 use tracing::warn;
 use zeroize::Zeroizing;
 
+pub use hdg_wire::audit::{
+    audit_body, reply_key, report_context, report_signed_message, signed_report,
+};
+
 use super::api::ApiError;
 use super::query::Query;
 use super::query::privacy::Privacy;
 use super::registry::{Registry, Role};
 use super::sealed_reply;
-use super::signed::{Kind, SignedRequest, decode_fixed, request_digest};
+use super::signed::{Kind, SignedRequest, request_digest};
 use super::state::{NodeState, with_store};
 use super::witness::stored_checkpoint;
 use crate::net::rpc::{Request, Response};
-
-/// What an audit request's body starts with; [`audit_body`] is its one spelling.
-const AUDIT_PREFIX: &str = r#"{"action":"audit","reply_to":""#;
-
-/// The body an audit request signs (so no other signed request passes for one): the action and
-/// the X25519 key, made for this one request, that every node seals its report to.
-pub fn audit_body(reply_to: &[u8; 32]) -> String {
-    format!(r#"{AUDIT_PREFIX}{}"}}"#, hex::encode(reply_to))
-}
-
-/// The reply key of an audit `body` spelled exactly as [`audit_body`] spells it.
-fn reply_key(body: &str) -> Option<[u8; 32]> {
-    let key_hex = body.strip_prefix(AUDIT_PREFIX)?.strip_suffix(r#""}"#)?;
-    let key = decode_fixed::<32>(key_hex, "reply_to", "").ok()?;
-    (audit_body(&key) == body).then_some(key)
-}
-
-/// What a node seals its part of an audit under: the request's digest and its party.
-pub fn report_context(request_digest: &[u8; 32], party: usize) -> Vec<u8> {
-    sealed_reply::context("audit", request_digest, party)
-}
-
-/// Domain of a node's signature on its audit report.
-const REPORT_SIGNATURE_DOMAIN: &[u8] = b"hdg audit report v1\n";
-
-/// The bytes a node signs for its audit `report` under `context` ([`report_context`]): sealing
-/// hides a report from the node that relays it, and this signature, by the node key the
-/// cluster file pins, stops that node from writing one in a peer's name.
-pub fn report_signed_message(context: &[u8], report: &[u8]) -> Vec<u8> {
-    let mut m =
-        Vec::with_capacity(REPORT_SIGNATURE_DOMAIN.len() + 16 + context.len() + report.len());
-    m.extend_from_slice(REPORT_SIGNATURE_DOMAIN);
-    for part in [context, report] {
-        m.extend_from_slice(&(part.len() as u64).to_be_bytes());
-        m.extend_from_slice(part);
-    }
-    m
-}
-
-/// What a node seals: its signature (64 bytes) on [`report_signed_message`], then the report.
-fn signed_report(key: &SigningKey, context: &[u8], report: &[u8]) -> Zeroizing<Vec<u8>> {
-    let signature = key.sign(&report_signed_message(context, report));
-    let mut plain = Zeroizing::new(Vec::with_capacity(64 + report.len()));
-    plain.extend_from_slice(&signature.to_bytes());
-    plain.extend_from_slice(report);
-    plain
-}
 
 /// How long a peer may take to answer.
 const PEER_TIMEOUT: Duration = Duration::from_secs(20);

@@ -15,46 +15,19 @@
 //! or shared again), so a late or repeated copy changes nothing.
 
 use hdg_schema::Pseudonym;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
+pub use hdg_wire::erasure::{AdminErasure, ERASE_BODY, ErasureRequest};
+
+use super::approvals::{approvers, check_fresh, digest};
 use super::registry::{Registry, Role};
 use super::replay::ReplayCache;
 use super::signed::{Kind, RequestError, SignedRequest, check_signature};
 
-/// The body of a patient's erasure request.
-pub const ERASE_BODY: &str = r#"{"action":"erase"}"#;
 /// Domain of an erasure request's digest.
 const DOMAIN: &str = "hdg erasure v1";
-
-/// An erasure request as posted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "by", rename_all = "lowercase", deny_unknown_fields)]
-pub enum ErasureRequest {
-    /// The patient's own signed request.
-    Patient {
-        /// Signed by the patient, body [`ERASE_BODY`].
-        signed: SignedRequest,
-    },
-    /// The administrators' approved request.
-    Admins {
-        /// Body [`AdminErasure`], approved by k registered admins.
-        request: ApprovedRequest,
-    },
-}
-
-/// The body administrators approve.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdminErasure {
-    /// Always `"erase"`.
-    pub action: String,
-    /// The patient's pseudonym (64 lowercase hex digits).
-    pub patient: Pseudonym,
-}
 
 /// Why an erasure request is refused (never a health value).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -206,6 +179,7 @@ fn patient_digest(signed: &SignedRequest) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::approvals::ApprovedRequest;
     use crate::node::signed::sign;
     use ed25519_dalek::SigningKey;
     use hdg_schema::Timestamp;

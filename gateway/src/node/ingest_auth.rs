@@ -1,68 +1,16 @@
 //! Who may write records: an ingest is a signed request of a registered **source** (a hospital's
-//! EHR feed, role `source` in the registry). The body stays as it is (FHIR JSON, NDJSON, CSV);
-//! the signature travels in four headers and covers a statement of the body, not its bytes
-//! twice over:
-//!
-//! ```text
-//! Hdg-Signer: <source key, 64 lowercase hex>   Hdg-Nonce: <16-64 bytes, lowercase hex>
-//! Hdg-Time: <unix ms>                          Hdg-Signature: <128 lowercase hex>
-//! ```
-//!
-//! The signature is a [`Kind::Ingest`] request signature ([`super::signed`]) whose body is the
-//! statement `content-type:<media type, lowercase, no parameters>\nsha256:<hex of the body>`:
-//! a changed body, a body re-labelled as another format, or a replay is refused. The node
-//! checks it like any signed request (registered key, clock-skew window, replay cache) and
+//! EHR feed, role `source` in the registry), its signature in four headers over a statement of
+//! the body ([`hdg_wire::ingest_signature`]). The node reads the headers back into a signed
+//! request and checks it like any other (registered key, clock-skew window, replay cache), and
 //! records the source as the actor of every record it writes.
 
 use axum::http::HeaderMap;
-use ed25519_dalek::SigningKey;
-use hdg_schema::Timestamp;
-use sha2::{Digest, Sha256};
 
-use super::signed::{Kind, RequestError, SignedRequest, sign};
+pub use hdg_wire::ingest_signature::{
+    NONCE, SIGNATURE, SIGNER, TIME, media_type, sign_ingest, statement,
+};
 
-/// The header carrying the source's key.
-pub const SIGNER: &str = "hdg-signer";
-/// The header carrying the nonce.
-pub const NONCE: &str = "hdg-nonce";
-/// The header carrying the time.
-pub const TIME: &str = "hdg-time";
-/// The header carrying the signature.
-pub const SIGNATURE: &str = "hdg-signature";
-
-/// The media type of a Content-Type value: lowercase, parameters dropped ("" when absent).
-pub fn media_type(content_type: Option<&str>) -> String {
-    content_type
-        .and_then(|c| c.split(';').next())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
-}
-
-/// What a source signs for `body` sent as `content_type` (see the module doc).
-pub fn statement(content_type: Option<&str>, body: &[u8]) -> String {
-    format!(
-        "content-type:{}\nsha256:{}",
-        media_type(content_type),
-        hex::encode(Sha256::digest(body))
-    )
-}
-
-/// The headers that sign `body`, sent as `content_type`, by the source `key` at `now`.
-pub fn sign_ingest(
-    key: &SigningKey,
-    content_type: &str,
-    body: &[u8],
-    now: Timestamp,
-) -> Vec<(&'static str, String)> {
-    let signed = sign(key, Kind::Ingest, &statement(Some(content_type), body), now);
-    vec![
-        (SIGNER, signed.signer),
-        (NONCE, signed.nonce),
-        (TIME, signed.time.to_string()),
-        (SIGNATURE, signed.signature),
-    ]
-}
+use super::signed::{RequestError, SignedRequest};
 
 /// The signed request the headers of an ingest carry, for [`super::signed::verify`]; unsigned
 /// when any header is missing, malformed when one is not text or the time not a number.
@@ -105,8 +53,10 @@ pub fn from_headers(headers: &HeaderMap, body: &[u8]) -> Result<SignedRequest, R
 mod tests {
     use super::*;
     use crate::node::replay::ReplayCache;
-    use crate::node::signed::verify;
+    use crate::node::signed::{Kind, verify};
     use axum::http::HeaderValue;
+    use ed25519_dalek::SigningKey;
+    use hdg_schema::Timestamp;
     use std::time::Duration;
 
     const NOW: Timestamp = Timestamp(1_750_000_000_000);

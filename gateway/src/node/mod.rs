@@ -11,6 +11,8 @@
 //! [`erasure`] decides who may erase a patient and [`erasure_endpoint`] erases them at the three
 //! nodes; [`delivery`] retries what a peer could not take when asked (consents, erasures).
 
+pub use hdg_wire::{consent_fhir, sealed_reply};
+
 pub mod access;
 pub mod api;
 pub mod approvals;
@@ -20,7 +22,6 @@ pub mod config;
 pub mod consent;
 pub mod consent_cache;
 pub mod consent_endpoint;
-pub mod consent_fhir;
 pub mod coordinator;
 pub mod delivery;
 pub mod erasure;
@@ -35,7 +36,6 @@ pub mod registry;
 pub mod registry_change;
 pub mod replay;
 pub mod run;
-pub mod sealed_reply;
 pub mod sharing;
 pub mod signed;
 pub mod state;

@@ -17,21 +17,7 @@ use super::config::ConfigError;
 use super::consent::Purpose;
 use crate::net::identity::parse_key;
 
-/// What an identity may do.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// A research institution: may run statistics.
-    Researcher,
-    /// A patient: grants consents, reads their records.
-    Patient,
-    /// A treating clinician: requests raw records, with the patient's approval.
-    Clinician,
-    /// A node administrator: approves changes to this registry (k of the admins).
-    Admin,
-    /// A hospital's feed of records (an EHR interface): signs the records it posts.
-    Source,
-}
+pub use hdg_wire::registry::Role;
 
 /// One registered identity, as written in the registry file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

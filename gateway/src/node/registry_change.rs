@@ -17,13 +17,13 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use ed25519_dalek::VerifyingKey;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
+pub use hdg_wire::registry::RegistryChange;
+
 use super::api::ApiError;
 use super::approvals::{ApprovedRequest, approvers, check_fresh, digest};
-use super::consent::Purpose;
 use super::registry::{Registry, Role};
 use super::signed::Kind;
 use super::state::{NodeState, with_store};
@@ -35,36 +35,6 @@ use crate::net::rpc::{Request, Response};
 const DOMAIN: &str = "hdg registry change v1";
 /// How long a peer may take to apply a change.
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What a registry change does (the approved body).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
-pub enum RegistryChange {
-    /// Register a new identity.
-    Add {
-        /// Its name (never a patient's real name).
-        name: String,
-        /// What it may do.
-        role: Role,
-        /// Its ed25519 public key, hex.
-        public_key: String,
-        /// A researcher's allowed purposes (none: research only).
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        purposes: Vec<Purpose>,
-    },
-    /// Set the purposes a registered researcher may query for.
-    Purposes {
-        /// The researcher's ed25519 public key, hex.
-        public_key: String,
-        /// Its allowed purposes (at least one).
-        purposes: Vec<Purpose>,
-    },
-    /// Remove an identity (every role it has).
-    Remove {
-        /// Its ed25519 public key, hex.
-        public_key: String,
-    },
-}
 
 /// Checks `req`'s admin approvals against `registry` (at least `quorum` distinct registered
 /// admins) and that the change applies; the change and its first approving admin.
@@ -273,6 +243,7 @@ pub async fn answer_registry_change(state: &Arc<NodeState>, req: &ApprovedReques
 mod tests {
     use super::*;
     use ed25519_dalek::SigningKey;
+    use hdg_wire::Purpose;
 
     fn key(b: u8) -> SigningKey {
         SigningKey::from_bytes(&[b; 32])

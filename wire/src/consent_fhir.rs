@@ -19,7 +19,8 @@
 
 use serde_json::{Value, json};
 
-use super::consent::{ConsentBody, Purpose};
+use crate::consent::ConsentBody;
+use crate::purpose::Purpose;
 use hdg_schema::Timestamp;
 
 const ACT_REASON: &str = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
