@@ -21,7 +21,8 @@ pub struct Report {
     pub indicator: String,
     /// The paired indicator of a Pearson correlation or a covariance.
     pub pair: Option<String>,
-    /// The indicator that splits a two-group comparison.
+    /// The indicator that splits a two-group comparison, or chooses the cohort of a mean or a
+    /// regression.
     pub by: Option<String>,
     /// A regression's predictors, in the order of its slopes.
     pub predictors: Option<Vec<String>>,
@@ -84,9 +85,10 @@ impl Report {
                 (Some(pair.clone()), None, None)
             }
             Statistic::TwoGroups { by, .. } => (None, Some(by.clone()), None),
-            Statistic::Regression { predictors } => (
+            Statistic::CohortMean { cohort } => (None, Some(cohort.by.clone()), None),
+            Statistic::Regression { predictors, cohort } => (
                 None,
-                None,
+                cohort.as_ref().map(|c| c.by.clone()),
                 Some(predictors.iter().map(|p| p.indicator.clone()).collect()),
             ),
             _ => (None, None, None),

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use hdg_schema::Timestamp;
 use hdg_wire::Purpose;
 use hdg_wire::filter::{FilterError, filtered_mean, indicator, parse_edges, parse_filter};
-use hdg_wire::query::{DEFAULT_MIN_COHORT, Predictor, Statistic};
+use hdg_wire::query::{Cohort, DEFAULT_MIN_COHORT, Predictor, Statistic};
 use serde::{Deserialize, Serialize};
 
 use crate::query::Question;
@@ -51,11 +51,13 @@ pub struct Request {
     /// First effective time excluded (FHIR date or dateTime).
     #[serde(default)]
     pub to: Option<String>,
-    /// `value > NUMBER [UNIT]` or `value >= NUMBER [UNIT]`: a filtered mean's filter, or the
-    /// split of `two-groups` on its `by` indicator.
+    /// `value > NUMBER [UNIT]` or `value >= NUMBER [UNIT]`: a filtered mean's filter on the
+    /// indicator itself; with `by`, who is in the cohort of a mean or a regression, or the
+    /// split of `two-groups`, on the `by` indicator.
     #[serde(default, rename = "where")]
     pub filter: Option<String>,
-    /// The indicator that splits the patients of `two-groups`.
+    /// The indicator that chooses a cohort (`mean`, `regression`) or splits the patients
+    /// (`two-groups`), with `where`.
     #[serde(default)]
     pub by: Option<String>,
     /// The second indicator of `pearson` or `covariance`, paired per patient.
@@ -156,15 +158,20 @@ impl Request {
     pub fn statistic(&self) -> anyhow::Result<Statistic> {
         let code = self.indicator.as_str();
         let q = |e: FilterError| anyhow::anyhow!("{e}");
-        if self.filter.is_some() && !["mean", "two-groups"].contains(&self.stat.as_str()) {
-            bail!("where goes with stat mean or two-groups only");
+        let takes_where = ["mean", "two-groups", "regression"].contains(&self.stat.as_str());
+        if self.filter.is_some() && !takes_where {
+            bail!("where goes with stat mean, two-groups or regression only");
+        }
+        if self.by.is_some() && !takes_where {
+            bail!("by goes with stat mean, two-groups or regression only");
         }
         Ok(match self.stat.as_str() {
             "count" => Statistic::Count,
             "sum" => Statistic::Sum,
-            "mean" => match &self.filter {
-                Some(clause) => filtered_mean(code, clause, self.min_cohort).map_err(q)?,
-                None => Statistic::Mean,
+            "mean" => match (self.cohort()?, &self.filter) {
+                (Some(cohort), _) => Statistic::CohortMean { cohort },
+                (None, Some(clause)) => filtered_mean(code, clause, self.min_cohort).map_err(q)?,
+                (None, None) => Statistic::Mean,
             },
             "variance" => Statistic::Variance,
             "median" => Statistic::Median,
@@ -198,9 +205,17 @@ impl Request {
             "pearson" => Statistic::Pearson {
                 pair: self.pair.clone().context("stat pearson needs pair CODE")?,
             },
-            "regression" => Statistic::Regression {
-                predictors: predictors(&self.predictors)?,
-            },
+            "regression" => {
+                if self.filter.is_some() && self.by.is_none() {
+                    bail!(
+                        "where on a regression needs by CODE (the indicator that chooses the cohort)"
+                    );
+                }
+                Statistic::Regression {
+                    predictors: predictors(&self.predictors)?,
+                    cohort: self.cohort()?,
+                }
+            }
             "histogram" => Statistic::Histogram {
                 edges: parse_edges(
                     code,
@@ -212,6 +227,20 @@ impl Request {
             },
             other => bail!("unknown statistic {other}: use {}", STATISTICS.join(", ")),
         })
+    }
+
+    /// The cohort `by` and `where` choose: the patients whose latest `by` passes the clause.
+    fn cohort(&self) -> anyhow::Result<Option<Cohort>> {
+        match (&self.by, &self.filter) {
+            (Some(by), Some(clause)) => Ok(Some(Cohort {
+                threshold: parse_filter(by, clause).map_err(|e| anyhow::anyhow!("{e}"))?,
+                by: by.clone(),
+            })),
+            (Some(by), None) => {
+                bail!("by {by} needs where 'value > NUMBER' (who is in the cohort)")
+            }
+            (None, _) => Ok(None),
+        }
     }
 }
 

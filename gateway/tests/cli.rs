@@ -337,9 +337,9 @@ fn the_demo_runs_a_three_node_cluster_and_every_result_agrees_with_plaintext() {
     ]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    // Eight sample statistics, each printed beside its plaintext value and agreeing.
+    // Nine sample statistics, each printed beside its plaintext value and agreeing.
     let agreeing = t.lines().filter(|l| l.contains(" yes ")).count();
-    assert_eq!(agreeing, 8, "{t}");
+    assert_eq!(agreeing, 9, "{t}");
     assert!(!t.contains(" NO "), "{t}");
     // Three nodes stopped cleanly and verified, every value shared to every party.
     for i in 0..3 {

@@ -319,12 +319,12 @@ fn every_exact_statistic_equals_numpy_and_scipy_on_the_same_rows() {
 
 /// The private statistics whose formulas are more than a sum: the two-group comparison against
 /// scipy's Welch test (`ttest_ind(equal_var=False)`: t and its degrees of freedom), the
-/// regression against numpy's least squares, each patient's latest values clipped as the query
-/// asks. At epsilon 100 the noise is small; each estimate must be within 4 of its noise sds
+/// regression against numpy's least squares, and both a mean and a regression in a cohort chosen
+/// by another indicator (BMI over 30), each patient's latest values clipped as the query asks. At epsilon 100 the noise is small; each estimate must be within 4 of its noise sds
 /// (narrow enough to tell Welch from Student: with the pooled test's degrees of freedom, 118
 /// here against Welch's 67, noise sd 3.6, it fails).
 #[test]
-fn private_two_groups_and_regression_equal_scipy_within_their_noise() {
+fn private_two_groups_regression_and_cohorts_equal_scipy_within_their_noise() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let (_nodes, rows) = cohort_cluster(dir, "dp");
@@ -373,6 +373,43 @@ fn private_two_groups_and_regression_equal_scipy_within_their_noise() {
             ],
             json!({"stat": "regression", "indicator": "8480-6", "clip": [900, 1800],
                    "predictors": ["39156-5", "4548-4"], "predictor_clips": [[180, 400], [45, 85]]}),
+        ),
+        q(
+            "cohort mean",
+            &[
+                "--stat",
+                "mean",
+                "--indicator",
+                "4548-4",
+                "--clip",
+                "4.5..8.5",
+                "--by",
+                "39156-5",
+                "--where",
+                "value > 30",
+            ],
+            json!({"stat": "cohort_mean", "indicator": "4548-4", "clip": [45, 85],
+                   "cohort": {"by": "39156-5", "threshold": 300}}),
+        ),
+        q(
+            "cohort regression",
+            &[
+                "--stat",
+                "regression",
+                "--indicator",
+                "8480-6",
+                "--clip",
+                "90..180",
+                "--predictor",
+                "4548-4:4.5..8.5",
+                "--by",
+                "39156-5",
+                "--where",
+                "value > 30",
+            ],
+            json!({"stat": "regression", "indicator": "8480-6", "clip": [900, 1800],
+                   "predictors": ["4548-4"], "predictor_clips": [[45, 85]],
+                   "cohort": {"by": "39156-5", "threshold": 300}}),
         ),
     ];
     let reference = reference(dir, &rows, &questions);

@@ -151,9 +151,13 @@ pub fn answers(asked: &Statistic, sealed: &Sealed, n: u64) -> bool {
         }
         (Statistic::Min, Sealed::OrderStatistic { rank }) => *rank == 1,
         (Statistic::Max, Sealed::OrderStatistic { rank }) => *rank == n.max(1),
-        (Statistic::Regression { predictors }, Sealed::LinearRegression { covariates }) => {
-            *covariates == predictors.len()
-        }
+        (
+            Statistic::Regression {
+                predictors,
+                cohort: None,
+            },
+            Sealed::LinearRegression { covariates },
+        ) => *covariates == predictors.len(),
         (asked, Sealed::Private { release, .. }) => private_answers(asked, release),
         _ => false,
     }
@@ -182,8 +186,18 @@ fn private_answers(asked: &Statistic, release: &Release) -> bool {
         }
         (Statistic::Min, Release::Extreme { max, .. }) => !max,
         (Statistic::Max, Release::Extreme { max, .. }) => *max,
-        (Statistic::Regression { predictors }, Release::Regression { clips }) => {
+        (Statistic::CohortMean { cohort }, Release::CohortMean { threshold, .. }) => {
+            cohort.threshold == *threshold
+        }
+        (
+            Statistic::Regression { predictors, cohort },
+            Release::Regression {
+                clips,
+                cohort: threshold,
+            },
+        ) => {
             clips.len() == predictors.len() + 1
+                && cohort.as_ref().map(|c| c.threshold) == *threshold
         }
         _ => false,
     }
@@ -265,12 +279,15 @@ fn statistic_name(s: &Statistic) -> String {
         Statistic::Quantile { permille } => format!("quantile of {permille} thousandths"),
         Statistic::Histogram { edges } => format!("histogram with {} edges", edges.len()),
         Statistic::FilteredMean { .. } => "filtered mean".into(),
+        Statistic::CohortMean { .. } => "mean in a cohort".into(),
         Statistic::Median => "median".into(),
         Statistic::Min => "minimum".into(),
         Statistic::Max => "maximum".into(),
-        Statistic::Regression { predictors } => {
-            format!("regression on {} predictors", predictors.len())
-        }
+        Statistic::Regression { predictors, cohort } => format!(
+            "regression on {} predictors{}",
+            predictors.len(),
+            if cohort.is_some() { " in a cohort" } else { "" }
+        ),
     }
 }
 

@@ -55,6 +55,13 @@ pub enum Statistic {
         /// Bucket edges, fixed point.
         edges: Vec<i64>,
     },
+    /// Count and mean of the indicator in a cohort chosen by another indicator (patients whose
+    /// latest `cohort.by` exceeds its threshold), paired per patient as Pearson is. Which
+    /// patients are in the cohort stays secret. Answered with differential privacy only.
+    CohortMean {
+        /// Who is in.
+        cohort: Cohort,
+    },
     /// Count and mean of the values strictly above `threshold`, released only for a filtered
     /// cohort of at least `min_cohort` (decided inside the MPC: the filtered count stays secret).
     FilteredMean {
@@ -93,7 +100,22 @@ pub enum Statistic {
     Regression {
         /// The predictors, in the order of the coefficients.
         predictors: Vec<Predictor>,
+        /// Only the patients of this cohort (answered with differential privacy only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cohort: Option<Cohort>,
     },
+}
+
+/// A cohort of patients chosen by another indicator: those whose latest value of `by` in the
+/// query's window is strictly greater than `threshold`. The comparison is made inside the MPC:
+/// no party learns who is in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cohort {
+    /// The indicator that chooses.
+    pub by: String,
+    /// `by` strictly greater than this (the fixed point of `by`).
+    pub threshold: i64,
 }
 
 /// A predictor of a regression.
@@ -111,15 +133,20 @@ pub struct Predictor {
 impl Statistic {
     /// The other indicators of a statistic over several, each selected with the query's
     /// indicator as the patients' latest values of all of them: Pearson's and the covariance's
-    /// pair, the two-group comparison's split, a regression's predictors. Empty for the others.
+    /// pair, the two-group comparison's split, a regression's predictors, a cohort's indicator
+    /// (always last). Empty for the others.
     pub fn others(&self) -> Vec<&str> {
         match self {
             Statistic::Pearson { pair }
             | Statistic::Covariance { pair }
             | Statistic::TwoGroups { by: pair, .. } => vec![pair],
-            Statistic::Regression { predictors } => {
-                predictors.iter().map(|p| p.indicator.as_str()).collect()
-            }
+            Statistic::CohortMean { cohort } => vec![&cohort.by],
+            // The cohort's indicator last, after the predictors.
+            Statistic::Regression { predictors, cohort } => predictors
+                .iter()
+                .map(|p| p.indicator.as_str())
+                .chain(cohort.as_ref().map(|c| c.by.as_str()))
+                .collect(),
             _ => Vec::new(),
         }
     }

@@ -188,6 +188,33 @@ def test_the_private_budget_refusal_is_a_refused_403(private):
     assert "epsilon" in reason or "budget" in reason, reason
 
 
+def test_a_cohort_chosen_by_another_indicator_keeps_only_its_patients(private):
+    bmi = x(private, BMI)
+    inside = bmi > 30
+    r = private.cluster.mean(HBA1C, by=BMI, where="value > 30", clip=(4, 14), epsilon=4)
+    assert r.by == BMI and r.private
+    assert abs(r["count"].value - inside.sum()) < 6 * r["count"].noise_sd
+    mean = r["mean"]
+    assert abs(mean.value - np.mean(x(private)[inside])) < 6 * mean.noise_sd, mean
+
+    r = private.cluster.regression(
+        SBP, predictors=[f"{HBA1C}:4..14"], by=BMI, where="value > 30", clip=(95, 180), epsilon=4
+    )
+    assert r.predictors == (HBA1C,) and r.by == BMI
+    assert abs(r["count"].value - inside.sum()) < 6 * r["count"].noise_sd
+    assert {"intercept", f"slope {HBA1C}", "r squared"} <= set(r.values())
+
+
+def test_an_exact_cluster_refuses_a_cohort(live):
+    with pytest.raises(Refused) as refused:
+        live.cluster.mean(HBA1C, by=BMI, where="value > 30")
+    status, reason = refused.value.args
+    assert 400 <= status < 500 and "differential privacy" in reason, refused.value.args
+    with pytest.raises(ValueError) as e:
+        live.cluster.mean(HBA1C, by=BMI)
+    assert "needs where" in str(e.value)
+
+
 def _has_pandas():
     try:
         import pandas  # noqa: F401

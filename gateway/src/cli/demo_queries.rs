@@ -21,7 +21,7 @@ use super::http::NodeUrl;
 use hdg_client::query::{Answer, Question, ask};
 use hdg_wire::Purpose;
 use hdg_wire::filter::{FilterError, filtered_mean, parse_edges, parse_filter};
-use hdg_wire::query::{Predictor, Statistic};
+use hdg_wire::query::{Cohort, Predictor, Statistic};
 
 /// One value as the cohort files say: patient, effective day, record handle (as its home node
 /// names it), fixed-point value.
@@ -148,6 +148,22 @@ fn samples() -> anyhow::Result<Vec<Sample>> {
                         clip: clip_of("4548-4", Some(("4.5", "8.5")))?,
                     },
                 ],
+                cohort: None,
+            },
+            Some(("90", "180")),
+        ),
+        sample(
+            "regression systolic BP ~ HbA1c, BMI > 30 only",
+            "8480-6",
+            Statistic::Regression {
+                predictors: vec![Predictor {
+                    indicator: "4548-4".into(),
+                    clip: clip_of("4548-4", Some(("4.5", "8.5")))?,
+                }],
+                cohort: Some(Cohort {
+                    by: "39156-5".into(),
+                    threshold: parse_filter("39156-5", "value > 30").map_err(q)?,
+                }),
             },
             Some(("90", "180")),
         ),
@@ -400,17 +416,44 @@ fn expected(
                 ),
             ])
         }
-        Statistic::Regression { predictors } => {
+        Statistic::CohortMean { cohort } => {
+            let (a, b) = latest_pairs(rows(sample.indicator), rows(&cohort.by));
+            let inside: Vec<f64> = a
+                .iter()
+                .zip(&b)
+                .filter(|(_, y)| **y > cohort.threshold)
+                .map(|(x, _)| clipped(*x, clip))
+                .collect();
+            let count = inside.len() as f64;
+            named(vec![
+                ("count", count),
+                ("mean", inside.iter().sum::<f64>() / count),
+            ])
+        }
+        Statistic::Regression { predictors, cohort } => {
             let mut codes = vec![sample.indicator];
             codes.extend(predictors.iter().map(|p| p.indicator.as_str()));
+            codes.extend(cohort.iter().map(|c| c.by.as_str()));
             let mut clips = vec![clip];
             clips.extend(predictors.iter().map(|p| p.clip));
-            let columns: Vec<Vec<f64>> =
-                latest_rows(&codes.iter().map(|c| rows(c)).collect::<Vec<_>>())
-                    .into_iter()
-                    .zip(&clips)
-                    .map(|(column, c)| column.into_iter().map(|v| clipped(v, *c)).collect())
-                    .collect();
+            let mut latest = latest_rows(&codes.iter().map(|c| rows(c)).collect::<Vec<_>>());
+            // In a cohort: only the rows whose last column (the cohort's) passes.
+            if let Some(c) = cohort {
+                let by = latest.pop().unwrap_or_default();
+                for column in &mut latest {
+                    *column = column
+                        .iter()
+                        .zip(&by)
+                        .filter(|(_, y)| **y > c.threshold)
+                        .map(|(v, _)| *v)
+                        .collect();
+                }
+            }
+            let columns: Vec<Vec<f64>> = latest
+                .into_iter()
+                .zip(&clips)
+                .map(|(column, c)| column.into_iter().map(|v| clipped(v, *c)).collect())
+                .collect();
             let m = columns[0].len() as f64;
             let mut out = vec![("count".to_owned(), m)];
             if let Some((b, se, r2)) = least_squares(&columns[0], &columns[1..]) {

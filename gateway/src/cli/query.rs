@@ -50,7 +50,8 @@ pub struct Args {
     key: PathBuf,
     /// count, sum, mean, variance, pearson, covariance, histogram, median, min, max, quantile,
     /// two-groups or regression (`mean` with `--where` is the filtered mean: count and mean of
-    /// the values matching the clause).
+    /// the values matching the clause; `mean` or `regression` with `--by CODE --where ...`
+    /// runs over the cohort of patients whose latest CODE matches, in a private cluster).
     #[arg(long)]
     stat: String,
     /// The indicator's LOINC code, e.g. 4548-4.
@@ -62,12 +63,14 @@ pub struct Args {
     /// First effective time excluded (FHIR date or dateTime).
     #[arg(long)]
     to: Option<String>,
-    /// A filter for `--stat mean`, or the split of `--stat two-groups` on its `--by`
+    /// A filter for `--stat mean` on the indicator itself; with `--by`, who is in the cohort of
+    /// `--stat mean` or `--stat regression`, or the split of `--stat two-groups`, on the `--by`
     /// indicator: `value > NUMBER [UNIT]` or `value >= NUMBER [UNIT]`.
     #[arg(long = "where")]
     filter: Option<String>,
-    /// The indicator that splits the patients of `--stat two-groups` (its latest value per
-    /// patient, compared with `--where`).
+    /// The indicator that chooses the cohort of `--stat mean` or `--stat regression`, or splits
+    /// the patients of `--stat two-groups` (its latest value per patient, compared with
+    /// `--where` inside the MPC: nobody learns who is in).
     #[arg(long, value_name = "CODE")]
     by: Option<String>,
     /// The second indicator of `--stat pearson` or `--stat covariance`, paired per patient.

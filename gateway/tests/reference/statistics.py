@@ -58,11 +58,28 @@ def ols(y, xs):
     return beta, errors, float(r2)
 
 
+def in_cohort(rows, codes, cohort):
+    """Columns of each patient's latest value of every code, the patients with all of them and
+    with a latest value of the cohort's indicator above its threshold."""
+    columns = paired(rows, codes + [cohort["by"]])
+    keep = columns[-1] > cohort["threshold"]
+    return [c[keep] for c in columns[:-1]]
+
+
+def cohort_mean(rows, q):
+    """A private mean in a cohort: count and mean of the clipped latest values of its patients."""
+    (x,) = in_cohort(rows, [q["indicator"]], q["cohort"])
+    x = np.clip(x, *q["clip"])
+    return {"count": float(len(x)), "mean": float(np.mean(x))}
+
+
 def private_regression(rows, q):
-    """A private regression's estimates by name: each patient's latest values, clipped."""
+    """A private regression's estimates by name: each patient's latest values (of a cohort's
+    patients only, with one), clipped."""
     codes = [q["indicator"]] + q["predictors"]
     clips = [q["clip"]] + q["predictor_clips"]
-    columns = [np.clip(c, lo, hi) for c, (lo, hi) in zip(paired(rows, codes), clips)]
+    chosen = in_cohort(rows, codes, q["cohort"]) if "cohort" in q else paired(rows, codes)
+    columns = [np.clip(c, lo, hi) for c, (lo, hi) in zip(chosen, clips)]
     beta, errors, r2 = ols(columns[0], columns[1:])
     names = ["intercept"] + [f"slope {j}" for j in range(1, len(beta))]
     out = {"count": float(len(columns[0]))}
@@ -103,6 +120,8 @@ def answer(rows, q):
         return {"n": len(x), "r": float(stats.pearsonr(x, y).statistic)}
     if stat == "two_groups":
         return two_groups(rows, q)
+    if stat == "cohort_mean":
+        return cohort_mean(rows, q)
     if stat == "regression" and "clip" in q:
         return private_regression(rows, q)
     if stat == "regression":

@@ -210,7 +210,7 @@ fn compute(release: &Release, a: &[f64], sds: &[f64]) -> (Named, Vec<f64>) {
                 vec![n, sample],
             )
         }
-        Release::Regression { clips } => regression(clips, a),
+        Release::Regression { clips, .. } => regression(clips, a),
         Release::Extreme { max, clip, .. } => (
             vec![name(if *max { "max" } else { "min" }, 1)],
             vec![grid_extreme(&release.grid(), a, sds, *max, clip.lo)],
@@ -260,7 +260,7 @@ fn compute(release: &Release, a: &[f64], sds: &[f64]) -> (Named, Vec<f64>) {
                 .collect(),
             a.to_vec(),
         ),
-        Release::FilteredMean { clip, .. } => (
+        Release::FilteredMean { clip, .. } | Release::CohortMean { clip, .. } => (
             vec![name("count", 0), name("mean", 1)],
             vec![a[0], clip.center() as f64 + ratio(a[1], a[0])],
         ),

@@ -148,11 +148,25 @@ pub enum Release {
     Regression {
         /// Clipping bounds of the outcome, then of each predictor.
         clips: Vec<Clip>,
+        /// Only the patients whose cohort column (the last input, after the predictors) is
+        /// strictly greater than this: every centred value of the others is multiplied by the
+        /// secret bit, and the count is the bits' sum. Which patients are in stays secret.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cohort: Option<i64>,
     },
     /// Counts per bucket between public edges (as [`super::histogram::histogram`]).
     Histogram {
         /// Strictly increasing edges.
         edges: Vec<i64>,
+    },
+    /// Count and mean of the clipped x of the patients whose paired y (another indicator)
+    /// is strictly greater than `threshold`: a mean in a cohort chosen by another indicator.
+    /// Which patients are in the cohort stays secret.
+    CohortMean {
+        /// The cohort: y strictly greater than this (y's fixed point).
+        threshold: i64,
+        /// Clipping bounds of x.
+        clip: Clip,
     },
     /// Count and mean of the clipped values of those above the threshold.
     FilteredMean {
@@ -204,7 +218,7 @@ impl Release {
                 let (r, s) = (clip.radius(), clip.square_sensitivity());
                 (vec![1, 1, r, r, s, s], Affects::All)
             }
-            Release::Regression { clips } => {
+            Release::Regression { clips, .. } => {
                 let mut s = vec![1];
                 s.extend(clips.iter().map(Clip::radius));
                 for (j, k) in product_pairs(clips.len()) {
@@ -217,7 +231,9 @@ impl Release {
                 (s, Affects::All)
             }
             Release::Histogram { edges } => (vec![1; edges.len() + 1], Affects::One),
-            Release::FilteredMean { clip, .. } => (vec![1, clip.radius()], Affects::All),
+            Release::FilteredMean { clip, .. } | Release::CohortMean { clip, .. } => {
+                (vec![1, clip.radius()], Affects::All)
+            }
             Release::Quantile { .. } | Release::Extreme { .. } => {
                 (vec![1; self.grid().len() + 1], Affects::One)
             }
@@ -239,7 +255,7 @@ impl Release {
             Release::TwoGroups { .. } => vec![2, 2, 1, 1, 2, 2],
             // The slopes rest on the cross products and squares, the count enters every
             // moment, the sums only through the means' offsets from the clips' centres.
-            Release::Regression { clips } => {
+            Release::Regression { clips, .. } => {
                 let mut w = vec![2];
                 w.extend(clips.iter().map(|_| 1));
                 w.extend(product_pairs(clips.len()).map(|_| 2));
@@ -339,12 +355,23 @@ impl Release {
                 clip(out, c);
                 out.extend_from_slice(&buckets.to_be_bytes());
             }
-            Release::Regression { clips } => {
-                out.push(11);
+            Release::Regression { clips, cohort } => {
+                // In a cohort, its own tag and the threshold first; without, as before.
+                if let Some(threshold) = cohort {
+                    out.push(13);
+                    out.extend_from_slice(&threshold.to_be_bytes());
+                } else {
+                    out.push(11);
+                }
                 out.extend_from_slice(&(clips.len() as u64).to_be_bytes());
                 for c in clips {
                     clip(out, c);
                 }
+            }
+            Release::CohortMean { threshold, clip: c } => {
+                out.push(14);
+                out.extend_from_slice(&threshold.to_be_bytes());
+                clip(out, c);
             }
         }
     }
@@ -421,7 +448,7 @@ pub fn private_release<R: CryptoRng + ?Sized>(
         Release::Histogram { edges } => edges.len(),
         Release::Quantile { .. } | Release::Extreme { .. } => release.grid().len(),
         Release::TwoGroups { .. } => 3,
-        Release::Regression { clips } => 2 * clips.len(),
+        Release::Regression { clips, cohort } => 2 * clips.len() + usize::from(cohort.is_some()),
         _ => 2,
     };
     let size = part_size(party, per_value);
@@ -492,7 +519,7 @@ pub(super) fn contributions(
             let sxy = dot_many(party, &[(&dx, &dy)])?;
             ArithShares::concat(&[&count, &dx.sum(), &dy.sum(), &sxy])
         }
-        Release::Regression { clips } => {
+        Release::Regression { clips, cohort } => {
             if clips.len() < 2 {
                 return Err(StatsError::InvalidParameter {
                     statistic: "private regression",
@@ -504,20 +531,49 @@ pub(super) fn contributions(
                 let (c, bound, needed) = input.column(j)?;
                 d.push(centred(party, c, *clip, bound, needed)?);
             }
+            // In a cohort: each centred value times the patient's secret bit (one round for all
+            // columns), so the sums and products run over the cohort only (b^2 = b), and the
+            // count is the bits' sum.
+            let (weighted, count) = match cohort {
+                Some(threshold) => {
+                    let b = cohort_bits(party, input, clips.len(), *threshold)?;
+                    let bs: Vec<&ArithShares> = d.iter().map(|_| &b).collect();
+                    let ds: Vec<&ArithShares> = d.iter().collect();
+                    let all = mul(party, &ArithShares::concat(&bs), &ArithShares::concat(&ds))?;
+                    let rows = b.len();
+                    let weighted: Vec<ArithShares> = (0..d.len())
+                        .map(|j| all.slice(j * rows..(j + 1) * rows))
+                        .collect();
+                    (Some(weighted), b.sum())
+                }
+                None => (None, count),
+            };
+            let weighted = weighted.as_ref().unwrap_or(&d);
             let pairs: Vec<(usize, usize)> = product_pairs(clips.len()).collect();
-            let factors: Vec<_> = pairs.iter().map(|&(j, k)| (&d[j], &d[k])).collect();
+            let factors: Vec<_> = pairs.iter().map(|&(j, k)| (&weighted[j], &d[k])).collect();
             let products = dot_many(party, &factors)?;
-            let mut parts: Vec<ArithShares> = vec![count];
-            parts.extend(d.iter().map(ArithShares::sum));
+            let mut parts: Vec<ArithShares> = vec![count.clone()];
+            parts.extend(weighted.iter().map(ArithShares::sum));
             for (at, &(j, k)) in pairs.iter().enumerate() {
                 let mut s = products.slice(at..at + 1);
                 if j == k {
-                    // A square, centred as a variance's is.
-                    s.add_public(me, n.wrapping_mul(clips[j].square_offset()).wrapping_neg());
+                    // A square, centred as a variance's is: minus the offset once per patient
+                    // counted.
+                    let q = clips[j].square_offset();
+                    match cohort {
+                        Some(_) => s = s.sub(&count.scale(q)),
+                        None => s.add_public(me, n.wrapping_mul(q).wrapping_neg()),
+                    }
                 }
                 parts.push(s);
             }
             ArithShares::concat(&parts.iter().collect::<Vec<_>>())
+        }
+        Release::CohortMean { threshold, clip } => {
+            let b = cohort_bits(party, input, 1, *threshold)?;
+            let d = centred(party, x, *clip, x_bound, x_needed)?;
+            let total = dot_many(party, &[(&b, &d)])?;
+            ArithShares::concat(&[&b.sum(), &total])
         }
         Release::TwoGroups { threshold, clip } => {
             let (ys, by, _) = input.column(1)?;
@@ -551,6 +607,20 @@ pub(super) fn contributions(
         }
     };
     Ok(shares)
+}
+
+/// The arithmetic shares of [column `j` > `threshold`], one secret bit per patient: who is in a
+/// cohort chosen by another indicator (the column is compared, never clipped).
+fn cohort_bits(
+    party: &mut Party,
+    input: &PrivateInput<'_>,
+    j: usize,
+    threshold: i64,
+) -> Result<ArithShares, StatsError> {
+    let (ys, bound, _) = input.column(j)?;
+    bound.check_comparable(&[threshold], "private cohort")?;
+    let inside = greater_than_public(party, ys, threshold, bound.width_against(&[threshold]))?;
+    Ok(bits_to_arith(party, &inside)?)
 }
 
 /// clip(x) - center, clipping in MPC only when `needed`.
@@ -605,9 +675,10 @@ fn check_noised_range(release: &Release, n: u64, party_sigma2: &[u64]) -> Result
         | Release::Histogram { .. }
         | Release::Quantile { .. }
         | Release::Extreme { .. } => vec![1; party_sigma2.len()],
-        Release::Sum { clip } | Release::Mean { clip } | Release::FilteredMean { clip, .. } => {
-            vec![1, clip.radius() as u128]
-        }
+        Release::Sum { clip }
+        | Release::Mean { clip }
+        | Release::FilteredMean { clip, .. }
+        | Release::CohortMean { clip, .. } => vec![1, clip.radius() as u128],
         Release::Variance { clip } => {
             let r = clip.radius() as u128;
             vec![1, r, r * r]
@@ -624,7 +695,7 @@ fn check_noised_range(release: &Release, n: u64, party_sigma2: &[u64]) -> Result
             let r = clip.radius() as u128;
             vec![1, 1, r, r, r * r, r * r]
         }
-        Release::Regression { clips } => {
+        Release::Regression { clips, .. } => {
             let r: Vec<u128> = clips.iter().map(|c| c.radius() as u128).collect();
             let mut v = vec![1];
             v.extend(&r);

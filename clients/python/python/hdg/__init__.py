@@ -158,7 +158,7 @@ class Cluster:
         **params: Any,
     ) -> Result:
         """Asks `stat` of `indicator`. `params` are the statistic's own: `where` (a clause),
-        `by`, `pair`, `pair_clip`, `predictors` (codes, or `CODE:LO..HI`), `quantile`, `edges`
+        `by` (with `where`: a cohort, or the split of two-groups), `pair`, `pair_clip`, `predictors` (codes, or `CODE:LO..HI`), `quantile`, `edges`
         (a sequence of numbers in the unit) and `min_cohort`. Raises ValueError for a question
         that does not read, Refused when the cluster refuses it, RuntimeError when an answer
         fails a check or the node cannot be reached."""
@@ -192,10 +192,16 @@ class Cluster:
         """The sum of the values."""
         return self.query("sum", indicator, **kw)
 
-    def mean(self, indicator: str, where: Optional[str] = None, **kw: Any) -> Result:
-        """The mean; with `where` ("value > 30"), the count and mean of the matching values."""
+    def mean(
+        self, indicator: str, where: Optional[str] = None, by: Optional[str] = None, **kw: Any
+    ) -> Result:
+        """The mean; with `where` ("value > 7"), the count and mean of the matching values;
+        with `by` and `where` ("value > 30"), the count and mean in the cohort of patients whose
+        latest `by` matches (a private cluster; nobody learns who is in)."""
         if where is not None:
             kw["where"] = where
+        if by is not None:
+            kw["by"] = by
         return self.query("mean", indicator, **kw)
 
     def variance(self, indicator: str, **kw: Any) -> Result:
@@ -232,7 +238,8 @@ class Cluster:
 
     def regression(self, outcome: str, predictors: Sequence[str], **kw: Any) -> Result:
         """Least squares of `outcome` on `predictors` (1 to 8): intercept, slopes, their
-        standard errors and R squared."""
+        standard errors and R squared; with `by` and `where`, over the cohort of patients whose
+        latest `by` matches (a private cluster)."""
         return self.query("regression", outcome, predictors=predictors, **kw)
 
     def two_groups(self, indicator: str, by: str, where: str, **kw: Any) -> Result:

@@ -36,7 +36,7 @@ pub fn check_shape(q: &Query) -> Result<(), QueryError> {
             max: MAX_HISTOGRAM_EDGES,
         });
     }
-    if let Statistic::Regression { predictors } = &q.statistic {
+    if let Statistic::Regression { predictors, .. } = &q.statistic {
         check_predictors(&q.indicator, predictors)?;
     }
     Ok(())
@@ -77,12 +77,14 @@ pub fn work(q: &Query, rows: u64, private: bool) -> u64 {
             true,
         ) => u64::from(super::privacy::QUANTILE_BUCKETS) + 1,
         (Statistic::Pearson { .. } | Statistic::Covariance { .. }, true) => 4,
-        // The split's comparison and the clipping's two.
-        (Statistic::TwoGroups { .. }, true) => 3,
-        // Each column clipped against two bounds.
-        (Statistic::Regression { predictors }, true) => 2 * (predictors.len() as u64 + 1),
+        // The split's (or the cohort's) comparison and the clipping's two.
+        (Statistic::TwoGroups { .. } | Statistic::CohortMean { .. }, true) => 3,
+        // Each column clipped against two bounds, and the cohort's comparison.
+        (Statistic::Regression { predictors, cohort }, true) => {
+            2 * (predictors.len() as u64 + 1) + u64::from(cohort.is_some())
+        }
         // One product per pair of columns.
-        (Statistic::Regression { predictors }, false) => {
+        (Statistic::Regression { predictors, .. }, false) => {
             let columns = predictors.len() as u64 + 1;
             columns * (columns + 1) / 2
         }
@@ -97,7 +99,8 @@ pub fn work(q: &Query, rows: u64, private: bool) -> u64 {
             | Statistic::Quantile { .. }
             | Statistic::Min
             | Statistic::Max
-            | Statistic::TwoGroups { .. },
+            | Statistic::TwoGroups { .. }
+            | Statistic::CohortMean { .. },
             false,
         ) => 1,
         (Statistic::Count | Statistic::Sum | Statistic::Mean, false) => 0,

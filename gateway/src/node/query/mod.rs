@@ -23,7 +23,7 @@ use thiserror::Error;
 
 pub use hdg_wire::filter;
 use hdg_wire::filter::FilterError;
-pub use hdg_wire::query::{DEFAULT_MIN_COHORT, PartyAnswer, Predictor, Query, Statistic};
+pub use hdg_wire::query::{Cohort, DEFAULT_MIN_COHORT, PartyAnswer, Predictor, Query, Statistic};
 
 /// Why a party refused or failed a query. Names the rule or the step, never a health value.
 #[derive(Debug, Error)]

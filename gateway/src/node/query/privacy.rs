@@ -125,9 +125,18 @@ pub fn agreed_spend(own: u64, peers: &[u64]) -> u64 {
 /// comparison, whose group sizes would otherwise be exact counts of a split the parties keep
 /// secret. Checked with the query's shape, before anything is read.
 pub fn check_exact(q: &Query) -> Result<(), QueryError> {
-    match q.statistic {
+    match &q.statistic {
         Statistic::TwoGroups { .. } => Err(QueryError::PrivateOnly {
             statistic: "the two-group comparison",
+        }),
+        // An exact answer would count the cohort, a split the parties keep secret.
+        Statistic::CohortMean { .. } => Err(QueryError::PrivateOnly {
+            statistic: "a mean in a cohort chosen by another indicator",
+        }),
+        Statistic::Regression {
+            cohort: Some(_), ..
+        } => Err(QueryError::PrivateOnly {
+            statistic: "a regression in a cohort chosen by another indicator",
         }),
         _ => Ok(()),
     }
@@ -151,14 +160,28 @@ pub fn release(q: &Query) -> Result<(Release, Vec<bool>), QueryError> {
             let (y, y_needed) = clip_of(pair, q.pair_clip)?;
             return Ok((Release::Covariance { x, y }, vec![x_needed, y_needed]));
         }
-        Statistic::Regression { predictors } => {
+        Statistic::Regression { predictors, cohort } => {
             let (mut clips, mut needed) = (vec![x], vec![x_needed]);
             for p in predictors {
                 let (clip, clip_needed) = clip_of(&p.indicator, p.clip)?;
                 clips.push(clip);
                 needed.push(clip_needed);
             }
-            return Ok((Release::Regression { clips }, needed));
+            if let Some(c) = cohort {
+                // The cohort's column is compared, never clipped.
+                indicator(&c.by)?;
+                needed.push(false);
+            }
+            let cohort = cohort.as_ref().map(|c| c.threshold);
+            return Ok((Release::Regression { clips, cohort }, needed));
+        }
+        Statistic::CohortMean { cohort } => {
+            indicator(&cohort.by)?;
+            let release = Release::CohortMean {
+                threshold: cohort.threshold,
+                clip: x,
+            };
+            return Ok((release, vec![x_needed, false]));
         }
         Statistic::Histogram { edges } => Release::Histogram {
             edges: edges.clone(),

@@ -424,15 +424,21 @@ fn compute(
             order::quantile(party, x, f64::from(*permille) / 1000.0, bx)?
         }
         // The outcome is the query's indicator, the predictors the other columns.
-        Statistic::Regression { .. } => {
+        Statistic::Regression { cohort: None, .. } => {
             regression::linear_regression(party, &selection.shares[1..], x, &bounds[1..], bx)?
         }
         // Refused at every party before anything is selected (`privacy::check_exact`); a
         // caller that skips that check gets the same refusal here.
-        Statistic::TwoGroups { .. } => {
-            return Err(QueryError::PrivateOnly {
-                statistic: "the two-group comparison",
-            });
+        Statistic::TwoGroups { .. }
+        | Statistic::CohortMean { .. }
+        | Statistic::Regression {
+            cohort: Some(_), ..
+        } => {
+            return Err(privacy::check_exact(q)
+                .err()
+                .unwrap_or(QueryError::PrivateOnly {
+                    statistic: "this statistic",
+                }));
         }
     };
     Ok(aggregates)

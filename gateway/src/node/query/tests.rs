@@ -828,6 +828,111 @@ fn a_private_covariance_quantile_and_two_group_comparison_are_answered() {
     }
 }
 
+/// A cohort chosen by another indicator: HbA1c of the patients whose BMI is over 30, and the
+/// regression of HbA1c on glucose over them only. Inside the cohort HbA1c is 4.0% + glucose /
+/// 200 (8.0% to 8.9%), outside it is 5.0% whatever the glucose: an estimate that took in a
+/// patient outside would be pulled far off. An exact cluster answers neither.
+#[test]
+fn a_cohort_chosen_by_another_indicator_keeps_only_its_patients() {
+    let mut p = parties();
+    let mut obs = Vec::new();
+    let at = |patient: u8, code: &'static str, value: i64| Obs {
+        handle: RecordHandle(rand::random()),
+        indicator: code,
+        effective: T0 + DAY + i64::from(patient) * 1000,
+        patient,
+        value,
+    };
+    let mut inside_hba1c = Vec::new();
+    for patient in 0..60u8 {
+        let i = i64::from(patient);
+        let inside = patient % 2 == 0;
+        let glucose = 800 + 20 * (i % 10);
+        let (bmi, hba1c) = if inside {
+            (310 + i, 40 + glucose / 20)
+        } else {
+            (220 + i, 50)
+        };
+        if inside {
+            inside_hba1c.push(hba1c as f64);
+        }
+        obs.extend([
+            at(patient, BMI, bmi),
+            at(patient, GLUCOSE, glucose),
+            at(patient, HBA1C, hba1c),
+        ]);
+    }
+    store_shares(&mut p, &obs, &[]);
+    let researcher = StaticSecret::random_from_rng(&mut rand::rng());
+    let bmi = indicator(BMI).unwrap();
+    let cohort = Cohort {
+        by: BMI.to_string(),
+        threshold: bmi.encode("30", &bmi.unit).unwrap(),
+    };
+    let private = |statistic| Query {
+        epsilon: Some(4.0),
+        clip: Some([40, 100]),
+        ..query(statistic, HBA1C, &researcher)
+    };
+    let within = |e: &hdg_mpc::stats::estimate::Estimate, want: f64| {
+        assert!(
+            (e.value - want).abs() <= 5.0 * e.noise_sd,
+            "{}: {} is not within 5 noise sds ({}) of {want}",
+            e.name,
+            e.value,
+            e.noise_sd
+        );
+    };
+    let mean = private(Statistic::CohortMean {
+        cohort: cohort.clone(),
+    });
+    let got = run_private(&p, &mean, &researcher, [0; 3]).unwrap();
+    assert_eq!(
+        got.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+        ["count", "mean"]
+    );
+    within(&got[0], 30.0);
+    within(&got[1], inside_hba1c.iter().sum::<f64>() / 30.0);
+    // Outside patients would pull the mean towards 5.0% (50): far beyond the noise.
+    assert!(got[1].value > 70.0, "{:?}", got[1]);
+
+    let regression = Query {
+        pair_clip: None,
+        ..private(Statistic::Regression {
+            predictors: vec![Predictor {
+                indicator: GLUCOSE.to_string(),
+                clip: Some([800, 1000]),
+            }],
+            cohort: Some(cohort.clone()),
+        })
+    };
+    let got = run_private(&p, &regression, &researcher, [0; 3]).unwrap();
+    let by_name = |name: &str| got.iter().find(|e| e.name == name).unwrap();
+    // The count is the cohort's 30, not everyone's 60 (its noise sd is about 2). At 30 patients
+    // the slope is mostly noise at this epsilon; that its aggregates are the cohort's, word for
+    // word, is `mpc/src/stats/private_tests.rs`'s test.
+    let count = by_name("count");
+    within(count, 30.0);
+    assert!(
+        (count.value - 30.0).abs() < (count.value - 60.0).abs(),
+        "{count:?}"
+    );
+    within(by_name("slope 1"), 0.05);
+
+    // An exact cluster answers neither: every party refuses, naming why.
+    for q in [&mean, &regression] {
+        let exact = Query {
+            epsilon: None,
+            ..q.clone()
+        };
+        for outcome in run_memory(&p, &exact) {
+            let e = outcome.unwrap_err();
+            assert!(matches!(e, QueryError::PrivateOnly { .. }), "{e}");
+            assert!(e.to_string().contains("cohort"), "{e}");
+        }
+    }
+}
+
 /// A regression pairs its outcome and predictors per patient as Pearson does: each patient's
 /// latest value of all three indicators, only patients with all three. The latest values lie
 /// exactly on a plane (HbA1c = 1.0 + BMI / 10 + glucose / 40, in fixed point), the earlier ones
@@ -868,6 +973,7 @@ fn a_regression_pairs_the_latest_values_of_its_indicators_per_patient() {
     let q = query(
         Statistic::Regression {
             predictors: vec![predictor(BMI), predictor(GLUCOSE)],
+            cohort: None,
         },
         HBA1C,
         &researcher,
@@ -970,6 +1076,7 @@ fn a_regression_with_bad_predictors_is_refused_by_name() {
                         clip: None,
                     })
                     .collect(),
+                cohort: None,
             },
             HBA1C,
             &researcher,
