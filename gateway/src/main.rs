@@ -46,6 +46,8 @@ enum Command {
     History(cli::history::Args),
     /// Print the node's ledger verifier key (name+keyhash+base64).
     Key(cli::key::Args),
+    /// Make a person's or a feed's signing key, or show the public key of one.
+    Identity(cli::identity::Args),
     /// Ask the cluster a researcher query (signed; answered in sealed secret shares).
     Query(cli::query::Args),
     /// As a researcher: what is left of your privacy budget at each node this period.
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         Command::Proof(a) => cli::proof::run(a),
         Command::History(a) => cli::history::run(a),
         Command::Key(a) => cli::key::run(a),
+        Command::Identity(a) => cli::identity::run(a),
         Command::Query(a) => cli::query::run(a),
         Command::Budget(a) => cli::budget::run(a),
         Command::Erase(a) => cli::erase::run(a),

@@ -392,3 +392,57 @@ fn bench_cluster_runs_every_workload_between_three_processes_and_checks_it() {
     assert!(ingest["shared_per_second"].as_f64().unwrap() > 0.0);
     assert!(report["spu"].as_str().unwrap().contains("--no-spu"));
 }
+
+/// `hdg identity new` makes a key nobody else can read and prints its public key and registry
+/// entry; `show` prints the same public key for the file; a second `new` to the same path and an
+/// unknown role are refused with the reason.
+#[test]
+fn identity_new_writes_a_private_key_that_show_reads_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("patient-7.key");
+    let key_arg = key.to_str().unwrap();
+    let made = hdg(&["identity", "new", "--role", "patient", "--out", key_arg]);
+    let made_text = text(&made);
+    assert!(made.status.success(), "{made_text}");
+    let public = |t: &str| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("public key: "))
+            .unwrap_or_else(|| panic!("no public key in {t}"))
+            .to_owned()
+    };
+    assert!(made_text.contains("name = \"patient-7\""), "{made_text}");
+    assert!(made_text.contains("role = \"patient\""), "{made_text}");
+    let shown = hdg(&["identity", "show", key_arg]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    assert_eq!(public(&text(&shown)), public(&made_text));
+    assert_eq!(public(&made_text).len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let again = hdg(&["identity", "new", "--role", "patient", "--out", key_arg]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("never overwritten"),
+        "{}",
+        text(&again)
+    );
+    let other = tmp.path().join("x.key");
+    let bad = hdg(&[
+        "identity",
+        "new",
+        "--role",
+        "doctor",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("unknown role \"doctor\""),
+        "{}",
+        text(&bad)
+    );
+    assert!(!other.exists());
+}

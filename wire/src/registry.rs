@@ -2,6 +2,9 @@
 //! the registry as k administrators approve it ([`crate::approvals`]). The registry itself and
 //! the rule a node applies to a change are the node's.
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
 use crate::purpose::Purpose;
@@ -20,6 +23,50 @@ pub enum Role {
     Admin,
     /// A hospital's feed of records (an EHR interface): signs the records it posts.
     Source,
+}
+
+impl Role {
+    /// Every role, in the order a refusal lists them.
+    pub const ALL: [Role; 5] = [
+        Role::Researcher,
+        Role::Patient,
+        Role::Clinician,
+        Role::Admin,
+        Role::Source,
+    ];
+
+    /// The role's name in the registry file, on the wire and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Researcher => "researcher",
+            Role::Patient => "patient",
+            Role::Clinician => "clinician",
+            Role::Admin => "admin",
+            Role::Source => "source",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A role name that is none of [`Role::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}: researcher, patient, clinician, admin or source")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(text: &str) -> Result<Role, UnknownRole> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name() == text)
+            .ok_or_else(|| UnknownRole(text.to_owned()))
+    }
 }
 
 /// What a registry change does (the approved body).
@@ -50,4 +97,22 @@ pub enum RegistryChange {
         /// Its ed25519 public key, hex.
         public_key: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_role_reads_back_from_its_name_as_serde_writes_it() {
+        for r in Role::ALL {
+            assert_eq!(r.name().parse::<Role>(), Ok(r));
+            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{r}\""));
+        }
+        let e = "doctor".parse::<Role>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown role \"doctor\": researcher, patient, clinician, admin or source"
+        );
+    }
 }

@@ -6,7 +6,10 @@
 //! addresses on 127.0.0.1, party index, the other nodes pinned by ed25519 key). `DIR/cluster.toml`
 //! is what clients pin: every node's name, party, public key and API address. Plus demo
 //! identities in `DIR/identities/`: a research institution and a few patients, each seed in a
-//! 0600 file, the public keys in `registry.toml`, which the nodes load.
+//! 0600 file, the public keys in `registry.toml`, which the nodes load. With `--patients N`, N
+//! demo patients enrolled at every node (`identities/enrolments.toml`) as the patients of
+//! `hdg synth --patients N`, so their records carry the pseudonyms of their keys and they can
+//! consent and audit.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
@@ -21,7 +24,7 @@ use hdg_client::cluster_file::{CLUSTER_FILE, ClusterFile, ClusterNode};
 use hdg_mpc::Security;
 
 use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig, PrivacyMode};
-use crate::node::registry::{IdentityEntry, RegistryFile, Role};
+use crate::node::registry::{EnrolmentEntry, EnrolmentsFile, IdentityEntry, RegistryFile, Role};
 use hdg_wire::Purpose;
 
 /// The identities folder inside the cluster folder.
@@ -30,8 +33,31 @@ const IDENTITIES: &str = "identities";
 const KEYS: &str = "keys";
 /// The registry file inside the identities folder.
 const REGISTRY: &str = "registry.toml";
-/// Demo patients written by `init`.
+/// The enrolments file inside the identities folder (with `--patients`).
+const ENROLMENTS: &str = "enrolments.toml";
+/// Demo patients written by `init` without `--patients`.
 const DEMO_PATIENTS: usize = 3;
+/// Most demo patients `--patients` writes (a key file each).
+const MAX_DEMO_PATIENTS: usize = 10_000;
+
+/// The demo patients `init` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DemoPatients {
+    /// How many (`identities/patient-{i}.key`, registered as patients).
+    pub count: usize,
+    /// Enrol patient i at every node as patient i - 1 of `hdg synth` with this seed.
+    pub enrol_synth_seed: Option<u64>,
+}
+
+impl Default for DemoPatients {
+    /// Three patients, registered but not enrolled.
+    fn default() -> DemoPatients {
+        DemoPatients {
+            count: DEMO_PATIENTS,
+            enrol_synth_seed: None,
+        }
+    }
+}
 
 /// Arguments of `hdg init`.
 #[derive(clap::Args)]
@@ -66,6 +92,14 @@ pub struct Args {
     /// file.
     #[arg(long, value_name = "FILE")]
     catalog_extension: Option<PathBuf>,
+    /// Write N demo patients (`identities/patient-{i}.key`), registered as patients and
+    /// enrolled at every node as the patients of `hdg synth --patients N` (same seed), so they
+    /// can consent to a query over their records (default: 3 patients, not enrolled).
+    #[arg(long, value_name = "N")]
+    patients: Option<usize>,
+    /// The `hdg synth --seed` whose patients `--patients` enrols.
+    #[arg(long, default_value_t = 1, requires = "patients")]
+    synth_seed: u64,
 }
 
 /// The rules a cluster's nodes share (and compare before every query).
@@ -137,6 +171,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "--nodes {}: the cluster's protocols are three-party, so --nodes must be 3",
         args.nodes
     );
+    let patients = match args.patients {
+        Some(count) => DemoPatients {
+            count,
+            enrol_synth_seed: Some(args.synth_seed),
+        },
+        None => DemoPatients::default(),
+    };
     let layout = write_cluster(
         &args.cluster,
         args.base_port,
@@ -147,6 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             security: args.security,
         },
         args.catalog_extension.as_deref(),
+        patients,
     )?;
     println!(
         "cluster of {} nodes in {}",
@@ -162,6 +204,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!("  identities: {}", layout.identities.display());
+    if let Some(seed) = patients.enrol_synth_seed {
+        println!(
+            "  patients: patient-1 to patient-{n} (keys in identities/), enrolled at every node as the patients of `hdg synth --patients {n} --seed {seed}`",
+            n = patients.count
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -169,13 +217,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// free ones, request bodies capped at `max_body_bytes`, queries restricted to consented rows
 /// when `rules.consent_required`, answers exact or private by `rules.privacy` (exact is refused
 /// with consent), checks by `rules.security`, the built-in catalog with `catalog_extension`
-/// (checked and copied into the cluster) if given. Refuses to overwrite a cluster.
+/// (checked and copied into the cluster) if given, and `patients`. Refuses to overwrite a
+/// cluster.
 pub fn write_cluster(
     dir: &Path,
     base_port: Option<u16>,
     max_body_bytes: usize,
     rules: ClusterRules,
     catalog_extension: Option<&Path>,
+    patients: DemoPatients,
 ) -> anyhow::Result<ClusterLayout> {
     const NODES: usize = 3;
     let ClusterRules {
@@ -188,6 +238,11 @@ pub fn write_cluster(
         "--privacy exact is for synthetic data only: it needs --without-consent"
     );
     ensure!(max_body_bytes > 0, "--max-body-bytes must be positive");
+    ensure!(
+        (1..=MAX_DEMO_PATIENTS).contains(&patients.count),
+        "--patients {}: from 1 to {MAX_DEMO_PATIENTS} (a key file each)",
+        patients.count
+    );
     for i in 0..NODES {
         let existing = config_path(dir, i);
         if existing.exists() || dir.join(format!("node{i}")).exists() {
@@ -220,7 +275,7 @@ pub fn write_cluster(
             .with_context(|| format!("cannot create the store in {}", data.display()))?;
         keys.push(store.node_signing_key().verifying_key().to_bytes());
     }
-    write_identities(&dir.join(IDENTITIES))?;
+    let enrolments = write_identities(&dir.join(IDENTITIES), patients)?;
     for i in 0..NODES {
         let config = NodeConfig {
             name: format!("node{i}"),
@@ -247,7 +302,7 @@ pub fn write_cluster(
             dp_budget_epsilon: crate::node::config::DEFAULT_DP_BUDGET_EPSILON,
             dp_budget_period_days: crate::node::config::DEFAULT_DP_PERIOD_DAYS,
             registry_quorum: 2,
-            enrolments: None,
+            enrolments: enrolments.clone(),
             catalog_extension: extension.clone(),
             wire_tap: None,
             peers: (0..NODES)
@@ -338,25 +393,36 @@ fn ports(base: Option<u16>, nodes: usize) -> anyhow::Result<(Vec<SocketAddr>, Ve
     }
 }
 
-/// Writes the demo identities: seeds in 0600 files, public keys in the registry.
-fn write_identities(dir: &Path) -> anyhow::Result<()> {
+/// Writes the demo identities: seeds in 0600 files, public keys in the registry; with
+/// `patients.enrol_synth_seed`, the patients' enrolments too, whose path (relative to the
+/// cluster folder, as a node config names it) is returned.
+fn write_identities(dir: &Path, patients: DemoPatients) -> anyhow::Result<Option<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut names = vec![("research-institute".to_string(), Role::Researcher)];
-    names.extend((1..=DEMO_PATIENTS).map(|i| (format!("patient-{i}"), Role::Patient)));
+    names.extend((1..=patients.count).map(|i| (format!("patient-{i}"), Role::Patient)));
     names.push(("clinician-1".to_string(), Role::Clinician));
     names.extend((0..3).map(|i| (format!("admin-{i}"), Role::Admin)));
     // One EHR feed per hospital: the records each node takes in are signed by it.
     names.extend((0..3).map(|i| (source_name(i), Role::Source)));
     let mut registry = RegistryFile::default();
+    let mut enrolled = EnrolmentsFile::default();
     for (name, role) in names {
         let seed = SecretKey::random();
         let key = SigningKey::from_bytes(seed.expose());
         let path = dir.join(format!("{name}.key"));
         write_private(&path, hex::encode(seed.expose()).as_bytes())?;
+        let public_key = hex::encode(key.verifying_key().to_bytes());
+        if let (Role::Patient, Some(seed)) = (role, patients.enrol_synth_seed) {
+            let index: u64 = name["patient-".len()..].parse::<u64>()? - 1;
+            enrolled.patients.push(EnrolmentEntry {
+                reference: format!("Patient/{}", hdg_schema::synth::patient_id(seed, index)),
+                public_key: public_key.clone(),
+            });
+        }
         registry.identities.push(IdentityEntry {
             name,
             role,
-            public_key: hex::encode(key.verifying_key().to_bytes()),
+            public_key,
             // The demo institute does research and aggregate statistics, never treatment.
             purposes: if role == Role::Researcher {
                 vec![Purpose::Research, Purpose::Statistics]
@@ -368,7 +434,13 @@ fn write_identities(dir: &Path) -> anyhow::Result<()> {
     let text = toml::to_string(&registry).context("cannot write the identity registry")?;
     let path = dir.join(REGISTRY);
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    if patients.enrol_synth_seed.is_none() {
+        return Ok(None);
+    }
+    let text = toml::to_string(&enrolled).context("cannot write the enrolments")?;
+    let path = dir.join(ENROLMENTS);
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(Some(Path::new(IDENTITIES).join(ENROLMENTS)))
 }
 
 /// The demo source (EHR feed) of node i.

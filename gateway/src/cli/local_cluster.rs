@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::http::{NodeUrl, get, post_with_headers};
 use super::ingest::content_type_of;
-use super::init::{ClusterLayout, ClusterRules, write_cluster};
+use super::init::{ClusterLayout, ClusterRules, DemoPatients, write_cluster};
 use crate::clock::now;
 use crate::node::config::PrivacyMode;
 use hdg_client::key::read_seed;
@@ -48,7 +48,14 @@ impl LocalCluster {
             privacy,
             security,
         };
-        write_cluster(dir, None, max_body_bytes, rules, None)
+        write_cluster(
+            dir,
+            None,
+            max_body_bytes,
+            rules,
+            None,
+            DemoPatients::default(),
+        )
     }
 
     /// Starts the three nodes of the cluster `layout` in `dir`.

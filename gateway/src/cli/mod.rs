@@ -13,6 +13,7 @@ pub mod erase;
 pub mod files;
 pub mod history;
 pub mod http;
+pub mod identity;
 pub mod import;
 pub mod ingest;
 pub mod init;

@@ -39,7 +39,7 @@ enum Change {
         #[arg(long)]
         name: String,
         /// researcher, patient, clinician, admin or source.
-        #[arg(long, value_parser = role)]
+        #[arg(long)]
         role: Role,
         /// Its ed25519 public key (64 hex digits).
         #[arg(long)]
@@ -64,12 +64,6 @@ enum Change {
         #[arg(long)]
         key: String,
     },
-}
-
-fn role(text: &str) -> Result<Role, String> {
-    serde_json::from_value(serde_json::json!(text)).map_err(|_| {
-        format!("unknown role {text:?}: researcher, patient, clinician, admin or source")
-    })
 }
 
 /// Builds the change, signs it with every approver, posts it; exit failure when refused.
