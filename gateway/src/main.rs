@@ -64,6 +64,8 @@ enum Command {
     Erase(cli::erase::Args),
     /// Measure ingest or MPC throughput against a baseline measured in the same run.
     Bench(cli::bench::Args),
+    /// Wait until every node of a cluster has both peers linked and every share delivered.
+    Wait(cli::wait::Args),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::Access(a) => cli::access::run(a),
         Command::Registry(a) => cli::registry::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Wait(a) => cli::wait::run(a),
     };
     match result {
         Ok(code) => code,

@@ -26,3 +26,4 @@ pub mod registry;
 pub mod synth;
 pub mod verify;
 pub mod verify_cluster;
+pub mod wait;
