@@ -8,25 +8,12 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use serde_json::Value;
 
 /// How many `record` entries the patient of `key` finds at each node (`hdg audit --json`).
 fn records_per_node(dir: &Path, key: &Path) -> Vec<usize> {
-    let (ok, out) = hdg_at(dir, 0, "audit", &["--key", key.to_str().unwrap(), "--json"]);
-    assert!(ok, "{out}");
-    let answer: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
-    answer["nodes"]
-        .as_array()
-        .unwrap()
+    audit_kinds(dir, 0, key)
         .iter()
-        .map(|n| {
-            n["entries"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|e| e["kind"] == "record")
-                .count()
-        })
+        .map(|kinds| kinds.iter().filter(|k| *k == "record").count())
         .collect()
 }
 

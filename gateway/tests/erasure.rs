@@ -63,26 +63,6 @@ fn pseudonym(key: &Path) -> Pseudonym {
     Pseudonym::from_public_key(&seed(key).verifying_key().to_bytes())
 }
 
-/// The kinds of the entries `hdg audit` lists for the patient at each node.
-fn audit_kinds(dir: &Path, key: &Path) -> Vec<Vec<String>> {
-    let (ok, out) = hdg_at(dir, 2, "audit", &["--key", key.to_str().unwrap(), "--json"]);
-    assert!(ok, "{out}");
-    let answer: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
-    answer["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            n["entries"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["kind"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .collect()
-}
-
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -172,7 +152,7 @@ fn erasure_reaches_every_party_and_leaves_nothing_of_the_patient_in_share_data()
     assert_eq!(status, 403, "{e}");
     assert!(e["error"].as_str().unwrap().contains("replayed"), "{e}");
     assert_eq!(used(), Ok(vec![true, false, true, true]));
-    for (i, kinds) in audit_kinds(dir, b_key).iter().enumerate() {
+    for (i, kinds) in audit_kinds(dir, 2, b_key).iter().enumerate() {
         assert_eq!(
             kinds.iter().filter(|k| *k == "erasure").count(),
             1,

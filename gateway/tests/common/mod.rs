@@ -546,3 +546,24 @@ pub fn wait_for<T: std::fmt::Debug>(what: &str, mut check: impl FnMut() -> Resul
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The kinds of the entries `hdg audit --json` lists for the patient of `key` at each node,
+/// asked at node `i`.
+pub fn audit_kinds(dir: &Path, i: usize, key: &Path) -> Vec<Vec<String>> {
+    let (ok, out) = hdg_at(dir, i, "audit", &["--key", key.to_str().unwrap(), "--json"]);
+    assert!(ok, "{out}");
+    let answer: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    answer["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            n["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["kind"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
