@@ -19,7 +19,7 @@ use pyo3::exceptions::{PyException, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 create_exception!(
-    _native,
+    hdg._native,
     Refused,
     PyException,
     "The cluster refused the query: args are (HTTP status, reason)."
