@@ -398,24 +398,35 @@ fn ports(base: Option<u16>, nodes: usize) -> anyhow::Result<(Vec<SocketAddr>, Ve
 /// cluster folder, as a node config names it) is returned.
 fn write_identities(dir: &Path, patients: DemoPatients) -> anyhow::Result<Option<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut names = vec![("research-institute".to_string(), Role::Researcher)];
-    names.extend((1..=patients.count).map(|i| (format!("patient-{i}"), Role::Patient)));
-    names.push(("clinician-1".to_string(), Role::Clinician));
-    names.extend((0..3).map(|i| (format!("admin-{i}"), Role::Admin)));
+    // Each identity's name and role, and for a patient whom `hdg synth` makes, their reference.
+    let synth_reference = |i: usize| {
+        patients
+            .enrol_synth_seed
+            .map(|seed| format!("Patient/{}", hdg_schema::synth::patient_id(seed, i as u64)))
+    };
+    let mut names = vec![("research-institute".to_string(), Role::Researcher, None)];
+    names.extend((0..patients.count).map(|i| {
+        (
+            format!("patient-{}", i + 1),
+            Role::Patient,
+            synth_reference(i),
+        )
+    }));
+    names.push(("clinician-1".to_string(), Role::Clinician, None));
+    names.extend((0..3).map(|i| (format!("admin-{i}"), Role::Admin, None)));
     // One EHR feed per hospital: the records each node takes in are signed by it.
-    names.extend((0..3).map(|i| (source_name(i), Role::Source)));
+    names.extend((0..3).map(|i| (source_name(i), Role::Source, None)));
     let mut registry = RegistryFile::default();
     let mut enrolled = EnrolmentsFile::default();
-    for (name, role) in names {
+    for (name, role, reference) in names {
         let seed = SecretKey::random();
         let key = SigningKey::from_bytes(seed.expose());
         let path = dir.join(format!("{name}.key"));
         write_private(&path, hex::encode(seed.expose()).as_bytes())?;
         let public_key = hex::encode(key.verifying_key().to_bytes());
-        if let (Role::Patient, Some(seed)) = (role, patients.enrol_synth_seed) {
-            let index: u64 = name["patient-".len()..].parse::<u64>()? - 1;
+        if let Some(reference) = reference {
             enrolled.patients.push(EnrolmentEntry {
-                reference: format!("Patient/{}", hdg_schema::synth::patient_id(seed, index)),
+                reference,
                 public_key: public_key.clone(),
             });
         }
