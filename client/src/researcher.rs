@@ -11,7 +11,7 @@ use ed25519_dalek::SigningKey;
 use crate::cluster_file::ClusterFile;
 use crate::http::{NodeUrl, get};
 use crate::key::read_seed;
-use crate::query::{Refused, ask};
+use crate::query::{Question, Refused, ask};
 use crate::report::Report;
 use crate::request::Request;
 
@@ -79,7 +79,19 @@ impl Researcher {
         timeout: Duration,
         save_request: Option<&Path>,
     ) -> anyhow::Result<Result<Report, Refused>> {
-        let question = request.question()?;
+        self.ask_question(request, request.question()?, timeout, save_request)
+    }
+
+    /// [`Researcher::ask`] of `question`, which `request` reads as ([`Request::question`]):
+    /// for a caller that read it already, to tell a request that does not read from a failure
+    /// to ask.
+    pub fn ask_question(
+        &self,
+        request: &Request,
+        question: Question,
+        timeout: Duration,
+        save_request: Option<&Path>,
+    ) -> anyhow::Result<Result<Report, Refused>> {
         let statistic = question.statistic.clone();
         match ask(
             &self.node,

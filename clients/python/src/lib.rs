@@ -81,12 +81,12 @@ impl Researcher {
     fn ask(&self, py: Python<'_>, request: &str, timeout: f64) -> PyResult<String> {
         let request: Request = serde_json::from_str(request)
             .map_err(|e| PyValueError::new_err(format!("request: {e}")))?;
-        request
+        let question = request
             .question()
             .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
         let timeout = seconds(timeout)?;
         let answer = py
-            .detach(|| self.0.ask(&request, timeout, None))
+            .detach(|| self.0.ask_question(&request, question, timeout, None))
             .map_err(runtime)?;
         match answer {
             Ok(report) => serde_json::to_string(&report).map_err(|e| runtime(e.into())),

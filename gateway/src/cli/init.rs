@@ -11,16 +11,15 @@
 //! `hdg synth --patients N`, so their records carry the pseudonyms of their keys and they can
 //! consent and audit.
 
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail, ensure};
-use ed25519_dalek::SigningKey;
-use hdg_storage::{KeySource, SecretKey, Store};
+use hdg_storage::{KeySource, Store};
 
 use hdg_client::cluster_file::{CLUSTER_FILE, ClusterFile, ClusterNode};
+use hdg_client::key::write_new_seed;
 use hdg_mpc::Security;
 
 use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig, PrivacyMode};
@@ -419,10 +418,7 @@ fn write_identities(dir: &Path, patients: DemoPatients) -> anyhow::Result<Option
     let mut registry = RegistryFile::default();
     let mut enrolled = EnrolmentsFile::default();
     for (name, role, reference) in names {
-        let seed = SecretKey::random();
-        let key = SigningKey::from_bytes(seed.expose());
-        let path = dir.join(format!("{name}.key"));
-        write_private(&path, hex::encode(seed.expose()).as_bytes())?;
+        let key = write_new_seed(&dir.join(format!("{name}.key")))?;
         let public_key = hex::encode(key.verifying_key().to_bytes());
         if let Some(reference) = reference {
             enrolled.patients.push(EnrolmentEntry {
@@ -469,21 +465,4 @@ fn private_dir(path: &Path) -> anyhow::Result<()> {
     }
     b.create(path)
         .with_context(|| format!("cannot create {}", path.display()))
-}
-
-/// Writes a new file readable only by its owner (mode 0600), refusing to overwrite one.
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(contents)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -909,15 +909,14 @@ fn a_cohort_chosen_by_another_indicator_keeps_only_its_patients() {
     let got = run_private(&p, &regression, &researcher, [0; 3]).unwrap();
     let by_name = |name: &str| got.iter().find(|e| e.name == name).unwrap();
     // The count is the cohort's 30, not everyone's 60 (its noise sd is about 2). At 30 patients
-    // the slope is mostly noise at this epsilon; that its aggregates are the cohort's, word for
-    // word, is `mpc/src/stats/private_tests.rs`'s test.
+    // the slope is mostly noise at this epsilon (sd about 14), so it is not checked here; that
+    // the aggregates are the cohort's, word for word, is `mpc/src/stats/private_tests.rs`'s test.
     let count = by_name("count");
     within(count, 30.0);
     assert!(
         (count.value - 30.0).abs() < (count.value - 60.0).abs(),
         "{count:?}"
     );
-    within(by_name("slope 1"), 0.05);
 
     // An exact cluster answers neither: every party refuses, naming why.
     for q in [&mean, &regression] {
