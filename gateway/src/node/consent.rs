@@ -236,10 +236,14 @@ pub struct Use<'a> {
     pub at: i64,
 }
 
-/// The grants in force, by patient, built from the consent records a node holds.
-#[derive(Debug, Default)]
+/// The grants in force, by patient, built from the consent records a node holds, in any order
+/// ([`ConsentSet::add`] one at a time, or [`ConsentSet::from_stored`] all at once).
+#[derive(Debug, Default, Clone)]
 pub struct ConsentSet {
     grants: BTreeMap<Pseudonym, Vec<ConsentRecord>>,
+    /// Every revocation seen: the grant id it names and the patients who signed one for it.
+    revocations: BTreeMap<[u8; 32], BTreeSet<Pseudonym>>,
+    /// The grants revoked by their own signer.
     revoked: BTreeSet<[u8; 32]>,
     policies: BTreeMap<Pseudonym, ConsentRecord>,
 }
@@ -249,7 +253,6 @@ impl ConsentSet {
     /// record that does not verify is an error (the caller refuses the query).
     pub fn from_stored(records: &[StoredConsent]) -> Result<ConsentSet, String> {
         let mut set = ConsentSet::default();
-        let mut revocations = Vec::new();
         for (id, bytes) in records {
             let bad = |e: &dyn std::fmt::Display| {
                 format!("stored consent {} does not verify: {e}", hex::encode(id))
@@ -259,36 +262,54 @@ impl ConsentSet {
             if record.id != *id {
                 return Err(bad(&"its id does not match its signature"));
             }
-            match &record.body {
-                ConsentBody::Grant { .. } => {
-                    set.grants.entry(record.patient).or_default().push(record)
-                }
-                ConsentBody::Revoke { .. } => revocations.push(record),
-                ConsentBody::AccessPolicy { .. } => {
-                    let newest = set.policies.entry(record.patient).or_insert(record.clone());
-                    if record.time > newest.time {
-                        *newest = record;
-                    }
-                }
-            }
-        }
-        for r in revocations {
-            let ConsentBody::Revoke { consent } = &r.body else {
-                unreachable!("only revocations are collected")
-            };
-            let mut id = [0u8; 32];
-            if hex::decode_to_slice(consent, &mut id).is_ok() {
-                // Only the grant's own signer can revoke it.
-                let own = set
-                    .grants
-                    .get(&r.patient)
-                    .is_some_and(|gs| gs.iter().any(|g| g.id == id));
-                if own {
-                    set.revoked.insert(id);
-                }
-            }
+            set.add(record);
         }
         Ok(set)
+    }
+
+    /// Adds one record whose signature checked out ([`open_consent`]). Records may come in any
+    /// order (a peer's copy of a revocation may arrive before its grant): a revocation takes
+    /// effect once the grant it names is in the set, and only when the grant's own signer
+    /// signed it.
+    pub fn add(&mut self, record: ConsentRecord) {
+        match &record.body {
+            ConsentBody::Grant { .. } => {
+                if self
+                    .revocations
+                    .get(&record.id)
+                    .is_some_and(|by| by.contains(&record.patient))
+                {
+                    self.revoked.insert(record.id);
+                }
+                self.grants.entry(record.patient).or_default().push(record);
+            }
+            ConsentBody::Revoke { consent } => {
+                let mut id = [0u8; 32];
+                if hex::decode_to_slice(consent, &mut id).is_err() {
+                    return;
+                }
+                self.revocations
+                    .entry(id)
+                    .or_default()
+                    .insert(record.patient);
+                let own = self
+                    .grants
+                    .get(&record.patient)
+                    .is_some_and(|gs| gs.iter().any(|g| g.id == id));
+                if own {
+                    self.revoked.insert(id);
+                }
+            }
+            ConsentBody::AccessPolicy { .. } => {
+                let newest = self
+                    .policies
+                    .entry(record.patient)
+                    .or_insert(record.clone());
+                if record.time > newest.time {
+                    *newest = record;
+                }
+            }
+        }
     }
 
     /// The raw-access policy `patient` signed last, as (clinicians' keys, approvals required).
@@ -601,5 +622,59 @@ mod tests {
         let mut wrong_id = stored(&[signed(&a, &grant(&[]), T)]);
         wrong_id[0].0 = [0; 32];
         assert!(ConsentSet::from_stored(&wrong_id).is_err());
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The set does not depend on the order records arrive in: grants, revocations by
+        /// their signer and by others, added one at a time in any order, leave the same grants
+        /// in force as the set built from them all at once.
+        #[test]
+        fn any_arrival_order_gives_the_same_grants_in_force(
+            order in proptest::sample::subsequence((0..8usize).collect::<Vec<_>>(), 8)
+                .prop_shuffle(),
+        ) {
+            let (a, b) = (key(1), key(2));
+            let ga = signed(&a, &grant(&[HR]), T);
+            let ga2 = signed(&a, &grant(&[BMI]), T + 1);
+            let gb = signed(&b, &grant(&[HR]), T + 2);
+            let revoke = |k: &SigningKey, g: &SignedRequest, at| {
+                signed(k, &ConsentBody::Revoke { consent: hex::encode(consent_id(g)) }, at)
+            };
+            let records = [
+                ga.clone(),
+                ga2.clone(),
+                gb.clone(),
+                revoke(&a, &ga, T + 3),
+                // b cannot revoke a's grant; a cannot revoke b's.
+                revoke(&b, &ga2, T + 4),
+                revoke(&a, &gb, T + 5),
+                signed(&b, &grant(&[BMI]), T + 6),
+                revoke(&b, &gb, T + 7),
+            ];
+            let all = ConsentSet::from_stored(&stored(&records)).unwrap();
+            let mut one_by_one = ConsentSet::default();
+            for i in &order {
+                one_by_one.add(open_consent(&records[*i]).unwrap());
+            }
+            // The same records in the order they were made, built at once.
+            let mut made = order.clone();
+            made.sort_unstable();
+            let arrived: Vec<SignedRequest> = made.iter().map(|i| records[*i].clone()).collect();
+            let reference = ConsentSet::from_stored(&stored(&arrived)).unwrap();
+            for k in [&a, &b] {
+                let p = Pseudonym::from_public_key(k.verifying_key().as_bytes());
+                prop_assert_eq!(
+                    one_by_one.grants_in_force(&p, T + 10),
+                    reference.grants_in_force(&p, T + 10)
+                );
+                if order.len() == records.len() {
+                    // Each keeps one grant: its own revocation stands, the other's does not.
+                    prop_assert_eq!(one_by_one.grants_in_force(&p, T + 10), 1);
+                    prop_assert_eq!(all.grants_in_force(&p, T + 10), 1);
+                }
+            }
+        }
     }
 }

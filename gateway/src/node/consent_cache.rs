@@ -1,14 +1,15 @@
 //! The verified consents, kept between requests. Building a [`ConsentSet`] re-checks the
 //! signature of every consent record ever stored; every query, ingest and grant needs the set,
 //! so without a cache their cost grows with the number of consents ever posted. The cache holds
-//! the set built at the store's consent generation ([`Store::consent_generation`]) and is rebuilt
-//! when a consent was stored since.
+//! the set built at the store's consent generation ([`Store::consent_generation`]). The node
+//! tells it of each consent it stores ([`ConsentCache::stored`]), which it adds to the set
+//! without re-checking the others; a generation it was not told of rebuilds the set.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hdg_storage::{Store, StoreError};
 
-use super::consent::ConsentSet;
+use super::consent::{ConsentRecord, ConsentSet};
 
 /// The last verified consent set and the generation it was built at.
 #[derive(Debug, Default)]
@@ -36,6 +37,20 @@ impl ConsentCache {
         );
         *cached = Some((generation, set.clone()));
         Ok(set)
+    }
+
+    /// Adds `record` (checked by the caller), which `store` has just stored, moving its
+    /// generation from `before`: when the cache holds the set of generation `before`, the set
+    /// follows the store with one record added. Otherwise the next [`ConsentCache::get`]
+    /// rebuilds it. Call with the store held, so nothing else is stored in between.
+    pub fn stored(&self, store: &Store, before: u64, record: ConsentRecord) {
+        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, set)) = cached.as_mut()
+            && *at == before
+        {
+            Arc::make_mut(set).add(record);
+            *at = store.consent_generation();
+        }
     }
 }
 
@@ -97,6 +112,42 @@ mod tests {
             .get(store)
             .unwrap()
             .covers_any_use(&p, "8867-4", Timestamp(0), T + 1)
+    }
+
+    #[test]
+    fn a_consent_the_node_stores_is_added_and_the_set_equals_a_rebuilt_one() {
+        let (_dir, mut store) = fresh_store();
+        let cache = ConsentCache::default();
+        cache.get(&store).unwrap();
+        let patient = SigningKey::from_bytes(&[9; 32]);
+        let other = SigningKey::from_bytes(&[8; 32]);
+        // A grant, a revocation of it, a grant by another patient, and a foreign revocation.
+        let told = |store: &mut Store, key: &SigningKey, body: &ConsentBody| {
+            let before = store.consent_generation();
+            let signed = store_consent(store, key, body);
+            cache.stored(store, before, open_consent(&signed).unwrap());
+            open_consent(&signed).unwrap().id
+        };
+        let granted = told(&mut store, &patient, &research_grant());
+        let revoke = |id: [u8; 32]| ConsentBody::Revoke {
+            consent: hex::encode(id),
+        };
+        told(&mut store, &patient, &revoke(granted));
+        let others = told(&mut store, &other, &research_grant());
+        told(&mut store, &patient, &revoke(others));
+        let followed = cache.get(&store).unwrap();
+        let rebuilt = ConsentSet::from_stored(&store.consents().unwrap()).unwrap();
+        let p = |k: &SigningKey| Pseudonym::from_public_key(k.verifying_key().as_bytes());
+        for k in [&patient, &other] {
+            assert_eq!(
+                followed.grants_in_force(&p(k), T + 1),
+                rebuilt.grants_in_force(&p(k), T + 1)
+            );
+        }
+        assert_eq!(followed.grants_in_force(&p(&patient), T + 1), 0);
+        assert_eq!(followed.grants_in_force(&p(&other), T + 1), 1);
+        // Not rebuilt: the same set, followed.
+        assert!(Arc::ptr_eq(&followed, &cache.get(&store).unwrap()));
     }
 
     #[test]

@@ -91,7 +91,11 @@ pub async fn store_consent(
                 }));
             }
         }
+        let before = store.consent_generation();
         let stored = store.record_consent(record.id, &bytes, record.signer, now())?;
+        if stored.is_some() {
+            cached.consents.stored(store, before, record.clone());
+        }
         // A grant releases the patient's held values it covers to the sharing outbox.
         if matches!(record.body, ConsentBody::Grant { .. }) {
             let set = cached.consents.get(store)?;
