@@ -52,6 +52,9 @@ enum Command {
     Query(cli::query::Args),
     /// As a researcher: what is left of your privacy budget at each node this period.
     Budget(cli::budget::Args),
+    /// As a hospital's staff with a patient: link the hospital's reference of the patient to
+    /// the patient's key (both sign), or undo it.
+    Enrol(cli::enrol::Args),
     /// As node administrators: add or remove an identity (k of the admins approve).
     Registry(cli::registry::Args),
     /// As a clinician: a patient's raw records, with the approvals their policy needs.
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Consent(a) => cli::consent::run(a),
         Command::Audit(a) => cli::audit::run(a),
         Command::Access(a) => cli::access::run(a),
+        Command::Enrol(a) => cli::enrol::run(a),
         Command::Registry(a) => cli::registry::run(a),
         Command::Bench(a) => cli::bench::run(a),
         Command::Wait(a) => cli::wait::run(a),

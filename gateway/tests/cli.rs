@@ -352,6 +352,37 @@ fn the_demo_runs_a_three_node_cluster_and_every_result_agrees_with_plaintext() {
 }
 
 #[test]
+fn the_consent_demo_uses_only_consented_rows_and_shows_a_revocation_in_the_audit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let out = hdg(&[
+        "demo",
+        "--consent",
+        "--patients",
+        "300",
+        "--epsilon",
+        "4",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("180 of 300 patients granted research use"),
+        "{t}"
+    );
+    // The nine statistics agree with the plaintext of the granting patients' rows only.
+    assert_eq!(t.lines().filter(|l| l.contains(" yes ")).count(), 9, "{t}");
+    assert!(!t.contains(" NO "), "{t}");
+    // The revoking patient's audit: the query before, at every node; the one after, nowhere.
+    assert!(
+        t.contains("the query before the revocation is in the ledger of 3 of 3 nodes as using their rows, the query after it in 0"),
+        "{t}"
+    );
+    assert_eq!(t.matches("share rows against their receipts").count(), 3);
+}
+
+#[test]
 fn bench_cluster_runs_every_workload_between_three_processes_and_checks_it() {
     let out = hdg(&[
         "bench", "cluster", "--n", "2000,3e3", "--ingest", "1000", "--reps", "1", "--no-spu",

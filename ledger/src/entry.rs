@@ -44,11 +44,15 @@ pub enum EntryKind {
     /// A computation was aborted because a party deviated from the protocol (the subject is
     /// the query's session, the content hash commits to the stored reason naming the parties).
     Abort = 9,
+    /// A hospital linked a local patient reference to a patient's key, or undid the link (the
+    /// subject is the request's digest, the content hash commits to the stored text, which
+    /// names neither the reference nor any value).
+    Enrolment = 10,
 }
 
 impl EntryKind {
     /// Every kind, in code order.
-    pub const ALL: [EntryKind; 9] = [
+    pub const ALL: [EntryKind; 10] = [
         EntryKind::Record,
         EntryKind::Correction,
         EntryKind::Erasure,
@@ -58,6 +62,7 @@ impl EntryKind {
         EntryKind::ShareReceipt,
         EntryKind::Registry,
         EntryKind::Abort,
+        EntryKind::Enrolment,
     ];
 
     /// The stable one-byte code.
@@ -169,9 +174,9 @@ mod tests {
     #[test]
     fn kind_codes_are_stable_and_distinct() {
         let codes: Vec<u8> = EntryKind::ALL.iter().map(|k| k.code()).collect();
-        assert_eq!(codes, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(codes, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
         assert_eq!(EntryKind::from_code(0), None);
-        assert_eq!(EntryKind::from_code(10), None);
+        assert_eq!(EntryKind::from_code(11), None);
     }
 
     proptest! {
@@ -182,7 +187,7 @@ mod tests {
         }
 
         #[test]
-        fn malformed_bytes_are_rejected(kind in kind(), version in 2u8.., code in 10u8.., cut in 0usize..ENTRY_LEN) {
+        fn malformed_bytes_are_rejected(kind in kind(), version in 2u8.., code in 11u8.., cut in 0usize..ENTRY_LEN) {
             let e = LedgerEntry { kind, subject: [1; 32], content_hash: [2; 32], actor: [3; 32], time: 4 };
             let mut b = e.to_bytes();
             prop_assert_eq!(LedgerEntry::from_bytes(&b[..cut]), Err(EntryError::Length(cut)));

@@ -75,9 +75,12 @@ pub const REPLAY: &str = "replay";
 /// (researcher key, period u64 BE) -> privacy loss spent in that period (nano-rho of zCDP,
 /// u64 BE), charged in the same write as the query's ledger entry (see `crate::privacy_spent`).
 pub const PRIVACY_SPENT: &str = "privacy_spent";
+/// node-keyed pseudonym of a patient reference -> (leaf index u64 BE, 1 enrolled / 0 unenrolled,
+/// patient key): the reference's current link (see `crate::enrolment_log`).
+pub const ENROLMENTS: &str = "enrolments";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 27] = [
+pub const ALL: [&str; 28] = [
     RECORDS,
     BY_INDICATOR,
     BY_PATIENT,
@@ -105,6 +108,7 @@ pub const ALL: [&str; 27] = [
     ERASURE_OUTBOX,
     REPLAY,
     PRIVACY_SPENT,
+    ENROLMENTS,
 ];
 
 /// Tombstone left in [`KEYS`] when a patient's data key is destroyed.

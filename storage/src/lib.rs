@@ -17,6 +17,7 @@
 mod abort_log;
 pub mod baseline;
 mod consents;
+mod enrolment_log;
 mod erasure;
 mod error;
 pub mod keyring;
@@ -40,6 +41,7 @@ mod verify_shares;
 mod witness;
 
 pub use consents::StoredConsent;
+pub use enrolment_log::{EnrolmentChange, StoredEnrolment};
 pub use erasure::{Compaction, Erasure, ErasureOrder, ErasureReceipt, Holding, PendingErasure};
 pub use error::StoreError;
 pub use keyring::KeySource;

@@ -175,13 +175,18 @@ impl Store {
                     }
                 }
                 EntryKind::ShareReceipt => self.check_share_receipt(index, &entry, &mut shares)?,
-                EntryKind::Abort => {
+                EntryKind::Abort | EntryKind::Enrolment => {
                     let text = self.entry_text(index).map_err(VerifyError::from)?;
                     if text.map(|t| sha256(t.as_bytes())) != Some(entry.content_hash) {
+                        let what = if entry.kind == EntryKind::Abort {
+                            "abort"
+                        } else {
+                            "enrolment"
+                        };
                         return Err(bad(
-                            "abort",
+                            what,
                             index,
-                            "the stored reason is missing or differs from the anchored one",
+                            "the stored text is missing or differs from the anchored one",
                         ));
                     }
                 }

@@ -7,7 +7,8 @@
 //! - the envelope every request that acts for someone travels in ([`signed`]), requests that k
 //!   keys approve ([`approvals`]), and a source's signature of an ingest ([`ingest_signature`]);
 //! - a patient's consents ([`consent`], and as FHIR R4 Consent, [`consent_fhir`]), audits
-//!   ([`audit`]) and erasure ([`erasure`]); a clinician's raw access ([`access`]); the
+//!   ([`audit`]) and erasure ([`erasure`]); a hospital's enrolment of a patient's key
+//!   ([`enrolment`]); a clinician's raw access ([`access`]); the
 //!   registry's roles and changes ([`registry`]); and replies sealed to the requester
 //!   ([`sealed_reply`]).
 //!
@@ -24,6 +25,7 @@ pub mod approvals;
 pub mod audit;
 pub mod consent;
 pub mod consent_fhir;
+pub mod enrolment;
 pub mod erasure;
 pub mod filter;
 pub mod ingest_signature;

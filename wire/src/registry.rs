@@ -84,6 +84,10 @@ pub enum RegistryChange {
         /// A researcher's allowed purposes (none: research only).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         purposes: Vec<Purpose>,
+        /// The hospital (node name) a clinician, administrator or source belongs to: staff
+        /// enrol patients only there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hospital: Option<String>,
     },
     /// Set the purposes a registered researcher may query for.
     Purposes {

@@ -40,6 +40,9 @@ pub enum Kind {
     Erase,
     /// A researcher asking what is left of their privacy budget.
     Budget,
+    /// A hospital's staff member and a patient linking the patient's key to a local reference
+    /// (or undoing it): both sign the same body.
+    Enrolment,
 }
 
 impl Kind {
@@ -54,6 +57,7 @@ impl Kind {
             Kind::Ingest => b"hdg ingest request v2\n",
             Kind::Erase => b"hdg erasure request v2\n",
             Kind::Budget => b"hdg budget request v2\n",
+            Kind::Enrolment => b"hdg enrolment request v1\n",
         }
     }
 }

@@ -184,9 +184,48 @@ fn describe(e: &Value) -> String {
                 ),
             }
         }
+        "enrolment" => {
+            let by = &e["enrolment"];
+            let action = match by["action"].as_str() {
+                Some("unenrol") => "your key unlinked from your records",
+                _ => "your key linked to your records",
+            };
+            format!(
+                "{action} at {}, by {}",
+                by["hospital"].as_str().unwrap_or("?"),
+                by["by"].as_str().or(by["by_key"].as_str()).unwrap_or("?")
+            )
+        }
         other => other.to_string(),
     };
     format!("#{:<8} {}  {what}", e["leaf_index"], time)
+}
+
+/// A patient's audit, checked: every node's opened report, what the patient reads, and whether
+/// every node answered and every report checked out.
+pub struct Audit {
+    /// Each node's report, in party order (`null` where none came or it failed a check).
+    pub nodes: Vec<Value>,
+    /// The nodes the coordinator could not ask, as it named them.
+    pub missing: Value,
+    /// The audit in words: a line per node, then one per entry.
+    pub lines: Vec<String>,
+    /// Every node answered and every report checked out.
+    pub ok: bool,
+}
+
+impl Audit {
+    /// The entries of every node's report, with the node's name.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.nodes.iter().flat_map(|r| {
+            let node = r["node"].as_str().unwrap_or("?");
+            r["entries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |e| (node, e))
+        })
+    }
 }
 
 /// Signs the audit request, posts it, checks every node's answer and prints it.
@@ -197,12 +236,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )?;
     let pins = ClusterFile::load(cluster)?.pins()?;
     let key = read_seed(&args.key)?;
+    let Some(audit) = audit(&node, &pins, &key)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if args.json {
+        println!(
+            "{}",
+            json!({ "nodes": audit.nodes, "missing": audit.missing })
+        );
+    } else {
+        for l in &audit.lines {
+            println!("{l}");
+        }
+    }
+    Ok(if audit.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Asks `node` for the audit of the patient with `key`, and checks every node's report against
+/// the node keys `pins`; `None` (with the reason on stderr) when the node refused.
+pub fn audit(
+    node: &super::http::NodeUrl,
+    pins: &[NodeKey; 3],
+    key: &ed25519_dalek::SigningKey,
+) -> anyhow::Result<Option<Audit>> {
     let reply_key = ReplyKey::new();
-    let signed = sign(&key, Kind::Audit, &audit_body(&reply_key.public()), now());
+    let signed = sign(key, Kind::Audit, &audit_body(&reply_key.public()), now());
     let digest = request_digest(Kind::Audit, &signed).context("our own request")?;
     let request = serde_json::to_vec(&signed)?;
     let (status, answer) = post(
-        &node,
+        node,
         "/v1/audit",
         "application/json",
         &request,
@@ -213,7 +279,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "audit refused ({status}): {}",
             answer["error"].as_str().unwrap_or("?")
         );
-        return Ok(ExitCode::FAILURE);
+        return Ok(None);
     }
     let mut ok = true;
     let mut lines = Vec::new();
@@ -245,7 +311,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             lines.push(format!("node {i}: no answer"));
             continue;
         }
-        match check_report(&nodes, i, &pins) {
+        match check_report(&nodes, i, pins) {
             Ok(_) if r["signed_head"].is_null() => lines.push(format!(
                 "{}: its ledger is still empty, nothing about you",
                 r["node"].as_str().unwrap_or("?")
@@ -275,21 +341,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ok = false;
         lines.push(format!("missing: {}", m.as_str().unwrap_or("?")));
     }
-    if args.json {
-        println!(
-            "{}",
-            json!({ "nodes": nodes, "missing": answer["missing"] })
-        );
-    } else {
-        for l in lines {
-            println!("{l}");
-        }
-    }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(Some(Audit {
+        nodes,
+        missing: answer["missing"].clone(),
+        lines,
+        ok,
+    }))
 }
 
 #[cfg(test)]

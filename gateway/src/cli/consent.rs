@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::http::{NodeArgs, post};
+use ed25519_dalek::SigningKey;
+
+use super::http::{NodeArgs, NodeUrl, post};
 use crate::clock::now;
 use hdg_client::key::read_seed;
 use hdg_client::request::parse_time;
@@ -76,6 +78,24 @@ enum Action {
     },
 }
 
+/// Signs `body` as the patient with `key` and posts it to `node`: the node's status and answer
+/// (200 stored at the three parties, 202 stored and queued for a party, or the refusal).
+pub fn post_consent(
+    node: &NodeUrl,
+    key: &SigningKey,
+    body: &ConsentBody,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let signed = sign(key, Kind::Consent, &serde_json::to_string(body)?, now());
+    let request = serde_json::to_vec(&signed).context("encoding the signed request")?;
+    post(
+        node,
+        "/v1/consent",
+        "application/json",
+        &request,
+        Duration::from_secs(30),
+    )
+}
+
 /// Signs and posts the consent; exit failure when the node refuses it.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let node = args.node.open()?;
@@ -117,15 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         Action::Revoke { id } => ConsentBody::Revoke { consent: id },
     };
-    let signed = sign(&key, Kind::Consent, &serde_json::to_string(&body)?, now());
-    let request = serde_json::to_vec(&signed).context("encoding the signed request")?;
-    let (status, answer) = post(
-        &node,
-        "/v1/consent",
-        "application/json",
-        &request,
-        Duration::from_secs(30),
-    )?;
+    let (status, answer) = post_consent(&node, &key, &body)?;
     let stored = status == 200 || status == 202;
     if args.json {
         println!("{answer}");

@@ -10,19 +10,26 @@
 //! ledgers (records, share receipts, signed heads) and check one inclusion proof offline. Exits
 //! with failure if any result differs or any check fails.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use hdg_ledger::NoteVerifier;
+use hdg_schema::PseudonymKey;
 use indicatif::ProgressBar;
 
+use super::demo_consent::{
+    REVOCATION_INDICATOR, consented_rows, demo_patients, post_grants, show_revocation,
+};
 use super::demo_queries::{Rows, read_rows, researcher_key, run_sample_queries};
 use super::init::ClusterLayout;
 use super::local_cluster::LocalCluster;
 use super::synth::write_cohort;
 use super::verify_cluster::{check_cluster, print_checks};
 use crate::node::config::PrivacyMode;
+use crate::node::registry::load_enrolments;
 
 /// Largest request body the demo's nodes accept: a cohort file of [`PATIENTS_PER_FILE`]
 /// patients is about 5 MB.
@@ -46,6 +53,10 @@ pub struct Args {
     /// privacy; a small cohort needs more epsilon for a readable answer).
     #[arg(long, default_value_t = hdg_client::request::DEFAULT_EPSILON)]
     epsilon: f64,
+    /// Patients decide: each is enrolled with a key of their own, three in five grant research
+    /// use, the statistics use only their rows, and one revokes (their audit shows the effect).
+    #[arg(long)]
+    consent: bool,
 }
 
 /// Runs the demo.
@@ -74,15 +85,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
 
     let cluster_dir = root.join("cluster");
-    let layout = LocalCluster::write(
-        &cluster_dir,
-        DEMO_MAX_BODY,
-        PrivacyMode::Dp,
-        hdg_mpc::Security::Malicious,
-    )?;
+    let layout = if args.consent {
+        let patients = usize::try_from(args.patients).context("--patients")?;
+        LocalCluster::write_enrolled(&cluster_dir, DEMO_MAX_BODY, patients, args.seed)?
+    } else {
+        LocalCluster::write(
+            &cluster_dir,
+            DEMO_MAX_BODY,
+            PrivacyMode::Dp,
+            hdg_mpc::Security::Malicious,
+        )?
+    };
     // The plaintext reference, with pseudonyms and record handles as each home node derives
     // them (its keys): read before the nodes open their stores.
-    let plain = plaintext(&layout, &homes)?;
+    let mut plain = plaintext(&layout, &homes, args.consent)?;
     let mut cluster = LocalCluster::start(&cluster_dir, layout)?;
     cluster.wait_ready(Duration::from_secs(60))?;
     println!("\n== cluster: three node processes, linked by QUIC with mutual TLS (pinned keys)");
@@ -99,26 +115,72 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let t = Instant::now();
     let stored = cluster.post_files(&homes)?;
     let ingest_s = t.elapsed().as_secs_f64();
-    let bar = ProgressBar::new_spinner();
-    bar.set_message("sharing");
-    cluster.wait_shared(Duration::from_secs(600), &mut |left| {
-        bar.set_message(format!("{left} observations still to share"));
-        bar.tick();
-    })?;
-    bar.finish_and_clear();
+    wait_all_shared(&mut cluster)?;
     let total_s = t.elapsed().as_secs_f64();
-    println!(
-        "{stored} records validated, sealed and anchored at their home nodes in {ingest_s:.1} s; \
-         every value shared to all three parties after {total_s:.1} s ({:.0} observations/s)",
-        stored as f64 / total_s
-    );
+    if args.consent {
+        println!(
+            "{stored} records validated, sealed and anchored at their home nodes in {ingest_s:.1} s; \
+             every value held there until its patient consents"
+        );
+    } else {
+        println!(
+            "{stored} records validated, sealed and anchored at their home nodes in {ingest_s:.1} s; \
+             every value shared to all three parties after {total_s:.1} s ({:.0} observations/s)",
+            stored as f64 / total_s
+        );
+    }
+    let patients = if args.consent {
+        println!("\n== consent: patients enrolled with their own keys decide");
+        let patients = demo_patients(&cluster.layout, args.patients)?;
+        let t = Instant::now();
+        let grants = post_grants(&cluster, &patients)?;
+        let granted_s = t.elapsed().as_secs_f64();
+        wait_all_shared(&mut cluster)?;
+        println!(
+            "{} of {} patients granted research use in {granted_s:.1} s (each grant signed by \
+             the patient, stored and anchored at the three nodes); their held values shared to \
+             the parties after {:.1} s",
+            grants.len(),
+            patients.len(),
+            t.elapsed().as_secs_f64()
+        );
+        plain = consented_rows(&plain, &patients);
+        Some((patients, grants))
+    } else {
+        None
+    };
 
     println!(
         "\n== statistics by three-party computation, asked as a signed researcher, sealed to them"
     );
     let researcher = researcher_key(&cluster.layout.researcher_key())?;
     let pins = cluster.layout.pins()?;
-    let all_agree = run_sample_queries(&cluster.url(0)?, &pins, &researcher, &plain, args.epsilon)?;
+    let mut all_agree =
+        run_sample_queries(&cluster.url(0)?, &pins, &researcher, &plain, args.epsilon)?;
+
+    if let Some((patients, grants)) = &patients {
+        println!("\n== a revocation and its effect, as the patient audits it");
+        // The first granting patient with a heart rate among their values.
+        let with_values: HashSet<_> = plain
+            .get(REVOCATION_INDICATOR)
+            .into_iter()
+            .flatten()
+            .map(|r| r.patient())
+            .collect();
+        let (index, consent_id) = grants
+            .iter()
+            .find(|(i, _)| with_values.contains(&patients[**i].pseudonym))
+            .context("no granting patient has a heart rate")?;
+        all_agree &= show_revocation(
+            &cluster,
+            &pins,
+            &researcher,
+            &patients[*index],
+            consent_id,
+            with_values.len(),
+            args.epsilon,
+        )?;
+    }
 
     println!("\n== witnessing: each node's ledger head cosigned by the two others");
     let witnessed = check_witnessing(&cluster)?;
@@ -134,12 +196,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The cohort's values read from the files, each node's files with its own pseudonym key.
-fn plaintext(layout: &ClusterLayout, homes: &[Vec<PathBuf>]) -> anyhow::Result<Rows> {
+/// Waits (bounded) until every node's outbox is empty, showing what is left.
+fn wait_all_shared(cluster: &mut LocalCluster) -> anyhow::Result<()> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_message("sharing");
+    cluster.wait_shared(Duration::from_secs(600), &mut |left| {
+        bar.set_message(format!("{left} observations still to share"));
+        bar.tick();
+    })?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// The cohort's values read from the files, each node's files with its own pseudonym key (and,
+/// with `enrolled`, its enrolled patients under their keys' pseudonyms).
+fn plaintext(
+    layout: &ClusterLayout,
+    homes: &[Vec<PathBuf>],
+    enrolled: bool,
+) -> anyhow::Result<Rows> {
     let mut rows = Rows::new();
     for (i, files) in homes.iter().enumerate() {
         let store = layout.open_store(i)?;
-        read_rows(files, &store, &mut rows)?;
+        let enrolments = if enrolled {
+            let key = PseudonymKey::derive(&store.pseudonym_key());
+            Some(load_enrolments(&layout.enrolments(), &key)?)
+        } else {
+            None
+        };
+        read_rows(files, &store, enrolments.as_ref(), &mut rows)?;
     }
     Ok(rows)
 }

@@ -13,7 +13,9 @@ use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use hdg_mpc::stats::StatValue;
 use hdg_mpc::stats::estimate::Estimate;
-use hdg_schema::{Catalog, ImportOptions, Mode, Pseudonym, RecordHandle, Timestamp, Value};
+use hdg_schema::{
+    Catalog, Enrolments, ImportOptions, Mode, Pseudonym, RecordHandle, Timestamp, Value,
+};
 use hdg_storage::Store;
 
 use super::files::import_file;
@@ -33,17 +35,29 @@ pub struct Row {
     value: i64,
 }
 
+impl Row {
+    /// The patient's pseudonym.
+    pub fn patient(&self) -> Pseudonym {
+        self.patient
+    }
+}
+
 /// Numeric values per indicator, read straight from the cohort files (the plaintext reference).
 pub type Rows = HashMap<String, Vec<Row>>;
 
 /// Adds the values of `files` to `rows`, with pseudonyms and handles as their home node's
-/// `store` derives them.
-pub fn read_rows(files: &[PathBuf], store: &Store, rows: &mut Rows) -> anyhow::Result<()> {
+/// `store` derives them (`enrolled`: its enrolled patients', by their keys).
+pub fn read_rows(
+    files: &[PathBuf],
+    store: &Store,
+    enrolled: Option<&Enrolments>,
+    rows: &mut Rows,
+) -> anyhow::Result<()> {
     let opts = ImportOptions {
         mode: Mode::Lenient,
         pseudonym_key: store.pseudonym_key(),
         catalog: Catalog::active(),
-        enrolled: None,
+        enrolled,
     };
     for f in files {
         import_file(f, &opts, &mut |o| {

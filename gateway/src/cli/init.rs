@@ -152,6 +152,11 @@ impl ClusterLayout {
         ClusterFile::load(&self.cluster_file)?.pins()
     }
 
+    /// The demo patients' enrolments (written with `--patients`), as every node loads them.
+    pub fn enrolments(&self) -> PathBuf {
+        self.identities.join(ENROLMENTS)
+    }
+
     /// The seed file of node i's demo source (its EHR feed).
     pub fn source_key(&self, i: usize) -> PathBuf {
         self.identities.join(format!("{}.key", source_name(i)))
@@ -403,21 +408,29 @@ fn write_identities(dir: &Path, patients: DemoPatients) -> anyhow::Result<Option
             .enrol_synth_seed
             .map(|seed| format!("Patient/{}", hdg_schema::synth::patient_id(seed, i as u64)))
     };
-    let mut names = vec![("research-institute".to_string(), Role::Researcher, None)];
+    // Staff and feeds belong to a hospital (node i's name): clinician-1 works at node0, admin-i
+    // administers node i, whose records its feed signs. Researchers and patients belong to none.
+    let node = |i: usize| Some(format!("node{i}"));
+    let mut names = vec![(
+        "research-institute".to_string(),
+        Role::Researcher,
+        None,
+        None,
+    )];
     names.extend((0..patients.count).map(|i| {
         (
             format!("patient-{}", i + 1),
             Role::Patient,
             synth_reference(i),
+            None,
         )
     }));
-    names.push(("clinician-1".to_string(), Role::Clinician, None));
-    names.extend((0..3).map(|i| (format!("admin-{i}"), Role::Admin, None)));
-    // One EHR feed per hospital: the records each node takes in are signed by it.
-    names.extend((0..3).map(|i| (source_name(i), Role::Source, None)));
+    names.push(("clinician-1".to_string(), Role::Clinician, None, node(0)));
+    names.extend((0..3).map(|i| (format!("admin-{i}"), Role::Admin, None, node(i))));
+    names.extend((0..3).map(|i| (source_name(i), Role::Source, None, node(i))));
     let mut registry = RegistryFile::default();
     let mut enrolled = EnrolmentsFile::default();
-    for (name, role, reference) in names {
+    for (name, role, reference, hospital) in names {
         let key = write_new_seed(&dir.join(format!("{name}.key")))?;
         let public_key = hex::encode(key.verifying_key().to_bytes());
         if let Some(reference) = reference {
@@ -436,6 +449,7 @@ fn write_identities(dir: &Path, patients: DemoPatients) -> anyhow::Result<Option
             } else {
                 Vec::new()
             },
+            hospital,
         });
     }
     let text = toml::to_string(&registry).context("cannot write the identity registry")?;

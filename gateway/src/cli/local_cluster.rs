@@ -58,6 +58,27 @@ impl LocalCluster {
         )
     }
 
+    /// Writes a cluster into `dir` whose `patients` demo patients are enrolled at every node as
+    /// the patients `hdg synth` makes with `synth_seed`, and must consent before their values
+    /// are used (private answers, malicious security: as `hdg init` writes it).
+    pub fn write_enrolled(
+        dir: &Path,
+        max_body_bytes: usize,
+        patients: usize,
+        synth_seed: u64,
+    ) -> anyhow::Result<ClusterLayout> {
+        let rules = ClusterRules {
+            consent_required: true,
+            privacy: PrivacyMode::Dp,
+            security: Security::Malicious,
+        };
+        let patients = DemoPatients {
+            count: patients,
+            enrol_synth_seed: Some(synth_seed),
+        };
+        write_cluster(dir, None, max_body_bytes, rules, None, patients)
+    }
+
     /// Starts the three nodes of the cluster `layout` in `dir`.
     pub fn start(dir: &Path, layout: ClusterLayout) -> anyhow::Result<LocalCluster> {
         let exe = std::env::current_exe().context("cannot find the hdg binary to start nodes")?;

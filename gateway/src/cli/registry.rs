@@ -48,6 +48,10 @@ enum Change {
         /// None: research only.
         #[arg(long = "purpose")]
         purposes: Vec<Purpose>,
+        /// The hospital (node name) a clinician, administrator or source belongs to: staff
+        /// enrol patients only at their own hospital (`hdg enrol`).
+        #[arg(long)]
+        hospital: Option<String>,
     },
     /// Set the purposes a registered researcher may query for.
     Purposes {
@@ -75,11 +79,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             role,
             key,
             purposes,
+            hospital,
         } => RegistryChange::Add {
             name,
             role,
             public_key: key,
             purposes,
+            hospital,
         },
         Change::Purposes { key, purposes } => RegistryChange::Purposes {
             public_key: key,

@@ -71,6 +71,10 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/v1/access", post(super::access::post_access))
         .route("/v1/erasure", post(super::erasure_endpoint::post_erasure))
         .route("/v1/registry", post(super::registry_change::post_registry))
+        .route(
+            "/v1/enrolments",
+            post(super::enrolment_endpoint::post_enrolment),
+        )
         .route("/v1/budget", post(super::budget::post_budget))
         .route("/v1/consistency", get(consistency))
         .route(
@@ -217,12 +221,17 @@ async fn observations(
         let store = store
             .as_mut()
             .ok_or_else(|| IngestFailure::Store("the node is shutting down".to_string()))?;
+        let enrolled = worker
+            .enrolled
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let result = ingest_body(
             store,
             &body,
             format,
             mode,
-            &worker.enrolled,
+            &enrolled,
             worker.policy.consent_required.then_some(&worker.consents),
             source,
         );

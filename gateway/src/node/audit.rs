@@ -89,6 +89,7 @@ fn kind_name(kind: EntryKind) -> &'static str {
         EntryKind::ShareReceipt => "share receipt",
         EntryKind::Registry => "registry",
         EntryKind::Abort => "abort",
+        EntryKind::Enrolment => "enrolment",
     }
 }
 
@@ -157,13 +158,15 @@ fn report(
                 "institution_key": hex::encode(entry.actor),
             });
         }
-        if matches!(entry.kind, EntryKind::Access | EntryKind::Erasure) {
+        let described = match entry.kind {
+            EntryKind::Access => Some("access"),
+            EntryKind::Erasure => Some("erasure"),
+            // Who enrolled the patient, where (never the hospital's reference).
+            EntryKind::Enrolment => Some("enrolment"),
+            _ => None,
+        };
+        if let Some(key) = described {
             let text = store.entry_text(leaf)?.unwrap_or_default();
-            let key = if entry.kind == EntryKind::Access {
-                "access"
-            } else {
-                "erasure"
-            };
             item[key] = serde_json::from_str(&text).unwrap_or(Value::Null);
         }
         entries.push(item);

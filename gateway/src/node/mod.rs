@@ -9,7 +9,8 @@
 //! (itself and, over [`crate::net::rpc`], the two peers) and relaying their sealed answers;
 //! [`witness`] has the peers cosign this node's heads and cosigns theirs, refusing forks;
 //! [`erasure`] decides who may erase a patient and [`erasure_endpoint`] erases them at the three
-//! nodes; [`delivery`] retries what a peer could not take when asked (consents, erasures).
+//! nodes; [`enrolment`] decides who may link a reference to a patient's key and
+//! [`enrolment_endpoint`] links it at the hospital's node; [`delivery`] retries what a peer could not take when asked (consents, erasures).
 
 pub use hdg_wire::{consent_fhir, sealed_reply};
 
@@ -24,6 +25,8 @@ pub mod consent_cache;
 pub mod consent_endpoint;
 pub mod coordinator;
 pub mod delivery;
+pub mod enrolment;
+pub mod enrolment_endpoint;
 pub mod erasure;
 pub mod erasure_endpoint;
 pub mod ingest;

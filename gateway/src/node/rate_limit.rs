@@ -36,7 +36,8 @@ pub fn rate_of(kind: Kind) -> Rate {
         | Kind::Access
         | Kind::Registry
         | Kind::Erase
-        | Kind::Budget => Rate {
+        | Kind::Budget
+        | Kind::Enrolment => Rate {
             burst: 60,
             per_second: 5,
         },

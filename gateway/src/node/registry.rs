@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
-use hdg_schema::Enrolments;
+use hdg_schema::{Enrolments, PseudonymKey};
 use serde::{Deserialize, Serialize};
 
 use super::config::ConfigError;
@@ -32,6 +32,10 @@ pub struct IdentityEntry {
     /// A researcher's allowed purposes (none listed: research only); only for researchers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub purposes: Vec<Purpose>,
+    /// The hospital (node name) a clinician, administrator or source belongs to; staff enrol
+    /// patients only at their own hospital's node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hospital: Option<String>,
 }
 
 /// The registry file's contents.
@@ -50,6 +54,8 @@ pub struct Registry {
     pub identities: Vec<(String, Role, VerifyingKey)>,
     /// The purposes of the researchers registered with a list (see the module doc).
     pub purposes: BTreeMap<[u8; 32], BTreeSet<Purpose>>,
+    /// The hospital of each key registered with one (staff and sources).
+    pub hospitals: BTreeMap<[u8; 32], String>,
 }
 
 /// What a researcher registered without a list of purposes may query for.
@@ -84,6 +90,9 @@ impl Registry {
             registry
                 .set_purposes(entry.role, key.as_bytes(), &entry.purposes)
                 .map_err(|reason| bad("purposes", reason))?;
+            registry
+                .set_hospital(entry.role, key.as_bytes(), entry.hospital.as_deref())
+                .map_err(|reason| bad("hospital", reason))?;
             registry.identities.push((entry.name, entry.role, key));
         }
         Ok(registry)
@@ -110,6 +119,40 @@ impl Registry {
         }
         self.purposes.insert(*key, set);
         Ok(())
+    }
+
+    /// Sets the hospital `key`, registered as `role`, belongs to (`None`: none); `Err` when a
+    /// hospital does not apply (only clinicians, administrators and sources have one) or is
+    /// empty.
+    pub fn set_hospital(
+        &mut self,
+        role: Role,
+        key: &[u8; 32],
+        hospital: Option<&str>,
+    ) -> Result<(), &'static str> {
+        let Some(hospital) = hospital else {
+            return Ok(());
+        };
+        if !matches!(role, Role::Clinician | Role::Admin | Role::Source) {
+            return Err("only a clinician, an administrator or a source belongs to a hospital");
+        }
+        if hospital.is_empty() {
+            return Err("must name the hospital's node");
+        }
+        self.hospitals.insert(*key, hospital.to_owned());
+        Ok(())
+    }
+
+    /// Whether `key` is a clinician or administrator registered at `hospital`: who may enrol
+    /// that hospital's patients.
+    pub fn is_staff_of(&self, key: &[u8; 32], hospital: &str) -> bool {
+        (self.has(Role::Clinician, key) || self.has(Role::Admin, key))
+            && self.hospitals.get(key).is_some_and(|h| h == hospital)
+    }
+
+    /// The hospital `key` is registered at, if any.
+    pub fn hospital_of(&self, key: &[u8; 32]) -> Option<&str> {
+        self.hospitals.get(key).map(String::as_str)
     }
 
     /// Whether `key` is a registered researcher allowed to query for `purpose`.
@@ -166,8 +209,9 @@ pub struct EnrolmentsFile {
     pub patients: Vec<EnrolmentEntry>,
 }
 
-/// Reads an enrolments file, checking every key and that no reference is enrolled twice.
-pub fn load_enrolments(file: &Path) -> Result<Enrolments, ConfigError> {
+/// Reads an enrolments file, checking every key and that no reference is enrolled twice; the
+/// references are kept only as their pseudonyms under `pseudonyms`.
+pub fn load_enrolments(file: &Path, pseudonyms: &PseudonymKey) -> Result<Enrolments, ConfigError> {
     let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Read {
         file: file.to_path_buf(),
         reason: e.to_string(),
@@ -191,7 +235,11 @@ pub fn load_enrolments(file: &Path) -> Result<Enrolments, ConfigError> {
                     "must be an ed25519 public key in 64 hex digits",
                 )
             })?;
-        if out.0.insert(p.reference, key).is_some() {
+        if out
+            .0
+            .insert(pseudonyms.pseudonym(&p.reference), key)
+            .is_some()
+        {
             return Err(bad("reference", "is enrolled twice"));
         }
     }

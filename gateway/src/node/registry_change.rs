@@ -79,6 +79,7 @@ pub fn apply(registry: &mut Registry, change: &RegistryChange) -> Result<(), Str
             role,
             public_key,
             purposes,
+            hospital,
         } => {
             let k = key(public_key)?;
             if registry
@@ -89,6 +90,7 @@ pub fn apply(registry: &mut Registry, change: &RegistryChange) -> Result<(), Str
                 return Err(format!("{name} or its key is already registered as that"));
             }
             registry.set_purposes(*role, k.as_bytes(), purposes)?;
+            registry.set_hospital(*role, k.as_bytes(), hospital.as_deref())?;
             registry.identities.push((name.clone(), *role, k));
         }
         RegistryChange::Purposes {
@@ -112,6 +114,7 @@ pub fn apply(registry: &mut Registry, change: &RegistryChange) -> Result<(), Str
                 return Err("no identity has that key".into());
             }
             registry.purposes.remove(k.as_bytes());
+            registry.hospitals.remove(k.as_bytes());
         }
     }
     Ok(())
@@ -277,6 +280,7 @@ mod tests {
             role: Role::Researcher,
             public_key: hex::encode(key(9).verifying_key().to_bytes()),
             purposes: vec![],
+            hospital: None,
         }
     }
 
@@ -311,6 +315,7 @@ mod tests {
             role: Role::Clinician,
             public_key: hex::encode(key(8).verifying_key().to_bytes()),
             purposes: vec![Purpose::Treatment],
+            hospital: None,
         };
         let e = check_change(&request(&clinician, &[1, 2]), &r, 2).unwrap_err();
         assert!(e.contains("only a researcher"), "{e}");
@@ -320,6 +325,55 @@ mod tests {
         apply(&mut r, &remove).unwrap();
         assert!(r.purposes.is_empty());
         assert!(!r.may_query_for(&k9, Purpose::Statistics));
+    }
+
+    #[test]
+    fn staff_belong_to_the_hospital_they_are_added_at_and_researchers_to_none() {
+        let mut r = registry();
+        let add = |b: u8, role: Role, hospital: Option<&str>| RegistryChange::Add {
+            name: format!("id-{b}"),
+            role,
+            public_key: hex::encode(key(b).verifying_key().to_bytes()),
+            purposes: vec![],
+            hospital: hospital.map(str::to_owned),
+        };
+        let (change, _) = check_change(
+            &request(&add(8, Role::Clinician, Some("node1")), &[1, 2]),
+            &r,
+            2,
+        )
+        .unwrap();
+        apply(&mut r, &change).unwrap();
+        let k8 = *key(8).verifying_key().as_bytes();
+        assert!(r.is_staff_of(&k8, "node1"));
+        assert!(!r.is_staff_of(&k8, "node0"));
+        let e = check_change(
+            &request(&add(7, Role::Researcher, Some("node1")), &[1, 2]),
+            &r,
+            2,
+        )
+        .unwrap_err();
+        assert!(e.contains("belongs to a hospital"), "{e}");
+        let e = check_change(&request(&add(7, Role::Admin, Some("")), &[1, 2]), &r, 2).unwrap_err();
+        assert!(e.contains("hospital's node"), "{e}");
+        // Removal forgets the hospital.
+        let remove = RegistryChange::Remove {
+            public_key: hex::encode(k8),
+        };
+        apply(&mut r, &remove).unwrap();
+        assert!(r.hospitals.is_empty());
+    }
+
+    #[test]
+    fn a_role_the_registry_does_not_know_is_refused_naming_the_roles() {
+        let body = add_researcher();
+        let mut req = request(&body, &[1, 2]);
+        req.body = req.body.replace("\"researcher\"", "\"doctor\"");
+        let e = check_change(&req, &registry(), 2).unwrap_err();
+        assert!(
+            e.contains("unknown variant `doctor`") && e.contains("clinician"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use hdg_ledger::Cosigner;
 use hdg_mpc::PartyId;
-use hdg_schema::Enrolments;
+use hdg_schema::{Enrolments, PseudonymKey};
 use hdg_storage::Store;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -24,6 +24,7 @@ use super::api::router;
 use super::config::{Checked, NodeConfig};
 use super::consent_cache::ConsentCache;
 use super::delivery::run_deliveries;
+use super::enrolment::with_stored;
 use super::query::run::QueryPolicy;
 use super::rate_limit::RateLimiter;
 use super::registry::{Registry, Role, load_enrolments};
@@ -69,15 +70,18 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         "catalog"
     );
     let mut registry = Registry::load(&config.identities)?;
-    let enrolled = match &config.enrolments {
-        Some(file) => load_enrolments(file)?,
-        None => Enrolments::default(),
-    };
     let data = config.data.clone();
     let keys = config.key_source()?;
     let store = tokio::task::spawn_blocking(move || Store::open(&data, false, &keys))
         .await?
         .with_context(|| format!("cannot open the store in {}", config.data.display()))?;
+    let pseudonyms = PseudonymKey::derive(&store.pseudonym_key());
+    let enrolled = match &config.enrolments {
+        Some(file) => load_enrolments(file, &pseudonyms)?,
+        None => Enrolments::default(),
+    };
+    let stored = tokio::task::block_in_place(|| store.enrolments())?;
+    let enrolled = with_stored(enrolled, &stored);
     let node_key = store.node_signing_key();
     let splitter = ShareSplitter::new(store.share_split_key());
     let identity = TlsIdentity::from_signing_key(&node_key)?;
@@ -150,7 +154,9 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
             privacy: config.privacy_rules(),
             security: config.security,
         },
-        enrolled,
+        enrolled: RwLock::new(Arc::new(enrolled)),
+        pseudonyms,
+        enrolment_changes: tokio::sync::Mutex::new(()),
         clock_skew: Duration::from_millis(config.clock_skew_ms),
         pins,
         cosigner,
@@ -181,7 +187,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         ledger_size = state.tree_size.load(std::sync::atomic::Ordering::Acquire),
         researchers = registry_counts[0],
         patients = registry_counts[1],
-        enrolled = state.enrolled.0.len(),
+        enrolled = state.enrolled.read().map_or(0, |e| e.0.len()),
         consent_required = config.consent_required,
         "node started"
     );

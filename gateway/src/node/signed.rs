@@ -119,6 +119,7 @@ mod tests {
             Kind::Ingest,
             Kind::Erase,
             Kind::Budget,
+            Kind::Enrolment,
         ] {
             assert_eq!(
                 check_signature(&req, other, known(&k)),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use hdg_ledger::Cosigner;
 use hdg_mpc::PartyId;
-use hdg_schema::Enrolments;
+use hdg_schema::{Enrolments, PseudonymKey};
 use hdg_storage::{Store, StoreError};
 use tokio::sync::{Notify, Semaphore, watch};
 
@@ -60,8 +60,15 @@ pub struct NodeState {
     pub policy: QueryPolicy,
     /// How far a signed request's time may be from this node's clock.
     pub clock_skew: Duration,
-    /// The patients enrolled at this node (pseudonymised by their keys at ingest).
-    pub enrolled: Enrolments,
+    /// The patients enrolled at this node (pseudonymised by their keys at ingest): the
+    /// enrolments file's with the enrolments since applied; an ingest takes the links in force
+    /// when it starts.
+    pub enrolled: RwLock<Arc<Enrolments>>,
+    /// The key of this node's pseudonyms of patient references (as the importer derives them).
+    pub pseudonyms: PseudonymKey,
+    /// Held while an enrolment is checked, stored and applied, so two never both pass their
+    /// checks against the same links.
+    pub enrolment_changes: tokio::sync::Mutex<()>,
     /// The three parties' node keys (this node's included): TLS pins, log and witness keys.
     pub pins: [NodeKey; 3],
     /// This node's witness key: cosigns the peers' heads (the node key, under its origin).

@@ -69,26 +69,43 @@ pub fn consented_cluster(dir: &Path, names: &[&str]) -> (Vec<Vec<u8>>, Vec<PathB
 /// patients with the cluster, and lowers every node's minimum cohort to 2. The key files, in
 /// bundle order.
 pub fn enrol_at_node0(dir: &Path, bundles: &[Vec<u8>]) -> Vec<PathBuf> {
+    let keys = register_patients(dir, bundles.len());
     let mut enrolments = String::new();
-    let mut registry = std::fs::read_to_string(dir.join("identities/registry.toml")).unwrap();
-    let mut keys = Vec::new();
-    for (i, body) in bundles.iter().enumerate() {
-        let file = dir.join(format!("patient-{}.key", (b'a' + i as u8) as char));
-        let seed = [11 * (i as u8 + 1); 32];
-        std::fs::write(&file, hex::encode(seed)).unwrap();
-        let public = hex::encode(SigningKey::from_bytes(&seed).verifying_key().to_bytes());
+    for (body, key) in bundles.iter().zip(&keys) {
+        let public = hex::encode(super::seed_key(key).verifying_key().to_bytes());
         enrolments.push_str(&format!(
             "[[patient]]\nreference = \"{}\"\npublic_key = \"{public}\"\n\n",
             patient_reference(body),
         ));
+    }
+    std::fs::write(dir.join("enrolments.toml"), enrolments).unwrap();
+    // Node 0 is the patients' hospital.
+    let text = std::fs::read_to_string(dir.join("node0.toml")).unwrap();
+    std::fs::write(
+        dir.join("node0.toml"),
+        format!("enrolments = \"enrolments.toml\"\n{text}"),
+    )
+    .unwrap();
+    keys
+}
+
+/// Registers `n` patients with the cluster in `dir` (not yet started), each with a key of its
+/// own written to `dir/patient-{a,b,c,...}.key`, none of them enrolled anywhere, and lowers
+/// every node's minimum cohort to 2 (consent required, as `hdg init` writes it). The key files.
+pub fn register_patients(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let mut registry = std::fs::read_to_string(dir.join("identities/registry.toml")).unwrap();
+    let mut keys = Vec::new();
+    for i in 0..n {
+        let file = dir.join(format!("patient-{}.key", (b'a' + i as u8) as char));
+        let seed = [11 * (i as u8 + 1); 32];
+        std::fs::write(&file, hex::encode(seed)).unwrap();
+        let public = hex::encode(SigningKey::from_bytes(&seed).verifying_key().to_bytes());
         registry.push_str(&format!(
             "\n[[identity]]\nname = \"enrolled-{i}\"\nrole = \"patient\"\npublic_key = \"{public}\"\n"
         ));
         keys.push(file);
     }
-    std::fs::write(dir.join("enrolments.toml"), enrolments).unwrap();
     std::fs::write(dir.join("identities/registry.toml"), registry).unwrap();
-    // Node 0 is the patients' hospital; every node requires consent, with k = 2.
     for i in 0..3 {
         let path = dir.join(format!("node{i}.toml"));
         let text = std::fs::read_to_string(&path).unwrap();
@@ -97,11 +114,6 @@ pub fn enrol_at_node0(dir: &Path, bundles: &[Vec<u8>]) -> Vec<PathBuf> {
             "init requires consent"
         );
         let text = text.replace("min_cohort = 10\n", "min_cohort = 2\n");
-        let text = if i == 0 {
-            format!("enrolments = \"enrolments.toml\"\n{text}")
-        } else {
-            text
-        };
         std::fs::write(&path, text).unwrap();
     }
     keys
