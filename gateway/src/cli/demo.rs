@@ -8,7 +8,10 @@
 //! files (see `demo_queries`); check every node's ledger head is cosigned by the two others and
 //! consistent with what they witnessed; stop the nodes with SIGTERM; verify all three stores and
 //! ledgers (records, share receipts, signed heads) and check one inclusion proof offline. Exits
-//! with failure if any result differs or any check fails.
+//! with failure if any result differs or any check fails. With `--consent` the patients are
+//! enrolled with keys of their own and decide: their values wait at the home node until three
+//! in five grant, the statistics are checked against those patients' rows only, and one
+//! revocation is shown by the patient's audit (`demo_consent`).
 
 use std::collections::HashSet;
 use std::path::PathBuf;

@@ -95,17 +95,17 @@ pub async fn post_enrolment(
         };
         let (leaf, head) = store.record_enrolment(&change, now())?;
         worker.ledger_written(store, Some(head));
+        // Applied while the store is still held: an ingest reads the links under the same
+        // lock, so every record taken in after the entry is filed by the new links.
+        let mut enrolled = worker
+            .enrolled
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *enrolled = Arc::new(applied(&enrolled, &anchored));
         Ok(leaf)
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    {
-        let mut enrolled = state
-            .enrolled
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        *enrolled = Arc::new(applied(&enrolled, &checked));
-    }
     let patient = Pseudonym::from_public_key(&checked.patient_key);
     info!(action = %checked.action, leaf, "enrolment applied");
     Ok(Json(json!({
