@@ -11,8 +11,9 @@
 //! acknowledged does it remove the batch from the outbox; a peer that is down is retried with
 //! backoff while the observations stay committed here and queued.
 //!
-//! An idle worker woken by an ingest lingers until ingests are quiet for a moment (bounded), so
-//! bursts of requests share in few batches; a busy or retrying worker never lingers.
+//! An idle worker woken by an ingest lingers until ingests are quiet for a moment (bounded) or
+//! a full batch is waiting, so bursts of small requests share in few batches while a large
+//! ingest is shared as it arrives; a busy or retrying worker never lingers.
 //!
 //! What a row carries besides the pair: the record's handle (never its id, which is a hash of
 //! low-entropy content), the indicator, the UTC day of the effective time (never the instant)
@@ -308,6 +309,10 @@ pub async fn run_outbox(
 async fn linger(state: &NodeState, stop: &mut watch::Receiver<bool>) -> bool {
     let until = tokio::time::Instant::now() + MAX_LINGER;
     loop {
+        // A full batch is waiting: share it now, alongside the ingests still coming.
+        if state.outbox_len.load(Ordering::Acquire) >= SHARE_BATCH as u64 {
+            return *stop.borrow();
+        }
         tokio::select! {
             _ = state.outbox_wake.notified() => {}
             _ = tokio::time::sleep(LINGER) => return *stop.borrow(),
