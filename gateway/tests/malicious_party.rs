@@ -10,6 +10,9 @@
 //!   the same way, and the mean, which multiplies nothing, is answered right;
 //! - a shifted noise draw (a private cluster) stops a private mean the same way: the draw's
 //!   co-holder sees its copy differ;
+//! - a lie in a verdict (a signed finding sent to one honest node only) stops a histogram, a
+//!   median and a filtered mean at both honest nodes, each logging the abort: the verdicts are
+//!   signed and forwarded, so an abort is unanimous;
 //! - shares sealed wrong to the researcher are refused by the researcher's client.
 
 mod common;
@@ -175,6 +178,25 @@ fn an_altered_product_aborts_every_statistic_with_a_product() {
         "{answer}"
     );
     honest_ledgers_log(nodes, dir, cheat, statistics.len(), "verification");
+}
+
+#[test]
+fn a_lie_in_a_verdict_to_one_node_aborts_at_both_honest_nodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cheat = 1;
+    // The cheat's first verdict of each query, to the next party only, is a signed finding
+    // that P1 and P2 differed: the node it reached forwards it, so both honest nodes stop.
+    let (nodes, _) = cluster_with_cheat(dir, cheat, "verdict:0:1:1");
+    let statistics: [&[&str]; 3] = [
+        &["--stat", "histogram", "--edges", "100,150"],
+        &["--stat", "median"],
+        &["--stat", "mean", "--where", "value > 126"],
+    ];
+    each_aborts_naming(dir, cheat, &statistics);
+    // The plain mean checks nothing before it seals its output: no verdict to lie in.
+    ask(dir, 2, &["--stat", "mean"]).expect("the mean is answered");
+    honest_ledgers_log(nodes, dir, cheat, statistics.len(), "found that");
 }
 
 #[test]

@@ -28,7 +28,7 @@ pub mod ring;
 pub mod security;
 pub mod session;
 pub mod share;
-mod verdict;
+pub mod verdict;
 pub mod verify;
 pub mod words;
 
@@ -40,6 +40,7 @@ pub use prf::PrfKind;
 pub use security::Security;
 pub use session::{PartyKeys, SessionId, SessionSecret};
 pub use share::{ArithShares, BoolShares};
+pub use verdict::VerdictKeys;
 pub use x25519_dalek::{PublicKey, StaticSecret};
 pub mod protocols;
 pub mod stats;

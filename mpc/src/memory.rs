@@ -9,6 +9,8 @@ use crate::channel::{Channel, ChannelError, ChannelStats};
 use crate::party::{Party, SetupError};
 use crate::prf::PrfKind;
 use crate::session::{PartyKeys, SessionId, SessionSecret};
+use crate::verdict::VerdictKeys;
+use ed25519_dalek::SigningKey;
 
 /// How long `recv` waits by default before failing.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -74,8 +76,8 @@ impl Channel for MemoryChannel {
 }
 
 /// Runs `f` once per party on three threads over in-memory channels, after a full session setup
-/// (fresh X25519 keys, random session id, PRF `kind`), and returns the three results in party
-/// order. A panic in any party is re-raised here.
+/// (fresh X25519 keys, random session id, PRF `kind`, verdicts signed with fresh ed25519 keys),
+/// and returns the three results in party order. A panic in any party is re-raised here.
 pub fn run_three_with<T, F>(kind: PrfKind, f: F) -> [T; 3]
 where
     T: Send,
@@ -85,6 +87,7 @@ where
     let secrets = PartyId::ALL.map(|_| SessionSecret::random());
     let publics = [0, 1, 2].map(|i| secrets[i].public());
     let channels = memory_channels(DEFAULT_TIMEOUT);
+    let verdicts = verdict_keys();
     run_threads(channels, |me, ch| {
         let mut party = Party::establish(
             me,
@@ -95,8 +98,43 @@ where
             Box::new(ch),
         )
         .unwrap_or_else(|e: SetupError| panic!("session setup failed for {me}: {e}"));
+        party
+            .sign_verdicts(verdicts[me.index()].clone())
+            .expect("each party's own key");
         f(&mut party)
     })
+}
+
+/// [`run_three`] without verdict keys: the parties' verdicts go unsigned, in one round (for
+/// tests of that mode).
+#[cfg(test)]
+pub(crate) fn run_three_unsigned<T, F>(f: F) -> [T; 3]
+where
+    T: Send,
+    F: Fn(&mut Party) -> T + Sync,
+{
+    let session = SessionId::random();
+    let secrets = PartyId::ALL.map(|_| SessionSecret::random());
+    let publics = [0, 1, 2].map(|i| secrets[i].public());
+    run_threads(memory_channels(DEFAULT_TIMEOUT), |me, ch| {
+        let mut party = Party::establish(
+            me,
+            &session,
+            &secrets[me.index()],
+            &publics,
+            PrfKind::DEFAULT,
+            Box::new(ch),
+        )
+        .unwrap_or_else(|e: SetupError| panic!("session setup failed for {me}: {e}"));
+        f(&mut party)
+    })
+}
+
+/// Fresh verdict keys for the three parties of one run.
+fn verdict_keys() -> [VerdictKeys; 3] {
+    let signers = PartyId::ALL.map(|_| SigningKey::from_bytes(&rand::random::<[u8; 32]>()));
+    let parties = [0, 1, 2].map(|i| signers[i].verifying_key());
+    signers.map(|signer| VerdictKeys { signer, parties })
 }
 
 /// [`run_three_with`] using the default PRF.
@@ -115,12 +153,16 @@ where
     F: Fn(&mut Party) -> T + Sync,
 {
     let channels = memory_channels(DEFAULT_TIMEOUT);
+    let verdicts = verdict_keys();
     let keys = std::sync::Mutex::new(keys.map(Some));
     run_threads(channels, |me, ch| {
         let k = keys.lock().expect("keys lock")[me.index()]
             .take()
             .expect("each party takes its keys once");
         let mut party = Party::from_keys(k, kind, Box::new(ch));
+        party
+            .sign_verdicts(verdicts[me.index()].clone())
+            .expect("each party's own key");
         f(&mut party)
     })
 }

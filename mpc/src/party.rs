@@ -12,6 +12,7 @@ use crate::fault::{Armed, Point};
 use crate::kernels::{self, Kernels};
 use crate::prf::{Prf, PrfKind, StreamRng};
 use crate::session::{KeyAgreementError, PartyKeys, SessionId, SessionSecret, derive_pairwise};
+use crate::verdict::VerdictKeys;
 use crate::verify::and_proof::AndWord;
 use crate::verify::product_proof::Record;
 use crate::words;
@@ -103,6 +104,8 @@ pub struct Party {
     pending_ands: Vec<AndWord>,
     pending_products: Vec<Record>,
     part_values: usize,
+    verdict_keys: Option<VerdictKeys>,
+    verdicts: u64,
 }
 
 impl Party {
@@ -145,7 +148,32 @@ impl Party {
             pending_ands: Vec::new(),
             pending_products: Vec::new(),
             part_values: crate::stream::PART_VALUES,
+            verdict_keys: None,
+            verdicts: 0,
         }
+    }
+
+    /// Signs this party's verdicts on checks with `keys.signer` and accepts a peer's only under
+    /// its key in `keys.parties` (the identities the parties already pin, such as a cluster's
+    /// node keys): with them, an abort is unanimous among the honest parties (see
+    /// [`crate::verdict`]). All three parties must set keys, or none. `Err` when the signer is
+    /// not this party's key in the list.
+    pub fn sign_verdicts(&mut self, keys: VerdictKeys) -> Result<(), ProtocolError> {
+        if keys.parties[self.id.index()] != keys.signer.verifying_key() {
+            return Err(ProtocolError::InvalidArgument {
+                step: "verdict keys",
+                reason: "the signing key is not this party's key in the list",
+            });
+        }
+        self.verdict_keys = Some(keys);
+        Ok(())
+    }
+
+    /// The keys verdicts are signed with, if set, and the number of the next verdict.
+    pub(crate) fn next_verdict(&mut self) -> (Option<VerdictKeys>, u64) {
+        let n = self.verdicts;
+        self.verdicts += 1;
+        (self.verdict_keys.clone(), n)
     }
 
     /// Values per part when this party computes in parts ([`crate::stream`]).
@@ -306,6 +334,12 @@ impl Party {
     /// `msg` itself (always, unless a test injected a fault).
     pub(crate) fn tampered(&self, point: Point, msg: &[u64]) -> Option<Vec<u64>> {
         self.fault.as_ref().and_then(|f| f.apply(point, msg))
+    }
+
+    /// Sends `msg` as it is, never altered by an injected fault (a message whose deviation the
+    /// caller already made, such as a signed verdict).
+    pub(crate) fn send_as_is(&mut self, to: PartyId, msg: &[u64]) -> Result<(), ProtocolError> {
+        Ok(self.channel.send(to, msg)?)
     }
 
     /// Receives one message of exactly `expected` elements from `from`.

@@ -20,6 +20,24 @@ pub fn to_32_bytes(w: &[u64]) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// Words of a 64-byte signature.
+pub const WORDS_64: usize = 8;
+
+/// A 64-byte signature as eight words.
+pub fn from_64_bytes(b: &[u8; 64]) -> [u64; WORDS_64] {
+    std::array::from_fn(|i| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes")))
+}
+
+/// Eight words back as 64 bytes; `None` unless there are exactly eight.
+pub fn to_64_bytes(w: &[u64]) -> Option<[u8; 64]> {
+    let w: &[u64; WORDS_64] = w.try_into().ok()?;
+    let mut out = [0u8; 64];
+    for (chunk, word) in out.chunks_exact_mut(8).zip(w) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    Some(out)
+}
+
 /// Feeds `values` to `hasher`, their count first, block by block (no copy of the whole vector).
 pub fn hash_words(hasher: &mut blake3::Hasher, values: &[u64]) {
     hasher.update(&(values.len() as u64).to_le_bytes());
@@ -61,6 +79,9 @@ mod tests {
         assert_eq!(to_32_bytes(&w), Some(b));
         assert_eq!(to_32_bytes(&w[..3]), None);
         assert_eq!(to_32_bytes(&[0; 5]), None);
+        let s: [u8; 64] = std::array::from_fn(|i| i as u8 * 3);
+        assert_eq!(to_64_bytes(&from_64_bytes(&s)), Some(s));
+        assert_eq!(to_64_bytes(&[0; 7]), None);
     }
 
     /// Hashing words equals hashing their count and bytes in one piece, across block edges.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use hdg_mpc::dp::accounting::Draws;
 use hdg_mpc::session::public_commitment;
-use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret};
+use hdg_mpc::{Channel, PartyId, PublicKey, SessionId, SessionSecret, VerdictKeys};
 
 use tracing::warn;
 
@@ -245,6 +245,7 @@ pub async fn answer_query(
             secret: &secret,
             publics: &publics,
             query: &digest,
+            verdicts: &verdict_keys(&worker)?,
         };
         let charge = charge.map(|(_, c)| c);
         let mut answer = run_selected(&selection, &setup, channel, &query, &worker.policy, charge)
@@ -265,6 +266,23 @@ pub async fn answer_query(
         warn!(status = r.status, reason = %r.reason, "query failed at this party");
     }
     outcome
+}
+
+/// The keys this party signs its verdicts with and checks its peers' under: the node keys the
+/// cluster pins (its own signs).
+fn verdict_keys(state: &NodeState) -> Result<VerdictKeys, Refusal> {
+    let mut parties = Vec::with_capacity(3);
+    for pin in &state.pins {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(pin)
+            .map_err(|_| Refusal::new(500, "a pinned node key is not an ed25519 key"))?;
+        parties.push(key);
+    }
+    let parties: [ed25519_dalek::VerifyingKey; 3] =
+        parties.try_into().expect("three pinned node keys");
+    Ok(VerdictKeys {
+        signer: state.node_key.clone(),
+        parties,
+    })
 }
 
 /// Anchors the abort of `session` in this party's ledger, with the reason (which names the

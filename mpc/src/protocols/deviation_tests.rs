@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use super::a2b::Width;
 use super::compare::greater_than_public;
-use super::reveal::{CHECK_MESSAGES, CHECK_WORDS, reveal, reveal_bits};
+use super::reveal::{check_cost, reveal, reveal_bits};
 use super::seal::{RevealError, open_sealed, seal_output};
 use super::testing::share;
 use crate::fault::{Fault, Point};
@@ -89,16 +89,44 @@ proptest! {
         })?;
     }
 
-    /// A malformed verdict stops the party it reaches, naming its sender; no honest party
-    /// returns a wrong value.
+    /// A signed false finding sent to one honest party only (the verdict to the next party is
+    /// the first, to the previous one the second) stops both: the one it reached forwards it.
+    /// The abort is unanimous, naming the cheat as the reporter of the finding.
     #[test]
-    fn a_malformed_verdict_is_named(
+    fn a_lie_in_a_signed_verdict_to_one_party_stops_both_honest_parties(
         v in proptest::collection::vec(any::<i64>(), 1..50),
         cheat in 0usize..3, element in 0u64..3, delta in any::<u64>(), occurrence in 0u64..2,
     ) {
         let cheat = PartyId::new(cheat).unwrap();
         let f = Fault { point: Point::Verdict, occurrence, element, delta: delta.max(1) };
         let out = open_with_fault(&v, cheat, Some(f));
+        for me in [cheat.next(), cheat.prev()] {
+            match &out[me.index()] {
+                Err(ProtocolError::Deviation { step: "reveal", reporter, .. }) => {
+                    prop_assert_eq!(*reporter, cheat, "at {}", me);
+                }
+                other => prop_assert!(false, "{} went on: {:?}", me, other),
+            }
+        }
+    }
+
+    /// Without verdict keys (one unsigned round), a malformed verdict stops the party it
+    /// reaches, naming its sender; no honest party returns a wrong value, but the other may
+    /// finish: the gap the signed verdicts close.
+    #[test]
+    fn an_unsigned_malformed_verdict_is_named(
+        v in proptest::collection::vec(any::<i64>(), 1..50),
+        cheat in 0usize..3, element in 0u64..3, delta in any::<u64>(), occurrence in 0u64..2,
+    ) {
+        let cheat = PartyId::new(cheat).unwrap();
+        let f = Fault { point: Point::Verdict, occurrence, element, delta: delta.max(1) };
+        let out = crate::memory::run_three_unsigned(|p| {
+            let x = share(p, &v);
+            if p.id() == cheat {
+                p.inject(f);
+            }
+            reveal(p, &x).map(|o| decode_all(&o))
+        });
         // the verdict goes to the next party first, then to the previous one
         let victim = if occurrence == 0 { cheat.next() } else { cheat.prev() };
         prop_assert_eq!(&out[victim.index()], &Err(ProtocolError::MalformedVerdict {
@@ -158,7 +186,7 @@ proptest! {
     }
 
     /// Without a fault, both modes open correctly and never abort; the checked opening costs
-    /// [`CHECK_WORDS`] more per party, in one round more.
+    /// [`check_cost`] more per party.
     #[test]
     fn honest_openings_never_abort_in_either_mode(
         v in proptest::collection::vec(any::<i64>(), 0..80),
@@ -176,7 +204,8 @@ proptest! {
                 (decode_all(&opened), signs, d.bytes_sent, d.messages_sent)
             });
             let checked = security.checks();
-            let (words, msgs) = if checked { (CHECK_WORDS, CHECK_MESSAGES) } else { (0, 0) };
+            // run_three signs verdicts.
+            let (words, msgs) = if checked { check_cost(true) } else { (0, 0) };
             for (opened, signs, bytes, sent) in out {
                 prop_assert_eq!(&opened, &v);
                 prop_assert_eq!(signs, v.iter().map(|a| *a < 0).collect::<Vec<_>>());

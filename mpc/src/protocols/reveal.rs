@@ -19,12 +19,20 @@ use crate::{ArithShares, BoolShares, Party, ProtocolError};
 /// Words of an opening's check digest (32 bytes).
 pub const DIGEST_WORDS: usize = words::WORDS_32;
 
-/// Words a checked opening adds to what each party sends: the digest and a verdict to each
-/// peer (in three messages more, and one round more).
+/// Words a checked opening adds to what each party sends with unsigned verdicts: the digest
+/// and a verdict to each peer (in three messages more, and one round more).
 pub const CHECK_WORDS: usize = DIGEST_WORDS + 2 * VERDICT_WORDS;
 
-/// Messages a checked opening adds for each party.
+/// Messages a checked opening adds for each party with unsigned verdicts.
 pub const CHECK_MESSAGES: u64 = 3;
+
+/// Words and messages a checked opening adds for each party: [`CHECK_WORDS`] and
+/// [`CHECK_MESSAGES`] unsigned; signed verdicts ([`crate::Party::sign_verdicts`]) send 40 words
+/// and 2 messages more, in one round more.
+pub fn check_cost(signed: bool) -> (usize, u64) {
+    let (words, messages) = crate::verdict::cost_per_peer(signed);
+    (DIGEST_WORDS + 2 * words, 1 + 2 * messages)
+}
 
 /// Opens x to every party.
 ///

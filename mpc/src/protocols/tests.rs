@@ -8,7 +8,7 @@ use super::b2a::{bits_to_arith, bits_to_arith_cost, count_ones, count_ones_cost}
 use super::compare::{greater_than_public, greater_than_shared, less_than, less_than_public};
 use super::input::{input, input_sum, share_for_parties};
 use super::mul::{dot, dot_many, mul};
-use super::reveal::{CHECK_MESSAGES, CHECK_WORDS, reveal, reveal_bits};
+use super::reveal::{check_cost, reveal, reveal_bits};
 use super::seal::{RevealError, open_sealed, seal_output};
 use super::select::select;
 use super::testing::{open, share};
@@ -100,8 +100,10 @@ proptest! {
             prop_assert_eq!(*sent_in, expected_in, "input bytes of P{}", i);
             // the share another party lacks, the digest of the one the third party lacks and
             // the verdicts
-            prop_assert_eq!(*sent_out, 8 * (n + CHECK_WORDS) as u64);
-            prop_assert_eq!(*msgs, 1 + CHECK_MESSAGES);
+            // run_three signs verdicts.
+            let (words, messages) = check_cost(true);
+            prop_assert_eq!(*sent_out, 8 * (n + words) as u64);
+            prop_assert_eq!(*msgs, 1 + messages);
         }
         // replicated: P_i's b is P_{i+1}'s a
         for i in 0..3 {

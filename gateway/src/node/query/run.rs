@@ -8,7 +8,8 @@ use hdg_mpc::stats::{
     Aggregates, StatsError, ValueBound, filtered, histogram, moments, order, regression,
 };
 use hdg_mpc::{
-    Channel, Party, PartyId, PrfKind, PublicKey, Security, SessionId, SessionSecret, words,
+    Channel, Party, PartyId, PrfKind, PublicKey, Security, SessionId, SessionSecret, VerdictKeys,
+    words,
 };
 use sha2::{Digest, Sha256};
 
@@ -86,6 +87,9 @@ pub struct PartySetup<'a> {
     /// The digest of the researcher's signed query ([`hdg_wire::answer::query_digest`]): the sealed
     /// output is bound to it.
     pub query: &'a [u8; 32],
+    /// The node keys this party signs its verdicts on checks with and checks its peers' under,
+    /// so an abort is unanimous ([`hdg_mpc::verdict`]).
+    pub verdicts: &'a VerdictKeys,
 }
 
 /// Runs `q` on rows already selected (the store is not needed, so a node need not hold it during
@@ -171,6 +175,9 @@ impl PartySetup<'_> {
             channel,
         )?;
         party.set_security(security);
+        party
+            .sign_verdicts(self.verdicts.clone())
+            .map_err(StatsError::from)?;
         // Only a test build (feature `fault-injection`) reads the variable.
         party.inject_from_env();
         #[cfg(test)]
