@@ -10,7 +10,6 @@ use crate::party::{Party, SetupError};
 use crate::prf::PrfKind;
 use crate::session::{PartyKeys, SessionId, SessionSecret};
 use crate::verdict::VerdictKeys;
-use ed25519_dalek::SigningKey;
 
 /// How long `recv` waits by default before failing.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -87,7 +86,7 @@ where
     let secrets = PartyId::ALL.map(|_| SessionSecret::random());
     let publics = [0, 1, 2].map(|i| secrets[i].public());
     let channels = memory_channels(DEFAULT_TIMEOUT);
-    let verdicts = verdict_keys();
+    let verdicts = VerdictKeys::fresh_three();
     run_threads(channels, |me, ch| {
         let mut party = Party::establish(
             me,
@@ -130,13 +129,6 @@ where
     })
 }
 
-/// Fresh verdict keys for the three parties of one run.
-fn verdict_keys() -> [VerdictKeys; 3] {
-    let signers = PartyId::ALL.map(|_| SigningKey::from_bytes(&rand::random::<[u8; 32]>()));
-    let parties = [0, 1, 2].map(|i| signers[i].verifying_key());
-    signers.map(|signer| VerdictKeys { signer, parties })
-}
-
 /// [`run_three_with`] using the default PRF.
 pub fn run_three<T, F>(f: F) -> [T; 3]
 where
@@ -153,7 +145,7 @@ where
     F: Fn(&mut Party) -> T + Sync,
 {
     let channels = memory_channels(DEFAULT_TIMEOUT);
-    let verdicts = verdict_keys();
+    let verdicts = VerdictKeys::fresh_three();
     let keys = std::sync::Mutex::new(keys.map(Some));
     run_threads(channels, |me, ch| {
         let k = keys.lock().expect("keys lock")[me.index()]

@@ -342,6 +342,12 @@ impl Party {
         Ok(self.channel.send(to, msg)?)
     }
 
+    /// Receives one message from `from`, of any length (a caller that ignores a message of the
+    /// wrong length rather than stopping).
+    pub(crate) fn recv_any(&mut self, from: PartyId) -> Result<Vec<u64>, ProtocolError> {
+        Ok(self.channel.recv(from)?)
+    }
+
     /// Receives one message of exactly `expected` elements from `from`.
     pub(crate) fn recv(
         &mut self,

@@ -15,8 +15,9 @@
 //! *third* party (never one the forwarder signed itself: a cheat could send that late, to one
 //! party only). Then if one honest party stops, so does the other: it signed the finding itself,
 //! received it in round one and forwarded it, or forwarded the cheat's in round two. A verdict
-//! whose signature does not verify, or that is malformed, is ignored: only the cheat sends one,
-//! and a cheat's finding about honest parties is no reason to stop alone.
+//! whose signature does not verify, that is malformed or of the wrong length, is ignored: only
+//! the cheat sends one, and stopping on it would stop one honest party alone. (A cheat that
+//! sends nothing stops both: each waits for a message that never comes.)
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
@@ -40,6 +41,16 @@ pub struct VerdictKeys {
     pub signer: SigningKey,
     /// The three parties' public keys, in party order (this party's own included).
     pub parties: [VerifyingKey; 3],
+}
+
+impl VerdictKeys {
+    /// Fresh keys for the three parties of one run in one process (tests and the in-memory
+    /// benches; nodes use their node keys), in party order.
+    pub fn fresh_three() -> [VerdictKeys; 3] {
+        let signers = PartyId::ALL.map(|_| SigningKey::from_bytes(&rand::random::<[u8; 32]>()));
+        let parties = [0, 1, 2].map(|i| signers[i].verifying_key());
+        signers.map(|signer| VerdictKeys { signer, parties })
+    }
 }
 
 /// Words of a verdict: [0, 0, 0] for agreement, [1, sender, witness] for a difference found.
@@ -145,8 +156,12 @@ fn agree_signed(
     let mut stops: Vec<(PartyId, Deviation)> = found.map(|d| (me, d)).into_iter().collect();
     let mut heard: [Option<Vec<u64>>; 3] = Default::default();
     for peer in [me.prev(), me.next()] {
-        let msg = party.recv(peer, SIGNED_WORDS, step)?;
-        if let Some(d) = finding(peer, &msg) {
+        // A message of the wrong length is ignored like a bad signature: stopping on it would
+        // stop this party alone.
+        let msg = party.recv_any(peer)?;
+        if msg.len() == SIGNED_WORDS
+            && let Some(d) = finding(peer, &msg)
+        {
             stops.push((peer, d));
             heard[peer.index()] = Some(msg);
         }
@@ -161,9 +176,10 @@ fn agree_signed(
         party.send_as_is(to, &forward)?;
     }
     for peer in [me.prev(), me.next()] {
-        let msg = party.recv(peer, FORWARD_WORDS, step)?;
+        let msg = party.recv_any(peer)?;
         let origin = third(me, peer);
-        if msg[0] == 1
+        if msg.len() == FORWARD_WORDS
+            && msg[0] == 1
             && let Some(d) = finding(origin, &msg[1..])
         {
             stops.push((origin, d));
@@ -314,6 +330,24 @@ mod tests {
                 hear(p, SIGNED_WORDS)?;
                 p.send_as_is(me.next(), &[1; FORWARD_WORDS])?;
                 p.send_as_is(me.prev(), &[0; FORWARD_WORDS])?;
+                hear(p, FORWARD_WORDS)
+            });
+            for honest in [cheat.next(), cheat.prev()] {
+                assert_eq!(out[honest.index()], Ok(()), "cheat {cheat}, at {honest}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_verdict_of_the_wrong_length_is_ignored_by_both_honest_parties() {
+        for cheat in PartyId::ALL {
+            let out = with_cheat(cheat, |p, _, _| {
+                let me = p.id();
+                p.send_as_is(me.next(), &[1, 0, 1])?;
+                p.send_as_is(me.prev(), &[0; SIGNED_WORDS + 1])?;
+                hear(p, SIGNED_WORDS)?;
+                p.send_as_is(me.next(), &[1])?;
+                p.send_as_is(me.prev(), &[])?;
                 hear(p, FORWARD_WORDS)
             });
             for honest in [cheat.next(), cheat.prev()] {

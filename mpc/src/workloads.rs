@@ -35,10 +35,11 @@ use crate::protocols::boolean::verifications;
 use crate::protocols::compare::greater_than_public;
 use crate::protocols::input::input;
 use crate::protocols::mul::{dot_many, mul};
-use crate::protocols::reveal::{CHECK_WORDS, reveal};
+use crate::protocols::reveal::{check_cost, reveal};
 use crate::ring::{decode, encode, encode_all};
 pub use crate::stream::PART_VALUES;
 use crate::stream::{parts, sum_over_parts};
+use crate::verdict::VerdictKeys;
 use crate::verify::product_proof::Shape;
 use crate::verify::verification_cost;
 use crate::words::{feed_words, from_32_bytes};
@@ -213,11 +214,14 @@ fn run_in_parts(
     let barrier = Barrier::new(3);
     let secrets = PartyId::ALL.map(|_| SessionSecret::random());
     let publics = [0, 1, 2].map(|i| secrets[i].public());
+    // Verdicts signed as a node signs them (with keys of this run here).
+    let verdicts = VerdictKeys::fresh_three();
     let runs = std::thread::scope(|s| {
         let mut ids = PartyId::ALL.into_iter();
         let handles = channels.map(|ch| {
             let me = ids.next().expect("three parties");
             let (secrets, publics, barrier) = (&secrets, &publics, &barrier);
+            let verdicts = verdicts[me.index()].clone();
             s.spawn(move || {
                 let mut p = Party::establish(
                     me,
@@ -230,6 +234,8 @@ fn run_in_parts(
                 .unwrap_or_else(|e| panic!("session setup failed for {me}: {e}"));
                 p.set_security(security);
                 p.set_part_values(part);
+                p.sign_verdicts(verdicts)
+                    .unwrap_or_else(|e| panic!("verdict keys of {me}: {e}"));
                 barrier.wait();
                 let mine = (me == PartyId::P0).then_some(data);
                 measure(&mut p, |p| compute(p, w, n, mine))
@@ -395,7 +401,7 @@ fn words_in_parts(w: Workload, (n, part): (usize, usize), security: Security) ->
         Workload::W5 => 5,
     };
     let check = |words: u64| match security.checks() {
-        true => words + CHECK_WORDS as u64,
+        true => words + check_cost(true).0 as u64,
         false => words,
     };
     let last = [opened, opened, opened].map(|k| if opened == 0 { 0 } else { check(k) });
@@ -449,7 +455,7 @@ fn part_words(w: Workload, len: usize, security: Security) -> [u64; 3] {
             + verification_cost(last, &products).0
     };
     let opening_check = if w == Workload::W3 {
-        CHECK_WORDS as u64
+        check_cost(true).0 as u64
     } else {
         0
     };

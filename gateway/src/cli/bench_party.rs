@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hdg_mpc::workloads::{Data, Workload, dataset, run_party};
-use hdg_mpc::{Channel, Party, PartyId, PrfKind, Security, SessionId, SessionSecret};
+use hdg_mpc::{Channel, Party, PartyId, PrfKind, Security, SessionId, SessionSecret, VerdictKeys};
 use sha2::{Digest, Sha256};
 
 use crate::net::identity::TlsIdentity;
@@ -87,6 +87,16 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("QUIC endpoint on {}", checked.config.quic_listen))?
     };
     let data = (me == PartyId::P0).then(|| dataset(args.n));
+    let verdicts = VerdictKeys {
+        signer: key.clone(),
+        parties: pinned
+            .map(|k| ed25519_dalek::VerifyingKey::from_bytes(&k))
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .context("a pinned node key is not an ed25519 key")?
+            .try_into()
+            .expect("three pins"),
+    };
     connect(&runtime, &links, checked.quic)?;
     for rep in 0..args.reps {
         for &w in &workloads {
@@ -102,6 +112,7 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
                 Box::new(channel),
                 (w, args.n, args.security),
                 mine,
+                &verdicts,
             )?;
             let peak = if measured { peak_rss() } else { None };
             println!(
@@ -181,6 +192,7 @@ fn run_one(
     mut channel: Box<dyn Channel>,
     (w, n, security): (Workload, usize, Security),
     data: Option<Data>,
+    verdicts: &VerdictKeys,
 ) -> anyhow::Result<hdg_mpc::workloads::PartyRun> {
     let secret = SessionSecret::random();
     let publics = exchange_publics(channel.as_mut(), me, session, secret.public())
@@ -188,6 +200,8 @@ fn run_one(
     let mut party = Party::establish(me, session, &secret, &publics, PrfKind::DEFAULT, channel)
         .with_context(|| format!("session set-up of {w:?}"))?;
     party.set_security(security);
+    // Verdicts signed with the node keys, as a query's are.
+    party.sign_verdicts(verdicts.clone())?;
     let mut run =
         run_party(&mut party, w, n, data).with_context(|| format!("{w:?} failed at {me}"))?;
     // What differential privacy would add: the noise as the security mode draws it, on as many

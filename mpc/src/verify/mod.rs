@@ -15,7 +15,7 @@ pub mod product_proof;
 
 use zeroize::Zeroizing;
 
-use crate::verdict::{Deviation, VERDICT_WORDS, agree};
+use crate::verdict::{Deviation, agree};
 use crate::{Party, PartyId, ProtocolError};
 
 /// Verifies everything recorded since the last verification (nothing to do in semi-honest
@@ -44,12 +44,14 @@ pub(crate) fn challenge_sender(me: PartyId) -> Deviation {
 const STEP: &str = "verification";
 
 /// Words and messages each party sends in one verification of `and_words` recorded AND words
-/// and of product records of these shapes and gate counts: both proofs, then the verdicts.
+/// and of product records of these shapes and gate counts: both proofs, then the verdicts
+/// (signed, as every party with keys sends them: [`crate::verdict`]).
 pub fn verification_cost(
     and_words: usize,
     products: &[(product_proof::Shape, usize)],
 ) -> (u64, u64) {
     let (aw, am) = and_proof::proof_cost(and_words);
     let (pw, pm) = product_proof::proof_cost(products);
-    (aw + pw + 2 * VERDICT_WORDS as u64, am + pm + 2)
+    let (vw, vm) = crate::verdict::cost_per_peer(true);
+    (aw + pw + 2 * vw as u64, am + pm + 2 * vm)
 }
