@@ -353,22 +353,31 @@ fn the_demo_runs_a_three_node_cluster_and_every_result_agrees_with_plaintext() {
 
 #[test]
 fn the_consent_demo_uses_only_consented_rows_and_shows_a_revocation_in_the_audit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("demo");
     // 600 patients, so the 360 who grant are a cohort as large as the plain demo test's (with
-    // fewer, the noise often leaves the BMI > 30 regression's estimates degenerate).
-    let out = hdg(&[
-        "demo",
-        "--consent",
-        "--patients",
-        "600",
-        "--epsilon",
-        "4",
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
+    // fewer, the noise often leaves the BMI > 30 regression's estimates degenerate). A private
+    // answer lands outside four noise deviations of the plaintext by chance (about one run in
+    // twenty here: 40-odd estimates, some noise spreads from a bootstrap around the noisy
+    // value); such a run is repeated once, any other failure is not.
+    let run = || {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("demo");
+        let out = hdg(&[
+            "demo",
+            "--consent",
+            "--patients",
+            "600",
+            "--epsilon",
+            "4",
+            "--dir",
+            dir.to_str().unwrap(),
+        ]);
+        (out.status.success(), text(&out))
+    };
+    let (mut ok, mut t) = run();
+    if !ok && t.contains(" NO ") {
+        (ok, t) = run();
+    }
+    assert!(ok, "{t}");
     assert!(
         t.contains("360 of 600 patients granted research use"),
         "{t}"

@@ -82,32 +82,23 @@ where
     T: Send,
     F: Fn(&mut Party) -> T + Sync,
 {
-    let session = SessionId::random();
-    let secrets = PartyId::ALL.map(|_| SessionSecret::random());
-    let publics = [0, 1, 2].map(|i| secrets[i].public());
-    let channels = memory_channels(DEFAULT_TIMEOUT);
-    let verdicts = VerdictKeys::fresh_three();
-    run_threads(channels, |me, ch| {
-        let mut party = Party::establish(
-            me,
-            &session,
-            &secrets[me.index()],
-            &publics,
-            kind,
-            Box::new(ch),
-        )
-        .unwrap_or_else(|e: SetupError| panic!("session setup failed for {me}: {e}"));
-        party
-            .sign_verdicts(verdicts[me.index()].clone())
-            .expect("each party's own key");
-        f(&mut party)
-    })
+    run_established(kind, Some(VerdictKeys::fresh_three()), f)
 }
 
 /// [`run_three`] without verdict keys: the parties' verdicts go unsigned, in one round (for
 /// tests of that mode).
 #[cfg(test)]
 pub(crate) fn run_three_unsigned<T, F>(f: F) -> [T; 3]
+where
+    T: Send,
+    F: Fn(&mut Party) -> T + Sync,
+{
+    run_established(PrfKind::DEFAULT, None, f)
+}
+
+/// Sets up a full session for three parties (signing their verdicts with `verdicts`, if any)
+/// and runs `f` at each.
+fn run_established<T, F>(kind: PrfKind, verdicts: Option<[VerdictKeys; 3]>, f: F) -> [T; 3]
 where
     T: Send,
     F: Fn(&mut Party) -> T + Sync,
@@ -121,10 +112,15 @@ where
             &session,
             &secrets[me.index()],
             &publics,
-            PrfKind::DEFAULT,
+            kind,
             Box::new(ch),
         )
         .unwrap_or_else(|e: SetupError| panic!("session setup failed for {me}: {e}"));
+        if let Some(keys) = &verdicts {
+            party
+                .sign_verdicts(keys[me.index()].clone())
+                .expect("each party's own key");
+        }
         f(&mut party)
     })
 }
