@@ -214,20 +214,6 @@ pub struct Audit {
     pub ok: bool,
 }
 
-impl Audit {
-    /// The entries of every node's report, with the node's name.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.nodes.iter().flat_map(|r| {
-            let node = r["node"].as_str().unwrap_or("?");
-            r["entries"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(move |e| (node, e))
-        })
-    }
-}
-
 /// Signs the audit request, posts it, checks every node's answer and prints it.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let node = args.node.open()?;

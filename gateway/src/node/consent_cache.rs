@@ -150,6 +150,35 @@ mod tests {
         assert!(Arc::ptr_eq(&followed, &cache.get(&store).unwrap()));
     }
 
+    /// The cache takes what it is told as stored and does not read the store again: told of a
+    /// grant the store does not hold, it covers that grant's patient, which a rebuild would not.
+    #[test]
+    fn a_consent_it_is_told_of_is_added_without_reading_the_store_again() {
+        let (_dir, mut store) = fresh_store();
+        let cache = ConsentCache::default();
+        cache.get(&store).unwrap();
+        let (stored_patient, told_patient) = (
+            SigningKey::from_bytes(&[9; 32]),
+            SigningKey::from_bytes(&[8; 32]),
+        );
+        let before = store.consent_generation();
+        store_consent(&mut store, &stored_patient, &research_grant());
+        let told = sign(
+            &told_patient,
+            Kind::Consent,
+            &serde_json::to_string(&research_grant()).unwrap(),
+            Timestamp(T),
+        );
+        cache.stored(&store, before, open_consent(&told).unwrap());
+        assert!(covers(&cache, &store, &told_patient));
+        assert!(!covers(&cache, &store, &stored_patient));
+        // Told at a generation it does not hold, it rebuilds from the store instead.
+        let before = store.consent_generation();
+        store_consent(&mut store, &told_patient, &research_grant());
+        cache.stored(&store, before + 1, open_consent(&told).unwrap());
+        assert!(covers(&cache, &store, &stored_patient));
+    }
+
     #[test]
     fn the_set_is_reused_until_a_consent_is_stored_and_then_rebuilt() {
         let (_dir, mut store) = fresh_store();
