@@ -21,12 +21,13 @@ use crate::node::signed::{Kind, SignedRequest, check_signature};
 pub type Target = (&'static str, fn(&[u8]));
 
 /// Every fuzz target, by name (the names of `fuzz/fuzz_targets/*.rs` and `fuzz/corpus/*`).
-pub const TARGETS: [Target; 10] = [
+pub const TARGETS: [Target; 11] = [
     ("import_fhir", import_fhir),
     ("import_ndjson", import_ndjson),
     ("import_csv", import_csv),
     ("frame", frame),
     ("rpc_json", rpc_json),
+    ("share_batch", share_batch),
     ("signed_request", signed_request),
     ("approved_request", approved_request),
     ("ingest_headers", ingest_headers),
@@ -90,6 +91,14 @@ pub fn rpc_json(data: &[u8]) {
         serde_json::from_slice::<Request>(&again).expect("a serialised request parses");
     }
     let _ = serde_json::from_slice::<Response>(data);
+}
+
+/// A peer's share batch (binary): what decodes encodes back to the same bytes.
+pub fn share_batch(data: &[u8]) {
+    if let Ok((from, rows)) = crate::net::share_batch::decode(data) {
+        let again = crate::net::share_batch::encode(from, &rows).expect("decoded rows encode");
+        assert_eq!(&again[..], data, "a share batch has one encoding");
+    }
 }
 
 /// A client's signed request (query, consent, audit, erasure) checked as every kind, and as a

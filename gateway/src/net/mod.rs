@@ -7,7 +7,8 @@
 //! and opens one stream per direction per session, which `sessions` pairs and pumps;
 //! [`quic_channel`] adapts that to the blocking `Channel` trait (`loopback` starts three parties on
 //! 127.0.0.1 for tests); [`rpc`] carries node-to-node requests (share batches, queries, consents, audits,
-//! registry changes, witness offers) on bidirectional streams; [`tap`] is how a node takes in
+//! registry changes, witness offers) on bidirectional streams, share batches in the binary
+//! layout of [`share_batch`]; [`tap`] is how a node takes in
 //! what peers send (the frame cap, and an optional wire tap for tests of what a party sees).
 
 pub use hdg_tls::{ca, identity, pinning};
@@ -18,6 +19,7 @@ pub mod loopback;
 pub mod quic_channel;
 pub mod rpc;
 mod sessions;
+pub mod share_batch;
 pub mod tap;
 #[cfg(test)]
 mod tests;

@@ -1,10 +1,11 @@
 //! Request/response between pinned nodes: one QUIC bidirectional stream per request.
 //!
 //! MPC session streams are unidirectional ([`super::sessions`]), so a bidirectional stream is
-//! always a request; its first byte is [`RPC_TAG`] (room for other kinds of bidirectional
-//! stream later). The opener then sends one bytes frame (`u32` little-endian length, then that
-//! many bytes of JSON) holding a [`Request`] and finishes its side; the responder answers with
-//! one frame holding a [`Response`]. Frames are refused above the links' frame cap before
+//! always a request. Its first byte says how the request is encoded: [`RPC_TAG`] for JSON,
+//! [`SHARE_TAG`] for a share batch in its binary layout ([`super::share_batch`], the only
+//! encoding of [`Request::ShareBatch`]). The opener then sends one bytes frame (`u32`
+//! little-endian length, then that many bytes) holding the [`Request`] and finishes its side;
+//! the responder answers with one frame holding a [`Response`] as JSON. Frames are refused above the links' frame cap before
 //! anything is allocated. A malformed, oversized or unexpected request gets an
 //! [`Response::Error`] naming the problem; the connection and the node stay up. The peer's
 //! identity is the one its pinned TLS certificate proved, never a claim inside the message.
@@ -13,18 +14,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hdg_mpc::{PartyId, SessionId};
-use hdg_schema::{Pseudonym, RecordHandle};
 use quinn::{Connection, RecvStream, SendStream};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::node::approvals::ApprovedRequest;
 use crate::node::erasure::ErasureRequest;
 use crate::node::query::PartyAnswer;
 use crate::node::signed::SignedRequest;
 
+use super::share_batch::{self, SHARE_TAG, WireShare};
 use super::tap::{Reception, TapKind};
 
 /// First byte of a request stream.
@@ -34,46 +35,13 @@ const ANSWER_LINGER: Duration = Duration::from_secs(10);
 /// Requests queued for the node before further ones are answered "busy".
 pub const INBOX_DEPTH: usize = 64;
 
-/// One share row on the wire: the metadata a party stores in the clear and its secret pair.
-/// Nothing in it is a function of the value: the record is named by its opaque handle, the
-/// effective time only by its UTC day. The pair is wiped on drop and never printed.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-#[serde(deny_unknown_fields)]
-pub struct WireShare {
-    /// The shared record's handle (a keyed hash of its id under a secret of its home node).
-    #[zeroize(skip)]
-    pub handle: RecordHandle,
-    /// Its indicator code.
-    #[zeroize(skip)]
-    pub indicator: String,
-    /// The UTC day of its effective time, ms since the epoch (a multiple of a day).
-    #[zeroize(skip)]
-    pub day: i64,
-    /// Its patient pseudonym.
-    #[zeroize(skip)]
-    pub patient: Pseudonym,
-    /// The party this row is for.
-    pub party: u8,
-    /// (x_party, x_{party+1 mod 3}).
-    pub pair: (u64, u64),
-}
-
-impl std::fmt::Debug for WireShare {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WireShare")
-            .field("handle", &self.handle)
-            .field("indicator", &self.indicator)
-            .field("party", &self.party)
-            .field("pair", &"<secret>")
-            .finish()
-    }
-}
-
 /// A request from one node to another.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum Request {
-    /// Store these share rows (all for the receiving party) and anchor their receipt.
+    /// Store these share rows (all for the receiving party) and anchor their receipt. Sent in
+    /// the binary layout of [`super::share_batch`] on its own stream tag, never as JSON.
+    #[serde(skip)]
     ShareBatch {
         /// The sending node's party index (must be the party its certificate proves).
         from_party: u8,
@@ -282,14 +250,9 @@ pub async fn call(
             reason: e.to_string(),
         };
         let (mut send, mut recv) = conn.open_bi().await.map_err(|e| stream_err(&e))?;
-        // The body holds shares: wiped once sent.
-        let body =
-            Zeroizing::new(
-                serde_json::to_vec(request).map_err(|e| RpcError::Malformed {
-                    peer,
-                    reason: e.to_string(),
-                })?,
-            );
+        // The body may hold shares: wiped once sent.
+        let (tag, body) =
+            encode_request(request).map_err(|reason| RpcError::Malformed { peer, reason })?;
         if body.len() > cap {
             return Err(RpcError::TooLarge {
                 peer,
@@ -297,9 +260,7 @@ pub async fn call(
                 cap,
             });
         }
-        send.write_all(&[RPC_TAG])
-            .await
-            .map_err(|e| stream_err(&e))?;
+        send.write_all(&[tag]).await.map_err(|e| stream_err(&e))?;
         write_bytes_frame(&mut send, &body)
             .await
             .map_err(|e| stream_err(&e))?;
@@ -391,7 +352,29 @@ async fn dispatch(
     })
 }
 
-/// The request from `peer` on `recv`: tag, then one frame of JSON; `Err` names the problem.
+/// `request`'s stream tag and body: a share batch in its binary layout, anything else as JSON.
+fn encode_request(request: &Request) -> Result<(u8, Zeroizing<Vec<u8>>), String> {
+    match request {
+        Request::ShareBatch { from_party, rows } => share_batch::encode(*from_party, rows)
+            .map(|body| (SHARE_TAG, body))
+            .ok_or_else(|| "a share row's indicator code cannot be sent".to_string()),
+        other => serde_json::to_vec(other)
+            .map(|body| (RPC_TAG, Zeroizing::new(body)))
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// The request a stream tagged `tag` carries in `body`; `Err` names the problem.
+fn decode_request(tag: u8, body: &[u8]) -> Result<Request, String> {
+    match tag {
+        SHARE_TAG => share_batch::decode(body)
+            .map(|(from_party, rows)| Request::ShareBatch { from_party, rows })
+            .map_err(|e| format!("malformed share batch: {e}")),
+        _ => serde_json::from_slice(body).map_err(|e| format!("malformed request: {e}")),
+    }
+}
+
+/// The request from `peer` on `recv`: tag, then one frame; `Err` names the problem.
 async fn read_request(
     recv: &mut RecvStream,
     peer: PartyId,
@@ -401,14 +384,14 @@ async fn read_request(
     recv.read_exact(&mut tag)
         .await
         .map_err(|e| format!("no stream tag: {e}"))?;
-    if tag[0] != RPC_TAG {
+    if tag[0] != RPC_TAG && tag[0] != SHARE_TAG {
         return Err(format!("unknown stream tag {:#04x}", tag[0]));
     }
     let body = read_bytes_frame(recv, reception.cap)
         .await
         .map_err(|e| format!("bad request frame: {e}"))?;
     reception.record(TapKind::Request, peer, &body);
-    serde_json::from_slice(&body).map_err(|e| format!("malformed request: {e}"))
+    decode_request(tag[0], &body)
 }
 
 /// Why a bytes frame could not be read.
@@ -467,6 +450,7 @@ mod tests {
     use crate::net::links::LinkConfig;
     use crate::net::loopback::LoopbackCluster;
     use ed25519_dalek::SigningKey;
+    use hdg_schema::{Pseudonym, RecordHandle};
 
     fn cluster(frame_cap: usize) -> LoopbackCluster {
         let keys = [0, 1, 2].map(|_| SigningKey::from_bytes(&rand::random::<[u8; 32]>()));
@@ -617,6 +601,17 @@ mod tests {
         truncated.extend_from_slice(&50u32.to_le_bytes());
         truncated.extend_from_slice(b"{}");
         assert!(raw(truncated).contains("bad request frame"));
+        // A share batch as JSON is not a request; a share-batch stream must hold the layout.
+        let mut as_json = vec![RPC_TAG];
+        let json = br#"{"kind":"ShareBatch","from_party":0,"rows":[]}"#;
+        as_json.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        as_json.extend_from_slice(json);
+        assert!(raw(as_json).contains("malformed request"));
+        let mut bad_batch = vec![SHARE_TAG];
+        bad_batch.extend_from_slice(&6u32.to_le_bytes());
+        bad_batch.extend_from_slice(&[1, 0, 9, 0, 0, 0]);
+        let e = raw(bad_batch);
+        assert!(e.contains("malformed share batch: 9 rows announced"), "{e}");
         // The link still serves good requests.
         let ok = rt
             .block_on(
@@ -629,7 +624,7 @@ mod tests {
     }
 
     #[test]
-    fn requests_round_trip_through_json() {
+    fn share_batches_travel_in_their_layout_and_other_requests_as_json() {
         let row = WireShare {
             handle: RecordHandle([7; 32]),
             indicator: "8867-4".to_string(),
@@ -642,13 +637,28 @@ mod tests {
             from_party: 1,
             rows: vec![row.clone()],
         };
-        let bytes = serde_json::to_vec(&request).unwrap();
-        let Request::ShareBatch { from_party, rows } = serde_json::from_slice(&bytes).unwrap()
-        else {
+        let (tag, body) = encode_request(&request).unwrap();
+        assert_eq!(tag, SHARE_TAG);
+        assert_eq!(
+            body,
+            share_batch::encode(1, std::slice::from_ref(&row)).unwrap()
+        );
+        let Request::ShareBatch { from_party, rows } = decode_request(tag, &body).unwrap() else {
             panic!("a share batch decodes as a share batch");
         };
-        assert_eq!(from_party, 1);
-        assert_eq!(rows, vec![row]);
-        assert!(!format!("{:?}", rows[0]).contains("18446744073709551615"));
+        assert_eq!((from_party, rows), (1, vec![row]));
+        // Serde never writes one (there is one encoding of a batch).
+        assert!(serde_json::to_vec(&request).is_err());
+        let probe = Request::AddCheckpoint {
+            old_size: 3,
+            proof: vec![],
+            checkpoint: "note".into(),
+        };
+        let (tag, body) = encode_request(&probe).unwrap();
+        assert_eq!(tag, RPC_TAG);
+        assert!(matches!(
+            decode_request(tag, &body).unwrap(),
+            Request::AddCheckpoint { old_size: 3, .. }
+        ));
     }
 }

@@ -47,7 +47,8 @@ use super::state::{NodeState, pause, with_store};
 use super::witness::answer_checkpoint;
 use crate::clock::now;
 use crate::net::identity::NodeKey;
-use crate::net::rpc::{Request, Response, RpcCall, WireShare};
+use crate::net::rpc::{Request, Response, RpcCall};
+use crate::net::share_batch::WireShare;
 
 /// Observations shared per batch (one message per peer per batch).
 pub const SHARE_BATCH: usize = 8192;
