@@ -47,7 +47,7 @@ pub use error::StoreError;
 pub use keyring::KeySource;
 pub use keys::SecretKey;
 pub use ledger_state::DbNodes;
-pub use outbox::Sharing;
+pub use outbox::{Pending, Sharing};
 pub use privacy_spent::PrivacySpend;
 pub use read::TimeRange;
 pub use replay_log::{ReplayEntry, ReplayLog};

@@ -17,6 +17,17 @@ use crate::layout;
 use crate::store::{CommitReceipt, Store};
 use crate::verify::{VerifyError, bad};
 
+/// A value still to be shared, as [`Store::outbox_pending`] gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    /// Its outbox entry: the leaf index of its record (what [`Store::outbox_done`] takes).
+    pub leaf_index: u64,
+    /// The record's handle (what the parties name the row by).
+    pub handle: RecordHandle,
+    /// The observation, decrypted.
+    pub observation: Observation,
+}
+
 /// What happens to a committed numeric value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sharing {
@@ -121,17 +132,14 @@ impl Store {
         Ok(released)
     }
 
-    /// Up to `limit` observations still to be shared, decrypted, with their handles, oldest
-    /// first. Records of a patient erased since (whose entries the erasure removed) never appear.
+    /// Up to `limit` observations still to be shared, decrypted, with their handles and outbox
+    /// entries, oldest first. Records of a patient erased since (whose entries the erasure removed) never appear.
     ///
     /// The scan starts at a floor below which no key is live: shared entries are deleted
     /// oldest first, and a scan from the first key would step over every deletion since the
     /// last compaction, each time. New entries are keyed by new leaf indexes, above the floor;
     /// only values released from hold can come below it, and a release lowers the floor.
-    pub fn outbox_pending(
-        &mut self,
-        limit: usize,
-    ) -> Result<Vec<(RecordHandle, Observation)>, StoreError> {
+    pub fn outbox_pending(&mut self, limit: usize) -> Result<Vec<Pending>, StoreError> {
         let mut out = Vec::new();
         let floor = outbox_key(self.outbox_floor);
         let mut first = None;
@@ -143,16 +151,21 @@ impl Store {
                 break;
             }
             let (k, v) = kv?;
-            if first.is_none() {
-                first = <[u8; 8]>::try_from(k.as_ref()).ok().map(u64::from_be_bytes);
-            }
+            let leaf_index = <[u8; 8]>::try_from(k.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| crate::store::corrupt("outbox key", "not a leaf index"))?;
+            first.get_or_insert(leaf_index);
             let handle = RecordHandle(
                 v.as_ref()
                     .try_into()
                     .map_err(|_| crate::store::corrupt("outbox entry", "not a 32-byte handle"))?,
             );
             match self.get_handle(&handle) {
-                Ok(o) => out.push((handle, o)),
+                Ok(observation) => out.push(Pending {
+                    leaf_index,
+                    handle,
+                    observation,
+                }),
                 Err(StoreError::Erased(_)) => {}
                 Err(e) => return Err(e),
             }
@@ -163,25 +176,24 @@ impl Store {
         Ok(out)
     }
 
-    /// Removes the outbox entries of `handles` in one synced write: call it only once all three
-    /// parties acknowledged their shares. Handles with no entry are ignored, so repeating it is
-    /// harmless.
-    pub fn outbox_done(&mut self, handles: &[RecordHandle]) -> Result<(), StoreError> {
+    /// Removes the outbox entries `leaf_indexes` (as [`Pending::leaf_index`] named them) in
+    /// one synced write: call it only once all three parties acknowledged their shares. Indexes
+    /// with no entry (already removed, or erased since) are ignored, so repeating it is
+    /// harmless. The records themselves are not read.
+    pub fn outbox_done(&mut self, leaf_indexes: &[u64]) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
         let mut removed = 0;
         let mut seen = std::collections::HashSet::new();
-        for handle in handles {
-            if let Some(stored) = self.stored(handle)? {
-                let key = outbox_key(stored.leaf_index);
-                if seen.insert(key)
-                    && self
-                        .db
-                        .get_pinned_cf(self.cf(layout::OUTBOX), key)?
-                        .is_some()
-                {
-                    batch.delete_cf(self.cf(layout::OUTBOX), key);
-                    removed += 1;
-                }
+        for &leaf_index in leaf_indexes {
+            let key = outbox_key(leaf_index);
+            if seen.insert(leaf_index)
+                && self
+                    .db
+                    .get_pinned_cf(self.cf(layout::OUTBOX), key)?
+                    .is_some()
+            {
+                batch.delete_cf(self.cf(layout::OUTBOX), key);
+                removed += 1;
             }
         }
         if !batch.is_empty() {

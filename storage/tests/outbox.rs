@@ -26,18 +26,31 @@ fn text_obs(p: u8, t: i64) -> Observation {
     })
 }
 
-/// The pending observations (the outbox also names each by its handle: checked here).
+/// The pending observations (the outbox also names each by its handle and by the leaf that
+/// anchors its record: both checked here).
 fn pending(store: &mut Store, limit: usize) -> Vec<Observation> {
     store
         .outbox_pending(limit)
         .unwrap()
         .into_iter()
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|(h, o)| {
-            assert_eq!(h, store.handle(&o.id()));
-            o
+        .map(|p| {
+            assert_eq!(p.handle, store.handle(&p.observation.id()));
+            let entry = hdg_ledger::LedgerEntry::from_bytes(&store.leaf(p.leaf_index).unwrap());
+            assert_eq!(entry.unwrap().subject, p.handle.0);
+            p.observation
         })
+        .collect()
+}
+
+/// The outbox entries (leaf indexes) of `obs`, as the outbox names them.
+fn entries_of(store: &mut Store, obs: &[Observation]) -> Vec<u64> {
+    let handles: Vec<RecordHandle> = obs.iter().map(|o| store.handle(&o.id())).collect();
+    store
+        .outbox_pending(usize::MAX)
+        .unwrap()
+        .into_iter()
+        .filter(|p| handles.contains(&p.handle))
+        .map(|p| p.leaf_index)
         .collect()
 }
 
@@ -78,14 +91,16 @@ fn done_removes_entries_durably_and_the_rest_stay_pending() {
     let (dir, mut store) = fresh();
     let batch = cohort(4);
     store.commit_with_outbox(&batch, t(1)).unwrap();
-    let done: Vec<RecordHandle> = batch
-        .iter()
-        .step_by(2)
-        .map(|o| store.handle(&o.id()))
-        .collect();
+    let shared: Vec<Observation> = batch.iter().step_by(2).cloned().collect();
+    let done = entries_of(&mut store, &shared);
+    assert_eq!(done.len(), shared.len());
     store.outbox_done(&done).unwrap();
     store.outbox_done(&done).unwrap(); // repeating is harmless
-    store.outbox_done(&[RecordHandle([0xEE; 32])]).unwrap(); // unknown handles are ignored
+    store.outbox_done(&[u64::MAX]).unwrap(); // indexes without an entry are ignored
+    assert_eq!(
+        store.outbox_len().unwrap(),
+        (batch.len() - done.len()) as u64
+    );
     drop(store);
 
     let mut store = Store::open(dir.path(), false, &keys()).unwrap();
@@ -97,7 +112,7 @@ fn done_removes_entries_durably_and_the_rest_stay_pending() {
     assert_eq!(again.duplicates.len(), batch.len());
     assert_eq!(pending(&mut store, usize::MAX), rest);
 
-    let rest: Vec<RecordHandle> = rest.iter().map(|o| store.handle(&o.id())).collect();
+    let rest = entries_of(&mut store, &rest);
     store.outbox_done(&rest).unwrap();
     assert!(store.outbox_pending(usize::MAX).unwrap().is_empty());
     assert_eq!(store.outbox_len().unwrap(), 0);
@@ -178,7 +193,7 @@ fn held_values_wait_outside_the_outbox_until_released_and_never_ones_stay_local(
         s.outbox_pending(100)
             .unwrap()
             .iter()
-            .map(|(_, o)| o.patient.0[0])
+            .map(|p| p.observation.patient.0[0])
             .collect()
     };
     assert_eq!(pending_patients(&mut store), vec![3; 4]);
@@ -270,7 +285,7 @@ proptest! {
                 }
                 Step::Shared { k } => {
                     let k = k.min(queued.len());
-                    let mut done: Vec<RecordHandle> = queued.drain(..k).map(|(_, _, h)| h).collect();
+                    let mut done: Vec<u64> = queued.drain(..k).map(|(leaf, _, _)| leaf).collect();
                     if let Some(first) = done.first().copied() {
                         done.push(first);
                     }
@@ -287,7 +302,7 @@ proptest! {
                 }
             }
             let scanned: Vec<RecordHandle> =
-                store.outbox_pending(usize::MAX).unwrap().into_iter().map(|(h, _)| h).collect();
+                store.outbox_pending(usize::MAX).unwrap().into_iter().map(|p| p.handle).collect();
             let expected: Vec<RecordHandle> = queued.iter().map(|(_, _, h)| *h).collect();
             prop_assert_eq!(scanned, expected);
             prop_assert_eq!(store.outbox_len().unwrap(), queued.len() as u64);

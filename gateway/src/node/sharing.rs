@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use hdg_mpc::PartyId;
 use hdg_schema::{Observation, RecordHandle, Timestamp, Value};
-use hdg_storage::{SecretKey, ShareRow};
+use hdg_storage::{Pending, SecretKey, ShareRow};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
@@ -101,14 +101,16 @@ pub fn ring_value(obs: &Observation) -> Option<u64> {
     }
 }
 
-/// Each party's rows of `batch` (observations with their handles; a non-numeric one, which the
-/// outbox never holds, is simply not shared).
-pub fn rows_for(
-    splitter: &ShareSplitter,
-    batch: &[(RecordHandle, Observation)],
-) -> [Vec<WireShare>; 3] {
+/// Each party's rows of `batch` (the outbox's pending observations; a non-numeric one, which
+/// the outbox never holds, is simply not shared).
+pub fn rows_for(splitter: &ShareSplitter, batch: &[Pending]) -> [Vec<WireShare>; 3] {
     let mut rows: [Vec<WireShare>; 3] = Default::default();
-    for (handle, obs) in batch {
+    for Pending {
+        handle,
+        observation: obs,
+        ..
+    } in batch
+    {
         let Some(x) = ring_value(obs) else { continue };
         let pairs = splitter.split(handle, x);
         for (party, pair) in pairs.into_iter().enumerate() {
@@ -273,20 +275,20 @@ pub async fn run_outbox(
             }
             continue;
         }
-        let ids: Vec<RecordHandle> = pending.iter().map(|(h, _)| *h).collect();
+        let entries: Vec<u64> = pending.iter().map(|p| p.leaf_index).collect();
         let rows = rows_for(&splitter, &pending);
         match share_round(&state, rows, own_key).await {
             Ok(()) => {
-                let done = ids.clone();
+                let shared = entries.len();
                 match with_store(&state, move |s| {
-                    s.outbox_done(&done)?;
+                    s.outbox_done(&entries)?;
                     s.outbox_len()
                 })
                 .await
                 {
                     Ok(left) => {
                         state.outbox_len.store(left, Ordering::Release);
-                        info!(shared = ids.len(), outbox = left, "observations shared");
+                        info!(shared, outbox = left, "observations shared");
                         backoff = FIRST_BACKOFF;
                     }
                     Err(reason) => warn!(%reason, "cannot clear the outbox"),
