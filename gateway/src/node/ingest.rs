@@ -85,8 +85,9 @@ pub fn format_of(content_type: Option<&str>, body: &[u8]) -> Result<Format, Stri
 /// Validates and commits `body` as written by the source with key `source` (the actor of every
 /// record's ledger entry), enrolled patients under the pseudonyms of their keys, and queues the
 /// numeric values for sharing (with `consents`, the cluster requires consent: only enrolled
-/// patients' values a consent covers, the others held; nobody else can consent). Strict mode validates the whole body first and stores
-/// nothing when any entry is rejected; lenient mode stores the good entries.
+/// patients' values a consent covers, the others held; nobody else can consent). Strict mode validates the whole body first (one parse,
+/// its observations kept) and stores nothing when any entry is rejected; lenient mode stores
+/// the good entries as it parses.
 pub fn ingest_body(
     store: &mut Store,
     body: &[u8],
@@ -106,11 +107,16 @@ pub fn ingest_body(
     let parse = |sink: &mut dyn FnMut(hdg_schema::Observation)| {
         hdg_schema::import(Cursor::new(body), format, BODY_NAME, &opts, sink)
     };
+    // Strict: the body is parsed once and kept as observations (no larger than the body, which
+    // is capped) until every entry is known good, then committed from them.
+    let mut checked: Option<(Vec<hdg_schema::Observation>, ImportReport)> = None;
     if mode == Mode::Strict {
-        let check = parse(&mut |_| {}).map_err(malformed)?;
+        let mut all = Vec::new();
+        let check = parse(&mut |o| all.push(o)).map_err(malformed)?;
         if !check.is_clean() {
             return Err(IngestFailure::Rejected(check));
         }
+        checked = Some((all, check));
     }
     let mut records = Vec::new();
     let mut duplicates = Vec::new();
@@ -157,7 +163,13 @@ pub fn ingest_body(
         BATCH,
         &mut totals,
         &mut on_commit,
-        &mut |sink| Ok(parse(sink)?),
+        &mut |sink| match checked.take() {
+            Some((all, report)) => {
+                all.into_iter().for_each(&mut *sink);
+                Ok(report)
+            }
+            None => Ok(parse(sink)?),
+        },
     )
     .map_err(|e| match e.downcast::<ImportError>() {
         Ok(bad_input) => malformed(bad_input),
