@@ -54,7 +54,7 @@ pub use fhir_convert::{LOINC_SYSTEM, SUPERSEDES_EXTENSION, UCUM_SYSTEM, UNKNOWN_
 pub use fhir_export::to_fhir;
 pub use fhir_subject::PSEUDONYM_SYSTEM;
 pub use ids::{HexIdError, Pseudonym, RecordHandle, RecordId};
-pub use import::{Format, ImportError, ImportOptions, Mode, import};
+pub use import::{Format, ImportError, ImportOptions, Mode, import, import_bytes};
 pub use indicator::{Indicator, UnitConversion, ValueError};
 pub use observation::{Observation, ObservationData};
 pub use pseudonym::{Enrolments, PseudonymKey};

@@ -61,7 +61,7 @@ pub(crate) fn import_ndjson<R: BufRead>(
                 Some("Observation") => standalone_observation(c, &label, res),
                 Some("Patient") => {}
                 Some("Bundle") => {
-                    if let Err(e) = crate::fhir_import::import_json_slice(body, c) {
+                    if let Err(e) = crate::fhir_import::import_json_slice(body, 0, c) {
                         c.reject(&label, FieldError::new("json", e.to_string()));
                     }
                 }

@@ -96,7 +96,9 @@ impl<R: Read> Utf8Reader<R> {
                 }
                 self.at_start = false;
                 if self.buf[..self.end].starts_with(BOM) {
+                    // The parser never sees the mark: its first line starts after it.
                     self.start = BOM.len();
+                    self.line_start = BOM.len() as u64;
                 }
             }
             match std::str::from_utf8(&self.buf[..self.end]) {
@@ -218,6 +220,8 @@ mod tests {
             r.read_to_end(&mut out).unwrap();
             assert_eq!(out, b"{}");
             assert_eq!(r.offset(), 5);
+            // Column 2 of line 1 is the closing brace, at offset 4.
+            assert_eq!(r.offset_of(1, 2), Some(4));
         }
     }
 }

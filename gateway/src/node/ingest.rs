@@ -6,7 +6,6 @@
 //! or returns a health value.
 
 use std::collections::HashSet;
-use std::io::Cursor;
 use std::sync::Arc;
 
 use hdg_schema::{
@@ -105,7 +104,7 @@ pub fn ingest_body(
         enrolled: Some(enrolled),
     };
     let parse = |sink: &mut dyn FnMut(hdg_schema::Observation)| {
-        hdg_schema::import(Cursor::new(body), format, BODY_NAME, &opts, sink)
+        hdg_schema::import_bytes(body, format, BODY_NAME, &opts, sink)
     };
     // Strict: the body is parsed once and kept as observations (no larger than the body, which
     // is capped) until every entry is known good, then committed from them.
