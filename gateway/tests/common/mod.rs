@@ -181,6 +181,27 @@ impl Nodes {
             "node{i} exited unexpectedly"
         );
     }
+
+    /// The nodes started and not stopped that have exited (a peer that could not start, say).
+    pub fn exited(&mut self) -> Vec<usize> {
+        (0..3)
+            .filter(|&i| {
+                self.children[i]
+                    .as_mut()
+                    .is_some_and(|c| c.try_wait().unwrap().is_some())
+            })
+            .collect()
+    }
+}
+
+/// Every node's log in `dir`, each under its name (what a failed wait prints).
+pub fn node_logs(dir: &Path) -> String {
+    (0..3)
+        .map(|i| {
+            let log = std::fs::read_to_string(dir.join(format!("node{i}.log")));
+            format!("--- node{i}.log\n{}", log.unwrap_or_default())
+        })
+        .collect()
 }
 
 impl Drop for Nodes {
@@ -374,10 +395,17 @@ pub fn wait_healthy(nodes: &mut Nodes, dir: &Path, i: usize, peers: u64) -> Valu
                 return health;
             }
         }
+        // A peer that exited (it could not bind its port, say) is reported at once, by name.
+        let gone = nodes.exited();
+        assert!(
+            gone.is_empty(),
+            "node{gone:?} exited while node{i} waited for {peers} peers; logs:\n{}",
+            node_logs(dir)
+        );
         assert!(
             Instant::now() < deadline,
-            "node{i} not healthy with {peers} peers within {WAIT:?}; log:\n{}",
-            std::fs::read_to_string(dir.join(format!("node{i}.log"))).unwrap_or_default()
+            "node{i} not healthy with {peers} peers within {WAIT:?}; logs:\n{}",
+            node_logs(dir)
         );
         std::thread::sleep(Duration::from_millis(100));
     }
