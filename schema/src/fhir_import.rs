@@ -351,55 +351,9 @@ pub(crate) fn process_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::{ImportOptions, Mode};
-    use crate::{Catalog, Observation};
 
-    /// The observations and rejections a document gives, or its whole-document error, as text.
-    fn outcome(body: &[u8], in_memory: bool) -> String {
-        let opts = ImportOptions {
-            mode: Mode::Lenient,
-            pseudonym_key: [3; 32],
-            catalog: Catalog::active(),
-            enrolled: None,
-        };
-        let mut got: Vec<Observation> = Vec::new();
-        let mut sink = |o| got.push(o);
-        let mut c = Collector::new("doc", &opts, &mut sink);
-        let result = if in_memory {
-            import_json_slice(body, 0, &mut c)
-        } else {
-            import_json(body, &mut c)
-        };
-        let report = c.finish();
-        format!("{result:?} {:?} {got:?}", report.rejected)
-    }
-
-    #[test]
-    fn a_document_in_memory_imports_as_the_streamed_one_down_to_its_errors() {
-        let bundle = crate::synth::patient_bundle(5, 1);
-        // Pretty-printed too, so errors fall on lines other than the first.
-        let pretty = serde_json::to_string_pretty(
-            &serde_json::from_str::<serde_json::Value>(&bundle).unwrap(),
-        )
-        .unwrap();
-        for doc in [bundle.as_str(), pretty.as_str()] {
-            let clean = outcome(doc.as_bytes(), true);
-            assert!(clean.starts_with("Ok(()) [] [Observation"), "{clean}");
-            assert_eq!(clean, outcome(doc.as_bytes(), false));
-            // Every cut, and a stray byte at many places: the same error, offset included.
-            let b = doc.as_bytes();
-            for cut in (0..b.len()).step_by(97) {
-                assert_eq!(
-                    outcome(&b[..cut], true),
-                    outcome(&b[..cut], false),
-                    "cut {cut}"
-                );
-                let mut bad = b.to_vec();
-                bad.insert(cut, b'}');
-                assert_eq!(outcome(&bad, true), outcome(&bad, false), "brace at {cut}");
-            }
-        }
-    }
+    // That a document in memory imports as the streamed one, errors and offsets included, is
+    // tested through the public entry points (`import::tests`).
 
     #[test]
     fn serde_positions_are_byte_offsets_in_the_slice() {
