@@ -133,7 +133,8 @@ impl Store {
     }
 
     /// Up to `limit` observations still to be shared, decrypted, with their handles and outbox
-    /// entries, oldest first. Records of a patient erased since (whose entries the erasure removed) never appear.
+    /// entries, oldest first. Records of a patient erased since (whose entries the erasure
+    /// removed) never appear.
     ///
     /// The scan starts at a floor below which no key is live: shared entries are deleted
     /// oldest first, and a scan from the first key would step over every deletion since the

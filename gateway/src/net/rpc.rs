@@ -5,8 +5,8 @@
 //! [`SHARE_TAG`] for a share batch in its binary layout ([`super::share_batch`], the only
 //! encoding of [`Request::ShareBatch`]). The opener then sends one bytes frame (`u32`
 //! little-endian length, then that many bytes) holding the [`Request`] and finishes its side;
-//! the responder answers with one frame holding a [`Response`] as JSON. Frames are refused above the links' frame cap before
-//! anything is allocated. A malformed, oversized or unexpected request gets an
+//! the responder answers with one frame holding a [`Response`] as JSON. Frames are refused
+//! above the links' frame cap before anything is allocated. A malformed, oversized or unexpected request gets an
 //! [`Response::Error`] naming the problem; the connection and the node stay up. The peer's
 //! identity is the one its pinned TLS certificate proved, never a claim inside the message.
 

@@ -84,9 +84,9 @@ pub fn format_of(content_type: Option<&str>, body: &[u8]) -> Result<Format, Stri
 /// Validates and commits `body` as written by the source with key `source` (the actor of every
 /// record's ledger entry), enrolled patients under the pseudonyms of their keys, and queues the
 /// numeric values for sharing (with `consents`, the cluster requires consent: only enrolled
-/// patients' values a consent covers, the others held; nobody else can consent). Strict mode validates the whole body first (one parse,
-/// its observations kept) and stores nothing when any entry is rejected; lenient mode stores
-/// the good entries as it parses.
+/// patients' values a consent covers, the others held; nobody else can consent). Strict mode
+/// validates the whole body first (one parse, its observations kept) and stores nothing when
+/// any entry is rejected; lenient mode stores the good entries as it parses.
 pub fn ingest_body(
     store: &mut Store,
     body: &[u8],
