@@ -123,12 +123,6 @@ fn agree_signed(
 ) -> Result<(), ProtocolError> {
     let me = party.id();
     let session = party.session().0;
-    let signed = |words: &[u64; VERDICT_WORDS]| -> Vec<u64> {
-        let signature = keys.signer.sign(&message(&session, number, me, words));
-        let mut out = words.to_vec();
-        out.extend(crate::words::from_64_bytes(&signature.to_bytes()));
-        out
-    };
     // Whether `msg` is a finding `by` signed for this verdict; the finding.
     let finding = |by: PartyId, msg: &[u64]| -> Option<Deviation> {
         let (words, signature) = msg.split_at(VERDICT_WORDS);
@@ -151,7 +145,7 @@ fn agree_signed(
         let words = party
             .tampered(Point::Verdict, &mine)
             .map_or(mine, |w| lie(&w));
-        party.send_as_is(to, &signed(&words))?;
+        party.send_as_is(to, &signed(keys, &session, number, me, &words))?;
     }
     let mut stops: Vec<(PartyId, Deviation)> = found.map(|d| (me, d)).into_iter().collect();
     let mut heard: [Option<Vec<u64>>; 3] = Default::default();
@@ -228,6 +222,23 @@ fn lie(altered: &[u64]) -> [u64; VERDICT_WORDS] {
     [1, sender, witness]
 }
 
+/// `words` signed by `signer` with `keys` for verdict `number` of `session`: the words, then
+/// the signature (what round one sends).
+fn signed(
+    keys: &VerdictKeys,
+    session: &[u8; 32],
+    number: u64,
+    signer: PartyId,
+    words: &[u64; VERDICT_WORDS],
+) -> Vec<u64> {
+    let signature = keys.signer.sign(&message(session, number, signer, words));
+    [
+        &words[..],
+        &crate::words::from_64_bytes(&signature.to_bytes()),
+    ]
+    .concat()
+}
+
 /// The bytes a verdict's signature covers: the domain, the session, the verdict's number in the
 /// session, the signer and the verdict.
 fn message(session: &[u8; 32], number: u64, signer: PartyId, words: &[u64]) -> Vec<u8> {
@@ -279,14 +290,7 @@ mod tests {
 
     /// The cheat's own round-one message: `words`, signed by it.
     fn signed_by(p: &Party, keys: &VerdictKeys, number: u64, words: [u64; 3]) -> Vec<u64> {
-        let signature = keys
-            .signer
-            .sign(&message(&p.session().0, number, p.id(), &words));
-        [
-            &words[..],
-            &crate::words::from_64_bytes(&signature.to_bytes()),
-        ]
-        .concat()
+        signed(keys, &p.session().0, number, p.id(), &words)
     }
 
     /// Receives both peers' messages of `words` words (what an honest party would send).

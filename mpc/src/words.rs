@@ -7,17 +7,12 @@ pub const WORDS_32: usize = 4;
 
 /// A 32-byte key or digest as four words.
 pub fn from_32_bytes(b: &[u8; 32]) -> [u64; WORDS_32] {
-    std::array::from_fn(|i| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes")))
+    words_of(b)
 }
 
 /// Four words back as 32 bytes; `None` unless there are exactly four.
 pub fn to_32_bytes(w: &[u64]) -> Option<[u8; 32]> {
-    let w: &[u64; WORDS_32] = w.try_into().ok()?;
-    let mut out = [0u8; 32];
-    for (chunk, word) in out.chunks_exact_mut(8).zip(w) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    Some(out)
+    bytes_of(w)
 }
 
 /// Words of a 64-byte signature.
@@ -25,13 +20,26 @@ pub const WORDS_64: usize = 8;
 
 /// A 64-byte signature as eight words.
 pub fn from_64_bytes(b: &[u8; 64]) -> [u64; WORDS_64] {
-    std::array::from_fn(|i| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes")))
+    words_of(b)
 }
 
 /// Eight words back as 64 bytes; `None` unless there are exactly eight.
 pub fn to_64_bytes(w: &[u64]) -> Option<[u8; 64]> {
-    let w: &[u64; WORDS_64] = w.try_into().ok()?;
-    let mut out = [0u8; 64];
+    bytes_of(w)
+}
+
+/// `b` as `W` little-endian words (`b` is `8 * W` bytes: the callers' array types say so).
+fn words_of<const W: usize>(b: &[u8]) -> [u64; W] {
+    debug_assert_eq!(b.len(), 8 * W);
+    std::array::from_fn(|i| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes")))
+}
+
+/// `w` back as `B` bytes; `None` unless `w` is exactly `B / 8` words.
+fn bytes_of<const B: usize>(w: &[u64]) -> Option<[u8; B]> {
+    if 8 * w.len() != B {
+        return None;
+    }
+    let mut out = [0u8; B];
     for (chunk, word) in out.chunks_exact_mut(8).zip(w) {
         chunk.copy_from_slice(&word.to_le_bytes());
     }
