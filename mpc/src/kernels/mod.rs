@@ -46,6 +46,15 @@ pub trait Kernels: Sync {
     fn combine(&self, dst: &mut [u64], rows: &[u64], coeffs: &[u64]) {
         combine_by_rows(self, dst, rows, coeffs);
     }
+    /// `dst[i + j] += a[j] * b[i]` for every `j < a.len()`, `i < b.len()` (wrapping): the
+    /// product of two polynomials (coefficients lowest first) added into `dst`. The
+    /// schoolbook step of a Galois-ring product, and with coefficients 0 and 1 in `a` the
+    /// product by a binary element (a sum of shifted copies of `b`). Zero coefficients of `a`
+    /// cost nothing. Panics unless `dst` holds the whole product
+    /// (`dst.len() >= a.len() + b.len() - 1`).
+    fn poly_mul_add(&self, dst: &mut [u64], a: &[u64], b: &[u64]) {
+        poly_mul_add_by_rows(self, dst, a, b);
+    }
     /// Local step of the replicated multiplication fused with the zero-sharing:
     /// `out = xa*(ya+yb) + xb*ya + r_prev - r_next`
     /// (= x_i*y_i + x_i*y_{i+1} + x_{i+1}*y_i + alpha_i).
@@ -129,6 +138,26 @@ fn combine_by_rows<K: Kernels + ?Sized>(k: &K, dst: &mut [u64], rows: &[u64], co
     for (row, c) in rows.chunks_exact(m).zip(coeffs) {
         k.axpy(dst, row, *c);
     }
+}
+
+/// [`Kernels::poly_mul_add`] a row at a time: one `axpy` of `b` per nonzero coefficient of `a`.
+fn poly_mul_add_by_rows<K: Kernels + ?Sized>(k: &K, dst: &mut [u64], a: &[u64], b: &[u64]) {
+    product_fits(dst.len(), a.len(), b.len());
+    for (j, c) in a.iter().enumerate() {
+        if *c != 0 {
+            k.axpy(&mut dst[j..j + b.len()], b, *c);
+        }
+    }
+}
+
+/// Panics unless a product of polynomials with `a` and `b` coefficients fits in `dst` words
+/// (a caller bug, never a data condition).
+#[inline]
+pub(crate) fn product_fits(dst: usize, a: usize, b: usize) {
+    assert!(
+        a == 0 || b == 0 || dst + 1 >= a + b,
+        "polynomial product does not fit"
+    );
 }
 
 /// Panics unless all lengths are equal (a caller bug, never a data condition).

@@ -51,10 +51,11 @@ proptest! {
     }
 
     /// Every implementation's `combine` is the plain vector-matrix product, for any row
-    /// length (lane remainders, blocks of 8, 4, 2 and 1 vectors) and any number of rows.
+    /// length (lane remainders, masked partial vectors, one block or several of every size)
+    /// and any number of rows.
     #[test]
     fn combine_is_a_vector_times_a_matrix(
-        m in 0usize..70,
+        m in 0usize..150,
         coeffs in proptest::collection::vec(any::<u64>(), 0..12),
         seed in any::<u64>(),
     ) {
@@ -72,6 +73,46 @@ proptest! {
             let mut got = start.clone();
             k.combine(&mut got, &rows, &coeffs);
             prop_assert_eq!(&want, &got, "combine {}", k.name());
+        }
+    }
+
+    /// Every implementation's `poly_mul_add` adds the schoolbook product, for factors of any
+    /// length (in registers up to 64 coefficients and 128 words of product, by rows beyond),
+    /// with general coefficients and with the 0/1 coefficients of binary elements.
+    #[test]
+    fn poly_mul_add_adds_the_polynomial_product(
+        a in proptest::collection::vec(any::<u64>(), 0..70),
+        b in proptest::collection::vec(any::<u64>(), 0..70),
+        slack in 0usize..20,
+        binary in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let a: Vec<u64> = if binary { a.iter().map(|c| c & 1).collect() } else { a };
+        let m = (a.len() + b.len()).saturating_sub(1) + slack;
+        let start: Vec<u64> = (0..m as u64).map(|j| j.wrapping_mul(seed)).collect();
+        let mut want = start.clone();
+        for (j, c) in a.iter().enumerate() {
+            for (i, x) in b.iter().enumerate() {
+                want[i + j] = want[i + j].wrapping_add(c.wrapping_mul(*x));
+            }
+        }
+        for k in available() {
+            let mut got = start.clone();
+            k.poly_mul_add(&mut got, &a, &b);
+            prop_assert_eq!(&want, &got, "poly_mul_add {}", k.name());
+        }
+    }
+
+    /// A product that does not fit its destination is a caller's bug, refused at every
+    /// implementation.
+    #[test]
+    fn poly_mul_add_refuses_a_short_destination(len in 1usize..40) {
+        for k in available() {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut dst = vec![0u64; 2 * len - 2];
+                k.poly_mul_add(&mut dst, &vec![1; len], &vec![1; len]);
+            }));
+            prop_assert!(r.is_err(), "{} accepted a short destination", k.name());
         }
     }
 
