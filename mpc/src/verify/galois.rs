@@ -78,14 +78,8 @@ impl Gr {
 
     /// `binary(bits) * self`: a sum of shifted copies, no multiplication.
     pub fn times_binary(&self, bits: u64) -> Gr {
-        let k = kernels::best();
         let mut t: Wide = [0; 2 * D - 1];
-        let mut b = bits & ((1 << D) - 1);
-        while b != 0 {
-            let j = b.trailing_zeros() as usize;
-            b &= b - 1;
-            k.add_assign(&mut t[j..j + D], &self.0);
-        }
+        kernels::best().poly_mul_add(&mut t, &Gr::binary(bits).0, &self.0);
         reduce(t)
     }
 
@@ -149,11 +143,8 @@ impl Mul for Gr {
 
 /// The product: schoolbook, then one reduction.
 fn schoolbook(x: &Gr, y: &Gr) -> Gr {
-    let k = kernels::best();
     let mut t: Wide = [0; 2 * D - 1];
-    for (i, a) in x.0.iter().enumerate() {
-        k.axpy(&mut t[i..i + D], &y.0, *a);
-    }
+    kernels::best().poly_mul_add(&mut t, &x.0, &y.0);
     reduce(t)
 }
 

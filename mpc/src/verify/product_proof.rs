@@ -621,7 +621,12 @@ fn fold_first(records: &[Record], units: &[Unit], weights: &Weights, v: View, s:
     let left = matches!(v, View::MineLeft | View::NextLeft);
     let k = crate::kernels::best();
     let s = Gr::binary(s);
-    let mut out = Vec::new();
+    // sized once: a vector grown by pushes would leave copies of folded shares behind, unwiped
+    let chunk_count = units
+        .iter()
+        .map(|u| chunks(u, &records[u.record].meta()).len())
+        .sum();
+    let mut out = Vec::with_capacity(chunk_count);
     for class in classes(units) {
         let w = class_width(units, class);
         let powers: Vec<Gr> = if left {
