@@ -4,13 +4,14 @@
 use std::collections::HashSet;
 
 use crate::catalog::Catalog;
+use crate::enrolments::Enrolments;
 use crate::fhir_convert;
 use crate::fhir_model::Resource;
 use crate::field_error::FieldError;
 use crate::ids::Pseudonym;
 use crate::import::{ImportOptions, Mode};
 use crate::observation::Observation;
-use crate::pseudonym::{Enrolments, PseudonymKey};
+use crate::pseudonym::PseudonymKey;
 use crate::report::{ImportReport, Rejection};
 
 /// Accumulates one file's report and passes accepted observations to the sink.

@@ -13,8 +13,8 @@ use zeroize::Zeroize;
 
 use crate::catalog::Catalog;
 use crate::collector::Collector;
+use crate::enrolments::Enrolments;
 use crate::observation::Observation;
-use crate::pseudonym::Enrolments;
 use crate::report::ImportReport;
 use crate::{csv_import, fhir_import, ndjson_import};
 

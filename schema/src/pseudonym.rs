@@ -10,31 +10,6 @@ const REFERENCE_CONTEXT: &str = "hdg-schema 2025 patient pseudonym from referenc
 /// BLAKE3 `derive_key` context for pseudonyms derived from a patient's public key.
 const PUBLIC_KEY_CONTEXT: &str = "hdg-schema 2025 patient pseudonym from public key v1";
 
-/// A hospital's enrolments: for each enrolled patient, the node-keyed pseudonym of their
-/// normalised local reference (e.g. `Patient/123`; [`PseudonymKey::pseudonym`]) and their
-/// ed25519 public key. Keyed by the reference's pseudonym, so the references themselves are
-/// never held. An enrolled patient's pseudonym is derived from the key
-/// ([`Pseudonym::from_public_key`]), so it is the same at every hospital and the patient's
-/// signed consents name it; others keep the node-keyed pseudonym of their reference.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Enrolments(pub std::collections::BTreeMap<Pseudonym, [u8; 32]>);
-
-impl Enrolments {
-    /// The pseudonym of the patient with normalised reference `reference`.
-    pub fn pseudonym(&self, key: &PseudonymKey, reference: &str) -> Pseudonym {
-        let local = key.pseudonym(reference);
-        self.0.get(&local).map_or(local, Pseudonym::from_public_key)
-    }
-
-    /// The reference (by its node-keyed pseudonym) `public_key` is enrolled for, if any.
-    pub fn reference_of(&self, public_key: &[u8; 32]) -> Option<&Pseudonym> {
-        self.0
-            .iter()
-            .find(|(_, k)| *k == public_key)
-            .map(|(reference, _)| reference)
-    }
-}
-
 /// The key that turns patient references into pseudonyms, derived once from the node secret.
 /// Zeroized on drop.
 #[derive(Zeroize, ZeroizeOnDrop)]
@@ -70,26 +45,6 @@ impl Pseudonym {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_enrolled_patient_is_named_by_their_key_and_others_by_the_node_key() {
-        let key = PseudonymKey::derive(&[1; 32]);
-        let mut enrolled = Enrolments::default();
-        enrolled.0.insert(key.pseudonym("Patient/123"), [9; 32]);
-        assert_eq!(
-            enrolled.reference_of(&[9; 32]),
-            Some(&key.pseudonym("Patient/123"))
-        );
-        assert_eq!(enrolled.reference_of(&[8; 32]), None);
-        assert_eq!(
-            enrolled.pseudonym(&key, "Patient/123"),
-            Pseudonym::from_public_key(&[9; 32])
-        );
-        assert_eq!(
-            enrolled.pseudonym(&key, "Patient/124"),
-            Pseudonym::from_reference(&[1; 32], "Patient/124")
-        );
-    }
 
     #[test]
     fn keyed_and_deterministic() {

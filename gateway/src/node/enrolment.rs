@@ -193,7 +193,7 @@ pub fn check_links(
     enrolled: &Enrolments,
 ) -> Result<(), EnrolmentError> {
     let key = &checked.patient_key;
-    let linked = enrolled.0.get(&checked.reference);
+    let linked = enrolled.key_of(&checked.reference);
     match checked.action {
         Action::Enrol => match linked {
             Some(k) if k == key => Err(EnrolmentError::Conflict(
@@ -217,24 +217,27 @@ pub fn check_links(
     }
 }
 
-/// `enrolled` with `checked` applied.
+/// `enrolled` with `checked` applied (after [`check_links`], so an enrolment replaces
+/// nothing).
 pub fn applied(enrolled: &Enrolments, checked: &CheckedEnrolment) -> Enrolments {
     let mut next = enrolled.clone();
     match checked.action {
-        Action::Enrol => next.0.insert(checked.reference, checked.patient_key),
-        Action::Unenrol => next.0.remove(&checked.reference),
-    };
+        Action::Enrol => next.relink(checked.reference, checked.patient_key),
+        Action::Unenrol => {
+            next.unlink(&checked.reference);
+        }
+    }
     next
 }
 
 /// The enrolments file's links with the stored changes on top: a stored link replaces the
-/// file's for its reference, a stored unenrolment removes it.
+/// file's for its reference and for its key, a stored unenrolment removes it.
 pub fn with_stored(mut file: Enrolments, stored: &[StoredEnrolment]) -> Enrolments {
     for s in stored {
         if s.enrolled {
-            file.0.insert(s.reference, s.patient_key);
+            file.relink(s.reference, s.patient_key);
         } else {
-            file.0.remove(&s.reference);
+            file.unlink(&s.reference);
         }
     }
     file
@@ -463,17 +466,24 @@ mod tests {
     #[test]
     fn stored_changes_override_the_file() {
         let mut file = Enrolments::default();
-        file.0.insert(Pseudonym([1; 32]), [1; 32]);
-        file.0.insert(Pseudonym([2; 32]), [2; 32]);
+        file.link(Pseudonym([1; 32]), [1; 32]).unwrap();
+        file.link(Pseudonym([2; 32]), [2; 32]).unwrap();
+        file.link(Pseudonym([4; 32]), [4; 32]).unwrap();
         let stored = |r: u8, k: u8, enrolled: bool| StoredEnrolment {
             reference: Pseudonym([r; 32]),
             patient_key: [k; 32],
             enrolled,
             leaf_index: 0,
         };
-        let merged = with_stored(file, &[stored(1, 1, false), stored(3, 3, true)]);
-        let expected: Vec<(Pseudonym, [u8; 32])> =
-            vec![(Pseudonym([2; 32]), [2; 32]), (Pseudonym([3; 32]), [3; 32])];
-        assert_eq!(merged.0.into_iter().collect::<Vec<_>>(), expected);
+        // unenrol 1; enrol 3; move key 4 from reference 4 to reference 5
+        let merged = with_stored(
+            file,
+            &[stored(1, 1, false), stored(3, 3, true), stored(5, 4, true)],
+        );
+        let mut expected = Enrolments::default();
+        for (r, k) in [(2, 2), (3, 3), (5, 4)] {
+            expected.link(Pseudonym([r; 32]), [k; 32]).unwrap();
+        }
+        assert_eq!(merged, expected);
     }
 }

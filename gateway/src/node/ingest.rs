@@ -5,12 +5,10 @@
 //! [`super::sharing`] sends them). Runs on a blocking thread (RocksDB work); never logs
 //! or returns a health value.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use hdg_schema::{
-    Catalog, Enrolments, Format, ImportError, ImportOptions, ImportReport, Mode, Pseudonym,
-    RecordId,
+    Catalog, Enrolments, Format, ImportError, ImportOptions, ImportReport, Mode, RecordId,
 };
 use hdg_storage::{Anchored, CommitReceipt, Sharing, Store};
 
@@ -128,14 +126,9 @@ pub fn ingest_body(
     let mut totals = IngestTotals::default();
     // With consent required, a value is shared only when a consent covers it; an enrolled
     // patient's other values are held until one does, anyone else's stay at this node.
-    let shareable: HashSet<Pseudonym> = enrolled
-        .0
-        .values()
-        .map(Pseudonym::from_public_key)
-        .collect();
     // Only a node with enrolled patients needs the consents.
     let consents = match consents {
-        Some(cache) if !shareable.is_empty() => cache
+        Some(cache) if !enrolled.is_empty() => cache
             .get(store)
             .map_err(|e| IngestFailure::Store(e.to_string()))?,
         _ => Arc::new(ConsentSet::default()),
@@ -144,7 +137,7 @@ pub fn ingest_body(
     let decide = |o: &hdg_schema::Observation| {
         if !consent_required {
             Sharing::Now
-        } else if !shareable.contains(&o.patient) {
+        } else if !enrolled.is_enrolled(&o.patient) {
             Sharing::Never
         } else if consents.covers_any_use(&o.patient, &o.indicator, o.effective.utc_day(), at) {
             Sharing::Now

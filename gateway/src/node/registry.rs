@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
-use hdg_schema::{Enrolments, PseudonymKey};
+use hdg_schema::{Enrolments, LinkConflict, PseudonymKey};
 use serde::{Deserialize, Serialize};
 
 use super::config::ConfigError;
@@ -209,8 +209,8 @@ pub struct EnrolmentsFile {
     pub patients: Vec<EnrolmentEntry>,
 }
 
-/// Reads an enrolments file, checking every key and that no reference is enrolled twice; the
-/// references are kept only as their pseudonyms under `pseudonyms`.
+/// Reads an enrolments file, checking every key and that no reference and no key is enrolled
+/// twice; the references are kept only as their pseudonyms under `pseudonyms`.
 pub fn load_enrolments(file: &Path, pseudonyms: &PseudonymKey) -> Result<Enrolments, ConfigError> {
     let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Read {
         file: file.to_path_buf(),
@@ -235,12 +235,12 @@ pub fn load_enrolments(file: &Path, pseudonyms: &PseudonymKey) -> Result<Enrolme
                     "must be an ed25519 public key in 64 hex digits",
                 )
             })?;
-        if out
-            .0
-            .insert(pseudonyms.pseudonym(&p.reference), key)
-            .is_some()
-        {
-            return Err(bad("reference", "is enrolled twice"));
+        match out.link(pseudonyms.pseudonym(&p.reference), key) {
+            Ok(()) => {}
+            Err(LinkConflict::Reference) => return Err(bad("reference", "is enrolled twice")),
+            Err(LinkConflict::Key) => {
+                return Err(bad("public_key", "is enrolled for another reference"));
+            }
         }
     }
     Ok(out)
@@ -260,6 +260,50 @@ mod tests {
     fn key(b: u8) -> String {
         let k = ed25519_dalek::SigningKey::from_bytes(&[b; 32]);
         hex::encode(k.verifying_key().to_bytes())
+    }
+
+    /// An enrolments file links each reference once and each key once; a second link of
+    /// either is refused by the field that repeats, and the references are kept only as
+    /// pseudonyms.
+    #[test]
+    fn an_enrolments_file_links_a_reference_and_a_key_once() {
+        let pseudonyms = PseudonymKey::derive(&[3; 32]);
+        let load = |entries: &[(&str, u8)]| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("enrolments.toml");
+            let text: String = entries
+                .iter()
+                .map(|(r, k)| {
+                    format!(
+                        "[[patient]]\nreference = \"{r}\"\npublic_key = \"{}\"\n",
+                        key(*k)
+                    )
+                })
+                .collect();
+            std::fs::write(&path, text).unwrap();
+            load_enrolments(&path, &pseudonyms)
+        };
+        let two = load(&[("Patient/1", 1), ("Patient/2", 2)]).unwrap();
+        assert_eq!(two.len(), 2);
+        let k2 = *ed25519_dalek::SigningKey::from_bytes(&[2; 32])
+            .verifying_key()
+            .as_bytes();
+        assert_eq!(
+            two.reference_of(&k2),
+            Some(&pseudonyms.pseudonym("Patient/2"))
+        );
+        let field = |r: Result<Enrolments, ConfigError>| match r {
+            Err(ConfigError::Field { field, reason, .. }) => format!("{field}: {reason}"),
+            other => panic!("expected a field error, got {other:?}"),
+        };
+        assert_eq!(
+            field(load(&[("Patient/1", 1), ("Patient/1", 2)])),
+            "patient[1].reference: is enrolled twice"
+        );
+        assert_eq!(
+            field(load(&[("Patient/1", 1), ("Patient/2", 1)])),
+            "patient[1].public_key: is enrolled for another reference"
+        );
     }
 
     #[test]

@@ -187,7 +187,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         ledger_size = state.tree_size.load(std::sync::atomic::Ordering::Acquire),
         researchers = registry_counts[0],
         patients = registry_counts[1],
-        enrolled = state.enrolled.read().map_or(0, |e| e.0.len()),
+        enrolled = state.enrolled.read().map_or(0, |e| e.len()),
         consent_required = config.consent_required,
         "node started"
     );
