@@ -23,7 +23,7 @@ use crate::error::StoreError;
 use crate::layout;
 use crate::read::TimeRange;
 use crate::share_manifest::{self, ManifestEntry};
-use crate::share_value::{self, StoredShare};
+use crate::share_value::{Sealing, StoredShare};
 use crate::store::{Store, append_leaf, corrupt};
 
 /// Number of MPC parties; party indexes are `0..PARTIES`.
@@ -143,12 +143,12 @@ impl Store {
         let mut wb = WriteBatch::default();
         let mut frontier = self.frontier.clone();
         let leaf_index = frontier.size();
-        let key = self.share_sealing_key();
+        let cipher = self.share_cipher();
         let mut manifest = Vec::with_capacity(new.len());
         let mut sealed_rows = Vec::with_capacity(new.len());
         for (handle, row) in &new {
             let share_key = layout::share_key(&row.indicator, row.day, handle);
-            let sealed = share_value::seal(&key, &share_key, &row.patient, row.party, row.pair);
+            let sealed = cipher.seal(&share_key, &row.patient, row.party, row.pair);
             manifest.push(ManifestEntry::Row {
                 key: share_key.clone(),
                 digest: Sha256::digest(&sealed).into(),
@@ -173,6 +173,7 @@ impl Store {
             let value = StoredShare {
                 leaf_index,
                 batch_id,
+                sealing: Sealing::CURRENT,
                 sealed,
             };
             wb.put_cf(self.cf(layout::SHARES), &share_key, value.to_bytes());
@@ -228,7 +229,7 @@ impl Store {
         if let Some(f) = range.from {
             start.extend_from_slice(&layout::time_key(f));
         }
-        let key = self.share_sealing_key();
+        let cipher = self.share_cipher();
         let it = self.db.iterator_cf(
             self.cf(layout::SHARES),
             IteratorMode::From(&start, Direction::Forward),
@@ -246,7 +247,8 @@ impl Store {
             let what = || format!("share row {handle}");
             let stored =
                 StoredShare::from_bytes(&v).ok_or_else(|| corrupt(&what(), "does not decode"))?;
-            let opened = share_value::open(&key, &k, &stored.sealed)
+            let opened = cipher
+                .open(&k, &stored)
                 .ok_or_else(|| corrupt(&what(), "does not open under the share key"))?;
             visit(ShareRow {
                 handle,

@@ -21,6 +21,7 @@ use crate::layout;
 use crate::outbox::Sharing;
 use crate::record::StoredRecord;
 use crate::seal;
+use crate::share_value::ShareCipher;
 
 /// A node's embedded store: records, indexes, ledger state and wrapped keys in one RocksDB.
 pub struct Store {
@@ -222,8 +223,18 @@ impl Store {
     }
 
     /// The key that seals this party's share pairs at rest (derived from the master key).
-    pub(crate) fn share_sealing_key(&self) -> SecretKey {
+    fn share_sealing_key(&self) -> SecretKey {
         SecretKey::derived(&self.master, "hdg 2026-11 share sealing key v1")
+    }
+
+    /// The share rows' ciphers: version 3 under its own key, version 2 under the share
+    /// sealing key (both derived from the master key).
+    pub(crate) fn share_cipher(&self) -> ShareCipher {
+        let v3 = SecretKey::derived(
+            &self.master,
+            "hdg 2026-12 share sealing key v3 aes-256-gcm-siv",
+        );
+        ShareCipher::new(&v3, &self.share_sealing_key())
     }
 
     /// The key of the patient tags in the share indexes (derived from the master key).

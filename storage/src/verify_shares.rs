@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::layout;
 use crate::share_manifest::{self, ManifestEntry};
-use crate::share_value::{self, StoredShare};
+use crate::share_value::StoredShare;
 use crate::shares::PARTIES;
 use crate::store::Store;
 use crate::verify::{VerifyError, bad};
@@ -71,7 +71,7 @@ impl Store {
                 "manifest's value digests differ from the anchored ones",
             ));
         }
-        let key = self.share_sealing_key();
+        let cipher = self.share_cipher();
         for e in &manifest {
             match e {
                 ManifestEntry::Row {
@@ -103,7 +103,8 @@ impl Store {
                             stored.leaf_index
                         )));
                     }
-                    let opened = share_value::open(&key, share_key, &stored.sealed)
+                    let opened = cipher
+                        .open(share_key, &stored)
                         .ok_or_else(|| row("does not open under the share key".into()))?;
                     if opened.party >= PARTIES {
                         return Err(row("party index is not 0, 1 or 2".into()));
