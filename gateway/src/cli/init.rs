@@ -11,7 +11,7 @@
 //! `hdg synth --patients N`, so their records carry the pseudonyms of their keys and they can
 //! consent and audit.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -68,7 +68,8 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     nodes: usize,
     /// First port: node i's QUIC port is BASE+i and its HTTP port BASE+NODES+i. Default: free
-    /// ports chosen by the OS.
+    /// ports at random below the kernel's ephemeral range, so no outgoing connection takes one
+    /// before its node starts.
     #[arg(long, value_name = "BASE")]
     base_port: Option<u16>,
     /// Largest request body the nodes accept, bytes.
@@ -375,25 +376,7 @@ fn ports(base: Option<u16>, nodes: usize) -> anyhow::Result<(Vec<SocketAddr>, Ve
                 (0..n).map(|i| at(base + n + i)).collect(),
             ))
         }
-        None => {
-            // Hold every probe until all are chosen, so no two nodes get the same port.
-            let udp: Vec<UdpSocket> = (0..nodes)
-                .map(|_| UdpSocket::bind(at(0)))
-                .collect::<Result<_, _>>()
-                .context("cannot find a free UDP port")?;
-            let tcp: Vec<TcpListener> = (0..nodes)
-                .map(|_| TcpListener::bind(at(0)))
-                .collect::<Result<_, _>>()
-                .context("cannot find a free TCP port")?;
-            Ok((
-                udp.iter()
-                    .map(|s| s.local_addr())
-                    .collect::<Result<_, _>>()?,
-                tcp.iter()
-                    .map(|s| s.local_addr())
-                    .collect::<Result<_, _>>()?,
-            ))
-        }
+        None => super::ports::cluster_ports(nodes),
     }
 }
 

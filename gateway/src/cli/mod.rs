@@ -22,6 +22,7 @@ pub mod init;
 pub mod key;
 pub mod local_cluster;
 pub mod node;
+pub mod ports;
 pub mod proof;
 pub mod query;
 pub mod registry;
