@@ -195,6 +195,7 @@ impl Store {
         self.write_durably(batch)?;
         self.advance(frontier, &head);
         self.forget_data_key(patient);
+        self.just_queued.forget(patient);
         // The erasure removed the patient's queued values: count the outbox again (erasures
         // are rare, and this keeps the count exact without tracking which keys existed).
         self.outbox_entries = crate::outbox::count_outbox(&self.db)?;

@@ -9,6 +9,8 @@
 //! [`Store::commit_shares`] skips rows already present. Entries are keyed by the record's ledger
 //! leaf index, so pending values come out oldest first.
 
+use std::collections::BTreeMap;
+
 use hdg_schema::{Observation, Pseudonym, RecordHandle, Timestamp};
 use rocksdb::{DB, Direction, IteratorMode, WriteBatch};
 
@@ -26,6 +28,37 @@ pub struct Pending {
     pub handle: RecordHandle,
     /// The observation, decrypted.
     pub observation: Observation,
+}
+
+/// Values committed to the outbox by this store handle, kept in memory until
+/// [`Store::outbox_pending`] hands them on: at most [`JustQueued::CAPACITY`] (values beyond
+/// it, and every value after a restart, are read back from their records as before).
+#[derive(Default)]
+pub(crate) struct JustQueued(BTreeMap<u64, (RecordHandle, Observation)>);
+
+impl JustQueued {
+    /// Values kept at most (each an observation, a few hundred bytes).
+    pub(crate) const CAPACITY: usize = 1 << 16;
+
+    /// Keeps the value queued under `leaf_index`, while there is room.
+    pub(crate) fn keep(&mut self, leaf_index: u64, handle: RecordHandle, o: &Observation) {
+        if self.0.len() < Self::CAPACITY {
+            self.0.insert(leaf_index, (handle, o.clone()));
+        }
+    }
+
+    /// The value queued under `leaf_index` for `handle`, taken out (so a retry reads it back).
+    fn take(&mut self, leaf_index: u64, handle: &RecordHandle) -> Option<Observation> {
+        match self.0.remove(&leaf_index) {
+            Some((h, o)) if h == *handle => Some(o),
+            _ => None,
+        }
+    }
+
+    /// Forgets every value of `patient` (erased: none of them may be shared).
+    pub(crate) fn forget(&mut self, patient: &Pseudonym) {
+        self.0.retain(|_, (_, o)| o.patient != *patient);
+    }
 }
 
 /// What happens to a committed numeric value.
@@ -161,6 +194,14 @@ impl Store {
                     .try_into()
                     .map_err(|_| crate::store::corrupt("outbox entry", "not a 32-byte handle"))?,
             );
+            if let Some(observation) = self.just_queued.take(leaf_index, &handle) {
+                out.push(Pending {
+                    leaf_index,
+                    handle,
+                    observation,
+                });
+                continue;
+            }
             match self.get_handle(&handle) {
                 Ok(observation) => out.push(Pending {
                     leaf_index,

@@ -49,6 +49,10 @@ pub struct Store {
     pub(crate) outbox_entries: u64,
     /// No outbox key below this one is live (see [`Store::outbox_pending`]).
     pub(crate) outbox_floor: u64,
+    /// Values this handle committed to the outbox, by leaf index, so that
+    /// [`Store::outbox_pending`] hands them on without reading back and opening their records
+    /// (the outbox column family stays the list of what is owed; this only saves the read).
+    pub(crate) just_queued: crate::outbox::JustQueued,
 }
 
 /// One record anchored by a commit.
@@ -186,6 +190,7 @@ impl Store {
             consent_generation: 0,
             outbox_entries,
             outbox_floor: 0,
+            just_queued: Default::default(),
         })
     }
 
@@ -301,7 +306,7 @@ impl Store {
             write_batch: None,
         };
         let actor = actor.unwrap_or_else(|| self.node_key.verifying_key().to_bytes());
-        let mut queued = 0u64;
+        let mut queued = Vec::new();
 
         let handles: Vec<RecordHandle> = obs.iter().map(|o| self.handle(&o.id())).collect();
         let stored = self.existing_records(&handles)?;
@@ -367,7 +372,7 @@ impl Store {
                         crate::outbox::outbox_key(leaf_index),
                         handle.0,
                     );
-                    queued += 1;
+                    queued.push((leaf_index, handle, o));
                 }
                 Some(Sharing::Held) => batch.put_cf(
                     self.cf(layout::HELD),
@@ -406,7 +411,10 @@ impl Store {
         }
         self.write_durably(batch)?;
         self.advance(frontier, &head);
-        self.outbox_entries += queued;
+        self.outbox_entries += queued.len() as u64;
+        for (leaf_index, handle, o) in queued {
+            self.just_queued.keep(leaf_index, handle, o);
+        }
         self.data_keys.extend(new_keys);
         receipt.tree_size = self.frontier.size();
         receipt.height = Some(head.height);

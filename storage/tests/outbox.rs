@@ -86,6 +86,30 @@ fn pending_equals_the_numeric_observations_committed_after_reopen() {
         .unwrap();
 }
 
+/// Values the same store handle just committed are handed on from memory once; a second
+/// scan (a retry) and a reopened store read the same values back from their records.
+#[test]
+fn values_handed_on_from_memory_equal_the_ones_read_back() {
+    let (dir, mut store) = fresh();
+    let batch = cohort(5);
+    store.commit_with_outbox(&batch, t(1)).unwrap();
+    let expected = numeric(&batch);
+    assert_eq!(
+        pending(&mut store, 3),
+        expected[..3],
+        "from memory, oldest first"
+    );
+    assert_eq!(
+        pending(&mut store, usize::MAX),
+        expected,
+        "a retry reads back"
+    );
+    assert_eq!(pending(&mut store, usize::MAX), expected);
+    drop(store);
+    let mut store = Store::open(dir.path(), false, &keys()).unwrap();
+    assert_eq!(pending(&mut store, usize::MAX), expected, "after a reopen");
+}
+
 #[test]
 fn done_removes_entries_durably_and_the_rest_stay_pending() {
     let (dir, mut store) = fresh();
