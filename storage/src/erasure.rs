@@ -279,16 +279,9 @@ impl Store {
             if !k.starts_with(&tag) {
                 break;
             }
-            let handle = k
-                .get(32..)
-                .ok_or_else(|| corrupt("share patient index entry", "not 64 bytes"))?;
-            let share_key = self
-                .db
-                .get_cf(self.cf(layout::SHARE_IDS), handle)?
-                .ok_or_else(|| corrupt("share patient index entry", "names no share row"))?;
             out.push(IndexedRow {
                 index_key: k.to_vec(),
-                share_key,
+                share_key: k[tag.len()..].to_vec(),
             });
         }
         Ok(out)
@@ -322,10 +315,8 @@ impl Store {
                 .or_default()
                 .push(share_key.clone());
             batch.delete_cf(self.cf(layout::SHARES), share_key);
-            batch.delete_cf(self.cf(layout::SHARE_IDS), handle.0);
             batch.delete_cf(self.cf(layout::SHARE_PATIENTS), index_key);
             touched.add(layout::SHARES, share_key);
-            touched.add(layout::SHARE_IDS, &handle.0);
             touched.add(layout::SHARE_PATIENTS, index_key);
         }
         let mut row_ids = Vec::with_capacity(rows.len());

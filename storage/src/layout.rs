@@ -30,11 +30,13 @@ pub const META: &str = "meta";
 /// (indicator, UTC day, record handle) -> this party's sealed share pair (see `crate::shares`);
 /// same key encoding as [`BY_INDICATOR`], with the effective time coarsened to its day.
 pub const SHARES: &str = "shares";
-/// record handle -> its [`SHARES`] key: finds a share row by handle (duplicate check).
+/// Retired in layout 3 (it was record handle -> [`SHARES`] key, for the duplicate check and
+/// erasure): opening a layout-2 store moves what erasure needs into [`SHARE_PATIENTS`] and empties
+/// it. The family stays so RocksDB opens stores that have it; `verify` refuses an entry in it.
 pub const SHARE_IDS: &str = "share_ids";
-/// (patient tag, record handle) -> (): a patient's rows, for their erasure (the row's key is
-/// found through [`SHARE_IDS`]). The tag is a keyed hash of the pseudonym (`Store::patient_tag`),
-/// so the index names no patient.
+/// (patient tag, [`SHARES`] key) -> (): a patient's rows, for their erasure
+/// ([`share_patient_key`]). The tag is a keyed hash of the pseudonym (`Store::patient_tag`), so
+/// the index names no patient.
 pub const SHARE_PATIENTS: &str = "share_patients";
 /// patient tag -> leaf index (u64 BE) of the erasure of the patient's rows here: rows of an
 /// erased patient that arrive later are dropped, never stored.
@@ -158,6 +160,14 @@ pub fn by_indicator_key(indicator: &str, effective: Timestamp, id: &RecordHandle
 /// an indicator's shares scan by day then handle.
 pub fn share_key(indicator: &str, effective: Timestamp, id: &RecordHandle) -> Vec<u8> {
     by_indicator_key(indicator, effective, id)
+}
+
+/// Key in [`SHARE_PATIENTS`]: the patient's tag, then the row's [`SHARES`] key.
+pub fn share_patient_key(tag: &[u8; 32], share_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(32 + share_key.len());
+    k.extend_from_slice(tag);
+    k.extend_from_slice(share_key);
+    k
 }
 
 /// Key in [`BY_PATIENT`]; `patient_prefix` is its first 32 bytes.

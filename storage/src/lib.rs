@@ -24,6 +24,7 @@ pub mod keyring;
 mod keys;
 pub mod layout;
 mod ledger_state;
+mod migrate;
 mod outbox;
 mod patient_log;
 mod privacy_spent;

@@ -5,12 +5,12 @@
 //! day of the effective time (never the instant), the patient pseudonym, the party index, and the
 //! record's handle — an opaque name the home node derives from the record id with a secret key, so
 //! nothing a party holds is a function of the value. Rows are keyed (indicator, day, handle),
-//! sealed at rest under a key derived from the master key, indexed by handle (duplicates) and by
-//! a keyed tag of the patient (erasure), and each received batch is anchored by one `ShareReceipt`
+//! sealed at rest under a key derived from the master key, indexed by a keyed tag of the patient
+//! (erasure), and each received batch is anchored by one `ShareReceipt`
 //! ledger entry and a new signed head in the same synced write batch — the same durability as
 //! [`Store::commit`]. Rows of a patient erased here are dropped on arrival, never stored.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use hdg_ledger::{EntryKind, LedgerEntry};
@@ -90,7 +90,8 @@ impl Store {
     /// Stores a batch of share rows received from `from_node` (its ed25519 public key) durably and
     /// anchors one `ShareReceipt` ledger entry for it under a new signed head.
     ///
-    /// Rows whose record already has a share here, or repeated in the batch, are skipped (a retried
+    /// Rows already stored here (the same indicator, day and handle: a home node splits a record
+    /// the same way every time), or whose handle repeats in the batch, are skipped (a retried
     /// send is harmless: a value is never stored twice); rows of a patient erased here are dropped;
     /// when nothing is new, nothing is written. A malformed row (party index out of range,
     /// indicator code too long, a time that is not a UTC day) refuses the whole batch. The
@@ -103,12 +104,16 @@ impl Store {
         now: Timestamp,
     ) -> Result<ShareReceipt, StoreError> {
         batch.iter().try_for_each(check_row)?;
-        let present = self.existing_shares(batch)?;
-        let mut new: BTreeMap<RecordHandle, &ShareRow> = BTreeMap::new();
+        let keys: Vec<Vec<u8>> = batch
+            .iter()
+            .map(|r| layout::share_key(&r.indicator, r.day, &r.handle))
+            .collect();
+        let present = self.stored_share_keys(&keys)?;
+        let mut new: BTreeMap<RecordHandle, (&ShareRow, Vec<u8>)> = BTreeMap::new();
         let (mut duplicates, mut dropped) = (Vec::new(), Vec::new());
         let mut erased: BTreeMap<Pseudonym, bool> = BTreeMap::new();
-        for row in batch {
-            if present.contains(&row.handle) || new.contains_key(&row.handle) {
+        for ((row, share_key), stored) in batch.iter().zip(keys).zip(present) {
+            if stored || new.contains_key(&row.handle) {
                 duplicates.push(row.handle);
                 continue;
             }
@@ -123,7 +128,7 @@ impl Store {
             if gone {
                 dropped.push(row.handle);
             } else {
-                new.insert(row.handle, row);
+                new.insert(row.handle, (row, share_key));
             }
         }
         let mut receipt = ShareReceipt {
@@ -146,30 +151,28 @@ impl Store {
         let cipher = self.share_cipher();
         let mut manifest = Vec::with_capacity(new.len());
         let mut sealed_rows = Vec::with_capacity(new.len());
-        for (handle, row) in &new {
-            let share_key = layout::share_key(&row.indicator, row.day, handle);
+        for (row, share_key) in new.into_values() {
             let sealed = cipher.seal(&share_key, &row.patient, row.party, row.pair);
             manifest.push(ManifestEntry::Row {
                 key: share_key.clone(),
                 digest: Sha256::digest(&sealed).into(),
             });
-            sealed_rows.push((*handle, row.patient, share_key, sealed));
+            sealed_rows.push((row.patient, share_key, sealed));
         }
         let batch_id = share_manifest::batch_id(&manifest);
         // Each column family's keys go into the batch in key order: RocksDB's memtable then
         // inserts each next to the last (its skip list keeps the splice), instead of searching
         // a memtable of millions of rows from the top for every row.
-        let mut patients: Vec<[u8; 64]> = Vec::with_capacity(sealed_rows.len());
-        for (handle, patient, share_key, _) in &sealed_rows {
-            wb.put_cf(self.cf(layout::SHARE_IDS), handle.0, share_key);
-            patients.push(self.share_patient_key(patient, handle));
-        }
+        let mut patients: Vec<Vec<u8>> = sealed_rows
+            .iter()
+            .map(|(patient, share_key, _)| self.share_patient_key(patient, share_key))
+            .collect();
         patients.sort_unstable();
         for key in &patients {
             wb.put_cf(self.cf(layout::SHARE_PATIENTS), key, []);
         }
-        sealed_rows.sort_unstable_by(|a, b| a.2.cmp(&b.2));
-        for (_, _, share_key, sealed) in sealed_rows {
+        sealed_rows.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+        for (_, share_key, sealed) in sealed_rows {
             let value = StoredShare {
                 leaf_index,
                 batch_id,
@@ -283,28 +286,19 @@ impl Store {
         *blake3::keyed_hash(self.share_patient_tag_key().expose(), &patient.0).as_bytes()
     }
 
-    /// [`layout::SHARE_PATIENTS`] key of one row.
-    pub(crate) fn share_patient_key(&self, patient: &Pseudonym, handle: &RecordHandle) -> [u8; 64] {
-        let mut k = [0u8; 64];
-        k[..32].copy_from_slice(&self.patient_tag(patient));
-        k[32..].copy_from_slice(&handle.0);
-        k
+    /// [`layout::SHARE_PATIENTS`] key of the row at `share_key`: the patient's tag, then the key.
+    pub(crate) fn share_patient_key(&self, patient: &Pseudonym, share_key: &[u8]) -> Vec<u8> {
+        layout::share_patient_key(&self.patient_tag(patient), share_key)
     }
 
-    /// The records among `batch` that already have a share row here, in one batched read.
-    fn existing_shares(&self, batch: &[ShareRow]) -> Result<HashSet<RecordHandle>, StoreError> {
-        let found = self.db.batched_multi_get_cf(
-            self.cf(layout::SHARE_IDS),
-            batch.iter().map(|r| &r.handle.0),
-            false,
-        );
-        let mut out = HashSet::new();
-        for (row, r) in batch.iter().zip(found) {
-            if r?.is_some() {
-                out.insert(row.handle);
-            }
-        }
-        Ok(out)
+    /// Whether each of `keys` names a share row stored here, in one batched read (the column
+    /// family's bloom filters answer most misses without a search).
+    fn stored_share_keys(&self, keys: &[Vec<u8>]) -> Result<Vec<bool>, StoreError> {
+        self.db
+            .batched_multi_get_cf(self.cf(layout::SHARES), keys, false)
+            .into_iter()
+            .map(|r| Ok(r?.is_some()))
+            .collect()
     }
 }
 

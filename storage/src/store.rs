@@ -312,6 +312,7 @@ impl Store {
         let stored = self.existing_records(&handles)?;
         let mut records = Vec::with_capacity(obs.len());
         let mut by_indicator = Vec::with_capacity(obs.len());
+        let mut by_patient = Vec::with_capacity(obs.len());
         for (o, handle) in obs.iter().zip(handles) {
             if in_batch.contains_key(&o.id()) || stored.contains(&handle) {
                 receipt.duplicates.push(o.id());
@@ -357,11 +358,12 @@ impl Store {
             };
             records.push((handle.0, stored.to_bytes()));
             by_indicator.push(layout::by_indicator_key(&o.indicator, o.effective, &handle));
-            batch.put_cf(
-                self.cf(layout::BY_PATIENT),
-                layout::by_patient_key(&o.patient, &o.indicator, o.effective, &handle),
-                [],
-            );
+            by_patient.push(layout::by_patient_key(
+                &o.patient,
+                &o.indicator,
+                o.effective,
+                &handle,
+            ));
             match outbox
                 .filter(|_| o.value.is_numeric())
                 .map(|decide| decide(o))
@@ -392,9 +394,9 @@ impl Store {
         if receipt.records.is_empty() {
             return Ok(receipt);
         }
-        // The two column families whose keys lead with the handle or the indicator, which the
-        // batch visits out of order, go in key order: RocksDB's memtable then inserts each next
-        // to the last instead of searching its whole skip list for every record.
+        // The column families whose keys lead with the handle, the indicator or the patient,
+        // which the batch visits out of order, go in key order: RocksDB's memtable then inserts
+        // each next to the last instead of searching its whole skip list for every record.
         records.sort_unstable_by_key(|r| r.0);
         for (handle, stored) in &records {
             batch.put_cf(self.cf(layout::RECORDS), handle, stored);
@@ -402,6 +404,10 @@ impl Store {
         by_indicator.sort_unstable();
         for key in &by_indicator {
             batch.put_cf(self.cf(layout::BY_INDICATOR), key, []);
+        }
+        by_patient.sort_unstable();
+        for key in &by_patient {
+            batch.put_cf(self.cf(layout::BY_PATIENT), key, []);
         }
         let head = self.close_block(&mut batch, &frontier, now);
         receipt.bytes_written = batch.size_in_bytes();
@@ -668,15 +674,24 @@ pub(crate) fn sorted_digest(handles: &[RecordHandle]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// The on-disk layout this code reads and writes: 2 names records by handle and holds share rows
-/// by day (version 1, before it, named records by id).
-const LAYOUT_VERSION: u8 = 2;
+/// The on-disk layout this code reads and writes: 3 indexes a patient's share rows by their keys
+/// and has no handle index; 2 named records by handle and held share rows by day (version 1,
+/// before it, named records by id).
+const LAYOUT_VERSION: u8 = 3;
 
-/// Refuses a database of another layout; marks a new one with this layout.
+/// Refuses a database of a layout this code cannot read, moves a layout-2 one to this layout
+/// ([`crate::migrate`]), and marks a new one with this layout.
 fn check_layout(db: &DB) -> Result<(), StoreError> {
     let meta = cf(db, layout::META);
     match db.get_cf(meta, layout::META_LAYOUT)? {
         Some(v) if v.as_slice() == [LAYOUT_VERSION] => Ok(()),
+        Some(v) if v.as_slice() == [2] => {
+            crate::migrate::share_index_2_to_3(db)?;
+            let mut synced = rocksdb::WriteOptions::default();
+            synced.set_sync(true);
+            db.put_cf_opt(meta, layout::META_LAYOUT, [LAYOUT_VERSION], &synced)?;
+            Ok(())
+        }
         Some(_) => Err(StoreError::OldLayout),
         None => {
             let mut leaves =
@@ -709,7 +724,7 @@ fn column_family_options(name: &str) -> Options {
     // Point lookups that mostly miss: a record or a share row not stored yet (every commit
     // checks for duplicates), a patient not erased. A bloom filter in the memtable and in the
     // tables answers a miss without searching the skip list or reading a block.
-    if [layout::RECORDS, layout::SHARE_IDS, layout::SHARES_ERASED].contains(&name) {
+    if [layout::RECORDS, layout::SHARES, layout::SHARES_ERASED].contains(&name) {
         o.set_memtable_prefix_bloom_ratio(0.1);
         o.set_memtable_whole_key_filtering(true);
         let mut table = rocksdb::BlockBasedOptions::default();

@@ -357,3 +357,77 @@ fn an_erased_entry_pointed_at_another_erasure_is_named_by_verify() {
         other => panic!("a changed manifest must fail verify, got {other:?}"),
     }
 }
+
+/// Rewrites a layout-3 store's share indexes as layout 2 wrote them: the patient index keyed
+/// (tag, handle) and the handle index giving each row's share key. With `done` entries already
+/// rewritten back, it is a store a crash stopped part-way through its migration.
+fn as_layout_2(dir: &Path, done: usize) {
+    let db = DB::open_cf(&Options::default(), dir.join("db"), layout::ALL).unwrap();
+    let (patients, ids) = (
+        db.cf_handle(layout::SHARE_PATIENTS).unwrap(),
+        db.cf_handle(layout::SHARE_IDS).unwrap(),
+    );
+    let entries: Vec<Vec<u8>> = db
+        .iterator_cf(patients, rocksdb::IteratorMode::Start)
+        .map(|kv| kv.unwrap().0.to_vec())
+        .collect();
+    for (i, k) in entries.iter().enumerate() {
+        let (tag, share_key) = k.split_at(32);
+        let (_, _, handle) = layout::decode_index_tail(share_key).unwrap();
+        db.put_cf(ids, handle.0, share_key).unwrap();
+        if i >= done {
+            db.delete_cf(patients, k).unwrap();
+            db.put_cf(patients, [tag, &handle.0[..]].concat(), [])
+                .unwrap();
+        }
+    }
+    let meta = db.cf_handle(layout::META).unwrap();
+    db.put_cf(meta, layout::META_LAYOUT, [2]).unwrap();
+}
+
+#[test]
+fn a_layout_2_store_is_moved_to_layout_3_when_opened_even_after_a_crash_part_way() {
+    for done in [0, 5] {
+        let (dir, store, all) = home_and_party();
+        drop(store);
+        let written_by_3 = dump(dir.path(), &SHARE_FAMILIES);
+        as_layout_2(dir.path(), done);
+        assert_ne!(dump(dir.path(), &SHARE_FAMILIES), written_by_3);
+
+        let store = Store::open(dir.path(), false, &keys()).unwrap();
+        store.verify(&verifier(&store)).unwrap();
+        drop(store);
+        // The same share families as layout 3 writes them, the handle index empty.
+        assert_eq!(dump(dir.path(), &SHARE_FAMILIES), written_by_3);
+        assert!(dump(dir.path(), &[layout::SHARE_IDS]).is_empty());
+
+        // And the moved index still finds every row of a patient to erase.
+        let mut store = Store::open(dir.path(), false, &keys()).unwrap();
+        let victim = Pseudonym([3; 32]);
+        let theirs = all.iter().filter(|r| r.patient == victim).count() as u64;
+        let Erasure::Erased(r) = erase(&mut store, victim, "{}", t(4)) else {
+            panic!("the patient has data here");
+        };
+        assert_eq!(r.share_rows, theirs);
+        assert!(all_rows(&store).iter().all(|row| row.patient != victim));
+        store.verify(&verifier(&store)).unwrap();
+    }
+}
+
+#[test]
+fn a_store_of_an_unknown_layout_is_refused() {
+    let (dir, store, _) = home_and_party();
+    drop(store);
+    let db = DB::open_cf(&Options::default(), dir.path().join("db"), layout::ALL).unwrap();
+    db.put_cf(
+        db.cf_handle(layout::META).unwrap(),
+        layout::META_LAYOUT,
+        [1],
+    )
+    .unwrap();
+    drop(db);
+    assert!(matches!(
+        Store::open(dir.path(), false, &keys()),
+        Err(StoreError::OldLayout)
+    ));
+}
