@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use hdg_tls::identity::parse_key;
+use hdg_wire::consortium::Consortium;
 
 /// The file name inside a cluster folder.
 pub const CLUSTER_FILE: &str = "cluster.toml";
@@ -58,7 +59,7 @@ impl ClusterFile {
         let parsed: ClusterFile = toml::from_str(&text)
             .with_context(|| format!("{}: not a cluster file", file.display()))?;
         parsed
-            .pins()
+            .consortium()
             .with_context(|| format!("{}: bad node list", file.display()))?;
         let folder = file.parent().unwrap_or(Path::new("."));
         let extension = parsed.catalog_extension.as_ref().map(|e| folder.join(e));
@@ -86,6 +87,17 @@ impl ClusterFile {
             [Some(a), Some(b), Some(c)] => Ok([a, b, c]),
             _ => bail!("parties 0, 1 and 2 must each be listed"),
         }
+    }
+
+    /// The cluster the file describes: each node a hospital and the party it names, names and
+    /// keys unique (one node must never answer in another's place).
+    pub fn consortium(&self) -> anyhow::Result<Consortium> {
+        let keys = self.pins()?;
+        let mut names: [String; 3] = Default::default();
+        for node in &self.nodes {
+            names[node.party] = node.name.clone();
+        }
+        Ok(Consortium::three_nodes(names, keys)?)
     }
 
     /// The node key of the node whose API is `url` (compared without a trailing slash): the one
@@ -169,6 +181,21 @@ mod tests {
             ..ClusterFile::default()
         };
         assert!(file.pins().is_err());
+        // One key or one name for two nodes: one could answer in the other's place.
+        let same_key = ClusterFile {
+            nodes: vec![node(0, 1), node(1, 2), node(2, 2)],
+            ..ClusterFile::default()
+        };
+        let e = same_key.consortium().unwrap_err().to_string();
+        assert_eq!(e, "node1 and node2 have the same public key");
+        let mut renamed = node(2, 3);
+        renamed.name = "node0".into();
+        let same_name = ClusterFile {
+            nodes: vec![node(0, 1), node(1, 2), renamed],
+            ..ClusterFile::default()
+        };
+        let e = same_name.consortium().unwrap_err().to_string();
+        assert_eq!(e, "two nodes are named node0");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //!   each party signs ([`query::PartyAnswer`]), what data may be used for
 //!   ([`purpose::Purpose`]), parameters in an indicator's unit turned into its fixed point
 //!   ([`filter`]) and the checks a client runs on the answers ([`answer`]);
+//! - who the nodes of a cluster are and what each does: hospitals, the three computing parties
+//!   ([`consortium`]);
 //! - the envelope every request that acts for someone travels in ([`signed`]), requests that k
 //!   keys approve ([`approvals`]), and a source's signature of an ingest ([`ingest_signature`]);
 //! - a patient's consents ([`consent`], and as FHIR R4 Consent, [`consent_fhir`]), audits
@@ -25,6 +27,7 @@ pub mod approvals;
 pub mod audit;
 pub mod consent;
 pub mod consent_fhir;
+pub mod consortium;
 pub mod enrolment;
 pub mod erasure;
 pub mod filter;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use hdg_mpc::Security;
+use hdg_wire::consortium::{Consortium, ConsortiumError};
 
 use crate::net::identity::{NodeKey, parse_key};
 use crate::node::query::privacy::{DpRules, Privacy};
@@ -397,6 +398,24 @@ impl NodeConfig {
     }
 }
 
+impl Checked {
+    /// The cluster this config describes, with `own` as this node's key (read from its data
+    /// folder, so not in the config). A config names this node's party and its two peers'
+    /// parties: the three-node layout, where every node is a hospital and node i is party i.
+    pub fn consortium(&self, own: NodeKey) -> Result<Consortium, ConsortiumError> {
+        let mut names: [String; 3] = Default::default();
+        let mut keys = [own; 3];
+        names[self.config.party] = self.config.name.clone();
+        for peer in &self.config.peers {
+            names[peer.party] = peer.name.clone();
+            if let Some(key) = self.peer_keys[peer.party] {
+                keys[peer.party] = key;
+            }
+        }
+        Consortium::three_nodes(names, keys)
+    }
+}
+
 impl NodeConfig {
     /// The key that unlocks this node's data folder (the environment variable is read now).
     pub fn key_source(&self) -> anyhow::Result<hdg_storage::KeySource> {
@@ -486,6 +505,21 @@ mod tests {
         assert_eq!(checked.peer_keys[2], Some([0x22; 32]));
         assert_eq!(checked.quic[1], "127.0.0.1:7001".parse().unwrap());
         assert_eq!(checked.quic[0], "127.0.0.1:7000".parse().unwrap());
+    }
+
+    #[test]
+    fn a_config_describes_three_nodes_that_are_hospitals_and_parties() {
+        let checked = sample()
+            .check(Path::new("/x/node0.toml"), Path::new("/x"))
+            .unwrap();
+        let cluster = checked.consortium([0x77; 32]).unwrap();
+        assert_eq!(cluster.party_keys(), [[0x77; 32], [0x11; 32], [0x22; 32]]);
+        assert_eq!(cluster.hospitals().count(), 3);
+        let names: Vec<String> = cluster.members().iter().map(|m| m.to_string()).collect();
+        assert_eq!(names, ["node0 (P0)", "node1 (P1)", "node2 (P2)"]);
+        // A peer pinned with this node's own key could answer in its place.
+        let e = checked.consortium([0x22; 32]).unwrap_err().to_string();
+        assert_eq!(e, "node0 and node2 have the same public key");
     }
 
     #[test]

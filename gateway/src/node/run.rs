@@ -272,24 +272,13 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     }
 }
 
-/// The three parties' keys: the peers' from the config, this node's from its key file.
+/// The three parties' keys: the peers' from the config, this node's from its key file. A
+/// config that pins a peer with this node's own key, or two peers with one key, is refused.
 pub(crate) fn pins(checked: &Checked, own: NodeKey) -> anyhow::Result<[NodeKey; 3]> {
-    let mut pins = [[0u8; 32]; 3];
-    for (i, pin) in pins.iter_mut().enumerate() {
-        *pin = if i == checked.config.party {
-            own
-        } else {
-            checked.peer_keys[i].context("config has no key for a peer")?
-        };
-    }
-    if pins
-        .iter()
-        .enumerate()
-        .any(|(i, k)| i != checked.config.party && *k == own)
-    {
-        bail!("a peer is pinned with this node's own key");
-    }
-    Ok(pins)
+    let cluster = checked
+        .consortium(own)
+        .context("the config's nodes and keys")?;
+    Ok(cluster.party_keys())
 }
 
 /// Keeps dialling (and waiting for) the peers; logs when the number connected changes.
