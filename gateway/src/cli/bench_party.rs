@@ -4,20 +4,23 @@
 //! and prints one JSON line per run: `{"workload", "rep", "run": PartyRun}`. The orchestrator
 //! checks the three parties' opened results against plaintext.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use hdg_mpc::workloads::{Data, Workload, dataset, run_party};
 use hdg_mpc::{Channel, Party, PartyId, PrfKind, Security, SessionId, SessionSecret, VerdictKeys};
+use hdg_wire::consortium::NodeId;
 use sha2::{Digest, Sha256};
 
 use crate::net::identity::TlsIdentity;
 use crate::net::links::{LinkConfig, PeerLinks};
 use crate::node::config::NodeConfig;
 use crate::node::query_party::exchange_publics;
-use crate::node::run::pins;
+use crate::node::run::consortium;
 
 /// How long the party waits for both peers' processes to come up.
 const CONNECT_WITHIN: Duration = Duration::from_secs(60);
@@ -64,7 +67,8 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
     let me = PartyId::ALL[checked.config.party];
     let key = crate::unlock::node_signing_key(&checked.config.data, &checked.config.key_source()?)?;
     let identity = TlsIdentity::from_signing_key(&key)?;
-    let pinned = pins(&checked, identity.public_key())?;
+    let cluster = Arc::new(consortium(&checked, identity.public_key())?);
+    let pinned = cluster.party_keys();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -73,9 +77,9 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
     let links = {
         let _inside = runtime.enter();
         PeerLinks::bind(
-            me,
+            checked.node_id(),
             &identity,
-            pinned,
+            cluster,
             checked.config.quic_listen,
             LinkConfig {
                 recv_timeout: RECV_TIMEOUT,
@@ -97,7 +101,7 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
             .try_into()
             .expect("three pins"),
     };
-    connect(&runtime, &links, checked.quic)?;
+    connect(&runtime, &links, checked.quic_addrs())?;
     for rep in 0..args.reps {
         for &w in &workloads {
             let session = session_id(&args.run, w, rep);
@@ -143,7 +147,7 @@ fn peak_rss() -> Option<u64> {
 fn connect(
     runtime: &tokio::runtime::Runtime,
     links: &PeerLinks,
-    addrs: [std::net::SocketAddr; 3],
+    addrs: BTreeMap<NodeId, std::net::SocketAddr>,
 ) -> anyhow::Result<()> {
     runtime
         .block_on(links.connect(addrs))

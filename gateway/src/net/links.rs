@@ -1,17 +1,23 @@
-//! One party's QUIC links to the two others: one endpoint, one connection per pair of parties
-//! (the lower id dials the higher), and per session one unidirectional stream per direction.
+//! One node's QUIC links to the other nodes of its cluster ([`Consortium`]): one endpoint, one
+//! connection per pair of nodes (the lower node id dials the higher), requests on bidirectional
+//! streams ([`super::rpc`]), and, between the three computing parties only, per MPC session one
+//! unidirectional stream per direction.
 //!
 //! A session stream starts with the 32-byte session id, then carries frames ([`super::frame`]).
 //! Incoming streams are matched to sessions as they arrive, whether or not this party has
-//! opened the session yet. A handshake from an unpinned key is refused by TLS and recorded
-//! ([`PeerLinks::refused`]); a bad frame ends its stream only, never the connection or the node.
+//! opened the session yet; one from a node that is not a computing party, or sent to a node that
+//! is not one, is stopped and recorded. A handshake from a key the cluster does not pin is
+//! refused by TLS and recorded ([`PeerLinks::refused`]); a bad frame ends its stream only, never
+//! the connection or the node.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use hdg_mpc::{PartyId, SessionId};
+use hdg_wire::consortium::{Consortium, NodeId};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::{Connection, Endpoint, TransportConfig, VarInt};
 use rustls::pki_types::CertificateDer;
@@ -21,6 +27,7 @@ use tokio::time::Instant;
 
 use super::frame::DEFAULT_FRAME_CAP;
 use super::identity::{CERT_NAME, IdentityError, NodeKey, TlsIdentity, peer_key};
+use super::peer::Peer;
 use super::pinning::{client_config, server_config};
 use super::quic_channel::{DEFAULT_MESSAGE_CAP, Incoming, QuicChannel};
 use super::rpc::{
@@ -86,7 +93,7 @@ pub enum LinkError {
     #[error("cannot connect to {peer}: {reason}")]
     Connect {
         /// The peer.
-        peer: PartyId,
+        peer: Peer,
         /// The last failure.
         reason: String,
     },
@@ -94,7 +101,7 @@ pub enum LinkError {
     #[error("the node at {peer}'s address holds key {got}, not {peer}'s")]
     WrongPeer {
         /// The peer that was dialled.
-        peer: PartyId,
+        peer: Peer,
         /// The key found there, hex.
         got: String,
     },
@@ -102,13 +109,16 @@ pub enum LinkError {
     #[error("no connection to {peer}")]
     NotConnected {
         /// The peer.
-        peer: PartyId,
+        peer: Peer,
     },
+    /// This node is not one of the three computing parties: it opens no MPC session.
+    #[error("this node is not a computing party: it takes part in no MPC session")]
+    NotAParty,
     /// A session stream could not be opened.
     #[error("cannot open a session stream to {peer}: {reason}")]
     Stream {
         /// The peer.
-        peer: PartyId,
+        peer: Peer,
         /// What QUIC reported.
         reason: String,
     },
@@ -116,45 +126,41 @@ pub enum LinkError {
 
 /// State shared by the endpoint's background tasks.
 struct Shared {
-    me: PartyId,
-    pins: [NodeKey; 3],
+    me: NodeId,
+    cluster: Arc<Consortium>,
     reception: Reception,
     /// Per peer, the connections admitted, newest last (closed ones pruned on the next admit):
     /// a link is the newest one still open, so a connection that closes after a newer one was
     /// admitted (a dial abandoned half-way) never hides the newer one.
-    peers: Mutex<[Vec<Connection>; 3]>,
+    peers: Mutex<BTreeMap<NodeId, Vec<Connection>>>,
     /// Per peer, held while dialing it: one dial at a time, so concurrent callers (the
     /// reconnect loop, requests, sessions) never open duplicate connections.
-    dialing: [tokio::sync::Mutex<()>; 3],
+    dialing: BTreeMap<NodeId, tokio::sync::Mutex<()>>,
     changed: Notify,
     sessions: SessionQueues,
     refused: Mutex<Vec<String>>,
     rpc_inbox: InboxSlot,
 }
 
-/// One party's endpoint and connections to the other two.
+/// One node's endpoint and connections to the other nodes of its cluster.
 pub struct PeerLinks {
     shared: Arc<Shared>,
     endpoint: Endpoint,
     config: LinkConfig,
-    addrs: Mutex<Option<[SocketAddr; 3]>>,
+    addrs: Mutex<BTreeMap<NodeId, SocketAddr>>,
 }
 
 impl PeerLinks {
-    /// Binds party `me`'s endpoint at `bind` and starts accepting the pinned peers.
-    /// `pins[i]` is party i's ed25519 key; must be called within a tokio runtime.
+    /// Binds node `me`'s endpoint at `bind` and starts accepting the other nodes of `cluster`,
+    /// each pinned by its key; must be called within a tokio runtime.
     pub fn bind(
-        me: PartyId,
+        me: NodeId,
         identity: &TlsIdentity,
-        pins: [NodeKey; 3],
+        cluster: Arc<Consortium>,
         bind: SocketAddr,
         config: LinkConfig,
     ) -> Result<PeerLinks, LinkError> {
-        let peers: Vec<NodeKey> = PartyId::ALL
-            .into_iter()
-            .filter(|p| *p != me)
-            .map(|p| pins[p.index()])
-            .collect();
+        let peers: Vec<NodeKey> = cluster.others(me).map(|m| m.key).collect();
         let transport = Arc::new(transport_config(&config));
         let server_tls = QuicServerConfig::try_from(server_config(identity, &peers)?)
             .map_err(|e| LinkError::Quic(e.to_string()))?;
@@ -174,13 +180,16 @@ impl PeerLinks {
         endpoint.set_default_client_config(client);
         let shared = Arc::new(Shared {
             me,
-            pins,
             reception: Reception {
                 cap: config.frame_cap,
                 tap: config.tap.clone(),
             },
-            peers: Mutex::new([Vec::new(), Vec::new(), Vec::new()]),
-            dialing: Default::default(),
+            peers: Mutex::new(BTreeMap::new()),
+            dialing: cluster
+                .others(me)
+                .map(|m| (m.id, tokio::sync::Mutex::new(())))
+                .collect(),
+            cluster,
             changed: Notify::new(),
             sessions: SessionQueues::new(config.recv_timeout + config.connect_timeout),
             refused: Mutex::new(Vec::new()),
@@ -191,7 +200,7 @@ impl PeerLinks {
             shared,
             endpoint,
             config,
-            addrs: Mutex::new(None),
+            addrs: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -200,34 +209,46 @@ impl PeerLinks {
         Ok(self.endpoint.local_addr()?)
     }
 
-    /// Dials the peers with a higher id at `addrs` and waits for those with a lower id to
-    /// connect, retrying until the connect timeout. Both peers at once: one that is down does
-    /// not keep this node from the other; the error names the first peer not connected.
-    pub async fn connect(&self, addrs: [SocketAddr; 3]) -> Result<(), LinkError> {
-        *lock(&self.addrs) = Some(addrs);
+    /// Dials the peers with a higher id at `addrs` (each node's QUIC address) and waits for those
+    /// with a lower id to connect, retrying until the connect timeout. All peers at once: one
+    /// that is down does not keep this node from the others; the error names the first peer
+    /// (by id) not connected.
+    pub async fn connect(&self, addrs: BTreeMap<NodeId, SocketAddr>) -> Result<(), LinkError> {
+        *lock(&self.addrs) = addrs;
         let deadline = Instant::now() + self.config.connect_timeout;
-        let me = self.shared.me;
-        let (next, prev) = tokio::join!(
-            self.reconnect(me.next(), deadline),
-            self.reconnect(me.prev(), deadline)
-        );
-        next.and(prev).map(|_| ())
+        let peers: Vec<NodeId> = self.shared.dialing.keys().copied().collect();
+        let results =
+            futures_util::future::join_all(peers.into_iter().map(|p| self.reconnect(p, deadline)))
+                .await;
+        results.into_iter().try_for_each(|r| r.map(|_| ()))
     }
 
     /// The connection to `peer`; when it is gone, dials it again (higher id) or waits for it
     /// to dial again (lower id, e.g. a restarted node), until `deadline`.
-    async fn reconnect(&self, peer: PartyId, deadline: Instant) -> Result<Connection, LinkError> {
+    async fn reconnect(&self, peer: NodeId, deadline: Instant) -> Result<Connection, LinkError> {
         if let Some(conn) = self.shared.connection(peer) {
             return Ok(conn);
         }
-        if peer.index() < self.shared.me.index() {
+        let (name, dialing) = match (self.shared.peer(peer), self.shared.dialing.get(&peer)) {
+            (Some(name), Some(dialing)) => (name, dialing),
+            _ => {
+                return Err(LinkError::Connect {
+                    peer: self.shared.unknown(peer),
+                    reason: "not a node of this cluster".to_string(),
+                });
+            }
+        };
+        if peer < self.shared.me {
             return self.wait_for(peer, deadline).await;
         }
-        let addr = lock(&self.addrs).ok_or(LinkError::NotConnected { peer })?[peer.index()];
-        let _dialing = tokio::time::timeout_at(deadline, self.shared.dialing[peer.index()].lock())
+        let addr = lock(&self.addrs)
+            .get(&peer)
+            .copied()
+            .ok_or_else(|| LinkError::NotConnected { peer: name.clone() })?;
+        let _dialing = tokio::time::timeout_at(deadline, dialing.lock())
             .await
             .map_err(|_| LinkError::Connect {
-                peer,
+                peer: name.clone(),
                 reason: "another dial did not finish within the connect timeout".to_string(),
             })?;
         // Whoever held the lock may have connected meanwhile.
@@ -235,17 +256,25 @@ impl PeerLinks {
             return Ok(conn);
         }
         let conn = self.dial(peer, addr, deadline).await?;
-        self.shared.admit(conn.clone(), peer);
+        self.shared.admit(conn.clone(), name);
         Ok(conn)
     }
 
     async fn dial(
         &self,
-        peer: PartyId,
+        peer: NodeId,
         addr: SocketAddr,
         deadline: Instant,
     ) -> Result<Connection, LinkError> {
-        let failed = |reason: String| LinkError::Connect { peer, reason };
+        let name = self
+            .shared
+            .peer(peer)
+            .unwrap_or_else(|| self.shared.unknown(peer));
+        let failed = |reason: String| LinkError::Connect {
+            peer: name.clone(),
+            reason,
+        };
+        let pinned = self.shared.cluster.member(peer).map(|m| m.key);
         loop {
             let attempt = self
                 .endpoint
@@ -254,10 +283,10 @@ impl PeerLinks {
             let reason = match tokio::time::timeout_at(deadline, attempt).await {
                 Ok(Ok(conn)) => {
                     let got = connection_key(&conn).map_err(|e| failed(e.to_string()))?;
-                    if got != self.shared.pins[peer.index()] {
+                    if Some(got) != pinned {
                         conn.close(VarInt::from_u32(0), b"wrong peer");
                         return Err(LinkError::WrongPeer {
-                            peer,
+                            peer: name,
                             got: hex::encode(got),
                         });
                     }
@@ -273,7 +302,7 @@ impl PeerLinks {
         }
     }
 
-    async fn wait_for(&self, peer: PartyId, deadline: Instant) -> Result<Connection, LinkError> {
+    async fn wait_for(&self, peer: NodeId, deadline: Instant) -> Result<Connection, LinkError> {
         loop {
             let changed = self.shared.changed.notified();
             if let Some(conn) = self.shared.connection(peer) {
@@ -281,25 +310,29 @@ impl PeerLinks {
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
                 return Err(LinkError::Connect {
-                    peer,
+                    peer: self
+                        .shared
+                        .peer(peer)
+                        .unwrap_or_else(|| self.shared.unknown(peer)),
                     reason: "it did not connect within the connect timeout".to_string(),
                 });
             }
         }
     }
 
-    /// Opens this party's channel for `session`: a stream to each peer, and the streams the
-    /// peers open for the same session. A lost connection is re-established first (within
-    /// the connect timeout).
+    /// Opens this party's channel for `session`: a stream to each other computing party, and
+    /// the streams they open for the same session. A lost connection is re-established first
+    /// (within the connect timeout). A node that is not a computing party opens none.
     pub async fn open_session(&self, session: &SessionId) -> Result<QuicChannel, LinkError> {
-        let me = self.shared.me;
+        let me = self.shared.party().ok_or(LinkError::NotAParty)?;
         let mut to: [Option<mpsc::UnboundedSender<Bytes>>; 3] = [None, None, None];
         let mut from: [Option<Incoming>; 3] = [None, None, None];
         for peer in PartyId::ALL.into_iter().filter(|p| *p != me) {
+            let node = self.shared.cluster.party(peer);
             let deadline = Instant::now() + self.config.connect_timeout;
-            let conn = self.reconnect(peer, deadline).await?;
+            let conn = self.reconnect(node.id, deadline).await?;
             let stream = conn.open_uni().await.map_err(|e| LinkError::Stream {
-                peer,
+                peer: Peer::of(node),
                 reason: e.to_string(),
             })?;
             let (tx, rx) = mpsc::unbounded_channel();
@@ -317,11 +350,18 @@ impl PeerLinks {
     }
 
     /// The peers with a live connection now (the node's health report).
-    pub fn connected(&self) -> Vec<PartyId> {
-        PartyId::ALL
-            .into_iter()
-            .filter(|p| *p != self.shared.me && self.shared.connection(*p).is_some())
+    pub fn connected(&self) -> Vec<NodeId> {
+        self.shared
+            .dialing
+            .keys()
+            .copied()
+            .filter(|p| self.shared.connection(*p).is_some())
             .collect()
+    }
+
+    /// The node that is computing party `party` (its requests go to it).
+    pub fn node_of(&self, party: PartyId) -> NodeId {
+        self.shared.cluster.party(party).id
     }
 
     /// Closes the endpoint (peers see the links end at once) and waits, at most `grace`, for
@@ -350,24 +390,28 @@ impl PeerLinks {
     /// re-establishing a lost connection first (within the connect timeout).
     pub async fn request(
         &self,
-        peer: PartyId,
+        peer: NodeId,
         request: &Request,
         timeout: Duration,
     ) -> Result<Response, RpcError> {
+        let name = self
+            .shared
+            .peer(peer)
+            .unwrap_or_else(|| self.shared.unknown(peer));
         let deadline = Instant::now() + self.config.connect_timeout.min(timeout);
         let conn = self
             .reconnect(peer, deadline)
             .await
             .map_err(|e| RpcError::Link {
-                peer,
+                peer: name.clone(),
                 reason: e.to_string(),
             })?;
-        call(&conn, peer, request, &self.shared.reception, timeout).await
+        call(&conn, &name, request, &self.shared.reception, timeout).await
     }
 
     /// The connection to `peer`, if any (tests write raw bytes on it).
     #[cfg(test)]
-    pub fn connection(&self, peer: PartyId) -> Option<Connection> {
+    pub fn connection(&self, peer: NodeId) -> Option<Connection> {
         self.shared.connection(peer)
     }
 }
@@ -379,24 +423,48 @@ impl Drop for PeerLinks {
 }
 
 impl Shared {
-    fn connection(&self, peer: PartyId) -> Option<Connection> {
-        lock(&self.peers)[peer.index()]
+    fn connection(&self, peer: NodeId) -> Option<Connection> {
+        lock(&self.peers)
+            .get(&peer)?
             .iter()
             .rev()
             .find(|c| c.close_reason().is_none())
             .cloned()
     }
 
-    /// Records `conn` as the newest link to `peer` and starts taking its session streams.
-    fn admit(self: &Arc<Self>, conn: Connection, peer: PartyId) {
+    /// The computing party this node is, if any.
+    fn party(&self) -> Option<PartyId> {
+        self.cluster.member(self.me).and_then(|m| m.roles.party)
+    }
+
+    /// `id` as a peer, if it is another node of the cluster.
+    fn peer(&self, id: NodeId) -> Option<Peer> {
+        (id != self.me)
+            .then(|| self.cluster.member(id))
+            .flatten()
+            .map(Peer::of)
+    }
+
+    /// A node id the cluster does not have, named for an error.
+    fn unknown(&self, id: NodeId) -> Peer {
+        Peer {
+            node: id,
+            party: None,
+            name: id.to_string().into(),
+        }
+    }
+
+    /// Records `conn` as the newest link to `peer` and starts taking its requests, and its
+    /// session streams when both are computing parties.
+    fn admit(self: &Arc<Self>, conn: Connection, peer: Peer) {
         {
             let mut peers = lock(&self.peers);
-            let links = &mut peers[peer.index()];
+            let links = peers.entry(peer.node).or_default();
             links.retain(|c| c.close_reason().is_none());
             links.push(conn.clone());
         }
         self.changed.notify_waiters();
-        tokio::spawn(accept_streams(conn.clone(), peer, self.clone()));
+        tokio::spawn(accept_streams(conn.clone(), peer.clone(), self.clone()));
         tokio::spawn(serve_requests(
             conn,
             peer,
@@ -455,11 +523,13 @@ async fn accept_loop(endpoint: Endpoint, shared: Arc<Shared>) {
                 Ok(key) => key,
                 Err(e) => return shared.refuse(format!("connection from {from}: {e}")),
             };
-            let peer = PartyId::ALL
-                .into_iter()
-                .find(|p| *p != shared.me && shared.pins[p.index()] == key);
+            let peer = shared
+                .cluster
+                .by_key(&key)
+                .filter(|m| m.id != shared.me)
+                .map(Peer::of);
             match peer {
-                Some(peer) if peer.index() < shared.me.index() => shared.admit(conn, peer),
+                Some(peer) if peer.node < shared.me => shared.admit(conn, peer),
                 _ => {
                     conn.close(VarInt::from_u32(0), b"unexpected peer");
                     shared.refuse(format!(
@@ -472,18 +542,26 @@ async fn accept_loop(endpoint: Endpoint, shared: Arc<Shared>) {
     }
 }
 
-/// Takes the session streams `peer` opens on `conn`, each routed to its session's queue.
-async fn accept_streams(conn: Connection, peer: PartyId, shared: Arc<Shared>) {
+/// Takes the session streams `peer` opens on `conn`, each routed to its session's queue; when
+/// this node or `peer` is not a computing party, stops each one and records why.
+async fn accept_streams(conn: Connection, peer: Peer, shared: Arc<Shared>) {
     while let Ok(mut stream) = conn.accept_uni().await {
-        let shared = shared.clone();
+        let (Some(party), Some(_)) = (peer.party, shared.party()) else {
+            let _ = stream.stop(BAD_FRAME);
+            shared.refuse(format!(
+                "session stream from {peer} refused: sessions run between computing parties only"
+            ));
+            continue;
+        };
+        let (shared, node) = (shared.clone(), peer.node);
         tokio::spawn(async move {
             let mut session = [0u8; 32];
             if stream.read_exact(&mut session).await.is_err() {
                 let _ = stream.stop(BAD_FRAME);
                 return;
             }
-            if let Some(tx) = shared.sessions.take_sender(session, peer) {
-                read_session(stream, tx, peer, &shared.reception).await;
+            if let Some(tx) = shared.sessions.take_sender(session, party) {
+                read_session(stream, tx, party, node, &shared.reception).await;
             }
         });
     }

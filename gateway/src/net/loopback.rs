@@ -1,10 +1,13 @@
 //! Three parties on 127.0.0.1 for tests and benches: each with its own QUIC endpoint, connected
 //! pairwise, on one runtime.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 use hdg_mpc::{PartyId, SessionId};
+use hdg_wire::consortium::{Consortium, NodeId};
 use tokio::runtime::Runtime;
 
 use super::identity::TlsIdentity;
@@ -35,26 +38,27 @@ impl LoopbackCluster {
         let identities = [0, 1, 2].map(|i| TlsIdentity::from_signing_key(&keys[i]));
         let [a, b, c] = identities;
         let identities = [a?, b?, c?];
-        let pins = [0, 1, 2].map(|i| identities[i].public_key());
+        let cluster = Arc::new(three_nodes([0, 1, 2].map(|i| identities[i].public_key())));
         let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let [c0, c1, c2] = configs;
         let links = {
             let _inside = runtime.enter();
             [
-                PeerLinks::bind(PartyId::P0, &identities[0], pins, bind, c0)?,
-                PeerLinks::bind(PartyId::P1, &identities[1], pins, bind, c1)?,
-                PeerLinks::bind(PartyId::P2, &identities[2], pins, bind, c2)?,
+                PeerLinks::bind(NodeId(0), &identities[0], cluster.clone(), bind, c0)?,
+                PeerLinks::bind(NodeId(1), &identities[1], cluster.clone(), bind, c1)?,
+                PeerLinks::bind(NodeId(2), &identities[2], cluster, bind, c2)?,
             ]
         };
-        let addrs = [
-            links[0].local_addr()?,
-            links[1].local_addr()?,
-            links[2].local_addr()?,
-        ];
+        let addrs: BTreeMap<NodeId, SocketAddr> = [
+            (NodeId(0), links[0].local_addr()?),
+            (NodeId(1), links[1].local_addr()?),
+            (NodeId(2), links[2].local_addr()?),
+        ]
+        .into();
         runtime.block_on(async {
             tokio::try_join!(
-                links[0].connect(addrs),
-                links[1].connect(addrs),
+                links[0].connect(addrs.clone()),
+                links[1].connect(addrs.clone()),
                 links[2].connect(addrs)
             )
         })?;
@@ -82,4 +86,10 @@ impl LoopbackCluster {
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
     }
+}
+
+/// The three-node layout over `keys` (node i is party i), as tests and benches name it.
+pub fn three_nodes(keys: [[u8; 32]; 3]) -> Consortium {
+    let names = [0, 1, 2].map(|i| format!("node{i}"));
+    Consortium::three_nodes(names, keys).expect("three distinct keys")
 }

@@ -16,6 +16,7 @@ pub use hdg_tls::{ca, identity, pinning};
 pub mod frame;
 pub mod links;
 pub mod loopback;
+pub mod peer;
 pub mod quic_channel;
 pub mod rpc;
 mod sessions;

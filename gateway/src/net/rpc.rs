@@ -13,7 +13,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use hdg_mpc::{PartyId, SessionId};
+use hdg_mpc::SessionId;
 use quinn::{Connection, RecvStream, SendStream};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -25,6 +25,7 @@ use crate::node::erasure::ErasureRequest;
 use crate::node::query::PartyAnswer;
 use crate::node::signed::SignedRequest;
 
+use super::peer::Peer;
 use super::share_batch::{self, SHARE_TAG, WireShare};
 use super::tap::{Reception, TapKind};
 
@@ -175,7 +176,7 @@ pub enum RpcError {
     #[error("no link to {peer}: {reason}")]
     Link {
         /// The peer.
-        peer: PartyId,
+        peer: Peer,
         /// What the links reported.
         reason: String,
     },
@@ -183,7 +184,7 @@ pub enum RpcError {
     #[error("request to {peer} failed on the stream: {reason}")]
     Stream {
         /// The peer.
-        peer: PartyId,
+        peer: Peer,
         /// What QUIC reported.
         reason: String,
     },
@@ -191,7 +192,7 @@ pub enum RpcError {
     #[error("message to or from {peer} of {size} bytes exceeds the cap of {cap} bytes")]
     TooLarge {
         /// The peer.
-        peer: PartyId,
+        peer: Peer,
         /// Its size.
         size: u64,
         /// The cap.
@@ -201,7 +202,7 @@ pub enum RpcError {
     #[error("malformed answer from {peer}: {reason}")]
     Malformed {
         /// The peer.
-        peer: PartyId,
+        peer: Peer,
         /// The decoding error.
         reason: String,
     },
@@ -209,7 +210,7 @@ pub enum RpcError {
     #[error("{peer} did not answer within {timeout:?}")]
     Timeout {
         /// The peer.
-        peer: PartyId,
+        peer: Peer,
         /// The timeout.
         timeout: Duration,
     },
@@ -217,7 +218,7 @@ pub enum RpcError {
     #[error("{peer} refused the request: {reason}")]
     Refused {
         /// The peer.
-        peer: PartyId,
+        peer: Peer,
         /// Its reason.
         reason: String,
     },
@@ -227,7 +228,7 @@ pub enum RpcError {
 #[derive(Debug)]
 pub struct RpcCall {
     /// The peer, as its TLS certificate proved.
-    pub from: PartyId,
+    pub from: Peer,
     /// What it asks.
     pub request: Request,
     /// Where the answer goes (dropping it answers with an error).
@@ -238,7 +239,7 @@ pub struct RpcCall {
 /// answer. A [`Response::Error`] becomes [`RpcError::Refused`].
 pub async fn call(
     conn: &Connection,
-    peer: PartyId,
+    peer: &Peer,
     request: &Request,
     reception: &Reception,
     timeout: Duration,
@@ -246,16 +247,18 @@ pub async fn call(
     let cap = reception.cap;
     let exchange = async {
         let stream_err = |e: &dyn std::fmt::Display| RpcError::Stream {
-            peer,
+            peer: peer.clone(),
             reason: e.to_string(),
         };
         let (mut send, mut recv) = conn.open_bi().await.map_err(|e| stream_err(&e))?;
         // The body may hold shares: wiped once sent.
-        let (tag, body) =
-            encode_request(request).map_err(|reason| RpcError::Malformed { peer, reason })?;
+        let (tag, body) = encode_request(request).map_err(|reason| RpcError::Malformed {
+            peer: peer.clone(),
+            reason,
+        })?;
         if body.len() > cap {
             return Err(RpcError::TooLarge {
-                peer,
+                peer: peer.clone(),
                 size: body.len() as u64,
                 cap,
             });
@@ -267,23 +270,35 @@ pub async fn call(
         let _ = send.finish();
         let answer = match read_bytes_frame(&mut recv, cap).await {
             Ok(b) => b,
-            Err(FrameFault::TooLarge(size)) => return Err(RpcError::TooLarge { peer, size, cap }),
+            Err(FrameFault::TooLarge(size)) => {
+                return Err(RpcError::TooLarge {
+                    peer: peer.clone(),
+                    size,
+                    cap,
+                });
+            }
             Err(e) => return Err(stream_err(&e)),
         };
-        reception.record(TapKind::Response, peer, &answer);
+        reception.record(TapKind::Response, peer.node, &answer);
         let response: Response =
             serde_json::from_slice(&answer).map_err(|e| RpcError::Malformed {
-                peer,
+                peer: peer.clone(),
                 reason: e.to_string(),
             })?;
         match response {
-            Response::Error { reason } => Err(RpcError::Refused { peer, reason }),
+            Response::Error { reason } => Err(RpcError::Refused {
+                peer: peer.clone(),
+                reason,
+            }),
             ok => Ok(ok),
         }
     };
     tokio::time::timeout(timeout, exchange)
         .await
-        .map_err(|_| RpcError::Timeout { peer, timeout })?
+        .map_err(|_| RpcError::Timeout {
+            peer: peer.clone(),
+            timeout,
+        })?
 }
 
 /// Where a node's requests go, once it serves them ([`super::links::PeerLinks::serve_requests`]).
@@ -293,13 +308,13 @@ pub(super) type InboxSlot = Arc<Mutex<Option<mpsc::Sender<RpcCall>>>>;
 /// when this node serves no requests), until the connection ends.
 pub(super) async fn serve_requests(
     conn: Connection,
-    peer: PartyId,
+    peer: Peer,
     inbox: InboxSlot,
     reception: Reception,
 ) {
     while let Ok((send, recv)) = conn.accept_bi().await {
         let inbox = inbox.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        tokio::spawn(answer(send, recv, peer, inbox, reception.clone()));
+        tokio::spawn(answer(send, recv, peer.clone(), inbox, reception.clone()));
     }
 }
 
@@ -307,11 +322,11 @@ pub(super) async fn serve_requests(
 async fn answer(
     mut send: SendStream,
     mut recv: RecvStream,
-    peer: PartyId,
+    peer: Peer,
     inbox: Option<mpsc::Sender<RpcCall>>,
     reception: Reception,
 ) {
-    let response = match read_request(&mut recv, peer, &reception).await {
+    let response = match read_request(&mut recv, &peer, &reception).await {
         Err(reason) => {
             tracing::warn!(%peer, %reason, "bad request refused");
             Response::Error { reason }
@@ -326,11 +341,7 @@ async fn answer(
     }
 }
 
-async fn dispatch(
-    request: Request,
-    peer: PartyId,
-    inbox: Option<mpsc::Sender<RpcCall>>,
-) -> Response {
+async fn dispatch(request: Request, peer: Peer, inbox: Option<mpsc::Sender<RpcCall>>) -> Response {
     let Some(inbox) = inbox else {
         return Response::Error {
             reason: "this node serves no requests".to_string(),
@@ -377,7 +388,7 @@ fn decode_request(tag: u8, body: &[u8]) -> Result<Request, String> {
 /// The request from `peer` on `recv`: tag, then one frame; `Err` names the problem.
 async fn read_request(
     recv: &mut RecvStream,
-    peer: PartyId,
+    peer: &Peer,
     reception: &Reception,
 ) -> Result<Request, String> {
     let mut tag = [0u8; 1];
@@ -390,7 +401,7 @@ async fn read_request(
     let body = read_bytes_frame(recv, reception.cap)
         .await
         .map_err(|e| format!("bad request frame: {e}"))?;
-    reception.record(TapKind::Request, peer, &body);
+    reception.record(TapKind::Request, peer.node, &body);
     decode_request(tag[0], &body)
 }
 
@@ -450,7 +461,9 @@ mod tests {
     use crate::net::links::LinkConfig;
     use crate::net::loopback::LoopbackCluster;
     use ed25519_dalek::SigningKey;
+    use hdg_mpc::PartyId;
     use hdg_schema::{Pseudonym, RecordHandle};
+    use hdg_wire::consortium::NodeId;
 
     fn cluster(frame_cap: usize) -> LoopbackCluster {
         let keys = [0, 1, 2].map(|_| SigningKey::from_bytes(&rand::random::<[u8; 32]>()));
@@ -476,7 +489,7 @@ mod tests {
     }
 
     /// Party 1 answers every batch with its row count, recording who sent it.
-    fn serve_counts(cluster: &LoopbackCluster) -> Arc<Mutex<Vec<PartyId>>> {
+    fn serve_counts(cluster: &LoopbackCluster) -> Arc<Mutex<Vec<NodeId>>> {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let mut inbox = cluster.links(PartyId::P1).serve_requests();
         let log = seen.clone();
@@ -485,7 +498,7 @@ mod tests {
                 let Request::ShareBatch { rows, .. } = &call.request else {
                     panic!("only share batches are sent here");
                 };
-                log.lock().unwrap().push(call.from);
+                log.lock().unwrap().push(call.from.node);
                 let _ = call.reply.send(Response::ShareAck {
                     stored: rows.len() as u64,
                     duplicates: 0,
@@ -508,7 +521,7 @@ mod tests {
             .block_on(
                 cluster
                     .links(PartyId::P0)
-                    .request(PartyId::P1, &batch(0, 3), t),
+                    .request(NodeId(1), &batch(0, 3), t),
             )
             .unwrap();
         assert_eq!(
@@ -525,25 +538,22 @@ mod tests {
         rt.block_on(
             cluster
                 .links(PartyId::P2)
-                .request(PartyId::P1, &batch(0, 1), t),
+                .request(NodeId(1), &batch(0, 1), t),
         )
         .unwrap();
-        assert_eq!(*seen.lock().unwrap(), vec![PartyId::P0, PartyId::P2]);
+        assert_eq!(*seen.lock().unwrap(), vec![NodeId(0), NodeId(2)]);
         // A node that serves no requests answers with an error naming it.
         let e = rt
             .block_on(
                 cluster
                     .links(PartyId::P1)
-                    .request(PartyId::P0, &batch(1, 1), t),
+                    .request(NodeId(0), &batch(1, 1), t),
             )
             .unwrap_err();
         assert!(
             matches!(
                 e,
-                RpcError::Refused {
-                    peer: PartyId::P0,
-                    ..
-                }
+                RpcError::Refused { ref peer, .. } if peer.node == NodeId(0)
             ),
             "{e}"
         );
@@ -562,20 +572,17 @@ mod tests {
             .block_on(
                 cluster
                     .links(PartyId::P0)
-                    .request(PartyId::P1, &batch(0, 100), t),
+                    .request(NodeId(1), &batch(0, 100), t),
             )
             .unwrap_err();
         assert!(
             matches!(
                 e,
-                RpcError::TooLarge {
-                    peer: PartyId::P1,
-                    ..
-                }
+                RpcError::TooLarge { ref peer, .. } if peer.node == NodeId(1)
             ),
             "{e}"
         );
-        let conn = cluster.links(PartyId::P0).connection(PartyId::P1).unwrap();
+        let conn = cluster.links(PartyId::P0).connection(NodeId(1)).unwrap();
         let raw = |bytes: Vec<u8>| {
             let conn = conn.clone();
             rt.block_on(async move {
@@ -617,7 +624,7 @@ mod tests {
             .block_on(
                 cluster
                     .links(PartyId::P0)
-                    .request(PartyId::P1, &batch(0, 2), t),
+                    .request(NodeId(1), &batch(0, 2), t),
             )
             .unwrap();
         assert!(matches!(ok, Response::ShareAck { stored: 2, .. }));

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hdg_mpc::{ChannelError, PartyId};
+use hdg_wire::consortium::NodeId;
 use quinn::{RecvStream, SendStream, VarInt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -88,12 +89,13 @@ pub(super) async fn read_session(
     mut stream: RecvStream,
     tx: IncomingSender,
     peer: PartyId,
+    node: NodeId,
     reception: &Reception,
 ) {
     loop {
         match read_frame(&mut stream, reception.cap).await {
             Ok(Some(frame)) => {
-                reception.record_words(peer, &frame.words);
+                reception.record_words(node, &frame.words);
                 if tx.send(Ok(frame)).await.is_err() {
                     let _ = stream.stop(VarInt::from_u32(0));
                     return;

@@ -3,7 +3,7 @@
 //! party receives (SECURITY.md's curious-peer test reads it). It holds this party's shares in
 //! the clear, so it is off unless a node's config names a file, and the node warns at start.
 //!
-//! Record layout: `kind (1) | peer party (1) | length (u32 BE) | bytes`; kinds are
+//! Record layout: `kind (1) | peer node id (u16 BE) | length (u32 BE) | bytes`; kinds are
 //! [`TapKind`]. MPC frames are written as their u64 words, little-endian.
 
 use std::fs::File;
@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use hdg_mpc::PartyId;
+use hdg_wire::consortium::NodeId;
 
 /// What a tapped message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +46,12 @@ impl WireTap {
         }))
     }
 
-    fn record(&self, kind: TapKind, peer: PartyId, bytes: &[u8]) {
-        let mut head = [0u8; 6];
+    fn record(&self, kind: TapKind, peer: NodeId, bytes: &[u8]) {
+        let mut head = [0u8; 7];
         head[0] = kind as u8;
-        head[1] = peer.index() as u8;
+        head[1..3].copy_from_slice(&peer.0.to_be_bytes());
         let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-        head[2..].copy_from_slice(&len.to_be_bytes());
+        head[3..].copy_from_slice(&len.to_be_bytes());
         let mut file = self
             .file
             .lock()
@@ -73,14 +73,14 @@ pub struct Reception {
 
 impl Reception {
     /// Records `bytes` received from `peer`, when tapped.
-    pub fn record(&self, kind: TapKind, peer: PartyId, bytes: &[u8]) {
+    pub fn record(&self, kind: TapKind, peer: NodeId, bytes: &[u8]) {
         if let Some(tap) = &self.tap {
             tap.record(kind, peer, bytes);
         }
     }
 
     /// Records the words of an MPC frame received from `peer`, when tapped.
-    pub fn record_words(&self, peer: PartyId, words: &[u64]) {
+    pub fn record_words(&self, peer: NodeId, words: &[u64]) {
         if let Some(tap) = &self.tap {
             let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
             tap.record(TapKind::Session, peer, &bytes);
@@ -90,16 +90,17 @@ impl Reception {
 
 /// Reads a tap file back: (kind, peer, bytes) per record.
 #[cfg(test)]
-fn read_tap(bytes: &[u8]) -> Vec<(u8, u8, Vec<u8>)> {
+fn read_tap(bytes: &[u8]) -> Vec<(u8, u16, Vec<u8>)> {
     let mut out = Vec::new();
     let mut rest = bytes;
-    while rest.len() >= 6 {
-        let len = u32::from_be_bytes(rest[2..6].try_into().expect("4 bytes")) as usize;
-        if rest.len() < 6 + len {
+    while rest.len() >= 7 {
+        let peer = u16::from_be_bytes([rest[1], rest[2]]);
+        let len = u32::from_be_bytes(rest[3..7].try_into().expect("4 bytes")) as usize;
+        if rest.len() < 7 + len {
             break;
         }
-        out.push((rest[0], rest[1], rest[6..6 + len].to_vec()));
-        rest = &rest[6 + len..];
+        out.push((rest[0], peer, rest[7..7 + len].to_vec()));
+        rest = &rest[7 + len..];
     }
     out
 }
@@ -116,15 +117,15 @@ mod tests {
             cap: 1 << 20,
             tap: Some(WireTap::open(&path).unwrap()),
         };
-        rx.record(TapKind::Request, PartyId::P2, b"{\"kind\":\"Audit\"}");
-        rx.record_words(PartyId::P0, &[1, u64::MAX]);
+        rx.record(TapKind::Request, NodeId(2), b"{\"kind\":\"Audit\"}");
+        rx.record_words(NodeId(300), &[1, u64::MAX]);
         let records = read_tap(&std::fs::read(&path).unwrap());
         assert_eq!(records.len(), 2);
         assert_eq!(records[0], (1, 2, b"{\"kind\":\"Audit\"}".to_vec()));
         let mut words = 1u64.to_le_bytes().to_vec();
         words.extend_from_slice(&u64::MAX.to_le_bytes());
-        assert_eq!(records[1], (3, 0, words));
+        assert_eq!(records[1], (3, 300, words));
         // Without a tap nothing is written anywhere.
-        Reception { cap: 1, tap: None }.record(TapKind::Response, PartyId::P1, b"x");
+        Reception { cap: 1, tap: None }.record(TapKind::Response, NodeId(1), b"x");
     }
 }

@@ -1,6 +1,7 @@
 //! Three parties over QUIC on loopback: workloads equal plaintext and the in-memory byte
 //! counts, unpinned peers are refused, bad frames end one stream only, silence times out.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,11 +10,12 @@ use ed25519_dalek::SigningKey;
 use hdg_mpc::Security;
 use hdg_mpc::workloads::{Workload, dataset, run_workload_on, run_workload_with};
 use hdg_mpc::{Channel, ChannelError, PartyId, SessionId};
+use hdg_wire::consortium::NodeId;
 use quinn::crypto::rustls::QuicClientConfig;
 
 use super::identity::{CERT_NAME, TlsIdentity};
 use super::links::{LinkConfig, LinkError, PeerLinks};
-use super::loopback::LoopbackCluster;
+use super::loopback::{LoopbackCluster, three_nodes};
 use super::pinning::client_config;
 use super::quic_channel::QuicChannel;
 use super::rpc::{Request, Response};
@@ -143,7 +145,7 @@ fn an_oversized_frame_is_refused_and_the_link_keeps_serving() {
     let [mut a2, mut b2, _] = cluster.open_session(&SessionId::random()).unwrap();
     a2.send(PartyId::P1, &[4; 128]).unwrap();
     assert_eq!(b2.recv(PartyId::P0).unwrap(), vec![4; 128]);
-    assert!(cluster.links(PartyId::P1).connection(PartyId::P0).is_some());
+    assert!(cluster.links(PartyId::P1).connection(NodeId(0)).is_some());
 }
 
 /// A message longer than a frame is cut into frames and arrives whole, in order with the
@@ -216,7 +218,7 @@ fn a_malformed_frame_is_refused_and_names_the_problem() {
         ..LinkConfig::default()
     });
     let session = SessionId::random();
-    let conn = cluster.links(PartyId::P0).connection(PartyId::P1).unwrap();
+    let conn = cluster.links(PartyId::P0).connection(NodeId(1)).unwrap();
     cluster.runtime().block_on(async {
         let mut s = conn.open_uni().await.unwrap();
         s.write_all(&session.0).await.unwrap();
@@ -247,7 +249,7 @@ fn a_malformed_frame_is_refused_and_names_the_problem() {
 fn a_peer_that_is_down_does_not_keep_a_node_from_the_other() {
     let keys = keys();
     let identities = [0, 1, 2].map(|i| TlsIdentity::from_signing_key(&keys[i]).unwrap());
-    let pins = [0, 1, 2].map(|i| identities[i].public_key());
+    let cluster = Arc::new(three_nodes([0, 1, 2].map(|i| identities[i].public_key())));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -260,40 +262,33 @@ fn a_peer_that_is_down_does_not_keep_a_node_from_the_other() {
     };
     let (p0, p2, down) = {
         let _inside = runtime.enter();
-        let bind_as = |p: PartyId| {
-            PeerLinks::bind(p, &identities[p.index()], pins, bind, config.clone()).unwrap()
+        let bind_as = |i: u16| {
+            let identity = &identities[usize::from(i)];
+            PeerLinks::bind(NodeId(i), identity, cluster.clone(), bind, config.clone()).unwrap()
         };
-        // Party 1's address is taken and released: nothing answers there.
-        let p1 = bind_as(PartyId::P1);
+        // Node 1's address is taken and released: nothing answers there.
+        let p1 = bind_as(1);
         let down = p1.local_addr().unwrap();
         drop(p1);
-        (bind_as(PartyId::P0), bind_as(PartyId::P2), down)
+        (bind_as(0), bind_as(2), down)
     };
-    let addrs = [p0.local_addr().unwrap(), down, p2.local_addr().unwrap()];
-    // Party 0 dials both 1 (down) and 2; party 2 waits for both 0 and 1.
-    let (r0, r2) = runtime.block_on(async { tokio::join!(p0.connect(addrs), p2.connect(addrs)) });
-    assert!(
-        matches!(
-            r0,
-            Err(LinkError::Connect {
-                peer: PartyId::P1,
-                ..
-            })
-        ),
-        "{r0:?}"
-    );
-    assert!(
-        matches!(
-            r2,
-            Err(LinkError::Connect {
-                peer: PartyId::P1,
-                ..
-            })
-        ),
-        "{r2:?}"
-    );
-    assert_eq!(p0.connected(), vec![PartyId::P2]);
-    assert_eq!(p2.connected(), vec![PartyId::P0]);
+    let addrs: BTreeMap<NodeId, SocketAddr> = [
+        (NodeId(0), p0.local_addr().unwrap()),
+        (NodeId(1), down),
+        (NodeId(2), p2.local_addr().unwrap()),
+    ]
+    .into();
+    // Node 0 dials both 1 (down) and 2; node 2 waits for both 0 and 1.
+    let (r0, r2) = runtime
+        .block_on(async { tokio::join!(p0.connect(addrs.clone()), p2.connect(addrs.clone())) });
+    for r in [r0, r2] {
+        assert!(
+            matches!(&r, Err(LinkError::Connect { peer, .. }) if peer.node == NodeId(1)),
+            "{r:?}"
+        );
+    }
+    assert_eq!(p0.connected(), vec![NodeId(2)]);
+    assert_eq!(p2.connected(), vec![NodeId(0)]);
 }
 
 #[test]
@@ -328,11 +323,7 @@ fn a_second_connection_that_closes_never_hides_the_link_that_still_works() {
         endpoint.wait_idle().await;
         tokio::time::sleep(Duration::from_millis(300)).await;
     });
-    assert!(
-        p2.connected().contains(&PartyId::P0),
-        "{:?}",
-        p2.connected()
-    );
+    assert!(p2.connected().contains(&NodeId(0)), "{:?}", p2.connected());
     let request = Request::Consent {
         signed: crate::node::signed::SignedRequest {
             body: "{}".into(),
@@ -345,7 +336,7 @@ fn a_second_connection_that_closes_never_hides_the_link_that_still_works() {
     let answer =
         cluster
             .runtime()
-            .block_on(p2.request(PartyId::P0, &request, Duration::from_secs(2)));
+            .block_on(p2.request(NodeId(0), &request, Duration::from_secs(2)));
     assert!(
         matches!(answer, Ok(Response::Stored { .. })),
         "party 2 reaches party 0 over the link that works: {answer:?}"
@@ -358,7 +349,7 @@ fn a_node_whose_key_is_not_pinned_cannot_connect() {
     let rogue = TlsIdentity::from_signing_key(&SigningKey::from_bytes(&[42; 32])).unwrap();
     let target = cluster.links(PartyId::P1).local_addr().unwrap();
     let target_key = {
-        let conn = cluster.links(PartyId::P0).connection(PartyId::P1).unwrap();
+        let conn = cluster.links(PartyId::P0).connection(NodeId(1)).unwrap();
         let certs = conn.peer_identity().unwrap();
         let certs = certs
             .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
@@ -412,11 +403,11 @@ fn a_node_whose_key_is_not_pinned_cannot_connect() {
 #[test]
 fn a_lost_connection_is_made_again_for_the_next_session() {
     let cluster = cluster(LinkConfig::default());
-    let old = cluster.links(PartyId::P0).connection(PartyId::P1).unwrap();
+    let old = cluster.links(PartyId::P0).connection(NodeId(1)).unwrap();
     old.close(quinn::VarInt::from_u32(0), b"test");
     // Once P1 has seen the close, the next session must bring a new connection up.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while cluster.links(PartyId::P1).connection(PartyId::P0).is_some() {
+    while cluster.links(PartyId::P1).connection(NodeId(0)).is_some() {
         assert!(Instant::now() < deadline, "P1 never saw the close");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -425,7 +416,7 @@ fn a_lost_connection_is_made_again_for_the_next_session() {
     b.send(PartyId::P0, &[12]).unwrap();
     assert_eq!(b.recv(PartyId::P0).unwrap(), vec![11]);
     assert_eq!(a.recv(PartyId::P1).unwrap(), vec![12]);
-    let new = cluster.links(PartyId::P0).connection(PartyId::P1).unwrap();
+    let new = cluster.links(PartyId::P0).connection(NodeId(1)).unwrap();
     assert_ne!(new.stable_id(), old.stable_id());
 }
 
@@ -487,4 +478,132 @@ fn measure_workloads_over_quic_and_in_memory() {
             );
         }
     }
+}
+
+/// Five nodes: three computing parties (nodes 0-2) and two hospitals that do not compute
+/// (nodes 3 and 4), each with its own endpoint, all connected.
+fn five_nodes() -> (tokio::runtime::Runtime, Vec<PeerLinks>) {
+    use hdg_wire::consortium::{Consortium, Member, Roles};
+    let keys: Vec<SigningKey> = (0..5)
+        .map(|_| SigningKey::from_bytes(&rand::random::<[u8; 32]>()))
+        .collect();
+    let identities: Vec<TlsIdentity> = keys
+        .iter()
+        .map(|k| TlsIdentity::from_signing_key(k).unwrap())
+        .collect();
+    let members = (0..5u16)
+        .map(|i| Member {
+            id: NodeId(i),
+            name: format!("node{i}"),
+            key: identities[usize::from(i)].public_key(),
+            roles: Roles {
+                hospital: true,
+                party: PartyId::ALL.get(usize::from(i)).copied(),
+            },
+        })
+        .collect();
+    let cluster = Arc::new(Consortium::new(members).unwrap());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let links: Vec<PeerLinks> = {
+        let _inside = runtime.enter();
+        (0..5u16)
+            .map(|i| {
+                let identity = &identities[usize::from(i)];
+                let config = LinkConfig::default();
+                PeerLinks::bind(NodeId(i), identity, cluster.clone(), bind, config).unwrap()
+            })
+            .collect()
+    };
+    let addrs: BTreeMap<NodeId, SocketAddr> = (0..5u16)
+        .map(|i| (NodeId(i), links[usize::from(i)].local_addr().unwrap()))
+        .collect();
+    runtime.block_on(async {
+        let all = links.iter().map(|l| l.connect(addrs.clone()));
+        for r in futures_util::future::join_all(all).await {
+            r.unwrap();
+        }
+    });
+    (runtime, links)
+}
+
+#[test]
+fn every_node_of_a_consortium_links_to_every_other_and_only_parties_run_sessions() {
+    let (runtime, links) = five_nodes();
+    for (i, l) in links.iter().enumerate() {
+        let others: Vec<NodeId> = (0..5u16)
+            .filter(|j| usize::from(*j) != i)
+            .map(NodeId)
+            .collect();
+        assert_eq!(l.connected(), others, "node{i}");
+    }
+    // A hospital that does not compute asks a party; the party learns who asked from TLS.
+    let mut inbox = links[1].serve_requests();
+    let seen = runtime.spawn(async move {
+        let call = inbox.recv().await.unwrap();
+        let _ = call.reply.send(Response::Stored { leaf_index: None });
+        call.from
+    });
+    let request = Request::Consent {
+        signed: crate::node::signed::SignedRequest {
+            body: "{}".into(),
+            signer: String::new(),
+            nonce: String::new(),
+            time: 0,
+            signature: String::new(),
+        },
+    };
+    let answer = runtime.block_on(links[4].request(NodeId(1), &request, Duration::from_secs(5)));
+    assert!(matches!(answer, Ok(Response::Stored { .. })), "{answer:?}");
+    let from = runtime.block_on(seen).unwrap();
+    assert_eq!((from.node, from.party), (NodeId(4), None));
+    assert_eq!(from.to_string(), "node4");
+
+    // It opens no MPC session; a session stream it opens anyway is stopped and recorded.
+    let session = SessionId::random();
+    let opened = runtime.block_on(links[3].open_session(&session));
+    assert!(
+        matches!(opened, Err(LinkError::NotAParty)),
+        "{:?}",
+        opened.err()
+    );
+    let conn = links[3].connection(NodeId(0)).unwrap();
+    runtime.block_on(async {
+        let mut s = conn.open_uni().await.unwrap();
+        let _ = s.write_all(&session.0).await;
+        let _ = s.finish();
+    });
+    let refused = || {
+        links[0]
+            .refused()
+            .iter()
+            .any(|r| r.contains("node3") && r.contains("computing parties only"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !refused() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(refused(), "{:?}", links[0].refused());
+
+    // The three parties still run a session among themselves.
+    let [mut a, mut b, mut c] = runtime
+        .block_on(async {
+            tokio::try_join!(
+                links[0].open_session(&session),
+                links[1].open_session(&session),
+                links[2].open_session(&session)
+            )
+        })
+        .map(|(a, b, c)| [a, b, c])
+        .unwrap();
+    a.send(PartyId::P1, &[7]).unwrap();
+    b.send(PartyId::P2, &[8]).unwrap();
+    c.send(PartyId::P0, &[9]).unwrap();
+    assert_eq!(b.recv(PartyId::P0).unwrap(), vec![7]);
+    assert_eq!(c.recv(PartyId::P1).unwrap(), vec![8]);
+    assert_eq!(a.recv(PartyId::P2).unwrap(), vec![9]);
 }

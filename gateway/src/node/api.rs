@@ -104,7 +104,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 async fn health(State(state): State<Arc<NodeState>>) -> Json<Value> {
-    let peers: Vec<usize> = state.links.connected().iter().map(|p| p.index()).collect();
+    let peers: Vec<u16> = state.links.connected().iter().map(|n| n.0).collect();
     Json(json!({
         "name": state.name,
         "party": state.party,

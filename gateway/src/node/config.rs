@@ -2,6 +2,7 @@
 //! its QUIC and HTTP listen addresses, its party index, the two peers pinned by ed25519 public
 //! key, and the identity registry it loads. Relative paths are relative to the config's folder.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use hdg_mpc::Security;
-use hdg_wire::consortium::{Consortium, ConsortiumError};
+use hdg_wire::consortium::{Consortium, ConsortiumError, NodeId};
 
 use crate::net::identity::{NodeKey, parse_key};
 use crate::node::query::privacy::{DpRules, Privacy};
@@ -413,6 +414,18 @@ impl Checked {
             }
         }
         Consortium::three_nodes(names, keys)
+    }
+
+    /// This node's id in [`Checked::consortium`].
+    pub fn node_id(&self) -> NodeId {
+        NodeId(self.config.party as u16)
+    }
+
+    /// Every node's QUIC address by id (this node's own is its listen address).
+    pub fn quic_addrs(&self) -> BTreeMap<NodeId, SocketAddr> {
+        (0..3u16)
+            .map(|i| (NodeId(i), self.quic[usize::from(i)]))
+            .collect()
     }
 }
 

@@ -202,7 +202,11 @@ pub async fn deliver_pending_consents(state: &Arc<NodeState>) {
         };
         match state
             .links
-            .request(peer, &Request::Consent { signed }, PEER_TIMEOUT)
+            .request(
+                state.links.node_of(peer),
+                &Request::Consent { signed },
+                PEER_TIMEOUT,
+            )
             .await
         {
             Ok(Response::Stored { .. }) => {

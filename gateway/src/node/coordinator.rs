@@ -58,7 +58,7 @@ async fn run_three(
         async move {
             let reply = state
                 .links
-                .request(peer, request, state.query_timeout)
+                .request(state.links.node_of(peer), request, state.query_timeout)
                 .await;
             peer_answer(peer, reply)
         }

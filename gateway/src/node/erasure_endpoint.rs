@@ -294,7 +294,11 @@ pub async fn deliver_pending_erasures(state: &Arc<NodeState>) {
         };
         match state
             .links
-            .request(peer, &Request::Erasure { request }, PEER_TIMEOUT)
+            .request(
+                state.links.node_of(peer),
+                &Request::Erasure { request },
+                PEER_TIMEOUT,
+            )
             .await
         {
             Ok(Response::Erasure { .. }) => {

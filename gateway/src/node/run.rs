@@ -4,6 +4,7 @@
 //! ([`super::witness`]); on SIGINT/SIGTERM stop accepting, stop the outbox worker, finish in-flight requests (within
 //! a grace period), close the QUIC endpoint and close RocksDB by dropping the store.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -12,9 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use hdg_ledger::Cosigner;
-use hdg_mpc::PartyId;
 use hdg_schema::{Enrolments, PseudonymKey};
 use hdg_storage::Store;
+use hdg_wire::consortium::{Consortium, NodeId};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, Semaphore, watch};
@@ -85,9 +86,9 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     let node_key = store.node_signing_key();
     let splitter = ShareSplitter::new(store.share_split_key());
     let identity = TlsIdentity::from_signing_key(&node_key)?;
-    let pins = pins(&checked, identity.public_key())?;
-    let pins_for_links = pins;
-    let me = PartyId::ALL[config.party];
+    let cluster = Arc::new(consortium(&checked, identity.public_key())?);
+    let pins = cluster.party_keys();
+    let me = checked.node_id();
     let tap = match &config.wire_tap {
         Some(path) => {
             warn!(
@@ -110,7 +111,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         PeerLinks::bind(
             me,
             &identity,
-            pins_for_links,
+            cluster.clone(),
             config.quic_listen,
             link_config,
         )
@@ -167,7 +168,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         registry_changes: tokio::sync::Mutex::new(()),
         erasures_forwarding: Default::default(),
     });
-    let connector = tokio::spawn(keep_connected(links.clone(), checked.quic));
+    let connector = tokio::spawn(keep_connected(links.clone(), checked.quic_addrs()));
     let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests(), pins));
     let (witness_stop, witness_stopped) = watch::channel(false);
     let delivery = tokio::spawn(run_deliveries(state.clone(), witness_stopped.clone()));
@@ -272,20 +273,20 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     }
 }
 
-/// The three parties' keys: the peers' from the config, this node's from its key file. A
-/// config that pins a peer with this node's own key, or two peers with one key, is refused.
-pub(crate) fn pins(checked: &Checked, own: NodeKey) -> anyhow::Result<[NodeKey; 3]> {
-    let cluster = checked
+/// The cluster a config describes: the peers' keys from the config, this node's from its key
+/// file. A config that pins a peer with this node's own key, or two peers with one key, is
+/// refused.
+pub(crate) fn consortium(checked: &Checked, own: NodeKey) -> anyhow::Result<Consortium> {
+    checked
         .consortium(own)
-        .context("the config's nodes and keys")?;
-    Ok(cluster.party_keys())
+        .context("the config's nodes and keys")
 }
 
-/// Keeps dialling (and waiting for) the peers; logs when the number connected changes.
-async fn keep_connected(links: Arc<PeerLinks>, addrs: [SocketAddr; 3]) {
+/// Keeps dialling (and waiting for) the peers at `addrs`; logs when the number connected changes.
+async fn keep_connected(links: Arc<PeerLinks>, addrs: BTreeMap<NodeId, SocketAddr>) {
     let mut was = usize::MAX;
     loop {
-        if let Err(e) = links.connect(addrs).await {
+        if let Err(e) = links.connect(addrs.clone()).await {
             debug!(reason = %e, "peers not all connected yet");
         }
         let now = links.connected().len();

@@ -170,10 +170,16 @@ pub async fn serve_peers(
     pins: [NodeKey; 3],
 ) {
     while let Some(call) = inbox.recv().await {
+        // Every node of a cluster is a computing party until hospitals that do not compute
+        // join (issue 19): a request from any other node is refused.
+        let Some(from) = call.from.party else {
+            let reason = format!("{} is not a computing party of this cluster", call.from);
+            let _ = call.reply.send(Response::Error { reason });
+            continue;
+        };
         if let Request::Query { signed, session } = &call.request {
             let (signed, session) = (signed.clone(), *session);
             let state = state.clone();
-            let from = call.from;
             tokio::spawn(async move {
                 let response = match answer_query(&state, &signed, session, true).await {
                     Ok(answer) => Response::QueryAnswer {
@@ -202,9 +208,9 @@ pub async fn serve_peers(
                 old_size,
                 proof,
                 checkpoint,
-            } => answer_checkpoint(&state, call.from, *old_size, proof, checkpoint.clone()).await,
+            } => answer_checkpoint(&state, from, *old_size, proof, checkpoint.clone()).await,
             Request::ShareBatch { from_party, rows } => {
-                match check_batch(state.party, call.from, *from_party, rows) {
+                match check_batch(state.party, from, *from_party, rows) {
                     Err(reason) => {
                         warn!(peer = %call.from, %reason, "share batch refused");
                         Response::Error { reason }
@@ -212,7 +218,7 @@ pub async fn serve_peers(
                     Ok(()) => {
                         let rows: Vec<ShareRow> = rows.iter().map(to_row).collect();
                         let n = rows.len();
-                        let r = store_rows(&state, rows, pins[call.from.index()]).await;
+                        let r = store_rows(&state, rows, pins[from.index()]).await;
                         debug!(peer = %call.from, rows = n, "share batch stored");
                         r
                     }
@@ -350,7 +356,8 @@ async fn share_round(
                     from_party: me as u8,
                     rows,
                 };
-                match state.links.request(peer, &request, ACK_TIMEOUT).await {
+                let node = state.links.node_of(peer);
+                match state.links.request(node, &request, ACK_TIMEOUT).await {
                     Ok(Response::ShareAck {
                         stored,
                         duplicates,

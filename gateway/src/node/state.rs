@@ -141,8 +141,10 @@ impl NodeState {
         let me = PartyId::ALL[self.party];
         let (next, prev) = (me.next(), me.prev());
         let (a, b) = tokio::join!(
-            self.links.request(next, request, timeout),
-            self.links.request(prev, request, timeout)
+            self.links
+                .request(self.links.node_of(next), request, timeout),
+            self.links
+                .request(self.links.node_of(prev), request, timeout)
         );
         [(next, a), (prev, b)]
     }

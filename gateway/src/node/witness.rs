@@ -222,7 +222,8 @@ async fn offer(
             proof: proof.iter().map(hex::encode).collect(),
             checkpoint: note.to_string(),
         };
-        match state.links.request(peer, &request, OFFER_TIMEOUT).await {
+        let node = state.links.node_of(peer);
+        match state.links.request(node, &request, OFFER_TIMEOUT).await {
             Ok(Response::Cosigned { cosignature }) => {
                 check_cosignature(note, &cosignature, &witness)
                     .map_err(|e| format!("{peer} returned a bad cosignature: {e}"))?;
