@@ -1,5 +1,5 @@
-//! `cluster.toml`: what a client pins of a cluster — every node's name, party index, ed25519
-//! public key and API address. `hdg init` writes it beside the node configs; a consortium hands
+//! `cluster.toml`: what a client pins of a cluster — every node's name, id and roles (the
+//! computing party it is, whether it holds records), ed25519 public key and API address. `hdg init` writes it beside the node configs; a consortium hands
 //! it to its researchers and patients. Only public keys live here.
 //!
 //! A client never takes a node's key from the node it talks to: answers, heads and proofs are
@@ -10,8 +10,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use hdg_mpc::PartyId;
 use hdg_tls::identity::parse_key;
-use hdg_wire::consortium::Consortium;
+use hdg_wire::consortium::{Consortium, Member, NodeId, Roles};
+
+fn yes() -> bool {
+    true
+}
 
 /// The file name inside a cluster folder.
 pub const CLUSTER_FILE: &str = "cluster.toml";
@@ -22,8 +27,15 @@ pub const CLUSTER_FILE: &str = "cluster.toml";
 pub struct ClusterNode {
     /// Its name.
     pub name: String,
-    /// Its MPC party index, 0, 1 or 2.
-    pub party: usize,
+    /// Its id in the cluster; defaults to its party index (the three-node layout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u16>,
+    /// The computing party it is, 0, 1 or 2; absent for a hospital that does not compute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<usize>,
+    /// Whether it holds records (ingest, enrolment and raw access go to it).
+    #[serde(default = "yes")]
+    pub hospital: bool,
     /// Its ed25519 public key, 64 hex digits (the key of its TLS certificate, signed heads and
     /// signed answers).
     pub public_key: String,
@@ -68,47 +80,61 @@ impl ClusterFile {
         Ok(parsed)
     }
 
-    /// The three parties' public keys, in party order.
+    /// The three computing parties' public keys, in party order.
     pub fn pins(&self) -> anyhow::Result<[[u8; 32]; 3]> {
-        let mut pins = [None; 3];
+        Ok(self.consortium()?.party_keys())
+    }
+
+    /// Every node's public key, in the cluster's node order (the order of the per-node arrays
+    /// in answers: audit reports, ledger indexes).
+    pub fn node_keys(&self) -> anyhow::Result<Vec<[u8; 32]>> {
+        Ok(self.consortium()?.members().iter().map(|m| m.key).collect())
+    }
+
+    /// The cluster the file describes: each node's id (its party index unless it gives one)
+    /// and roles, checked by the consortium's rules; keys must be ed25519 keys, and names and
+    /// keys unique (one node must never answer in another's place).
+    pub fn consortium(&self) -> anyhow::Result<Consortium> {
+        let mut members = Vec::with_capacity(self.nodes.len());
         for node in &self.nodes {
-            let Some(slot) = pins.get_mut(node.party) else {
-                bail!("{}: party {} is not 0, 1 or 2", node.name, node.party);
+            let party = match node.party {
+                None => None,
+                Some(p) => Some(
+                    *PartyId::ALL
+                        .get(p)
+                        .with_context(|| format!("{}: party {p} is not 0, 1 or 2", node.name))?,
+                ),
             };
-            if slot.is_some() {
-                bail!("party {} is listed twice", node.party);
-            }
+            let id = match (node.id, party) {
+                (Some(id), _) => NodeId(id),
+                (None, Some(p)) => NodeId(p.index() as u16),
+                (None, None) => bail!("{}: a node that does not compute needs an id", node.name),
+            };
             let key = parse_key(&node.public_key)
                 .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
                 .with_context(|| format!("{}: public_key is not an ed25519 key", node.name))?;
-            *slot = Some(key);
+            members.push(Member {
+                id,
+                name: node.name.clone(),
+                key,
+                roles: Roles {
+                    hospital: node.hospital,
+                    party,
+                },
+            });
         }
-        match pins {
-            [Some(a), Some(b), Some(c)] => Ok([a, b, c]),
-            _ => bail!("parties 0, 1 and 2 must each be listed"),
-        }
-    }
-
-    /// The cluster the file describes: each node a hospital and the party it names, names and
-    /// keys unique (one node must never answer in another's place).
-    pub fn consortium(&self) -> anyhow::Result<Consortium> {
-        let keys = self.pins()?;
-        let mut names: [String; 3] = Default::default();
-        for node in &self.nodes {
-            names[node.party] = node.name.clone();
-        }
-        Ok(Consortium::three_nodes(names, keys)?)
+        Ok(Consortium::new(members)?)
     }
 
     /// The node key of the node whose API is `url` (compared without a trailing slash): the one
     /// key a client dialling `url` accepts, so one node cannot answer in another's place.
     pub fn key_of_api(&self, url: &str) -> anyhow::Result<[u8; 32]> {
-        let pins = self.pins()?;
+        self.consortium()?;
         let wanted = url.trim_end_matches('/');
         self.nodes
             .iter()
             .find(|n| n.api.trim_end_matches('/') == wanted)
-            .map(|n| pins[n.party])
+            .and_then(|n| parse_key(&n.public_key))
             .with_context(|| {
                 format!(
                     "{url} is not the API of any node in the cluster file (it lists {})",
@@ -121,12 +147,25 @@ impl ClusterFile {
             })
     }
 
-    /// The API address of party `party`.
+    /// The API address of computing party `party`.
     pub fn api(&self, party: usize) -> Option<&str> {
         self.nodes
             .iter()
-            .find(|n| n.party == party)
+            .find(|n| n.party == Some(party))
             .map(|n| n.api.as_str())
+    }
+
+    /// Every node's API address, in the cluster's node order.
+    pub fn apis(&self) -> anyhow::Result<Vec<&str>> {
+        let cluster = self.consortium()?;
+        Ok(cluster
+            .members()
+            .iter()
+            .map(|m| {
+                let node = self.nodes.iter().find(|n| n.name == m.name);
+                node.expect("every member is a listed node").api.as_str()
+            })
+            .collect())
     }
 }
 
@@ -138,7 +177,9 @@ mod tests {
         let k = ed25519_dalek::SigningKey::from_bytes(&[key; 32]);
         ClusterNode {
             name: format!("node{party}"),
-            party,
+            id: None,
+            party: Some(party),
+            hospital: true,
             public_key: hex::encode(k.verifying_key().to_bytes()),
             api: format!("https://127.0.0.1:{}", 7000 + party),
         }
@@ -173,7 +214,8 @@ mod tests {
             nodes: vec![node(0, 1), node(1, 2), node(1, 3)],
             ..ClusterFile::default()
         };
-        assert!(twice.pins().unwrap_err().to_string().contains("twice"));
+        let e = format!("{:#}", twice.pins().unwrap_err());
+        assert!(e.contains("both have node id 1"), "{e}");
         let mut bad = node(2, 3);
         bad.public_key = "zz".repeat(32);
         let file = ClusterFile {
@@ -196,6 +238,38 @@ mod tests {
         };
         let e = same_name.consortium().unwrap_err().to_string();
         assert_eq!(e, "two nodes are named node0");
+    }
+
+    #[test]
+    fn a_consortium_file_lists_hospitals_that_do_not_compute() {
+        let mut hospital = node(0, 9);
+        hospital.name = "node5".into();
+        hospital.party = None;
+        hospital.id = Some(5);
+        hospital.api = "https://127.0.0.1:7005".into();
+        let mut file = ClusterFile {
+            nodes: vec![hospital.clone(), node(2, 3), node(0, 1), node(1, 2)],
+            ..ClusterFile::default()
+        };
+        let cluster = file.consortium().unwrap();
+        let names: Vec<String> = cluster.members().iter().map(|m| m.to_string()).collect();
+        assert_eq!(names, ["node0 (P0)", "node1 (P1)", "node2 (P2)", "node5"]);
+        assert_eq!(
+            file.pins().unwrap()[2],
+            parse_key(&node(2, 3).public_key).unwrap()
+        );
+        let keys = file.node_keys().unwrap();
+        assert_eq!(keys[3], parse_key(&hospital.public_key).unwrap());
+        assert_eq!(file.apis().unwrap()[3], "https://127.0.0.1:7005");
+        assert_eq!(file.api(1), Some("https://127.0.0.1:7001"));
+        assert_eq!(file.key_of_api("https://127.0.0.1:7005").unwrap(), keys[3]);
+        // Without an id, a node that does not compute cannot be placed.
+        file.nodes[0].id = None;
+        let e = format!("{:#}", file.consortium().unwrap_err());
+        assert!(
+            e.contains("node5: a node that does not compute needs an id"),
+            "{e}"
+        );
     }
 
     #[test]

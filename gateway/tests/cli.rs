@@ -352,6 +352,45 @@ fn the_demo_runs_a_three_node_cluster_and_every_result_agrees_with_plaintext() {
 }
 
 #[test]
+fn the_demo_runs_on_a_consortium_of_five_hospitals_and_every_result_agrees_with_plaintext() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let out = hdg(&[
+        "demo",
+        "--hospitals",
+        "5",
+        "--patients",
+        "300",
+        "--epsilon",
+        "4",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("5 node processes (5 hospitals, three computing parties)"),
+        "{t}"
+    );
+    assert!(t.contains("node4 (hospital): HTTP"), "{t}");
+    // The nine statistics over the five hospitals' rows agree with the plaintext.
+    assert_eq!(t.lines().filter(|l| l.contains(" yes ")).count(), 9, "{t}");
+    assert!(!t.contains(" NO "), "{t}");
+    // Five stores verified; nodes 3 and 4 hold records but no share row.
+    for i in 0..5 {
+        assert!(t.contains(&format!("node{i}: ledger of")), "{t}");
+    }
+    for i in 3..5 {
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with(&format!("node{i}: ledger of"))
+                    && l.contains(" 0 share rows")),
+            "{t}"
+        );
+    }
+}
+
+#[test]
 fn the_consent_demo_uses_only_consented_rows_and_shows_a_revocation_in_the_audit() {
     // 600 patients, so the 360 who grant are a cohort as large as the plain demo test's (with
     // fewer, the noise often leaves the BMI > 30 regression's estimates degenerate). A private

@@ -13,14 +13,6 @@ use crate::layout;
 use crate::patient_log::patient_log_key;
 use crate::store::{Store, append_leaf, corrupt};
 
-/// [`layout::CONSENT_OUTBOX`] key: the peer's party index, then the consent id.
-fn delivery_key(peer: u8, id: &[u8; 32]) -> [u8; 33] {
-    let mut k = [0u8; 33];
-    k[0] = peer;
-    k[1..].copy_from_slice(id);
-    k
-}
-
 /// A stored consent record: its id and the signed request's JSON bytes.
 pub type StoredConsent = ([u8; 32], Vec<u8>);
 
@@ -71,34 +63,38 @@ impl Store {
         self.consent_generation
     }
 
-    /// Remembers (synced) that party `peer` still has to receive consent `id`.
-    pub fn queue_consent_delivery(&mut self, peer: u8, id: &[u8; 32]) -> Result<(), StoreError> {
+    /// Remembers (synced) that node `peer` still has to receive consent `id`.
+    pub fn queue_consent_delivery(&mut self, peer: u16, id: &[u8; 32]) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(layout::CONSENT_OUTBOX), delivery_key(peer, id), []);
+        batch.put_cf(
+            self.cf(layout::CONSENT_OUTBOX),
+            layout::delivery_key(peer, id),
+            [],
+        );
         self.write_durably(batch)
     }
 
     /// The (peer, consent id) deliveries still to make.
-    pub fn pending_consent_deliveries(&self) -> Result<Vec<(u8, [u8; 32])>, StoreError> {
+    pub fn pending_consent_deliveries(&self) -> Result<Vec<(u16, [u8; 32])>, StoreError> {
         let mut out = Vec::new();
         for kv in self
             .db
             .iterator_cf(self.cf(layout::CONSENT_OUTBOX), IteratorMode::Start)
         {
             let (k, _) = kv?;
-            let (peer, id) = k
-                .split_first()
-                .and_then(|(p, id)| Some((*p, <[u8; 32]>::try_from(id).ok()?)))
-                .ok_or_else(|| corrupt("consent delivery", "not 33 bytes"))?;
+            let (peer, id) = layout::decode_delivery_key(&k)
+                .ok_or_else(|| corrupt("consent delivery", "not a delivery key"))?;
             out.push((peer, id));
         }
         Ok(out)
     }
 
     /// Forgets a delivery once the peer acknowledged it.
-    pub fn consent_delivered(&mut self, peer: u8, id: &[u8; 32]) -> Result<(), StoreError> {
+    pub fn consent_delivered(&mut self, peer: u16, id: &[u8; 32]) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(layout::CONSENT_OUTBOX), delivery_key(peer, id));
+        for key in layout::delivery_keys(peer, id) {
+            batch.delete_cf(self.cf(layout::CONSENT_OUTBOX), key);
+        }
         self.write_durably(batch)
     }
 
@@ -126,6 +122,24 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Deliveries are kept by node id; one queued under a party index before node ids (a
+    /// 33-byte key) reads as that node's and is cleared by its delivery.
+    #[test]
+    fn deliveries_are_kept_by_node_and_old_keys_are_read_and_cleared() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut s = Store::open(dir.path(), true, &crate::keyring::test_keys()).unwrap();
+        s.queue_consent_delivery(300, &[3; 32]).unwrap();
+        let mut old = vec![1u8];
+        old.extend_from_slice(&[1; 32]);
+        s.db.put_cf(s.cf(layout::CONSENT_OUTBOX), &old, []).unwrap();
+        let mut pending = s.pending_consent_deliveries().unwrap();
+        pending.sort();
+        assert_eq!(pending, [(1, [1; 32]), (300, [3; 32])]);
+        s.consent_delivered(1, &[1; 32]).unwrap();
+        s.consent_delivered(300, &[3; 32]).unwrap();
+        assert!(s.pending_consent_deliveries().unwrap().is_empty());
+    }
 
     #[test]
     fn a_consent_is_stored_once_and_anchored_with_its_hash() {

@@ -84,14 +84,14 @@ pub struct ErasureOrder<'a> {
     pub text: &'a str,
     /// The peers still owed the request, and the request (digest, bytes): queued in the same
     /// write, so a crash after it cannot leave them unerased.
-    pub owed: Option<(&'a [u8], [u8; 32], &'a [u8])>,
+    pub owed: Option<(&'a [u16], [u8; 32], &'a [u8])>,
 }
 
 /// An erasure request a peer still has to receive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingErasure {
-    /// The peer's party index.
-    pub peer: u8,
+    /// The peer's node id.
+    pub peer: u16,
     /// The request's digest.
     pub digest: [u8; 32],
     /// The request as posted (JSON).
@@ -226,14 +226,14 @@ impl Store {
     /// (its digest `digest`).
     pub fn queue_erasure_delivery(
         &mut self,
-        peer: u8,
+        peer: u16,
         digest: &[u8; 32],
         bytes: &[u8],
     ) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
         batch.put_cf(
             self.cf(layout::ERASURE_OUTBOX),
-            delivery_key(peer, digest),
+            layout::delivery_key(peer, digest),
             bytes,
         );
         self.write_durably(batch)
@@ -247,10 +247,8 @@ impl Store {
             rocksdb::IteratorMode::Start,
         ) {
             let (k, v) = kv?;
-            let (peer, digest) = k
-                .split_first()
-                .and_then(|(p, d)| Some((*p, <[u8; 32]>::try_from(d).ok()?)))
-                .ok_or_else(|| corrupt("erasure delivery", "not 33 bytes"))?;
+            let (peer, digest) = layout::decode_delivery_key(&k)
+                .ok_or_else(|| corrupt("erasure delivery", "not a delivery key"))?;
             out.push(PendingErasure {
                 peer,
                 digest,
@@ -261,9 +259,11 @@ impl Store {
     }
 
     /// Forgets an erasure delivery once the peer took it.
-    pub fn erasure_delivered(&mut self, peer: u8, digest: &[u8; 32]) -> Result<(), StoreError> {
+    pub fn erasure_delivered(&mut self, peer: u16, digest: &[u8; 32]) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(layout::ERASURE_OUTBOX), delivery_key(peer, digest));
+        for key in layout::delivery_keys(peer, digest) {
+            batch.delete_cf(self.cf(layout::ERASURE_OUTBOX), key);
+        }
         self.write_durably(batch)
     }
 
@@ -401,14 +401,6 @@ impl Store {
     }
 }
 
-/// [`layout::ERASURE_OUTBOX`] key: the peer's party index, then the request digest.
-fn delivery_key(peer: u8, digest: &[u8; 32]) -> [u8; 33] {
-    let mut k = [0u8; 33];
-    k[0] = peer;
-    k[1..].copy_from_slice(digest);
-    k
-}
-
 /// A share row as the patient index names it.
 struct IndexedRow {
     /// Its key in [`layout::SHARE_PATIENTS`].
@@ -423,7 +415,7 @@ fn queue_owed(store: &Store, batch: &mut WriteBatch, order: &ErasureOrder<'_>) {
         for peer in peers {
             batch.put_cf(
                 store.cf(layout::ERASURE_OUTBOX),
-                delivery_key(*peer, &digest),
+                layout::delivery_key(*peer, &digest),
                 request,
             );
         }

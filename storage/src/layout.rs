@@ -41,8 +41,8 @@ pub const SHARE_PATIENTS: &str = "share_patients";
 /// patient tag -> leaf index (u64 BE) of the erasure of the patient's rows here: rows of an
 /// erased patient that arrive later are dropped, never stored.
 pub const SHARES_ERASED: &str = "shares_erased";
-/// (peer party u8, request digest) -> the erasure request (JSON) this node still has to deliver
-/// to that peer.
+/// [`delivery_key`] (peer node, request digest) -> the erasure request (JSON) this node still
+/// has to deliver to that peer.
 pub const ERASURE_OUTBOX: &str = "erasure_outbox";
 /// share receipt leaf index (u64 BE) -> manifest of the rows it anchors (keys and value digests).
 pub const SHARE_RECEIPTS: &str = "share_receipts";
@@ -60,7 +60,8 @@ pub const FORKS: &str = "forks";
 pub const COSIGNATURES: &str = "cosignatures";
 /// consent id -> the patient's signed consent request (see `crate::consents`).
 pub const CONSENTS: &str = "consents";
-/// (peer party u8, consent id) -> (): a consent this node still has to deliver to that peer.
+/// [`delivery_key`] (peer node, consent id) -> (): a consent this node still has to deliver to
+/// that peer.
 pub const CONSENT_OUTBOX: &str = "consent_outbox";
 /// (patient pseudonym, leaf index u64 BE) -> (): ledger entries that concern the patient besides
 /// their records (consents, queries that selected their rows, raw accesses); see `crate::patient_log`.
@@ -124,7 +125,39 @@ pub const META_LAYOUT: &[u8] = b"layout";
 /// [`META`] key of the key ranges an erasure deleted and has not yet compacted away.
 pub const META_COMPACTION: &[u8] = b"erasure compaction";
 
-/// Order-preserving encoding of a signed time.
+/// The key of a delivery an outbox owes a peer ([`CONSENT_OUTBOX`], [`ERASURE_OUTBOX`]): the
+/// peer's node id (u16 BE), then the consent id or request digest.
+pub fn delivery_key(node: u16, id: &[u8; 32]) -> [u8; 34] {
+    let mut k = [0u8; 34];
+    k[..2].copy_from_slice(&node.to_be_bytes());
+    k[2..].copy_from_slice(id);
+    k
+}
+
+/// The (peer node, id) of a [`delivery_key`]. A 33-byte key is the form written before
+/// clusters had node ids: a party index byte, which in the three-node layout is the node id.
+pub fn decode_delivery_key(k: &[u8]) -> Option<(u16, [u8; 32])> {
+    match k.len() {
+        34 => Some((u16::from_be_bytes([k[0], k[1]]), k[2..].try_into().ok()?)),
+        33 => Some((u16::from(k[0]), k[1..].try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// Every key a delivery to `node` of `id` may be stored under: the current form, and the
+/// earlier party-index form where the node id fits one byte (deleting a delivery deletes
+/// both, so one queued before the change is not delivered forever).
+pub fn delivery_keys(node: u16, id: &[u8; 32]) -> Vec<Vec<u8>> {
+    let mut keys = vec![delivery_key(node, id).to_vec()];
+    if let Ok(party) = u8::try_from(node) {
+        let mut old = vec![party];
+        old.extend_from_slice(id);
+        keys.push(old);
+    }
+    keys
+}
+
+/// Order-preserving encoding of a signed time: big-endian milliseconds, so keys sort by time.
 pub fn time_key(t: Timestamp) -> [u8; 8] {
     ((t.0 as u64) ^ (1 << 63)).to_be_bytes()
 }
@@ -216,6 +249,16 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn delivery_keys_read_back_in_both_forms(node: u16, id: [u8; 32]) {
+            prop_assert_eq!(decode_delivery_key(&delivery_key(node, &id)), Some((node, id)));
+            let keys = delivery_keys(node, &id);
+            prop_assert_eq!(keys.len(), if node < 256 { 2 } else { 1 });
+            for k in keys {
+                prop_assert_eq!(decode_delivery_key(&k), Some((node, id)));
+            }
+        }
+
         #[test]
         fn time_keys_sort_like_times(a: i64, b: i64) {
             prop_assert_eq!(time_key(Timestamp(a)).cmp(&time_key(Timestamp(b))), a.cmp(&b));

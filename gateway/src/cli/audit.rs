@@ -1,6 +1,6 @@
 //! `hdg audit --node URL --key PATIENT_KEY`: a patient asks every node what its ledger holds
 //! about them, and checks the answer: each node's head is signed by the key it publishes and,
-//! when marked cosigned, cosigned by the two other nodes under their own published keys; each
+//! when marked cosigned, cosigned by the other nodes under their own published keys; each
 //! entry's bytes are the leaf that its inclusion proof places under that head. One node alone
 //! cannot forge the other two's cosignatures.
 
@@ -51,7 +51,7 @@ fn pinned_verifier(report: &Value, pin: &NodeKey) -> anyhow::Result<NoteVerifier
 
 /// Checks node `i`'s report against the node keys the cluster file pins; the number of entries
 /// proven.
-fn check_report(nodes: &[Value], i: usize, pins: &[NodeKey; 3]) -> anyhow::Result<usize> {
+fn check_report(nodes: &[Value], i: usize, pins: &[NodeKey]) -> anyhow::Result<usize> {
     let r = &nodes[i];
     let name = r["node"].as_str().unwrap_or("?");
     let verifier = pinned_verifier(r, &pins[i])?;
@@ -220,7 +220,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cluster = args.node.cluster.as_deref().context(
         "hdg audit checks every node's report against the node keys of the cluster file: give --cluster FILE",
     )?;
-    let pins = ClusterFile::load(cluster)?.pins()?;
+    let pins = ClusterFile::load(cluster)?.node_keys()?;
     let key = read_seed(&args.key)?;
     let Some(audit) = audit(&node, &pins, &key)? else {
         return Ok(ExitCode::FAILURE);
@@ -243,10 +243,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Asks `node` for the audit of the patient with `key`, and checks every node's report against
-/// the node keys `pins`; `None` (with the reason on stderr) when the node refused.
+/// the node keys `pins` (every node's, in node order); `None` (with the reason on stderr) when
+/// the node refused.
 pub fn audit(
     node: &super::http::NodeUrl,
-    pins: &[NodeKey; 3],
+    pins: &[NodeKey],
     key: &ed25519_dalek::SigningKey,
 ) -> anyhow::Result<Option<Audit>> {
     let reply_key = ReplyKey::new();
@@ -269,12 +270,13 @@ pub fn audit(
     }
     let mut ok = true;
     let mut lines = Vec::new();
-    let mut nodes = Vec::with_capacity(3);
+    let mut nodes = Vec::with_capacity(pins.len());
     let sealed_reports = answer["nodes"].as_array().context("no nodes")?;
-    if sealed_reports.len() != 3 {
+    if sealed_reports.len() != pins.len() {
         bail!(
-            "the answer holds {} reports, not the three nodes'",
-            sealed_reports.len()
+            "the answer holds {} reports, not the {} nodes'",
+            sealed_reports.len(),
+            pins.len()
         );
     }
     for (i, sealed) in sealed_reports.iter().enumerate() {
@@ -304,7 +306,7 @@ pub fn audit(
             )),
             Ok(n) => {
                 let cosigned = if r["cosigned"].as_bool() == Some(true) {
-                    "cosigned by the two other nodes"
+                    "cosigned by the other nodes"
                 } else {
                     "not yet cosigned"
                 };

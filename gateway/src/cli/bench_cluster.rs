@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use super::bench_party;
 use super::ingest::ingest_files;
-use super::local_cluster::LocalCluster;
+use super::local_cluster::{LocalCluster, deal_files};
 use super::synth::write_cohort;
 use crate::node::config::PrivacyMode;
 
@@ -65,6 +65,11 @@ pub struct ClusterArgs {
     /// `hdg init`) or `semi-honest`.
     #[arg(long, default_value = "malicious")]
     security: Security,
+    /// Hospitals the ingest part deals the cohort to (one node process each; nodes 0-2 are
+    /// also the three computing parties, as `hdg init --hospitals N` writes them). The MPC
+    /// workloads run between the three parties either way.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    hospitals: usize,
 }
 
 /// One run of a workload over QUIC: each party's report and its peak resident memory during
@@ -105,10 +110,26 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
         256 << 20,
         PrivacyMode::Exact,
         args.security,
+        3,
     )?;
 
-    let ingest = if args.ingest > 0 {
-        Some(bench_ingest(&root, layout.clone(), args.ingest)?)
+    let ingest = if args.ingest > 0 && args.hospitals == 3 {
+        Some(bench_ingest(&root, layout.clone(), args.ingest, 3)?)
+    } else if args.ingest > 0 {
+        // A consortium of its own for the ingest; the workloads run on the three-node cluster.
+        let consortium = LocalCluster::write(
+            &root.join("consortium"),
+            256 << 20,
+            PrivacyMode::Exact,
+            args.security,
+            args.hospitals,
+        )?;
+        Some(bench_ingest(
+            &root,
+            consortium,
+            args.ingest,
+            args.hospitals,
+        )?)
     } else {
         None
     };
@@ -247,6 +268,7 @@ fn print_per_value(all: &[(usize, Vec<Row>)]) {
 
 /// What the ingest part measured.
 struct IngestFigures {
+    hospitals: usize,
     observations: u64,
     files: usize,
     commit_seconds: f64,
@@ -258,12 +280,11 @@ fn bench_ingest(
     root: &Path,
     layout: super::init::ClusterLayout,
     observations: usize,
+    hospitals: usize,
 ) -> anyhow::Result<IngestFigures> {
     let patients = observations.div_ceil(OBS_PER_PATIENT).max(1) as u64;
     let files = write_cohort(&root.join("cohort"), patients, 7, PATIENTS_PER_FILE)?;
-    let homes: Vec<Vec<PathBuf>> = (0..3)
-        .map(|i| files.iter().skip(i).step_by(3).cloned().collect())
-        .collect();
+    let homes = deal_files(&files, hospitals)?;
 
     // Baseline: the same files into one embedded store, no network and no sharing.
     // A throwaway store: its keyring is sealed under a key held only by this process.
@@ -274,7 +295,12 @@ fn bench_ingest(
     let embedded_seconds = t.elapsed().as_secs_f64();
     drop(store);
 
-    let mut cluster = LocalCluster::start(&root.join("cluster"), layout)?;
+    let dir = layout
+        .cluster_file
+        .parent()
+        .context("the cluster file's folder")?
+        .to_path_buf();
+    let mut cluster = LocalCluster::start(&dir, layout)?;
     cluster.wait_ready(Duration::from_secs(60))?;
     let t = Instant::now();
     let stored = cluster.post_files(&homes)?;
@@ -289,6 +315,7 @@ fn bench_ingest(
         );
     }
     Ok(IngestFigures {
+        hospitals,
         observations: stored,
         files: files.len(),
         commit_seconds,
@@ -300,8 +327,11 @@ fn bench_ingest(
 fn print_ingest(i: &IngestFigures) {
     let rate = |s: f64| i.observations as f64 / s;
     println!(
-        "ingest of {} observations in {} files, three home nodes in parallel (three processes)",
-        i.observations, i.files
+        "ingest of {} observations in {} files, {} home nodes in parallel ({} processes; three of them the computing parties)",
+        i.observations,
+        i.files,
+        i.hospitals,
+        i.hospitals.max(3)
     );
     println!("{:<62} {:>9} {:>10}", "stage", "seconds", "obs/s");
     println!(
@@ -577,6 +607,7 @@ fn to_json(ingest: &Option<IngestFigures>, rows: &[Row], spu: &SpuResult, n: usi
     json!({
         "n": n,
         "ingest": ingest.as_ref().map(|i| json!({
+            "hospitals": i.hospitals,
             "observations": i.observations,
             "embedded_seconds": i.embedded_seconds,
             "acknowledged_seconds": i.commit_seconds,

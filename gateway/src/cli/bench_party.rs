@@ -64,7 +64,10 @@ pub fn run(args: PartyArgs) -> anyhow::Result<ExitCode> {
         .map(|w| w.trim().parse::<Workload>().map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<_>>()?;
     let checked = NodeConfig::load(&args.config)?;
-    let me = PartyId::ALL[checked.config.party];
+    let me = checked
+        .roles
+        .party
+        .context("this node does not compute: the MPC bench runs at the computing parties")?;
     let key = crate::unlock::node_signing_key(&checked.config.data, &checked.config.key_source()?)?;
     let identity = TlsIdentity::from_signing_key(&key)?;
     let cluster = Arc::new(consortium(&checked, identity.public_key())?);

@@ -1,5 +1,6 @@
 //! `hdg demo`: the first thing a new user runs — a synthetic cohort through the whole stack, on a
-//! real three-node cluster on this machine.
+//! real three-node cluster on this machine (or, with `--hospitals N`, a consortium of N
+//! hospitals of which three compute: the files are dealt among the hospitals).
 //!
 //! Steps: write a cluster (`hdg init`) and start three `hdg node` processes; synthesise a cohort
 //! and post each file to its patients' home node (files dealt round robin: three hospitals); wait
@@ -27,8 +28,8 @@ use super::demo_consent::{
     REVOCATION_INDICATOR, consented_rows, demo_patients, post_grants, show_revocation,
 };
 use super::demo_queries::{Rows, read_rows, researcher_key, run_sample_queries};
-use super::init::ClusterLayout;
-use super::local_cluster::LocalCluster;
+use super::init::{ClusterLayout, describe, node_roles};
+use super::local_cluster::{LocalCluster, deal_files};
 use super::synth::write_cohort;
 use super::verify_cluster::{check_cluster, print_checks};
 use crate::node::config::PrivacyMode;
@@ -60,6 +61,11 @@ pub struct Args {
     /// use, the statistics use only their rows, and one revokes (their audit shows the effect).
     #[arg(long)]
     consent: bool,
+    /// Number of hospitals: the cohort's files are dealt among them; nodes 0-2 are the three
+    /// computing parties (hospitals too while there are hospitals left), nodes 3 and up
+    /// hospitals that never hold a share.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    hospitals: usize,
 }
 
 /// Runs the demo.
@@ -82,21 +88,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         files.len(),
         t.elapsed().as_secs_f64()
     );
-    // Hospital i is the home node of files i, i+3, ...
-    let homes: Vec<Vec<PathBuf>> = (0..3)
-        .map(|i| files.iter().skip(i).step_by(3).cloned().collect())
-        .collect();
+    let roles = node_roles(args.hospitals)?;
+    let homes = deal_files(&files, args.hospitals)?;
 
     let cluster_dir = root.join("cluster");
     let layout = if args.consent {
         let patients = usize::try_from(args.patients).context("--patients")?;
-        LocalCluster::write_enrolled(&cluster_dir, DEMO_MAX_BODY, patients, args.seed)?
+        LocalCluster::write_enrolled(
+            &cluster_dir,
+            DEMO_MAX_BODY,
+            patients,
+            args.seed,
+            args.hospitals,
+        )?
     } else {
         LocalCluster::write(
             &cluster_dir,
             DEMO_MAX_BODY,
             PrivacyMode::Dp,
             hdg_mpc::Security::Malicious,
+            args.hospitals,
         )?
     };
     // The plaintext reference, with pseudonyms and record handles as each home node derives
@@ -104,17 +115,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut plain = plaintext(&layout, &homes, args.consent)?;
     let mut cluster = LocalCluster::start(&cluster_dir, layout)?;
     cluster.wait_ready(Duration::from_secs(60))?;
-    println!("\n== cluster: three node processes, linked by QUIC with mutual TLS (pinned keys)");
-    for i in 0..3 {
+    println!(
+        "\n== cluster: {} node processes ({} hospitals, three computing parties), linked by QUIC with mutual TLS (pinned keys)",
+        roles.len(),
+        args.hospitals
+    );
+    for (i, r) in roles.iter().enumerate() {
         println!(
-            "node{i}: HTTP {}  QUIC {}  log {}",
+            "node{i} ({}): HTTP {}  QUIC {}  log {}",
+            describe(*r),
             cluster.layout.http[i],
             cluster.layout.quic[i],
             cluster.log(i).display()
         );
     }
 
-    println!("\n== ingest: each file to its home node, then secret-shared to the three parties");
+    println!(
+        "\n== ingest: each file to its home hospital, then secret-shared to the three parties"
+    );
     let t = Instant::now();
     let stored = cluster.post_files(&homes)?;
     let ingest_s = t.elapsed().as_secs_f64();
@@ -185,7 +203,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?;
     }
 
-    println!("\n== witnessing: each node's ledger head cosigned by the two others");
+    println!("\n== witnessing: each node's ledger head cosigned by the other nodes");
     let witnessed = check_witnessing(&cluster)?;
 
     println!("\n== shutdown (SIGTERM) and ledger verification");
@@ -245,12 +263,12 @@ fn check_witnessing(cluster: &LocalCluster) -> anyhow::Result<bool> {
     }
 }
 
-/// Opens each stopped node's store and verifies it (the three in parallel); prints one line per
-/// node and an inclusion proof checked offline. Returns whether all three verified.
+/// Opens each stopped node's store and verifies it (all in parallel); prints one line per node
+/// and an inclusion proof checked offline. Returns whether all verified.
 fn verify_nodes(cluster: &LocalCluster) -> anyhow::Result<bool> {
     let t = Instant::now();
     let results: Vec<anyhow::Result<String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..3)
+        let handles: Vec<_> = (0..cluster.nodes())
             .map(|i| s.spawn(move || verify_node(&cluster.layout, i)))
             .collect();
         handles

@@ -170,7 +170,7 @@ pub fn show_revocation(
         after.1,
         expected - 1
     );
-    let Some(audit) = audit(&node, pins, &patient.key)? else {
+    let Some(audit) = audit(&node, &cluster.layout.node_keys()?, &patient.key)? else {
         return Ok(false);
     };
     let listed = |answer: &Answer| {

@@ -1,10 +1,13 @@
-//! `hdg init --cluster DIR --nodes 3`: everything a three-node cluster on one machine needs.
+//! `hdg init --cluster DIR [--hospitals N]`: everything a cluster on one machine needs: three
+//! nodes that are hospitals and computing parties (the default), or N hospitals of which nodes
+//! 0-2 compute ([`node_roles`]).
 //!
 //! For each node i: `DIR/node{i}/`, its data folder, whose keyring (master key and node identity)
 //! the store seals under `DIR/keys/node{i}.key` — a key file outside the data folder, as an
 //! operator keeps it (mode 0600) — and `DIR/node{i}.toml` (data folder, key file, QUIC and HTTP
-//! addresses on 127.0.0.1, party index, the other nodes pinned by ed25519 key). `DIR/cluster.toml`
-//! is what clients pin: every node's name, party, public key and API address. Plus demo
+//! addresses on 127.0.0.1, its id and roles, the other nodes pinned by ed25519 key with theirs).
+//! `DIR/cluster.toml` is what clients pin: every node's name, id, roles, public key and API
+//! address. Plus demo
 //! identities in `DIR/identities/`: a research institution and a few patients, each seed in a
 //! 0600 file, the public keys in `registry.toml`, which the nodes load. With `--patients N`, N
 //! demo patients enrolled at every node (`identities/enrolments.toml`) as the patients of
@@ -20,7 +23,8 @@ use hdg_storage::{KeySource, Store};
 
 use hdg_client::cluster_file::{CLUSTER_FILE, ClusterFile, ClusterNode};
 use hdg_client::key::write_new_seed;
-use hdg_mpc::Security;
+use hdg_mpc::{PartyId, Security};
+use hdg_wire::consortium::Roles;
 
 use crate::node::config::{DEFAULT_MAX_BODY_BYTES, NodeConfig, PeerConfig, PrivacyMode};
 use crate::node::registry::{EnrolmentEntry, EnrolmentsFile, IdentityEntry, RegistryFile, Role};
@@ -64,9 +68,15 @@ pub struct Args {
     /// The cluster folder to create (must not hold a cluster already).
     #[arg(long, value_name = "DIR")]
     cluster: PathBuf,
-    /// Number of nodes (the MPC protocols are three-party: 3).
-    #[arg(long, default_value_t = 3)]
-    nodes: usize,
+    /// Number of nodes: the hospitals and the three computing parties together, so 3 (the
+    /// default) or the number of `--hospitals` when there are more than three.
+    #[arg(long)]
+    nodes: Option<usize>,
+    /// Number of hospitals (nodes that hold records and share their values): nodes 0-2 are
+    /// the computing parties and hospitals too, nodes 3 and up hospitals only; with fewer than
+    /// three, the remaining parties keep no records.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    hospitals: usize,
     /// First port: node i's QUIC port is BASE+i and its HTTP port BASE+NODES+i. Default: free
     /// ports at random below the kernel's ephemeral range, so no outgoing connection takes one
     /// before its node starts.
@@ -148,9 +158,14 @@ impl ClusterLayout {
             .with_context(|| format!("cannot open node{i}'s store"))
     }
 
-    /// The three nodes' public keys, as clients pin them (from the cluster file).
+    /// The three computing parties' public keys, as clients pin them (from the cluster file).
     pub fn pins(&self) -> anyhow::Result<[[u8; 32]; 3]> {
         ClusterFile::load(&self.cluster_file)?.pins()
+    }
+
+    /// Every node's public key, in node order (node i's is entry i), from the cluster file.
+    pub fn node_keys(&self) -> anyhow::Result<Vec<[u8; 32]>> {
+        ClusterFile::load(&self.cluster_file)?.node_keys()
     }
 
     /// The demo patients' enrolments (written with `--patients`), as every node loads them.
@@ -171,11 +186,14 @@ impl ClusterLayout {
 
 /// Writes the cluster and prints where everything is.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    ensure!(
-        args.nodes == 3,
-        "--nodes {}: the cluster's protocols are three-party, so --nodes must be 3",
-        args.nodes
-    );
+    let nodes = node_roles(args.hospitals)?.len();
+    if let Some(asked) = args.nodes {
+        ensure!(
+            asked == nodes,
+            "--nodes {asked}: {} hospitals and three computing parties make {nodes} nodes (three compute; give --hospitals for more nodes)",
+            args.hospitals
+        );
+    }
     let patients = match args.patients {
         Some(count) => DemoPatients {
             count,
@@ -194,15 +212,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         args.catalog_extension.as_deref(),
         patients,
+        args.hospitals,
     )?;
     println!(
-        "cluster of {} nodes in {}",
-        args.nodes,
+        "cluster of {nodes} nodes ({} hospitals, three computing parties) in {}",
+        args.hospitals,
         args.cluster.display()
     );
-    for i in 0..args.nodes {
+    for (i, roles) in node_roles(args.hospitals)?.into_iter().enumerate() {
         println!(
-            "  node{i}: hdg node --config {}   (HTTP {}, QUIC {})",
+            "  node{i} ({}): hdg node --config {}   (HTTP {}, QUIC {})",
+            describe(roles),
             layout.configs[i].display(),
             layout.http[i],
             layout.quic[i]
@@ -218,7 +238,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes a three-node cluster into `dir` (see the module doc): ports from `base_port` or
+/// Writes a cluster of `hospitals` hospitals into `dir` (see the module doc and
+/// [`node_roles`]): ports from `base_port` or
 /// free ones, request bodies capped at `max_body_bytes`, queries restricted to consented rows
 /// when `rules.consent_required`, answers exact or private by `rules.privacy` (exact is refused
 /// with consent), checks by `rules.security`, the built-in catalog with `catalog_extension`
@@ -231,8 +252,10 @@ pub fn write_cluster(
     rules: ClusterRules,
     catalog_extension: Option<&Path>,
     patients: DemoPatients,
+    hospitals: usize,
 ) -> anyhow::Result<ClusterLayout> {
-    const NODES: usize = 3;
+    let roles = node_roles(hospitals)?;
+    let nodes = roles.len();
     let ClusterRules {
         consent_required,
         privacy,
@@ -248,7 +271,7 @@ pub fn write_cluster(
         "--patients {}: from 1 to {MAX_DEMO_PATIENTS} (a key file each)",
         patients.count
     );
-    for i in 0..NODES {
+    for i in 0..nodes {
         let existing = config_path(dir, i);
         if existing.exists() || dir.join(format!("node{i}")).exists() {
             bail!(
@@ -269,9 +292,9 @@ pub fn write_cluster(
             .with_context(|| format!("cannot copy {} into the cluster", from.display()))?;
     }
     private_dir(&dir.join(KEYS))?;
-    let (quic, http) = ports(base_port, NODES)?;
-    let mut keys = Vec::with_capacity(NODES);
-    for i in 0..NODES {
+    let (quic, http) = ports(base_port, nodes)?;
+    let mut keys = Vec::with_capacity(nodes);
+    for i in 0..nodes {
         let data = dir.join(format!("node{i}"));
         // The store makes its keyring and database; the key file that seals the keyring is
         // made (mode 0600) outside the data folder.
@@ -280,11 +303,13 @@ pub fn write_cluster(
             .with_context(|| format!("cannot create the store in {}", data.display()))?;
         keys.push(store.node_signing_key().verifying_key().to_bytes());
     }
-    let enrolments = write_identities(&dir.join(IDENTITIES), patients)?;
-    for i in 0..NODES {
+    let enrolments = write_identities(&dir.join(IDENTITIES), patients, &roles)?;
+    for i in 0..nodes {
         let config = NodeConfig {
             name: format!("node{i}"),
-            party: i,
+            id: node_id(i, roles[i]),
+            party: roles[i].party.map(|p| p.index()),
+            hospital: roles[i].hospital,
             data: PathBuf::from(format!("node{i}")),
             key_file: Some(key_file(i)),
             passphrase_env: None,
@@ -310,11 +335,13 @@ pub fn write_cluster(
             enrolments: enrolments.clone(),
             catalog_extension: extension.clone(),
             wire_tap: None,
-            peers: (0..NODES)
+            peers: (0..nodes)
                 .filter(|j| *j != i)
                 .map(|j| PeerConfig {
                     name: format!("node{j}"),
-                    party: j,
+                    id: node_id(j, roles[j]),
+                    party: roles[j].party.map(|p| p.index()),
+                    hospital: roles[j].hospital,
                     public_key: hex::encode(keys[j]),
                     quic: quic[j],
                 })
@@ -325,10 +352,12 @@ pub fn write_cluster(
             .with_context(|| format!("cannot write {}", config_path(dir, i).display()))?;
     }
     let cluster = ClusterFile {
-        nodes: (0..NODES)
+        nodes: (0..nodes)
             .map(|i| ClusterNode {
                 name: format!("node{i}"),
-                party: i,
+                id: node_id(i, roles[i]),
+                party: roles[i].party.map(|p| p.index()),
+                hospital: roles[i].hospital,
                 public_key: hex::encode(keys[i]),
                 api: format!("https://{}", http[i]),
             })
@@ -339,14 +368,54 @@ pub fn write_cluster(
     let path = dir.join(CLUSTER_FILE);
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(ClusterLayout {
-        configs: (0..NODES).map(|i| config_path(dir, i)).collect(),
+        configs: (0..nodes).map(|i| config_path(dir, i)).collect(),
         http,
         quic,
-        data: (0..NODES).map(|i| dir.join(format!("node{i}"))).collect(),
-        keys: (0..NODES).map(|i| dir.join(key_file(i))).collect(),
+        data: (0..nodes).map(|i| dir.join(format!("node{i}"))).collect(),
+        keys: (0..nodes).map(|i| dir.join(key_file(i))).collect(),
         identities: dir.join(IDENTITIES),
         cluster_file: path,
     })
+}
+
+/// Most hospitals `init` writes on one machine.
+pub const MAX_HOSPITALS: usize = 64;
+
+/// The roles of the nodes of a cluster of `hospitals` hospitals on one machine: nodes 0-2 are
+/// the computing parties P0-P2, each also a hospital while there are hospitals left, and nodes
+/// 3 and up are hospitals that do not compute. So 3 is the three-node layout, 5 adds two
+/// hospitals, and 1 leaves P1 and P2 to institutions that keep no records.
+pub fn node_roles(hospitals: usize) -> anyhow::Result<Vec<Roles>> {
+    ensure!(
+        (1..=MAX_HOSPITALS).contains(&hospitals),
+        "--hospitals {hospitals}: from 1 to {MAX_HOSPITALS}"
+    );
+    Ok((0..hospitals.max(3))
+        .map(|i| Roles {
+            hospital: i < hospitals,
+            party: PartyId::ALL.get(i).copied(),
+        })
+        .collect())
+}
+
+/// What a node with `roles` does, as `init` and the demo print it: `hospital, P0`,
+/// `hospital`, or `P1, no records`.
+pub fn describe(roles: Roles) -> String {
+    match (roles.hospital, roles.party) {
+        (true, Some(p)) => format!("hospital, {p}"),
+        (true, None) => "hospital".to_string(),
+        (false, Some(p)) => format!("{p}, no records"),
+        (false, None) => "no role".to_string(),
+    }
+}
+
+/// The id a config writes for node i: none for a computing party (its party index is its id,
+/// as in the three-node layout), i for a hospital that does not compute.
+fn node_id(i: usize, roles: Roles) -> Option<u16> {
+    match roles.party {
+        Some(_) => None,
+        None => Some(i as u16),
+    }
 }
 
 /// Node i's key file, relative to the cluster folder (outside its data folder).
@@ -383,7 +452,11 @@ fn ports(base: Option<u16>, nodes: usize) -> anyhow::Result<(Vec<SocketAddr>, Ve
 /// Writes the demo identities: seeds in 0600 files, public keys in the registry; with
 /// `patients.enrol_synth_seed`, the patients' enrolments too, whose path (relative to the
 /// cluster folder, as a node config names it) is returned.
-fn write_identities(dir: &Path, patients: DemoPatients) -> anyhow::Result<Option<PathBuf>> {
+fn write_identities(
+    dir: &Path,
+    patients: DemoPatients,
+    roles: &[Roles],
+) -> anyhow::Result<Option<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // Each identity's name and role, and for a patient whom `hdg synth` makes, their reference.
     let synth_reference = |i: usize| {
@@ -391,8 +464,9 @@ fn write_identities(dir: &Path, patients: DemoPatients) -> anyhow::Result<Option
             .enrol_synth_seed
             .map(|seed| format!("Patient/{}", hdg_schema::synth::patient_id(seed, i as u64)))
     };
-    // Staff and feeds belong to a hospital (node i's name): clinician-1 works at node0, admin-i
-    // administers node i, whose records its feed signs. Researchers and patients belong to none.
+    // Staff and feeds belong to a node (node i's name): clinician-1 works at the first hospital,
+    // admin-i administers node i, and each hospital's feed signs its records. Researchers and
+    // patients belong to none.
     let node = |i: usize| Some(format!("node{i}"));
     let mut names = vec![(
         "research-institute".to_string(),
@@ -408,9 +482,19 @@ fn write_identities(dir: &Path, patients: DemoPatients) -> anyhow::Result<Option
             None,
         )
     }));
-    names.push(("clinician-1".to_string(), Role::Clinician, None, node(0)));
-    names.extend((0..3).map(|i| (format!("admin-{i}"), Role::Admin, None, node(i))));
-    names.extend((0..3).map(|i| (source_name(i), Role::Source, None, node(i))));
+    let hospitals: Vec<usize> = (0..roles.len()).filter(|i| roles[*i].hospital).collect();
+    names.push((
+        "clinician-1".to_string(),
+        Role::Clinician,
+        None,
+        node(hospitals[0]),
+    ));
+    names.extend((0..roles.len()).map(|i| (format!("admin-{i}"), Role::Admin, None, node(i))));
+    names.extend(
+        hospitals
+            .iter()
+            .map(|&i| (source_name(i), Role::Source, None, node(i))),
+    );
     let mut registry = RegistryFile::default();
     let mut enrolled = EnrolmentsFile::default();
     for (name, role, reference, hospital) in names {
@@ -462,4 +546,46 @@ fn private_dir(path: &Path) -> anyhow::Result<()> {
     }
     b.create(path)
         .with_context(|| format!("cannot create {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_nodes_compute_and_the_hospitals_fill_them_first() {
+        let described = |h| -> Vec<(bool, Option<usize>)> {
+            node_roles(h)
+                .unwrap()
+                .iter()
+                .map(|r| (r.hospital, r.party.map(|p| p.index())))
+                .collect()
+        };
+        assert_eq!(
+            described(3),
+            [(true, Some(0)), (true, Some(1)), (true, Some(2))]
+        );
+        assert_eq!(
+            described(5),
+            [
+                (true, Some(0)),
+                (true, Some(1)),
+                (true, Some(2)),
+                (true, None),
+                (true, None)
+            ]
+        );
+        assert_eq!(
+            described(1),
+            [(true, Some(0)), (false, Some(1)), (false, Some(2))]
+        );
+        for bad in [0, MAX_HOSPITALS + 1] {
+            let e = node_roles(bad).unwrap_err().to_string();
+            assert!(e.contains("--hospitals"), "{e}");
+        }
+        // Node ids: a party's is its index (none written), a hospital's its position.
+        let roles = node_roles(5).unwrap();
+        let ids: Vec<Option<u16>> = (0..5).map(|i| node_id(i, roles[i])).collect();
+        assert_eq!(ids, [None, None, None, Some(3), Some(4)]);
+    }
 }

@@ -1,5 +1,6 @@
-//! A three-node cluster on this machine for `hdg demo` and `hdg bench cluster`: the folder
-//! `hdg init` writes, and three `hdg node` processes of this very binary on it (logs in
+//! A cluster on this machine for `hdg demo` and `hdg bench cluster`: the folder `hdg init`
+//! writes (three nodes, or a consortium of hospitals of which three compute), and one `hdg
+//! node` process of this very binary per node on it (logs in
 //! `DIR/node{i}.log`). Waited for through the nodes' health API, stopped with SIGTERM (a
 //! clean shutdown that closes RocksDB), killed if dropped while still running.
 
@@ -13,7 +14,7 @@ use serde_json::Value;
 
 use super::http::{NodeUrl, get, post_with_headers};
 use super::ingest::content_type_of;
-use super::init::{ClusterLayout, ClusterRules, DemoPatients, write_cluster};
+use super::init::{ClusterLayout, ClusterRules, DemoPatients, node_roles, write_cluster};
 use crate::clock::now;
 use crate::node::config::PrivacyMode;
 use hdg_client::key::read_seed;
@@ -25,7 +26,20 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause between two health polls.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Three running node processes and their cluster folder.
+/// The cohort `files` dealt to the hospitals of a cluster of `hospitals` hospitals
+/// ([`super::init::node_roles`]): the k-th hospital is the home node of files k, k+H, ...;
+/// entry i is node i's (empty for a node that keeps no records).
+pub fn deal_files(files: &[PathBuf], hospitals: usize) -> anyhow::Result<Vec<Vec<PathBuf>>> {
+    let roles = node_roles(hospitals)?;
+    let homes: Vec<usize> = (0..roles.len()).filter(|i| roles[*i].hospital).collect();
+    let mut dealt = vec![Vec::new(); roles.len()];
+    for (k, file) in files.iter().enumerate() {
+        dealt[homes[k % homes.len()]].push(file.clone());
+    }
+    Ok(dealt)
+}
+
+/// Running node processes, one per node, and their cluster folder.
 pub struct LocalCluster {
     /// Where `init` put the configs and identities.
     pub layout: ClusterLayout,
@@ -42,6 +56,7 @@ impl LocalCluster {
         max_body_bytes: usize,
         privacy: PrivacyMode,
         security: Security,
+        hospitals: usize,
     ) -> anyhow::Result<ClusterLayout> {
         let rules = ClusterRules {
             consent_required: false,
@@ -55,6 +70,7 @@ impl LocalCluster {
             rules,
             None,
             DemoPatients::default(),
+            hospitals,
         )
     }
 
@@ -66,6 +82,7 @@ impl LocalCluster {
         max_body_bytes: usize,
         patients: usize,
         synth_seed: u64,
+        hospitals: usize,
     ) -> anyhow::Result<ClusterLayout> {
         let rules = ClusterRules {
             consent_required: true,
@@ -76,10 +93,10 @@ impl LocalCluster {
             count: patients,
             enrol_synth_seed: Some(synth_seed),
         };
-        write_cluster(dir, None, max_body_bytes, rules, None, patients)
+        write_cluster(dir, None, max_body_bytes, rules, None, patients, hospitals)
     }
 
-    /// Starts the three nodes of the cluster `layout` in `dir`.
+    /// Starts every node of the cluster `layout` in `dir`.
     pub fn start(dir: &Path, layout: ClusterLayout) -> anyhow::Result<LocalCluster> {
         let exe = std::env::current_exe().context("cannot find the hdg binary to start nodes")?;
         let mut cluster = LocalCluster {
@@ -87,7 +104,7 @@ impl LocalCluster {
             dir: dir.to_path_buf(),
             children: Vec::new(),
         };
-        for i in 0..3 {
+        for i in 0..cluster.layout.configs.len() {
             let log_path = cluster.log(i);
             let log = std::fs::File::create(&log_path)
                 .with_context(|| format!("cannot create {}", log_path.display()))?;
@@ -105,17 +122,22 @@ impl LocalCluster {
         Ok(cluster)
     }
 
+    /// How many nodes the cluster has.
+    pub fn nodes(&self) -> usize {
+        self.layout.configs.len()
+    }
+
     /// Node `i`'s API (https, pinned to the cluster's node keys).
     pub fn url(&self, i: usize) -> anyhow::Result<NodeUrl> {
         NodeUrl::open(
             &format!("https://{}", self.layout.http[i]),
-            Some(&self.layout.pins()?),
+            Some(&self.layout.node_keys()?),
             false,
         )
     }
 
-    /// Posts `homes[i]`'s files to node i, signed by node i's demo source, the three in parallel,
-    /// with a progress bar; returns the records stored. A refused file is an error naming the
+    /// Posts `homes[i]`'s files to node i, signed by node i's demo source, the nodes in parallel
+    /// (a node with no files, which may hold no records, is not asked), with a progress bar; returns the records stored. A refused file is an error naming the
     /// file and the reason.
     pub fn post_files(&self, homes: &[Vec<PathBuf>]) -> anyhow::Result<u64> {
         let total: usize = homes.iter().map(Vec::len).sum();
@@ -127,6 +149,7 @@ impl LocalCluster {
             let handles: Vec<_> = homes
                 .iter()
                 .enumerate()
+                .filter(|(_, files)| !files.is_empty())
                 .map(|(i, files)| {
                     let (node, bar) = (self.url(i), bar.clone());
                     let source = self.layout.source_key(i);
@@ -184,14 +207,15 @@ impl LocalCluster {
         Ok(health)
     }
 
-    /// Waits until every node answers health with both peers connected.
+    /// Waits until every node answers health linked to every other node.
     pub fn wait_ready(&mut self, within: Duration) -> anyhow::Result<()> {
-        self.wait_until(within, "connected to both peers", |health| {
-            health["peers_connected"].as_u64() >= Some(2)
+        let others = self.nodes() as u64 - 1;
+        self.wait_until(within, "linked to every other node", |health| {
+            health["peers_connected"].as_u64() >= Some(others)
         })
     }
 
-    /// Waits until every node's outbox is empty (every value shared to all three parties);
+    /// Waits until every node's outbox is empty (every value shared to the three parties);
     /// `progress` gets the total still queued after each poll.
     pub fn wait_shared(
         &mut self,
@@ -201,7 +225,7 @@ impl LocalCluster {
         let deadline = Instant::now() + within;
         loop {
             let mut queued = 0;
-            for i in 0..3 {
+            for i in 0..self.nodes() {
                 self.check_running(i)?;
                 queued += self.health(i)?["outbox"]
                     .as_u64()
@@ -225,7 +249,7 @@ impl LocalCluster {
         ready: impl Fn(&Value) -> bool,
     ) -> anyhow::Result<()> {
         let deadline = Instant::now() + within;
-        for i in 0..3 {
+        for i in 0..self.nodes() {
             loop {
                 self.check_running(i)?;
                 if self.health(i).is_ok_and(|h| ready(&h)) {
@@ -260,7 +284,7 @@ impl LocalCluster {
     /// Stops every node with SIGTERM and waits (up to `within` each) for a clean exit.
     pub fn stop(&mut self, within: Duration) -> anyhow::Result<()> {
         let mut failures = Vec::new();
-        for i in 0..3 {
+        for i in 0..self.nodes() {
             let Some(mut child) = self.children[i].take() else {
                 continue;
             };

@@ -26,12 +26,13 @@ pub struct Args {
 /// Pause between two rounds of health checks.
 const POLL: Duration = Duration::from_millis(200);
 
-/// Why a node is not ready yet, from its health report (`None`: ready).
-fn not_ready(health: &Value) -> Option<String> {
+/// Why a node of a cluster of `others + 1` nodes is not ready yet, from its health report
+/// (`None`: ready).
+fn not_ready(health: &Value, others: u64) -> Option<String> {
     let peers = health["peers_connected"].as_u64().unwrap_or(0);
     let outbox = health["outbox"].as_u64().unwrap_or(u64::MAX);
-    if peers < 2 {
-        Some(format!("{peers} of 2 peers linked"))
+    if peers < others {
+        Some(format!("{peers} of {others} peers linked"))
     } else if outbox > 0 {
         Some(format!("{outbox} batches of shares not yet delivered"))
     } else {
@@ -49,13 +50,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("{}: {}", node.name, node.api))?;
         nodes.push((node.name.clone(), url));
     }
+    let others = nodes.len() as u64 - 1;
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let mut waiting: Vec<(String, String)> = Vec::new();
     loop {
         waiting.clear();
         for (name, url) in &nodes {
             let why = match get(url, "/v1/health", Duration::from_secs(5)) {
-                Ok((200, health)) => not_ready(&health),
+                Ok((200, health)) => not_ready(&health, others),
                 Ok((status, _)) => Some(format!("health answered {status}")),
                 Err(e) => Some(format!("not answering ({e:#})")),
             };
@@ -65,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         if waiting.is_empty() {
             println!(
-                "ready: {} nodes, each with both peers linked and every share delivered",
+                "ready: {} nodes, each linked to every other and every share delivered",
                 nodes.len()
             );
             return Ok(ExitCode::SUCCESS);
@@ -87,12 +89,17 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_node_is_ready_with_both_peers_and_an_empty_outbox() {
-        assert_eq!(not_ready(&json!({"peers_connected": 2, "outbox": 0})), None);
-        let why = not_ready(&json!({"peers_connected": 1, "outbox": 0})).unwrap();
+    fn a_node_is_ready_linked_to_every_other_with_an_empty_outbox() {
+        assert_eq!(
+            not_ready(&json!({"peers_connected": 2, "outbox": 0}), 2),
+            None
+        );
+        let why = not_ready(&json!({"peers_connected": 1, "outbox": 0}), 2).unwrap();
         assert!(why.contains("1 of 2 peers"), "{why}");
-        let why = not_ready(&json!({"peers_connected": 2, "outbox": 3})).unwrap();
+        let why = not_ready(&json!({"peers_connected": 2, "outbox": 3}), 2).unwrap();
         assert!(why.contains("3 batches"), "{why}");
-        assert!(not_ready(&json!({})).is_some());
+        let why = not_ready(&json!({"peers_connected": 2, "outbox": 0}), 4).unwrap();
+        assert!(why.contains("2 of 4 peers"), "{why}");
+        assert!(not_ready(&json!({}), 2).is_some());
     }
 }

@@ -44,8 +44,8 @@ pub enum Request {
     /// the binary layout of [`super::share_batch`] on its own stream tag, never as JSON.
     #[serde(skip)]
     ShareBatch {
-        /// The sending node's party index (must be the party its certificate proves).
-        from_party: u8,
+        /// The sending node's id (must be the node its certificate proves).
+        from_node: u16,
         /// The rows, one per shared observation.
         rows: Vec<WireShare>,
     },
@@ -366,7 +366,7 @@ async fn dispatch(request: Request, peer: Peer, inbox: Option<mpsc::Sender<RpcCa
 /// `request`'s stream tag and body: a share batch in its binary layout, anything else as JSON.
 fn encode_request(request: &Request) -> Result<(u8, Zeroizing<Vec<u8>>), String> {
     match request {
-        Request::ShareBatch { from_party, rows } => share_batch::encode(*from_party, rows)
+        Request::ShareBatch { from_node, rows } => share_batch::encode(*from_node, rows)
             .map(|body| (SHARE_TAG, body))
             .ok_or_else(|| "a share row's indicator code cannot be sent".to_string()),
         other => serde_json::to_vec(other)
@@ -379,7 +379,7 @@ fn encode_request(request: &Request) -> Result<(u8, Zeroizing<Vec<u8>>), String>
 fn decode_request(tag: u8, body: &[u8]) -> Result<Request, String> {
     match tag {
         SHARE_TAG => share_batch::decode(body)
-            .map(|(from_party, rows)| Request::ShareBatch { from_party, rows })
+            .map(|(from_node, rows)| Request::ShareBatch { from_node, rows })
             .map_err(|e| format!("malformed share batch: {e}")),
         _ => serde_json::from_slice(body).map_err(|e| format!("malformed request: {e}")),
     }
@@ -474,7 +474,7 @@ mod tests {
         LoopbackCluster::start(&keys, config).expect("loopback cluster starts")
     }
 
-    fn batch(from_party: u8, n: usize) -> Request {
+    fn batch(from_node: u16, n: usize) -> Request {
         let rows = (0..n)
             .map(|i| WireShare {
                 handle: RecordHandle([i as u8; 32]),
@@ -485,7 +485,7 @@ mod tests {
                 pair: (i as u64, 2 * i as u64),
             })
             .collect();
-        Request::ShareBatch { from_party, rows }
+        Request::ShareBatch { from_node, rows }
     }
 
     /// Party 1 answers every batch with its row count, recording who sent it.
@@ -610,13 +610,13 @@ mod tests {
         assert!(raw(truncated).contains("bad request frame"));
         // A share batch as JSON is not a request; a share-batch stream must hold the layout.
         let mut as_json = vec![RPC_TAG];
-        let json = br#"{"kind":"ShareBatch","from_party":0,"rows":[]}"#;
+        let json = br#"{"kind":"ShareBatch","from_node":0,"rows":[]}"#;
         as_json.extend_from_slice(&(json.len() as u32).to_le_bytes());
         as_json.extend_from_slice(json);
         assert!(raw(as_json).contains("malformed request"));
         let mut bad_batch = vec![SHARE_TAG];
-        bad_batch.extend_from_slice(&6u32.to_le_bytes());
-        bad_batch.extend_from_slice(&[1, 0, 9, 0, 0, 0]);
+        bad_batch.extend_from_slice(&7u32.to_le_bytes());
+        bad_batch.extend_from_slice(&[2, 0, 0, 9, 0, 0, 0]);
         let e = raw(bad_batch);
         assert!(e.contains("malformed share batch: 9 rows announced"), "{e}");
         // The link still serves good requests.
@@ -641,7 +641,7 @@ mod tests {
             pair: (u64::MAX, 3),
         };
         let request = Request::ShareBatch {
-            from_party: 1,
+            from_node: 1,
             rows: vec![row.clone()],
         };
         let (tag, body) = encode_request(&request).unwrap();
@@ -650,10 +650,10 @@ mod tests {
             body,
             share_batch::encode(1, std::slice::from_ref(&row)).unwrap()
         );
-        let Request::ShareBatch { from_party, rows } = decode_request(tag, &body).unwrap() else {
+        let Request::ShareBatch { from_node, rows } = decode_request(tag, &body).unwrap() else {
             panic!("a share batch decodes as a share batch");
         };
-        assert_eq!((from_party, rows), (1, vec![row]));
+        assert_eq!((from_node, rows), (1, vec![row]));
         // Serde never writes one (there is one encoding of a batch).
         assert!(serde_json::to_vec(&request).is_err());
         let probe = Request::AddCheckpoint {

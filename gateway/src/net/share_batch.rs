@@ -6,7 +6,7 @@
 //! them, so they travel on a stream tag of their own ([`SHARE_TAG`]) in this layout:
 //!
 //! ```text
-//! batch = version (1) | from_party (1) | row count (u32 LE) | row * count
+//! batch = version (1) | from_node (u16 LE) | row count (u32 LE) | row * count
 //! row   = handle (32) | patient (32) | day (i64 LE) | party (1)
 //!       | x_party (u64 LE) | x_party+1 (u64 LE) | indicator length (1) | indicator (UTF-8)
 //! ```
@@ -23,12 +23,12 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// First byte of a share-batch stream (a JSON request's is [`super::rpc::RPC_TAG`]).
 pub const SHARE_TAG: u8 = b'S';
-/// The layout's version byte.
-const VERSION: u8 = 1;
+/// The layout's version byte (2: the sender is named by its node id, not its party index).
+const VERSION: u8 = 2;
 /// Longest indicator code a row may carry (what a store accepts).
 pub const MAX_INDICATOR: usize = 64;
 /// Bytes before the rows.
-const HEADER: usize = 1 + 1 + 4;
+const HEADER: usize = 1 + 2 + 4;
 /// Bytes of a row before its indicator code.
 const ROW_FIXED: usize = 32 + 32 + 8 + 1 + 8 + 8 + 1;
 
@@ -94,10 +94,10 @@ pub enum ShareBatchError {
     Trailing(usize),
 }
 
-/// Encodes a batch of `rows` from party `from_party`; `None` when a row's indicator code is
+/// Encodes a batch of `rows` from node `from_node`; `None` when a row's indicator code is
 /// empty or longer than [`MAX_INDICATOR`] (no store would accept it) or there are more than
 /// `u32::MAX` rows.
-pub fn encode(from_party: u8, rows: &[WireShare]) -> Option<Zeroizing<Vec<u8>>> {
+pub fn encode(from_node: u16, rows: &[WireShare]) -> Option<Zeroizing<Vec<u8>>> {
     let count = u32::try_from(rows.len()).ok()?;
     let size = HEADER
         + rows
@@ -106,7 +106,7 @@ pub fn encode(from_party: u8, rows: &[WireShare]) -> Option<Zeroizing<Vec<u8>>> 
             .sum::<usize>();
     let mut out = Zeroizing::new(Vec::with_capacity(size));
     out.push(VERSION);
-    out.push(from_party);
+    out.extend_from_slice(&from_node.to_le_bytes());
     out.extend_from_slice(&count.to_le_bytes());
     for r in rows {
         let code = r.indicator.as_bytes();
@@ -125,16 +125,16 @@ pub fn encode(from_party: u8, rows: &[WireShare]) -> Option<Zeroizing<Vec<u8>>> 
     Some(out)
 }
 
-/// Decodes a batch: the sender's party index as it claims it, and the rows.
-pub fn decode(bytes: &[u8]) -> Result<(u8, Vec<WireShare>), ShareBatchError> {
+/// Decodes a batch: the sender's node id as it claims it, and the rows.
+pub fn decode(bytes: &[u8]) -> Result<(u16, Vec<WireShare>), ShareBatchError> {
     if bytes.len() < HEADER {
         return Err(ShareBatchError::NoHeader(bytes.len()));
     }
     if bytes[0] != VERSION {
         return Err(ShareBatchError::Version(bytes[0]));
     }
-    let from_party = bytes[1];
-    let count = u32::from_le_bytes(bytes[2..HEADER].try_into().expect("4 bytes"));
+    let from_node = u16::from_le_bytes([bytes[1], bytes[2]]);
+    let count = u32::from_le_bytes(bytes[3..HEADER].try_into().expect("4 bytes"));
     let mut rest = &bytes[HEADER..];
     // Every row takes at least ROW_FIXED + 1 bytes: a count beyond that is refused before
     // anything is allocated for it.
@@ -153,7 +153,7 @@ pub fn decode(bytes: &[u8]) -> Result<(u8, Vec<WireShare>), ShareBatchError> {
     if !rest.is_empty() {
         return Err(ShareBatchError::Trailing(rest.len()));
     }
-    Ok((from_party, rows))
+    Ok((from_node, rows))
 }
 
 /// Row `i` at the start of `b`, and the bytes after it.
@@ -202,7 +202,7 @@ mod tests {
     proptest! {
         #[test]
         fn batches_round_trip_and_their_encoding_is_the_only_one(
-            from in any::<u8>(),
+            from in any::<u16>(),
             rows in prop::collection::vec(
                 (any::<[u8; 32]>(), any::<[u8; 32]>(), any::<i64>(), any::<u8>(), any::<(u64, u64)>(), "[0-9A-Za-z.-]{1,64}"),
                 0..20,
@@ -236,9 +236,9 @@ mod tests {
 
     #[test]
     fn the_layout_is_fixed() {
-        let bytes = encode(2, &[row(1, "8867-4")]).unwrap();
+        let bytes = encode(0x0102, &[row(1, "8867-4")]).unwrap();
         assert_eq!(bytes.len(), HEADER + ROW_FIXED + 6);
-        assert_eq!(&bytes[..HEADER], &[1, 2, 1, 0, 0, 0]);
+        assert_eq!(&bytes[..HEADER], &[2, 2, 1, 1, 0, 0, 0]);
         let r = &bytes[HEADER..];
         assert_eq!(&r[..32], &[1; 32]);
         assert_eq!(&r[32..64], &[0xFE; 32]);
@@ -254,12 +254,13 @@ mod tests {
     fn bad_batches_are_refused_by_name() {
         let good = encode(0, &[row(1, "8867-4"), row(2, "8480-6")]).unwrap();
         assert_eq!(decode(&good[..3]), Err(ShareBatchError::NoHeader(3)));
+        // Version 1 (a party index byte for the sender) is no longer read.
         let mut v = good.to_vec();
-        v[0] = 2;
-        assert_eq!(decode(&v), Err(ShareBatchError::Version(2)));
+        v[0] = 1;
+        assert_eq!(decode(&v), Err(ShareBatchError::Version(1)));
         // A count far beyond the body: refused before allocating for it.
         let mut v = good.to_vec();
-        v[2..6].copy_from_slice(&u32::MAX.to_le_bytes());
+        v[3..7].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(
             decode(&v),
             Err(ShareBatchError::Count {
@@ -269,7 +270,7 @@ mod tests {
         ));
         // One row fewer announced than sent: the second row is trailing.
         let mut v = good.to_vec();
-        v[2] = 1;
+        v[3] = 1;
         assert_eq!(decode(&v), Err(ShareBatchError::Trailing(ROW_FIXED + 6)));
         // An indicator length of zero, of 65, and bytes that are not UTF-8.
         let at = HEADER + ROW_FIXED - 1;

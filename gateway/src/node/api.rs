@@ -18,6 +18,7 @@ use bytes::Bytes;
 use hdg_ledger::consistency_proof;
 use hdg_schema::Mode;
 use hdg_storage::StoreError;
+use hdg_wire::consortium::Roles;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{info, warn};
@@ -87,7 +88,25 @@ pub fn router(state: Arc<NodeState>) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), by_role))
         .with_state(state)
+}
+
+/// Refuses, before its handler runs, a request for an endpoint this node's roles do not serve
+/// ([`super::api_roles`]): 421, naming the nodes that serve it.
+async fn by_role(
+    State(state): State<Arc<NodeState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let me = Roles {
+        hospital: state.hospital,
+        party: state.party,
+    };
+    match super::api_roles::refusal(request.uri().path(), &state.name, me, &state.consortium) {
+        Some(reason) => ApiError::new(StatusCode::MISDIRECTED_REQUEST, reason).into_response(),
+        None => next.run(request).await,
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -107,7 +126,9 @@ async fn health(State(state): State<Arc<NodeState>>) -> Json<Value> {
     let peers: Vec<u16> = state.links.connected().iter().map(|n| n.0).collect();
     Json(json!({
         "name": state.name,
-        "party": state.party,
+        "party": state.party.map(|p| p.index()),
+        "node": state.node.0,
+        "hospital": state.hospital,
         "ledger_size": state.tree_size.load(Ordering::Acquire),
         "peers_connected": peers.len(),
         "peers": peers,
@@ -134,8 +155,8 @@ async fn head(State(state): State<Arc<NodeState>>) -> Result<Json<Value>, ApiErr
 
 /// What this node last cosigned for each peer, and the forks it refused.
 async fn witness(State(state): State<Arc<NodeState>>) -> Result<Json<Value>, ApiError> {
-    let pins = state.pins;
-    with_store(&state, move |s| witness_report(s, &pins))
+    let cluster = state.consortium.clone();
+    with_store(&state, move |s| witness_report(s, &cluster))
         .await
         .map(Json)
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))

@@ -190,7 +190,8 @@ fn corrupt(what: &str, reason: &str) -> StoreError {
 }
 
 /// This node's part of the audit for `signed` (checked here), sealed to the requester:
-/// `{"party", "node", "sealed"}`.
+/// `{"party", "node", "sealed"}`, where `party` is this node's place in the cluster's node
+/// order (the party index in the three-node layout).
 async fn own_report(
     state: &Arc<NodeState>,
     signed: &SignedRequest,
@@ -209,19 +210,20 @@ async fn own_report(
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
             &worker.name,
-            worker.party,
+            worker.position(),
             &patient,
             matches!(worker.policy.privacy, Privacy::Dp(_)),
         )
     })
     .await
     .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?;
-    let context = report_context(&checked.digest, state.party);
+    // Bound to this node's place in the cluster's node order, where the client finds its key.
+    let context = report_context(&checked.digest, state.position());
     let report = Zeroizing::new(report.to_string().into_bytes());
     let plain = signed_report(&state.node_key, &context, &report);
     let sealed = sealed_reply::seal(&checked.reply_to, &context, &plain)
         .map_err(|e| (StatusCode::BAD_REQUEST, format!("request refused: {e}")))?;
-    Ok(json!({ "party": state.party, "node": state.name, "sealed": sealed }))
+    Ok(json!({ "party": state.position(), "node": state.name, "sealed": sealed }))
 }
 
 /// The handler of `POST /v1/audit`: this node's report and both peers'.
@@ -233,14 +235,13 @@ pub async fn post_audit(
     let own = own_report(&state, &signed)
         .await
         .map_err(|(status, reason)| ApiError::new(status, reason))?;
-    let me = state.party;
     let request = Request::Audit { signed };
-    let mut nodes = vec![Value::Null; 3];
-    nodes[me] = own;
+    let mut nodes = vec![Value::Null; state.consortium.members().len()];
+    nodes[state.position()] = own;
     let mut missing = Vec::new();
-    for (peer, reply) in state.ask_peers(&request, PEER_TIMEOUT).await {
+    for (peer, reply) in state.ask_others(&request, PEER_TIMEOUT).await {
         match reply {
-            Ok(Response::AuditReport { report }) => nodes[peer.index()] = report,
+            Ok(Response::AuditReport { report }) => nodes[state.position_of(peer.node)] = report,
             Ok(other) => missing.push(format!("{peer}: unexpected answer {other:?}")),
             Err(e) => missing.push(e.to_string()),
         }

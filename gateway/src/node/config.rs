@@ -1,6 +1,10 @@
 //! A node's TOML configuration (`DIR/node{i}.toml`, written by `hdg init`): its data folder,
-//! its QUIC and HTTP listen addresses, its party index, the two peers pinned by ed25519 public
-//! key, and the identity registry it loads. Relative paths are relative to the config's folder.
+//! its QUIC and HTTP listen addresses, its id and roles in the cluster (a hospital, a computing
+//! party, or both), every other node pinned by ed25519 public key with its roles, and the
+//! identity registry it loads. Relative paths are relative to the config's folder.
+//!
+//! The roles default to the three-node layout: a node that gives only `party = i` is node i,
+//! a hospital and computing party i, so configs written before consortia read as before.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,8 +13,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use hdg_mpc::PartyId;
 use hdg_mpc::Security;
-use hdg_wire::consortium::{Consortium, ConsortiumError, NodeId};
+use hdg_wire::consortium::{Consortium, ConsortiumError, Member, NodeId, Roles};
 
 use crate::net::identity::{NodeKey, parse_key};
 use crate::node::query::privacy::{DpRules, Privacy};
@@ -128,8 +133,17 @@ pub enum ConfigError {
 pub struct NodeConfig {
     /// The node's name (shown in health and logs).
     pub name: String,
-    /// This node's MPC party index, 0, 1 or 2.
-    pub party: usize,
+    /// The node's id in the cluster; defaults to its party index (the three-node layout), so
+    /// a node that does not compute must give one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u16>,
+    /// The computing party this node is, 0, 1 or 2; absent for a hospital that does not compute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<usize>,
+    /// Whether this node holds records (ingest, enrolment, raw access) and shares their values
+    /// with the computing parties; `false` for a party that keeps no records.
+    #[serde(default = "yes")]
+    pub hospital: bool,
     /// The data folder: RocksDB and its keyring (the master key and the node's identity key,
     /// sealed under the key below).
     pub data: PathBuf,
@@ -220,18 +234,26 @@ pub struct NodeConfig {
     /// file in the clear (shares included; see `net::tap`). Never set on a production node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wire_tap: Option<PathBuf>,
-    /// The two other nodes, pinned by key.
+    /// Every other node of the cluster, pinned by key.
     pub peers: Vec<PeerConfig>,
 }
 
-/// A peer node: pinned by its ed25519 public key, reached at its QUIC address.
+/// A peer node: pinned by its ed25519 public key, reached at its QUIC address, with its id and
+/// roles as in [`NodeConfig`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PeerConfig {
     /// The peer's name.
     pub name: String,
-    /// The peer's party index.
-    pub party: usize,
+    /// The peer's node id; defaults to its party index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u16>,
+    /// The computing party the peer is, if it computes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<usize>,
+    /// Whether the peer holds records.
+    #[serde(default = "yes")]
+    pub hospital: bool,
     /// The peer's ed25519 public key, 64 hex digits.
     pub public_key: String,
     /// The peer's QUIC address.
@@ -242,15 +264,41 @@ fn default_max_body() -> usize {
     DEFAULT_MAX_BODY_BYTES
 }
 
-/// A checked configuration: paths resolved, keys decoded, the three parties laid out by index.
+/// A checked configuration: paths resolved, ids and roles settled, keys decoded.
 #[derive(Debug, Clone)]
 pub struct Checked {
     /// The configuration as written, with `data` and `identities` made absolute.
     pub config: NodeConfig,
-    /// `pins[i]`: party i's key; this node's own entry is filled in from its key file later.
-    pub peer_keys: [Option<NodeKey>; 3],
-    /// `quic[i]`: party i's QUIC address (this node's own is its listen address).
-    pub quic: [SocketAddr; 3],
+    /// This node's id.
+    pub id: NodeId,
+    /// This node's roles.
+    pub roles: Roles,
+    /// The other nodes (their keys from the config) and their QUIC addresses, as listed.
+    pub peers: Vec<(Member, SocketAddr)>,
+}
+
+/// A node's id and roles from its config fields: the id defaults to the party index, the
+/// party must be 0, 1 or 2; `Err` names the field and the rule.
+fn id_and_roles(
+    id: Option<u16>,
+    party: Option<usize>,
+    hospital: bool,
+) -> Result<(NodeId, Roles), (&'static str, &'static str)> {
+    let party = match party {
+        None => None,
+        Some(p) => Some(*PartyId::ALL.get(p).ok_or(("party", "must be 0, 1 or 2"))?),
+    };
+    let id = match (id, party) {
+        (Some(id), _) => NodeId(id),
+        (None, Some(p)) => NodeId(p.index() as u16),
+        (None, None) => {
+            return Err((
+                "id",
+                "missing: a node that does not compute has no party index to take as its id",
+            ));
+        }
+    };
+    Ok((id, Roles { hospital, party }))
 }
 
 impl NodeConfig {
@@ -275,9 +323,8 @@ impl NodeConfig {
             field,
             reason: reason.to_string(),
         };
-        if self.party > 2 {
-            return Err(bad("party".into(), "must be 0, 1 or 2"));
-        }
+        let (id, roles) = id_and_roles(self.id, self.party, self.hospital)
+            .map_err(|(field, reason)| bad(field.into(), reason))?;
         if self.max_body_bytes == 0 {
             return Err(bad("max_body_bytes".into(), "must be positive"));
         }
@@ -362,26 +409,41 @@ impl NodeConfig {
             }
             _ => {}
         }
-        if self.peers.len() != 2 {
-            return Err(bad("peers".into(), "must list exactly the two other nodes"));
+        if self.peers.len() < 2 {
+            return Err(bad(
+                "peers".into(),
+                "must list every other node (at least two: three nodes compute)",
+            ));
         }
-        let mut peer_keys = [None; 3];
-        let mut quic = [self.quic_listen; 3];
+        let mut peers = Vec::with_capacity(self.peers.len());
         for (i, peer) in self.peers.iter().enumerate() {
             let field = |name: &str| format!("peers[{i}].{name}");
-            if peer.party > 2 || peer.party == self.party {
-                return Err(bad(
-                    field("party"),
-                    "must be one of the other two party indexes",
-                ));
-            }
-            if peer_keys[peer.party].is_some() {
-                return Err(bad(field("party"), "names the same party as another peer"));
-            }
+            let (id, roles) = id_and_roles(peer.id, peer.party, peer.hospital)
+                .map_err(|(name, reason)| bad(field(name), reason))?;
             let key = parse_key(&peer.public_key)
                 .ok_or_else(|| bad(field("public_key"), "must be 64 hex digits (ed25519)"))?;
-            peer_keys[peer.party] = Some(key);
-            quic[peer.party] = peer.quic;
+            let member = Member {
+                id,
+                name: peer.name.clone(),
+                key,
+                roles,
+            };
+            peers.push((member, peer.quic));
+        }
+        // The roles' rules (each party once, ids and names unique) with a stand-in for this
+        // node's key, which is in its data folder: `consortium` checks the keys once it is read.
+        let stand_in = (0..=u8::MAX)
+            .map(|b| [b; 32])
+            .find(|k| peers.iter().all(|(m, _)| m.key != *k))
+            .expect("fewer than 256 peers share a repeated-byte key");
+        let described = Checked {
+            config: self.clone(),
+            id,
+            roles,
+            peers: peers.clone(),
+        };
+        if let Err(e) = described.consortium(stand_in) {
+            return Err(bad("peers".into(), &e.to_string()));
         }
         self.data = base.join(&self.data);
         self.identities = base.join(&self.identities);
@@ -393,38 +455,37 @@ impl NodeConfig {
         self.catalog_extension = self.catalog_extension.map(|c| base.join(c));
         Ok(Checked {
             config: self,
-            peer_keys,
-            quic,
+            id,
+            roles,
+            peers,
         })
     }
 }
 
 impl Checked {
     /// The cluster this config describes, with `own` as this node's key (read from its data
-    /// folder, so not in the config). A config names this node's party and its two peers'
-    /// parties: the three-node layout, where every node is a hospital and node i is party i.
+    /// folder, so not in the config). A peer pinned with this node's own key, or two nodes
+    /// with one key, is refused here.
     pub fn consortium(&self, own: NodeKey) -> Result<Consortium, ConsortiumError> {
-        let mut names: [String; 3] = Default::default();
-        let mut keys = [own; 3];
-        names[self.config.party] = self.config.name.clone();
-        for peer in &self.config.peers {
-            names[peer.party] = peer.name.clone();
-            if let Some(key) = self.peer_keys[peer.party] {
-                keys[peer.party] = key;
-            }
-        }
-        Consortium::three_nodes(names, keys)
+        let me = Member {
+            id: self.id,
+            name: self.config.name.clone(),
+            key: own,
+            roles: self.roles,
+        };
+        let others = self.peers.iter().map(|(m, _)| m.clone());
+        Consortium::new(std::iter::once(me).chain(others).collect())
     }
 
     /// This node's id in [`Checked::consortium`].
     pub fn node_id(&self) -> NodeId {
-        NodeId(self.config.party as u16)
+        self.id
     }
 
     /// Every node's QUIC address by id (this node's own is its listen address).
     pub fn quic_addrs(&self) -> BTreeMap<NodeId, SocketAddr> {
-        (0..3u16)
-            .map(|i| (NodeId(i), self.quic[usize::from(i)]))
+        std::iter::once((self.id, self.config.quic_listen))
+            .chain(self.peers.iter().map(|(m, addr)| (m.id, *addr)))
             .collect()
     }
 }
@@ -460,7 +521,9 @@ mod tests {
     fn sample() -> NodeConfig {
         NodeConfig {
             name: "node0".into(),
-            party: 0,
+            id: None,
+            party: Some(0),
+            hospital: true,
             data: "node0".into(),
             key_file: Some("keys/node0.key".into()),
             passphrase_env: None,
@@ -489,13 +552,17 @@ mod tests {
             peers: vec![
                 PeerConfig {
                     name: "node1".into(),
-                    party: 1,
+                    id: None,
+                    party: Some(1),
+                    hospital: true,
                     public_key: "11".repeat(32),
                     quic: "127.0.0.1:7001".parse().unwrap(),
                 },
                 PeerConfig {
                     name: "node2".into(),
-                    party: 2,
+                    id: None,
+                    party: Some(2),
+                    hospital: true,
                     public_key: "22".repeat(32),
                     quic: "127.0.0.1:7002".parse().unwrap(),
                 },
@@ -514,10 +581,98 @@ mod tests {
             checked.config.key_file,
             Some(dir.path().join("keys/node0.key"))
         );
-        assert_eq!(checked.peer_keys[0], None);
-        assert_eq!(checked.peer_keys[2], Some([0x22; 32]));
-        assert_eq!(checked.quic[1], "127.0.0.1:7001".parse().unwrap());
-        assert_eq!(checked.quic[0], "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(checked.node_id(), NodeId(0));
+        assert_eq!(checked.peers[1].0.key, [0x22; 32]);
+        let quic = checked.quic_addrs();
+        assert_eq!(quic[&NodeId(1)], "127.0.0.1:7001".parse().unwrap());
+        assert_eq!(quic[&NodeId(0)], "127.0.0.1:7000".parse().unwrap());
+        // Written without ids or hospital flags: the three-node layout's defaults.
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains("id =") && text.contains("party = 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_config_describes_a_consortium_of_hospitals_and_dedicated_parties() {
+        // node0 computes and keeps no records; node1 is a hospital only; node2 is both; and
+        // node7 and node8 (a hospital, and party P1) complete it.
+        let mut c = sample();
+        c.hospital = false;
+        c.peers[0].party = None;
+        c.peers[0].id = Some(1);
+        let peer = |name: &str, id, party| PeerConfig {
+            name: name.into(),
+            id: Some(id),
+            party,
+            hospital: true,
+            public_key: format!("{id:02}").repeat(32),
+            quic: format!("127.0.0.1:70{id:02}").parse().unwrap(),
+        };
+        c.peers.push(peer("node7", 7, None));
+        c.peers.push(peer("node8", 8, Some(1)));
+        let checked = c
+            .check(Path::new("/x/node0.toml"), Path::new("/x"))
+            .unwrap();
+        let cluster = checked.consortium([0x77; 32]).unwrap();
+        let names: Vec<String> = cluster.members().iter().map(|m| m.to_string()).collect();
+        assert_eq!(
+            names,
+            ["node0 (P0)", "node1", "node2 (P2)", "node7", "node8 (P1)"]
+        );
+        let hospitals: Vec<u16> = cluster.hospitals().map(|m| m.id.0).collect();
+        assert_eq!(hospitals, [1, 2, 7, 8]);
+        assert_eq!(checked.quic_addrs().len(), 5);
+        assert_eq!(
+            checked.quic_addrs()[&NodeId(7)],
+            "127.0.0.1:7007".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_consortium_that_breaks_a_rule_is_refused_by_the_config() {
+        let file = Path::new("/x/node0.toml");
+        let refused = |c: NodeConfig| c.check(file, Path::new("/x")).unwrap_err().to_string();
+        // A hospital that does not compute needs an id.
+        let mut c = sample();
+        c.peers[0].party = None;
+        let e = refused(c);
+        assert!(e.contains("`peers[0].id`") && e.contains("missing"), "{e}");
+        // Without node1 as P1, no node computes P1.
+        let mut c = sample();
+        c.peers[0].party = None;
+        c.peers[0].id = Some(1);
+        let e = refused(c);
+        assert!(
+            e.contains("`peers`") && e.contains("no node is computing party P1"),
+            "{e}"
+        );
+        // Two nodes with one id, and one node with no role at all.
+        let mut c = sample();
+        c.peers[1].id = Some(1);
+        assert!(refused(c).contains("both have node id 1"));
+        let mut c = sample();
+        c.peers[0].party = None;
+        c.peers[0].id = Some(1);
+        c.peers[0].hospital = false;
+        c.peers.push(PeerConfig {
+            name: "node9".into(),
+            id: Some(9),
+            party: Some(1),
+            hospital: true,
+            public_key: "99".repeat(32),
+            quic: "127.0.0.1:7009".parse().unwrap(),
+        });
+        let e = refused(c);
+        assert!(
+            e.contains("node1 is neither a hospital nor a computing party"),
+            "{e}"
+        );
+        // One peer is not a cluster.
+        let mut c = sample();
+        c.peers.pop();
+        assert!(refused(c).contains("every other node"));
     }
 
     #[test]
@@ -562,10 +717,31 @@ mod tests {
             e.contains("/x/node0.toml") && e.contains("peers[1].public_key"),
             "{e}"
         );
+        // A peer that names this node's party takes its id too, unless it gives its own.
         let mut c = sample();
-        c.peers[0].party = 0;
+        c.peers[0].party = Some(0);
+        let e = c
+            .clone()
+            .check(file, Path::new("/x"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`peers`") && e.contains("node0 and node1 both have node id 0"),
+            "{e}"
+        );
+        c.peers[0].id = Some(1);
         let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
-        assert!(e.contains("peers[0].party"), "{e}");
+        assert!(
+            e.contains("`peers`") && e.contains("node0 and node1 are both computing party P0"),
+            "{e}"
+        );
+        let mut c = sample();
+        c.peers[1].party = Some(5);
+        let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
+        assert!(
+            e.contains("`peers[1].party`") && e.contains("0, 1 or 2"),
+            "{e}"
+        );
         let mut c = sample();
         c.min_cohort = 1;
         let e = c.check(file, Path::new("/x")).unwrap_err().to_string();
@@ -611,7 +787,7 @@ mod tests {
             assert!(e.contains(&format!("`{field}`")), "{e}");
         }
         let mut c = sample();
-        c.party = 3;
+        c.party = Some(3);
         assert!(
             c.check(file, Path::new("/x"))
                 .unwrap_err()

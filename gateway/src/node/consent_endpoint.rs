@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use bytes::Bytes;
-use hdg_mpc::PartyId;
+use hdg_wire::consortium::NodeId;
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
@@ -29,6 +29,7 @@ use super::registry::Role;
 use super::signed::{Kind, SignedRequest};
 use super::state::{NodeState, with_store};
 use crate::clock::now;
+use crate::net::peer::Peer;
 use crate::net::rpc::{Request, Response};
 
 /// How long a peer may take to store a consent.
@@ -134,15 +135,14 @@ pub async fn post_consent(
     let fhir = open_consent(&signed)
         .ok()
         .and_then(|r| super::consent_fhir::to_fhir(&r.body));
-    let me = state.party;
-    let mut ledger: [Option<u64>; 3] = [None; 3];
-    ledger[me] = own;
+    let mut ledger: Vec<Option<u64>> = vec![None; state.consortium.members().len()];
+    ledger[state.position()] = own;
     let mut missing = Vec::new();
     let request = Request::Consent { signed };
-    for (peer, reply) in state.ask_peers(&request, PEER_TIMEOUT).await {
+    for (peer, reply) in state.ask_others(&request, PEER_TIMEOUT).await {
         let problem = match reply {
             Ok(Response::Stored { leaf_index }) => {
-                ledger[peer.index()] = leaf_index;
+                ledger[state.position_of(peer.node)] = leaf_index;
                 continue;
             }
             Ok(Response::Error { reason }) => format!("{peer} refused it for now: {reason}"),
@@ -150,8 +150,8 @@ pub async fn post_consent(
             Err(e) => e.to_string(),
         };
         missing.push(problem);
-        let party = peer.index() as u8;
-        with_store(&state, move |s| s.queue_consent_delivery(party, &id))
+        let node = peer.node.0;
+        with_store(&state, move |s| s.queue_consent_delivery(node, &id))
             .await
             .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
     }
@@ -190,8 +190,9 @@ pub async fn deliver_pending_consents(state: &Arc<NodeState>) {
             return;
         }
     };
-    for (party, id) in pending {
-        let Some(peer) = PartyId::ALL.get(usize::from(party)).copied() else {
+    for (node, id) in pending {
+        let Some(peer) = state.consortium.member(NodeId(node)).map(Peer::of) else {
+            // A node that left the cluster: nothing to deliver to.
             continue;
         };
         let Ok(Some(bytes)) = with_store(state, move |s| s.consent(&id)).await else {
@@ -202,16 +203,12 @@ pub async fn deliver_pending_consents(state: &Arc<NodeState>) {
         };
         match state
             .links
-            .request(
-                state.links.node_of(peer),
-                &Request::Consent { signed },
-                PEER_TIMEOUT,
-            )
+            .request(peer.node, &Request::Consent { signed }, PEER_TIMEOUT)
             .await
         {
             Ok(Response::Stored { .. }) => {
                 if let Err(reason) =
-                    with_store(state, move |s| s.consent_delivered(party, &id)).await
+                    with_store(state, move |s| s.consent_delivered(node, &id)).await
                 {
                     warn!(%reason, "cannot clear a consent delivery");
                 } else {

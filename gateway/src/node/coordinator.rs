@@ -1,6 +1,6 @@
 //! `POST /v1/query` at the coordinator (any node): verify the researcher's signed request here,
-//! forward it to both peers as [`Request::Query`], run this node's own party, and relay the
-//! three sealed answers (the coordinator never sees a result). Everything is bounded by the
+//! forward it to the computing parties as [`Request::Query`] (running this node's own party
+//! if it is one), and relay the three sealed answers (the coordinator never sees a result). Everything is bounded by the
 //! node's query timeout: a party that does not answer in time gives 504, one that cannot be
 //! reached or fails gives 502 (each naming the party), and no answer is released unless all
 //! three answered.
@@ -48,38 +48,37 @@ async fn run_three(
     signed: &SignedRequest,
     session: hdg_mpc::SessionId,
 ) -> Result<[PartyAnswer; 3], Refusal> {
-    let me = PartyId::ALL[state.party];
     let request = Request::Query {
         signed: signed.clone(),
         session,
     };
-    let ask = |peer: PartyId| {
+    let bound = state.query_timeout;
+    let run = |party: PartyId| {
         let request = &request;
         async move {
+            if state.party == Some(party) {
+                return tokio::time::timeout(bound, answer_query(state, signed, session, false))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Refusal::new(
+                            504,
+                            format!("{party} (this node) did not finish within {bound:?}"),
+                        ))
+                    });
+            }
             let reply = state
                 .links
-                .request(state.links.node_of(peer), request, state.query_timeout)
+                .request(state.links.node_of(party), request, bound)
                 .await;
-            peer_answer(peer, reply)
+            peer_answer(party, reply)
         }
     };
-    let bound = state.query_timeout;
-    let own = async {
-        tokio::time::timeout(bound, answer_query(state, signed, session, false))
-            .await
-            .unwrap_or_else(|_| {
-                Err(Refusal::new(
-                    504,
-                    format!("{me} (this node) did not finish within {bound:?}"),
-                ))
-            })
-    };
-    let (own, next, prev) = tokio::join!(own, ask(me.next()), ask(me.prev()),);
-    let mut by_party: [Option<Result<PartyAnswer, Refusal>>; 3] = [None, None, None];
-    by_party[me.index()] = Some(own);
-    by_party[me.next().index()] = Some(next);
-    by_party[me.prev().index()] = Some(prev);
-    let results = by_party.map(|r| r.expect("every party answered"));
+    let (p0, p1, p2) = tokio::join!(
+        run(PartyId::ALL[0]),
+        run(PartyId::ALL[1]),
+        run(PartyId::ALL[2])
+    );
+    let results = [p0, p1, p2];
     let failures: Vec<&Refusal> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     if let Some(rule) = failures.iter().find(|r| r.status < 500) {
         // A rule refused the query (the others then failed on the links): report the rule.

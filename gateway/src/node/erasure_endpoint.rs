@@ -20,8 +20,8 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use bytes::Bytes;
-use hdg_mpc::PartyId;
 use hdg_storage::{Erasure, ErasureOrder, Holding, PendingErasure};
+use hdg_wire::consortium::NodeId;
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
@@ -30,6 +30,7 @@ use super::erasure::{CheckedErasure, ErasureRequest, check_erasure, check_fresh_
 use super::signed::Kind;
 use super::state::{NodeState, with_store};
 use crate::clock::now;
+use crate::net::peer::Peer;
 use crate::net::rpc::{Request, Response};
 
 /// How long a peer may take to answer a probe or to erase.
@@ -76,13 +77,13 @@ async fn holding_here(state: &Arc<NodeState>, checked: &CheckedErasure) -> Resul
     with_store(state, move |store| store.holding(&patient)).await
 }
 
-/// Erases the checked request's patient here, with the copies `owed` to peers (their party
-/// indexes, and the request) queued in the same write, then compacts what it deleted without
+/// Erases the checked request's patient here, with the copies `owed` to peers (their node
+/// ids, and the request) queued in the same write, then compacts what it deleted without
 /// holding the store: the outcome and the ledger index when anchored.
 async fn erase_here(
     state: &Arc<NodeState>,
     checked: CheckedErasure,
-    owed: Option<(Vec<u8>, Vec<u8>)>,
+    owed: Option<(Vec<u16>, Vec<u8>)>,
 ) -> Result<(&'static str, Option<u64>), String> {
     let cached = state.clone();
     let (outcome, compaction) = with_store(state, move |store| {
@@ -149,7 +150,7 @@ pub async fn post_erasure(
         request: req.clone(),
     };
     let mut known = here != Holding::Nothing;
-    for (_, reply) in state.ask_peers(&probe, PEER_TIMEOUT).await {
+    for (_, reply) in state.ask_others(&probe, PEER_TIMEOUT).await {
         known |= !matches!(reply, Ok(Response::Holding { holds }) if holds == "nothing");
     }
     if !known {
@@ -159,33 +160,37 @@ pub async fn post_erasure(
         ));
     }
 
-    let me = PartyId::ALL[state.party];
-    let peers = [me.next(), me.prev()];
+    let peers: Vec<u16> = state
+        .consortium
+        .others(state.node)
+        .map(|m| m.id.0)
+        .collect();
     let bytes = serde_json::to_vec(&req).expect("a request serialises");
-    let owed = (peers.map(|p| p.index() as u8).to_vec(), bytes);
+    let owed = (peers, bytes);
     let digest = checked.digest;
     let _forwarding = Forwarding::start(&state, digest);
     let own = erase_here(&state, checked, Some(owed))
         .await
         .map_err(unavailable)?;
-    let mut nodes = vec![Value::Null; 3];
-    nodes[state.party] = json!({ "outcome": own.0, "ledger_index": own.1 });
+    let mut nodes = vec![Value::Null; state.consortium.members().len()];
+    nodes[state.position()] = json!({ "outcome": own.0, "ledger_index": own.1 });
     let mut pending = Vec::new();
     let request = Request::Erasure { request: req };
-    for (peer, reply) in state.ask_peers(&request, PEER_TIMEOUT).await {
+    for (peer, reply) in state.ask_others(&request, PEER_TIMEOUT).await {
+        let at = state.position_of(peer.node);
         match reply {
             Ok(Response::Erasure {
                 outcome,
                 leaf_index,
             }) => {
-                nodes[peer.index()] = json!({ "outcome": outcome, "ledger_index": leaf_index });
-                let party = peer.index() as u8;
-                with_store(&state, move |s| s.erasure_delivered(party, &digest))
+                nodes[at] = json!({ "outcome": outcome, "ledger_index": leaf_index });
+                let node = peer.node.0;
+                with_store(&state, move |s| s.erasure_delivered(node, &digest))
                     .await
                     .map_err(unavailable)?;
             }
             other => {
-                nodes[peer.index()] = json!({ "outcome": "queued" });
+                nodes[at] = json!({ "outcome": "queued" });
                 pending.push(match other {
                     Ok(Response::Error { reason }) => {
                         format!("{peer} refused it for now: {reason}")
@@ -277,12 +282,13 @@ pub async fn deliver_pending_erasures(state: &Arc<NodeState>) {
         }
     };
     for PendingErasure {
-        peer: party,
+        peer: node,
         digest,
         request: bytes,
     } in pending
     {
-        let Some(peer) = PartyId::ALL.get(usize::from(party)).copied() else {
+        let Some(peer) = state.consortium.member(NodeId(node)).map(Peer::of) else {
+            // A node that left the cluster: nothing to deliver to.
             continue;
         };
         if forwarding(state).contains(&digest) {
@@ -294,15 +300,11 @@ pub async fn deliver_pending_erasures(state: &Arc<NodeState>) {
         };
         match state
             .links
-            .request(
-                state.links.node_of(peer),
-                &Request::Erasure { request },
-                PEER_TIMEOUT,
-            )
+            .request(peer.node, &Request::Erasure { request }, PEER_TIMEOUT)
             .await
         {
             Ok(Response::Erasure { .. }) => {
-                match with_store(state, move |s| s.erasure_delivered(party, &digest)).await {
+                match with_store(state, move |s| s.erasure_delivered(node, &digest)).await {
                     Ok(()) => info!(%peer, "queued erasure delivered"),
                     Err(reason) => warn!(%reason, "cannot clear an erasure delivery"),
                 }

@@ -16,6 +16,7 @@ pub use hdg_wire::{consent_fhir, sealed_reply};
 
 pub mod access;
 pub mod api;
+pub mod api_roles;
 pub mod approvals;
 pub mod audit;
 pub mod budget;
@@ -32,6 +33,7 @@ pub mod erasure_endpoint;
 pub mod ingest;
 pub mod ingest_auth;
 pub mod openapi;
+pub mod peer_rules;
 pub mod query;
 pub mod query_party;
 pub mod rate_limit;

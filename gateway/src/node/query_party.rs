@@ -173,6 +173,9 @@ pub async fn answer_query(
             "session id does not match the signed request",
         ));
     }
+    let me = state
+        .computing_party()
+        .map_err(|reason| Refusal::new(409, reason))?;
     let query = authorise_query(state, signed)?;
     let query_text = signed.body.clone();
     let researcher = signer_key(signed)?;
@@ -181,7 +184,6 @@ pub async fn answer_query(
         .open_session(&session)
         .await
         .map_err(|e| Refusal::new(502, format!("cannot open the MPC session: {e}")))?;
-    let me = PartyId::ALL[state.party];
     let worker = state.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let mut channel: Box<dyn Channel> = Box::new(channel);

@@ -210,14 +210,15 @@ pub async fn post_registry(
         warn!(reason = %e, "registry change refused");
         ApiError::new(status, format!("registry change refused: {e}"))
     })?;
-    let me = state.party;
     let request = Request::RegistryChange { request: req };
-    let mut ledger: [Option<u64>; 3] = [None; 3];
-    ledger[me] = own;
+    let mut ledger: Vec<Option<u64>> = vec![None; state.consortium.members().len()];
+    ledger[state.position()] = own;
     let mut missing = Vec::new();
-    for (peer, reply) in state.ask_peers(&request, PEER_TIMEOUT).await {
+    for (peer, reply) in state.ask_others(&request, PEER_TIMEOUT).await {
         match reply {
-            Ok(Response::Stored { leaf_index }) => ledger[peer.index()] = leaf_index,
+            Ok(Response::Stored { leaf_index }) => {
+                ledger[state.position_of(peer.node)] = leaf_index
+            }
             Ok(other) => missing.push(format!("{peer}: unexpected answer {other:?}")),
             Err(e) => missing.push(e.to_string()),
         }

@@ -136,7 +136,10 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     .context("cannot load the replay log")?;
     let state = Arc::new(NodeState {
         name: config.name.clone(),
-        party: config.party,
+        node: me,
+        party: checked.roles.party,
+        hospital: checked.roles.hospital,
+        consortium: cluster.clone(),
         tree_size: AtomicU64::new(store.tree_size()),
         head: Mutex::new(head),
         vkey: store.vkey(),
@@ -169,7 +172,7 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
         erasures_forwarding: Default::default(),
     });
     let connector = tokio::spawn(keep_connected(links.clone(), checked.quic_addrs()));
-    let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests(), pins));
+    let peer_server = tokio::spawn(serve_peers(state.clone(), links.serve_requests()));
     let (witness_stop, witness_stopped) = watch::channel(false);
     let delivery = tokio::spawn(run_deliveries(state.clone(), witness_stopped.clone()));
     let witnessing = tokio::spawn(run_witnessing(state.clone(), witness_stopped));
@@ -182,7 +185,9 @@ async fn serve(checked: Checked) -> anyhow::Result<()> {
     ));
     info!(
         name = %config.name,
-        party = config.party,
+        node = me.0,
+        party = ?checked.roles.party,
+        hospital = checked.roles.hospital,
         http = %config.http_listen,
         quic = %config.quic_listen,
         ledger_size = state.tree_size.load(std::sync::atomic::Ordering::Acquire),

@@ -1,5 +1,7 @@
-//! Ingest into shares: the outbox worker that secret-shares this node's committed numeric
-//! observations to the three parties, and the handler that stores the share batches peers send.
+//! Ingest into shares: the outbox worker that secret-shares a hospital's committed numeric
+//! observations to the three computing parties, and the handler of every request peers send
+//! (share batches stored here, the rest handed to their endpoints), each admitted by the roles
+//! of its sender and of this node ([`super::peer_rules`]).
 //!
 //! Every numeric observation to be shared is queued in the store's outbox in the same write as
 //! its record ([`hdg_storage::Store::commit_sharing`]; with consent required, only once a consent
@@ -7,8 +9,8 @@
 //! [`super::consent_endpoint`]). The worker takes pending observations in
 //! batches, splits each value x (its fixed-point integer, as a ring element mod 2^64) into
 //! x = x0 + x1 + x2 and gives party i the pair (x_i, x_{i+1}): one [`Request::ShareBatch`] per
-//! peer per batch over QUIC, its own rows committed locally. Only when all three parties have
-//! acknowledged does it remove the batch from the outbox; a peer that is down is retried with
+//! computing party per batch over QUIC (its own rows committed locally when this node is one of
+//! them). Only when all three parties have acknowledged does it remove the batch from the outbox; a peer that is down is retried with
 //! backoff while the observations stay committed here and queued.
 //!
 //! An idle worker woken by an ingest lingers until ingests are quiet for a moment (bounded) or
@@ -34,6 +36,7 @@ use std::time::Duration;
 use hdg_mpc::PartyId;
 use hdg_schema::{Observation, RecordHandle, Timestamp, Value};
 use hdg_storage::{Pending, SecretKey, ShareRow};
+use hdg_wire::consortium::Roles;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
@@ -41,12 +44,14 @@ use zeroize::Zeroizing;
 use super::audit::answer_audit;
 use super::consent_endpoint::answer_consent;
 use super::erasure_endpoint::{answer_erasure, answer_probe};
+use super::peer_rules::admits;
 use super::query_party::answer_query;
 use super::registry_change::answer_registry_change;
 use super::state::{NodeState, pause, with_store};
 use super::witness::answer_checkpoint;
 use crate::clock::now;
 use crate::net::identity::NodeKey;
+use crate::net::peer::Peer;
 use crate::net::rpc::{Request, Response, RpcCall};
 use crate::net::share_batch::WireShare;
 
@@ -162,21 +167,26 @@ fn to_row(w: &WireShare) -> ShareRow {
     }
 }
 
-/// Answers the requests of the pinned peers until the links stop delivering them.
-/// `pins[i]` is party i's key, recorded as the actor of the share receipts.
-pub async fn serve_peers(
-    state: Arc<NodeState>,
-    mut inbox: mpsc::Receiver<RpcCall>,
-    pins: [NodeKey; 3],
-) {
+/// Answers the requests of the pinned peers until the links stop delivering them, each only
+/// when the roles of its sender and of this node admit it ([`admits`]).
+pub async fn serve_peers(state: Arc<NodeState>, mut inbox: mpsc::Receiver<RpcCall>) {
+    let me = Roles {
+        hospital: state.hospital,
+        party: state.party,
+    };
     while let Some(call) = inbox.recv().await {
-        // Every node of a cluster is a computing party until hospitals that do not compute
-        // join (issue 19): a request from any other node is refused.
-        let Some(from) = call.from.party else {
-            let reason = format!("{} is not a computing party of this cluster", call.from);
+        let from = call.from.clone();
+        let Some(sender) = state.consortium.member(from.node).cloned() else {
+            let reason = format!("{from} is not a node of this cluster");
             let _ = call.reply.send(Response::Error { reason });
             continue;
         };
+        if let Err(rule) = admits(&call.request, sender.roles, me) {
+            warn!(peer = %from, %rule, "peer request refused");
+            let reason = format!("refused from {from}: {rule}");
+            let _ = call.reply.send(Response::Error { reason });
+            continue;
+        }
         if let Request::Query { signed, session } = &call.request {
             let (signed, session) = (signed.clone(), *session);
             let state = state.clone();
@@ -208,18 +218,19 @@ pub async fn serve_peers(
                 old_size,
                 proof,
                 checkpoint,
-            } => answer_checkpoint(&state, from, *old_size, proof, checkpoint.clone()).await,
-            Request::ShareBatch { from_party, rows } => {
-                match check_batch(state.party, from, *from_party, rows) {
+            } => answer_checkpoint(&state, &from, *old_size, proof, checkpoint.clone()).await,
+            Request::ShareBatch { from_node, rows } => {
+                let party = state.party.expect("admitted to a computing party only");
+                match check_batch(party, &from, *from_node, rows) {
                     Err(reason) => {
-                        warn!(peer = %call.from, %reason, "share batch refused");
+                        warn!(peer = %from, %reason, "share batch refused");
                         Response::Error { reason }
                     }
                     Ok(()) => {
                         let rows: Vec<ShareRow> = rows.iter().map(to_row).collect();
                         let n = rows.len();
-                        let r = store_rows(&state, rows, pins[from.index()]).await;
-                        debug!(peer = %call.from, rows = n, "share batch stored");
+                        let r = store_rows(&state, rows, sender.key).await;
+                        debug!(peer = %from, rows = n, "share batch stored");
                         r
                     }
                 }
@@ -231,13 +242,13 @@ pub async fn serve_peers(
 
 /// A batch from `peer` (as TLS proved) is acceptable: it names its sender truly and every
 /// row is for this party `me`. `Err` names the problem.
-fn check_batch(me: usize, peer: PartyId, from_party: u8, rows: &[WireShare]) -> Result<(), String> {
-    if usize::from(from_party) != peer.index() {
+fn check_batch(me: PartyId, peer: &Peer, from_node: u16, rows: &[WireShare]) -> Result<(), String> {
+    if from_node != peer.node.0 {
         return Err(format!(
-            "batch claims to come from party {from_party} but the link is to {peer}"
+            "batch claims to come from node {from_node} but the link is to {peer}"
         ));
     }
-    if let Some(bad) = rows.iter().find(|r| usize::from(r.party) != me) {
+    if let Some(bad) = rows.iter().find(|r| usize::from(r.party) != me.index()) {
         return Err(format!(
             "row {} is for party {}, not this party {me}",
             bad.handle, bad.party
@@ -331,29 +342,28 @@ async fn linger(state: &NodeState, stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
-/// Sends each party its rows (its own committed here), concurrently; `Ok` when all three
-/// acknowledged, else the failures, each naming the party.
+/// Sends each computing party its rows (committed here when this node is that party),
+/// concurrently; `Ok` when all three acknowledged, else the failures, each naming the party.
 async fn share_round(
     state: &Arc<NodeState>,
     rows: [Vec<WireShare>; 3],
     own_key: NodeKey,
 ) -> Result<(), Vec<String>> {
-    let me = state.party;
     let mut tasks = Vec::new();
-    for (party, rows) in rows.into_iter().enumerate() {
+    for (party, rows) in PartyId::ALL.into_iter().zip(rows) {
         let state = state.clone();
         tasks.push(tokio::spawn(async move {
-            if party == me {
+            if state.party == Some(party) {
                 let own: Vec<ShareRow> = rows.iter().map(to_row).collect();
                 match store_rows(&state, own, own_key).await {
                     Response::Error { reason } => Err(format!("this party: {reason}")),
                     _ => Ok(()),
                 }
             } else {
-                let peer = PartyId::ALL[party];
+                let peer = party;
                 let expected = rows.len() as u64;
                 let request = Request::ShareBatch {
-                    from_party: me as u8,
+                    from_node: state.node.0,
                     rows,
                 };
                 let node = state.links.node_of(peer);
@@ -425,10 +435,19 @@ mod tests {
             party,
             pair: (1, 2),
         };
-        assert!(check_batch(1, PartyId::ALL[0], 0, &[row(1)]).is_ok());
-        let e = check_batch(1, PartyId::ALL[0], 0, &[row(2)]).unwrap_err();
+        // node 7, a hospital that does not compute, sends party P1 its rows.
+        let hospital = Peer {
+            node: hdg_wire::consortium::NodeId(7),
+            party: None,
+            name: "node7".into(),
+        };
+        assert!(check_batch(PartyId::P1, &hospital, 7, &[row(1)]).is_ok());
+        let e = check_batch(PartyId::P1, &hospital, 7, &[row(2)]).unwrap_err();
         assert!(e.contains("party 2"), "{e}");
-        let e = check_batch(1, PartyId::ALL[0], 2, &[row(1)]).unwrap_err();
-        assert!(e.contains("claims"), "{e}");
+        let e = check_batch(PartyId::P1, &hospital, 0, &[row(1)]).unwrap_err();
+        assert!(
+            e.contains("claims to come from node 0") && e.contains("node7"),
+            "{e}"
+        );
     }
 }

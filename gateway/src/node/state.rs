@@ -12,6 +12,7 @@ use hdg_ledger::Cosigner;
 use hdg_mpc::PartyId;
 use hdg_schema::{Enrolments, PseudonymKey};
 use hdg_storage::{Store, StoreError};
+use hdg_wire::consortium::{Consortium, NodeId};
 use tokio::sync::{Notify, Semaphore, watch};
 
 use super::consent_cache::ConsentCache;
@@ -23,14 +24,21 @@ use super::signed::{Kind, RequestError, SignedRequest, VerifiedRequest, register
 use crate::clock::now;
 use crate::net::identity::NodeKey;
 use crate::net::links::PeerLinks;
+use crate::net::peer::Peer;
 use crate::net::rpc::{Request, Response, RpcError};
 
 /// A running node's shared state.
 pub struct NodeState {
     /// The node's name.
     pub name: String,
-    /// Its party index.
-    pub party: usize,
+    /// Its id in the cluster.
+    pub node: NodeId,
+    /// The computing party it is, if it computes.
+    pub party: Option<PartyId>,
+    /// Whether it holds records (ingest, enrolment, raw access, sharing).
+    pub hospital: bool,
+    /// The cluster: every node, its roles and its key.
+    pub consortium: Arc<Consortium>,
     /// The store; taken (and so closed) at shutdown.
     pub store: Mutex<Option<Store>>,
     /// Ledger size, updated after every commit.
@@ -69,7 +77,8 @@ pub struct NodeState {
     /// Held while an enrolment is checked, stored and applied, so two never both pass their
     /// checks against the same links.
     pub enrolment_changes: tokio::sync::Mutex<()>,
-    /// The three parties' node keys (this node's included): TLS pins, log and witness keys.
+    /// The three computing parties' node keys, in party order: they sign verdicts and
+    /// answers.
     pub pins: [NodeKey; 3],
     /// This node's witness key: cosigns the peers' heads (the node key, under its origin).
     pub cosigner: Cosigner,
@@ -132,21 +141,51 @@ impl NodeState {
             .map_err(|retry_ms| RequestError::TooMany { retry_ms })
     }
 
-    /// Sends `request` to both peers at once; each answer (or why there is none) with its peer.
-    pub async fn ask_peers(
+    /// Sends `request` to every other node of the cluster at once; each answer (or why there
+    /// is none) with its node, in node order.
+    pub async fn ask_others(
         &self,
         request: &Request,
         timeout: Duration,
-    ) -> [(PartyId, Result<Response, RpcError>); 2] {
-        let me = PartyId::ALL[self.party];
-        let (next, prev) = (me.next(), me.prev());
-        let (a, b) = tokio::join!(
-            self.links
-                .request(self.links.node_of(next), request, timeout),
-            self.links
-                .request(self.links.node_of(prev), request, timeout)
-        );
-        [(next, a), (prev, b)]
+    ) -> Vec<(Peer, Result<Response, RpcError>)> {
+        let asks = self.consortium.others(self.node).map(|m| async move {
+            (
+                Peer::of(m),
+                self.links.request(m.id, request, timeout).await,
+            )
+        });
+        futures_util::future::join_all(asks).await
+    }
+
+    /// This node's position in the cluster's node order (the index of its entry in the
+    /// per-node arrays answers carry: `ledger_index`, audit reports).
+    pub fn position(&self) -> usize {
+        self.position_of(self.node)
+    }
+
+    /// The position of node `id` in the cluster's node order.
+    pub fn position_of(&self, id: NodeId) -> usize {
+        self.consortium
+            .members()
+            .iter()
+            .position(|m| m.id == id)
+            .expect("a node of the cluster")
+    }
+
+    /// The computing party this node is, or the refusal a request that only parties answer
+    /// gets here (409, naming the parties to ask instead).
+    pub fn computing_party(&self) -> Result<PartyId, String> {
+        self.party.ok_or_else(|| {
+            let parties: Vec<String> = PartyId::ALL
+                .iter()
+                .map(|p| self.consortium.party(*p).to_string())
+                .collect();
+            format!(
+                "{} does not compute; the computing parties are {}",
+                self.name,
+                parties.join(", ")
+            )
+        })
     }
 }
 

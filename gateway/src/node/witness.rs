@@ -1,5 +1,5 @@
-//! Witnessing between the three nodes: each node is a log whose heads the two others cosign,
-//! and a witness of the two others' logs.
+//! Witnessing between the nodes of a cluster: each node is a log whose heads every other node
+//! cosigns, and a witness of every other node's log.
 //!
 //! As a **log**, [`run_witnessing`] offers the node's newest signed head to each peer that has
 //! not cosigned it yet, with a consistency proof from the size that peer last witnessed
@@ -18,14 +18,15 @@ use hdg_ledger::{
     Checkpoint, CosignatureVerifier, Hash, NoteVerifier, SignedNote, WitnessRefusal,
     check_extension, consistency_proof,
 };
-use hdg_mpc::PartyId;
 use hdg_storage::{ForkEvidence, Store, StoreError};
+use hdg_wire::consortium::{Consortium, Member};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use super::state::{NodeState, pause, with_store};
 use crate::clock::now;
 use crate::net::identity::NodeKey;
+use crate::net::peer::Peer;
 use crate::net::rpc::{Request, Response};
 
 /// How often a node offers its newest head to the peers that have not cosigned it.
@@ -76,12 +77,15 @@ fn unix_seconds() -> u64 {
 /// `old_size` (see the module doc).
 pub async fn answer_checkpoint(
     state: &Arc<NodeState>,
-    from: PartyId,
+    from: &Peer,
     old_size: u64,
     proof: &[String],
     note: String,
 ) -> Response {
-    let log = state.pins[from.index()];
+    let Some(log) = state.consortium.member(from.node).map(|m| m.key) else {
+        let reason = format!("{from} is not a node of this cluster");
+        return Response::Error { reason };
+    };
     let opened = log_verifier(&note, &log).and_then(|verifier| {
         Checkpoint::open(&note, &verifier)
             .map(|(cp, _)| cp)
@@ -95,6 +99,7 @@ pub async fn answer_checkpoint(
         }
     };
     let witness = state.clone();
+    let from = from.clone();
     let outcome = with_store(state, move |store| {
         let witnessed = store.witnessed(&log)?;
         let old = witnessed.as_deref().map(stored_checkpoint).transpose()?;
@@ -139,11 +144,11 @@ pub async fn answer_checkpoint(
 /// it (and once per run to every peer), each with a proof from the size that peer is known to
 /// have witnessed.
 pub async fn run_witnessing(state: Arc<NodeState>, mut stop: watch::Receiver<bool>) {
-    let me = state.party;
+    let peers: Vec<Member> = state.consortium.others(state.node).cloned().collect();
     // What each peer last witnessed, as far as this run knows (a restart learns it again from
     // the peer's first conflict answer).
-    let mut known = [0u64; 3];
-    let mut complaint: [Option<String>; 3] = Default::default();
+    let mut known = vec![0u64; peers.len()];
+    let mut complaint: Vec<Option<String>> = vec![None; peers.len()];
     loop {
         if pause(&mut stop, WITNESS_EVERY).await {
             return;
@@ -161,9 +166,9 @@ pub async fn run_witnessing(state: Arc<NodeState>, mut stop: watch::Receiver<boo
                 continue;
             }
         };
-        for peer in PartyId::ALL.into_iter().filter(|p| p.index() != me) {
-            let i = peer.index();
-            match offer(&state, peer, &mut known[i], &head, &note).await {
+        for (i, member) in peers.iter().enumerate() {
+            let peer = Peer::of(member);
+            match offer(&state, member, &mut known[i], &head, &note).await {
                 Ok(false) => {}
                 Ok(true) => {
                     if complaint[i].take().is_some() {
@@ -186,12 +191,12 @@ pub async fn run_witnessing(state: Arc<NodeState>, mut stop: watch::Receiver<boo
 /// kept, `Ok(false)` when the peer had cosigned it already.
 async fn offer(
     state: &Arc<NodeState>,
-    peer: PartyId,
+    member: &Member,
     known: &mut u64,
     head: &Checkpoint,
     note: &str,
 ) -> Result<bool, String> {
-    let witness = state.pins[peer.index()];
+    let (peer, witness) = (Peer::of(member), member.key);
     let height = head.height;
     // Offered once per run even when cosigned before: a store restored from an old copy still
     // holds its old cosignatures, and its peers must get the chance to notice the rollback.
@@ -222,8 +227,11 @@ async fn offer(
             proof: proof.iter().map(hex::encode).collect(),
             checkpoint: note.to_string(),
         };
-        let node = state.links.node_of(peer);
-        match state.links.request(node, &request, OFFER_TIMEOUT).await {
+        match state
+            .links
+            .request(member.id, &request, OFFER_TIMEOUT)
+            .await
+        {
             Ok(Response::Cosigned { cosignature }) => {
                 check_cosignature(note, &cosignature, &witness)
                     .map_err(|e| format!("{peer} returned a bad cosignature: {e}"))?;
@@ -265,13 +273,23 @@ fn check_cosignature(note: &str, line: &str, witness: &NodeKey) -> Result<(), St
 
 /// Witness state for `GET /v1/witness`: what this node last cosigned for each peer, and the
 /// forks it refused.
-pub fn witness_report(store: &Store, pins: &[NodeKey; 3]) -> Result<serde_json::Value, StoreError> {
-    let party_of = |key: &[u8; 32]| pins.iter().position(|p| p == key);
+pub fn witness_report(
+    store: &Store,
+    cluster: &Consortium,
+) -> Result<serde_json::Value, StoreError> {
+    let party_of = |key: &[u8; 32]| {
+        cluster
+            .by_key(key)
+            .and_then(|m| m.roles.party)
+            .map(|p| p.index())
+    };
+    let node_of = |key: &[u8; 32]| cluster.by_key(key).map(|m| m.id.0);
     let mut witnessed = Vec::new();
     for (log, note) in store.witnessed_all()? {
         let cp = stored_checkpoint(&note)?;
         witnessed.push(serde_json::json!({
             "party": party_of(&log),
+            "node": node_of(&log),
             "log_key": hex::encode(log),
             "size": cp.size,
             "root": hex::encode(cp.root),
@@ -284,6 +302,7 @@ pub fn witness_report(store: &Store, pins: &[NodeKey; 3]) -> Result<serde_json::
         .map(|f| {
             serde_json::json!({
                 "party": party_of(&f.log),
+                "node": node_of(&f.log),
                 "log_key": hex::encode(f.log),
                 "detected_ms": f.detected_ms,
                 "reason": f.reason,

@@ -102,15 +102,25 @@ pub struct Nodes {
 
 impl Nodes {
     pub fn none() -> Nodes {
+        Nodes::none_of(3)
+    }
+
+    /// None of the `n` nodes of a cluster running yet.
+    pub fn none_of(n: usize) -> Nodes {
         Nodes {
-            children: vec![None, None, None],
+            children: (0..n).map(|_| None).collect(),
         }
     }
 
     /// Starts all three nodes.
     pub fn start_all(dir: &Path) -> Nodes {
-        let mut nodes = Nodes::none();
-        for i in 0..3 {
+        Nodes::start_all_of(dir, 3)
+    }
+
+    /// Starts all `n` nodes of the cluster in `dir`.
+    pub fn start_all_of(dir: &Path, n: usize) -> Nodes {
+        let mut nodes = Nodes::none_of(n);
+        for i in 0..n {
             nodes.start(dir, i);
         }
         nodes
@@ -184,7 +194,7 @@ impl Nodes {
 
     /// The nodes started and not stopped that have exited (a peer that could not start, say).
     pub fn exited(&mut self) -> Vec<usize> {
-        (0..3)
+        (0..self.children.len())
             .filter(|&i| {
                 self.children[i]
                     .as_mut()
@@ -196,7 +206,8 @@ impl Nodes {
 
 /// Every node's log in `dir`, each under its name (what a failed wait prints).
 pub fn node_logs(dir: &Path) -> String {
-    (0..3)
+    (0..)
+        .take_while(|i| dir.join(format!("node{i}.toml")).exists())
         .map(|i| {
             let log = std::fs::read_to_string(dir.join(format!("node{i}.log")));
             format!("--- node{i}.log\n{}", log.unwrap_or_default())
@@ -238,7 +249,7 @@ pub fn http_with(
         .lock()
         .unwrap()
         .get(&addr)
-        .copied()
+        .cloned()
         .unwrap_or_else(|| panic!("{addr} was not looked up with http_addr"));
     let node = NodeUrl::open(&format!("https://{addr}"), Some(&pins), false).unwrap();
     let timeout = Duration::from_secs(30);
@@ -257,7 +268,7 @@ pub fn http_with(
 }
 
 /// The cluster keys of every node address [`http_addr`] handed out (the test client pins them).
-static PINS: std::sync::Mutex<std::collections::BTreeMap<SocketAddr, [[u8; 32]; 3]>> =
+static PINS: std::sync::Mutex<std::collections::BTreeMap<SocketAddr, Vec<[u8; 32]>>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 /// The signing key in the seed file `key_file` (64 hex digits, as `hdg init` writes it).
@@ -373,7 +384,7 @@ pub fn http_addr(dir: &Path, i: usize) -> SocketAddr {
     let config: toml::Table = toml::from_str(&text).unwrap();
     let addr = config["http_listen"].as_str().unwrap().parse().unwrap();
     let pins = hdg_client::cluster_file::ClusterFile::load(dir)
-        .and_then(|c| c.pins())
+        .and_then(|c| c.node_keys())
         .unwrap_or_else(|e| panic!("the cluster file in {}: {e:#}", dir.display()));
     PINS.lock().unwrap().insert(addr, pins);
     addr
@@ -514,14 +525,13 @@ pub fn set_config(dir: &Path, i: usize, settings: &[(&str, &str)]) {
     std::fs::write(&path, text).unwrap();
 }
 
-fn init_cluster_with(dir: &Path, extra: &[&str]) {
+/// `hdg init` with `extra` arguments (e.g. `--hospitals 5`).
+pub fn init_cluster_with(dir: &Path, extra: &[&str]) {
     let limit = BODY_LIMIT.to_string();
     let mut args = vec![
         "init",
         "--cluster",
         dir.to_str().unwrap(),
-        "--nodes",
-        "3",
         "--max-body-bytes",
         &limit,
     ];
